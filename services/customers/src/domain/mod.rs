@@ -1,0 +1,54 @@
+//! Pure customer rules and types: no I/O, no tonic, no sea-orm. Input is parsed into these
+//! types once at the edge (parse, don't validate), so the rest of the service trusts them.
+pub mod activity;
+pub mod contact;
+pub mod customer;
+pub mod duplicates;
+pub mod erase;
+pub mod insights;
+pub mod merge;
+
+pub use activity::{Activity, ActivityKind, PurchaseItem};
+pub use contact::{Email, Phone, Tag};
+pub use customer::*;
+
+crm_platform::resource_id!(CustomerId, "customers");
+
+/// Money in integer minor units of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Money {
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+impl Money {
+    /// Validates the currency code (three upper-case ASCII letters).
+    pub fn parse(currency: &str, amount_minor: i64) -> Result<Self, &'static str> {
+        if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self {
+                currency: currency.to_owned(),
+                amount_minor,
+            })
+        } else {
+            Err("currency_code must be a three-letter ISO 4217 code, e.g. \"CNY\"")
+        }
+    }
+}
+
+/// Timestamps are stored with microsecond precision (PostgreSQL's), so values are cut to it
+/// before they are compared or hashed.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// One line of a customer's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    pub action: String,
+    pub actor: String,
+    pub details: String,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+}

@@ -1,0 +1,58 @@
+//! Customer-specific errors. They are the platform's [`Error`] with the reasons documented in
+//! `crm.customers.v1.CustomerErrorReason`, so there is one mapping to the wire.
+use crate::domain::CustomerId;
+use crm_platform::{Error, ErrorCode};
+
+/// `google.rpc.ErrorInfo.domain` of this service.
+pub const DOMAIN: &str = "customers.crm";
+
+pub fn not_found(id: CustomerId) -> Error {
+    Error::not_found(id).with_metadata("customer", id.name())
+}
+
+pub fn deleted(id: CustomerId) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "CUSTOMER_DELETED",
+        format!("{id} is deleted; undelete it first"),
+    )
+    .with_metadata("customer", id.name())
+}
+
+pub fn erased(id: CustomerId) -> Error {
+    Error::new(
+        ErrorCode::NotFound,
+        "CUSTOMER_ERASED",
+        format!("{id} was erased"),
+    )
+    .with_metadata("customer", id.name())
+}
+
+pub fn merged(id: CustomerId, survivor: CustomerId) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "CUSTOMER_MERGED",
+        format!("{id} was merged into {survivor}; use the survivor"),
+    )
+    .with_metadata("customer", id.name())
+    .with_metadata("survivor", survivor.name())
+}
+
+pub fn external_id_taken() -> Error {
+    let mut e = Error::invalid_field(
+        "customer.external_id",
+        "is already used by another customer",
+    );
+    e.code = ErrorCode::AlreadyExists;
+    e.reason = "EXTERNAL_ID_TAKEN".into();
+    e.message = "external_id is already used by another customer".into();
+    e
+}
+
+pub fn failed_precondition(message: impl Into<String>) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "FAILED_PRECONDITION",
+        message,
+    )
+}

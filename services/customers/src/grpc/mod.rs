@@ -1,0 +1,588 @@
+//! The gRPC adapter: parses requests into domain types (every bad field reported at once),
+//! calls [`CustomersService`], converts results back. No business rules live here.
+mod convert;
+
+use crate::domain::{CustomerId, Email, Phone, UPDATABLE_FIELDS};
+use crate::error::DOMAIN;
+use crate::service::{CustomersService, ImportOutcome, ListFilter, SearchQuery};
+use crate::store::customers::OrderField;
+use crm_platform::Violations;
+use crm_platform::field_mask::UpdateMask;
+use crm_platform::grpc::{IntoStatus, actor, idempotency_key};
+use crm_proto::customers as pb;
+use crm_proto::customers::customer_service_server::CustomerService;
+use tonic::{Request, Response, Status};
+
+pub use pb::customer_service_server::CustomerServiceServer;
+
+pub struct CustomersGrpc {
+    svc: CustomersService,
+}
+
+impl CustomersGrpc {
+    pub fn new(svc: CustomersService) -> Self {
+        Self { svc }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn parse_name(field: &str, name: &str, v: &mut Violations) -> Option<CustomerId> {
+    v.check(field, CustomerId::parse_name(name))
+}
+
+fn page_size(raw: i32, v: &mut Violations) -> u32 {
+    u32::try_from(raw).unwrap_or_else(|_| {
+        v.add("page_size", "must not be negative");
+        0
+    })
+}
+
+fn order_by(raw: &str, v: &mut Violations) -> Option<(OrderField, bool)> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let (field, desc) = match raw.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [f] => (*f, false),
+        [f, d] if d.eq_ignore_ascii_case("desc") => (*f, true),
+        [f, d] if d.eq_ignore_ascii_case("asc") => (*f, false),
+        _ => ("", false),
+    };
+    let field = match field {
+        "create_time" => OrderField::CreateTime,
+        "update_time" => OrderField::UpdateTime,
+        "display_name" => OrderField::DisplayName,
+        _ => {
+            v.add(
+                "order_by",
+                "must be create_time, update_time or display_name, optionally followed by desc",
+            );
+            return None;
+        }
+    };
+    Some((field, desc))
+}
+
+/// Fails with INVALID_ARGUMENT when anything was collected.
+fn checked(v: Violations) -> Result<(), Status> {
+    v.into_result().into_status(DOMAIN)
+}
+
+#[tonic::async_trait]
+impl CustomerService for CustomersGrpc {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> Reply<pb::Customer> {
+        let actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "CreateCustomer",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let mut pv = Violations::new();
+        let profile = req
+            .customer
+            .as_ref()
+            .map(|c| convert::profile_from_proto(c, &mut pv));
+        if profile.is_none() {
+            v.add("customer", "is required");
+        }
+        v.extend_prefixed("customer", pv);
+        checked(v)?;
+        let (Some(key), Some(profile)) = (key, profile) else {
+            unreachable!("checked above")
+        };
+        let c = self
+            .svc
+            .create(&key, profile, &actor)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Reply<pb::Customer> {
+        let mut v = Violations::new();
+        let id = parse_name("name", &request.get_ref().name, &mut v);
+        checked(v)?;
+        let c = self
+            .svc
+            .get(id.unwrap_or_else(|| unreachable!()))
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn batch_get_customers(
+        &self,
+        request: Request<pb::BatchGetCustomersRequest>,
+    ) -> Reply<pb::BatchGetCustomersResponse> {
+        let names = &request.get_ref().names;
+        let mut v = Violations::new();
+        if names.is_empty() {
+            v.add("names", "is required");
+        }
+        if names.len() > 1000 {
+            v.add("names", "at most 1000 names");
+        }
+        let ids: Vec<_> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| parse_name(&format!("names[{i}]"), n, &mut v))
+            .collect();
+        checked(v)?;
+        let found = self.svc.batch_get(&ids).await.into_status(DOMAIN)?;
+        Ok(Response::new(pb::BatchGetCustomersResponse {
+            customers: found.iter().map(|c| convert::customer(c)).collect(),
+        }))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<pb::ListCustomersRequest>,
+    ) -> Reply<pb::ListCustomersResponse> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, &mut v);
+        let tag = (!req.tag.is_empty())
+            .then(|| v.check("tag", crate::domain::Tag::parse(&req.tag)))
+            .flatten();
+        let filter = ListFilter {
+            tag: tag.map(|t| t.as_str().to_owned()),
+            lifecycle_stage: convert::lifecycle_stage(
+                req.lifecycle_stage,
+                "lifecycle_stage",
+                &mut v,
+            ),
+            updated_since: convert::opt_time(req.updated_since.as_ref(), "updated_since", &mut v),
+            order: order_by(&req.order_by, &mut v),
+            show_deleted: req.show_deleted,
+        };
+        checked(v)?;
+        let page = self
+            .svc
+            .list(&filter, size, &req.page_token)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(pb::ListCustomersResponse {
+            customers: page.items.iter().map(convert::customer).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Reply<pb::Customer> {
+        let actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "UpdateCustomer",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let paths = req
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
+        let mask = UpdateMask::parse(&paths, UPDATABLE_FIELDS, "update_mask", &mut v);
+        let Some(c) = &req.customer else {
+            v.add("customer", "is required");
+            return Err(checked(v).expect_err("a violation was added"));
+        };
+        let id = parse_name("customer.name", &c.name, &mut v);
+        let mut pv = Violations::new();
+        let patch = convert::profile_from_proto(c, &mut pv);
+        // Only masked fields are validated: an update may send a partial customer.
+        let mut masked = Violations::new();
+        if let Some(mask) = &mask {
+            for x in pv.iter() {
+                let top = x.field.split(['.', '[']).next().unwrap_or_default();
+                if mask.contains(top) {
+                    masked.add(x.field.clone(), x.description.clone());
+                }
+            }
+        }
+        v.extend_prefixed("customer", masked);
+        checked(v)?;
+        let (Some(key), Some(id), Some(mask)) = (key, id, mask) else {
+            unreachable!("checked above")
+        };
+        let c = self
+            .svc
+            .update(&key, id, patch, &mask, &c.etag, &actor)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn delete_customer(
+        &self,
+        request: Request<pb::DeleteCustomerRequest>,
+    ) -> Reply<pb::Customer> {
+        let actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "DeleteCustomer",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let id = parse_name("name", &req.name, &mut v);
+        checked(v)?;
+        let (Some(key), Some(id)) = (key, id) else {
+            unreachable!("checked above")
+        };
+        let c = self
+            .svc
+            .delete(&key, id, &req.etag, &actor)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn undelete_customer(
+        &self,
+        request: Request<pb::UndeleteCustomerRequest>,
+    ) -> Reply<pb::Customer> {
+        let actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "UndeleteCustomer",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let id = parse_name("name", &req.name, &mut v);
+        checked(v)?;
+        let (Some(key), Some(id)) = (key, id) else {
+            unreachable!("checked above")
+        };
+        let c = self
+            .svc
+            .undelete(&key, id, &actor)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn search_customers(
+        &self,
+        request: Request<pb::SearchCustomersRequest>,
+    ) -> Reply<pb::SearchCustomersResponse> {
+        use pb::search_customers_request::Query;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, &mut v);
+        let query = match &req.query {
+            Some(Query::Email(e)) => v.check("email", Email::parse(e)).map(SearchQuery::Email),
+            Some(Query::Phone(p)) => v.check("phone", Phone::parse(p)).map(SearchQuery::Phone),
+            Some(Query::NamePrefix(n)) => {
+                let n = n.trim().to_lowercase();
+                if n.chars().count() < 2 {
+                    v.add("name_prefix", "must be at least 2 characters");
+                }
+                Some(SearchQuery::NamePrefix(n))
+            }
+            None => {
+                v.add("query", "set one of email, phone or name_prefix");
+                None
+            }
+        };
+        checked(v)?;
+        let query = query.unwrap_or_else(|| unreachable!("checked above"));
+        let page = self
+            .svc
+            .search(&query, size, &req.page_token)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(pb::SearchCustomersResponse {
+            customers: page.items.iter().map(convert::customer).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn find_duplicates(
+        &self,
+        request: Request<pb::FindDuplicatesRequest>,
+    ) -> Reply<pb::FindDuplicatesResponse> {
+        let mut v = Violations::new();
+        let id = parse_name("name", &request.get_ref().name, &mut v);
+        checked(v)?;
+        let found = self
+            .svc
+            .find_duplicates(id.unwrap_or_else(|| unreachable!()))
+            .await
+            .into_status(DOMAIN)?;
+        let candidates = found
+            .iter()
+            .map(|d| pb::DuplicateCandidate {
+                customer: Some(convert::customer(&d.customer)),
+                reasons: d.reasons.iter().map(|r| (*r).to_owned()).collect(),
+                score: d.score,
+            })
+            .collect();
+        Ok(Response::new(pb::FindDuplicatesResponse { candidates }))
+    }
+
+    async fn merge_customers(
+        &self,
+        request: Request<pb::MergeCustomersRequest>,
+    ) -> Reply<pb::MergeCustomersResponse> {
+        let meta_actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let survivor = parse_name("survivor", &req.survivor, &mut v);
+        let merged: Vec<_> = req
+            .merged
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| parse_name(&format!("merged[{i}]"), n, &mut v))
+            .collect();
+        let key = if req.validate_only {
+            None
+        } else {
+            idempotency_key(
+                &req,
+                &req.request_id,
+                "MergeCustomers",
+                |r| r.request_id.clear(),
+                &mut v,
+            )
+        };
+        checked(v)?;
+        let survivor = survivor.unwrap_or_else(|| unreachable!());
+        let actor = if req.actor.is_empty() {
+            meta_actor
+        } else {
+            req.actor.clone()
+        };
+        let outcome = match key {
+            Some(key) => self.svc.merge(&key, survivor, &merged, &actor).await,
+            None => self.svc.preview_merge(survivor, &merged).await,
+        }
+        .into_status(DOMAIN)?;
+        Ok(Response::new(pb::MergeCustomersResponse {
+            survivor: Some(convert::customer(&outcome.survivor)),
+            merged: outcome.merged.iter().map(|m| m.name()).collect(),
+            moved_activities: outcome.moved_activities as i64,
+            preview: outcome.preview,
+        }))
+    }
+
+    async fn record_activity(
+        &self,
+        request: Request<pb::RecordActivityRequest>,
+    ) -> Reply<pb::Activity> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "RecordActivity",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let id = parse_name("parent", &req.parent, &mut v);
+        let mut av = Violations::new();
+        let activity = match &req.activity {
+            Some(a) => convert::activity_from_proto(
+                a,
+                id.unwrap_or(CustomerId(uuid::Uuid::nil())),
+                &mut av,
+            ),
+            None => {
+                v.add("activity", "is required");
+                None
+            }
+        };
+        v.extend_prefixed("activity", av);
+        checked(v)?;
+        let (Some(key), Some(id), Some(activity)) = (key, id, activity) else {
+            unreachable!("checked above")
+        };
+        let a = self
+            .svc
+            .record_activity(&key, id, activity)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::activity(&a)))
+    }
+
+    async fn list_activities(
+        &self,
+        request: Request<pb::ListActivitiesRequest>,
+    ) -> Reply<pb::ListActivitiesResponse> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let id = parse_name("parent", &req.parent, &mut v);
+        let size = page_size(req.page_size, &mut v);
+        let kind = convert::activity_kind(req.kind, "kind", &mut v);
+        let start = convert::opt_time(req.start_time.as_ref(), "start_time", &mut v);
+        let end = convert::opt_time(req.end_time.as_ref(), "end_time", &mut v);
+        if let (Some(s), Some(e)) = (start, end) {
+            if s >= e {
+                v.add("end_time", "must be after start_time");
+            }
+        }
+        checked(v)?;
+        let page = self
+            .svc
+            .list_activities(
+                id.unwrap_or_else(|| unreachable!()),
+                kind,
+                start,
+                end,
+                size,
+                &req.page_token,
+            )
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(pb::ListActivitiesResponse {
+            activities: page.items.iter().map(convert::activity).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_customer_insights(
+        &self,
+        request: Request<pb::GetCustomerInsightsRequest>,
+    ) -> Reply<pb::CustomerInsights> {
+        let mut v = Violations::new();
+        let id = parse_name("name", &request.get_ref().name, &mut v);
+        checked(v)?;
+        let report = self
+            .svc
+            .insights(id.unwrap_or_else(|| unreachable!()))
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::insights(&report)))
+    }
+
+    async fn export_customer(
+        &self,
+        request: Request<pb::ExportCustomerRequest>,
+    ) -> Reply<pb::ExportCustomerResponse> {
+        let mut v = Violations::new();
+        let id = parse_name("name", &request.get_ref().name, &mut v);
+        checked(v)?;
+        let export = self
+            .svc
+            .export(id.unwrap_or_else(|| unreachable!()))
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(convert::export(&export)))
+    }
+
+    async fn erase_customer(
+        &self,
+        request: Request<pb::EraseCustomerRequest>,
+    ) -> Reply<pb::Customer> {
+        let meta_actor = actor(request.metadata());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let key = idempotency_key(
+            &req,
+            &req.request_id,
+            "EraseCustomer",
+            |r| r.request_id.clear(),
+            &mut v,
+        );
+        let id = parse_name("name", &req.name, &mut v);
+        checked(v)?;
+        let (Some(key), Some(id)) = (key, id) else {
+            unreachable!("checked above")
+        };
+        let actor = if req.actor.is_empty() {
+            meta_actor
+        } else {
+            req.actor.clone()
+        };
+        let c = self.svc.erase(&key, id, &actor).await.into_status(DOMAIN)?;
+        Ok(Response::new(convert::customer(&c)))
+    }
+
+    async fn import_customers(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportCustomersRequest>>,
+    ) -> Reply<pb::ImportCustomersResponse> {
+        let mut stream = request.into_inner();
+        let mut out = pb::ImportCustomersResponse::default();
+        let mut row = 0;
+        while let Some(msg) = stream.message().await? {
+            let result = self.import_one(row, msg).await;
+            match pb::ImportAction::try_from(result.action) {
+                Ok(pb::ImportAction::Created) => out.created_count += 1,
+                Ok(pb::ImportAction::Updated) => out.updated_count += 1,
+                _ => out.failed_count += 1,
+            }
+            out.results.push(result);
+            row += 1;
+        }
+        Ok(Response::new(out))
+    }
+}
+
+impl CustomersGrpc {
+    async fn import_one(&self, row: i32, msg: pb::ImportCustomersRequest) -> pb::ImportRowResult {
+        let failed = |errors: Vec<String>| pb::ImportRowResult {
+            row,
+            action: pb::ImportAction::Failed as i32,
+            customer: String::new(),
+            errors,
+        };
+        let Some(c) = msg.customer else {
+            return failed(vec!["customer: is required".into()]);
+        };
+        let mut v = Violations::new();
+        let profile = convert::profile_from_proto(&c, &mut v);
+        if !v.is_empty() {
+            return failed(
+                v.iter()
+                    .map(|x| format!("customer.{}: {}", x.field, x.description))
+                    .collect(),
+            );
+        }
+        match self.svc.import_row(profile).await {
+            Ok(ImportOutcome::Created(c)) => pb::ImportRowResult {
+                row,
+                action: pb::ImportAction::Created as i32,
+                customer: c.id.name(),
+                errors: vec![],
+            },
+            Ok(ImportOutcome::Updated(c)) => pb::ImportRowResult {
+                row,
+                action: pb::ImportAction::Updated as i32,
+                customer: c.id.name(),
+                errors: vec![],
+            },
+            Err(e)
+                if e.code == crm_platform::ErrorCode::Internal
+                    || e.code == crm_platform::ErrorCode::Unavailable =>
+            {
+                let _ = crm_platform::grpc::to_status(e, DOMAIN); // logs the cause
+                failed(vec!["internal error; see the server log".into()])
+            }
+            Err(e) if e.violations.is_empty() => failed(vec![e.message]),
+            Err(e) => failed(
+                e.violations
+                    .iter()
+                    .map(|x| format!("{}: {}", x.field, x.description))
+                    .collect(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The customers service: profiles, consent, dedupe/merge, activity, RFM insights, GDPR.
+//!
+//! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
+//! (pure rules) and `store` (sea-orm) -> `migration`.
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod service;
+pub mod settings;
+pub mod store;
+
+use crm_platform::cache::Cache;
+use crm_platform::db::SchemaReadiness;
+use crm_platform::page_token::PageTokens;
+use crm_platform::server::Component;
+use grpc::{CustomerServiceServer, CustomersGrpc};
+use migration::Migrator;
+use service::CustomersService;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use settings::Settings;
+
+/// Name used for the database file, cache keys and telemetry.
+pub const SERVICE: &str = "customers";
+/// The gRPC service name reported by health.
+pub const GRPC_SERVICE: &str = "crm.customers.v1.CustomerService";
+
+/// The page-token key: the configured secret, or a random one for this process.
+pub fn page_tokens(secret: &crm_platform::config::Secret) -> PageTokens {
+    if secret.is_empty() {
+        tracing::warn!(
+            "security.page_token_secret is empty; using a random key (page tokens will not survive a restart)"
+        );
+        PageTokens::new(uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice())
+    } else {
+        PageTokens::new(secret.expose().as_bytes())
+    }
+}
+
+/// Connects, migrates (when configured) and wires the service for a server.
+pub async fn component(settings: &Settings) -> anyhow::Result<(Component, CustomersService)> {
+    let p = &settings.platform;
+    let db = crm_platform::db::connect(&p.database, SERVICE).await?;
+    if p.database.migrate_on_start {
+        crm_platform::db::migrate::<Migrator>(&db).await?;
+    }
+    let cache = Cache::new(&p.cache, SERVICE)?;
+    let svc = CustomersService::new(
+        db.clone(),
+        cache,
+        page_tokens(&p.security.page_token_secret),
+        settings.customers.clone(),
+    );
+    spawn_housekeeping(svc.clone());
+    let grpc = CustomersGrpc::new(svc.clone());
+    let server_settings = p.server.clone();
+    let component = Component {
+        service_name: GRPC_SERVICE,
+        register: Box::new(move |routes| {
+            routes.add_service(crm_platform::configure_service!(
+                CustomerServiceServer::new(grpc),
+                server_settings
+            ));
+        }),
+        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db)),
+    };
+    Ok((component, svc))
+}
+
+/// Hourly purge of expired idempotency records.
+fn spawn_housekeeping(svc: CustomersService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match svc.purge_idempotency_keys().await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+        }
+    });
+}
+
+/// A built, bound, not yet serving customers server.
+pub struct Application {
+    port: u16,
+    listener: tokio::net::TcpListener,
+    component: Component,
+    settings: Settings,
+    service: CustomersService,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (component, service) = component(&settings).await?;
+        let listener = crm_platform::server::bind(&settings.platform.server).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            port,
+            listener,
+            component,
+            settings,
+            service,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The use-case layer behind the server (tests inspect its cache counters).
+    pub fn service(&self) -> &CustomersService {
+        &self.service
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(crm_platform::server::shutdown_signal())
+            .await
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        crm_platform::server::serve(
+            &self.settings.platform.server,
+            self.listener,
+            vec![self.component],
+            shutdown,
+        )
+        .await
+    }
+}
+
+/// Applies migrations and exits (the `migrate` subcommand).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = crm_platform::db::connect(&settings.platform.database, SERVICE).await?;
+    crm_platform::db::migrate::<Migrator>(&db).await
+}

@@ -1,0 +1,122 @@
+//! Activities and the insights computed from them.
+use super::{Begun, CustomersService, Mutation, Page, check_under};
+use crate::domain::insights::{self, Insights, PurchaseSummary};
+use crate::domain::{self, Activity, ActivityKind, CustomerId, CustomerState};
+use crate::error;
+use crate::store::activities::{self, ActivityQuery, Cursor};
+use crate::store::customers as store;
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use crm_platform::idempotency::IdempotencyKey;
+use crm_platform::page_token::PageTokens;
+
+pub type ActivityPage = Page<Activity>;
+
+#[derive(Debug, Clone)]
+pub struct InsightsReport {
+    pub customer: CustomerId,
+    pub summary: PurchaseSummary,
+    pub insights: Insights,
+    pub compute_time: DateTime<Utc>,
+}
+
+impl CustomersService {
+    /// Records `activity` (its id, customer and create time are set here). A merged customer's
+    /// activity goes to the survivor.
+    pub async fn record_activity(
+        &self,
+        key: &IdempotencyKey,
+        customer: CustomerId,
+        activity: Activity,
+    ) -> Result<Activity, Error> {
+        let now = domain::now();
+        check_under("activity", |v| activity.validate(now, v))?;
+        let target = self.resolve(customer).await?;
+        match target.state {
+            CustomerState::Active => {}
+            CustomerState::Deleted => return Err(error::deleted(target.id)),
+            _ => return Err(error::erased(target.id)),
+        }
+        let owner = target.id;
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            // Re-check inside the transaction: the customer may have changed since the read.
+            let c = store::find(txn, owner)
+                .await?
+                .ok_or_else(|| error::not_found(owner))?;
+            if c.state != CustomerState::Active {
+                return Err(error::failed_precondition(format!(
+                    "{owner} changed while recording; retry"
+                )));
+            }
+            let a = Activity {
+                id: uuid::Uuid::now_v7(),
+                customer: owner,
+                create_time: now,
+                ..activity.clone()
+            };
+            activities::insert(txn, &a).await?;
+            Mutation {
+                resource: owner.name(),
+                touched: Vec::new(),
+                value: a,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+
+    pub async fn list_activities(
+        &self,
+        customer: CustomerId,
+        kind: Option<ActivityKind>,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<ActivityPage, Error> {
+        let owner = self.resolve(customer).await?.id;
+        let fingerprint = PageTokens::fingerprint(&[
+            "activities",
+            &owner.name(),
+            kind.map(ActivityKind::as_str).unwrap_or(""),
+            &start.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            &end.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        ]);
+        let after: Option<Cursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let limit = self.page_size(page_size);
+        let q = ActivityQuery {
+            customer: owner,
+            kind,
+            start,
+            end,
+            after,
+            limit: limit + 1,
+        };
+        let mut rows = activities::list(&self.db, &q).await?;
+        let next = self.next_token(&mut rows, limit, &fingerprint, |a| Cursor {
+            t: a.occur_time,
+            id: a.id,
+        });
+        Ok(Page {
+            items: rows,
+            next_page_token: next,
+        })
+    }
+
+    pub async fn insights(&self, customer: CustomerId) -> Result<InsightsReport, Error> {
+        let owner = self.resolve(customer).await?.id;
+        let now = domain::now();
+        let summary = activities::purchase_summary(&self.db, owner, now).await?;
+        let insights = insights::compute(&summary, now, &self.cfg.insights);
+        Ok(InsightsReport {
+            customer: owner,
+            summary,
+            insights,
+            compute_time: now,
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Merging duplicates into a survivor chosen by the caller.
+use super::{Begun, CustomersService, Mutation, load_writable};
+use crate::domain::merge::merge_profiles;
+use crate::domain::{self, Customer, CustomerId, CustomerState};
+use crate::store::{activities, customers as store};
+use crm_platform::idempotency::IdempotencyKey;
+use crm_platform::{Error, Violations};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergeOutcome {
+    pub survivor: Customer,
+    pub merged: Vec<CustomerId>,
+    pub moved_activities: u64,
+    pub preview: bool,
+}
+
+impl CustomersService {
+    pub fn check_merge(&self, survivor: CustomerId, merged: &[CustomerId]) -> Result<(), Error> {
+        let mut v = Violations::new();
+        if merged.is_empty() {
+            v.add(
+                "merged",
+                "name at least one customer to merge into the survivor",
+            );
+        }
+        if merged.len() > self.cfg.max_batch {
+            v.add(
+                "merged",
+                format!("at most {} customers", self.cfg.max_batch),
+            );
+        }
+        for (i, m) in merged.iter().enumerate() {
+            if *m == survivor {
+                v.add(format!("merged[{i}]"), "is the survivor");
+            } else if merged[..i].contains(m) {
+                v.add(format!("merged[{i}]"), "appears twice");
+            }
+        }
+        v.into_result()
+    }
+
+    /// The merge without writing anything.
+    pub async fn preview_merge(
+        &self,
+        survivor: CustomerId,
+        merged: &[CustomerId],
+    ) -> Result<MergeOutcome, Error> {
+        self.check_merge(survivor, merged)?;
+        let txn = self.db.begin().await?;
+        let (mut s, losers) = load_parties(&txn, survivor, merged).await?;
+        let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
+        s.profile = merge_profiles(&s.profile, &profiles);
+        let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
+        let moved = activities::count_of(&txn, &ids).await?;
+        txn.rollback().await?;
+        Ok(MergeOutcome {
+            survivor: s,
+            merged: merged.to_vec(),
+            moved_activities: moved,
+            preview: true,
+        })
+    }
+
+    pub async fn merge(
+        &self,
+        key: &IdempotencyKey,
+        survivor: CustomerId,
+        merged: &[CustomerId],
+        actor: &str,
+    ) -> Result<MergeOutcome, Error> {
+        self.check_merge(survivor, merged)?;
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            let now = domain::now();
+            let (mut s, losers) = load_parties(txn, survivor, merged).await?;
+            let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
+            s.profile = merge_profiles(&s.profile, &profiles);
+            let mut touched = vec![survivor];
+            // Losers first: their search keys and external ids go before the survivor takes them.
+            for mut l in losers.iter().cloned() {
+                l.state = CustomerState::Merged;
+                l.merged_into = Some(survivor);
+                l.profile.external_id = None;
+                l.revision += 1;
+                l.update_time = now;
+                store::update(txn, &l).await?;
+                store::add_audit(txn, l.id, "merged_into", actor, &survivor.name(), now).await?;
+                touched.push(l.id);
+            }
+            s.revision += 1;
+            s.update_time = now;
+            if !store::update(txn, &s).await? {
+                return Err(Error::etag_mismatch());
+            }
+            let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
+            touched.extend(store::repoint_merged(txn, &ids, survivor).await?);
+            let moved = activities::move_all(txn, &ids, survivor).await?;
+            let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
+            store::add_audit(
+                txn,
+                survivor,
+                "merged",
+                actor,
+                &format!("merged {} ({moved} activities moved)", names.join(", ")),
+                now,
+            )
+            .await?;
+            let value = MergeOutcome {
+                survivor: s,
+                merged: merged.to_vec(),
+                moved_activities: moved,
+                preview: false,
+            };
+            Mutation {
+                value,
+                resource: survivor.name(),
+                touched,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+}
+
+async fn load_parties(
+    txn: &DatabaseTransaction,
+    survivor: CustomerId,
+    merged: &[CustomerId],
+) -> Result<(Customer, Vec<Customer>), Error> {
+    let s = load_writable(txn, survivor).await?;
+    let mut losers = Vec::with_capacity(merged.len());
+    for m in merged {
+        losers.push(load_writable(txn, *m).await?);
+    }
+    Ok((s, losers))
+}

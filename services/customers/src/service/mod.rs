@@ -1,0 +1,303 @@
+//! The customers use cases. No tonic or proto types here: the gRPC adapter parses requests
+//! into domain types, calls these methods and converts the results back.
+mod activity;
+mod gdpr;
+mod import;
+mod merge;
+mod writes;
+
+pub use activity::{ActivityPage, InsightsReport};
+pub use gdpr::Export;
+pub use import::ImportOutcome;
+pub use merge::MergeOutcome;
+
+use crate::domain::{Customer, CustomerId, CustomerState, Email, LifecycleStage, Phone};
+use crate::error;
+use crate::settings::CustomersSettings;
+use crate::store::customers::{
+    self as store, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, Cursor, ListQuery, OrderField,
+};
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use crm_platform::cache::Cache;
+use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::page_token::PageTokens;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct CustomersService {
+    db: DatabaseConnection,
+    cache: Cache,
+    tokens: PageTokens,
+    cfg: Arc<CustomersSettings>,
+}
+
+/// List filters and order, as parsed by the adapter.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub tag: Option<String>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub order: Option<(OrderField, bool)>,
+    pub show_deleted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum SearchQuery {
+    Email(Email),
+    Phone(Phone),
+    NamePrefix(String),
+}
+
+/// One page of results and the token of the next (empty on the last page).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    pub customer: Customer,
+    pub reasons: Vec<&'static str>,
+    pub score: f64,
+}
+
+/// How many hops of merged-into a lookup follows (merges re-point chains, so one is usual).
+const MAX_MERGE_HOPS: usize = 8;
+
+impl CustomersService {
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Cache,
+        tokens: PageTokens,
+        cfg: CustomersSettings,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            tokens,
+            cfg: Arc::new(cfg),
+        }
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    fn page_size(&self, requested: u32) -> u64 {
+        u64::from(if requested == 0 {
+            self.cfg.default_page_size
+        } else {
+            requested.min(self.cfg.max_page_size)
+        })
+    }
+
+    /// A customer as stored, through the cache.
+    async fn load(&self, id: CustomerId) -> Result<Option<Arc<Customer>>, Error> {
+        self.cache
+            .get_or_load(&id.0.to_string(), || store::find(&self.db, id))
+            .await
+    }
+
+    /// A customer, following merges to the survivor.
+    async fn resolve(&self, id: CustomerId) -> Result<Arc<Customer>, Error> {
+        let mut current = id;
+        for _ in 0..MAX_MERGE_HOPS {
+            let c = self
+                .load(current)
+                .await?
+                .ok_or_else(|| error::not_found(current))?;
+            match (c.state, c.merged_into) {
+                (CustomerState::Merged, Some(next)) => current = next,
+                _ => return Ok(c),
+            }
+        }
+        Err(Error::internal(anyhow::anyhow!(
+            "merge chain of {id} longer than {MAX_MERGE_HOPS}"
+        )))
+    }
+
+    pub async fn get(&self, id: CustomerId) -> Result<Arc<Customer>, Error> {
+        self.resolve(id).await
+    }
+
+    pub async fn batch_get(&self, ids: &[CustomerId]) -> Result<Vec<Arc<Customer>>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.resolve(*id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn list(
+        &self,
+        f: &ListFilter,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<Customer>, Error> {
+        let (order, descending) = f.order.unwrap_or((OrderField::CreateTime, false));
+        let fingerprint = PageTokens::fingerprint(&[
+            "list",
+            f.tag.as_deref().unwrap_or(""),
+            f.lifecycle_stage.map(|s| s.as_str()).unwrap_or(""),
+            &f.updated_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            &format!("{order:?}:{descending}:{}", f.show_deleted),
+        ]);
+        let after: Option<Cursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let limit = self.page_size(page_size);
+        let q = ListQuery {
+            tag: f.tag.clone(),
+            lifecycle_stage: f.lifecycle_stage,
+            updated_since: f.updated_since,
+            order,
+            descending,
+            show_deleted: f.show_deleted,
+            after,
+            limit: limit + 1,
+        };
+        let mut rows = store::list(&self.db, &q).await?;
+        let next = self.next_token(&mut rows, limit, &fingerprint, |c| {
+            store::cursor_of(c, order)
+        });
+        Ok(Page {
+            items: rows,
+            next_page_token: next,
+        })
+    }
+
+    /// Trims the look-ahead row and encodes where the next page starts.
+    fn next_token<T, C: Serialize>(
+        &self,
+        rows: &mut Vec<T>,
+        limit: u64,
+        fingerprint: &str,
+        cursor: impl Fn(&T) -> C,
+    ) -> String {
+        if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|last| self.tokens.encode(fingerprint, &cursor(last)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+
+    pub async fn search(
+        &self,
+        q: &SearchQuery,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<Customer>, Error> {
+        let (kind, value, prefix) = match q {
+            SearchQuery::Email(e) => (CONTACT_EMAIL, e.as_str().to_owned(), false),
+            SearchQuery::Phone(p) => (CONTACT_PHONE, p.as_str().to_owned(), false),
+            SearchQuery::NamePrefix(n) => (CONTACT_NAME, n.clone(), true),
+        };
+        let fingerprint = PageTokens::fingerprint(&["search", kind, &value]);
+        let after: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
+        let limit = self.page_size(page_size);
+        let mut rows =
+            store::search_contact(&self.db, kind, &value, prefix, after, limit + 1).await?;
+        let next = self.next_token(&mut rows, limit, &fingerprint, |c| c.id.0);
+        Ok(Page {
+            items: rows,
+            next_page_token: next,
+        })
+    }
+
+    pub async fn find_duplicates(&self, id: CustomerId) -> Result<Vec<Duplicate>, Error> {
+        let target = self.resolve(id).await?;
+        let p = &target.profile;
+        let emails: Vec<String> = p.emails().map(|e| e.as_str().to_owned()).collect();
+        let phones: Vec<String> = p.phones.iter().map(|x| x.as_str().to_owned()).collect();
+        let candidates =
+            store::sharing_keys(&self.db, target.id, &emails, &phones, &p.full_name_key()).await?;
+        let mut out: Vec<Duplicate> = candidates
+            .into_iter()
+            .filter_map(|c| {
+                crate::domain::duplicates::score(p, &c.profile).map(|(reasons, score)| Duplicate {
+                    customer: c,
+                    reasons,
+                    score,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.customer.id.cmp(&b.customer.id))
+        });
+        Ok(out)
+    }
+
+    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
+    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
+        idempotency::begin(&self.db, key).await
+    }
+
+    /// Commits a mutation with its idempotent response, then drops what it touched from the
+    /// cache (after the commit, so no reader can refill the cache with the old row).
+    async fn commit<T: Serialize>(
+        &self,
+        txn: DatabaseTransaction,
+        key: &IdempotencyKey,
+        m: Mutation<T>,
+    ) -> Result<T, Error> {
+        idempotency::commit(txn, key, &m.resource, &m.value).await?;
+        self.invalidate(&m.touched).await;
+        Ok(m.value)
+    }
+
+    async fn invalidate(&self, ids: &[CustomerId]) {
+        for id in ids {
+            self.cache.invalidate::<Customer>(&id.0.to_string()).await;
+        }
+    }
+
+    /// Drops idempotency records older than the configured retention.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
+        idempotency::purge_older_than(
+            &self.db,
+            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
+        )
+        .await
+    }
+}
+
+/// The result of one mutation: the value, the resource it is about, the customers to
+/// drop from the cache.
+struct Mutation<T> {
+    value: T,
+    resource: String,
+    touched: Vec<CustomerId>,
+}
+
+/// Runs a domain check and reports its violations under `prefix` (the request field).
+fn check_under(
+    prefix: &str,
+    check: impl FnOnce(&mut crm_platform::Violations),
+) -> Result<(), Error> {
+    let mut v = crm_platform::Violations::new();
+    check(&mut v);
+    let mut out = crm_platform::Violations::new();
+    out.extend_prefixed(prefix, v);
+    out.into_result()
+}
+
+/// Loads a customer for writing inside `txn` and checks it can be changed.
+async fn load_writable(txn: &DatabaseTransaction, id: CustomerId) -> Result<Customer, Error> {
+    let c = store::find(txn, id)
+        .await?
+        .ok_or_else(|| error::not_found(id))?;
+    match (c.state, c.merged_into) {
+        (CustomerState::Active, _) => Ok(c),
+        (CustomerState::Deleted, _) => Err(error::deleted(id)),
+        (CustomerState::Merged, Some(survivor)) => Err(error::merged(id, survivor)),
+        _ => Err(error::erased(id)),
+    }
+}

@@ -1,0 +1,153 @@
+//! Create, update, delete, undelete.
+use super::{Begun, CustomersService, Mutation, check_under, load_writable};
+use crate::domain::{self, Customer, CustomerId, CustomerState, Profile};
+use crate::error;
+use crate::store::customers as store;
+use crm_platform::field_mask::UpdateMask;
+use crm_platform::idempotency::IdempotencyKey;
+use crm_platform::{Error, etag};
+
+/// Checks cross-field rules, reporting fields under `customer.`.
+pub(super) fn validate(profile: &Profile) -> Result<(), Error> {
+    check_under("customer", |v| profile.validate(v))
+}
+
+impl CustomersService {
+    pub async fn create(
+        &self,
+        key: &IdempotencyKey,
+        profile: Profile,
+        actor: &str,
+    ) -> Result<Customer, Error> {
+        validate(&profile)?;
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            let now = domain::now();
+            let c = Customer::new(profile.clone(), now);
+            store::insert(txn, &c).await?;
+            store::add_audit(txn, c.id, "created", actor, "", now).await?;
+            Mutation {
+                resource: c.id.name(),
+                touched: vec![c.id],
+                value: c,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+
+    pub async fn update(
+        &self,
+        key: &IdempotencyKey,
+        id: CustomerId,
+        patch: Profile,
+        mask: &UpdateMask,
+        etag: &str,
+        actor: &str,
+    ) -> Result<Customer, Error> {
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            let mut c = load_writable(txn, id).await?;
+            etag::check(etag, c.revision)?;
+            c.profile.apply(patch.clone(), mask.paths());
+            validate(&c.profile)?;
+            c.revision += 1;
+            c.update_time = domain::now();
+            if !store::update(txn, &c).await? {
+                return Err(Error::etag_mismatch());
+            }
+            let fields: Vec<&str> = mask.paths().collect();
+            store::add_audit(
+                txn,
+                id,
+                "updated",
+                actor,
+                &format!("fields: {}", fields.join(", ")),
+                c.update_time,
+            )
+            .await?;
+            Mutation {
+                resource: id.name(),
+                touched: vec![id],
+                value: c,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+
+    pub async fn delete(
+        &self,
+        key: &IdempotencyKey,
+        id: CustomerId,
+        etag: &str,
+        actor: &str,
+    ) -> Result<Customer, Error> {
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            let mut c = load_writable(txn, id).await?;
+            etag::check(etag, c.revision)?;
+            let now = domain::now();
+            c.state = CustomerState::Deleted;
+            c.delete_time = Some(now);
+            c.update_time = now;
+            c.revision += 1;
+            if !store::update(txn, &c).await? {
+                return Err(Error::etag_mismatch());
+            }
+            store::add_audit(txn, id, "deleted", actor, "", now).await?;
+            Mutation {
+                resource: id.name(),
+                touched: vec![id],
+                value: c,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+
+    pub async fn undelete(
+        &self,
+        key: &IdempotencyKey,
+        id: CustomerId,
+        actor: &str,
+    ) -> Result<Customer, Error> {
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let m = {
+            let txn = &txn;
+            let mut c = store::find(txn, id)
+                .await?
+                .ok_or_else(|| error::not_found(id))?;
+            if c.state != CustomerState::Deleted {
+                return Err(error::failed_precondition(format!("{id} is not deleted")));
+            }
+            let now = domain::now();
+            c.state = CustomerState::Active;
+            c.delete_time = None;
+            c.update_time = now;
+            c.revision += 1;
+            if !store::update(txn, &c).await? {
+                return Err(Error::etag_mismatch());
+            }
+            store::add_audit(txn, id, "undeleted", actor, "", now).await?;
+            Mutation {
+                resource: id.name(),
+                touched: vec![id],
+                value: c,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+}

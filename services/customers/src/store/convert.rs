@@ -1,0 +1,128 @@
+//! Row <-> domain conversions.
+use super::entities::{activity, audit, customer};
+use crate::domain::{
+    Activity, ActivityKind, AuditEntry, Customer, CustomerId, CustomerState, Money, Profile,
+    PurchaseItem,
+};
+use crm_platform::Error;
+use sea_orm::ActiveValue::Set;
+use serde::{Deserialize, Serialize};
+
+pub fn customer_from_row(row: customer::Model) -> Result<Customer, Error> {
+    let state = CustomerState::from_db(&row.state).ok_or_else(|| {
+        Error::internal(anyhow::anyhow!(
+            "unknown state {:?} in customers.{}",
+            row.state,
+            row.id
+        ))
+    })?;
+    let profile: Profile = serde_json::from_value(row.profile).map_err(|e| {
+        Error::internal(anyhow::anyhow!(
+            "bad profile json in customers.{}: {e}",
+            row.id
+        ))
+    })?;
+    Ok(Customer {
+        id: CustomerId(row.id),
+        profile,
+        state,
+        merged_into: row.merged_into.map(CustomerId),
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+    })
+}
+
+pub fn customer_to_row(c: &Customer) -> Result<customer::ActiveModel, Error> {
+    let p = &c.profile;
+    Ok(customer::ActiveModel {
+        id: Set(c.id.0),
+        display_name: Set(p.display_name.clone()),
+        full_name_key: Set(p.full_name_key()),
+        birth_date: Set(p.birth_date),
+        primary_email: Set(p.primary_email.as_ref().map(|e| e.as_str().to_owned())),
+        external_id: Set(p.external_id.clone()),
+        lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
+        state: Set(c.state.as_str().to_owned()),
+        merged_into: Set(c.merged_into.map(|m| m.0)),
+        profile: Set(serde_json::to_value(p).map_err(Error::internal)?),
+        revision: Set(c.revision),
+        create_time: Set(c.create_time),
+        update_time: Set(c.update_time),
+        delete_time: Set(c.delete_time),
+    })
+}
+
+/// The activity fields that live in the JSON column.
+#[derive(Serialize, Deserialize, Default)]
+struct ActivityData {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    channel: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    items: Vec<PurchaseItem>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    reference: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    item_id: String,
+    #[serde(default)]
+    rating: i32,
+}
+
+pub fn activity_to_row(a: &Activity) -> Result<activity::ActiveModel, Error> {
+    let data = ActivityData {
+        channel: a.channel.clone(),
+        items: a.items.clone(),
+        reference: a.reference.clone(),
+        text: a.text.clone(),
+        item_id: a.item_id.clone(),
+        rating: a.rating,
+    };
+    Ok(activity::ActiveModel {
+        id: Set(a.id),
+        customer_id: Set(a.customer.0),
+        kind: Set(a.kind.as_str().to_owned()),
+        occur_time: Set(a.occur_time),
+        currency: Set(a.amount.as_ref().map(|m| m.currency.clone())),
+        amount_minor: Set(a.amount.as_ref().map(|m| m.amount_minor)),
+        data: Set(serde_json::to_value(data).map_err(Error::internal)?),
+        create_time: Set(a.create_time),
+    })
+}
+
+pub fn activity_from_row(row: activity::Model) -> Result<Activity, Error> {
+    let kind = ActivityKind::from_db(&row.kind)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown activity kind {:?}", row.kind)))?;
+    let data: ActivityData = serde_json::from_value(row.data).map_err(Error::internal)?;
+    Ok(Activity {
+        id: row.id,
+        customer: CustomerId(row.customer_id),
+        kind,
+        occur_time: row.occur_time,
+        channel: data.channel,
+        amount: row
+            .currency
+            .zip(row.amount_minor)
+            .map(|(currency, amount_minor)| Money {
+                currency,
+                amount_minor,
+            }),
+        items: data.items,
+        reference: data.reference,
+        text: data.text,
+        item_id: data.item_id,
+        rating: data.rating,
+        create_time: row.create_time,
+    })
+}
+
+pub fn audit_from_row(row: audit::Model) -> AuditEntry {
+    AuditEntry {
+        action: row.action,
+        actor: row.actor,
+        details: row.details,
+        create_time: row.create_time,
+    }
+}

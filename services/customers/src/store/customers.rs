@@ -1,0 +1,432 @@
+//! Customer queries. Writes keep the search keys (contacts, tags) in step with the profile.
+use super::convert::{audit_from_row, customer_from_row, customer_to_row};
+use super::entities::{audit, contact, customer, tag};
+use crate::domain::{AuditEntry, Customer, CustomerId, CustomerState, LifecycleStage};
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const CONTACT_EMAIL: &str = "email";
+pub const CONTACT_PHONE: &str = "phone";
+pub const CONTACT_NAME: &str = "name";
+
+pub async fn find(conn: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, Error> {
+    customer::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .map(customer_from_row)
+        .transpose()
+}
+
+pub async fn find_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Customer>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer::Entity::find()
+        .filter(customer::Column::Id.is_in(ids.to_vec()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(customer_from_row)
+        .collect()
+}
+
+/// The active customer with this external id, if any.
+pub async fn find_by_external_id(
+    conn: &impl ConnectionTrait,
+    external_id: &str,
+) -> Result<Option<Customer>, Error> {
+    customer::Entity::find()
+        .filter(customer::Column::ExternalId.eq(external_id))
+        .one(conn)
+        .await?
+        .map(customer_from_row)
+        .transpose()
+}
+
+pub async fn find_active_by_primary_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<Customer>, Error> {
+    customer::Entity::find()
+        .filter(customer::Column::PrimaryEmail.eq(email))
+        .filter(customer::Column::State.eq(CustomerState::Active.as_str()))
+        .order_by_asc(customer::Column::Id)
+        .one(conn)
+        .await?
+        .map(customer_from_row)
+        .transpose()
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
+    customer::Entity::insert(customer_to_row(c)?)
+        .exec(conn)
+        .await
+        .map_err(map_unique)?;
+    write_search_keys(conn, c).await
+}
+
+/// Writes `c` if its stored revision is still `c.revision - 1`; false when someone else won.
+pub async fn update(conn: &impl ConnectionTrait, c: &Customer) -> Result<bool, Error> {
+    let mut row = customer_to_row(c)?;
+    row.id = sea_orm::ActiveValue::Unchanged(c.id.0);
+    let res = customer::Entity::update_many()
+        .set(row)
+        .filter(customer::Column::Id.eq(c.id.0))
+        .filter(customer::Column::Revision.eq(c.revision - 1))
+        .exec(conn)
+        .await
+        .map_err(map_unique)?;
+    if res.rows_affected == 0 {
+        return Ok(false);
+    }
+    write_search_keys(conn, c).await?;
+    Ok(true)
+}
+
+fn map_unique(e: sea_orm::DbErr) -> Error {
+    if crm_platform::db::is_unique_violation(&e) {
+        crate::error::external_id_taken()
+    } else {
+        e.into()
+    }
+}
+
+/// Replaces the contacts and tags rows of `c`. Only active and deleted customers are
+/// searchable; merged and erased ones have no search keys.
+async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
+    contact::Entity::delete_many()
+        .filter(contact::Column::CustomerId.eq(c.id.0))
+        .exec(conn)
+        .await?;
+    tag::Entity::delete_many()
+        .filter(tag::Column::CustomerId.eq(c.id.0))
+        .exec(conn)
+        .await?;
+    if !matches!(c.state, CustomerState::Active | CustomerState::Deleted) {
+        return Ok(());
+    }
+    let p = &c.profile;
+    let mut keys: Vec<(&str, String)> = Vec::new();
+    keys.extend(p.emails().map(|e| (CONTACT_EMAIL, e.as_str().to_owned())));
+    keys.extend(
+        p.phones
+            .iter()
+            .map(|x| (CONTACT_PHONE, x.as_str().to_owned())),
+    );
+    keys.extend(p.name_keys().into_iter().map(|n| (CONTACT_NAME, n)));
+    keys.sort();
+    keys.dedup();
+    if !keys.is_empty() {
+        let rows = keys.into_iter().map(|(kind, value)| contact::ActiveModel {
+            customer_id: Set(c.id.0),
+            kind: Set(kind.to_owned()),
+            value: Set(value),
+        });
+        contact::Entity::insert_many(rows).exec(conn).await?;
+    }
+    if !p.tags.is_empty() {
+        let rows = p.tags.iter().map(|t| tag::ActiveModel {
+            customer_id: Set(c.id.0),
+            tag: Set(t.as_str().to_owned()),
+        });
+        tag::Entity::insert_many(rows).exec(conn).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    CreateTime,
+    UpdateTime,
+    DisplayName,
+}
+
+/// Where the next page starts: the last row's sort value and id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<String>,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub tag: Option<String>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub order: OrderField,
+    pub descending: bool,
+    pub show_deleted: bool,
+    pub after: Option<Cursor>,
+    pub limit: u64,
+}
+
+pub fn cursor_of(c: &Customer, order: OrderField) -> Cursor {
+    match order {
+        OrderField::CreateTime => Cursor {
+            t: Some(c.create_time),
+            s: None,
+            id: c.id.0,
+        },
+        OrderField::UpdateTime => Cursor {
+            t: Some(c.update_time),
+            s: None,
+            id: c.id.0,
+        },
+        OrderField::DisplayName => Cursor {
+            t: None,
+            s: Some(c.profile.display_name.clone()),
+            id: c.id.0,
+        },
+    }
+}
+
+/// One page of customers in keyset order (stable under concurrent inserts).
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Customer>, Error> {
+    let states: Vec<&str> = if q.show_deleted {
+        vec!["active", "deleted"]
+    } else {
+        vec!["active"]
+    };
+    let mut find = customer::Entity::find().filter(customer::Column::State.is_in(states));
+    if let Some(t) = &q.tag {
+        find = find.filter(
+            customer::Column::Id.in_subquery(
+                Query::select()
+                    .column(tag::Column::CustomerId)
+                    .from(tag::Entity)
+                    .and_where(tag::Column::Tag.eq(t.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(stage) = q.lifecycle_stage {
+        find = find.filter(customer::Column::LifecycleStage.eq(stage.as_str()));
+    }
+    if let Some(since) = q.updated_since {
+        find = find.filter(customer::Column::UpdateTime.gte(since));
+    }
+    let col = match q.order {
+        OrderField::CreateTime => customer::Column::CreateTime,
+        OrderField::UpdateTime => customer::Column::UpdateTime,
+        OrderField::DisplayName => customer::Column::DisplayName,
+    };
+    if let Some(c) = &q.after {
+        let value: sea_orm::Value = match (&c.t, &c.s) {
+            (Some(t), _) => (*t).into(),
+            (_, Some(s)) => s.clone().into(),
+            _ => {
+                return Err(crm_platform::Error::invalid_field(
+                    "page_token",
+                    "does not match the order",
+                ));
+            }
+        };
+        let (past, id_past) = if q.descending {
+            (col.lt(value.clone()), customer::Column::Id.lt(c.id))
+        } else {
+            (col.gt(value.clone()), customer::Column::Id.gt(c.id))
+        };
+        find = find.filter(
+            Condition::any()
+                .add(past)
+                .add(Condition::all().add(col.eq(value)).add(id_past)),
+        );
+    }
+    let dir = if q.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = find
+        .order_by(col, dir.clone())
+        .order_by(customer::Column::Id, dir)
+        .limit(q.limit)
+        .all(conn)
+        .await?;
+    rows.into_iter().map(customer_from_row).collect()
+}
+
+/// Active customers with a contact key, in id order after `after`.
+pub async fn search_contact(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    value: &str,
+    prefix: bool,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Customer>, Error> {
+    let mut sub = Query::select();
+    sub.column(contact::Column::CustomerId)
+        .from(contact::Entity)
+        .and_where(contact::Column::Kind.eq(kind));
+    if prefix {
+        let escaped: String = value
+            .chars()
+            .flat_map(|c| {
+                if matches!(c, '%' | '_' | '\\') {
+                    vec!['\\', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        sub.and_where(
+            contact::Column::Value.like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
+        );
+    } else {
+        sub.and_where(contact::Column::Value.eq(value));
+    }
+    let mut find = customer::Entity::find()
+        .filter(customer::Column::Id.in_subquery(sub.to_owned()))
+        .filter(customer::Column::State.eq(CustomerState::Active.as_str()));
+    if let Some(a) = after {
+        find = find.filter(customer::Column::Id.gt(a));
+    }
+    find.order_by_asc(customer::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(customer_from_row)
+        .collect()
+}
+
+/// Active customers other than `except` sharing an e-mail, phone or full name key.
+pub async fn sharing_keys(
+    conn: &impl ConnectionTrait,
+    except: CustomerId,
+    emails: &[String],
+    phones: &[String],
+    full_name: &str,
+) -> Result<Vec<Customer>, Error> {
+    let mut any = Condition::any();
+    if !emails.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(contact::Column::Kind.eq(CONTACT_EMAIL))
+                .add(contact::Column::Value.is_in(emails.to_vec())),
+        );
+    }
+    if !phones.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(contact::Column::Kind.eq(CONTACT_PHONE))
+                .add(contact::Column::Value.is_in(phones.to_vec())),
+        );
+    }
+    let mut ids: Vec<Uuid> = if emails.is_empty() && phones.is_empty() {
+        Vec::new()
+    } else {
+        contact::Entity::find()
+            .select_only()
+            .column(contact::Column::CustomerId)
+            .filter(any)
+            .distinct()
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?
+    };
+    let same_name: Vec<Uuid> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::FullNameKey.eq(full_name))
+        .limit(200)
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    ids.extend(same_name);
+    ids.sort();
+    ids.dedup();
+    ids.retain(|id| *id != except.0);
+    let found = find_many(conn, &ids).await?;
+    Ok(found
+        .into_iter()
+        .filter(|c| c.state == CustomerState::Active)
+        .collect())
+}
+
+/// Ids of customers merged into `survivor` (directly).
+pub async fn merged_into(
+    conn: &impl ConnectionTrait,
+    survivor: CustomerId,
+) -> Result<Vec<CustomerId>, Error> {
+    let ids: Vec<Uuid> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::MergedInto.eq(survivor.0))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+/// Points customers merged into any of `from` at `to`, so lookups resolve in one hop.
+pub async fn repoint_merged(
+    conn: &impl ConnectionTrait,
+    from: &[Uuid],
+    to: CustomerId,
+) -> Result<Vec<CustomerId>, Error> {
+    let ids: Vec<Uuid> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::MergedInto.is_in(from.to_vec()))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    if !ids.is_empty() {
+        customer::Entity::update_many()
+            .col_expr(customer::Column::MergedInto, Expr::value(to.0))
+            .col_expr(
+                customer::Column::Revision,
+                Expr::col(customer::Column::Revision).add(1),
+            )
+            .filter(customer::Column::Id.is_in(ids.clone()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+pub async fn add_audit(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    action: &str,
+    actor: &str,
+    details: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let row = audit::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        customer_id: Set(customer.0),
+        action: Set(action.to_owned()),
+        actor: Set(actor.to_owned()),
+        details: Set(details.to_owned()),
+        create_time: Set(now),
+    };
+    audit::Entity::insert(row).exec(conn).await?;
+    Ok(())
+}
+
+pub async fn audit_of(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Vec<AuditEntry>, Error> {
+    let rows = audit::Entity::find()
+        .filter(audit::Column::CustomerId.eq(customer.0))
+        .order_by_asc(audit::Column::CreateTime)
+        .order_by_asc(audit::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(audit_from_row).collect())
+}

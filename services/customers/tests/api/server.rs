@@ -1,0 +1,109 @@
+//! Health and reflection on every server.
+use crate::harness::*;
+use crm_platform::testing::Backend;
+
+#[tokio::test]
+async fn health_reports_serving_once_migrated_and_reflection_lists_services() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let addr = format!("127.0.0.1:{}", app.port);
+    let mut ok = false;
+    for _ in 0..50 {
+        if crm_platform::cli::healthcheck(
+            &addr,
+            crm_customers::GRPC_SERVICE,
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .is_ok()
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "customers never became SERVING");
+    crm_platform::cli::healthcheck(&addr, "", std::time::Duration::from_secs(1))
+        .await
+        .expect("whole server serving");
+    assert!(
+        crm_platform::cli::healthcheck(
+            &addr,
+            "crm.nope.v1.Nothing",
+            std::time::Duration::from_secs(1)
+        )
+        .await
+        .is_err()
+    );
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("reflect")
+        .into_inner();
+    let resp = stream.message().await.expect("msg").expect("one response");
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected {resp:?}")
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for want in [crm_customers::GRPC_SERVICE, "grpc.health.v1.Health"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_is_not_serving_while_the_schema_is_behind() {
+    use crm_platform::config::Secret;
+    let url = crm_platform::testing::fresh_database_url(Backend::Sqlite).await;
+    let mut s = crm_customers::Settings::load(None).expect("settings");
+    s.platform.server.port = 0;
+    s.platform.database.url = Secret::new(url);
+    s.platform.database.migrate_on_start = false;
+    let app = crm_customers::Application::build(s.clone())
+        .await
+        .expect("build");
+    let addr = format!("127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let err = crm_platform::cli::healthcheck(
+        &addr,
+        crm_customers::GRPC_SERVICE,
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .expect_err("not migrated");
+    assert!(err.to_string().contains("NOT_SERVING"), "{err}");
+    crm_customers::migrate(&s).await.expect("migrate");
+    let mut serving = false;
+    for _ in 0..40 {
+        if crm_platform::cli::healthcheck(
+            &addr,
+            crm_customers::GRPC_SERVICE,
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .is_ok()
+        {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(serving, "serving after migrate");
+}

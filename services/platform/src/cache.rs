@@ -1,0 +1,432 @@
+//! Cache-aside with two tiers: an in-process tier (moka, decoded values, microseconds) in
+//! front of an optional shared Redis tier. Every entry has a TTL. Correctness never depends on
+//! the cache:
+//! - A write invalidates both tiers. In Redis the key becomes a short-lived tombstone, and
+//!   fills use `SET NX`, so a reader that loaded the old row before the write cannot put it
+//!   back. In-process, a per-key-stripe epoch does the same for local fills.
+//! - Other replicas drop their in-process copy when the invalidation arrives over Redis
+//!   pub/sub; the short local TTL bounds staleness if a message is lost.
+//! - Redis down: the error is logged once and counted, Redis is skipped for a while (circuit
+//!   breaker), and reads go to the database. If an invalidation could not reach Redis, Redis
+//!   reads are distrusted until every entry written before has expired.
+use crate::config::CacheSettings;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// A value that can be cached. `KIND` is part of its keys, e.g. "customer".
+pub trait Cacheable: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: &'static str;
+}
+
+const STRIPES: usize = 256;
+const TOMBSTONE: &[u8] = b"\0";
+/// How long Redis is skipped after an error.
+const BREAKER_OPEN: Duration = Duration::from_secs(1);
+
+/// Counters, for logs, tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub local_hits: u64,
+    pub remote_hits: u64,
+    pub misses: u64,
+    pub remote_errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    local_hits: AtomicU64,
+    remote_hits: AtomicU64,
+    misses: AtomicU64,
+    remote_errors: AtomicU64,
+}
+
+/// Proof that a load started at a given epoch; fills with a stale ticket are dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct FillTicket {
+    stripe: usize,
+    epoch: u64,
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    enabled: bool,
+    prefix: String,
+    ttl: Duration,
+    local: moka::future::Cache<String, Arc<dyn Any + Send + Sync>>,
+    epochs: Vec<AtomicU64>,
+    hasher: std::collections::hash_map::RandomState,
+    remote: Option<Remote>,
+    counters: Counters,
+}
+
+struct Remote {
+    conn: RwLock<Option<ConnectionManager>>,
+    channel: String,
+    instance: String,
+    timeout: Duration,
+    started: Instant,
+    /// Milliseconds since `started` until which Redis is skipped (breaker open).
+    down_until_ms: AtomicU64,
+    /// Milliseconds since `started` until which Redis reads are not trusted.
+    untrusted_until_ms: AtomicU64,
+    down_logged: AtomicBool,
+}
+
+impl Cache {
+    /// A cache for `service`. With a Redis URL, connects in the background (the service
+    /// starts even when Redis is down) and listens for other replicas' invalidations.
+    pub fn new(settings: &CacheSettings, service: &str) -> anyhow::Result<Self> {
+        let prefix = format!("{}:{}", settings.key_prefix, service);
+        let local_ttl = Duration::from_millis(settings.local_ttl_ms)
+            .min(Duration::from_secs(settings.ttl_secs));
+        let local = moka::future::Cache::builder()
+            .max_capacity(settings.local_capacity)
+            .time_to_live(local_ttl)
+            .build();
+        let remote = if settings.enabled && !settings.redis_url.is_empty() {
+            Some((
+                redis::Client::open(settings.redis_url.expose())?,
+                Duration::from_millis(settings.redis_timeout_ms),
+            ))
+        } else {
+            None
+        };
+        let inner = Arc::new(Inner {
+            enabled: settings.enabled,
+            ttl: Duration::from_secs(settings.ttl_secs),
+            local,
+            epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: Default::default(),
+            remote: remote.as_ref().map(|(_, timeout)| Remote {
+                conn: RwLock::new(None),
+                channel: format!("{prefix}:invalidations"),
+                instance: uuid::Uuid::new_v4().to_string(),
+                timeout: *timeout,
+                started: Instant::now(),
+                down_until_ms: AtomicU64::new(0),
+                untrusted_until_ms: AtomicU64::new(0),
+                down_logged: AtomicBool::new(false),
+            }),
+            prefix,
+            counters: Counters::default(),
+        });
+        if let Some((client, timeout)) = remote {
+            tokio::spawn(connect_loop(
+                Arc::downgrade(&inner),
+                client.clone(),
+                timeout,
+            ));
+            tokio::spawn(listen_loop(Arc::downgrade(&inner), client));
+        }
+        tracing::info!(
+            enabled = settings.enabled,
+            redis = inner.remote.is_some(),
+            "cache ready"
+        );
+        Ok(Self { inner })
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.inner.counters;
+        CacheStats {
+            local_hits: c.local_hits.load(Ordering::Relaxed),
+            remote_hits: c.remote_hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            remote_errors: c.remote_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// True once the Redis tier has a connection (always false without Redis).
+    pub fn remote_connected(&self) -> bool {
+        self.inner
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.conn.read().is_ok_and(|c| c.is_some()))
+    }
+
+    fn key<T: Cacheable>(&self, id: &str) -> String {
+        format!("{}:{}:{}", self.inner.prefix, T::KIND, id)
+    }
+
+    fn stripe(&self, key: &str) -> usize {
+        let mut h = self.inner.hasher.build_hasher();
+        key.hash(&mut h);
+        (h.finish() as usize) % STRIPES
+    }
+
+    /// Take this before loading from the database; pass it to [`Cache::fill`].
+    pub fn ticket<T: Cacheable>(&self, id: &str) -> FillTicket {
+        let stripe = self.stripe(&self.key::<T>(id));
+        FillTicket {
+            stripe,
+            epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
+        }
+    }
+
+    pub async fn get<T: Cacheable>(&self, id: &str) -> Option<Arc<T>> {
+        if !self.inner.enabled {
+            return None;
+        }
+        let key = self.key::<T>(id);
+        if let Some(v) = self
+            .inner
+            .local
+            .get(&key)
+            .await
+            .and_then(|v| v.downcast::<T>().ok())
+        {
+            self.inner
+                .counters
+                .local_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Some(v);
+        }
+        let ticket = FillTicket {
+            stripe: self.stripe(&key),
+            epoch: self.inner.epochs[self.stripe(&key)].load(Ordering::Acquire),
+        };
+        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.readable()) {
+            let got: Option<Option<Vec<u8>>> =
+                self.remote_call(remote, redis::cmd("GET").arg(&key)).await;
+            if let Some(Some(bytes)) = got {
+                if bytes != TOMBSTONE {
+                    if let Ok(v) = serde_json::from_slice::<T>(&bytes) {
+                        let v = Arc::new(v);
+                        self.fill_local(ticket, key, v.clone()).await;
+                        self.inner
+                            .counters
+                            .remote_hits
+                            .fetch_add(1, Ordering::Relaxed);
+                        return Some(v);
+                    }
+                }
+            }
+        }
+        self.inner.counters.misses.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Stores a value loaded from the database, unless it was invalidated since `ticket`.
+    pub async fn fill<T: Cacheable>(&self, ticket: FillTicket, id: &str, value: Arc<T>) {
+        if !self.inner.enabled {
+            return;
+        }
+        let key = self.key::<T>(id);
+        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.writable()) {
+            if let Ok(bytes) = serde_json::to_vec(value.as_ref()) {
+                let ttl_ms = self.inner.ttl.as_millis() as u64;
+                // NX: a tombstone left by a concurrent write wins over this (maybe old) value.
+                let _: Option<Option<String>> = self
+                    .remote_call(
+                        remote,
+                        redis::cmd("SET")
+                            .arg(&key)
+                            .arg(bytes)
+                            .arg("PX")
+                            .arg(ttl_ms)
+                            .arg("NX"),
+                    )
+                    .await;
+            }
+        }
+        self.fill_local(ticket, key, value).await;
+    }
+
+    async fn fill_local<T: Cacheable>(&self, ticket: FillTicket, key: String, value: Arc<T>) {
+        if self.inner.epochs[ticket.stripe].load(Ordering::Acquire) == ticket.epoch {
+            self.inner.local.insert(key, value).await;
+        }
+    }
+
+    /// Loads through the cache: a hit returns the cached value, a miss calls `load`.
+    pub async fn get_or_load<T, E, F, Fut>(&self, id: &str, load: F) -> Result<Option<Arc<T>>, E>
+    where
+        T: Cacheable,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, E>>,
+    {
+        if let Some(v) = self.get::<T>(id).await {
+            return Ok(Some(v));
+        }
+        let ticket = self.ticket::<T>(id);
+        match load().await? {
+            Some(v) => {
+                let v = Arc::new(v);
+                self.fill(ticket, id, v.clone()).await;
+                Ok(Some(v))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Drops `id` from both tiers and tells other replicas. Call after every committed write.
+    pub async fn invalidate<T: Cacheable>(&self, id: &str) {
+        if !self.inner.enabled {
+            return;
+        }
+        let key = self.key::<T>(id);
+        self.drop_local(&key).await;
+        let Some(remote) = self.inner.remote.as_ref() else {
+            return;
+        };
+        let tomb_ms = (self.inner.ttl.as_millis() as u64).min(5_000);
+        let set: Option<Option<String>> = self
+            .remote_call(
+                remote,
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(TOMBSTONE)
+                    .arg("PX")
+                    .arg(tomb_ms),
+            )
+            .await;
+        let published: Option<i64> = self
+            .remote_call(
+                remote,
+                redis::cmd("PUBLISH")
+                    .arg(&remote.channel)
+                    .arg(format!("{}|{key}", remote.instance)),
+            )
+            .await;
+        if set.is_none() || published.is_none() {
+            // Redis may still hold the old value; do not read it until that value has expired.
+            let until = remote.now_ms() + self.inner.ttl.as_millis() as u64;
+            remote.untrusted_until_ms.fetch_max(until, Ordering::AcqRel);
+        }
+    }
+
+    async fn drop_local(&self, key: &str) {
+        let stripe = self.stripe(key);
+        self.inner.epochs[stripe].fetch_add(1, Ordering::AcqRel);
+        self.inner.local.invalidate(key).await;
+    }
+
+    async fn remote_call<R: redis::FromRedisValue>(
+        &self,
+        remote: &Remote,
+        cmd: &redis::Cmd,
+    ) -> Option<R> {
+        let mut conn = remote.conn.read().ok()?.clone()?;
+        match tokio::time::timeout(remote.timeout, cmd.query_async::<R>(&mut conn)).await {
+            Ok(Ok(v)) => {
+                if remote.down_logged.swap(false, Ordering::Relaxed) {
+                    tracing::info!("redis is back; cache tier re-enabled");
+                }
+                Some(v)
+            }
+            outcome => {
+                self.inner
+                    .counters
+                    .remote_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                remote.down_until_ms.store(
+                    remote.now_ms() + BREAKER_OPEN.as_millis() as u64,
+                    Ordering::Release,
+                );
+                if !remote.down_logged.swap(true, Ordering::Relaxed) {
+                    let error = match outcome {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "timed out".to_owned(),
+                    };
+                    tracing::warn!(%error, "redis unavailable; bypassing the shared cache tier");
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Remote {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+    fn writable(&self) -> bool {
+        self.now_ms() >= self.down_until_ms.load(Ordering::Acquire)
+    }
+    fn readable(&self) -> bool {
+        self.writable() && self.now_ms() >= self.untrusted_until_ms.load(Ordering::Acquire)
+    }
+}
+
+async fn connect_loop(inner: std::sync::Weak<Inner>, client: redis::Client, timeout: Duration) {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    let mut logged = false;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        match client
+            .get_connection_manager_with_config(config.clone())
+            .await
+        {
+            Ok(conn) => {
+                if let Some(remote) = &strong.remote {
+                    if let Ok(mut slot) = remote.conn.write() {
+                        *slot = Some(conn);
+                    }
+                }
+                tracing::info!("redis connected");
+                return;
+            }
+            Err(e) => {
+                if !logged {
+                    tracing::warn!(error = %e, "redis unreachable at start; serving without the shared tier and retrying");
+                    logged = true;
+                }
+            }
+        }
+        drop(strong);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Drops local copies that other replicas invalidated. After any gap in the subscription
+/// the whole local tier is cleared, since messages may have been missed.
+async fn listen_loop(inner: std::sync::Weak<Inner>, client: redis::Client) {
+    use futures::StreamExt as _;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let Some(remote) = strong.remote.as_ref() else {
+            return;
+        };
+        let channel = remote.channel.clone();
+        let me = remote.instance.clone();
+        drop(strong);
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            if pubsub.subscribe(&channel).await.is_ok() {
+                if let Some(strong) = inner.upgrade() {
+                    strong.local.invalidate_all();
+                }
+                let mut messages = pubsub.on_message();
+                while let Some(msg) = messages.next().await {
+                    let Some(strong) = inner.upgrade() else {
+                        return;
+                    };
+                    let payload: String = msg.get_payload().unwrap_or_default();
+                    if let Some((from, key)) = payload.split_once('|') {
+                        if from != me {
+                            let cache = Cache { inner: strong };
+                            cache.drop_local(key).await;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

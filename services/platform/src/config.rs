@@ -1,0 +1,342 @@
+//! Layered configuration: embedded documented defaults -> optional file -> `CRM_*` env vars,
+//! validated once at start with one error that lists every problem.
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// The platform defaults, embedded so a binary runs with no file at all.
+pub const PLATFORM_DEFAULTS: &str = include_str!("../config/platform.toml");
+
+/// A value that is never printed (database URLs with passwords, keys).
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "[redacted]"
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub request_timeout_ms: u64,
+    pub concurrency_limit: usize,
+    pub max_message_bytes: usize,
+    pub shutdown_grace_ms: u64,
+}
+
+impl ServerSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub redis_url: Secret,
+    pub key_prefix: String,
+    pub ttl_secs: u64,
+    pub local_ttl_ms: u64,
+    pub local_capacity: u64,
+    pub redis_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Compact,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub page_token_secret: Secret,
+}
+
+/// The sections every service binary has.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlatformSettings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub cache: CacheSettings,
+    pub telemetry: TelemetrySettings,
+    pub security: SecuritySettings,
+}
+
+/// Checks a settings section, adding one line per problem.
+pub trait Validate {
+    fn validate(&self, problems: &mut Vec<String>);
+}
+
+// The sections are checked together in PlatformSettings (some rules span sections).
+macro_rules! validated_by_platform {
+    ($($t:ty),*) => { $(impl Validate for $t { fn validate(&self, _: &mut Vec<String>) {} })* };
+}
+validated_by_platform!(
+    ServerSettings,
+    DatabaseSettings,
+    CacheSettings,
+    TelemetrySettings,
+    SecuritySettings
+);
+
+impl Validate for PlatformSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        let s = &self.server;
+        if s.host.parse::<std::net::IpAddr>().is_err() && s.host != "localhost" {
+            p.push(format!("server.host: {:?} is not an IP address", s.host));
+        }
+        for (name, v) in [
+            ("request_timeout_ms", s.request_timeout_ms),
+            ("shutdown_grace_ms", s.shutdown_grace_ms),
+        ] {
+            if v == 0 {
+                p.push(format!("server.{name}: must be > 0"));
+            }
+        }
+        if s.concurrency_limit == 0 {
+            p.push("server.concurrency_limit: must be > 0".into());
+        }
+        if s.max_message_bytes < 1024 {
+            p.push("server.max_message_bytes: must be at least 1024".into());
+        }
+        let d = &self.database;
+        let url = d.url.expose();
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            p.push("database.url: must start with postgres://, postgresql:// or sqlite:".into());
+        }
+        if d.max_connections == 0 || d.min_connections > d.max_connections {
+            p.push("database: need 0 < min_connections <= max_connections".into());
+        }
+        let c = &self.cache;
+        let r = c.redis_url.expose();
+        if !r.is_empty()
+            && !(r.starts_with("redis://")
+                || r.starts_with("rediss://")
+                || r.starts_with("unix://"))
+        {
+            p.push(
+                "cache.redis_url: must be empty or start with redis://, rediss:// or unix://"
+                    .into(),
+            );
+        }
+        if c.ttl_secs == 0 {
+            p.push("cache.ttl_secs: must be > 0 (every cache write has a TTL)".into());
+        }
+        if c.key_prefix.is_empty() || c.key_prefix.contains(char::is_whitespace) {
+            p.push("cache.key_prefix: must be non-empty with no spaces".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.level).is_err() {
+            p.push(format!(
+                "telemetry.level: {:?} is not a valid filter",
+                self.telemetry.level
+            ));
+        }
+        let secret = &self.security.page_token_secret;
+        if !secret.is_empty() && secret.expose().len() < 32 {
+            p.push(
+                "security.page_token_secret: must be at least 32 bytes (or empty for a random one)"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// All problems found while loading, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Layered sources, read section by section.
+pub struct Loader {
+    cfg: config::Config,
+    problems: Vec<String>,
+}
+
+impl Loader {
+    /// Embedded defaults (platform first, then each service's) -> `file` -> env `CRM_*`.
+    pub fn new(service_defaults: &[&str], file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut b = config::Config::builder().add_source(config::File::from_str(
+            PLATFORM_DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        for d in service_defaults {
+            b = b.add_source(config::File::from_str(d, config::FileFormat::Toml));
+        }
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(vec![format!(
+                    "config file {} does not exist",
+                    f.display()
+                )]));
+            }
+            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("CRM")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let cfg = b.build().map_err(|e| ConfigError(vec![e.to_string()]))?;
+        Ok(Self {
+            cfg,
+            problems: Vec::new(),
+        })
+    }
+
+    pub fn platform(&mut self) -> Option<PlatformSettings> {
+        // Each section is read even if an earlier one failed, so every problem is reported.
+        let server = self.section("server");
+        let database = self.section("database");
+        let cache = self.section("cache");
+        let telemetry = self.section("telemetry");
+        let security = self.section("security");
+        let s = PlatformSettings {
+            server: server?,
+            database: database?,
+            cache: cache?,
+            telemetry: telemetry?,
+            security: security?,
+        };
+        s.validate(&mut self.problems);
+        Some(s)
+    }
+
+    /// Reads and validates one section, e.g. `customers`.
+    pub fn section<T: DeserializeOwned + Validate>(&mut self, key: &str) -> Option<T> {
+        match self.cfg.get::<T>(key) {
+            Ok(v) => {
+                v.validate(&mut self.problems);
+                Some(v)
+            }
+            Err(e) => {
+                self.problems.push(format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Returns `value` if every section was read and valid, else every problem at once.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
+        match value {
+            Some(v) if self.problems.is_empty() => Ok(v),
+            _ if self.problems.is_empty() => {
+                Err(ConfigError(vec!["incomplete configuration".into()]))
+            }
+            _ => Err(ConfigError(self.problems)),
+        }
+    }
+}
+
+/// Replaces the password of a URL with `***` for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_load_and_validate() {
+        let mut l = Loader::new(&[], None).expect("defaults parse");
+        let p = l.platform();
+        let s = l.finish(p).expect("defaults are valid");
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert!(s.database.url.expose().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let file = std::env::temp_dir().join(format!("crm-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&file, "[server]\nhost = \"nowhere\"\n[database]\nurl = \"mysql://x\"\n[cache]\nttl_secs = 0\n").expect("write");
+        let mut l = Loader::new(&[], Some(&file)).expect("parse");
+        let p = l.platform();
+        let err = l.finish(p).expect_err("three problems");
+        std::fs::remove_file(&file).ok();
+        let text = err.to_string();
+        assert!(
+            text.contains("server.host")
+                && text.contains("database.url")
+                && text.contains("cache.ttl_secs"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Secret::new("postgres://u:hunter2@db/x");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(redact_url(s.expose()), "postgres://u:***@db/x");
+        assert_eq!(
+            redact_url("redis://localhost:6379"),
+            "redis://localhost:6379"
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The error model shared by every service: one code table, a machine-readable reason, and
+//! field violations. Services define their own error enums and convert them into [`Error`];
+//! `grpc::to_status` is the one place that turns an [`Error`] into a wire status.
+use std::borrow::Cow;
+use std::fmt;
+
+/// The suite's error codes; each maps to exactly one gRPC code in `grpc::to_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    Aborted,
+    FailedPrecondition,
+    ResourceExhausted,
+    Unauthenticated,
+    PermissionDenied,
+    Unavailable,
+    DeadlineExceeded,
+    Internal,
+}
+
+/// One bad field of a request: `field` is the proto path, e.g. `customer.phones[1]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// Collects every problem of a request so the caller learns them all at once.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Records the error of `result` under `field` and returns its value, if any.
+    pub fn check<T, E: fmt::Display>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Moves another collector's violations in, with `prefix.` before each field.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: Violations) {
+        for v in other.0 {
+            let field = if prefix.is_empty() {
+                v.field
+            } else {
+                format!("{prefix}.{}", v.field)
+            };
+            self.0.push(FieldViolation {
+                field,
+                description: v.description,
+            });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
+        self.0.iter()
+    }
+
+    /// `Ok(())` when nothing was collected, else an INVALID_ARGUMENT error listing them all.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid(self))
+        }
+    }
+}
+
+/// An error on its way to the caller. `source` is logged for internal errors, never sent.
+#[derive(Debug)]
+pub struct Error {
+    pub code: ErrorCode,
+    /// UPPER_SNAKE reason for `google.rpc.ErrorInfo`.
+    pub reason: Cow<'static, str>,
+    pub message: String,
+    pub violations: Violations,
+    pub metadata: Vec<(String, String)>,
+    pub source: Option<anyhow::Error>,
+}
+
+impl Error {
+    pub fn new(
+        code: ErrorCode,
+        reason: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+            message: message.into(),
+            violations: Violations::new(),
+            metadata: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn invalid(violations: Violations) -> Self {
+        let message = match violations.0.as_slice() {
+            [one] => format!("invalid {}: {}", one.field, one.description),
+            many => format!("{} invalid fields", many.len()),
+        };
+        Self {
+            violations,
+            ..Self::new(ErrorCode::InvalidArgument, "INVALID_ARGUMENT", message)
+        }
+    }
+
+    /// A single bad field.
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut v = Violations::new();
+        v.add(field, description);
+        Self::invalid(v)
+    }
+
+    pub fn not_found(what: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn etag_mismatch() -> Self {
+        Self::new(
+            ErrorCode::Aborted,
+            "ETAG_MISMATCH",
+            "the etag does not match the current version; read it again and retry",
+        )
+    }
+
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            source: Some(source.into()),
+            ..Self::new(ErrorCode::Internal, "INTERNAL", "internal error")
+        }
+    }
+
+    pub fn unavailable(source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            source: Some(source.into()),
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "UNAVAILABLE",
+                "a dependency is unavailable; retry with backoff",
+            )
+        }
+    }
+
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}: {}", self.code, self.reason, self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        match &e {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => Self::unavailable(e),
+            _ => Self::internal(e),
+        }
+    }
+}
+
+impl<E: Into<Error>> From<sea_orm::TransactionError<E>> for Error
+where
+    E: std::error::Error,
+{
+    fn from(e: sea_orm::TransactionError<E>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(inner) => inner.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_collect_every_field() {
+        let mut v = Violations::new();
+        v.add("a", "bad");
+        let mut inner = Violations::new();
+        inner.add("b", "worse");
+        v.extend_prefixed("customer", inner);
+        let err = v.into_result().expect_err("two violations");
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        let fields: Vec<_> = err.violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["a", "customer.b"]);
+        assert_eq!(err.message, "2 invalid fields");
+    }
+
+    #[test]
+    fn empty_violations_are_ok() {
+        assert!(Violations::new().into_result().is_ok());
+    }
+
+    #[test]
+    fn internal_keeps_the_cause_for_logs_only() {
+        let err = Error::internal(anyhow::anyhow!("disk on fire"));
+        assert_eq!(err.message, "internal error");
+        assert!(err.to_string().contains("disk on fire"));
+    }
+}

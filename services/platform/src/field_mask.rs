@@ -1,0 +1,79 @@
+//! Update masks: which top-level fields an update touches.
+use crate::error::Violations;
+use std::collections::BTreeSet;
+
+/// The validated paths of an update mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateMask(BTreeSet<String>);
+
+impl UpdateMask {
+    /// Validates `paths` against the updatable fields; `*` selects them all. Unknown and
+    /// output-only paths are reported under `field` (e.g. "update_mask").
+    pub fn parse(
+        paths: &[String],
+        updatable: &[&str],
+        field: &str,
+        violations: &mut Violations,
+    ) -> Option<Self> {
+        if paths.is_empty() {
+            violations.add(field, "is required; name the fields to update, or \"*\"");
+            return None;
+        }
+        if paths.iter().any(|p| p == "*") {
+            if paths.len() > 1 {
+                violations.add(field, "\"*\" cannot be combined with other paths");
+                return None;
+            }
+            return Some(Self(updatable.iter().map(|s| s.to_string()).collect()));
+        }
+        let mut ok = true;
+        for (i, p) in paths.iter().enumerate() {
+            if !updatable.contains(&p.as_str()) {
+                violations.add(
+                    format!("{field}.paths[{i}]"),
+                    format!("\"{p}\" is not an updatable field"),
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| Self(paths.iter().cloned().collect()))
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.contains(path)
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const UPDATABLE: &[&str] = &["display_name", "tags"];
+
+    #[test]
+    fn star_selects_all() {
+        let mut v = Violations::new();
+        let m = UpdateMask::parse(&["*".into()], UPDATABLE, "update_mask", &mut v).expect("valid");
+        assert!(m.contains("tags") && m.contains("display_name"));
+    }
+
+    #[test]
+    fn unknown_and_empty_paths_are_violations() {
+        let mut v = Violations::new();
+        assert!(
+            UpdateMask::parse(
+                &["tags".into(), "etag".into()],
+                UPDATABLE,
+                "update_mask",
+                &mut v
+            )
+            .is_none()
+        );
+        assert!(UpdateMask::parse(&[], UPDATABLE, "update_mask", &mut v).is_none());
+        let fields: Vec<_> = v.iter().map(|x| x.field.clone()).collect();
+        assert_eq!(fields, ["update_mask.paths[1]", "update_mask"]);
+    }
+}

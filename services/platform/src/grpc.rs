@@ -1,0 +1,132 @@
+//! The one mapping from the suite's [`Error`] to a gRPC [`tonic::Status`] with rich details
+//! (`google.rpc.ErrorInfo` always, `google.rpc.BadRequest` for invalid arguments), plus the
+//! small helpers every adapter needs.
+use crate::error::{Error, ErrorCode};
+use std::collections::HashMap;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub fn code_of(code: ErrorCode) -> Code {
+    match code {
+        ErrorCode::InvalidArgument => Code::InvalidArgument,
+        ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::AlreadyExists => Code::AlreadyExists,
+        ErrorCode::Aborted => Code::Aborted,
+        ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+        ErrorCode::ResourceExhausted => Code::ResourceExhausted,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::PermissionDenied => Code::PermissionDenied,
+        ErrorCode::Unavailable => Code::Unavailable,
+        ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorCode::Internal => Code::Internal,
+    }
+}
+
+/// Converts an error into a status for `domain` (e.g. "customers.crm"). Internal and
+/// unavailable errors are logged here with their cause; the caller sees only the opaque text.
+pub fn to_status(err: Error, domain: &str) -> Status {
+    if let Some(source) = &err.source {
+        match err.code {
+            ErrorCode::Internal => {
+                tracing::error!(error = format!("{source:#}"), reason = %err.reason, "internal error")
+            }
+            _ => {
+                tracing::warn!(error = format!("{source:#}"), reason = %err.reason, "request failed on a dependency")
+            }
+        }
+    }
+    let metadata: HashMap<String, String> = err.metadata.into_iter().collect();
+    let mut details = ErrorDetails::with_error_info(err.reason.into_owned(), domain, metadata);
+    for v in err.violations.iter() {
+        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    }
+    Status::with_error_details(code_of(err.code), err.message, details)
+}
+
+/// Maps a service's error type to a status through its `Into<Error>` conversion.
+pub trait IntoStatus<T> {
+    fn into_status(self, domain: &str) -> Result<T, Status>;
+}
+
+impl<T, E: Into<Error>> IntoStatus<T> for Result<T, E> {
+    fn into_status(self, domain: &str) -> Result<T, Status> {
+        self.map_err(|e| to_status(e.into(), domain))
+    }
+}
+
+/// Reads `google.rpc.ErrorInfo.reason` from a status (clients and tests use it).
+pub fn reason_of(status: &Status) -> Option<String> {
+    status.get_details_error_info().map(|info| info.reason)
+}
+
+/// Field names of `google.rpc.BadRequest` in a status, in order.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|br| br.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Violations;
+
+    #[test]
+    fn bad_request_carries_every_violation_and_the_reason() {
+        let mut v = Violations::new();
+        v.add("customer.display_name", "required");
+        v.add("customer.phones[0]", "not a phone number");
+        let status = to_status(Error::invalid(v), "customers.crm");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(reason_of(&status).as_deref(), Some("INVALID_ARGUMENT"));
+        assert_eq!(
+            violated_fields(&status),
+            ["customer.display_name", "customer.phones[0]"]
+        );
+        assert_eq!(
+            status.get_details_error_info().map(|i| i.domain).as_deref(),
+            Some("customers.crm")
+        );
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let status = to_status(
+            Error::internal(anyhow::anyhow!("password=hunter2 leaked")),
+            "customers.crm",
+        );
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+        assert_eq!(reason_of(&status).as_deref(), Some("INTERNAL"));
+    }
+}
+
+/// The idempotency key of a mutation: its `request_id` (a UUID, required) and a hash of the
+/// request with the request id cleared (`clear`), so a replay with another payload is caught.
+pub fn idempotency_key<M: prost::Message + Clone>(
+    req: &M,
+    request_id: &str,
+    method: &'static str,
+    clear: impl FnOnce(&mut M),
+    v: &mut crate::Violations,
+) -> Option<crate::idempotency::IdempotencyKey> {
+    let id = v.check("request_id", crate::ids::RequestId::parse(request_id))?;
+    let mut payload = req.clone();
+    clear(&mut payload);
+    Some(crate::idempotency::IdempotencyKey::new(
+        id,
+        method,
+        &payload.encode_to_vec(),
+    ))
+}
+
+/// Who is calling, for audit logs: the `x-crm-actor` metadata, else "api".
+pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
+    metadata
+        .get("x-crm-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(128).collect())
+        .unwrap_or_else(|| "api".to_owned())
+}

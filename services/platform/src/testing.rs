@@ -1,0 +1,139 @@
+//! Test support shared by every service's integration tests.
+//!
+//! Backends: SQLite with the in-process cache always; PostgreSQL with Redis when
+//! `CRM_TEST_POSTGRES_URL` (an admin URL) and `CRM_TEST_REDIS_URL` are set, as
+//! `scripts/test-servers.sh` does. Absence is announced loudly; with `CI=true` it fails.
+use sea_orm::{ConnectionTrait, Database};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file + in-process cache.
+    Sqlite,
+    /// PostgreSQL + Redis.
+    Postgres,
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn required_env(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                !in_ci(),
+                "{var} is not set but CI=true: {what} tests must run in CI (use scripts/test-servers.sh)"
+            );
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "\n=== SKIPPED: {var} not set; {what} test runs are skipped (run `make test`, which starts throwaway servers) ===\n"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// The backends to run each integration test on.
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    let pg = required_env("CRM_TEST_POSTGRES_URL", "PostgreSQL");
+    let redis = required_env("CRM_TEST_REDIS_URL", "Redis");
+    if pg.is_some() && redis.is_some() {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+/// The test Redis URL, if any (same skip/fail rules).
+pub fn redis_url() -> Option<String> {
+    required_env("CRM_TEST_REDIS_URL", "Redis")
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database_url(backend: Backend) -> String {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("crm-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}/{unique}.sqlite?mode=rwc", dir.display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
+            let conn = Database::connect(admin.as_str())
+                .await
+                .expect("connect to the test PostgreSQL");
+            let name = format!("crm_test_{unique}");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            conn.close().await.ok();
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .expect("admin url has a database");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// A random key prefix so parallel tests never share cache keys.
+pub fn random_prefix() -> String {
+    format!(
+        "crmtest{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A TCP proxy in front of a real server (e.g. Redis) that a test can cut to simulate an
+/// outage, and restore.
+pub struct TcpProxy {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::Acquire) {
+                    continue; // dropped: connection refused-ish
+                }
+                let target = target.clone();
+                let cut = cut2.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    /// Closes every proxied connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::Release);
+        self.cut.notify_waiters();
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::Release);
+    }
+}
