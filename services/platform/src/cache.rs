@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -159,9 +159,7 @@ impl Cache {
     }
 
     fn stripe(&self, key: &str) -> usize {
-        let mut h = self.inner.hasher.build_hasher();
-        key.hash(&mut h);
-        (h.finish() as usize) % STRIPES
+        (self.inner.hasher.hash_one(key) as usize) % STRIPES
     }
 
     /// Take this before loading from the database; pass it to [`Cache::fill`].
@@ -198,18 +196,17 @@ impl Cache {
         if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.readable()) {
             let got: Option<Option<Vec<u8>>> =
                 self.remote_call(remote, redis::cmd("GET").arg(&key)).await;
-            if let Some(Some(bytes)) = got {
-                if bytes != TOMBSTONE {
-                    if let Ok(v) = serde_json::from_slice::<T>(&bytes) {
-                        let v = Arc::new(v);
-                        self.fill_local(ticket, key, v.clone()).await;
-                        self.inner
-                            .counters
-                            .remote_hits
-                            .fetch_add(1, Ordering::Relaxed);
-                        return Some(v);
-                    }
-                }
+            if let Some(Some(bytes)) = got
+                && bytes != TOMBSTONE
+                && let Ok(v) = serde_json::from_slice::<T>(&bytes)
+            {
+                let v = Arc::new(v);
+                self.fill_local(ticket, key, v.clone()).await;
+                self.inner
+                    .counters
+                    .remote_hits
+                    .fetch_add(1, Ordering::Relaxed);
+                return Some(v);
             }
         }
         self.inner.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -222,22 +219,22 @@ impl Cache {
             return;
         }
         let key = self.key::<T>(id);
-        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.writable()) {
-            if let Ok(bytes) = serde_json::to_vec(value.as_ref()) {
-                let ttl_ms = self.inner.ttl.as_millis() as u64;
-                // NX: a tombstone left by a concurrent write wins over this (maybe old) value.
-                let _: Option<Option<String>> = self
-                    .remote_call(
-                        remote,
-                        redis::cmd("SET")
-                            .arg(&key)
-                            .arg(bytes)
-                            .arg("PX")
-                            .arg(ttl_ms)
-                            .arg("NX"),
-                    )
-                    .await;
-            }
+        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.writable())
+            && let Ok(bytes) = serde_json::to_vec(value.as_ref())
+        {
+            let ttl_ms = self.inner.ttl.as_millis() as u64;
+            // NX: a tombstone left by a concurrent write wins over this (maybe old) value.
+            let _: Option<Option<String>> = self
+                .remote_call(
+                    remote,
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(bytes)
+                        .arg("PX")
+                        .arg(ttl_ms)
+                        .arg("NX"),
+                )
+                .await;
         }
         self.fill_local(ticket, key, value).await;
     }
@@ -373,10 +370,10 @@ async fn connect_loop(inner: std::sync::Weak<Inner>, client: redis::Client, time
             .await
         {
             Ok(conn) => {
-                if let Some(remote) = &strong.remote {
-                    if let Ok(mut slot) = remote.conn.write() {
-                        *slot = Some(conn);
-                    }
+                if let Some(remote) = &strong.remote
+                    && let Ok(mut slot) = remote.conn.write()
+                {
+                    *slot = Some(conn);
                 }
                 tracing::info!("redis connected");
                 return;
@@ -407,23 +404,23 @@ async fn listen_loop(inner: std::sync::Weak<Inner>, client: redis::Client) {
         let channel = remote.channel.clone();
         let me = remote.instance.clone();
         drop(strong);
-        if let Ok(mut pubsub) = client.get_async_pubsub().await {
-            if pubsub.subscribe(&channel).await.is_ok() {
-                if let Some(strong) = inner.upgrade() {
-                    strong.local.invalidate_all();
-                }
-                let mut messages = pubsub.on_message();
-                while let Some(msg) = messages.next().await {
-                    let Some(strong) = inner.upgrade() else {
-                        return;
-                    };
-                    let payload: String = msg.get_payload().unwrap_or_default();
-                    if let Some((from, key)) = payload.split_once('|') {
-                        if from != me {
-                            let cache = Cache { inner: strong };
-                            cache.drop_local(key).await;
-                        }
-                    }
+        if let Ok(mut pubsub) = client.get_async_pubsub().await
+            && pubsub.subscribe(&channel).await.is_ok()
+        {
+            if let Some(strong) = inner.upgrade() {
+                strong.local.invalidate_all();
+            }
+            let mut messages = pubsub.on_message();
+            while let Some(msg) = messages.next().await {
+                let Some(strong) = inner.upgrade() else {
+                    return;
+                };
+                let payload: String = msg.get_payload().unwrap_or_default();
+                if let Some((from, key)) = payload.split_once('|')
+                    && from != me
+                {
+                    let cache = Cache { inner: strong };
+                    cache.drop_local(key).await;
                 }
             }
         }

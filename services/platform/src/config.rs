@@ -161,11 +161,10 @@ impl Validate for PlatformSettings {
         }
         let c = &self.cache;
         let r = c.redis_url.expose();
-        if !r.is_empty()
-            && !(r.starts_with("redis://")
-                || r.starts_with("rediss://")
-                || r.starts_with("unix://"))
-        {
+        let redis_scheme = ["redis://", "rediss://", "unix://"]
+            .iter()
+            .any(|p| r.starts_with(p));
+        if !r.is_empty() && !redis_scheme {
             p.push(
                 "cache.redis_url: must be empty or start with redis://, rediss:// or unix://"
                     .into(),

@@ -67,6 +67,35 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The idempotency key of a mutation: its `request_id` (a UUID, required) and a hash of the
+/// request with the request id cleared (`clear`), so a replay with another payload is caught.
+pub fn idempotency_key<M: prost::Message + Clone>(
+    req: &M,
+    request_id: &str,
+    method: &'static str,
+    clear: impl FnOnce(&mut M),
+    v: &mut crate::Violations,
+) -> Option<crate::idempotency::IdempotencyKey> {
+    let id = v.check("request_id", crate::ids::RequestId::parse(request_id))?;
+    let mut payload = req.clone();
+    clear(&mut payload);
+    Some(crate::idempotency::IdempotencyKey::new(
+        id,
+        method,
+        &payload.encode_to_vec(),
+    ))
+}
+
+/// Who is calling, for audit logs: the `x-crm-actor` metadata, else "api".
+pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
+    metadata
+        .get("x-crm-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(128).collect())
+        .unwrap_or_else(|| "api".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,33 +129,4 @@ mod tests {
         assert_eq!(status.message(), "internal error");
         assert_eq!(reason_of(&status).as_deref(), Some("INTERNAL"));
     }
-}
-
-/// The idempotency key of a mutation: its `request_id` (a UUID, required) and a hash of the
-/// request with the request id cleared (`clear`), so a replay with another payload is caught.
-pub fn idempotency_key<M: prost::Message + Clone>(
-    req: &M,
-    request_id: &str,
-    method: &'static str,
-    clear: impl FnOnce(&mut M),
-    v: &mut crate::Violations,
-) -> Option<crate::idempotency::IdempotencyKey> {
-    let id = v.check("request_id", crate::ids::RequestId::parse(request_id))?;
-    let mut payload = req.clone();
-    clear(&mut payload);
-    Some(crate::idempotency::IdempotencyKey::new(
-        id,
-        method,
-        &payload.encode_to_vec(),
-    ))
-}
-
-/// Who is calling, for audit logs: the `x-crm-actor` metadata, else "api".
-pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
-    metadata
-        .get("x-crm-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(128).collect())
-        .unwrap_or_else(|| "api".to_owned())
 }

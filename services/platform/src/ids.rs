@@ -64,8 +64,6 @@ macro_rules! resource_id {
         pub struct $ty(pub uuid::Uuid);
 
         impl $ty {
-            pub const COLLECTION: &'static str = $collection;
-
             /// A new time-ordered id.
             pub fn generate() -> Self {
                 Self(uuid::Uuid::now_v7())

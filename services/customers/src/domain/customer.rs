@@ -32,16 +32,20 @@ string_enum!(
 );
 string_enum!(CustomerState { Active = "active", Deleted = "deleted", Merged = "merged", Erased = "erased" });
 
+// The macro cannot derive these, and `Unspecified` is not always the default.
+#[allow(clippy::derivable_impls)]
 impl Default for Gender {
     fn default() -> Self {
         Self::Unspecified
     }
 }
+#[allow(clippy::derivable_impls)]
 impl Default for LifecycleStage {
     fn default() -> Self {
         Self::New
     }
 }
+#[allow(clippy::derivable_impls)]
 impl Default for RelationshipLevel {
     fn default() -> Self {
         Self::Unspecified
@@ -140,10 +144,10 @@ impl Profile {
                 );
             }
         }
-        if let Some(e) = &self.primary_email {
-            if self.additional_emails.contains(e) {
-                v.add("additional_emails", "must not repeat primary_email");
-            }
+        if let Some(e) = &self.primary_email
+            && self.additional_emails.contains(e)
+        {
+            v.add("additional_emails", "must not repeat primary_email");
         }
         if self.attributes.len() > 100 {
             v.add("attributes", "at most 100 attributes");

@@ -192,17 +192,17 @@ pub fn profile_from_proto(c: &pb::Customer, v: &mut Violations) -> Profile {
         p.primary_email = v.check("primary_email", Email::parse(&c.primary_email));
     }
     for (i, e) in c.additional_emails.iter().enumerate() {
-        if let Some(e) = v.check(format!("additional_emails[{i}]"), Email::parse(e)) {
-            if !p.additional_emails.contains(&e) {
-                p.additional_emails.push(e);
-            }
+        if let Some(e) = v.check(format!("additional_emails[{i}]"), Email::parse(e))
+            && !p.additional_emails.contains(&e)
+        {
+            p.additional_emails.push(e);
         }
     }
     for (i, raw) in c.phones.iter().enumerate() {
-        if let Some(ph) = v.check(format!("phones[{i}]"), Phone::parse(raw)) {
-            if !p.phones.contains(&ph) {
-                p.phones.push(ph);
-            }
+        if let Some(ph) = v.check(format!("phones[{i}]"), Phone::parse(raw))
+            && !p.phones.contains(&ph)
+        {
+            p.phones.push(ph);
         }
     }
     for (i, a) in c.addresses.iter().enumerate() {

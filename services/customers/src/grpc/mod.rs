@@ -433,10 +433,10 @@ impl CustomerService for CustomersGrpc {
         let kind = convert::activity_kind(req.kind, "kind", &mut v);
         let start = convert::opt_time(req.start_time.as_ref(), "start_time", &mut v);
         let end = convert::opt_time(req.end_time.as_ref(), "end_time", &mut v);
-        if let (Some(s), Some(e)) = (start, end) {
-            if s >= e {
-                v.add("end_time", "must be after start_time");
-            }
+        if let (Some(s), Some(e)) = (start, end)
+            && s >= e
+        {
+            v.add("end_time", "must be after start_time");
         }
         checked(v)?;
         let page = self

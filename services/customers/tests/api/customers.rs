@@ -476,9 +476,9 @@ async fn search_by_email_phone_and_name_prefix() {
             by_email
                 .customers
                 .iter()
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect::<Vec<_>>(),
-            [a.name.clone()]
+            [a.name.as_str()]
         );
         let by_phone = search(Query::Phone("+49301234567".into()))
             .await

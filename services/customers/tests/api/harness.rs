@@ -12,20 +12,12 @@ pub struct TestApp {
     pub service: crm_customers::service::CustomersService,
 }
 
+#[derive(Default)]
 pub struct Options {
     /// Overrides the Redis URL (e.g. a cuttable proxy); only used on PostgreSQL.
     pub redis_url: Option<String>,
     /// Shares a database and cache prefix with another app (a second replica).
     pub shared: Option<(String, String)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            redis_url: None,
-            shared: None,
-        }
-    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
