@@ -52,7 +52,9 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --workspace --target "$(cat /rust-target)" --recipe-path recipe.json
 COPY . .
 ARG BIN=crm-customers
-RUN cargo build --release --locked --target "$(cat /rust-target)" --bin "${BIN}" \
+# --workspace keeps feature unification identical to the cook step (all members selected), so
+# no dependency is rebuilt with other features; --bin then builds just the one binary.
+RUN cargo build --release --locked --workspace --target "$(cat /rust-target)" --bin "${BIN}" \
  && mkdir -p /out \
  && cp "target/$(cat /rust-target)/release/${BIN}" "/out/${BIN}" \
  && ln -s "${BIN}" /out/crm

@@ -51,7 +51,7 @@ go_tool() {
   local start=$SECONDS
   # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
   # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
-  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS= \
+  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS='' \
     go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
   log "$name $version installed in $((SECONDS - start))s"
 }
@@ -108,7 +108,7 @@ PY
 }
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
   exit 2
 }
 

@@ -15,6 +15,7 @@
 #   CRM_PG_BIN_DIR     directory holding initdb/pg_ctl (default: newest /usr/lib/postgresql/*/bin)
 #   CRM_REDIS_SERVER   redis-server binary (default: redis-server on PATH)
 #   CRM_REDIS_CLI      redis-cli binary (default: next to redis-server, else on PATH)
+#   CRM_PG_DURABLE=1   keep PostgreSQL's durable defaults (fsync on), for benchmarks
 set -euo pipefail
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
@@ -175,16 +176,19 @@ if $want_pg; then
   as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync \
     >"$pg_dir/initdb.log" 2>&1 || fail_with_log "initdb failed" "$pg_dir/initdb.log"
   pg_port=$(free_port)
-  # Durability is worthless for a throwaway database; connections are many
-  # because tests run in parallel, each with a small pool.
+  # Durability is worthless for a throwaway test database (benchmarks ask for it
+  # back with CRM_PG_DURABLE=1); connections are many because tests run in
+  # parallel, each with a small pool.
+  durability="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+  [[ "${CRM_PG_DURABLE:-}" == 1 ]] && durability="# durable: PostgreSQL defaults"
   as_postgres tee -a "$pg_dir/data/postgresql.conf" >/dev/null <<EOF
 port = $pg_port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$pg_dir'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability
 EOF
   pg_started=true # from here on cleanup must try to stop it
   as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_log" -w -t 60 start >/dev/null 2>&1 ||

@@ -9,7 +9,7 @@ and the rule, unless every pod the chart can create:
   * has a read-only root filesystem, a ServiceAccount of its own (not "default") with no token
     mounted, and requests for cpu and memory plus a memory limit on every container;
   * if long-running (Deployment/StatefulSet/DaemonSet): startup, readiness and liveness probes,
-    readiness and startup on native gRPC;
+    startup and readiness as native gRPC health checks;
   * is selected by a NetworkPolicy that restricts both ingress and egress;
 and that every object carries the chart's recommended labels.
 

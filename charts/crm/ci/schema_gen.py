@@ -137,6 +137,7 @@ workload_props = {
     "topologySpreadConstraints": {"type": "array", "items": tsc},
     "priorityClassName": s(),
     "terminationGracePeriodSeconds": i(0),
+    "preStopSleepSeconds": i(0, desc="preStop sleep in seconds (Kubernetes >= 1.30); 0 disables it."),
     "podSecurityContext": podSC,
     "containerSecurityContext": containerSC,
     "probes": obj({"startup": probe, "readiness": probe, "liveness": probe}),

@@ -261,18 +261,23 @@ user's env. The non-secret settings come from the service's ConfigMap through en
 {{- end -}}
 
 {{/*
-A probe: the values' timings plus the default gRPC handler (port 50051, service .service;
-none for liveness' "") unless the values give a handler of their own.
+A probe: the values' timings plus a default handler unless the values give one of their own
+(grpc, exec, tcpSocket or httpGet). Defaults: a native gRPC health check of .service on the gRPC
+port, or with "tcp" true a TCP connect to it.
 Usage: include "crm.probe" (dict "probe" $cfg.probes.readiness "service" "crm.x.v1.X")
 */}}
 {{- define "crm.probe" -}}
 {{- $p := omit .probe "enabled" -}}
 {{- if not (or $p.grpc $p.exec $p.tcpSocket $p.httpGet) -}}
+{{- if .tcp -}}
+{{- $_ := set $p "tcpSocket" (dict "port" "grpc") -}}
+{{- else -}}
 {{- $grpc := dict "port" (include "crm.grpcPort" . | int) -}}
 {{- if .service -}}
 {{- $_ := set $grpc "service" .service -}}
 {{- end -}}
 {{- $_ := set $p "grpc" $grpc -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $p -}}
 {{- end -}}
@@ -343,6 +348,9 @@ CRM_SERVER__HOST: "0.0.0.0"
 CRM_SERVER__PORT: {{ include "crm.grpcPort" . | quote }}
 # Migrations run in the migration Job, never in the serving pods.
 CRM_DATABASE__MIGRATE_ON_START: "false"
+# Cache keys are "<prefix>:<service>:...": one prefix per release, so releases sharing a Redis
+# never read each other's entries.
+CRM_CACHE__KEY_PREFIX: {{ include "crm.fullname" $root | quote }}
 CRM_TELEMETRY__FORMAT: json
 CRM_TELEMETRY__LEVEL: {{ $cfg.logLevel | quote }}
 {{- range $callee := $cfg.callees | default list | sortAlpha }}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make bench`: the service benchmarks and their same-run baselines (bare tonic, pgbench,
+# redis-benchmark) on throwaway, durable PostgreSQL and Redis servers. Writes
+# bench/out/report.md; copy the numbers into BENCHMARKS.md with the machine and commit.
+#
+#   BENCH_SECONDS=10 BENCH_CONCURRENCY=32 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" != --inner ]]; then
+  cargo build --release --quiet -p crm-bench
+  CRM_PG_DURABLE=1 exec scripts/test-servers.sh "$0" --inner
+fi
+
+seconds=${BENCH_SECONDS:-10}
+concurrency=${BENCH_CONCURRENCY:-32}
+out=bench/out
+mkdir -p "$out"
+report=$out/report.md
+pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+{
+  echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+  echo "- machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  echo "- command: \`make bench\` (BENCH_SECONDS=$seconds BENCH_CONCURRENCY=$concurrency)"
+  echo
+} >"$report"
+
+if [[ -n "${CRM_TEST_POSTGRES_URL:-}" && -x "$pg_bin/pgbench" ]]; then
+  pg=${CRM_TEST_POSTGRES_URL}
+  "$pg_bin/psql" -q "$pg" -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
+  db=${pg%/*}/pgbench
+  "$pg_bin/pgbench" -q -i -s 10 "$db" >/dev/null 2>&1
+  tpcb=$("$pg_bin/pgbench" -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  sel=$("$pg_bin/pgbench" -S -M prepared -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  {
+    echo "## Baselines: PostgreSQL (durable: fsync on) and Redis"
+    echo
+    echo "| baseline | result |"
+    echo "|---|---:|"
+    echo "| pgbench TPC-B, scale 10, 8 clients | ${tpcb} tps |"
+    echo "| pgbench select-only, prepared, 8 clients | ${sel} tps |"
+  } >>"$report"
+fi
+if [[ -n "${CRM_TEST_REDIS_URL:-}" ]] && command -v redis-benchmark >/dev/null; then
+  port=${CRM_TEST_REDIS_URL##*:}
+  redis-benchmark -p "$port" -t get,set -n 200000 -c 32 -q 2>/dev/null | tr '\r' '\n' | grep -E '^(GET|SET):' |
+    sed -E 's/^([A-Z]+): ([0-9.]+) requests per second.*/| redis-benchmark \1, 32 clients | \2 rps |/' >>"$report"
+fi
+echo >>"$report"
+
+run() {
+  echo "## $1" >>"$report"
+  echo >>"$report"
+  shift
+  target/release/crm-bench --seconds "$seconds" --concurrency "$concurrency" "$@" | tee -a "$report"
+}
+run "customers on SQLite, in-process cache"
+if [[ -n "${CRM_TEST_POSTGRES_URL:-}" ]]; then
+  run "customers on PostgreSQL, Redis + in-process cache" --database-url "$CRM_TEST_POSTGRES_URL" \
+    --redis-url "${CRM_TEST_REDIS_URL:-}" --label "postgresql (durable)"
+fi
+echo "report: $report"
