@@ -189,11 +189,14 @@ impl Cache {
                 .fetch_add(1, Ordering::Relaxed);
             return Some(v);
         }
-        let ticket = FillTicket {
-            stripe: self.stripe(&key),
-            epoch: self.inner.epochs[self.stripe(&key)].load(Ordering::Acquire),
-        };
         if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.readable()) {
+            // Taken before the read: an invalidation racing it keeps the value out of the
+            // local tier.
+            let stripe = self.stripe(&key);
+            let ticket = FillTicket {
+                stripe,
+                epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
+            };
             let got: Option<Option<Vec<u8>>> =
                 self.remote_call(remote, redis::cmd("GET").arg(&key)).await;
             if let Some(Some(bytes)) = got

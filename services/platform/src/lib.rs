@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod etag;
 pub mod field_mask;

@@ -72,8 +72,11 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
 
     let watcher = tokio::spawn(watch_readiness(reporter.clone(), checks.clone()));
+    // Outermost first: the deadline counts from arrival, including a wait for a permit.
     let server = tonic::transport::Server::builder()
-        .timeout(settings.request_timeout())
+        .layer(crate::deadline::DeadlineLayer::new(
+            settings.request_timeout(),
+        ))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             settings.concurrency_limit,
         ))
