@@ -33,8 +33,8 @@ if [[ -n "${CRM_TEST_POSTGRES_URL:-}" && -x "$pg_bin/pgbench" ]]; then
   "$pg_bin/psql" -q "$pg" -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
   db=${pg%/*}/pgbench
   "$pg_bin/pgbench" -q -i -s 10 "$db" >/dev/null 2>&1
-  tpcb=$("$pg_bin/pgbench" -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  sel=$("$pg_bin/pgbench" -S -M prepared -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  tpcb=$("$pg_bin/pgbench" -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p')
+  sel=$("$pg_bin/pgbench" -S -M prepared -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9]*\).*/\1/p')
   {
     echo "## Baselines: PostgreSQL (durable: fsync on) and Redis"
     echo
@@ -46,8 +46,9 @@ if [[ -n "${CRM_TEST_POSTGRES_URL:-}" && -x "$pg_bin/pgbench" ]]; then
 fi
 if [[ -n "${CRM_TEST_REDIS_URL:-}" ]] && command -v redis-benchmark >/dev/null; then
   port=${CRM_TEST_REDIS_URL##*:}
-  redis-benchmark -p "$port" -t get,set -n 200000 -c 32 -q 2>/dev/null | tr '\r' '\n' | grep -E '^(GET|SET):' |
-    sed -E 's/^([A-Z]+): ([0-9.]+) requests per second.*/| redis-benchmark \1, 32 clients | \2 rps |/' >>"$report"
+  # --csv: one line per test ("SET","74074.07",...), no progress output to parse around.
+  redis-benchmark -p "$port" -t get,set -n 200000 -c 32 --csv 2>/dev/null | tr -d '"' |
+    awk -F, '$1 == "GET" || $1 == "SET" { printf "| redis-benchmark %s, 32 clients | %.0f rps |\n", $1, $2 }' >>"$report"
 fi
 echo >>"$report"
 

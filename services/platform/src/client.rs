@@ -40,3 +40,32 @@ impl tonic::service::Interceptor for PropagateTrace {
         Ok(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TraceContextExt as _;
+    use tonic::service::Interceptor as _;
+
+    #[test]
+    fn outgoing_calls_carry_the_current_trace() {
+        let (subscriber, _) = crate::trace_capture::subscriber();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let span = tracing::info_span!("handler");
+        let _entered = span.enter();
+        let trace_id = span.context().span().span_context().trace_id().to_string();
+        let req = PropagateTrace
+            .call(tonic::Request::new(()))
+            .expect("intercepted");
+        let header = req
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            header.starts_with(&format!("00-{trace_id}-")),
+            "{header} should carry {trace_id}"
+        );
+    }
+}

@@ -23,3 +23,51 @@ pub mod telemetry;
 pub mod testing;
 
 pub use error::{Error, ErrorCode, Violations};
+
+/// Test support for telemetry: a subscriber with the OpenTelemetry layer that captures the
+/// `trace_id` fields recorded on spans.
+#[cfg(test)]
+pub(crate) mod trace_capture {
+    use opentelemetry::trace::TracerProvider as _;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt as _};
+
+    #[derive(Clone, Default)]
+    pub struct Captured(pub Arc<Mutex<Vec<String>>>);
+
+    struct Visitor<'a>(&'a Captured);
+
+    impl tracing::field::Visit for Visitor<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "trace_id" {
+                if let Ok(mut v) = self.0.0.lock() {
+                    v.push(format!("{value:?}"));
+                }
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+        fn on_record(
+            &self,
+            _: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            _: Context<'_, S>,
+        ) {
+            values.record(&mut Visitor(self));
+        }
+    }
+
+    /// A subscriber to install with `tracing::subscriber::set_default`.
+    pub fn subscriber() -> (impl tracing::Subscriber + Send + Sync, Captured) {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let captured = Captured::default();
+        let s = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(captured.clone());
+        (s, captured)
+    }
+}

@@ -117,3 +117,32 @@ where
         Poll::Ready(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Layer as _, ServiceExt as _};
+
+    #[tokio::test]
+    async fn the_callers_trace_becomes_the_parent_and_is_logged() {
+        let (subscriber, captured) = crate::trace_capture::subscriber();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let svc = RpcSpanLayer.layer(tower::service_fn(|_req: Request<()>| async {
+            let mut resp = Response::new(());
+            resp.headers_mut()
+                .insert("grpc-status", "5".parse().expect("header"));
+            Ok::<_, std::convert::Infallible>(resp)
+        }));
+        let req = Request::builder()
+            .uri("/crm.customers.v1.CustomerService/GetCustomer")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(())
+            .expect("request");
+        svc.oneshot(req).await.expect("response");
+        let ids = captured.0.lock().expect("lock").clone();
+        assert_eq!(ids, ["4bf92f3577b34da6a3ce929d0e0e4736"]);
+    }
+}
