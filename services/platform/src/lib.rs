@@ -39,10 +39,10 @@ pub(crate) mod trace_capture {
 
     impl tracing::field::Visit for Visitor<'_> {
         fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "trace_id" {
-                if let Ok(mut v) = self.0.0.lock() {
-                    v.push(format!("{value:?}"));
-                }
+            if field.name() == "trace_id"
+                && let Ok(mut v) = self.0.0.lock()
+            {
+                v.push(format!("{value:?}"));
             }
         }
     }
