@@ -2,6 +2,10 @@
 //! the noisy machine affects both alike. Server and load generator share one process; each
 //! scenario gets the same connections, concurrency and duration.
 use clap::Parser;
+
+// The service binaries' allocator, so the bench measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crm_customers::{Application, Settings};
 use crm_platform::config::Secret;
 use crm_proto::customers as pb;
