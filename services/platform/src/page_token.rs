@@ -2,7 +2,7 @@
 //! HMAC-SHA256. A token edited by hand, or replayed with other filters, is rejected.
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
