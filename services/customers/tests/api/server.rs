@@ -107,3 +107,46 @@ async fn health_is_not_serving_while_the_schema_is_behind() {
     }
     assert!(serving, "serving after migrate");
 }
+
+#[tokio::test]
+async fn shutdown_drains_and_stops_the_server() {
+    use crm_platform::config::Secret;
+    let url = crm_platform::testing::fresh_database_url(Backend::Sqlite).await;
+    let mut s = crm_customers::Settings::load(None).expect("settings");
+    s.platform.server.port = 0;
+    s.platform.server.shutdown_grace_ms = 2000;
+    s.platform.database.url = Secret::new(url);
+    let app = crm_customers::Application::build(s).await.expect("build");
+    let addr = format!("127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut serving = false;
+    for _ in 0..50 {
+        if crm_platform::cli::healthcheck(
+            &addr,
+            crm_customers::GRPC_SERVICE,
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .is_ok()
+        {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(serving, "serving before the signal");
+    stop.send(()).expect("signal");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("stops within the grace period");
+    result.expect("join").expect("clean exit");
+    assert!(
+        crm_platform::cli::healthcheck(&addr, "", std::time::Duration::from_millis(500))
+            .await
+            .is_err(),
+        "no longer accepting calls"
+    );
+}
