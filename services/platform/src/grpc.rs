@@ -130,3 +130,17 @@ mod tests {
         assert_eq!(reason_of(&status).as_deref(), Some("INTERNAL"));
     }
 }
+
+/// The value parsed from a request, or INVALID_ARGUMENT listing every violation collected
+/// while parsing it. `value` is `None` only when something was reported.
+pub fn parsed<T>(v: crate::Violations, value: Option<T>, domain: &str) -> Result<T, Status> {
+    v.into_result().into_status(domain)?;
+    value.ok_or_else(|| {
+        to_status(
+            Error::internal(anyhow::anyhow!(
+                "request parsed to nothing without a violation"
+            )),
+            domain,
+        )
+    })
+}

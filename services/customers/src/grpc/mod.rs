@@ -64,9 +64,9 @@ fn order_by(raw: &str, v: &mut Violations) -> Option<(OrderField, bool)> {
     Some((field, desc))
 }
 
-/// Fails with INVALID_ARGUMENT when anything was collected.
-fn checked(v: Violations) -> Result<(), Status> {
-    v.into_result().into_status(DOMAIN)
+/// The parsed value, or INVALID_ARGUMENT with every violation collected.
+fn parsed<T>(v: Violations, value: Option<T>) -> Result<T, Status> {
+    crm_platform::grpc::parsed(v, value, DOMAIN)
 }
 
 #[tonic::async_trait]
@@ -94,10 +94,7 @@ impl CustomerService for CustomersGrpc {
             v.add("customer", "is required");
         }
         v.extend_prefixed("customer", pv);
-        checked(v)?;
-        let (Some(key), Some(profile)) = (key, profile) else {
-            unreachable!("checked above")
-        };
+        let (key, profile) = parsed(v, key.zip(profile))?;
         let c = self
             .svc
             .create(&key, profile, &actor)
@@ -109,12 +106,8 @@ impl CustomerService for CustomersGrpc {
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Reply<pb::Customer> {
         let mut v = Violations::new();
         let id = parse_name("name", &request.get_ref().name, &mut v);
-        checked(v)?;
-        let c = self
-            .svc
-            .get(id.unwrap_or_else(|| unreachable!()))
-            .await
-            .into_status(DOMAIN)?;
+        let id = parsed(v, id)?;
+        let c = self.svc.get(id).await.into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))
     }
 
@@ -135,7 +128,7 @@ impl CustomerService for CustomersGrpc {
             .enumerate()
             .filter_map(|(i, n)| parse_name(&format!("names[{i}]"), n, &mut v))
             .collect();
-        checked(v)?;
+        let ids = parsed(v, Some(ids))?;
         let found = self.svc.batch_get(&ids).await.into_status(DOMAIN)?;
         Ok(Response::new(pb::BatchGetCustomersResponse {
             customers: found.iter().map(|c| convert::customer(c)).collect(),
@@ -163,7 +156,7 @@ impl CustomerService for CustomersGrpc {
             order: order_by(&req.order_by, &mut v),
             show_deleted: req.show_deleted,
         };
-        checked(v)?;
+        let filter = parsed(v, Some(filter))?;
         let page = self
             .svc
             .list(&filter, size, &req.page_token)
@@ -197,7 +190,7 @@ impl CustomerService for CustomersGrpc {
         let mask = UpdateMask::parse(&paths, UPDATABLE_FIELDS, "update_mask", &mut v);
         let Some(c) = &req.customer else {
             v.add("customer", "is required");
-            return Err(checked(v).expect_err("a violation was added"));
+            return parsed(v, None);
         };
         let id = parse_name("customer.name", &c.name, &mut v);
         let mut pv = Violations::new();
@@ -213,10 +206,7 @@ impl CustomerService for CustomersGrpc {
             }
         }
         v.extend_prefixed("customer", masked);
-        checked(v)?;
-        let (Some(key), Some(id), Some(mask)) = (key, id, mask) else {
-            unreachable!("checked above")
-        };
+        let ((key, id), mask) = parsed(v, key.zip(id).zip(mask))?;
         let c = self
             .svc
             .update(&key, id, patch, &mask, &c.etag, &actor)
@@ -240,10 +230,7 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
-        checked(v)?;
-        let (Some(key), Some(id)) = (key, id) else {
-            unreachable!("checked above")
-        };
+        let (key, id) = parsed(v, key.zip(id))?;
         let c = self
             .svc
             .delete(&key, id, &req.etag, &actor)
@@ -267,10 +254,7 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
-        checked(v)?;
-        let (Some(key), Some(id)) = (key, id) else {
-            unreachable!("checked above")
-        };
+        let (key, id) = parsed(v, key.zip(id))?;
         let c = self
             .svc
             .undelete(&key, id, &actor)
@@ -302,8 +286,7 @@ impl CustomerService for CustomersGrpc {
                 None
             }
         };
-        checked(v)?;
-        let query = query.unwrap_or_else(|| unreachable!("checked above"));
+        let query = parsed(v, query)?;
         let page = self
             .svc
             .search(&query, size, &req.page_token)
@@ -321,12 +304,8 @@ impl CustomerService for CustomersGrpc {
     ) -> Reply<pb::FindDuplicatesResponse> {
         let mut v = Violations::new();
         let id = parse_name("name", &request.get_ref().name, &mut v);
-        checked(v)?;
-        let found = self
-            .svc
-            .find_duplicates(id.unwrap_or_else(|| unreachable!()))
-            .await
-            .into_status(DOMAIN)?;
+        let id = parsed(v, id)?;
+        let found = self.svc.find_duplicates(id).await.into_status(DOMAIN)?;
         let candidates = found
             .iter()
             .map(|d| pb::DuplicateCandidate {
@@ -363,8 +342,7 @@ impl CustomerService for CustomersGrpc {
                 &mut v,
             )
         };
-        checked(v)?;
-        let survivor = survivor.unwrap_or_else(|| unreachable!());
+        let survivor = parsed(v, survivor)?;
         let actor = if req.actor.is_empty() {
             meta_actor
         } else {
@@ -410,10 +388,7 @@ impl CustomerService for CustomersGrpc {
             }
         };
         v.extend_prefixed("activity", av);
-        checked(v)?;
-        let (Some(key), Some(id), Some(activity)) = (key, id, activity) else {
-            unreachable!("checked above")
-        };
+        let ((key, id), activity) = parsed(v, key.zip(id).zip(activity))?;
         let a = self
             .svc
             .record_activity(&key, id, activity)
@@ -438,17 +413,10 @@ impl CustomerService for CustomersGrpc {
         {
             v.add("end_time", "must be after start_time");
         }
-        checked(v)?;
+        let id = parsed(v, id)?;
         let page = self
             .svc
-            .list_activities(
-                id.unwrap_or_else(|| unreachable!()),
-                kind,
-                start,
-                end,
-                size,
-                &req.page_token,
-            )
+            .list_activities(id, kind, start, end, size, &req.page_token)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(pb::ListActivitiesResponse {
@@ -463,12 +431,8 @@ impl CustomerService for CustomersGrpc {
     ) -> Reply<pb::CustomerInsights> {
         let mut v = Violations::new();
         let id = parse_name("name", &request.get_ref().name, &mut v);
-        checked(v)?;
-        let report = self
-            .svc
-            .insights(id.unwrap_or_else(|| unreachable!()))
-            .await
-            .into_status(DOMAIN)?;
+        let id = parsed(v, id)?;
+        let report = self.svc.insights(id).await.into_status(DOMAIN)?;
         Ok(Response::new(convert::insights(&report)))
     }
 
@@ -478,12 +442,8 @@ impl CustomerService for CustomersGrpc {
     ) -> Reply<pb::ExportCustomerResponse> {
         let mut v = Violations::new();
         let id = parse_name("name", &request.get_ref().name, &mut v);
-        checked(v)?;
-        let export = self
-            .svc
-            .export(id.unwrap_or_else(|| unreachable!()))
-            .await
-            .into_status(DOMAIN)?;
+        let id = parsed(v, id)?;
+        let export = self.svc.export(id).await.into_status(DOMAIN)?;
         Ok(Response::new(convert::export(&export)))
     }
 
@@ -502,10 +462,7 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
-        checked(v)?;
-        let (Some(key), Some(id)) = (key, id) else {
-            unreachable!("checked above")
-        };
+        let (key, id) = parsed(v, key.zip(id))?;
         let actor = if req.actor.is_empty() {
             meta_actor
         } else {
