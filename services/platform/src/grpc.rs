@@ -96,6 +96,20 @@ pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
         .unwrap_or_else(|| "api".to_owned())
 }
 
+/// The value parsed from a request, or INVALID_ARGUMENT listing every violation collected
+/// while parsing it. `value` is `None` only when something was reported.
+pub fn parsed<T>(v: crate::Violations, value: Option<T>, domain: &str) -> Result<T, Status> {
+    v.into_result().into_status(domain)?;
+    value.ok_or_else(|| {
+        to_status(
+            Error::internal(anyhow::anyhow!(
+                "request parsed to nothing without a violation"
+            )),
+            domain,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,18 +143,4 @@ mod tests {
         assert_eq!(status.message(), "internal error");
         assert_eq!(reason_of(&status).as_deref(), Some("INTERNAL"));
     }
-}
-
-/// The value parsed from a request, or INVALID_ARGUMENT listing every violation collected
-/// while parsing it. `value` is `None` only when something was reported.
-pub fn parsed<T>(v: crate::Violations, value: Option<T>, domain: &str) -> Result<T, Status> {
-    v.into_result().into_status(domain)?;
-    value.ok_or_else(|| {
-        to_status(
-            Error::internal(anyhow::anyhow!(
-                "request parsed to nothing without a violation"
-            )),
-            domain,
-        )
-    })
 }
