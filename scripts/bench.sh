@@ -56,7 +56,7 @@ run() {
   echo "## $1" >>"$report"
   echo >>"$report"
   shift
-  target/release/crm-bench --seconds "$seconds" --concurrency "$concurrency" "$@" | tee -a "$report"
+  "${CARGO_TARGET_DIR:-target}/release/crm-bench" --seconds "$seconds" --concurrency "$concurrency" "$@" | tee -a "$report"
 }
 run "customers on SQLite, in-process cache"
 if [[ -n "${CRM_TEST_POSTGRES_URL:-}" ]]; then
