@@ -64,3 +64,47 @@ pub async fn healthcheck(addr: &str, service: &str, timeout: Duration) -> anyhow
     );
     Ok(())
 }
+
+/// What a binary plugs into the shared command line.
+pub trait Binary {
+    type Settings: Send;
+    /// Default service name for telemetry (`OTEL_SERVICE_NAME` wins).
+    const NAME: &'static str;
+    fn load(file: Option<&std::path::Path>) -> Result<Self::Settings, crate::config::ConfigError>;
+    fn telemetry(settings: &Self::Settings) -> &crate::config::TelemetrySettings;
+    fn migrate(
+        settings: &Self::Settings,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+    fn serve(
+        settings: Self::Settings,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Parses the command line and runs `serve`, `migrate` or `healthcheck` for `B`; telemetry
+/// is set up around the first two and flushed at exit.
+pub async fn run<B: Binary>() -> anyhow::Result<()> {
+    use clap::Parser as _;
+    let (args, serving) = match Cli::parse().command {
+        Command::Healthcheck {
+            addr,
+            service,
+            timeout_ms,
+        } => {
+            return healthcheck(&addr, &service, Duration::from_millis(timeout_ms)).await;
+        }
+        Command::Migrate(args) => (args, false),
+        Command::Serve(args) => (args, true),
+    };
+    let settings = B::load(args.config.as_deref())?;
+    let telemetry = crate::telemetry::init(B::NAME, B::telemetry(&settings))?;
+    let result = if serving {
+        B::serve(settings).await
+    } else {
+        B::migrate(&settings).await
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "{} failed", B::NAME);
+    }
+    telemetry.shutdown().await;
+    result
+}

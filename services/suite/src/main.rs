@@ -1,49 +1,36 @@
 //! `crm-suite`: every CRM service in one process on one port, for laptops and demos
 //! (`make run`). Each service keeps its own database (`{service}` in the URL) and cache keys.
-use clap::Parser as _;
+use crm_platform::config::{ConfigError, TelemetrySettings};
 
 // mimalloc: fewer cycles per call than the system allocator on the request path (see
 // BENCHMARKS.md), and much faster than musl's in the static container images.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use crm_platform::cli::{Cli, Command};
+
+struct Suite;
+
+impl crm_platform::cli::Binary for Suite {
+    // Every service reads the same layered config; the platform sections are shared.
+    type Settings = crm_customers::Settings;
+    const NAME: &'static str = "crm-suite";
+
+    fn load(file: Option<&std::path::Path>) -> Result<Self::Settings, ConfigError> {
+        crm_customers::Settings::load(file)
+    }
+    fn telemetry(settings: &Self::Settings) -> &TelemetrySettings {
+        &settings.platform.telemetry
+    }
+    async fn migrate(settings: &Self::Settings) -> anyhow::Result<()> {
+        crm_customers::migrate(settings).await
+    }
+    async fn serve(settings: Self::Settings) -> anyhow::Result<()> {
+        serve(settings).await
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Healthcheck {
-            addr,
-            service,
-            timeout_ms,
-        } => {
-            crm_platform::cli::healthcheck(
-                &addr,
-                &service,
-                std::time::Duration::from_millis(timeout_ms),
-            )
-            .await
-        }
-        Command::Migrate(args) => {
-            let customers = crm_customers::Settings::load(args.config.as_deref())?;
-            let telemetry =
-                crm_platform::telemetry::init("crm-suite", &customers.platform.telemetry)?;
-            let res = crm_customers::migrate(&customers).await;
-            telemetry.shutdown().await;
-            res
-        }
-        Command::Serve(args) => {
-            // Every service reads the same layered config; the platform sections are shared.
-            let customers = crm_customers::Settings::load(args.config.as_deref())?;
-            let telemetry =
-                crm_platform::telemetry::init("crm-suite", &customers.platform.telemetry)?;
-            let res = serve(customers).await;
-            if let Err(e) = &res {
-                tracing::error!(error = format!("{e:#}"), "suite failed");
-            }
-            telemetry.shutdown().await;
-            res
-        }
-    }
+    crm_platform::cli::run::<Suite>().await
 }
 
 async fn serve(customers: crm_customers::Settings) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! Data-protection requests: export everything held about a customer, or erase it.
-use super::{Begun, CustomersService, Mutation};
+use super::{Begun, CustomersService, Mutation, save_revision};
 use crate::domain::erase::anonymise;
 use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId, CustomerState};
 use crate::error;
@@ -65,9 +65,7 @@ impl CustomersService {
             for loser_id in store::merged_into(txn, id).await? {
                 if let Some(mut loser) = store::find(txn, loser_id).await? {
                     loser.profile = anonymise(&loser.profile);
-                    loser.revision += 1;
-                    loser.update_time = now;
-                    store::update(txn, &loser).await?;
+                    save_revision(txn, &mut loser, now, "erased", actor, "").await?;
                     idempotency::forget_resource(txn, &loser_id.name()).await?;
                     touched.push(loser_id);
                 }
@@ -75,14 +73,9 @@ impl CustomersService {
             c.profile = anonymise(&c.profile);
             c.state = CustomerState::Erased;
             c.delete_time = Some(now);
-            c.update_time = now;
-            c.revision += 1;
-            if !store::update(txn, &c).await? {
-                return Err(Error::etag_mismatch());
-            }
+            save_revision(txn, &mut c, now, "erased", actor, "").await?;
             activities::scrub(txn, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;
-            store::add_audit(txn, id, "erased", actor, "", now).await?;
             Mutation {
                 resource: id.name(),
                 touched,

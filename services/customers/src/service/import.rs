@@ -1,7 +1,7 @@
 //! Bulk upsert of customers: by external id, else by primary e-mail. Each row commits on its
 //! own, so one bad row never aborts the good ones, and replaying an import is harmless.
-use super::CustomersService;
 use super::writes::validate;
+use super::{CustomersService, save_revision};
 use crate::domain::{self, Customer, CustomerState, Profile};
 use crate::store::customers as store;
 use crm_platform::{Error, Violations};
@@ -42,20 +42,8 @@ impl CustomersService {
                 let fields = profile.set_fields();
                 c.profile.apply(profile, fields.iter().copied());
                 validate(&c.profile)?;
-                c.revision += 1;
-                c.update_time = now;
-                if !store::update(&txn, &c).await? {
-                    return Err(Error::etag_mismatch());
-                }
-                store::add_audit(
-                    &txn,
-                    c.id,
-                    "imported",
-                    "import",
-                    &format!("fields: {}", fields.join(", ")),
-                    now,
-                )
-                .await?;
+                let details = format!("fields: {}", fields.join(", "));
+                save_revision(&txn, &mut c, now, "imported", "import", &details).await?;
                 ImportOutcome::Updated(c)
             }
             None => {

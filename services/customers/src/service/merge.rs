@@ -1,5 +1,5 @@
 //! Merging duplicates into a survivor chosen by the caller.
-use super::{Begun, CustomersService, Mutation, load_writable};
+use super::{Begun, CustomersService, Mutation, load_writable, save_revision};
 use crate::domain::merge::merge_profiles;
 use crate::domain::{self, Customer, CustomerId, CustomerState};
 use crate::store::{activities, customers as store};
@@ -87,30 +87,15 @@ impl CustomersService {
                 l.state = CustomerState::Merged;
                 l.merged_into = Some(survivor);
                 l.profile.external_id = None;
-                l.revision += 1;
-                l.update_time = now;
-                store::update(txn, &l).await?;
-                store::add_audit(txn, l.id, "merged_into", actor, &survivor.name(), now).await?;
+                save_revision(txn, &mut l, now, "merged_into", actor, &survivor.name()).await?;
                 touched.push(l.id);
-            }
-            s.revision += 1;
-            s.update_time = now;
-            if !store::update(txn, &s).await? {
-                return Err(Error::etag_mismatch());
             }
             let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
             touched.extend(store::repoint_merged(txn, &ids, survivor).await?);
             let moved = activities::move_all(txn, &ids, survivor).await?;
             let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
-            store::add_audit(
-                txn,
-                survivor,
-                "merged",
-                actor,
-                &format!("merged {} ({moved} activities moved)", names.join(", ")),
-                now,
-            )
-            .await?;
+            let details = format!("merged {} ({moved} activities moved)", names.join(", "));
+            save_revision(txn, &mut s, now, "merged", actor, &details).await?;
             let value = MergeOutcome {
                 survivor: s,
                 merged: merged.to_vec(),

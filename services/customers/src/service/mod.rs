@@ -289,6 +289,24 @@ fn check_under(
     out.into_result()
 }
 
+/// Stores `c` as its next revision (compare-and-set on the revision it was read at, so a
+/// concurrent writer makes this fail with ABORTED) and records `action` in its audit log.
+async fn save_revision(
+    txn: &DatabaseTransaction,
+    c: &mut Customer,
+    now: DateTime<Utc>,
+    action: &str,
+    actor: &str,
+    details: &str,
+) -> Result<(), Error> {
+    c.revision += 1;
+    c.update_time = now;
+    if !store::update(txn, c).await? {
+        return Err(Error::etag_mismatch());
+    }
+    store::add_audit(txn, c.id, action, actor, details, now).await
+}
+
 /// Loads a customer for writing inside `txn` and checks it can be changed.
 async fn load_writable(txn: &DatabaseTransaction, id: CustomerId) -> Result<Customer, Error> {
     let c = store::find(txn, id)

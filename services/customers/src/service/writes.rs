@@ -1,5 +1,5 @@
 //! Create, update, delete, undelete.
-use super::{Begun, CustomersService, Mutation, check_under, load_writable};
+use super::{Begun, CustomersService, Mutation, check_under, load_writable, save_revision};
 use crate::domain::{self, Customer, CustomerId, CustomerState, Profile};
 use crate::error;
 use crate::store::customers as store;
@@ -58,21 +58,9 @@ impl CustomersService {
             etag::check(etag, c.revision)?;
             c.profile.apply(patch.clone(), mask.paths());
             validate(&c.profile)?;
-            c.revision += 1;
-            c.update_time = domain::now();
-            if !store::update(txn, &c).await? {
-                return Err(Error::etag_mismatch());
-            }
             let fields: Vec<&str> = mask.paths().collect();
-            store::add_audit(
-                txn,
-                id,
-                "updated",
-                actor,
-                &format!("fields: {}", fields.join(", ")),
-                c.update_time,
-            )
-            .await?;
+            let details = format!("fields: {}", fields.join(", "));
+            save_revision(txn, &mut c, domain::now(), "updated", actor, &details).await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],
@@ -100,12 +88,7 @@ impl CustomersService {
             let now = domain::now();
             c.state = CustomerState::Deleted;
             c.delete_time = Some(now);
-            c.update_time = now;
-            c.revision += 1;
-            if !store::update(txn, &c).await? {
-                return Err(Error::etag_mismatch());
-            }
-            store::add_audit(txn, id, "deleted", actor, "", now).await?;
+            save_revision(txn, &mut c, now, "deleted", actor, "").await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],
@@ -136,12 +119,7 @@ impl CustomersService {
             let now = domain::now();
             c.state = CustomerState::Active;
             c.delete_time = None;
-            c.update_time = now;
-            c.revision += 1;
-            if !store::update(txn, &c).await? {
-                return Err(Error::etag_mismatch());
-            }
-            store::add_audit(txn, id, "undeleted", actor, "", now).await?;
+            save_revision(txn, &mut c, now, "undeleted", actor, "").await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],

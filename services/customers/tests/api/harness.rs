@@ -176,3 +176,17 @@ pub fn assert_status(status: &tonic::Status, code: tonic::Code, reason: &str) {
 pub fn violations(status: &tonic::Status) -> Vec<String> {
     crm_platform::grpc::violated_fields(status)
 }
+
+/// Polls grpc.health.v1 on `addr` for `service` until SERVING (true) or ~5 s pass (false).
+pub async fn wait_serving(addr: &str, service: &str) -> bool {
+    for _ in 0..50 {
+        if crm_platform::cli::healthcheck(addr, service, std::time::Duration::from_secs(1))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}

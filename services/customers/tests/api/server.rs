@@ -6,21 +6,7 @@ use crm_platform::testing::Backend;
 async fn health_reports_serving_once_migrated_and_reflection_lists_services() {
     let app = spawn_app(Backend::Sqlite).await;
     let addr = format!("127.0.0.1:{}", app.port);
-    let mut ok = false;
-    for _ in 0..50 {
-        if crm_platform::cli::healthcheck(
-            &addr,
-            crm_customers::GRPC_SERVICE,
-            std::time::Duration::from_secs(1),
-        )
-        .await
-        .is_ok()
-        {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ok = wait_serving(&addr, crm_customers::GRPC_SERVICE).await;
     assert!(ok, "customers never became SERVING");
     crm_platform::cli::healthcheck(&addr, "", std::time::Duration::from_secs(1))
         .await
@@ -90,21 +76,7 @@ async fn health_is_not_serving_while_the_schema_is_behind() {
     .expect_err("not migrated");
     assert!(err.to_string().contains("NOT_SERVING"), "{err}");
     crm_customers::migrate(&s).await.expect("migrate");
-    let mut serving = false;
-    for _ in 0..40 {
-        if crm_platform::cli::healthcheck(
-            &addr,
-            crm_customers::GRPC_SERVICE,
-            std::time::Duration::from_secs(1),
-        )
-        .await
-        .is_ok()
-        {
-            serving = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let serving = wait_serving(&addr, crm_customers::GRPC_SERVICE).await;
     assert!(serving, "serving after migrate");
 }
 
@@ -122,21 +94,7 @@ async fn shutdown_drains_and_stops_the_server() {
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let mut serving = false;
-    for _ in 0..50 {
-        if crm_platform::cli::healthcheck(
-            &addr,
-            crm_customers::GRPC_SERVICE,
-            std::time::Duration::from_secs(1),
-        )
-        .await
-        .is_ok()
-        {
-            serving = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let serving = wait_serving(&addr, crm_customers::GRPC_SERVICE).await;
     assert!(serving, "serving before the signal");
     stop.send(()).expect("signal");
     let result = tokio::time::timeout(std::time::Duration::from_secs(5), server)
