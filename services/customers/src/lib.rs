@@ -72,7 +72,9 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Custom
 /// Hourly purge of expired idempotency records.
 fn spawn_housekeeping(svc: CustomersService) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        // First run an hour after start: the schema may still be waiting for `migrate`.
+        let period = Duration::from_secs(3600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;
             match svc.purge_idempotency_keys().await {

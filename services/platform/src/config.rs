@@ -116,73 +116,81 @@ pub trait Validate {
     fn validate(&self, problems: &mut Vec<String>);
 }
 
-// The sections are checked together in PlatformSettings (some rules span sections).
-macro_rules! validated_by_platform {
-    ($($t:ty),*) => { $(impl Validate for $t { fn validate(&self, _: &mut Vec<String>) {} })* };
-}
-validated_by_platform!(
-    ServerSettings,
-    DatabaseSettings,
-    CacheSettings,
-    TelemetrySettings,
-    SecuritySettings
-);
-
-impl Validate for PlatformSettings {
+// Each section checks itself as it is read, so a section that fails to parse does not hide
+// the problems of the others.
+impl Validate for ServerSettings {
     fn validate(&self, p: &mut Vec<String>) {
-        let s = &self.server;
-        if s.host.parse::<std::net::IpAddr>().is_err() && s.host != "localhost" {
-            p.push(format!("server.host: {:?} is not an IP address", s.host));
+        if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
+            p.push(format!("server.host: {:?} is not an IP address", self.host));
         }
         for (name, v) in [
-            ("request_timeout_ms", s.request_timeout_ms),
-            ("shutdown_grace_ms", s.shutdown_grace_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("shutdown_grace_ms", self.shutdown_grace_ms),
         ] {
             if v == 0 {
                 p.push(format!("server.{name}: must be > 0"));
             }
         }
-        if s.concurrency_limit == 0 {
+        if self.concurrency_limit == 0 {
             p.push("server.concurrency_limit: must be > 0".into());
         }
-        if s.max_message_bytes < 1024 {
+        if self.max_message_bytes < 1024 {
             p.push("server.max_message_bytes: must be at least 1024".into());
         }
-        let d = &self.database;
-        let url = d.url.expose();
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
+    }
+}
+
+impl Validate for DatabaseSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        let url = self.url.expose();
+        if !["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|s| url.starts_with(s))
         {
             p.push("database.url: must start with postgres://, postgresql:// or sqlite:".into());
         }
-        if d.max_connections == 0 || d.min_connections > d.max_connections {
+        if self.max_connections == 0 || self.min_connections > self.max_connections {
             p.push("database: need 0 < min_connections <= max_connections".into());
         }
-        let c = &self.cache;
-        let r = c.redis_url.expose();
-        let redis_scheme = ["redis://", "rediss://", "unix://"]
-            .iter()
-            .any(|p| r.starts_with(p));
-        if !r.is_empty() && !redis_scheme {
+    }
+}
+
+impl Validate for CacheSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        let r = self.redis_url.expose();
+        if !r.is_empty()
+            && !["redis://", "rediss://", "unix://"]
+                .iter()
+                .any(|s| r.starts_with(s))
+        {
             p.push(
                 "cache.redis_url: must be empty or start with redis://, rediss:// or unix://"
                     .into(),
             );
         }
-        if c.ttl_secs == 0 {
+        if self.ttl_secs == 0 {
             p.push("cache.ttl_secs: must be > 0 (every cache write has a TTL)".into());
         }
-        if c.key_prefix.is_empty() || c.key_prefix.contains(char::is_whitespace) {
+        if self.key_prefix.is_empty() || self.key_prefix.contains(char::is_whitespace) {
             p.push("cache.key_prefix: must be non-empty with no spaces".into());
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.level).is_err() {
+    }
+}
+
+impl Validate for TelemetrySettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        if tracing_subscriber::EnvFilter::try_new(&self.level).is_err() {
             p.push(format!(
                 "telemetry.level: {:?} is not a valid filter",
-                self.telemetry.level
+                self.level
             ));
         }
-        let secret = &self.security.page_token_secret;
+    }
+}
+
+impl Validate for SecuritySettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        let secret = &self.page_token_secret;
         if !secret.is_empty() && secret.expose().len() < 32 {
             p.push(
                 "security.page_token_secret: must be at least 32 bytes (or empty for a random one)"
@@ -242,15 +250,13 @@ impl Loader {
         let cache = self.section("cache");
         let telemetry = self.section("telemetry");
         let security = self.section("security");
-        let s = PlatformSettings {
+        Some(PlatformSettings {
             server: server?,
             database: database?,
             cache: cache?,
             telemetry: telemetry?,
             security: security?,
-        };
-        s.validate(&mut self.problems);
-        Some(s)
+        })
     }
 
     /// Reads and validates one section, e.g. `customers`.
@@ -314,18 +320,21 @@ mod tests {
     #[test]
     fn every_problem_is_listed_at_once() {
         let file = std::env::temp_dir().join(format!("crm-config-{}.toml", uuid::Uuid::new_v4()));
-        std::fs::write(&file, "[server]\nhost = \"nowhere\"\n[database]\nurl = \"mysql://x\"\n[cache]\nttl_secs = 0\n").expect("write");
+        std::fs::write(&file, "[server]\nport = \"abc\"\n[database]\nurl = \"mysql://x\"\n[cache]\nttl_secs = 0\n[telemetry]\nlevel = \"[[\"\n").expect("write");
         let mut l = Loader::new(&[], Some(&file)).expect("parse");
         let p = l.platform();
-        let err = l.finish(p).expect_err("three problems");
+        let err = l.finish(p).expect_err("four problems");
         std::fs::remove_file(&file).ok();
         let text = err.to_string();
-        assert!(
-            text.contains("server.host")
-                && text.contains("database.url")
-                && text.contains("cache.ttl_secs"),
-            "{text}"
-        );
+        // The server section does not even parse; the others are still checked.
+        for want in [
+            "server:",
+            "database.url",
+            "cache.ttl_secs",
+            "telemetry.level",
+        ] {
+            assert!(text.contains(want), "{want} missing from: {text}");
+        }
     }
 
     #[test]
