@@ -430,3 +430,142 @@ async fn listen_loop(inner: std::sync::Weak<Inner>, client: redis::Client) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CacheSettings, Secret};
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Thing(u32);
+    impl Cacheable for Thing {
+        const KIND: &'static str = "thing";
+    }
+
+    fn settings(redis_url: &str) -> CacheSettings {
+        CacheSettings {
+            enabled: true,
+            redis_url: Secret::new(redis_url),
+            key_prefix: format!(
+                "crmtest{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..10]
+            ),
+            ttl_secs: 60,
+            local_ttl_ms: 5000,
+            local_capacity: 1000,
+            redis_timeout_ms: 500,
+        }
+    }
+
+    /// The Redis of `make test`; absent means skipped, except with CI=true.
+    fn test_redis() -> Option<String> {
+        match std::env::var("CRM_TEST_REDIS_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CRM_TEST_REDIS_URL must be set in CI"
+                );
+                eprintln!(
+                    "=== SKIPPED: CRM_TEST_REDIS_URL not set; Redis cache tier tests skipped ==="
+                );
+                None
+            }
+        }
+    }
+
+    async fn fill_after_invalidate_is_dropped(cache: &Cache) {
+        // A reader loads version 1 from the database...
+        let ticket = cache.ticket::<Thing>("a");
+        // ...a writer commits version 2 and invalidates...
+        cache.invalidate::<Thing>("a").await;
+        // ...and the slow reader tries to cache what it read.
+        cache.fill(ticket, "a", Arc::new(Thing(1))).await;
+        assert_eq!(
+            cache.get::<Thing>("a").await,
+            None,
+            "a stale fill must not be served"
+        );
+        let fresh = cache
+            .get_or_load("a", || async { Ok::<_, ()>(Some(Thing(2))) })
+            .await
+            .expect("load");
+        assert_eq!(fresh.as_deref(), Some(&Thing(2)));
+    }
+
+    #[tokio::test]
+    async fn in_process_tier_drops_stale_fills_and_serves_hits() {
+        let cache = Cache::new(&settings(""), "svc").expect("cache");
+        fill_after_invalidate_is_dropped(&cache).await;
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        for _ in 0..3 {
+            let v = cache
+                .get_or_load("b", || async {
+                    loads.fetch_add(1, Ordering::Relaxed);
+                    Ok::<_, ()>(Some(Thing(7)))
+                })
+                .await
+                .expect("load");
+            assert_eq!(v.as_deref(), Some(&Thing(7)));
+        }
+        assert_eq!(
+            loads.load(Ordering::Relaxed),
+            1,
+            "loaded once, then served from the cache"
+        );
+        assert!(cache.stats().local_hits >= 2);
+    }
+
+    #[tokio::test]
+    async fn disabled_cache_always_loads() {
+        let mut s = settings("");
+        s.enabled = false;
+        let cache = Cache::new(&s, "svc").expect("cache");
+        cache
+            .fill(cache.ticket::<Thing>("a"), "a", Arc::new(Thing(1)))
+            .await;
+        assert_eq!(cache.get::<Thing>("a").await, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_tier_tombstones_beat_stale_fills_across_replicas() {
+        let Some(url) = test_redis() else { return };
+        let s = settings(&url);
+        let writer = Cache::new(&s, "svc").expect("cache");
+        let reader = Cache::new(&s, "svc").expect("cache");
+        for _ in 0..100 {
+            if writer.remote_connected() && reader.remote_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(writer.remote_connected() && reader.remote_connected());
+        // The reader (another replica) starts loading version 1; the writer invalidates.
+        let ticket = reader.ticket::<Thing>("k");
+        writer.invalidate::<Thing>("k").await;
+        // The reader's local epoch has not moved (the pub/sub message may not have arrived),
+        // so only the Redis tombstone stops its stale value from reaching Redis.
+        reader.fill(ticket, "k", Arc::new(Thing(1))).await;
+        reader.inner.local.invalidate_all();
+        let third = Cache::new(&s, "svc").expect("cache");
+        for _ in 0..100 {
+            if third.remote_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            third.get::<Thing>("k").await,
+            None,
+            "Redis must not hold the stale value"
+        );
+        // After a fresh load, every replica can be served from Redis.
+        let v = third
+            .get_or_load("k2", || async { Ok::<_, ()>(Some(Thing(3))) })
+            .await
+            .expect("load");
+        assert_eq!(v.as_deref(), Some(&Thing(3)));
+        assert_eq!(writer.get::<Thing>("k2").await.as_deref(), Some(&Thing(3)));
+        assert_eq!(writer.stats().remote_hits, 1);
+    }
+}
