@@ -16,7 +16,13 @@ pub mod crm {
             tonic::include_proto!("crm.customers.v1");
         }
     }
+    pub mod loyalty {
+        pub mod v1 {
+            tonic::include_proto!("crm.loyalty.v1");
+        }
+    }
 }
 
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
+pub use crm::loyalty::v1 as loyalty;

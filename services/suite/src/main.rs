@@ -7,23 +7,32 @@ use crm_platform::config::{ConfigError, TelemetrySettings};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Every service reads the same layered config (platform sections shared, one section each).
+struct Settings {
+    customers: crm_customers::Settings,
+    loyalty: crm_loyalty::Settings,
+}
+
 struct Suite;
 
 impl crm_platform::cli::Binary for Suite {
-    // Every service reads the same layered config; the platform sections are shared.
-    type Settings = crm_customers::Settings;
+    type Settings = Settings;
     const NAME: &'static str = "crm-suite";
 
-    fn load(file: Option<&std::path::Path>) -> Result<Self::Settings, ConfigError> {
-        crm_customers::Settings::load(file)
+    fn load(file: Option<&std::path::Path>) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            customers: crm_customers::Settings::load(file)?,
+            loyalty: crm_loyalty::Settings::load(file)?,
+        })
     }
-    fn telemetry(settings: &Self::Settings) -> &TelemetrySettings {
-        &settings.platform.telemetry
+    fn telemetry(settings: &Settings) -> &TelemetrySettings {
+        &settings.customers.platform.telemetry
     }
-    async fn migrate(settings: &Self::Settings) -> anyhow::Result<()> {
-        crm_customers::migrate(settings).await
+    async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+        crm_customers::migrate(&settings.customers).await?;
+        crm_loyalty::migrate(&settings.loyalty).await
     }
-    async fn serve(settings: Self::Settings) -> anyhow::Result<()> {
+    async fn serve(settings: Settings) -> anyhow::Result<()> {
         serve(settings).await
     }
 }
@@ -33,12 +42,13 @@ async fn main() -> anyhow::Result<()> {
     crm_platform::cli::run::<Suite>().await
 }
 
-async fn serve(customers: crm_customers::Settings) -> anyhow::Result<()> {
-    let server = customers.platform.server.clone();
-    let (customers_component, _) = crm_customers::component(&customers).await?;
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let server = settings.customers.platform.server.clone();
+    let (customers, _) = crm_customers::component(&settings.customers).await?;
+    let (loyalty, _) = crm_loyalty::component(&settings.loyalty).await?;
     let listener = crm_platform::server::bind(&server).await?;
     let addr = listener.local_addr()?;
-    println!("\nCRM suite listening on {addr} (services: customers)");
+    println!("\nCRM suite listening on {addr} (services: customers, loyalty)");
     println!("try:\n  grpcurl -plaintext {addr} list");
     println!(
         "  grpcurl -plaintext -d '{{\"request_id\":\"{}\",\"customer\":{{\"display_name\":\"Li Wei\",\"primary_email\":\"li.wei@example.com\"}}}}' {addr} crm.customers.v1.CustomerService/CreateCustomer\n",
@@ -47,7 +57,7 @@ async fn serve(customers: crm_customers::Settings) -> anyhow::Result<()> {
     crm_platform::server::serve(
         &server,
         listener,
-        vec![customers_component],
+        vec![customers, loyalty],
         crm_platform::server::shutdown_signal(),
     )
     .await

@@ -1,0 +1,385 @@
+//! The double-entry ledger: accounts, postings, transactions and the per-account hash chain.
+//! Every transaction's postings sum to zero, so the sum over all accounts is always zero.
+use super::CustomerId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Account {
+    /// A customer's points (available + pending + due for expiry).
+    Wallet(CustomerId),
+    /// A customer's points reserved by holds.
+    Held(CustomerId),
+    /// Where earned points come from.
+    Issuance,
+    /// Where spent points go.
+    Redemption,
+    /// Where expired points go.
+    Breakage,
+    /// Clearing account of transfers between customers (nets to zero per transfer).
+    Transfers,
+}
+
+impl Account {
+    pub fn name(&self) -> String {
+        match self {
+            Self::Wallet(c) => format!("{}/wallet", c.name()),
+            Self::Held(c) => format!("{}/held", c.name()),
+            Self::Issuance => "system/issuance".into(),
+            Self::Redemption => "system/redemption".into(),
+            Self::Breakage => "system/breakage".into(),
+            Self::Transfers => "system/transfers".into(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "system/issuance" => Some(Self::Issuance),
+            "system/redemption" => Some(Self::Redemption),
+            "system/breakage" => Some(Self::Breakage),
+            "system/transfers" => Some(Self::Transfers),
+            _ => {
+                if let Some(c) = s.strip_suffix("/wallet") {
+                    CustomerId::parse_name(c).ok().map(Self::Wallet)
+                } else {
+                    let c = s.strip_suffix("/held")?;
+                    CustomerId::parse_name(c).ok().map(Self::Held)
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    pub account: Account,
+    /// Positive: the account gains points.
+    pub amount: i64,
+}
+
+/// `amount` moves from `from` to `to` (two postings).
+pub fn movement(from: Account, to: Account, amount: i64) -> [Posting; 2] {
+    [
+        Posting {
+            account: from,
+            amount: -amount,
+        },
+        Posting {
+            account: to,
+            amount,
+        },
+    ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TxKind {
+    Earn,
+    Redeem,
+    Hold,
+    Capture,
+    Release,
+    Reverse,
+    Adjust,
+    TransferOut,
+    TransferIn,
+    Expire,
+}
+
+impl TxKind {
+    pub const ALL: [Self; 10] = [
+        Self::Earn,
+        Self::Redeem,
+        Self::Hold,
+        Self::Capture,
+        Self::Release,
+        Self::Reverse,
+        Self::Adjust,
+        Self::TransferOut,
+        Self::TransferIn,
+        Self::Expire,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Earn => "earn",
+            Self::Redeem => "redeem",
+            Self::Hold => "hold",
+            Self::Capture => "capture",
+            Self::Release => "release",
+            Self::Reverse => "reverse",
+            Self::Adjust => "adjust",
+            Self::TransferOut => "transfer_out",
+            Self::TransferIn => "transfer_in",
+            Self::Expire => "expire",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One appended movement, in one customer's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub id: Uuid,
+    pub customer: CustomerId,
+    pub sequence: i64,
+    pub kind: TxKind,
+    pub postings: Vec<Posting>,
+    pub order_id: String,
+    pub reason: String,
+    pub actor: String,
+    pub shortfall: i64,
+    /// Hold or transfer peer, as a resource name.
+    pub related: String,
+    /// Change of tier-qualifying points, dated `qualify_time`.
+    pub qualifying_delta: i64,
+    pub qualify_time: DateTime<Utc>,
+    /// Wallet and held balances after this transaction.
+    pub wallet_after: i64,
+    pub held_after: i64,
+    pub create_time: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Hash of the empty chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl Transaction {
+    pub fn name(&self) -> String {
+        format!("{}/transactions/{}", self.customer.name(), self.id)
+    }
+
+    pub fn sum(&self) -> i64 {
+        self.postings.iter().map(|p| p.amount).sum()
+    }
+
+    /// Net change of `account` in this transaction.
+    pub fn delta(&self, account: Account) -> i64 {
+        self.postings
+            .iter()
+            .filter(|p| p.account == account)
+            .map(|p| p.amount)
+            .sum()
+    }
+
+    pub fn wallet_delta(&self) -> i64 {
+        self.delta(Account::Wallet(self.customer))
+    }
+
+    pub fn held_delta(&self) -> i64 {
+        self.delta(Account::Held(self.customer))
+    }
+
+    /// SHA-256 over the previous hash and every field, length-prefixed so fields cannot run
+    /// into each other.
+    pub fn compute_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |s: &str| {
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        field(&self.prev_hash);
+        field(&self.id.to_string());
+        field(&self.customer.name());
+        field(&self.sequence.to_string());
+        field(self.kind.as_str());
+        for p in &self.postings {
+            field(&p.account.name());
+            field(&p.amount.to_string());
+        }
+        field(&self.order_id);
+        field(&self.reason);
+        field(&self.actor);
+        field(&self.shortfall.to_string());
+        field(&self.related);
+        field(&self.qualifying_delta.to_string());
+        field(&self.qualify_time.timestamp_micros().to_string());
+        field(&self.wallet_after.to_string());
+        field(&self.held_after.to_string());
+        field(&self.create_time.timestamp_micros().to_string());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Checks the transaction against the chain position it claims: `prev_hash`, `sequence`,
+    /// the balances carried over, the zero sum and its own hash. The first problem, if any.
+    pub fn check_link(
+        &self,
+        prev_hash: &str,
+        prev_sequence: i64,
+        prev_wallet: i64,
+        prev_held: i64,
+    ) -> Result<(), String> {
+        if self.sequence != prev_sequence + 1 {
+            return Err(format!(
+                "sequence {} follows {prev_sequence}",
+                self.sequence
+            ));
+        }
+        if self.prev_hash != prev_hash {
+            return Err("previous hash does not match the chain".into());
+        }
+        if self.sum() != 0 {
+            return Err(format!("postings sum to {}, not 0", self.sum()));
+        }
+        if self.wallet_after != prev_wallet + self.wallet_delta() {
+            return Err(format!(
+                "wallet after is {} but the postings give {}",
+                self.wallet_after,
+                prev_wallet + self.wallet_delta()
+            ));
+        }
+        if self.held_after != prev_held + self.held_delta() {
+            return Err(format!(
+                "held after is {} but the postings give {}",
+                self.held_after,
+                prev_held + self.held_delta()
+            ));
+        }
+        if self.wallet_after < 0 || self.held_after < 0 {
+            return Err("a balance is negative".into());
+        }
+        if self.hash != self.compute_hash() {
+            return Err("hash mismatch (the entry was altered)".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(
+        customer: CustomerId,
+        seq: i64,
+        prev: &str,
+        wallet_before: i64,
+        amount: i64,
+    ) -> Transaction {
+        let now = crate::domain::now();
+        let mut t = Transaction {
+            id: Uuid::now_v7(),
+            customer,
+            sequence: seq,
+            kind: TxKind::Earn,
+            postings: movement(Account::Issuance, Account::Wallet(customer), amount).to_vec(),
+            order_id: "o-1".into(),
+            reason: String::new(),
+            actor: String::new(),
+            shortfall: 0,
+            related: String::new(),
+            qualifying_delta: amount,
+            qualify_time: now,
+            wallet_after: wallet_before + amount,
+            held_after: 0,
+            create_time: now,
+            prev_hash: prev.to_owned(),
+            hash: String::new(),
+        };
+        t.hash = t.compute_hash();
+        t
+    }
+
+    #[test]
+    fn accounts_round_trip() {
+        let c = CustomerId::generate();
+        for a in [
+            Account::Wallet(c),
+            Account::Held(c),
+            Account::Issuance,
+            Account::Redemption,
+            Account::Breakage,
+            Account::Transfers,
+        ] {
+            assert_eq!(Account::parse(&a.name()), Some(a));
+        }
+        assert_eq!(Account::parse("system/nope"), None);
+    }
+
+    #[test]
+    fn chain_detects_tampering() {
+        let c = CustomerId::generate();
+        let a = tx(c, 1, GENESIS, 0, 100);
+        let b = tx(c, 2, &a.hash, 100, 50);
+        assert_eq!(a.check_link(GENESIS, 0, 0, 0), Ok(()));
+        assert_eq!(b.check_link(&a.hash, 1, 100, 0), Ok(()));
+        let mut forged = b.clone();
+        forged.postings[1].amount = 500;
+        forged.postings[0].amount = -500;
+        forged.wallet_after = 600;
+        assert!(
+            forged
+                .check_link(&a.hash, 1, 100, 0)
+                .expect_err("forged")
+                .contains("hash")
+        );
+        let mut unbalanced = b.clone();
+        unbalanced.postings[0].amount = -40;
+        assert!(
+            unbalanced
+                .check_link(&a.hash, 1, 100, 0)
+                .expect_err("unbalanced")
+                .contains("sum")
+        );
+        assert!(
+            b.check_link(GENESIS, 1, 100, 0).is_err(),
+            "wrong previous hash"
+        );
+        assert!(b.check_link(&a.hash, 0, 100, 0).is_err(), "gap in sequence");
+    }
+
+    proptest::proptest! {
+        /// An honest chain of random earn/spend movements verifies, balances never go
+        /// negative, every transaction sums to zero, and altering any amount is detected.
+        #[test]
+        fn honest_chains_verify_and_altered_ones_do_not(
+            moves in proptest::collection::vec(-500i64..500, 1..30),
+            victim in 0usize..30,
+        ) {
+            let c = CustomerId::generate();
+            let mut chain: Vec<Transaction> = Vec::new();
+            let mut wallet = 0i64;
+            for m in moves {
+                let amount = if m < 0 { -(m.abs().min(wallet)) } else { m };
+                if amount == 0 {
+                    continue;
+                }
+                let prev = chain.last().map(|t| t.hash.clone()).unwrap_or_else(|| GENESIS.to_owned());
+                let mut t = tx(c, chain.len() as i64 + 1, &prev, wallet, amount);
+                if amount < 0 {
+                    t.kind = TxKind::Redeem;
+                    t.postings = movement(Account::Wallet(c), Account::Redemption, -amount).to_vec();
+                    t.qualifying_delta = 0;
+                    t.hash = t.compute_hash();
+                }
+                wallet += amount;
+                chain.push(t);
+            }
+            let (mut hash, mut seq, mut bal) = (GENESIS.to_owned(), 0, 0);
+            for t in &chain {
+                proptest::prop_assert_eq!(t.check_link(&hash, seq, bal, 0), Ok(()));
+                proptest::prop_assert!(t.wallet_after >= 0);
+                hash = t.hash.clone();
+                seq = t.sequence;
+                bal = t.wallet_after;
+            }
+            if !chain.is_empty() {
+                let i = victim % chain.len();
+                let mut forged = chain[i].clone();
+                forged.postings[0].amount -= 1;
+                forged.postings[1].amount += 1;
+                let (ph, ps, pb) = if i == 0 {
+                    (GENESIS.to_owned(), 0, 0)
+                } else {
+                    (chain[i - 1].hash.clone(), chain[i - 1].sequence, chain[i - 1].wallet_after)
+                };
+                proptest::prop_assert!(forged.check_link(&ph, ps, pb, 0).is_err());
+            }
+        }
+    }
+}

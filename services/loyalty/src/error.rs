@@ -1,0 +1,69 @@
+//! Loyalty-specific errors. They are the platform's [`Error`] with the reasons documented in
+//! `crm.loyalty.v1.LoyaltyErrorReason`, so there is one mapping to the wire.
+use crate::domain::CustomerId;
+use crate::domain::reverse::ReverseError;
+use crm_platform::{Error, ErrorCode};
+
+/// `google.rpc.ErrorInfo.domain` of this service.
+pub const DOMAIN: &str = "loyalty.crm";
+
+pub fn insufficient(customer: CustomerId, wanted: i64, available: i64) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "INSUFFICIENT_POINTS",
+        format!("{customer} has {available} points available, {wanted} needed"),
+    )
+    .with_metadata("customer", customer.name())
+    .with_metadata("available", available.to_string())
+    .with_metadata("requested", wanted.to_string())
+}
+
+pub fn hold_not_active(name: &str, state: &str) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "HOLD_NOT_ACTIVE",
+        format!("{name} is {state}"),
+    )
+    .with_metadata("hold", name.to_owned())
+    .with_metadata("state", state.to_owned())
+}
+
+pub fn transfers_disabled() -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "TRANSFERS_DISABLED",
+        "the programme does not allow transfers",
+    )
+}
+
+pub fn order_already_earned(order_id: &str) -> Error {
+    Error::new(
+        ErrorCode::AlreadyExists,
+        "ALREADY_EXISTS",
+        format!("order {order_id:?} already earned points"),
+    )
+    .with_metadata("order_id", order_id.to_owned())
+}
+
+pub fn reverse(e: ReverseError, order_id: &str) -> Error {
+    let (code, reason) = match e {
+        ReverseError::UnknownOrder => (ErrorCode::NotFound, "NOT_FOUND"),
+        ReverseError::AlreadyReversed => (ErrorCode::FailedPrecondition, "ALREADY_REVERSED"),
+        ReverseError::AmountUnknown => (ErrorCode::FailedPrecondition, "ORDER_AMOUNT_UNKNOWN"),
+        ReverseError::CurrencyMismatch(..) => {
+            let mut err = Error::invalid_field("refund_amount.currency_code", e.to_string());
+            err.metadata.push(("order_id".into(), order_id.to_owned()));
+            return err;
+        }
+    };
+    Error::new(code, reason, format!("order {order_id:?}: {e}"))
+        .with_metadata("order_id", order_id.to_owned())
+}
+
+pub fn hold_not_found(name: &str) -> Error {
+    Error::not_found(name).with_metadata("hold", name.to_owned())
+}
+
+pub fn invalid(field: &str, why: impl Into<String>) -> Error {
+    Error::invalid_field(field, why)
+}

@@ -1,0 +1,113 @@
+//! Expiry: timed-out holds go back to the wallet, then due lots move to breakage. Runs per
+//! wallet under its lock and sets the lots' remaining points to zero, so each point expires
+//! exactly once however often (and wherever) the job runs.
+use super::holds::release_into;
+use super::writer::{Draft, WalletWriter};
+use super::{Begun, LoyaltyService, Mutation};
+use crate::domain::ledger::movement;
+use crate::domain::lots::total;
+use crate::domain::{Account, CustomerId, HoldState, TxKind};
+use crate::store::lots as lot_store;
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use crm_platform::idempotency::IdempotencyKey;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireOutcome {
+    pub expired_points: i64,
+    pub expired_lots: i64,
+    pub expired_holds: i64,
+    pub customers: i64,
+}
+
+impl ExpireOutcome {
+    fn add(&mut self, o: &ExpireOutcome) {
+        self.expired_points += o.expired_points;
+        self.expired_lots += o.expired_lots;
+        self.expired_holds += o.expired_holds;
+        self.customers += o.customers;
+    }
+}
+
+impl LoyaltyService {
+    /// Expires one wallet inside `conn`'s transaction.
+    async fn expire_wallet<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        customer: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireOutcome, Error> {
+        let p = self.program();
+        let mut w = WalletWriter::open(conn, p, customer, now).await?;
+        let now = w.now;
+        let mut out = ExpireOutcome::default();
+        for mut hold in lot_store::active_holds(conn, customer).await? {
+            if hold.is_expired(now) {
+                release_into(&mut w, conn, &mut hold, HoldState::Expired, "hold expired").await?;
+                out.expired_holds += 1;
+            }
+        }
+        let taken = w.consume(i64::MAX, |l| l.is_due(now));
+        let points = total(&taken);
+        if points > 0 {
+            let mut d = Draft::new(
+                TxKind::Expire,
+                movement(Account::Wallet(customer), Account::Breakage, points),
+            );
+            d.reason = format!("{} lot(s) expired", taken.len());
+            w.post(d).await?;
+            w.wallet.lifetime_expired += points;
+            out.expired_points = points;
+            out.expired_lots = taken.len() as i64;
+        }
+        w.finish().await?;
+        out.customers = i64::from(points > 0 || out.expired_holds > 0);
+        Ok(out)
+    }
+
+    /// The Expire RPC: one customer, or every customer with something due, in one
+    /// idempotent transaction (wallets locked in id order).
+    pub async fn expire(
+        &self,
+        key: &IdempotencyKey,
+        customer: Option<CustomerId>,
+    ) -> Result<ExpireOutcome, Error> {
+        let txn = match self.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let now = crate::domain::now();
+        let m = {
+            let customers = match customer {
+                Some(c) => vec![c],
+                None => lot_store::customers_due(&txn, now).await?,
+            };
+            let mut total = ExpireOutcome::default();
+            for c in &customers {
+                total.add(&self.expire_wallet(&txn, *c, now).await?);
+            }
+            Mutation {
+                resource: customer.map(|c| c.name()).unwrap_or_default(),
+                touched: customers,
+                value: total,
+            }
+        };
+        self.commit(txn, key, m).await
+    }
+
+    /// The background job: every wallet with something due, each in its own transaction.
+    pub async fn expire_due(&self) -> Result<ExpireOutcome, Error> {
+        let now = crate::domain::now();
+        let mut total = ExpireOutcome::default();
+        for c in lot_store::customers_due(&self.db, now).await? {
+            let txn = self.db.begin().await?;
+            let o = self.expire_wallet(&txn, c, now).await?;
+            txn.commit().await?;
+            self.invalidate(&[c]).await;
+            total.add(&o);
+        }
+        Ok(total)
+    }
+}

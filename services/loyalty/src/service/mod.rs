@@ -1,0 +1,200 @@
+//! The loyalty use cases. No tonic or proto types here: the gRPC adapter parses requests into
+//! these types, calls these methods and converts the results back.
+//!
+//! Every mutation runs in one database transaction that first claims the request id
+//! (idempotency), then locks the wallet row(s) through [`writer::WalletWriter`], checks
+//! "available >= debit" on the locked state, appends chained transactions and commits.
+mod earn;
+mod expire;
+mod holds;
+mod read;
+mod reverse;
+mod transfer;
+mod verify;
+mod writer;
+
+pub use earn::{EarnRequest, EarnSource};
+pub use expire::ExpireOutcome;
+pub use read::{BalanceAt, TxFilter};
+pub use verify::{Inconsistency, Verification};
+
+use crate::domain::{BalanceView, CustomerId, Hold, Program, Snapshot, Transaction};
+use crate::settings::LoyaltySettings;
+use crate::store::ledger as store;
+use crm_platform::Error;
+use crm_platform::cache::{Cache, Cacheable};
+use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::page_token::PageTokens;
+use sea_orm::{
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
+    TransactionTrait,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct LoyaltyService {
+    db: DatabaseConnection,
+    cache: Cache,
+    tokens: PageTokens,
+    cfg: Arc<LoyaltySettings>,
+}
+
+/// One page of results and the token of the next (empty on the last page).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+/// A movement and the balance right after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub transaction: Transaction,
+    pub balance: BalanceView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldOutcome {
+    pub hold: Hold,
+    pub transaction: Transaction,
+    pub balance: BalanceView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReverseOutcome {
+    pub transaction: Transaction,
+    pub clawed_back: i64,
+    pub shortfall: i64,
+    pub restored: i64,
+    pub balance: BalanceView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOutcome {
+    pub debit: Transaction,
+    pub credit: Transaction,
+    pub from_balance: BalanceView,
+}
+
+impl Cacheable for Snapshot {
+    const KIND: &'static str = "wallet";
+}
+
+impl LoyaltyService {
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Cache,
+        tokens: PageTokens,
+        cfg: LoyaltySettings,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            tokens,
+            cfg: Arc::new(cfg),
+        }
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.cfg.program
+    }
+
+    fn page_size(&self, requested: u32) -> u64 {
+        u64::from(if requested == 0 {
+            self.cfg.default_page_size
+        } else {
+            requested.min(self.cfg.max_page_size)
+        })
+    }
+
+    /// A read-only transaction that sees one consistent state (REPEATABLE READ on
+    /// PostgreSQL; SQLite transactions are serialisable already).
+    async fn read_txn(&self) -> Result<DatabaseTransaction, Error> {
+        Ok(match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            _ => self.db.begin().await?,
+        })
+    }
+
+    /// What a balance is computed from, through the cache (writes invalidate it; balances
+    /// are computed from it at read time, so pending points turn available on time).
+    async fn snapshot(&self, customer: CustomerId) -> Result<Arc<Snapshot>, Error> {
+        let loaded = self
+            .cache
+            .get_or_load(&customer.0.to_string(), move || async move {
+                let txn = self.read_txn().await?;
+                let s = writer::load_snapshot(&txn, self.program(), customer).await?;
+                txn.commit().await?;
+                Ok::<_, Error>(Some(s))
+            })
+            .await?;
+        loaded.ok_or_else(|| Error::internal(anyhow::anyhow!("snapshot load returned nothing")))
+    }
+
+    pub async fn balance(&self, customer: CustomerId) -> Result<BalanceView, Error> {
+        let s = self.snapshot(customer).await?;
+        Ok(s.balance(self.program(), crate::domain::now()))
+    }
+
+    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
+    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
+        idempotency::begin(&self.db, key).await
+    }
+
+    /// Commits a mutation with its idempotent response, then drops the touched wallets from
+    /// the cache (after the commit, so no reader can refill it with the old state).
+    async fn commit<T: Serialize>(
+        &self,
+        txn: DatabaseTransaction,
+        key: &IdempotencyKey,
+        m: Mutation<T>,
+    ) -> Result<T, Error> {
+        idempotency::commit(txn, key, &m.resource, &m.value).await?;
+        self.invalidate(&m.touched).await;
+        Ok(m.value)
+    }
+
+    async fn invalidate(&self, customers: &[CustomerId]) {
+        for c in customers {
+            self.cache.invalidate::<Snapshot>(&c.0.to_string()).await;
+        }
+    }
+
+    /// Drops idempotency records older than the configured retention.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
+        idempotency::purge_older_than(
+            &self.db,
+            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
+        )
+        .await
+    }
+
+    /// The wallet row as stored (tests compare it with the chain).
+    pub async fn stored_wallet(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Option<crate::domain::Wallet>, Error> {
+        store::find_wallet(&self.db, customer).await
+    }
+}
+
+/// The result of one mutation: the value, the resource it is about, the wallets to drop
+/// from the cache.
+struct Mutation<T> {
+    value: T,
+    resource: String,
+    touched: Vec<CustomerId>,
+}

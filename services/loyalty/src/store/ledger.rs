@@ -1,0 +1,303 @@
+//! Wallets (chain heads) and the append-only transactions with their postings.
+use super::corrupt;
+use super::entities::{posting, transaction, wallet};
+use crate::domain::{Account, CustomerId, Posting, Transaction, TxKind, Wallet};
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+fn wallet_from_row(r: wallet::Model) -> Wallet {
+    Wallet {
+        customer: CustomerId(r.customer_id),
+        sequence: r.sequence,
+        last_hash: r.last_hash,
+        balance: r.balance,
+        held: r.held,
+        lifetime_earned: r.lifetime_earned,
+        lifetime_redeemed: r.lifetime_redeemed,
+        lifetime_expired: r.lifetime_expired,
+        owed: r.owed,
+        tier: r.tier,
+    }
+}
+
+fn wallet_to_row(w: &Wallet) -> wallet::ActiveModel {
+    wallet::ActiveModel {
+        customer_id: Set(w.customer.0),
+        sequence: Set(w.sequence),
+        last_hash: Set(w.last_hash.clone()),
+        balance: Set(w.balance),
+        held: Set(w.held),
+        lifetime_earned: Set(w.lifetime_earned),
+        lifetime_redeemed: Set(w.lifetime_redeemed),
+        lifetime_expired: Set(w.lifetime_expired),
+        owed: Set(w.owed),
+        tier: Set(w.tier.clone()),
+        update_time: Set(crate::domain::now()),
+    }
+}
+
+pub async fn find_wallet(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Option<Wallet>, Error> {
+    Ok(wallet::Entity::find_by_id(customer.0)
+        .one(conn)
+        .await?
+        .map(wallet_from_row))
+}
+
+/// Creates the wallet if needed and locks it for the rest of the transaction
+/// (`SELECT .. FOR UPDATE` on PostgreSQL; SQLite serialises writers already). Every write
+/// to a wallet, its lots, holds and orders goes through here first.
+pub async fn lock_wallet(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    base_tier: &str,
+) -> Result<Wallet, Error> {
+    wallet::Entity::insert(wallet_to_row(&Wallet::empty(customer, base_tier)))
+        .on_conflict_do_nothing()
+        .exec_without_returning(conn)
+        .await?;
+    wallet::Entity::find_by_id(customer.0)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .map(wallet_from_row)
+        .ok_or_else(|| corrupt(format!("wallet {customer} vanished after insert")))
+}
+
+pub async fn save_wallet(conn: &impl ConnectionTrait, w: &Wallet) -> Result<(), Error> {
+    let mut row = wallet_to_row(w);
+    row.customer_id = sea_orm::ActiveValue::Unchanged(w.customer.0);
+    wallet::Entity::update(row).exec(conn).await?;
+    Ok(())
+}
+
+pub async fn wallet_customers(conn: &impl ConnectionTrait) -> Result<Vec<CustomerId>, Error> {
+    let ids: Vec<Uuid> = wallet::Entity::find()
+        .select_only()
+        .column(wallet::Column::CustomerId)
+        .order_by_asc(wallet::Column::CustomerId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+pub async fn append(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), Error> {
+    transaction::Entity::insert(transaction::ActiveModel {
+        id: Set(t.id),
+        customer_id: Set(t.customer.0),
+        sequence: Set(t.sequence),
+        kind: Set(t.kind.as_str().to_owned()),
+        order_id: Set(t.order_id.clone()),
+        reason: Set(t.reason.clone()),
+        actor: Set(t.actor.clone()),
+        shortfall: Set(t.shortfall),
+        related: Set(t.related.clone()),
+        qualifying_delta: Set(t.qualifying_delta),
+        qualify_time: Set(t.qualify_time),
+        wallet_after: Set(t.wallet_after),
+        held_after: Set(t.held_after),
+        create_time: Set(t.create_time),
+        prev_hash: Set(t.prev_hash.clone()),
+        hash: Set(t.hash.clone()),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    if t.postings.is_empty() {
+        return Ok(());
+    }
+    let rows = t
+        .postings
+        .iter()
+        .enumerate()
+        .map(|(i, p)| posting::ActiveModel {
+            transaction_id: Set(t.id),
+            idx: Set(i as i32),
+            account: Set(p.account.name()),
+            amount: Set(p.amount),
+        });
+    posting::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Attaches postings to transaction rows (one query for the batch).
+async fn with_postings(
+    conn: &impl ConnectionTrait,
+    rows: Vec<transaction::Model>,
+) -> Result<Vec<Transaction>, Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut by_tx: HashMap<Uuid, Vec<posting::Model>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for p in posting::Entity::find()
+            .filter(posting::Column::TransactionId.is_in(chunk.to_vec()))
+            .all(conn)
+            .await?
+        {
+            by_tx.entry(p.transaction_id).or_default().push(p);
+        }
+    }
+    rows.into_iter()
+        .map(|r| {
+            let mut ps = by_tx.remove(&r.id).unwrap_or_default();
+            ps.sort_by_key(|p| p.idx);
+            let postings = ps
+                .into_iter()
+                .map(|p| {
+                    Account::parse(&p.account)
+                        .map(|account| Posting {
+                            account,
+                            amount: p.amount,
+                        })
+                        .ok_or_else(|| corrupt(format!("account {:?}", p.account)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Transaction {
+                id: r.id,
+                customer: CustomerId(r.customer_id),
+                sequence: r.sequence,
+                kind: TxKind::from_db(&r.kind)
+                    .ok_or_else(|| corrupt(format!("kind {:?}", r.kind)))?,
+                postings,
+                order_id: r.order_id,
+                reason: r.reason,
+                actor: r.actor,
+                shortfall: r.shortfall,
+                related: r.related,
+                qualifying_delta: r.qualifying_delta,
+                qualify_time: r.qualify_time,
+                wallet_after: r.wallet_after,
+                held_after: r.held_after,
+                create_time: r.create_time,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct TxQuery {
+    pub customer: CustomerId,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub kinds: Vec<TxKind>,
+    /// Only sequences below this (the page cursor).
+    pub before_sequence: Option<i64>,
+    pub limit: u64,
+}
+
+/// Newest first.
+pub async fn list(conn: &impl ConnectionTrait, q: &TxQuery) -> Result<Vec<Transaction>, Error> {
+    let mut find =
+        transaction::Entity::find().filter(transaction::Column::CustomerId.eq(q.customer.0));
+    if let Some(s) = q.start {
+        find = find.filter(transaction::Column::CreateTime.gte(s));
+    }
+    if let Some(e) = q.end {
+        find = find.filter(transaction::Column::CreateTime.lt(e));
+    }
+    if !q.kinds.is_empty() {
+        find = find.filter(
+            transaction::Column::Kind.is_in(q.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(b) = q.before_sequence {
+        find = find.filter(transaction::Column::Sequence.lt(b));
+    }
+    let rows = find
+        .order_by_desc(transaction::Column::Sequence)
+        .limit(q.limit)
+        .all(conn)
+        .await?;
+    with_postings(conn, rows).await
+}
+
+/// A customer's whole chain, in order, `batch` at a time after `after_sequence`.
+pub async fn chain_after(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    after_sequence: i64,
+    batch: u64,
+) -> Result<Vec<Transaction>, Error> {
+    let rows = transaction::Entity::find()
+        .filter(transaction::Column::CustomerId.eq(customer.0))
+        .filter(transaction::Column::Sequence.gt(after_sequence))
+        .order_by_asc(transaction::Column::Sequence)
+        .limit(batch)
+        .all(conn)
+        .await?;
+    with_postings(conn, rows).await
+}
+
+/// The last transaction at or before `t`: (sequence, wallet after, held after).
+pub async fn state_at(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    t: DateTime<Utc>,
+) -> Result<Option<(i64, i64, i64)>, Error> {
+    Ok(transaction::Entity::find()
+        .select_only()
+        .columns([
+            transaction::Column::Sequence,
+            transaction::Column::WalletAfter,
+            transaction::Column::HeldAfter,
+        ])
+        .filter(transaction::Column::CustomerId.eq(customer.0))
+        .filter(transaction::Column::CreateTime.lte(t))
+        .order_by_desc(transaction::Column::Sequence)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?)
+}
+
+/// Qualifying deltas dated at or after `since`.
+pub async fn qualifying_since(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    since: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, i64)>, Error> {
+    Ok(transaction::Entity::find()
+        .select_only()
+        .columns([
+            transaction::Column::QualifyTime,
+            transaction::Column::QualifyingDelta,
+        ])
+        .filter(
+            Condition::all()
+                .add(transaction::Column::CustomerId.eq(customer.0))
+                .add(transaction::Column::QualifyingDelta.ne(0))
+                .add(transaction::Column::QualifyTime.gte(since)),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// The sum of every posting in the ledger (zero when the ledger balances).
+pub async fn total_of_all_postings(conn: &impl ConnectionTrait) -> Result<i64, Error> {
+    let sum: Option<i64> = posting::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"),
+            "total",
+        )
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(sum.unwrap_or(0))
+}

@@ -1,0 +1,234 @@
+//! Lots, holds and per-order state. Only written under the wallet lock.
+use super::corrupt;
+use super::entities::{hold, lot, order};
+use crate::domain::reverse::OrderState;
+use crate::domain::{Consumption, CustomerId, Hold, HoldState, Lot};
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+fn lot_from_row(r: lot::Model) -> Lot {
+    Lot {
+        id: r.id,
+        order_id: r.order_id,
+        earn_time: r.earn_time,
+        available_time: r.available_time,
+        expire_time: r.expire_time,
+        amount: r.amount,
+        remaining: r.remaining,
+    }
+}
+
+/// Lots with points left.
+pub async fn live(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<Vec<Lot>, Error> {
+    Ok(lot::Entity::find()
+        .filter(lot::Column::CustomerId.eq(customer.0))
+        .filter(lot::Column::Remaining.gt(0))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(lot_from_row)
+        .collect())
+}
+
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Lot>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(lot::Entity::find()
+        .filter(lot::Column::Id.is_in(ids.to_vec()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(lot_from_row)
+        .collect())
+}
+
+pub async fn insert_lot(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    l: &Lot,
+) -> Result<(), Error> {
+    lot::Entity::insert(lot::ActiveModel {
+        id: Set(l.id),
+        customer_id: Set(customer.0),
+        order_id: Set(l.order_id.clone()),
+        earn_time: Set(l.earn_time),
+        available_time: Set(l.available_time),
+        expire_time: Set(l.expire_time),
+        amount: Set(l.amount),
+        remaining: Set(l.remaining),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_remaining(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    remaining: i64,
+) -> Result<(), Error> {
+    lot::Entity::update_many()
+        .col_expr(lot::Column::Remaining, Expr::value(remaining))
+        .filter(lot::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Customers with lots due for expiry or holds past their timeout at `now`.
+pub async fn customers_due(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<CustomerId>, Error> {
+    let mut ids: Vec<Uuid> = lot::Entity::find()
+        .select_only()
+        .column(lot::Column::CustomerId)
+        .distinct()
+        .filter(lot::Column::Remaining.gt(0))
+        .filter(lot::Column::ExpireTime.lte(now))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let holds: Vec<Uuid> = hold::Entity::find()
+        .select_only()
+        .column(hold::Column::CustomerId)
+        .distinct()
+        .filter(hold::Column::State.eq(HoldState::Active.as_str()))
+        .filter(hold::Column::ExpireTime.lte(now))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(holds);
+    ids.sort();
+    ids.dedup();
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+fn hold_from_row(r: hold::Model) -> Result<Hold, Error> {
+    Ok(Hold {
+        id: r.id,
+        customer: CustomerId(r.customer_id),
+        points: r.points,
+        captured: r.captured,
+        state: HoldState::from_db(&r.state)
+            .ok_or_else(|| corrupt(format!("hold state {:?}", r.state)))?,
+        order_id: r.order_id,
+        lots: serde_json::from_value::<Vec<Consumption>>(r.lots)
+            .map_err(|e| corrupt(format!("hold lots: {e}")))?,
+        create_time: r.create_time,
+        expire_time: r.expire_time,
+    })
+}
+
+fn hold_to_row(h: &Hold) -> Result<hold::ActiveModel, Error> {
+    Ok(hold::ActiveModel {
+        id: Set(h.id),
+        customer_id: Set(h.customer.0),
+        points: Set(h.points),
+        captured: Set(h.captured),
+        state: Set(h.state.as_str().to_owned()),
+        order_id: Set(h.order_id.clone()),
+        lots: Set(serde_json::to_value(&h.lots).map_err(Error::internal)?),
+        create_time: Set(h.create_time),
+        expire_time: Set(h.expire_time),
+    })
+}
+
+pub async fn find_hold(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<Hold>, Error> {
+    hold::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(hold_from_row)
+        .transpose()
+}
+
+pub async fn insert_hold(conn: &impl ConnectionTrait, h: &Hold) -> Result<(), Error> {
+    hold::Entity::insert(hold_to_row(h)?)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn save_hold(conn: &impl ConnectionTrait, h: &Hold) -> Result<(), Error> {
+    let mut row = hold_to_row(h)?;
+    row.id = Unchanged(h.id);
+    hold::Entity::update(row).exec(conn).await?;
+    Ok(())
+}
+
+pub async fn active_holds(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+) -> Result<Vec<Hold>, Error> {
+    hold::Entity::find()
+        .filter(hold::Column::CustomerId.eq(customer.0))
+        .filter(hold::Column::State.eq(HoldState::Active.as_str()))
+        .order_by_asc(hold::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(hold_from_row)
+        .collect()
+}
+
+pub async fn find_order(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    order_id: &str,
+) -> Result<Option<OrderState>, Error> {
+    Ok(order::Entity::find_by_id((customer.0, order_id.to_owned()))
+        .one(conn)
+        .await?
+        .map(|r| OrderState {
+            purchase_amount_minor: r.purchase_amount_minor,
+            currency: r.currency,
+            earned: r.earned,
+            refunded_minor: r.refunded_minor,
+            clawed_back: r.clawed_back,
+            shortfall: r.shortfall,
+            redeemed: r.redeemed,
+            restored: r.restored,
+            fully_reversed: r.fully_reversed,
+            earn_time: r.earn_time,
+        }))
+}
+
+/// Inserts or replaces the order's state.
+pub async fn save_order(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    order_id: &str,
+    o: &OrderState,
+    exists: bool,
+) -> Result<(), Error> {
+    let row = order::ActiveModel {
+        customer_id: Set(customer.0),
+        order_id: Set(order_id.to_owned()),
+        purchase_amount_minor: Set(o.purchase_amount_minor),
+        currency: Set(o.currency.clone()),
+        earned: Set(o.earned),
+        earn_time: Set(o.earn_time),
+        refunded_minor: Set(o.refunded_minor),
+        clawed_back: Set(o.clawed_back),
+        shortfall: Set(o.shortfall),
+        redeemed: Set(o.redeemed),
+        restored: Set(o.restored),
+        fully_reversed: Set(o.fully_reversed),
+    };
+    if exists {
+        let mut row = row;
+        row.customer_id = Unchanged(customer.0);
+        row.order_id = Unchanged(order_id.to_owned());
+        order::Entity::update(row).exec(conn).await?;
+    } else {
+        order::Entity::insert(row)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}

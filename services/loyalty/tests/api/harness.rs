@@ -1,0 +1,191 @@
+//! `spawn_app()` and request builders shared by the tests.
+#![allow(dead_code)]
+use crm_loyalty::{Application, Settings};
+use crm_platform::config::Secret;
+use crm_platform::testing::{self, Backend};
+use crm_proto::loyalty as pb;
+use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
+use tonic::transport::Channel;
+
+pub struct TestApp {
+    pub client: LoyaltyServiceClient<Channel>,
+    pub port: u16,
+    pub service: crm_loyalty::service::LoyaltyService,
+    pub db_url: String,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut s = Settings::load(None).expect("default settings");
+    s.platform.server.host = "127.0.0.1".into();
+    s.platform.server.port = 0;
+    let db_url = testing::fresh_database_url(backend).await;
+    s.platform.database.url = Secret::new(db_url.clone());
+    s.platform.database.max_connections = 10;
+    s.platform.cache.key_prefix = testing::random_prefix();
+    s.platform.cache.redis_url = match backend {
+        Backend::Sqlite => Secret::default(),
+        Backend::Postgres => Secret::new(testing::redis_url().unwrap_or_default()),
+    };
+    s.platform.security.page_token_secret = Secret::new("test-page-token-secret-0123456789abcdef");
+    // Tests run expiry through the RPC or the service so results are deterministic.
+    s.loyalty.expire_interval_secs = 0;
+    tweak(&mut s);
+    let app = Application::build(s).await.expect("app builds");
+    let port = app.port();
+    let service = app.service().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connect");
+    TestApp {
+        client,
+        port,
+        service,
+        db_url,
+    }
+}
+
+/// Runs `test` once per available backend.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in testing::backends() {
+        eprintln!("-- backend {backend:?}");
+        test(backend).await;
+    }
+}
+
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn new_customer() -> String {
+    format!("customers/{}", uuid::Uuid::now_v7())
+}
+
+pub fn money(currency: &str, amount_minor: i64) -> crm_proto::common::Money {
+    crm_proto::common::Money {
+        currency_code: currency.into(),
+        amount_minor,
+    }
+}
+
+pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn purchase_request(customer: &str, order_id: &str, amount_minor: i64) -> pb::EarnRequest {
+    pb::EarnRequest {
+        customer: customer.into(),
+        source: Some(pb::earn_request::Source::Purchase(pb::Purchase {
+            order_id: order_id.into(),
+            amount: Some(money("CNY", amount_minor)),
+            items: vec![pb::PurchaseItem {
+                item_id: "room-night".into(),
+                quantity: 1,
+                unit_price: None,
+            }],
+        })),
+        request_id: rid(),
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    pub async fn purchase(
+        &mut self,
+        customer: &str,
+        order_id: &str,
+        amount_minor: i64,
+    ) -> pb::EarnResponse {
+        self.client
+            .earn(purchase_request(customer, order_id, amount_minor))
+            .await
+            .expect("earn")
+            .into_inner()
+    }
+
+    pub async fn adjust(
+        &mut self,
+        customer: &str,
+        points: i64,
+    ) -> Result<pb::AdjustResponse, tonic::Status> {
+        self.client
+            .adjust(pb::AdjustRequest {
+                customer: customer.into(),
+                points,
+                reason: "test".into(),
+                actor: "tester".into(),
+                request_id: rid(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn redeem(
+        &mut self,
+        customer: &str,
+        points: i64,
+    ) -> Result<pb::RedeemResponse, tonic::Status> {
+        self.client
+            .redeem(pb::RedeemRequest {
+                customer: customer.into(),
+                points,
+                request_id: rid(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn balance(&mut self, customer: &str) -> pb::Balance {
+        self.client
+            .get_balance(pb::GetBalanceRequest {
+                customer: customer.into(),
+            })
+            .await
+            .expect("balance")
+            .into_inner()
+    }
+
+    /// Asserts VerifyLedger finds nothing wrong with the whole ledger.
+    pub async fn assert_consistent(&mut self) -> pb::VerifyLedgerResponse {
+        let v = self
+            .client
+            .verify_ledger(pb::VerifyLedgerRequest::default())
+            .await
+            .expect("verify")
+            .into_inner();
+        assert!(
+            v.consistent,
+            "ledger inconsistent: {:?}",
+            v.first_inconsistency
+        );
+        v
+    }
+}
+
+/// Asserts a status's code and ErrorInfo reason.
+pub fn assert_status(status: &tonic::Status, code: tonic::Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(
+        crm_platform::grpc::reason_of(status).as_deref(),
+        Some(reason),
+        "{status:?}"
+    );
+}
+
+pub fn violations(status: &tonic::Status) -> Vec<String> {
+    let mut v = crm_platform::grpc::violated_fields(status);
+    v.sort();
+    v
+}
