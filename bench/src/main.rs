@@ -6,7 +6,7 @@ use clap::Parser;
 // The service binaries' allocator, so the bench measures what ships.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use crm_customers::{Application, Settings};
+use crm_customers::Settings;
 use crm_platform::config::Secret;
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
@@ -160,7 +160,7 @@ async fn spawn_customers(db_url: &str, redis_url: &str, cache: bool) -> anyhow::
     s.platform.cache.key_prefix =
         format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     s.platform.security.page_token_secret = Secret::new("bench-page-token-secret-0123456789abcdef");
-    let app = Application::build(s).await?;
+    let app = crm_customers::application(s).await?;
     let port = app.port();
     tokio::spawn(app.run_until(std::future::pending()));
     Ok(port)

@@ -86,55 +86,13 @@ fn spawn_housekeeping(svc: CustomersService) {
     });
 }
 
-/// A built, bound, not yet serving customers server.
-pub struct Application {
-    port: u16,
-    listener: tokio::net::TcpListener,
-    component: Component,
-    settings: Settings,
-    service: CustomersService,
-}
+/// The customers server, bound and ready to run.
+pub type Application = crm_platform::server::Application<CustomersService>;
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (component, service) = component(&settings).await?;
-        let listener = crm_platform::server::bind(&settings.platform.server).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self {
-            port,
-            listener,
-            component,
-            settings,
-            service,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The use-case layer behind the server (tests inspect its cache counters).
-    pub fn service(&self) -> &CustomersService {
-        &self.service
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(crm_platform::server::shutdown_signal())
-            .await
-    }
-
-    pub async fn run_until(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send,
-    ) -> anyhow::Result<()> {
-        crm_platform::server::serve(
-            &self.settings.platform.server,
-            self.listener,
-            vec![self.component],
-            shutdown,
-        )
-        .await
-    }
+/// Connects, migrates (when configured), binds the listen address.
+pub async fn application(settings: Settings) -> anyhow::Result<Application> {
+    let (component, service) = component(&settings).await?;
+    Application::new(&settings.platform.server, component, service).await
 }
 
 /// Applies migrations and exits (the `migrate` subcommand).

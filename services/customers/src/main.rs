@@ -1,5 +1,5 @@
 //! `crm-customers serve | migrate | healthcheck`: wiring only; the work is in the library.
-use crm_customers::{Application, SERVICE, Settings};
+use crm_customers::{SERVICE, Settings};
 use crm_platform::config::{ConfigError, TelemetrySettings};
 
 // mimalloc: fewer cycles per call than the system allocator on the request path (see
@@ -23,7 +23,7 @@ impl crm_platform::cli::Binary for Customers {
         crm_customers::migrate(settings).await
     }
     async fn serve(settings: Settings) -> anyhow::Result<()> {
-        Application::build(settings)
+        crm_customers::application(settings)
             .await?
             .run_until_stopped()
             .await

@@ -1,5 +1,5 @@
 //! `crm-loyalty serve | migrate | healthcheck`: wiring only; the work is in the library.
-use crm_loyalty::{Application, SERVICE, Settings};
+use crm_loyalty::{SERVICE, Settings};
 use crm_platform::config::{ConfigError, TelemetrySettings};
 
 // mimalloc, as in every service binary (see BENCHMARKS.md).
@@ -22,7 +22,7 @@ impl crm_platform::cli::Binary for Loyalty {
         crm_loyalty::migrate(settings).await
     }
     async fn serve(settings: Settings) -> anyhow::Result<()> {
-        Application::build(settings)
+        crm_loyalty::application(settings)
             .await?
             .run_until_stopped()
             .await

@@ -114,6 +114,20 @@ pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// A migration's index on `cols` of `table`, named `name`.
+pub fn index(
+    name: &str,
+    table: impl sea_orm_migration::prelude::IntoIden,
+    cols: Vec<sea_orm_migration::prelude::DynIden>,
+) -> sea_orm_migration::prelude::IndexCreateStatement {
+    let mut i = sea_orm_migration::prelude::Index::create();
+    i.name(name).table(table);
+    for c in cols {
+        i.col(c);
+    }
+    i.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

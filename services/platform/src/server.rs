@@ -191,3 +191,54 @@ macro_rules! configure_service {
             .send_compressed(tonic::codec::CompressionEncoding::Gzip)
     };
 }
+
+/// A built, bound, not yet serving server for one service, plus that service's use-case
+/// handle (tests and benchmarks inspect it). Binding first gives callers the port at once
+/// (port 0 picks a free one).
+pub struct Application<S> {
+    port: u16,
+    listener: TcpListener,
+    component: Component,
+    settings: ServerSettings,
+    service: S,
+}
+
+impl<S> Application<S> {
+    pub async fn new(
+        settings: &ServerSettings,
+        component: Component,
+        service: S,
+    ) -> anyhow::Result<Self> {
+        let listener = bind(settings).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            port,
+            listener,
+            component,
+            settings: settings.clone(),
+            service,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        serve(
+            &self.settings,
+            self.listener,
+            vec![self.component],
+            shutdown,
+        )
+        .await
+    }
+}

@@ -63,14 +63,7 @@ enum CustomerAudit {
     CreateTime,
 }
 
-fn index(name: &str, table: impl IntoIden, cols: Vec<DynIden>) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(c);
-    }
-    i.to_owned()
-}
+use crm_platform::db::index;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {

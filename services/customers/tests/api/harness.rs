@@ -1,5 +1,5 @@
 //! `spawn_app()` and request builders shared by the tests.
-use crm_customers::{Application, Settings};
+use crm_customers::Settings;
 use crm_platform::config::Secret;
 use crm_platform::testing::{self, Backend};
 use crm_proto::customers as pb;
@@ -48,7 +48,7 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> (TestApp, (Strin
         ),
     };
     s.platform.security.page_token_secret = Secret::new("test-page-token-secret-0123456789abcdef");
-    let app = Application::build(s).await.expect("app builds");
+    let app = crm_customers::application(s).await.expect("app builds");
     let port = app.port();
     let service = app.service().clone();
     tokio::spawn(app.run_until(std::future::pending()));

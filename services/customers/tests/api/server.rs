@@ -61,9 +61,7 @@ async fn health_is_not_serving_while_the_schema_is_behind() {
     s.platform.server.port = 0;
     s.platform.database.url = Secret::new(url);
     s.platform.database.migrate_on_start = false;
-    let app = crm_customers::Application::build(s.clone())
-        .await
-        .expect("build");
+    let app = crm_customers::application(s.clone()).await.expect("build");
     let addr = format!("127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -88,7 +86,7 @@ async fn shutdown_drains_and_stops_the_server() {
     s.platform.server.port = 0;
     s.platform.server.shutdown_grace_ms = 2000;
     s.platform.database.url = Secret::new(url);
-    let app = crm_customers::Application::build(s).await.expect("build");
+    let app = crm_customers::application(s).await.expect("build");
     let addr = format!("127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {

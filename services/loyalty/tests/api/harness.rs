@@ -1,6 +1,6 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
-use crm_loyalty::{Application, Settings};
+use crm_loyalty::Settings;
 use crm_platform::config::Secret;
 use crm_platform::testing::{self, Backend};
 use crm_proto::loyalty as pb;
@@ -34,7 +34,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     // Tests run expiry through the RPC or the service so results are deterministic.
     s.loyalty.expire_interval_secs = 0;
     tweak(&mut s);
-    let app = Application::build(s).await.expect("app builds");
+    let app = crm_loyalty::application(s).await.expect("app builds");
     let port = app.port();
     let service = app.service().clone();
     tokio::spawn(app.run_until(std::future::pending()));
