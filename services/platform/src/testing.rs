@@ -3,6 +3,7 @@
 //! Backends: SQLite with the in-process cache always; PostgreSQL with Redis when
 //! `CRM_TEST_POSTGRES_URL` (an admin URL) and `CRM_TEST_REDIS_URL` are set, as
 //! `scripts/test-servers.sh` does. Absence is announced loudly; with `CI=true` it fails.
+use crate::config::{PlatformSettings, Secret};
 use sea_orm::{ConnectionTrait, Database};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +90,98 @@ pub fn random_prefix() -> String {
         "crmtest{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
+}
+
+/// Runs `test` once per available backend.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in backends() {
+        eprintln!("-- backend {backend:?}");
+        test(backend).await;
+    }
+}
+
+/// Where a test server keeps its state: a database and a cache key prefix. Two apps given
+/// the same `Storage` act as replicas of one service.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub backend: Backend,
+    pub database_url: String,
+    pub cache_prefix: String,
+    /// Redis to use on PostgreSQL (e.g. a cuttable proxy); `None`: the test Redis.
+    pub redis_url: Option<String>,
+}
+
+impl Storage {
+    /// A fresh database and cache prefix on `backend`.
+    pub async fn fresh(backend: Backend) -> Self {
+        Self {
+            backend,
+            database_url: fresh_database_url(backend).await,
+            cache_prefix: random_prefix(),
+            redis_url: None,
+        }
+    }
+
+    /// Points `platform` at this storage, on 127.0.0.1 port 0, with a test page-token secret.
+    pub fn apply(&self, platform: &mut PlatformSettings) {
+        platform.server.host = "127.0.0.1".into();
+        platform.server.port = 0;
+        platform.database.url = Secret::new(self.database_url.clone());
+        platform.database.max_connections = 10;
+        platform.cache.key_prefix = self.cache_prefix.clone();
+        platform.cache.redis_url = match self.backend {
+            Backend::Sqlite => Secret::default(),
+            Backend::Postgres => Secret::new(
+                self.redis_url
+                    .clone()
+                    .or_else(redis_url)
+                    .unwrap_or_default(),
+            ),
+        };
+        platform.security.page_token_secret =
+            Secret::new("test-page-token-secret-0123456789abcdef");
+    }
+}
+
+/// A fresh request id.
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Asserts a status's code and `ErrorInfo` reason.
+#[track_caller]
+pub fn assert_status(status: &tonic::Status, code: tonic::Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(
+        crate::grpc::reason_of(status).as_deref(),
+        Some(reason),
+        "{status:?}"
+    );
+}
+
+/// The fields named by a status's `BadRequest`, sorted.
+pub fn violations(status: &tonic::Status) -> Vec<String> {
+    let mut v = crate::grpc::violated_fields(status);
+    v.sort();
+    v
+}
+
+/// Polls grpc.health.v1 on `addr` for `service` until SERVING (true) or ~5 s pass (false).
+pub async fn wait_serving(addr: &str, service: &str) -> bool {
+    for _ in 0..50 {
+        if crate::cli::healthcheck(addr, service, std::time::Duration::from_secs(1))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// A TCP proxy in front of a real server (e.g. Redis) that a test can cut to simulate an

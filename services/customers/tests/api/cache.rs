@@ -22,11 +22,11 @@ fn redis_target() -> Option<String> {
 async fn reads_and_writes_survive_redis_going_down() {
     let Some(target) = redis_target() else { return };
     let proxy = TcpProxy::start(target).await;
-    let opts = Options {
+    let storage = Storage {
         redis_url: Some(format!("redis://127.0.0.1:{}", proxy.port)),
-        shared: None,
+        ..Storage::fresh(Backend::Postgres).await
     };
-    let (mut app, _) = spawn_app_with(Backend::Postgres, opts).await;
+    let mut app = spawn_app_on(storage).await;
     let c = app.create(person("Fay", "fay@example.com")).await;
     for _ in 0..100 {
         if app.service.cache().remote_connected() {
@@ -90,15 +90,8 @@ async fn reads_and_writes_survive_redis_going_down() {
 #[tokio::test]
 async fn a_write_on_one_replica_invalidates_the_others() {
     let Some(_) = redis_target() else { return };
-    let (mut a, shared) = spawn_app_with(Backend::Postgres, Options::default()).await;
-    let (mut b, _) = spawn_app_with(
-        Backend::Postgres,
-        Options {
-            redis_url: None,
-            shared: Some(shared),
-        },
-    )
-    .await;
+    let mut a = spawn_app(Backend::Postgres).await;
+    let mut b = spawn_app_on(a.storage.clone()).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // both subscribed
     let c = a.create(person("Hal", "hal@example.com")).await;
     assert_eq!(b.get(&c.name).await.expect("b caches").display_name, "Hal");

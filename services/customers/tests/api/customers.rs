@@ -365,7 +365,7 @@ async fn list_pages_filters_orders_and_rejects_tampered_tokens() {
             })
             .await
             .expect_err("bad args");
-        assert_eq!(violations(&err), ["page_size", "order_by"]);
+        assert_eq!(violations(&err), ["order_by", "page_size"]);
     })
     .await;
 }

@@ -7,7 +7,8 @@ use tonic::Code;
 async fn export_then_erase_keeps_aggregates_only() {
     each_backend(|backend| async move {
         use pb::search_customers_request::Query;
-        let (mut app, (db_url, _)) = spawn_app_with(backend, Options::default()).await;
+        let mut app = spawn_app(backend).await;
+        let db_url = app.storage.database_url.clone();
         let c = app
             .create(pb::Customer {
                 phones: vec!["+8613800138000".into()],

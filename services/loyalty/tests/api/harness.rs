@@ -1,11 +1,12 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
 use crm_loyalty::Settings;
-use crm_platform::config::Secret;
-use crm_platform::testing::{self, Backend};
+use crm_platform::testing::Backend;
 use crm_proto::loyalty as pb;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use tonic::transport::Channel;
+
+pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
 pub struct TestApp {
     pub client: LoyaltyServiceClient<Channel>,
@@ -20,17 +21,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = Settings::load(None).expect("default settings");
-    s.platform.server.host = "127.0.0.1".into();
-    s.platform.server.port = 0;
-    let db_url = testing::fresh_database_url(backend).await;
-    s.platform.database.url = Secret::new(db_url.clone());
-    s.platform.database.max_connections = 10;
-    s.platform.cache.key_prefix = testing::random_prefix();
-    s.platform.cache.redis_url = match backend {
-        Backend::Sqlite => Secret::default(),
-        Backend::Postgres => Secret::new(testing::redis_url().unwrap_or_default()),
-    };
-    s.platform.security.page_token_secret = Secret::new("test-page-token-secret-0123456789abcdef");
+    let storage = Storage::fresh(backend).await;
+    storage.apply(&mut s.platform);
     // Tests run expiry through the RPC or the service so results are deterministic.
     s.loyalty.expire_interval_secs = 0;
     tweak(&mut s);
@@ -45,24 +37,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         client,
         port,
         service,
-        db_url,
+        db_url: storage.database_url,
     }
-}
-
-/// Runs `test` once per available backend.
-pub async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(Backend) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in testing::backends() {
-        eprintln!("-- backend {backend:?}");
-        test(backend).await;
-    }
-}
-
-pub fn rid() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 pub fn new_customer() -> String {
@@ -172,20 +148,4 @@ impl TestApp {
         );
         v
     }
-}
-
-/// Asserts a status's code and ErrorInfo reason.
-pub fn assert_status(status: &tonic::Status, code: tonic::Code, reason: &str) {
-    assert_eq!(status.code(), code, "{status:?}");
-    assert_eq!(
-        crm_platform::grpc::reason_of(status).as_deref(),
-        Some(reason),
-        "{status:?}"
-    );
-}
-
-pub fn violations(status: &tonic::Status) -> Vec<String> {
-    let mut v = crm_platform::grpc::violated_fields(status);
-    v.sort();
-    v
 }
