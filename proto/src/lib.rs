@@ -21,8 +21,14 @@ pub mod crm {
             tonic::include_proto!("crm.loyalty.v1");
         }
     }
+    pub mod tickets {
+        pub mod v1 {
+            tonic::include_proto!("crm.tickets.v1");
+        }
+    }
 }
 
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::loyalty::v1 as loyalty;
+pub use crm::tickets::v1 as tickets;

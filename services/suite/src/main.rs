@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Settings {
     customers: crm_customers::Settings,
     loyalty: crm_loyalty::Settings,
+    tickets: crm_tickets::Settings,
 }
 
 struct Suite;
@@ -23,6 +24,7 @@ impl crm_platform::cli::Binary for Suite {
         Ok(Settings {
             customers: crm_customers::Settings::load(file)?,
             loyalty: crm_loyalty::Settings::load(file)?,
+            tickets: crm_tickets::Settings::load(file)?,
         })
     }
     fn telemetry(settings: &Settings) -> &TelemetrySettings {
@@ -30,7 +32,8 @@ impl crm_platform::cli::Binary for Suite {
     }
     async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         crm_customers::migrate(&settings.customers).await?;
-        crm_loyalty::migrate(&settings.loyalty).await
+        crm_loyalty::migrate(&settings.loyalty).await?;
+        crm_tickets::migrate(&settings.tickets).await
     }
     async fn serve(settings: Settings) -> anyhow::Result<()> {
         serve(settings).await
@@ -42,13 +45,31 @@ async fn main() -> anyhow::Result<()> {
     crm_platform::cli::run::<Suite>().await
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// Tickets calls customers and loyalty over gRPC even in one process: unless configured
+/// otherwise, at this process's own address (the calls go through the same server).
+fn point_at_self(c: &mut crm_tickets::settings::ClientsSettings, addr: std::net::SocketAddr) {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    let own = format!("http://{}", std::net::SocketAddr::new(ip, addr.port()));
+    for url in [&mut c.customers_url, &mut c.loyalty_url] {
+        if url.is_empty() {
+            url.clone_from(&own);
+        }
+    }
+}
+
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let server = settings.customers.platform.server.clone();
-    let (customers, _) = crm_customers::component(&settings.customers).await?;
-    let (loyalty, _) = crm_loyalty::component(&settings.loyalty).await?;
     let listener = crm_platform::server::bind(&server).await?;
     let addr = listener.local_addr()?;
-    println!("\nCRM suite listening on {addr} (services: customers, loyalty)");
+    point_at_self(&mut settings.tickets.clients, addr);
+    let (customers, _) = crm_customers::component(&settings.customers).await?;
+    let (loyalty, _) = crm_loyalty::component(&settings.loyalty).await?;
+    let (tickets, _) = crm_tickets::component(&settings.tickets).await?;
+    println!("\nCRM suite listening on {addr} (services: customers, loyalty, tickets)");
     println!("try:\n  grpcurl -plaintext {addr} list");
     println!(
         "  grpcurl -plaintext -d '{{\"request_id\":\"{}\",\"customer\":{{\"display_name\":\"Li Wei\",\"primary_email\":\"li.wei@example.com\"}}}}' {addr} crm.customers.v1.CustomerService/CreateCustomer\n",
@@ -57,7 +78,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     crm_platform::server::serve(
         &server,
         listener,
-        vec![customers, loyalty],
+        vec![customers, loyalty, tickets],
         crm_platform::server::shutdown_signal(),
     )
     .await

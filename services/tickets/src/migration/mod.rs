@@ -1,0 +1,16 @@
+//! Schema migrations, one per file, never edited once released.
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tickets;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(crm_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(m20261123_000001_create_tickets::Migration),
+        ]
+    }
+}

@@ -1,0 +1,249 @@
+//! The ticket use cases. No tonic or proto types here: the gRPC adapter parses requests into
+//! these types, calls these methods and converts the results back.
+//!
+//! Every mutation runs in one database transaction that first claims its request id
+//! (idempotency), then locks the rows it changes, applies the domain rules and writes with a
+//! revision check. Calls to other services happen before that transaction opens (or, for
+//! goodwill points, with a deterministic request id so a repeat is a replay).
+mod csat;
+mod jobs;
+mod org;
+pub use org::{AgentPatch, TeamPatch};
+mod stats;
+mod tickets;
+
+pub use stats::{DurationStats, GroupStats, TicketStats};
+pub use tickets::{Assign, NewMessage};
+
+use crate::clients::Clients;
+use crate::domain::routing::{self, Candidate};
+use crate::domain::{AgentId, Calendar, Category, SlaPolicy, TeamId, Ticket, TicketId, sla};
+use crate::error;
+use crate::settings::TicketsSettings;
+use crate::store;
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::page_token::PageTokens;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct TicketsService {
+    db: DatabaseConnection,
+    tokens: PageTokens,
+    cfg: Arc<TicketsSettings>,
+    calendar: Arc<Calendar>,
+    clients: Clients,
+}
+
+/// One page of results and the token of the next (empty on the last page).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+impl TicketsService {
+    pub fn new(
+        db: DatabaseConnection,
+        tokens: PageTokens,
+        cfg: TicketsSettings,
+        clients: Clients,
+    ) -> anyhow::Result<Self> {
+        let calendar = cfg.calendar.calendar()?;
+        Ok(Self {
+            db,
+            tokens,
+            cfg: Arc::new(cfg),
+            calendar: Arc::new(calendar),
+            clients,
+        })
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn page_size(&self, requested: u32) -> u64 {
+        u64::from(if requested == 0 {
+            self.cfg.default_page_size
+        } else {
+            requested.min(self.cfg.max_page_size)
+        })
+    }
+
+    /// Trims the look-ahead row and encodes where the next page starts.
+    fn next_token<T, C: Serialize>(
+        &self,
+        rows: &mut Vec<T>,
+        limit: u64,
+        fingerprint: &str,
+        cursor: impl Fn(&T) -> C,
+    ) -> String {
+        if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|last| self.tokens.encode(fingerprint, &cursor(last)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+
+    fn policy(&self, t: &Ticket) -> Result<&SlaPolicy, Error> {
+        sla::select(&self.cfg.sla_policies, t.priority, t.category)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("no SLA policy matches")))
+    }
+
+    /// Re-picks the SLA policy after a change of priority or category and re-times the
+    /// targets still running (see [`SlaTrack::repolicy`](crate::domain::SlaTrack::repolicy)).
+    fn repolicy(&self, t: &mut Ticket, now: DateTime<Utc>) -> Result<(), Error> {
+        let new = self.policy(t)?;
+        let old = self
+            .cfg
+            .sla_policies
+            .iter()
+            .find(|p| p.name == t.sla.policy);
+        t.sla.repolicy(old, new, &self.calendar, t.create_time, now);
+        Ok(())
+    }
+
+    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
+    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
+        idempotency::begin(&self.db, key).await
+    }
+
+    /// The stored answer of a request that already ran, read without opening a transaction.
+    /// Mutations that ask other services first use it, so a retry replays instead of asking
+    /// again (and maybe getting another answer). `begin` still decides authoritatively.
+    async fn replayed<T: DeserializeOwned>(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<T>, Error> {
+        use sea_orm::EntityTrait;
+        let Some(row) = idempotency::Entity::find_by_id(key.request_id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if row.method != key.method || row.fingerprint != key.fingerprint || row.response.is_empty()
+        {
+            // Reuse and in-flight claims are for `begin` to report.
+            return Ok(None);
+        }
+        serde_json::from_str(&row.response)
+            .map(Some)
+            .map_err(Error::internal)
+    }
+
+    /// Stores the response with the mutation and commits.
+    async fn commit<T: Serialize>(
+        &self,
+        txn: DatabaseTransaction,
+        key: &IdempotencyKey,
+        resource: &str,
+        value: T,
+    ) -> Result<T, Error> {
+        idempotency::commit(txn, key, resource, &value).await?;
+        Ok(value)
+    }
+
+    /// Drops idempotency records older than the configured retention.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
+        idempotency::purge_older_than(
+            &self.db,
+            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
+        )
+        .await
+    }
+
+    /// The team that routes `category`, if any.
+    async fn team_for(
+        &self,
+        txn: &DatabaseTransaction,
+        category: Category,
+    ) -> Result<Option<crate::domain::Team>, Error> {
+        match store::claim_holder(txn, store::Claim::Category(category)).await? {
+            Some(id) => store::find_team(txn, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Picks and claims an agent of `team` for a ticket of `category`: candidates in the
+    /// team's order, each claimed with a conditional increment (the first that succeeds).
+    async fn route_within(
+        &self,
+        txn: &DatabaseTransaction,
+        team: TeamId,
+        category: Category,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AgentId>, Error> {
+        let Some(team) = store::find_team(txn, team).await? else {
+            return Ok(None);
+        };
+        let agents = store::list_agents(txn, Some(team.id), None, 10_000).await?;
+        let candidates: Vec<Candidate> = agents
+            .into_iter()
+            .map(|a| Candidate {
+                id: a.id,
+                open_tickets: a.open_tickets,
+                max_open_tickets: a.max_open_tickets,
+                available: a.available,
+                skills: a.skills,
+                last_assigned: a.last_assigned,
+            })
+            .collect();
+        let skill = team.category_skills.get(&category).map(String::as_str);
+        for id in routing::order(team.routing_strategy, &candidates, skill) {
+            if store::claim_capacity(txn, id, now).await? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Routes a ticket by its category: the category's team, then an agent in it.
+    async fn route(
+        &self,
+        txn: &DatabaseTransaction,
+        t: &mut Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if let Some(team) = self.team_for(txn, t.category).await? {
+            t.team = Some(team.id);
+            t.assignee = self.route_within(txn, team.id, t.category, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads a ticket for writing.
+    async fn lock(&self, txn: &DatabaseTransaction, id: TicketId) -> Result<Ticket, Error> {
+        store::lock_ticket(txn, id)
+            .await?
+            .ok_or_else(|| error::not_found(id))
+    }
+
+    /// Writes a changed ticket (revision + 1, compared in the statement).
+    async fn save(
+        &self,
+        txn: &DatabaseTransaction,
+        t: &mut Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        t.revision += 1;
+        t.update_time = now;
+        if store::update_ticket(txn, t, now).await? {
+            Ok(())
+        } else {
+            Err(Error::etag_mismatch())
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Settings of the tickets binary: the platform sections plus `[tickets]` and `[clients]`.
+use crate::domain::{Calendar, SlaPolicy};
+use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use serde::Deserialize;
+use std::path::Path;
+
+pub const DEFAULTS: &str = include_str!("../config/tickets.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    pub time_zone: String,
+    pub week: [String; 7],
+    pub holidays: Vec<String>,
+}
+
+impl CalendarSettings {
+    pub fn calendar(&self) -> Result<Calendar, crate::domain::calendar::CalendarError> {
+        Calendar::parse(&self.time_zone, &self.week, &self.holidays)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsSettings {
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    pub idempotency_retention_hours: u64,
+    pub reopen_window_hours: i64,
+    pub sla_interval_secs: u64,
+    pub verify_interval_secs: u64,
+    pub priority_tiers: Vec<String>,
+    pub low_score_threshold: i32,
+    pub goodwill_points: i64,
+    pub calendar: CalendarSettings,
+    pub sla_policies: Vec<SlaPolicy>,
+}
+
+impl Validate for TicketsSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
+            p.push("tickets: need 0 < default_page_size <= max_page_size".into());
+        }
+        if self.reopen_window_hours < 0 {
+            p.push("tickets.reopen_window_hours must not be negative".into());
+        }
+        if !(0..=5).contains(&self.low_score_threshold) {
+            p.push("tickets.low_score_threshold must be 0..5".into());
+        }
+        if self.goodwill_points < 0 {
+            p.push("tickets.goodwill_points must not be negative".into());
+        }
+        if let Err(e) = self.calendar.calendar() {
+            p.push(format!("tickets.calendar: {e}"));
+        }
+        if !self
+            .sla_policies
+            .iter()
+            .any(|x| x.priority.is_none() && x.category.is_none())
+        {
+            p.push(
+                "tickets.sla_policies needs a catch-all policy (no priority, no category)".into(),
+            );
+        }
+        for (i, x) in self.sla_policies.iter().enumerate() {
+            x.validate(p);
+            // A ticket records its policy by name; a change of priority or category finds
+            // the old one by it.
+            if self.sla_policies[..i].iter().any(|y| y.name == x.name) {
+                p.push(format!(
+                    "tickets.sla_policies: the name {:?} is used twice",
+                    x.name
+                ));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsSettings {
+    pub customers_url: String,
+    pub loyalty_url: String,
+    pub timeout_ms: u64,
+}
+
+impl Validate for ClientsSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        for (k, u) in [
+            ("customers_url", &self.customers_url),
+            ("loyalty_url", &self.loyalty_url),
+        ] {
+            let http = u.starts_with("http://") || u.starts_with("https://");
+            if !u.is_empty() && !http {
+                p.push(format!("clients.{k} must be an http(s):// URL or empty"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            p.push("clients.timeout_ms must be > 0".into());
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub platform: PlatformSettings,
+    pub tickets: TicketsSettings,
+    pub clients: ClientsSettings,
+}
+
+impl Settings {
+    /// Embedded defaults -> `file` -> `CRM_*` env, validated.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut l = Loader::new(&[DEFAULTS], file)?;
+        let platform = l.platform();
+        let tickets = l.section("tickets");
+        let clients = l.section("clients");
+        let value = platform
+            .zip(tickets)
+            .zip(clients)
+            .map(|((platform, tickets), clients)| Self {
+                platform,
+                tickets,
+                clients,
+            });
+        l.finish(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::load(None).expect("defaults load");
+        assert_eq!(s.tickets.sla_policies[0].name, "default");
+        assert!(s.tickets.sla_policies[0].first_response_same_day);
+        assert!(s.clients.customers_url.is_empty());
+        assert_eq!(
+            s.tickets
+                .calendar
+                .calendar()
+                .map(|c| c.tz.name().to_owned()),
+            Ok("Asia/Shanghai".to_owned())
+        );
+    }
+
+    #[test]
+    fn policy_names_are_unique() {
+        let mut t = Settings::load(None).expect("defaults load").tickets;
+        let mut problems = Vec::new();
+        t.validate(&mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let twin = t.sla_policies[1].clone();
+        t.sla_policies.push(twin);
+        t.validate(&mut problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("used twice"), "{problems:?}");
+    }
+}

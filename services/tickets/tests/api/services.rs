@@ -1,0 +1,298 @@
+//! With the real customers and loyalty services (in-process, over gRPC): verification, the
+//! loyalty priority bump, macro placeholders, goodwill points; and with them down: accepted
+//! unverified, verified later by the background pass; goodwill owed while loyalty is down
+//! is awarded (once) by the same pass when it is back.
+use crate::harness::*;
+use crm_proto::customers as cpb;
+use crm_proto::customers::customer_service_client::CustomerServiceClient;
+use crm_proto::loyalty as lpb;
+use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
+use crm_proto::tickets as pb;
+use tokio::sync::oneshot;
+use tonic::Code;
+
+/// A customers server on `storage` and `port` (0: any) that stops when the sender is dropped
+/// or fires; returns its port.
+async fn customers(storage: &Storage, port: u16) -> (u16, oneshot::Sender<()>) {
+    let mut s = crm_customers::Settings::load(None).expect("customers settings");
+    storage.apply(&mut s.platform);
+    s.platform.server.port = port;
+    let app = crm_customers::application(s).await.expect("customers app");
+    let port = app.port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    (port, tx)
+}
+
+/// A loyalty server on `storage` and `port` (0: any), stopped like [`customers`].
+async fn loyalty(storage: &Storage, port: u16) -> (u16, oneshot::Sender<()>) {
+    let mut s = crm_loyalty::Settings::load(None).expect("loyalty settings");
+    storage.apply(&mut s.platform);
+    s.platform.server.port = port;
+    s.loyalty.expire_interval_secs = 0;
+    let app = crm_loyalty::application(s).await.expect("loyalty app");
+    let port = app.port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    (port, tx)
+}
+
+/// Stops a server started by [`customers`] or [`loyalty`] and waits until its port is free.
+async fn stop(port: u16, stop: oneshot::Sender<()>) {
+    drop(stop);
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("port {port} still answers");
+}
+
+async fn create_customer(port: u16, given: &str) -> String {
+    let mut c = CustomerServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connect customers");
+    c.create_customer(cpb::CreateCustomerRequest {
+        customer: Some(cpb::Customer {
+            display_name: format!("{given} Li"),
+            given_name: given.into(),
+            primary_email: format!("{}@example.com", given.to_lowercase()),
+            ..Default::default()
+        }),
+        request_id: rid(),
+    })
+    .await
+    .expect("create customer")
+    .into_inner()
+    .name
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn with_customers_and_loyalty_up() {
+    each_backend(|backend| async move {
+        let (cport, _stop) = customers(&Storage::fresh(backend).await, 0).await;
+        let (lport, _lstop) = loyalty(&Storage::fresh(backend).await, 0).await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+            s.clients.loyalty_url = format!("http://127.0.0.1:{lport}");
+        })
+        .await;
+        let gold = create_customer(cport, "Wei").await;
+        let regular = create_customer(cport, "Fang").await;
+        let mut l = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{lport}"))
+            .await
+            .expect("connect loyalty");
+        l.earn(lpb::EarnRequest {
+            customer: gold.clone(),
+            source: Some(lpb::earn_request::Source::Purchase(lpb::Purchase {
+                order_id: "o-1".into(),
+                amount: Some(crm_proto::common::Money {
+                    currency_code: "CNY".into(),
+                    amount_minor: 600_000,
+                }),
+                items: vec![],
+            })),
+            request_id: rid(),
+            ..Default::default()
+        })
+        .await
+        .expect("earn");
+        let tier = l
+            .get_tier(lpb::GetTierRequest {
+                customer: gold.clone(),
+            })
+            .await
+            .expect("tier")
+            .into_inner();
+        assert_eq!(tier.tier, "gold");
+
+        let t = app.create(ticket(&gold, pb::Category::Complaint)).await;
+        assert_eq!(t.customer_check, pb::CustomerCheck::Verified as i32);
+        assert_eq!(
+            t.priority,
+            pb::Priority::High as i32,
+            "gold customers are bumped"
+        );
+        let r = app.create(ticket(&regular, pb::Category::Complaint)).await;
+        assert_eq!(r.priority, pb::Priority::Normal as i32);
+        let err = app
+            .try_create(ticket(&new_customer(), pb::Category::Complaint))
+            .await
+            .expect_err("unknown customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_NOT_FOUND");
+
+        // Macro placeholders come from the customers service.
+        let team = app
+            .team("Care", &[], pb::RoutingStrategy::LeastLoaded, false)
+            .await;
+        let agent = app.agent(&team.name, "Mei", 5).await;
+        app.client
+            .create_macro(pb::CreateMacroRequest {
+                r#macro: Some(pb::Macro {
+                    code: "hi".into(),
+                    title: "Hi".into(),
+                    body: "Dear {{customer.given_name|customer}}, thank you.".into(),
+                    ..Default::default()
+                }),
+                request_id: rid(),
+            })
+            .await
+            .expect("macro");
+        let m = app
+            .client
+            .apply_macro(pb::ApplyMacroRequest {
+                name: t.name.clone(),
+                r#macro: "macros/hi".into(),
+                agent: agent.name.clone(),
+                request_id: rid(),
+            })
+            .await
+            .expect("apply")
+            .into_inner();
+        assert_eq!(m.body, "Dear Wei, thank you.");
+
+        // A low score awards goodwill points once.
+        let solved = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        let s = app
+            .survey(&t.name, &solved.survey_token, 1)
+            .await
+            .expect("csat");
+        assert_eq!(s.goodwill_points, 100);
+        let balance = l
+            .get_balance(lpb::GetBalanceRequest {
+                customer: gold.clone(),
+            })
+            .await
+            .expect("balance")
+            .into_inner();
+        assert_eq!(balance.available, 6000 + 100);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_customers_and_loyalty_down() {
+    each_backend(|backend| async move {
+        let cstorage = Storage::fresh(backend).await;
+        let (cport, cstop) = customers(&cstorage, 0).await;
+        let known = create_customer(cport, "Wei").await;
+        stop(cport, cstop).await;
+        let lport = closed_port().await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+            s.clients.loyalty_url = format!("http://127.0.0.1:{lport}");
+            s.clients.timeout_ms = 500;
+        })
+        .await;
+        let t = app.create(ticket(&known, pb::Category::Complaint)).await;
+        assert_eq!(t.customer_check, pb::CustomerCheck::Unverified as i32);
+        assert_eq!(t.priority, pb::Priority::Normal as i32);
+        let stranger = app
+            .create(ticket(&new_customer(), pb::Category::Inquiry))
+            .await;
+        assert_eq!(
+            stranger.customer_check,
+            pb::CustomerCheck::Unverified as i32
+        );
+        assert_eq!(app.service.verify_customers().await.expect("pass"), 0);
+
+        // Customers comes back on the same port: the pass settles both tickets.
+        let (_, _stop) = customers(&cstorage, cport).await;
+        assert!(
+            crm_platform::testing::wait_serving(
+                &format!("http://127.0.0.1:{cport}"),
+                "crm.customers.v1.CustomerService"
+            )
+            .await
+        );
+        assert_eq!(app.service.verify_customers().await.expect("pass"), 2);
+        assert_eq!(
+            app.get(&t.name).await.customer_check,
+            pb::CustomerCheck::Verified as i32
+        );
+        assert_eq!(
+            app.get(&stranger.name).await.customer_check,
+            pb::CustomerCheck::NotFound as i32
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn goodwill_owed_while_loyalty_is_down_is_awarded_once_later() {
+    each_backend(|backend| async move {
+        let lstorage = Storage::fresh(backend).await;
+        let (lport, lstop) = loyalty(&lstorage, 0).await;
+        stop(lport, lstop).await;
+        let storage = Storage::fresh(backend).await;
+        let settings = |s: &mut crm_tickets::Settings| {
+            s.clients.loyalty_url = format!("http://127.0.0.1:{lport}");
+            s.clients.timeout_ms = 500;
+        };
+        let mut app = spawn_app_with(storage.clone(), settings).await;
+        let replica = spawn_app_with(storage, settings).await;
+        let customer = new_customer();
+        let t = app.create(ticket(&customer, pb::Category::Complaint)).await;
+        let solved = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        let s = app
+            .survey(&t.name, &solved.survey_token, 1)
+            .await
+            .expect("accepted with loyalty down");
+        assert_eq!(s.goodwill_points, 0);
+        assert!(s.goodwill_pending);
+        // The low score reopened the ticket all the same.
+        assert_eq!(app.get(&t.name).await.status, pb::Status::Open as i32);
+        assert_eq!(app.service.award_pending_goodwill().await.expect("pass"), 0);
+
+        // Loyalty is back on the same port: of two concurrent passes one settles the award,
+        // and loyalty credits it once.
+        let (_, _lstop) = loyalty(&lstorage, lport).await;
+        let url = format!("http://127.0.0.1:{lport}");
+        assert!(crm_platform::testing::wait_serving(&url, crm_loyalty::GRPC_SERVICE).await);
+        let (a, b) = tokio::join!(
+            app.service.award_pending_goodwill(),
+            replica.service.award_pending_goodwill()
+        );
+        assert_eq!(a.expect("pass one") + b.expect("pass two"), 1);
+        assert_eq!(app.service.award_pending_goodwill().await.expect("pass"), 0);
+        let mut l = LoyaltyServiceClient::connect(url)
+            .await
+            .expect("connect loyalty");
+        let balance = l
+            .get_balance(lpb::GetBalanceRequest { customer })
+            .await
+            .expect("balance")
+            .into_inner();
+        assert_eq!(balance.available, 100);
+        let notes: Vec<_> = app
+            .messages(&t.name)
+            .await
+            .into_iter()
+            .filter(|m| m.body.contains("goodwill points awarded (late)"))
+            .collect();
+        assert_eq!(notes.len(), 1);
+    })
+    .await;
+}
