@@ -1,64 +1,100 @@
-//! `crm-bench`: measures the customers service next to a bare tonic baseline in one run, so
-//! the noisy machine affects both alike. Server and load generator share one process; each
-//! scenario gets the same connections, concurrency and duration.
+//! `crm-bench`: measures the services next to same-run baselines (a bare tonic server and,
+//! given `--pgbench`, pgbench TPC-B on the same PostgreSQL), so the noisy machine affects
+//! both alike. Server and load generator share one process; each scenario gets the same
+//! connections, concurrency and duration. One module per service.
+mod customers;
+mod loyalty;
+mod tickets;
+
 use clap::Parser;
 
 // The service binaries' allocator, so the bench measures what ships.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use crm_customers::Settings;
-use crm_platform::config::Secret;
-use crm_proto::customers as pb;
-use crm_proto::customers::customer_service_client::CustomerServiceClient;
-use std::sync::Arc;
+use crm_platform::config::{PlatformSettings, Secret};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 #[derive(Parser, Debug)]
-struct Args {
+pub struct Args {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub seconds: u64,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
-    concurrency: usize,
+    pub concurrency: usize,
     /// HTTP/2 connections the load is spread over.
     #[arg(long, default_value_t = 4)]
-    connections: usize,
+    pub connections: usize,
     /// Database for the service scenarios: a sqlite:// URL, or an admin postgres:// URL (a
     /// fresh database is created in it). Default: a temporary SQLite file.
     #[arg(long, env = "CRM_BENCH_DATABASE_URL")]
-    database_url: Option<String>,
+    pub database_url: Option<String>,
     /// Redis for the cache scenarios; empty: in-process cache only.
     #[arg(long, env = "CRM_BENCH_REDIS_URL", default_value = "")]
-    redis_url: String,
+    pub redis_url: String,
     /// Customers preloaded; hot reads pick among the first 100.
     #[arg(long, default_value_t = 2000)]
-    customers: usize,
+    pub customers: usize,
     /// Rounds; each runs the baseline and then every scenario.
     #[arg(long, default_value_t = 3)]
-    rounds: usize,
+    pub rounds: usize,
     /// Run only scenarios whose name contains this (e.g. "cached"); the baseline always runs.
     #[arg(long, default_value = "")]
-    only: String,
+    pub only: String,
+    /// Run pgbench TPC-B against this database URL in every round, as the ledger baseline.
+    #[arg(long, env = "CRM_BENCH_PGBENCH_URL")]
+    pub pgbench: Option<String>,
+    /// The pgbench binary.
+    #[arg(long, default_value = "pgbench")]
+    pub pgbench_bin: String,
+    /// Loyalty: batch concurrent ledger writes into one database transaction.
+    #[arg(long)]
+    pub group_commit: bool,
     /// Label for the database column of the report.
     #[arg(long, default_value = "")]
-    label: String,
+    pub label: String,
 }
 
-struct Stats {
+impl Args {
+    pub fn wants(&self, scenario: &str) -> bool {
+        scenario.contains(self.only.as_str())
+    }
+}
+
+pub struct Stats {
     name: String,
     requests: usize,
     errors: usize,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    /// Ledger postings per call (0: not a ledger scenario).
+    postings_per_call: f64,
+    /// Compared with pgbench TPC-B of the same round, not the tonic baseline.
+    vs_pgbench: bool,
 }
 
 impl Stats {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn per_call(mut self, postings: f64) -> Self {
+        self.postings_per_call = postings;
+        self
+    }
+    pub fn against_pgbench(mut self) -> Self {
+        self.vs_pgbench = true;
+        self
+    }
+    /// The rate the report compares: postings/s for ledger scenarios, else calls/s.
+    fn rate(&self) -> f64 {
+        if self.postings_per_call > 0.0 {
+            self.rps() * self.postings_per_call
+        } else {
+            self.rps()
+        }
     }
     fn pct(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -70,7 +106,7 @@ impl Stats {
 }
 
 /// Runs `call` from `concurrency` tasks for `seconds`; every task has its own client clone.
-async fn drive<C, F, Fut>(name: &str, args: &Args, clients: &[C], call: F) -> Stats
+pub async fn drive<C, F, Fut>(name: &str, args: &Args, clients: &[C], call: F) -> Stats
 where
     C: Clone + Send + 'static,
     F: Fn(C, u64) -> Fut + Send + Sync + Clone + 'static,
@@ -115,10 +151,12 @@ where
         errors,
         elapsed: Duration::from_secs(args.seconds),
         latencies_us,
+        postings_per_call: 0.0,
+        vs_pgbench: false,
     }
 }
 
-async fn channels(port: u16, n: usize) -> anyhow::Result<Vec<Channel>> {
+pub async fn channels(port: u16, n: usize) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(
@@ -151,40 +189,12 @@ async fn database_url(args: &Args) -> anyhow::Result<String> {
     }
 }
 
-async fn spawn_customers(db_url: &str, redis_url: &str, cache: bool) -> anyhow::Result<u16> {
-    let mut s = Settings::load(None)?;
-    s.platform.server.port = 0;
-    s.platform.database.url = Secret::new(db_url);
-    s.platform.cache.enabled = cache;
-    s.platform.cache.redis_url = Secret::new(redis_url);
-    s.platform.cache.key_prefix =
-        format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    s.platform.security.page_token_secret = Secret::new("bench-page-token-secret-0123456789abcdef");
-    let app = crm_customers::application(s).await?;
-    let port = app.port();
-    tokio::spawn(app.run_until(std::future::pending()));
-    Ok(port)
-}
-
-fn new_customer(i: u64) -> pb::CreateCustomerRequest {
-    pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            display_name: format!("Bench Customer {i}"),
-            primary_email: format!("bench{i}-{}@example.com", uuid::Uuid::new_v4().simple()),
-            phones: vec![format!("+86138{:08}", i % 100_000_000)],
-            tags: vec!["bench".into()],
-            ..Default::default()
-        }),
-        request_id: uuid::Uuid::new_v4().to_string(),
-    }
-}
-
 /// The ceiling: a bare tonic server (health service only, no middleware).
 async fn spawn_baseline() -> anyhow::Result<u16> {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(health)
@@ -193,48 +203,62 @@ async fn spawn_baseline() -> anyhow::Result<u16> {
     Ok(port)
 }
 
-const BASELINE: &str = "bare tonic (health Check)";
-const HOT: &str = "GetCustomer, cached (hot set of 100)";
-const COLD: &str = "GetCustomer, database (cache off)";
-const CREATE: &str = "CreateCustomer";
+/// Platform settings of a bench server: port 0, the given database and Redis, its own
+/// cache prefix.
+pub fn platform_settings(p: &mut PlatformSettings, db_url: &str, redis_url: &str, cache: bool) {
+    p.server.port = 0;
+    p.database.url = Secret::new(db_url);
+    p.cache.enabled = cache;
+    p.cache.redis_url = Secret::new(if cache { redis_url } else { "" });
+    p.cache.key_prefix = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    p.security.page_token_secret = Secret::new("bench-page-token-secret-0123456789abcdef");
+}
 
-/// Every scenario runs once per round, right after the baseline of that round, so a noisy
+/// One pgbench TPC-B run of `args.seconds` (the database is initialised once, at scale 10).
+async fn pgbench(args: &Args, url: &str) -> anyhow::Result<Stats> {
+    let out = tokio::process::Command::new(&args.pgbench_bin)
+        .args(["-c", "8", "-j", "2", "-T", &args.seconds.to_string(), url])
+        .output()
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text}"))?;
+    Ok(Stats {
+        name: PGBENCH.to_owned(),
+        requests: (tps * args.seconds as f64) as usize,
+        errors: 0,
+        elapsed: Duration::from_secs(args.seconds),
+        latencies_us: Vec::new(),
+        postings_per_call: 0.0,
+        vs_pgbench: false,
+    })
+}
+
+const BASELINE: &str = "bare tonic (health Check)";
+const PGBENCH: &str = "pgbench TPC-B, 8 clients (tps)";
+
+/// Every scenario runs once per round, right after the baselines of that round, so a noisy
 /// neighbour hurts both; the report takes medians over rounds.
 async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
-    let base_port = spawn_baseline().await?;
-    let health: Vec<_> = channels(base_port, args.connections)
+    let health: Vec<_> = channels(spawn_baseline().await?, args.connections)
         .await?
         .into_iter()
         .map(HealthClient::new)
         .collect();
-    let db_url = database_url(args).await?;
-    let cached_port = spawn_customers(&db_url, &args.redis_url, true).await?;
-    let uncached_port = spawn_customers(&db_url, "", false).await?;
-    let cached: Vec<_> = channels(cached_port, args.connections)
-        .await?
-        .into_iter()
-        .map(CustomerServiceClient::new)
-        .collect();
-    let uncached: Vec<_> = channels(uncached_port, args.connections)
-        .await?
-        .into_iter()
-        .map(CustomerServiceClient::new)
-        .collect();
-
-    let mut names = Vec::new();
-    let mut c = cached[0].clone();
-    for i in 0..args.customers {
-        names.push(
-            c.create_customer(new_customer(i as u64))
-                .await?
-                .into_inner()
-                .name,
-        );
+    let customers = customers::Bench::prepare(args, &database_url(args).await?).await?;
+    let loyalty = loyalty::Bench::prepare(args, &database_url(args).await?).await?;
+    let tickets = tickets::Bench::prepare(args, &database_url(args).await?).await?;
+    if let Some(url) = &args.pgbench {
+        let init = tokio::process::Command::new(&args.pgbench_bin)
+            .args(["-q", "-i", "-s", "10", url])
+            .output()
+            .await?;
+        anyhow::ensure!(init.status.success(), "pgbench -i failed: {init:?}");
     }
-    let hot: Arc<Vec<String>> = Arc::new(names.iter().take(100).cloned().collect());
-    let all: Arc<Vec<String>> = Arc::new(names);
-    let wanted = |name: &str| name.contains(args.only.as_str());
-
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
         eprintln!("round {}/{}", round + 1, args.rounds);
@@ -248,42 +272,12 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
             })
             .await,
         ];
-        if wanted(HOT) {
-            let hot = hot.clone();
-            stats.push(
-                drive(HOT, args, &cached, move |mut c, n| {
-                    let name = hot[(n as usize * 7919) % hot.len()].clone();
-                    async move {
-                        c.get_customer(pb::GetCustomerRequest { name })
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await,
-            );
+        if let Some(url) = &args.pgbench {
+            stats.push(pgbench(args, url).await?);
         }
-        if wanted(COLD) {
-            let all = all.clone();
-            stats.push(
-                drive(COLD, args, &uncached, move |mut c, n| {
-                    let name = all[(n as usize * 7919) % all.len()].clone();
-                    async move {
-                        c.get_customer(pb::GetCustomerRequest { name })
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await,
-            );
-        }
-        if wanted(CREATE) {
-            stats.push(
-                drive(CREATE, args, &cached, |mut c, n| async move {
-                    c.create_customer(new_customer(1_000_000 + n)).await.is_ok()
-                })
-                .await,
-            );
-        }
+        stats.extend(customers.round(args).await);
+        stats.extend(loyalty.round(args).await);
+        stats.extend(tickets.round(args).await);
         rounds.push(stats);
     }
     Ok(rounds)
@@ -312,19 +306,34 @@ fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
             "yes"
         }
     );
-    s.push_str("| scenario | rps (median) | p50 ms | p99 ms | errors | x baseline (median of rounds) |\n|---|---:|---:|---:|---:|---:|\n");
+    s.push_str("| scenario | rate (median) | p50 ms | p99 ms | errors | x baseline (median of rounds) |\n|---|---:|---:|---:|---:|---:|\n");
     let Some(first) = rounds.first() else {
         return s;
     };
+    // The baseline a row is compared with, in the same round.
+    let baseline_of = |round: &[Stats], row: &Stats| -> Option<f64> {
+        let name = if row.vs_pgbench { PGBENCH } else { BASELINE };
+        round.iter().find(|s| s.name == name).map(Stats::rate)
+    };
     for (i, scenario) in first.iter().enumerate() {
         let runs: Vec<&Stats> = rounds.iter().filter_map(|r| r.get(i)).collect();
-        let rps = median(runs.iter().map(|r| r.rps()).collect());
-        let ratio = median(
-            rounds
-                .iter()
-                .filter_map(|r| Some(r.get(i)?.rps() / r.first()?.rps()))
-                .collect(),
-        );
+        let rate = median(runs.iter().map(|r| r.rate()).collect());
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .filter_map(|r| Some(r.get(i)?.rate() / baseline_of(r, r.get(i)?)?))
+            .collect();
+        let ratio = match (scenario.name.as_str(), ratios.is_empty()) {
+            (BASELINE | PGBENCH, _) | (_, true) => "-".to_owned(),
+            _ => format!(
+                "{:.2} (vs {})",
+                median(ratios),
+                if scenario.vs_pgbench {
+                    "pgbench"
+                } else {
+                    "tonic"
+                }
+            ),
+        };
         let mut lat: Vec<u32> = runs
             .iter()
             .flat_map(|r| r.latencies_us.iter().copied())
@@ -336,10 +345,12 @@ fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
             errors: 0,
             elapsed: Duration::from_secs(1),
             latencies_us: lat,
+            postings_per_call: 0.0,
+            vs_pgbench: false,
         };
         let errors: usize = runs.iter().map(|r| r.errors).sum();
         s.push_str(&format!(
-            "| {} | {rps:.0} | {:.2} | {:.2} | {errors} | {ratio:.2} |\n",
+            "| {} | {rate:.0} | {:.2} | {:.2} | {errors} | {ratio} |\n",
             scenario.name,
             merged.pct(0.5),
             merged.pct(0.99)

@@ -52,7 +52,8 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Loyalt
         cache,
         page_tokens(&p.security.page_token_secret),
         settings.loyalty.clone(),
-    );
+    )
+    .with_group_commit();
     spawn_housekeeping(svc.clone());
     spawn_expiry(svc.clone(), settings.loyalty.expire_interval_secs);
     let grpc = LoyaltyGrpc::new(svc.clone());

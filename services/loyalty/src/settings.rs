@@ -14,6 +14,12 @@ pub struct LoyaltySettings {
     pub idempotency_retention_hours: u64,
     /// Seconds between background expiry runs; 0 disables the job.
     pub expire_interval_secs: u64,
+    /// Batch concurrent Earn/Redeem/Adjust calls into one database transaction each.
+    pub group_commit: bool,
+    /// Most calls in one group-commit transaction.
+    pub group_commit_max_batch: usize,
+    /// Group-commit writers; a wallet always goes to the same one.
+    pub group_commit_writers: usize,
     pub program: Program,
 }
 
@@ -21,6 +27,9 @@ impl Validate for LoyaltySettings {
     fn validate(&self, p: &mut Vec<String>) {
         if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
             p.push("loyalty: need 0 < default_page_size <= max_page_size".into());
+        }
+        if self.group_commit_max_batch == 0 || self.group_commit_writers == 0 {
+            p.push("loyalty: group_commit_max_batch and group_commit_writers must be > 0".into());
         }
         self.program.validate(p);
     }

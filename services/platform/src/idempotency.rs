@@ -65,41 +65,105 @@ impl IdempotencyKey {
 }
 
 /// Claims the key inside `txn`. `Some(response)` means this request already ran: replay it.
+///
+/// One statement in the common case: the insert either claims the key or, when a
+/// concurrent call holds it, waits for that call's transaction and then reads its result.
 pub async fn claim<T: DeserializeOwned>(
     txn: &impl ConnectionTrait,
     key: &IdempotencyKey,
 ) -> Result<Option<T>, Error> {
     let id = key.request_id.to_string();
-    if let Some(row) = Entity::find_by_id(id.clone()).one(txn).await? {
-        if row.method != key.method || row.fingerprint != key.fingerprint {
-            return Err(Error::new(
-                ErrorCode::AlreadyExists,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this request_id was already used for a different request; use a new request_id",
-            )
-            .with_metadata("request_id", id));
-        }
-        let stored = serde_json::from_str(&row.response).map_err(Error::internal)?;
-        return Ok(Some(stored));
-    }
     let claim = ActiveModel {
-        request_id: Set(id),
+        request_id: Set(id.clone()),
         method: Set(key.method.to_owned()),
         fingerprint: Set(key.fingerprint.clone()),
         resource: Set(String::new()),
         response: Set(String::new()),
         create_time: Set(chrono::Utc::now()),
     };
-    match Entity::insert(claim).exec(txn).await {
-        Ok(_) => Ok(None),
-        // Another call with this id committed between our read and insert: retry to replay.
-        Err(e) if crate::db::is_unique_violation(&e) => Err(Error::new(
+    let inserted = Entity::insert(claim)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(None);
+    }
+    let row = Entity::find_by_id(id).one(txn).await?;
+    replay_of(key, row.as_ref()).map(Some)
+}
+
+/// Claims many keys inside `txn` with one insert (and one read for those taken already).
+/// Per key, in order: `Ok(None)` claimed, `Ok(Some(response))` replay, `Err` refused (the
+/// id was used for another request, or is claimed but unfinished in this transaction).
+pub async fn claim_many<T: DeserializeOwned>(
+    txn: &impl ConnectionTrait,
+    keys: &[IdempotencyKey],
+) -> Result<Vec<Result<Option<T>, Error>>, Error> {
+    let now = chrono::Utc::now();
+    let mut claimed = std::collections::HashSet::new();
+    for chunk in keys.chunks(500) {
+        let rows = chunk.iter().map(|k| ActiveModel {
+            request_id: Set(k.request_id.to_string()),
+            method: Set(k.method.to_owned()),
+            fingerprint: Set(k.fingerprint.clone()),
+            resource: Set(String::new()),
+            response: Set(String::new()),
+            create_time: Set(now),
+        });
+        if let sea_orm::TryInsertResult::Inserted(ids) = Entity::insert_many(rows)
+            .on_conflict_do_nothing()
+            .exec_with_returning_keys(txn)
+            .await?
+        {
+            claimed.extend(ids);
+        }
+    }
+    let taken: Vec<String> = keys
+        .iter()
+        .map(|k| k.request_id.to_string())
+        .filter(|id| !claimed.contains(id))
+        .collect();
+    let mut earlier = std::collections::HashMap::new();
+    for chunk in taken.chunks(500) {
+        for row in Entity::find()
+            .filter(Column::RequestId.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+        {
+            earlier.insert(row.request_id.clone(), row);
+        }
+    }
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let id = k.request_id.to_string();
+            if claimed.contains(&id) {
+                return Ok(None);
+            }
+            replay_of(k, earlier.get(&id)).map(Some)
+        })
+        .collect())
+}
+
+/// The stored response of an earlier call with `key`'s id, if it is the same request.
+fn replay_of<T: DeserializeOwned>(key: &IdempotencyKey, row: Option<&Model>) -> Result<T, Error> {
+    let Some(row) = row.filter(|r| !r.response.is_empty()) else {
+        // Gone (purged) or claimed but unfinished in this very transaction: try again.
+        return Err(Error::new(
             ErrorCode::Aborted,
             RACE,
             "concurrent request with the same request_id; retry",
-        )),
-        Err(e) => Err(e.into()),
+        ));
+    };
+    if row.method != key.method || row.fingerprint != key.fingerprint {
+        return Err(Error::new(
+            ErrorCode::AlreadyExists,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this request_id was already used for a different request; use a new request_id",
+        )
+        .with_metadata("request_id", row.request_id.clone()));
     }
+    serde_json::from_str(&row.response).map_err(Error::internal)
 }
 
 /// Stores the response of a claimed key (same transaction as the mutation).
@@ -119,6 +183,51 @@ pub async fn complete<T: Serialize>(
     Ok(())
 }
 
+/// A claimed key's response, for [`complete_many`].
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub key: IdempotencyKey,
+    pub resource: String,
+    pub response: String,
+}
+
+impl Completion {
+    pub fn new<T: Serialize>(
+        key: &IdempotencyKey,
+        resource: &str,
+        response: &T,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            key: key.clone(),
+            resource: resource.to_owned(),
+            response: serde_json::to_string(response).map_err(Error::internal)?,
+        })
+    }
+}
+
+/// Stores many claimed keys' responses in one statement (same transaction as the claims).
+pub async fn complete_many(txn: &impl ConnectionTrait, done: &[Completion]) -> Result<(), Error> {
+    let now = chrono::Utc::now();
+    for chunk in done.chunks(500) {
+        Entity::insert_many(chunk.iter().map(|c| ActiveModel {
+            request_id: Set(c.key.request_id.to_string()),
+            method: Set(c.key.method.to_owned()),
+            fingerprint: Set(c.key.fingerprint.clone()),
+            resource: Set(c.resource.clone()),
+            response: Set(c.response.clone()),
+            create_time: Set(now),
+        }))
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(Column::RequestId)
+                .update_columns([Column::Resource, Column::Response])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The outcome of [`begin`]: the stored response of an earlier identical call, or an open
 /// transaction that owns the claim.
 pub enum Begun<T> {
@@ -126,10 +235,11 @@ pub enum Begun<T> {
     Fresh(DatabaseTransaction),
 }
 
-/// Opens the mutation's transaction and claims `key` in it. When a concurrent call with the
+/// Opens the mutation's transaction (a savepoint when `db` is a transaction already) and
+/// claims `key` in it. When a concurrent call with the
 /// same id wins the claim, this waits for it and replays its response.
 pub async fn begin<T: DeserializeOwned>(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     key: &IdempotencyKey,
 ) -> Result<Begun<T>, Error> {
     let mut lost_race = false;

@@ -88,7 +88,11 @@ pub async fn serve(
 
     tracing::info!(%addr, services = ?checks.iter().map(|c| c.0).collect::<Vec<_>>(), "grpc server listening");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Nagle + delayed ACK would hold back a response written in more than one segment by
+    // ~40 ms; tonic only sets TCP_NODELAY on listeners it binds itself.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)));
     let serving = server.serve_with_incoming_shutdown(incoming, async {
         let _ = stop_rx.await;
     });

@@ -5,7 +5,7 @@ mod parse;
 
 use crate::domain::{CustomerId, DEFAULT_PROGRAM};
 use crate::error::DOMAIN;
-use crate::service::{EarnRequest, LoyaltyService, Posted, TxFilter};
+use crate::service::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem, TxFilter};
 use crm_platform::Violations;
 use crm_platform::grpc::{IntoStatus, idempotency_key};
 use crm_proto::loyalty as pb;
@@ -114,11 +114,13 @@ impl LoyaltyRpc for LoyaltyGrpc {
             .svc
             .redeem(
                 &key,
-                c,
-                req.points,
-                req.up_to_available,
-                &order_id,
-                &description,
+                Redeem {
+                    customer: c,
+                    points: req.points,
+                    up_to_available: req.up_to_available,
+                    order_id,
+                    description,
+                },
             )
             .await
             .into_status(DOMAIN)?;
@@ -252,7 +254,15 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let (key, c) = parsed(v, key.zip(c))?;
         let out = self
             .svc
-            .adjust(&key, c, req.points, &reason, &actor)
+            .adjust(
+                &key,
+                Adjust {
+                    customer: c,
+                    points: req.points,
+                    reason,
+                    actor,
+                },
+            )
             .await
             .into_status(DOMAIN)?;
         let (transaction, balance) = posted(&out);

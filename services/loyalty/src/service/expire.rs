@@ -57,7 +57,7 @@ impl LoyaltyService {
                 movement(Account::Wallet(customer), Account::Breakage, points),
             );
             d.reason = format!("{} lot(s) expired", taken.len());
-            w.post(d).await?;
+            w.post(d)?;
             w.wallet.lifetime_expired += points;
             out.expired_points = points;
             out.expired_lots = taken.len() as i64;

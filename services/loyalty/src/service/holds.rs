@@ -29,7 +29,7 @@ pub(super) async fn release_into<C: ConnectionTrait>(
     d.related = hold.name();
     d.order_id = hold.order_id.clone();
     d.reason = reason.to_owned();
-    let t = w.post(d).await?;
+    let t = w.post(d)?;
     hold.state = state;
     lot_store::save_hold(conn, hold).await?;
     Ok(t)
@@ -79,7 +79,7 @@ impl LoyaltyService {
             );
             d.related = hold.name();
             d.order_id = order_id.to_owned();
-            let t = w.post(d).await?;
+            let t = w.post(d)?;
             let snapshot = w.finish().await?;
             Mutation {
                 resource: hold.name(),
@@ -131,9 +131,9 @@ impl LoyaltyService {
             let mut d = Draft::new(TxKind::Capture, postings);
             d.related = hold.name();
             d.order_id = hold.order_id.clone();
-            let t = w.post(d).await?;
+            let t = w.post(d)?;
             w.wallet.lifetime_redeemed += capture;
-            add_redeemed(&txn, customer, &hold.order_id, capture).await?;
+            add_redeemed(&mut w, &hold.order_id, capture).await?;
             hold.state = HoldState::Captured;
             hold.captured = capture;
             lot_store::save_hold(&txn, &hold).await?;

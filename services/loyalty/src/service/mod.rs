@@ -6,14 +6,17 @@
 //! "available >= debit" on the locked state, appends chained transactions and commits.
 mod earn;
 mod expire;
+mod group;
 mod holds;
 mod read;
 mod reverse;
+mod session;
 mod transfer;
 mod verify;
+mod write_set;
 mod writer;
 
-pub use earn::{EarnRequest, EarnSource};
+pub use earn::{Adjust, EarnRequest, EarnSource, Redeem};
 pub use expire::ExpireOutcome;
 pub use read::{BalanceAt, TxFilter};
 pub use verify::{Inconsistency, Verification};
@@ -25,12 +28,14 @@ use crm_platform::Error;
 use crm_platform::cache::{Cache, Cacheable};
 use crm_platform::idempotency::{self, Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
+use group::GroupCommit;
 use sea_orm::{
     AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
     TransactionTrait,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use session::{Session, Write};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -39,6 +44,8 @@ pub struct LoyaltyService {
     cache: Cache,
     tokens: PageTokens,
     cfg: Arc<LoyaltySettings>,
+    /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
+    group: Option<Arc<GroupCommit>>,
 }
 
 /// One page of results and the token of the next (empty on the last page).
@@ -94,7 +101,50 @@ impl LoyaltyService {
             cache,
             tokens,
             cfg: Arc::new(cfg),
+            group: None,
         }
+    }
+
+    /// Starts the group-commit writers when the settings ask for them (needs a runtime).
+    pub fn with_group_commit(mut self) -> Self {
+        if self.cfg.group_commit {
+            self.group = Some(Arc::new(GroupCommit::start(&self)));
+        }
+        self
+    }
+
+    /// Earns points for a purchase, an action or as goodwill.
+    pub async fn earn(&self, key: &IdempotencyKey, req: EarnRequest) -> Result<Posted, Error> {
+        self.write(key, Write::Earn(req)).await
+    }
+
+    /// Spends available points FEFO.
+    pub async fn redeem(&self, key: &IdempotencyKey, r: Redeem) -> Result<Posted, Error> {
+        self.write(key, Write::Redeem(r)).await
+    }
+
+    /// A manual correction.
+    pub async fn adjust(&self, key: &IdempotencyKey, a: Adjust) -> Result<Posted, Error> {
+        self.write(key, Write::Adjust(a)).await
+    }
+
+    /// Runs a single-wallet write in its own transaction, or hands it to group commit.
+    async fn write(&self, key: &IdempotencyKey, w: Write) -> Result<Posted, Error> {
+        if let Some(group) = &self.group {
+            return group.submit(key.clone(), w).await;
+        }
+        self.apply_alone(key, &w).await
+    }
+
+    /// Applies `w` in a transaction of its own and drops the touched wallets from the cache.
+    async fn apply_alone(&self, key: &IdempotencyKey, w: &Write) -> Result<Posted, Error> {
+        let txn = self.db.begin().await?;
+        let mut session = Session::default();
+        let value = self.apply(&txn, &mut session, key, w).await?;
+        session.flush(&txn).await?;
+        txn.commit().await?;
+        self.invalidate(&session.touched).await;
+        Ok(value)
     }
 
     pub fn cache(&self) -> &Cache {

@@ -61,7 +61,7 @@ impl LoyaltyService {
             d.shortfall = shortfall;
             d.qualifying_delta = -plan.claw_back;
             d.qualify_time = order.earn_time;
-            let t = w.post(d).await?;
+            let t = w.post(d)?;
             w.wallet.lifetime_earned -= clawed;
             w.wallet.lifetime_redeemed -= plan.restore;
             w.wallet.owed += shortfall;

@@ -63,8 +63,8 @@ impl LoyaltyService {
             inn.id = in_id;
             inn.reason = reason.to_owned();
             inn.related = tx_name(from, out_id);
-            let debit: Transaction = sender.post(out).await?;
-            let credit: Transaction = receiver.post(inn).await?;
+            let debit: Transaction = sender.post(out)?;
+            let credit: Transaction = receiver.post(inn)?;
             let from_snapshot = sender.finish().await?;
             receiver.finish().await?;
             Mutation {

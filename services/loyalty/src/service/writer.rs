@@ -1,15 +1,32 @@
 //! Writes to one locked wallet: lot consumption, chained transactions, tier recomputation.
+//!
+//! A writer keeps the wallet, its live lots, qualifying history and touched orders in
+//! memory and collects what it writes in a [`WriteSet`], flushed with one multi-row
+//! statement per table. Within a group commit the next call on the same wallet resumes
+//! from the [`Carried`] state instead of reading rows the batch has not written yet.
+use super::write_set::WriteSet;
 use crate::domain::balance::tier_status;
 use crate::domain::ledger::{GENESIS, Posting};
 use crate::domain::lots::{self, Consumption, Lot};
+use crate::domain::reverse::OrderState;
 use crate::domain::{CustomerId, Program, Snapshot, Transaction, TxKind, Wallet};
 use crate::store::tiers::TierChange;
-use crate::store::{ledger as store, lots as lot_store, tiers};
+use crate::store::{ledger as store, lots as lot_store};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ConnectionTrait;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+/// A wallet's state after a write, for the next write on it in the same transaction.
+#[derive(Debug, Clone)]
+pub(super) struct Carried {
+    wallet: Wallet,
+    lots: Vec<Lot>,
+    qualifying: Vec<(DateTime<Utc>, i64)>,
+    orders: HashMap<String, Option<OrderState>>,
+    now: DateTime<Utc>,
+}
 
 /// What a new transaction says; the writer fills in chain position, balances and hash.
 #[derive(Debug, Clone)]
@@ -56,13 +73,7 @@ pub(super) async fn load_snapshot(
     Ok(Snapshot {
         wallet,
         lots: lot_store::live(conn, customer).await?,
-        // A day of slack so a cached snapshot still covers the window a little later.
-        qualifying: store::qualifying_since(
-            conn,
-            customer,
-            p.window_start(now) - chrono::Duration::days(1),
-        )
-        .await?,
+        qualifying: store::qualifying_since(conn, customer, qualifying_from(p, now)).await?,
     })
 }
 
@@ -77,9 +88,13 @@ pub(super) struct WalletWriter<'a, C: ConnectionTrait> {
     pub wallet: Wallet,
     pub lots: Vec<Lot>,
     pub now: DateTime<Utc>,
+    /// (qualify time, delta) from a day before the qualifying window on.
+    pub qualifying: Vec<(DateTime<Utc>, i64)>,
+    orders: HashMap<String, Option<OrderState>>,
     changed: HashSet<Uuid>,
     created: Vec<Uuid>,
     last_tx: Option<String>,
+    writes: WriteSet,
 }
 
 impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
@@ -95,16 +110,67 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         let wallet = store::lock_wallet(conn, customer, base_tier(program)).await?;
         let lots = lot_store::live(conn, customer).await?;
         let now = crate::domain::now().max(not_before);
-        Ok(Self {
+        let qualifying =
+            store::qualifying_since(conn, customer, qualifying_from(program, now)).await?;
+        Ok(Self::with_state(
             conn,
             program,
-            wallet,
-            lots,
-            now,
+            Carried {
+                wallet,
+                lots,
+                qualifying,
+                orders: HashMap::new(),
+                now,
+            },
+            not_before,
+        ))
+    }
+
+    /// Continues from the state an earlier write in this transaction left (the wallet is
+    /// locked already).
+    pub fn resume(
+        conn: &'a C,
+        program: &'a Program,
+        c: Carried,
+        not_before: DateTime<Utc>,
+    ) -> Self {
+        Self::with_state(conn, program, c, not_before)
+    }
+
+    fn with_state(
+        conn: &'a C,
+        program: &'a Program,
+        c: Carried,
+        not_before: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            conn,
+            program,
+            wallet: c.wallet,
+            lots: c.lots,
+            now: crate::domain::now().max(not_before).max(c.now),
+            qualifying: c.qualifying,
+            orders: c.orders,
             changed: HashSet::new(),
             created: Vec::new(),
             last_tx: None,
-        })
+            writes: WriteSet::default(),
+        }
+    }
+
+    /// The order's state as of this transaction.
+    pub async fn order(&mut self, order_id: &str) -> Result<Option<OrderState>, Error> {
+        if let Some(o) = self.orders.get(order_id) {
+            return Ok(o.clone());
+        }
+        let o = lot_store::find_order(self.conn, self.customer(), order_id).await?;
+        self.orders.insert(order_id.to_owned(), o.clone());
+        Ok(o)
+    }
+
+    pub fn save_order(&mut self, order_id: &str, o: OrderState) {
+        self.writes.save_order(self.customer(), order_id, o.clone());
+        self.orders.insert(order_id.to_owned(), Some(o));
     }
 
     pub fn customer(&self) -> CustomerId {
@@ -163,7 +229,7 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
 
     /// Appends a transaction to the wallet's chain. Refuses anything that would leave the
     /// wallet or held balance negative or the postings unbalanced.
-    pub async fn post(&mut self, d: Draft) -> Result<Transaction, Error> {
+    pub fn post(&mut self, d: Draft) -> Result<Transaction, Error> {
         let w = &mut self.wallet;
         let mut t = Transaction {
             id: d.id,
@@ -196,7 +262,10 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
             )));
         }
         t.hash = t.compute_hash();
-        store::append(self.conn, &t).await?;
+        if t.qualifying_delta != 0 && t.qualify_time >= qualifying_from(self.program, self.now) {
+            self.qualifying.push((t.qualify_time, t.qualifying_delta));
+        }
+        self.writes.transactions.push(t.clone());
         w.sequence = t.sequence;
         w.last_hash = t.hash.clone();
         w.balance = t.wallet_after;
@@ -205,9 +274,18 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         Ok(t)
     }
 
-    /// Writes lots and the wallet, recomputes the tier (recording a change), and returns the
-    /// new snapshot. Checks that the wallet balance equals the lots' points.
-    pub async fn finish(mut self) -> Result<Snapshot, Error> {
+    /// Writes what this writer collected (lots, wallet, tier change, transactions) and
+    /// returns the new snapshot. Checks that the wallet balance equals the lots' points.
+    pub async fn finish(self) -> Result<Snapshot, Error> {
+        let conn = self.conn;
+        let (snapshot, _, writes) = self.finish_deferred()?;
+        writes.flush(conn).await?;
+        Ok(snapshot)
+    }
+
+    /// Like [`Self::finish`] but leaves the writes to the caller, with the state the next
+    /// write on this wallet in the same transaction resumes from.
+    pub fn finish_deferred(mut self) -> Result<(Snapshot, Carried, WriteSet), Error> {
         let lot_total: i64 = self.lots.iter().map(|l| l.remaining).sum();
         if lot_total != self.wallet.balance {
             return Err(Error::internal(anyhow::anyhow!(
@@ -218,42 +296,47 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         }
         let customer = self.customer();
         for l in &self.lots {
-            if self.created.contains(&l.id) {
-                lot_store::insert_lot(self.conn, customer, l).await?;
-            } else if self.changed.contains(&l.id) {
-                lot_store::set_remaining(self.conn, l.id, l.remaining).await?;
+            if self.created.contains(&l.id) || self.changed.contains(&l.id) {
+                self.writes.save_lot(customer, l.clone());
             }
         }
         let p = self.program;
-        let qualifying = store::qualifying_since(
-            self.conn,
-            customer,
-            p.window_start(self.now) - chrono::Duration::days(1),
-        )
-        .await?;
-        let status = tier_status(p, &qualifying, self.now);
+        let status = tier_status(p, &self.qualifying, self.now);
         if status.tier != self.wallet.tier {
-            tiers::insert(
-                self.conn,
-                &TierChange {
-                    id: Uuid::now_v7(),
-                    customer,
-                    from_tier: self.wallet.tier.clone(),
-                    to_tier: status.tier.clone(),
-                    qualifying_points: status.qualifying_points,
-                    transaction: self.last_tx.clone().unwrap_or_default(),
-                    change_time: self.now,
-                },
-            )
-            .await?;
+            self.writes.tier_changes.push(TierChange {
+                id: Uuid::now_v7(),
+                customer,
+                from_tier: self.wallet.tier.clone(),
+                to_tier: status.tier.clone(),
+                qualifying_points: status.qualifying_points,
+                transaction: self.last_tx.clone().unwrap_or_default(),
+                change_time: self.now,
+            });
             self.wallet.tier = status.tier;
         }
-        store::save_wallet(self.conn, &self.wallet).await?;
+        self.writes.save_wallet(self.wallet.clone());
         self.lots.retain(|l| l.remaining > 0);
-        Ok(Snapshot {
-            wallet: self.wallet,
-            lots: self.lots,
-            qualifying,
-        })
+        let carried = Carried {
+            wallet: self.wallet.clone(),
+            lots: self.lots.clone(),
+            qualifying: self.qualifying.clone(),
+            orders: self.orders,
+            now: self.now,
+        };
+        Ok((
+            Snapshot {
+                wallet: self.wallet,
+                lots: self.lots,
+                qualifying: self.qualifying,
+            },
+            carried,
+            self.writes,
+        ))
     }
+}
+
+/// Qualifying history starts a day before the window, so a snapshot still covers the window
+/// a little later.
+fn qualifying_from(p: &Program, now: DateTime<Utc>) -> DateTime<Utc> {
+    p.window_start(now) - chrono::Duration::days(1)
 }

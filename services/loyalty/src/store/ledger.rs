@@ -5,7 +5,7 @@ use crate::domain::{Account, CustomerId, Posting, Transaction, TxKind, Wallet};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -53,24 +53,23 @@ pub async fn find_wallet(
         .map(wallet_from_row))
 }
 
-/// Creates the wallet if needed and locks it for the rest of the transaction
-/// (`SELECT .. FOR UPDATE` on PostgreSQL; SQLite serialises writers already). Every write
-/// to a wallet, its lots, holds and orders goes through here first.
+/// Creates the wallet if needed and locks it for the rest of the transaction, in one
+/// statement: an upsert locks the row it touches on PostgreSQL (SQLite serialises writers
+/// already). Every write to a wallet, its lots, holds and orders goes through here first.
 pub async fn lock_wallet(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
     base_tier: &str,
 ) -> Result<Wallet, Error> {
-    wallet::Entity::insert(wallet_to_row(&Wallet::empty(customer, base_tier)))
-        .on_conflict_do_nothing()
-        .exec_without_returning(conn)
+    let row = wallet::Entity::insert(wallet_to_row(&Wallet::empty(customer, base_tier)))
+        .on_conflict(
+            OnConflict::column(wallet::Column::CustomerId)
+                .update_column(wallet::Column::CustomerId)
+                .to_owned(),
+        )
+        .exec_with_returning(conn)
         .await?;
-    wallet::Entity::find_by_id(customer.0)
-        .lock_exclusive()
-        .one(conn)
-        .await?
-        .map(wallet_from_row)
-        .ok_or_else(|| corrupt(format!("wallet {customer} vanished after insert")))
+    Ok(wallet_from_row(row))
 }
 
 pub async fn save_wallet(conn: &impl ConnectionTrait, w: &Wallet) -> Result<(), Error> {
@@ -92,7 +91,30 @@ pub async fn wallet_customers(conn: &impl ConnectionTrait) -> Result<Vec<Custome
 }
 
 pub async fn append(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), Error> {
-    transaction::Entity::insert(transaction::ActiveModel {
+    append_many(conn, std::slice::from_ref(t)).await
+}
+
+/// Inserts transactions and their postings: one statement per table.
+pub async fn append_many(conn: &impl ConnectionTrait, txs: &[Transaction]) -> Result<(), Error> {
+    for chunk in txs.chunks(ROWS_PER_STATEMENT) {
+        transaction::Entity::insert_many(chunk.iter().map(transaction_row))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    let postings: Vec<posting::ActiveModel> = txs.iter().flat_map(posting_rows).collect();
+    for chunk in postings.chunks(ROWS_PER_STATEMENT) {
+        posting::Entity::insert_many(chunk.iter().cloned())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row statement: far below SQLite's and PostgreSQL's bind-parameter limits.
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
+
+fn transaction_row(t: &Transaction) -> transaction::ActiveModel {
+    transaction::ActiveModel {
         id: Set(t.id),
         customer_id: Set(t.customer.0),
         sequence: Set(t.sequence),
@@ -109,14 +131,11 @@ pub async fn append(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), 
         create_time: Set(t.create_time),
         prev_hash: Set(t.prev_hash.clone()),
         hash: Set(t.hash.clone()),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    if t.postings.is_empty() {
-        return Ok(());
     }
-    let rows = t
-        .postings
+}
+
+fn posting_rows(t: &Transaction) -> impl Iterator<Item = posting::ActiveModel> + '_ {
+    t.postings
         .iter()
         .enumerate()
         .map(|(i, p)| posting::ActiveModel {
@@ -124,10 +143,33 @@ pub async fn append(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), 
             idx: Set(i as i32),
             account: Set(p.account.name()),
             amount: Set(p.amount),
-        });
-    posting::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
+        })
+}
+
+/// Writes the final state of wallets that exist (locked earlier in the transaction).
+pub async fn save_wallets(conn: &impl ConnectionTrait, wallets: &[Wallet]) -> Result<(), Error> {
+    use wallet::Column as C;
+    for chunk in wallets.chunks(ROWS_PER_STATEMENT) {
+        wallet::Entity::insert_many(chunk.iter().map(wallet_to_row))
+            .on_conflict(
+                OnConflict::column(C::CustomerId)
+                    .update_columns([
+                        C::Sequence,
+                        C::LastHash,
+                        C::Balance,
+                        C::Held,
+                        C::LifetimeEarned,
+                        C::LifetimeRedeemed,
+                        C::LifetimeExpired,
+                        C::Owed,
+                        C::Tier,
+                        C::UpdateTime,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
 }
 

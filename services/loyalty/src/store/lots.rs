@@ -6,7 +6,7 @@ use crate::domain::{Consumption, CustomerId, Hold, HoldState, Lot};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -52,18 +52,33 @@ pub async fn insert_lot(
     customer: CustomerId,
     l: &Lot,
 ) -> Result<(), Error> {
-    lot::Entity::insert(lot::ActiveModel {
-        id: Set(l.id),
-        customer_id: Set(customer.0),
-        order_id: Set(l.order_id.clone()),
-        earn_time: Set(l.earn_time),
-        available_time: Set(l.available_time),
-        expire_time: Set(l.expire_time),
-        amount: Set(l.amount),
-        remaining: Set(l.remaining),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    save_lots(conn, &[(customer, l.clone())]).await
+}
+
+/// Inserts new lots and updates the points left of existing ones, in one statement.
+pub async fn save_lots(
+    conn: &impl ConnectionTrait,
+    lots: &[(CustomerId, Lot)],
+) -> Result<(), Error> {
+    for chunk in lots.chunks(super::ledger::ROWS_PER_STATEMENT) {
+        lot::Entity::insert_many(chunk.iter().map(|(customer, l)| lot::ActiveModel {
+            id: Set(l.id),
+            customer_id: Set(customer.0),
+            order_id: Set(l.order_id.clone()),
+            earn_time: Set(l.earn_time),
+            available_time: Set(l.available_time),
+            expire_time: Set(l.expire_time),
+            amount: Set(l.amount),
+            remaining: Set(l.remaining),
+        }))
+        .on_conflict(
+            OnConflict::column(lot::Column::Id)
+                .update_column(lot::Column::Remaining)
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -204,31 +219,52 @@ pub async fn save_order(
     customer: CustomerId,
     order_id: &str,
     o: &OrderState,
-    exists: bool,
+    _exists: bool,
 ) -> Result<(), Error> {
-    let row = order::ActiveModel {
-        customer_id: Set(customer.0),
-        order_id: Set(order_id.to_owned()),
-        purchase_amount_minor: Set(o.purchase_amount_minor),
-        currency: Set(o.currency.clone()),
-        earned: Set(o.earned),
-        earn_time: Set(o.earn_time),
-        refunded_minor: Set(o.refunded_minor),
-        clawed_back: Set(o.clawed_back),
-        shortfall: Set(o.shortfall),
-        redeemed: Set(o.redeemed),
-        restored: Set(o.restored),
-        fully_reversed: Set(o.fully_reversed),
-    };
-    if exists {
-        let mut row = row;
-        row.customer_id = Unchanged(customer.0);
-        row.order_id = Unchanged(order_id.to_owned());
-        order::Entity::update(row).exec(conn).await?;
-    } else {
-        order::Entity::insert(row)
-            .exec_without_returning(conn)
-            .await?;
+    save_orders(conn, &[((customer, order_id.to_owned()), o.clone())]).await
+}
+
+/// Inserts or replaces orders' states, in one statement.
+pub async fn save_orders(
+    conn: &impl ConnectionTrait,
+    orders: &[((CustomerId, String), OrderState)],
+) -> Result<(), Error> {
+    use order::Column as C;
+    for chunk in orders.chunks(super::ledger::ROWS_PER_STATEMENT) {
+        order::Entity::insert_many(chunk.iter().map(|((customer, order_id), o)| {
+            order::ActiveModel {
+                customer_id: Set(customer.0),
+                order_id: Set(order_id.clone()),
+                purchase_amount_minor: Set(o.purchase_amount_minor),
+                currency: Set(o.currency.clone()),
+                earned: Set(o.earned),
+                earn_time: Set(o.earn_time),
+                refunded_minor: Set(o.refunded_minor),
+                clawed_back: Set(o.clawed_back),
+                shortfall: Set(o.shortfall),
+                redeemed: Set(o.redeemed),
+                restored: Set(o.restored),
+                fully_reversed: Set(o.fully_reversed),
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([C::CustomerId, C::OrderId])
+                .update_columns([
+                    C::PurchaseAmountMinor,
+                    C::Currency,
+                    C::Earned,
+                    C::EarnTime,
+                    C::RefundedMinor,
+                    C::ClawedBack,
+                    C::Shortfall,
+                    C::Redeemed,
+                    C::Restored,
+                    C::FullyReversed,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
     }
     Ok(())
 }

@@ -22,7 +22,14 @@ pub struct TierChange {
 }
 
 pub async fn insert(conn: &impl ConnectionTrait, c: &TierChange) -> Result<(), Error> {
-    tier_change::Entity::insert(tier_change::ActiveModel {
+    insert_many(conn, std::slice::from_ref(c)).await
+}
+
+pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) -> Result<(), Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    tier_change::Entity::insert_many(changes.iter().map(|c| tier_change::ActiveModel {
         id: Set(c.id),
         customer_id: Set(c.customer.0),
         from_tier: Set(c.from_tier.clone()),
@@ -30,7 +37,7 @@ pub async fn insert(conn: &impl ConnectionTrait, c: &TierChange) -> Result<(), E
         qualifying_points: Set(c.qualifying_points),
         transaction: Set(c.transaction.clone()),
         change_time: Set(c.change_time),
-    })
+    }))
     .exec_without_returning(conn)
     .await?;
     Ok(())

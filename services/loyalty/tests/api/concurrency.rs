@@ -95,8 +95,9 @@ async fn client_run(port: u16, customer: String, seed: usize) -> (i64, i64, i64,
     (earned, redeemed, captured, txs)
 }
 
-async fn many_clients_on_one_wallet(backend: Backend) {
+async fn many_clients_on_one_wallet(backend: Backend, group_commit: bool) {
     let mut app = spawn_app_with(backend, |s| {
+        s.loyalty.group_commit = group_commit;
         s.platform.database.max_connections = 16;
         s.platform.database.acquire_timeout_ms = 30_000;
     })
@@ -136,16 +137,16 @@ async fn many_clients_on_one_wallet(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_clients_on_one_wallet() {
-    for backend in crm_platform::testing::backends() {
-        eprintln!("-- backend {backend:?}");
-        many_clients_on_one_wallet(backend).await;
+    for (backend, group_commit) in backends_with_and_without_group_commit() {
+        eprintln!("-- backend {backend:?}, group commit {group_commit}");
+        many_clients_on_one_wallet(backend, group_commit).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_retries_of_one_request_post_once() {
-    for backend in crm_platform::testing::backends() {
-        let app = spawn_app(backend).await;
+    for (backend, group_commit) in backends_with_and_without_group_commit() {
+        let app = spawn_app_with(backend, |s| s.loyalty.group_commit = group_commit).await;
         let c = new_customer();
         let req = pb::AdjustRequest {
             customer: c.clone(),

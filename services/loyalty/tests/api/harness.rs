@@ -41,6 +41,14 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     }
 }
 
+/// Every backend, once with each write in its own transaction and once with group commit.
+pub fn backends_with_and_without_group_commit() -> Vec<(Backend, bool)> {
+    crm_platform::testing::backends()
+        .into_iter()
+        .flat_map(|b| [(b, false), (b, true)])
+        .collect()
+}
+
 pub fn new_customer() -> String {
     format!("customers/{}", uuid::Uuid::now_v7())
 }

@@ -198,9 +198,11 @@ async fn step(app: &mut TestApp, c: &str, m: &mut Model, op: &Op) -> Result<(), 
 #[test]
 fn random_operation_sequences_keep_the_invariants() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    for backend in crm_platform::testing::backends() {
-        eprintln!("-- backend {backend:?}");
-        let app = rt.block_on(spawn_app(backend));
+    for (backend, group_commit) in backends_with_and_without_group_commit() {
+        eprintln!("-- backend {backend:?}, group commit {group_commit}");
+        let app = rt.block_on(spawn_app_with(backend, |s| {
+            s.loyalty.group_commit = group_commit
+        }));
         let mut runner = TestRunner::new(Config {
             cases: 12,
             failure_persistence: None,

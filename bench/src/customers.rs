@@ -1,0 +1,113 @@
+//! Customers scenarios: hot reads through the cache, reads from the database, creates.
+use crate::{Args, Stats, channels, drive, platform_settings};
+use crm_customers::Settings;
+use crm_proto::customers as pb;
+use crm_proto::customers::customer_service_client::CustomerServiceClient;
+use std::sync::Arc;
+use tonic::transport::Channel;
+
+const HOT: &str = "GetCustomer, cached (hot set of 100)";
+const COLD: &str = "GetCustomer, database (cache off)";
+const CREATE: &str = "CreateCustomer";
+
+pub struct Bench {
+    cached: Vec<CustomerServiceClient<Channel>>,
+    uncached: Vec<CustomerServiceClient<Channel>>,
+    hot: Arc<Vec<String>>,
+    all: Arc<Vec<String>>,
+}
+
+async fn spawn(args: &Args, db_url: &str, cache: bool) -> anyhow::Result<u16> {
+    let mut s = Settings::load(None)?;
+    platform_settings(&mut s.platform, db_url, &args.redis_url, cache);
+    let app = crm_customers::application(s).await?;
+    let port = app.port();
+    tokio::spawn(app.run_until(std::future::pending()));
+    Ok(port)
+}
+
+fn new_customer(i: u64) -> pb::CreateCustomerRequest {
+    pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            display_name: format!("Bench Customer {i}"),
+            primary_email: format!("bench{i}-{}@example.com", uuid::Uuid::new_v4().simple()),
+            phones: vec![format!("+86138{:08}", i % 100_000_000)],
+            tags: vec!["bench".into()],
+            ..Default::default()
+        }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+impl Bench {
+    /// Starts a cached and an uncached server on one database and preloads customers.
+    pub async fn prepare(args: &Args, db_url: &str) -> anyhow::Result<Self> {
+        let cached: Vec<_> = channels(spawn(args, db_url, true).await?, args.connections)
+            .await?
+            .into_iter()
+            .map(CustomerServiceClient::new)
+            .collect();
+        let uncached: Vec<_> = channels(spawn(args, db_url, false).await?, args.connections)
+            .await?
+            .into_iter()
+            .map(CustomerServiceClient::new)
+            .collect();
+        let mut names = Vec::new();
+        let mut c = cached[0].clone();
+        for i in 0..args.customers {
+            names.push(
+                c.create_customer(new_customer(i as u64))
+                    .await?
+                    .into_inner()
+                    .name,
+            );
+        }
+        Ok(Self {
+            cached,
+            uncached,
+            hot: Arc::new(names.iter().take(100).cloned().collect()),
+            all: Arc::new(names),
+        })
+    }
+
+    pub async fn round(&self, args: &Args) -> Vec<Stats> {
+        let mut stats = Vec::new();
+        if args.wants(HOT) {
+            let hot = self.hot.clone();
+            stats.push(
+                drive(HOT, args, &self.cached, move |mut c, n| {
+                    let name = hot[(n as usize * 7919) % hot.len()].clone();
+                    async move {
+                        c.get_customer(pb::GetCustomerRequest { name })
+                            .await
+                            .is_ok()
+                    }
+                })
+                .await,
+            );
+        }
+        if args.wants(COLD) {
+            let all = self.all.clone();
+            stats.push(
+                drive(COLD, args, &self.uncached, move |mut c, n| {
+                    let name = all[(n as usize * 7919) % all.len()].clone();
+                    async move {
+                        c.get_customer(pb::GetCustomerRequest { name })
+                            .await
+                            .is_ok()
+                    }
+                })
+                .await,
+            );
+        }
+        if args.wants(CREATE) {
+            stats.push(
+                drive(CREATE, args, &self.cached, |mut c, n| async move {
+                    c.create_customer(new_customer(1_000_000 + n)).await.is_ok()
+                })
+                .await,
+            );
+        }
+        stats
+    }
+}
