@@ -58,9 +58,11 @@ run() {
   shift
   "${CARGO_TARGET_DIR:-target}/release/crm-bench" --seconds "$seconds" --concurrency "$concurrency" "$@" | tee -a "$report"
 }
-run "customers on SQLite, in-process cache"
+run "services on SQLite, in-process cache"
 if [[ -n "${CRM_TEST_POSTGRES_URL:-}" ]]; then
-  run "customers on PostgreSQL, Redis + in-process cache" --database-url "$CRM_TEST_POSTGRES_URL" \
-    --redis-url "${CRM_TEST_REDIS_URL:-}" --label "postgresql (durable)"
+  # pgbench TPC-B runs again inside every round, next to the ledger scenarios it baselines.
+  run "services on PostgreSQL, Redis + in-process cache" --database-url "$CRM_TEST_POSTGRES_URL" \
+    --redis-url "${CRM_TEST_REDIS_URL:-}" --label "postgresql (durable)" \
+    --pgbench "${CRM_TEST_POSTGRES_URL%/*}/pgbench" --pgbench-bin "$pg_bin/pgbench"
 fi
 echo "report: $report"

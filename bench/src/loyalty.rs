@@ -8,15 +8,22 @@ use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use std::sync::Arc;
 use tonic::transport::Channel;
 
-const SPREAD: &str = "Earn, 10k wallets (postings/s)";
-const HOT: &str = "Earn, 10 hot wallets (postings/s)";
-const REDEEM: &str = "Earn+Redeem mix, 10 hot wallets (postings/s)";
+const SPREAD: &str = "Earn, 10k wallets";
+const HOT: &str = "Earn, 10 hot wallets";
+const REDEEM: &str = "Earn+Redeem mix, 10 hot wallets";
 /// Postings per Earn/Redeem transaction (one debit, one credit).
 const POSTINGS: f64 = 2.0;
 
-pub struct Bench {
+/// One loyalty server: group commit on or off.
+/// Each has wallets of its own, so one's history never slows the other.
+struct Server {
+    label: &'static str,
     clients: Vec<LoyaltyServiceClient<Channel>>,
     wallets: Arc<Vec<String>>,
+}
+
+pub struct Bench {
+    servers: Vec<Server>,
 }
 
 fn earn(customer: String) -> pb::EarnRequest {
@@ -29,71 +36,74 @@ fn earn(customer: String) -> pb::EarnRequest {
 }
 
 impl Bench {
+    /// Two servers on one database: one transaction per call, and group commit.
     pub async fn prepare(args: &Args, db_url: &str) -> anyhow::Result<Self> {
-        let mut s = Settings::load(None)?;
-        platform_settings(&mut s.platform, db_url, &args.redis_url, true);
-        s.loyalty.group_commit = args.group_commit;
-        let app = crm_loyalty::application(s).await?;
-        let port = app.port();
-        tokio::spawn(app.run_until(std::future::pending()));
-        let clients = channels(port, args.connections)
-            .await?
-            .into_iter()
-            .map(LoyaltyServiceClient::new)
-            .collect();
-        let wallets = (0..10_000)
-            .map(|_| format!("customers/{}", uuid::Uuid::now_v7()))
-            .collect();
-        Ok(Self {
-            clients,
-            wallets: Arc::new(wallets),
-        })
+        let mut servers = Vec::new();
+        for (label, group_commit) in [("per-call commit", false), ("group commit", true)] {
+            let mut s = Settings::load(None)?;
+            platform_settings(&mut s.platform, db_url, &args.redis_url, true);
+            s.loyalty.group_commit = group_commit;
+            let app = crm_loyalty::application(s).await?;
+            let port = app.port();
+            tokio::spawn(app.run_until(std::future::pending()));
+            let clients = channels(port, args.connections)
+                .await?
+                .into_iter()
+                .map(LoyaltyServiceClient::new)
+                .collect();
+            let wallets = (0..10_000)
+                .map(|_| format!("customers/{}", uuid::Uuid::now_v7()))
+                .collect();
+            servers.push(Server {
+                label,
+                clients,
+                wallets: Arc::new(wallets),
+            });
+        }
+        Ok(Self { servers })
     }
 
     pub async fn round(&self, args: &Args) -> Vec<Stats> {
         let mut stats = Vec::new();
-        if args.wants(SPREAD) {
-            let w = self.wallets.clone();
-            let s = drive(SPREAD, args, &self.clients, move |mut c, n| {
-                let customer = w[(n as usize).wrapping_mul(7919) % w.len()].clone();
-                async move { c.earn(earn(customer)).await.is_ok() }
-            })
-            .await;
-            stats.push(s.per_call(POSTINGS).against_pgbench());
-        }
-        if args.wants(HOT) {
-            let w = self.wallets.clone();
-            let s = drive(HOT, args, &self.clients, move |mut c, n| {
-                let customer = w[(n as usize) % 10].clone();
-                async move { c.earn(earn(customer)).await.is_ok() }
-            })
-            .await;
-            stats.push(s.per_call(POSTINGS).against_pgbench());
-        }
-        if args.wants(REDEEM) {
-            // Every fourth call redeems what three earns added, so wallets stay solvent.
-            let w = self.wallets.clone();
-            let s = drive(REDEEM, args, &self.clients, move |mut c, n| {
-                let customer = w[(n as usize) % 10].clone();
-                async move {
-                    if n % 4 == 3 {
-                        c.redeem(pb::RedeemRequest {
-                            customer,
-                            points: 5,
-                            up_to_available: true,
-                            request_id: uuid::Uuid::new_v4().to_string(),
-                            ..Default::default()
-                        })
-                        .await
-                        .is_ok()
-                    } else {
-                        c.earn(earn(customer)).await.is_ok()
-                    }
+        for server in &self.servers {
+            for scenario in [SPREAD, HOT, REDEEM] {
+                let name = format!("{scenario}, {} (postings/s)", server.label);
+                if args.wants(&name) {
+                    let s = run(args, &name, scenario, server).await;
+                    stats.push(s.per_call(POSTINGS).against_pgbench());
                 }
-            })
-            .await;
-            stats.push(s.per_call(POSTINGS).against_pgbench());
+            }
         }
         stats
     }
+}
+
+async fn run(args: &Args, name: &str, scenario: &str, server: &Server) -> Stats {
+    let w = server.wallets.clone();
+    // Spread: a different wallet each call; hot: ten wallets; the mix redeems on every
+    // fourth call what three earns added, so wallets stay solvent.
+    let (spread, mix) = (scenario == SPREAD, scenario == REDEEM);
+    drive(name, args, &server.clients, move |mut c, n| {
+        let customer = if spread {
+            w[(n as usize).wrapping_mul(7919) % w.len()].clone()
+        } else {
+            w[(n as usize) % 10].clone()
+        };
+        async move {
+            if mix && n % 4 == 3 {
+                c.redeem(pb::RedeemRequest {
+                    customer,
+                    points: 5,
+                    up_to_available: true,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    ..Default::default()
+                })
+                .await
+                .is_ok()
+            } else {
+                c.earn(earn(customer)).await.is_ok()
+            }
+        }
+    })
+    .await
 }

@@ -50,9 +50,6 @@ pub struct Args {
     /// The pgbench binary.
     #[arg(long, default_value = "pgbench")]
     pub pgbench_bin: String,
-    /// Loyalty: batch concurrent ledger writes into one database transaction.
-    #[arg(long)]
-    pub group_commit: bool,
     /// Label for the database column of the report.
     #[arg(long, default_value = "")]
     pub label: String,

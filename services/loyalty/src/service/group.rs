@@ -7,6 +7,7 @@
 //! wallets in ascending order, so writers never wait on each other for a wallet. When the
 //! shared transaction fails as a whole, each write is retried on its own.
 use super::session::{Session, Write};
+use super::writer::open_many;
 use super::{LoyaltyService, Posted};
 use crate::domain::CustomerId;
 use crm_platform::idempotency::{self, IdempotencyKey};
@@ -162,7 +163,19 @@ async fn try_batch(
             tracing::warn!(error = %e, "group commit could not claim its request ids");
             None
         })?;
-    let mut session = Session::default();
+    let mut fresh: Vec<CustomerId> = batch
+        .iter()
+        .zip(&claims)
+        .filter(|(_, c)| matches!(c, Ok(None)))
+        .map(|(j, _)| j.write.customer())
+        .collect();
+    fresh.sort_by_key(|c| c.0);
+    fresh.dedup();
+    let preloaded = open_many(&txn, svc.program(), &fresh).await.map_err(|e| {
+        tracing::warn!(error = %e, "group commit could not lock its wallets");
+        None
+    })?;
+    let mut session = Session::preloaded(preloaded);
     let mut values = Vec::with_capacity(batch.len());
     for (i, (job, claim)) in batch.iter().zip(claims).enumerate() {
         let applied = match claim {

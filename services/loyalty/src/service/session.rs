@@ -36,6 +36,14 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// A session over wallets locked and read in advance (see `writer::open_many`).
+    pub fn preloaded(carried: HashMap<CustomerId, Carried>) -> Self {
+        Self {
+            carried,
+            ..Self::default()
+        }
+    }
+
     /// Writes everything applied so far (inside the caller's transaction).
     pub async fn flush(&mut self, txn: &DatabaseTransaction) -> Result<(), Error> {
         std::mem::take(&mut self.writes).flush(txn).await

@@ -28,6 +28,37 @@ pub(super) struct Carried {
     now: DateTime<Utc>,
 }
 
+/// Locks and reads many wallets at once (a group commit's first touch of each): three
+/// statements for the whole batch. `customers` must be sorted (the global lock order).
+pub(super) async fn open_many(
+    conn: &impl ConnectionTrait,
+    program: &Program,
+    customers: &[CustomerId],
+) -> Result<HashMap<CustomerId, Carried>, Error> {
+    if customers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let wallets = store::lock_wallets(conn, customers, base_tier(program)).await?;
+    let mut lots = lot_store::live_many(conn, customers).await?;
+    let now = crate::domain::now();
+    let mut qualifying =
+        store::qualifying_since_many(conn, customers, qualifying_from(program, now)).await?;
+    Ok(wallets
+        .into_iter()
+        .map(|wallet| {
+            let c = wallet.customer;
+            let carried = Carried {
+                lots: lots.remove(&c).unwrap_or_default(),
+                qualifying: qualifying.remove(&c).unwrap_or_default(),
+                orders: HashMap::new(),
+                wallet,
+                now,
+            };
+            (c, carried)
+        })
+        .collect())
+}
+
 /// What a new transaction says; the writer fills in chain position, balances and hash.
 #[derive(Debug, Clone)]
 pub(super) struct Draft {

@@ -72,6 +72,32 @@ pub async fn lock_wallet(
     Ok(wallet_from_row(row))
 }
 
+/// [`lock_wallet`] for many wallets in one statement; rows are locked in the order given
+/// (callers sort, so concurrent batches take locks in one global order).
+pub async fn lock_wallets(
+    conn: &impl ConnectionTrait,
+    customers: &[CustomerId],
+    base_tier: &str,
+) -> Result<Vec<Wallet>, Error> {
+    let mut out = Vec::with_capacity(customers.len());
+    for chunk in customers.chunks(ROWS_PER_STATEMENT) {
+        let rows = wallet::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|c| wallet_to_row(&Wallet::empty(*c, base_tier))),
+        )
+        .on_conflict(
+            OnConflict::column(wallet::Column::CustomerId)
+                .update_column(wallet::Column::CustomerId)
+                .to_owned(),
+        )
+        .exec_with_returning(conn)
+        .await?;
+        out.extend(rows.into_iter().map(wallet_from_row));
+    }
+    Ok(out)
+}
+
 pub async fn save_wallet(conn: &impl ConnectionTrait, w: &Wallet) -> Result<(), Error> {
     let mut row = wallet_to_row(w);
     row.customer_id = sea_orm::ActiveValue::Unchanged(w.customer.0);
@@ -328,6 +354,39 @@ pub async fn qualifying_since(
         .into_tuple()
         .all(conn)
         .await?)
+}
+
+/// [`qualifying_since`] for many customers in one query.
+pub async fn qualifying_since_many(
+    conn: &impl ConnectionTrait,
+    customers: &[CustomerId],
+    since: DateTime<Utc>,
+) -> Result<HashMap<CustomerId, Vec<(DateTime<Utc>, i64)>>, Error> {
+    let mut out: HashMap<CustomerId, Vec<_>> = HashMap::new();
+    for chunk in customers.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<(Uuid, DateTime<Utc>, i64)> = transaction::Entity::find()
+            .select_only()
+            .columns([
+                transaction::Column::CustomerId,
+                transaction::Column::QualifyTime,
+                transaction::Column::QualifyingDelta,
+            ])
+            .filter(
+                Condition::all()
+                    .add(transaction::Column::CustomerId.is_in(chunk.iter().map(|c| c.0)))
+                    .add(transaction::Column::QualifyingDelta.ne(0))
+                    .add(transaction::Column::QualifyTime.gte(since)),
+            )
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (customer, time, delta) in rows {
+            out.entry(CustomerId(customer))
+                .or_default()
+                .push((time, delta));
+        }
+    }
+    Ok(out)
 }
 
 /// The sum of every posting in the ledger (zero when the ledger balances).

@@ -34,6 +34,27 @@ pub async fn live(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<V
         .collect())
 }
 
+/// [`live`] for many customers in one query.
+pub async fn live_many(
+    conn: &impl ConnectionTrait,
+    customers: &[CustomerId],
+) -> Result<std::collections::HashMap<CustomerId, Vec<Lot>>, Error> {
+    let mut out: std::collections::HashMap<CustomerId, Vec<Lot>> = Default::default();
+    for chunk in customers.chunks(super::ledger::ROWS_PER_STATEMENT) {
+        for row in lot::Entity::find()
+            .filter(lot::Column::CustomerId.is_in(chunk.iter().map(|c| c.0)))
+            .filter(lot::Column::Remaining.gt(0))
+            .all(conn)
+            .await?
+        {
+            out.entry(CustomerId(row.customer_id))
+                .or_default()
+                .push(lot_from_row(row));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Lot>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());

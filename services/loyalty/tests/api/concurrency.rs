@@ -178,3 +178,85 @@ async fn concurrent_retries_of_one_request_post_once() {
         app.assert_consistent().await;
     }
 }
+
+/// Group commit across many wallets at once, with refusals and retries mixed in: every
+/// acknowledged write is in its wallet, refused ones leave no trace, retries post once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_batches_many_wallets_with_refusals_and_retries() {
+    for backend in crm_platform::testing::backends() {
+        let mut app = spawn_app_with(backend, |s| {
+            s.loyalty.group_commit = true;
+            s.loyalty.group_commit_writers = 2;
+        })
+        .await;
+        let wallets: Vec<String> = (0..8).map(|_| new_customer()).collect();
+        let calls = (0..96).map(|n| {
+            let mut client = app.client.clone();
+            let customer = wallets[n % wallets.len()].clone();
+            // Every third call retries the request id of the call before it on that wallet.
+            let retried = if n % 3 == 2 && n >= 8 { n - 8 } else { n };
+            let request_id = format!("00000000-0000-4000-8000-{retried:012}");
+            tokio::spawn(async move {
+                if n % 5 == 4 {
+                    let r = client
+                        .redeem(pb::RedeemRequest {
+                            customer,
+                            points: 1_000_000,
+                            request_id: rid(),
+                            ..Default::default()
+                        })
+                        .await;
+                    (n, None, r.err())
+                } else {
+                    let r = client
+                        .earn(pb::EarnRequest {
+                            customer,
+                            source: Some(pb::earn_request::Source::Action("review".into())),
+                            request_id,
+                            ..Default::default()
+                        })
+                        .await;
+                    match r {
+                        Ok(ok) => (n, ok.into_inner().transaction.map(|t| t.name), None),
+                        Err(e) => (n, None, Some(e)),
+                    }
+                }
+            })
+        });
+        let mut posted: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            Default::default();
+        for r in futures::future::join_all(calls).await {
+            let (n, tx, err) = r.expect("task");
+            match (tx, err) {
+                (Some(tx), _) => {
+                    posted
+                        .entry(wallets[n % wallets.len()].clone())
+                        .or_default()
+                        .insert(tx);
+                }
+                (None, Some(e)) if n % 5 == 4 => {
+                    assert_status(&e, Code::FailedPrecondition, "INSUFFICIENT_POINTS")
+                }
+                (None, e) => panic!("call {n} failed: {e:?}"),
+            }
+        }
+        for (i, w) in wallets.iter().enumerate() {
+            let distinct = posted.get(w).map_or(0, |s| s.len()) as i64;
+            let request_ids: std::collections::HashSet<usize> = (0..96)
+                .filter(|n| n % wallets.len() == i && n % 5 != 4)
+                .map(|n| if n % 3 == 2 && n >= 8 { n - 8 } else { n })
+                .collect();
+            assert_eq!(
+                distinct,
+                request_ids.len() as i64,
+                "one posting per request id"
+            );
+            assert_eq!(
+                app.balance(w).await.available,
+                50 * distinct,
+                "each distinct acknowledged earn is in {w} once"
+            );
+        }
+        app.assert_consistent().await;
+    }
+}
