@@ -7,13 +7,13 @@
 //! wallets in ascending order, so writers never wait on each other for a wallet. When the
 //! shared transaction fails as a whole, each write is retried on its own.
 use super::session::{Session, Write};
-use super::writer::open_many;
+use super::writer::{Carried, open_many};
 use super::{LoyaltyService, Posted};
 use crate::domain::CustomerId;
 use crm_platform::idempotency::{self, IdempotencyKey};
 use crm_platform::{Error, ErrorCode};
 use sea_orm::TransactionTrait;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
 struct Job {
@@ -76,6 +76,8 @@ fn stopped() -> Error {
 /// lone call is written at once, and batches grow only while the database is busy.
 async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize) {
     let mut queued: VecDeque<Job> = VecDeque::new();
+    // Wallet states this writer committed last; hot wallets are then not read again.
+    let mut warm: HashMap<CustomerId, Carried> = HashMap::new();
     loop {
         if queued.is_empty() {
             match rx.recv().await {
@@ -90,7 +92,10 @@ async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize
             }
         }
         let batch = take_batch(&mut queued, max);
-        commit_batch(&svc, batch).await;
+        if warm.len() > WARM_WALLETS {
+            warm.clear();
+        }
+        commit_batch(&svc, batch, &mut warm).await;
     }
 }
 
@@ -113,19 +118,30 @@ fn take_batch(queued: &mut VecDeque<Job>, max: usize) -> Vec<Job> {
     batch
 }
 
+/// Wallet states a writer keeps between batches before it starts afresh.
+const WARM_WALLETS: usize = 4096;
+
+/// A committed batch: each call's result, the wallets to drop from the cache, their states.
+type Committed = (Vec<Posted>, Vec<CustomerId>, HashMap<CustomerId, Carried>);
+
 /// Refused calls in one batch before the rest are written one by one.
 const MAX_REFUSALS: usize = 3;
 
 /// Writes the batch in one transaction. A call that fails (a refusal like too few points,
 /// or a database error) rolls the batch back; that call is then answered from a run of its
 /// own on committed state, and the others are tried again together.
-async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>) {
+async fn commit_batch(
+    svc: &LoyaltyService,
+    mut batch: Vec<Job>,
+    warm: &mut HashMap<CustomerId, Carried>,
+) {
     for _ in 0..MAX_REFUSALS {
         if batch.is_empty() {
             return;
         }
-        match try_batch(svc, &batch).await {
-            Ok((values, touched)) => {
+        match try_batch(svc, &batch, warm).await {
+            Ok((values, touched, carried)) => {
+                warm.extend(carried);
                 svc.invalidate(&touched).await;
                 for (job, value) in batch.into_iter().zip(values) {
                     // The caller may have gone (deadline, cancel); the write stands.
@@ -151,7 +167,8 @@ async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>) {
 async fn try_batch(
     svc: &LoyaltyService,
     batch: &[Job],
-) -> Result<(Vec<Posted>, Vec<CustomerId>), Option<usize>> {
+    warm: &HashMap<CustomerId, Carried>,
+) -> Result<Committed, Option<usize>> {
     let txn = svc.db.begin().await.map_err(|e| {
         tracing::warn!(error = %e, "group commit could not begin");
         None
@@ -171,10 +188,12 @@ async fn try_batch(
         .collect();
     fresh.sort_by_key(|c| c.0);
     fresh.dedup();
-    let preloaded = open_many(&txn, svc.program(), &fresh).await.map_err(|e| {
-        tracing::warn!(error = %e, "group commit could not lock its wallets");
-        None
-    })?;
+    let preloaded = open_many(&txn, svc.program(), &fresh, warm)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "group commit could not lock its wallets");
+            None
+        })?;
     let mut session = Session::preloaded(preloaded);
     let mut values = Vec::with_capacity(batch.len());
     for (i, (job, claim)) in batch.iter().zip(claims).enumerate() {
@@ -204,5 +223,6 @@ async fn try_batch(
         tracing::warn!(error = %e, calls = batch.len(), "group commit failed; writing each call alone");
         None
     })?;
-    Ok((values, session.touched))
+    let touched = std::mem::take(&mut session.touched);
+    Ok((values, touched, session.into_carried()))
 }

@@ -44,6 +44,11 @@ impl Session {
         }
     }
 
+    /// The wallets' states after everything applied (valid once the transaction commits).
+    pub fn into_carried(self) -> HashMap<CustomerId, Carried> {
+        self.carried
+    }
+
     /// Writes everything applied so far (inside the caller's transaction).
     pub async fn flush(&mut self, txn: &DatabaseTransaction) -> Result<(), Error> {
         std::mem::take(&mut self.writes).flush(txn).await

@@ -28,24 +28,40 @@ pub(super) struct Carried {
     now: DateTime<Utc>,
 }
 
-/// Locks and reads many wallets at once (a group commit's first touch of each): three
-/// statements for the whole batch. `customers` must be sorted (the global lock order).
+/// Locks many wallets at once (a group commit's first touch of each) and reads those whose
+/// state `warm` does not hold already: at most three statements for the whole batch.
+/// `customers` must be sorted (the global lock order).
+///
+/// A warm state is used only when the locked row still equals its wallet: every change to
+/// a wallet's lots, orders or qualifying history appends to its chain, which moves the
+/// row's sequence and hash, so an equal row means nothing changed since.
 pub(super) async fn open_many(
     conn: &impl ConnectionTrait,
     program: &Program,
     customers: &[CustomerId],
+    warm: &HashMap<CustomerId, Carried>,
 ) -> Result<HashMap<CustomerId, Carried>, Error> {
     if customers.is_empty() {
         return Ok(HashMap::new());
     }
     let wallets = store::lock_wallets(conn, customers, base_tier(program)).await?;
-    let mut lots = lot_store::live_many(conn, customers).await?;
     let now = crate::domain::now();
-    let mut qualifying =
-        store::qualifying_since_many(conn, customers, qualifying_from(program, now)).await?;
-    Ok(wallets
-        .into_iter()
-        .map(|wallet| {
+    let mut out = HashMap::with_capacity(wallets.len());
+    let mut cold = Vec::new();
+    for wallet in wallets {
+        match warm.get(&wallet.customer) {
+            Some(c) if c.wallet == wallet => {
+                out.insert(wallet.customer, c.clone());
+            }
+            _ => cold.push(wallet),
+        }
+    }
+    let ids: Vec<CustomerId> = cold.iter().map(|w| w.customer).collect();
+    if !ids.is_empty() {
+        let mut lots = lot_store::live_many(conn, &ids).await?;
+        let mut qualifying =
+            store::qualifying_since_many(conn, &ids, qualifying_from(program, now)).await?;
+        for wallet in cold {
             let c = wallet.customer;
             let carried = Carried {
                 lots: lots.remove(&c).unwrap_or_default(),
@@ -54,9 +70,10 @@ pub(super) async fn open_many(
                 wallet,
                 now,
             };
-            (c, carried)
-        })
-        .collect())
+            out.insert(c, carried);
+        }
+    }
+    Ok(out)
 }
 
 /// What a new transaction says; the writer fills in chain position, balances and hash.
