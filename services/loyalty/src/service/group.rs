@@ -76,8 +76,7 @@ fn stopped() -> Error {
 /// lone call is written at once, and batches grow only while the database is busy.
 async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize) {
     let mut queued: VecDeque<Job> = VecDeque::new();
-    // Wallet states this writer committed last; hot wallets are then not read again.
-    let mut warm: HashMap<CustomerId, Carried> = HashMap::new();
+
     loop {
         if queued.is_empty() {
             match rx.recv().await {
@@ -92,10 +91,7 @@ async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize
             }
         }
         let batch = take_batch(&mut queued, max);
-        if warm.len() > WARM_WALLETS {
-            warm.clear();
-        }
-        commit_batch(&svc, batch, &mut warm).await;
+        commit_batch(&svc, batch).await;
     }
 }
 
@@ -118,9 +114,6 @@ fn take_batch(queued: &mut VecDeque<Job>, max: usize) -> Vec<Job> {
     batch
 }
 
-/// Wallet states a writer keeps between batches before it starts afresh.
-const WARM_WALLETS: usize = 4096;
-
 /// A committed batch: each call's result, the wallets to drop from the cache, their states.
 type Committed = (Vec<Posted>, Vec<CustomerId>, HashMap<CustomerId, Carried>);
 
@@ -130,18 +123,14 @@ const MAX_REFUSALS: usize = 3;
 /// Writes the batch in one transaction. A call that fails (a refusal like too few points,
 /// or a database error) rolls the batch back; that call is then answered from a run of its
 /// own on committed state, and the others are tried again together.
-async fn commit_batch(
-    svc: &LoyaltyService,
-    mut batch: Vec<Job>,
-    warm: &mut HashMap<CustomerId, Carried>,
-) {
+async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>) {
     for _ in 0..MAX_REFUSALS {
         if batch.is_empty() {
             return;
         }
-        match try_batch(svc, &batch, warm).await {
+        match try_batch(svc, &batch).await {
             Ok((values, touched, carried)) => {
-                warm.extend(carried);
+                svc.warm.keep(carried);
                 svc.invalidate(&touched).await;
                 for (job, value) in batch.into_iter().zip(values) {
                     // The caller may have gone (deadline, cancel); the write stands.
@@ -164,11 +153,7 @@ async fn commit_batch(
 }
 
 /// `Err(Some(i))`: call `i` failed; `Err(None)`: the transaction itself failed.
-async fn try_batch(
-    svc: &LoyaltyService,
-    batch: &[Job],
-    warm: &HashMap<CustomerId, Carried>,
-) -> Result<Committed, Option<usize>> {
+async fn try_batch(svc: &LoyaltyService, batch: &[Job]) -> Result<Committed, Option<usize>> {
     let txn = svc.db.begin().await.map_err(|e| {
         tracing::warn!(error = %e, "group commit could not begin");
         None
@@ -188,7 +173,7 @@ async fn try_batch(
         .collect();
     fresh.sort_by_key(|c| c.0);
     fresh.dedup();
-    let preloaded = open_many(&txn, svc.program(), &fresh, warm)
+    let preloaded = open_many(&txn, svc.program(), &fresh, &svc.warm)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "group commit could not lock its wallets");

@@ -46,6 +46,7 @@ pub struct LoyaltyService {
     cfg: Arc<LoyaltySettings>,
     /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
     group: Option<Arc<GroupCommit>>,
+    warm: writer::WarmWallets,
 }
 
 /// One page of results and the token of the next (empty on the last page).
@@ -102,6 +103,7 @@ impl LoyaltyService {
             tokens,
             cfg: Arc::new(cfg),
             group: None,
+            warm: writer::WarmWallets::default(),
         }
     }
 
@@ -144,6 +146,7 @@ impl LoyaltyService {
         session.flush(&txn).await?;
         txn.commit().await?;
         self.invalidate(&session.touched).await;
+        self.warm.keep(session.into_carried());
         Ok(value)
     }
 

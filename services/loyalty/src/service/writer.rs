@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ConnectionTrait;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// A wallet's state after a write, for the next write on it in the same transaction.
@@ -28,8 +29,40 @@ pub(super) struct Carried {
     now: DateTime<Utc>,
 }
 
-/// Locks many wallets at once (a group commit's first touch of each) and reads those whose
-/// state `warm` does not hold already: at most three statements for the whole batch.
+/// Wallet states as last committed by this process, shared by every write path, so a hot
+/// wallet's lots and tier history are not read again for each call.
+#[derive(Clone, Default)]
+pub(super) struct WarmWallets(Arc<Mutex<HashMap<CustomerId, Carried>>>);
+
+/// Wallet states kept before the map starts afresh.
+const WARM_WALLETS: usize = 4096;
+
+impl WarmWallets {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<CustomerId, Carried>> {
+        // A panic while holding the lock leaves a map of whole entries: still usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state kept for `locked`'s wallet, if the row has not changed since.
+    fn matching(&self, locked: &Wallet) -> Option<Carried> {
+        self.map()
+            .get(&locked.customer)
+            .filter(|c| c.wallet == *locked)
+            .cloned()
+    }
+
+    /// Keeps states written by a transaction that has committed.
+    pub fn keep(&self, committed: HashMap<CustomerId, Carried>) {
+        let mut map = self.map();
+        if map.len() + committed.len() > WARM_WALLETS {
+            map.clear();
+        }
+        map.extend(committed);
+    }
+}
+
+/// Locks wallets (in one statement) and reads those whose state `warm` does not hold
+/// already: at most three statements for a whole group commit.
 /// `customers` must be sorted (the global lock order).
 ///
 /// A warm state is used only when the locked row still equals its wallet: every change to
@@ -39,7 +72,7 @@ pub(super) async fn open_many(
     conn: &impl ConnectionTrait,
     program: &Program,
     customers: &[CustomerId],
-    warm: &HashMap<CustomerId, Carried>,
+    warm: &WarmWallets,
 ) -> Result<HashMap<CustomerId, Carried>, Error> {
     if customers.is_empty() {
         return Ok(HashMap::new());
@@ -49,11 +82,11 @@ pub(super) async fn open_many(
     let mut out = HashMap::with_capacity(wallets.len());
     let mut cold = Vec::new();
     for wallet in wallets {
-        match warm.get(&wallet.customer) {
-            Some(c) if c.wallet == wallet => {
-                out.insert(wallet.customer, c.clone());
+        match warm.matching(&wallet) {
+            Some(c) => {
+                out.insert(wallet.customer, c);
             }
-            _ => cold.push(wallet),
+            None => cold.push(wallet),
         }
     }
     let ids: Vec<CustomerId> = cold.iter().map(|w| w.customer).collect();

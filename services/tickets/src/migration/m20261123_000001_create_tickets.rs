@@ -131,6 +131,25 @@ impl MigrationTrait for Migration {
             m.create_index(index(name, Tickets::Table, vec![col.into_iden()]))
                 .await?;
         }
+        // The usual queue views (a status, newest first; a team's or agent's open tickets)
+        // without scanning every ticket when few match.
+        for (name, cols) in [
+            (
+                "idx_tickets_status",
+                vec![Tickets::Status, Tickets::CreateTime],
+            ),
+            (
+                "idx_tickets_team_status",
+                vec![Tickets::TeamId, Tickets::Status, Tickets::CreateTime],
+            ),
+        ] {
+            m.create_index(index(
+                name,
+                Tickets::Table,
+                cols.into_iter().map(|c| c.into_iden()).collect(),
+            ))
+            .await?;
+        }
 
         m.create_table(
             Table::create()
