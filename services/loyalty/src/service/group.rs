@@ -3,9 +3,10 @@
 //!
 //! Nobody is answered before the shared commit: a reply is a durable acknowledgement. No
 //! savepoints (they would cost two round trips per call): a refused call rolls the batch
-//! back and is answered alone, and the rest go again. A wallet always goes to the same writer, and a batch locks its
-//! wallets in ascending order, so writers never wait on each other for a wallet. When the
-//! shared transaction fails as a whole, each write is retried on its own.
+//! back and is answered alone, and the rest go again. A wallet always goes to the same
+//! writer, and every transaction locks wallets in ascending id order, so writers and the
+//! per-call paths cannot deadlock. When the shared transaction fails as a whole, each call
+//! is written on its own.
 use super::session::{Session, Write};
 use super::writer::{Carried, open_many};
 use super::{LoyaltyService, Posted};
@@ -76,7 +77,6 @@ fn stopped() -> Error {
 /// lone call is written at once, and batches grow only while the database is busy.
 async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize) {
     let mut queued: VecDeque<Job> = VecDeque::new();
-
     loop {
         if queued.is_empty() {
             match rx.recv().await {
@@ -91,7 +91,12 @@ async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize
             }
         }
         let batch = take_batch(&mut queued, max);
-        commit_batch(&svc, batch).await;
+        // In a task of its own, so a bug that panics fails this batch's callers (they see
+        // UNAVAILABLE and may retry) instead of stopping the writer.
+        let svc = svc.clone();
+        if let Err(e) = tokio::spawn(async move { commit_batch(&svc, batch).await }).await {
+            tracing::error!(error = %e, "group commit batch panicked");
+        }
     }
 }
 
