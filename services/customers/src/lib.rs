@@ -12,13 +12,13 @@ pub mod store;
 
 use crm_platform::cache::Cache;
 use crm_platform::db::SchemaReadiness;
+use crm_platform::jobs;
 use crm_platform::page_token::PageTokens;
 use crm_platform::server::Component;
 use grpc::{CustomerServiceServer, CustomersGrpc};
 use migration::Migrator;
 use service::CustomersService;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use settings::Settings;
 
@@ -26,18 +26,6 @@ pub use settings::Settings;
 pub const SERVICE: &str = "customers";
 /// The gRPC service name reported by health.
 pub const GRPC_SERVICE: &str = "crm.customers.v1.CustomerService";
-
-/// The page-token key: the configured secret, or a random one for this process.
-pub fn page_tokens(secret: &crm_platform::config::Secret) -> PageTokens {
-    if secret.is_empty() {
-        tracing::warn!(
-            "security.page_token_secret is empty; using a random key (page tokens will not survive a restart)"
-        );
-        PageTokens::new(uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice())
-    } else {
-        PageTokens::new(secret.expose().as_bytes())
-    }
-}
 
 /// Connects, migrates (when configured) and wires the service for a server.
 pub async fn component(settings: &Settings) -> anyhow::Result<(Component, CustomersService)> {
@@ -50,10 +38,15 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Custom
     let svc = CustomersService::new(
         db.clone(),
         cache,
-        page_tokens(&p.security.page_token_secret),
+        PageTokens::from_secret(&p.security.page_token_secret),
         settings.customers.clone(),
     );
-    spawn_housekeeping(svc.clone());
+    jobs::every(
+        jobs::PURGE_IDEMPOTENCY_SECS,
+        "idempotency purge",
+        svc.clone(),
+        |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
+    );
     let grpc = CustomersGrpc::new(svc.clone());
     let server_settings = p.server.clone();
     let component = Component {
@@ -67,23 +60,6 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Custom
         readiness: Arc::new(SchemaReadiness::<Migrator>::new(db)),
     };
     Ok((component, svc))
-}
-
-/// Hourly purge of expired idempotency records.
-fn spawn_housekeeping(svc: CustomersService) {
-    tokio::spawn(async move {
-        // First run an hour after start: the schema may still be waiting for `migrate`.
-        let period = Duration::from_secs(3600);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        loop {
-            tick.tick().await;
-            match svc.purge_idempotency_keys().await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys purged"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-            }
-        }
-    });
 }
 
 /// The customers server, bound and ready to run.

@@ -96,6 +96,32 @@ pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
         .unwrap_or_else(|| "api".to_owned())
 }
 
+/// A page size from a request: negative is a violation; 0 means the service default.
+pub fn page_size(raw: i32, v: &mut crate::Violations) -> u32 {
+    u32::try_from(raw).unwrap_or_else(|_| {
+        v.add("page_size", "must not be negative");
+        0
+    })
+}
+
+/// Trimmed text of at most `max` characters; empty is a violation when `required`.
+pub fn text(field: &str, s: &str, max: usize, required: bool, v: &mut crate::Violations) -> String {
+    let t = s.trim();
+    if required && t.is_empty() {
+        v.add(field, "is required");
+    } else if t.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    }
+    t.to_owned()
+}
+
+/// A violation unless `n > 0`.
+pub fn positive(field: &str, n: i64, v: &mut crate::Violations) {
+    if n <= 0 {
+        v.add(field, "must be > 0");
+    }
+}
+
 /// The value parsed from a request, or INVALID_ARGUMENT listing every violation collected
 /// while parsing it. `value` is `None` only when something was reported.
 pub fn parsed<T>(v: crate::Violations, value: Option<T>, domain: &str) -> Result<T, Status> {

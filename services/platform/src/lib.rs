@@ -14,6 +14,7 @@ pub mod etag;
 pub mod field_mask;
 pub mod grpc;
 pub mod idempotency;
+pub mod jobs;
 pub mod ids;
 pub mod page_token;
 pub mod rpc_span;

@@ -32,6 +32,37 @@ impl PageTokens {
         }
     }
 
+    /// The configured secret, or a random key for this process (tokens then do not survive
+    /// a restart or work across replicas, which is logged).
+    pub fn from_secret(secret: &crate::config::Secret) -> Self {
+        if secret.is_empty() {
+            tracing::warn!(
+                "security.page_token_secret is empty; using a random key (page tokens will not survive a restart)"
+            );
+            Self::new(uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice())
+        } else {
+            Self::new(secret.expose().as_bytes())
+        }
+    }
+
+    /// Trims the look-ahead row of `rows` (queried with `limit + 1`) and returns the token of
+    /// the page after it: empty on the last page.
+    pub fn next_page<T, C: Serialize>(
+        &self,
+        rows: &mut Vec<T>,
+        limit: u64,
+        query: &str,
+        cursor: impl Fn(&T) -> C,
+    ) -> String {
+        if rows.len() as u64 <= limit {
+            return String::new();
+        }
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| self.encode(query, &cursor(last)))
+            .unwrap_or_default()
+    }
+
     /// A fingerprint of everything that defines a query except the page size.
     pub fn fingerprint(parts: &[&str]) -> String {
         let mut h = Sha256::new();

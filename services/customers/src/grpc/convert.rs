@@ -9,6 +9,7 @@ use crate::domain::{
 use crate::service::{Export, InsightsReport};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_platform::Violations;
+use crm_platform::grpc::text;
 use crm_proto::common as cpb;
 use crm_proto::customers as pb;
 
@@ -66,14 +67,6 @@ pub fn money(m: &Money) -> cpb::Money {
         currency_code: m.currency.clone(),
         amount_minor: m.amount_minor,
     }
-}
-
-fn bounded(s: &str, field: &str, max: usize, v: &mut Violations) -> String {
-    let t = s.trim();
-    if t.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    }
-    t.to_owned()
 }
 
 fn enum_field<T: Copy>(raw: i32, field: &str, table: &[(i32, T)], v: &mut Violations) -> Option<T> {
@@ -175,9 +168,9 @@ fn valid_language(tag: &str) -> bool {
 pub fn profile_from_proto(c: &pb::Customer, v: &mut Violations) -> Profile {
     let now = crate::domain::now();
     let mut p = Profile {
-        display_name: bounded(&c.display_name, "display_name", 200, v),
-        given_name: bounded(&c.given_name, "given_name", 100, v),
-        family_name: bounded(&c.family_name, "family_name", 100, v),
+        display_name: text("display_name", &c.display_name, 200, false, v),
+        given_name: text("given_name", &c.given_name, 100, false, v),
+        family_name: text("family_name", &c.family_name, 100, false, v),
         gender: enum_field(c.gender, "gender", GENDERS, v).unwrap_or_default(),
         ..Profile::default()
     };
@@ -217,7 +210,7 @@ pub fn profile_from_proto(c: &pb::Customer, v: &mut Violations) -> Profile {
             v.add(format!("{f}.address_lines"), "at most 5 lines");
         }
         p.addresses.push(PostalAddress {
-            label: bounded(&a.label, &format!("{f}.label"), 64, v),
+            label: text(&format!("{f}.label"), &a.label, 64, false, v),
             address_lines: a
                 .address_lines
                 .iter()
@@ -300,7 +293,7 @@ pub fn profile_from_proto(c: &pb::Customer, v: &mut Violations) -> Profile {
             p.consents.push(Consent {
                 channel,
                 granted,
-                source: bounded(&c.source, &format!("{f}.source"), 128, v),
+                source: text(&format!("{f}.source"), &c.source, 128, false, v),
                 update_time,
             });
         }
@@ -309,7 +302,7 @@ pub fn profile_from_proto(c: &pb::Customer, v: &mut Violations) -> Profile {
         enum_field(c.lifecycle_stage, "lifecycle_stage", STAGES, v).unwrap_or_default();
     p.relationship_level =
         enum_field(c.relationship_level, "relationship_level", LEVELS, v).unwrap_or_default();
-    let external = bounded(&c.external_id, "external_id", 128, v);
+    let external = text("external_id", &c.external_id, 128, false, v);
     p.external_id = (!external.is_empty()).then_some(external);
     p
 }
@@ -478,12 +471,12 @@ pub fn activity_from_proto(
         customer: customer_id,
         kind: kind?,
         occur_time: occur_time?,
-        channel: bounded(&a.channel, "channel", 64, v),
+        channel: text("channel", &a.channel, 64, false, v),
         amount,
         items,
-        reference: bounded(&a.reference, "reference", 128, v),
+        reference: text("reference", &a.reference, 128, false, v),
         text: a.text.clone(),
-        item_id: bounded(&a.item_id, "item_id", 128, v),
+        item_id: text("item_id", &a.item_id, 128, false, v),
         rating: a.rating,
         create_time: crate::domain::now(),
     })

@@ -8,7 +8,7 @@ use crate::service::{CustomersService, ImportOutcome, ListFilter, SearchQuery};
 use crate::store::customers::OrderField;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
-use crm_platform::grpc::{IntoStatus, actor, idempotency_key};
+use crm_platform::grpc::{IntoStatus, actor, idempotency_key, page_size};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_server::CustomerService;
 use tonic::{Request, Response, Status};
@@ -29,13 +29,6 @@ type Reply<T> = Result<Response<T>, Status>;
 
 fn parse_name(field: &str, name: &str, v: &mut Violations) -> Option<CustomerId> {
     v.check(field, CustomerId::parse_name(name))
-}
-
-fn page_size(raw: i32, v: &mut Violations) -> u32 {
-    u32::try_from(raw).unwrap_or_else(|_| {
-        v.add("page_size", "must not be negative");
-        0
-    })
 }
 
 fn order_by(raw: &str, v: &mut Violations) -> Option<(OrderField, bool)> {

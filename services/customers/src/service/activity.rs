@@ -97,7 +97,7 @@ impl CustomersService {
             limit: limit + 1,
         };
         let mut rows = activities::list(&self.db, &q).await?;
-        let next = self.next_token(&mut rows, limit, &fingerprint, |a| Cursor {
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |a| Cursor {
             t: a.occur_time,
             id: a.id,
         });

@@ -160,31 +160,13 @@ impl CustomersService {
             limit: limit + 1,
         };
         let mut rows = store::list(&self.db, &q).await?;
-        let next = self.next_token(&mut rows, limit, &fingerprint, |c| {
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
             store::cursor_of(c, order)
         });
         Ok(Page {
             items: rows,
             next_page_token: next,
         })
-    }
-
-    /// Trims the look-ahead row and encodes where the next page starts.
-    fn next_token<T, C: Serialize>(
-        &self,
-        rows: &mut Vec<T>,
-        limit: u64,
-        fingerprint: &str,
-        cursor: impl Fn(&T) -> C,
-    ) -> String {
-        if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map(|last| self.tokens.encode(fingerprint, &cursor(last)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
     }
 
     pub async fn search(
@@ -203,7 +185,7 @@ impl CustomersService {
         let limit = self.page_size(page_size);
         let mut rows =
             store::search_contact(&self.db, kind, &value, prefix, after, limit + 1).await?;
-        let next = self.next_token(&mut rows, limit, &fingerprint, |c| c.id.0);
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| c.id.0);
         Ok(Page {
             items: rows,
             next_page_token: next,

@@ -4,6 +4,7 @@ use crate::error::DOMAIN;
 use crate::service::EarnSource;
 use chrono::{DateTime, Utc};
 use crm_platform::Violations;
+pub use crm_platform::grpc::{page_size, positive, text};
 use crm_proto::loyalty as pb;
 use tonic::Status;
 
@@ -15,30 +16,6 @@ pub fn parsed<T>(v: Violations, value: Option<T>) -> Result<T, Status> {
 /// A `customers/{uuid}` name (the customers service is not asked whether it exists).
 pub fn customer(field: &str, name: &str, v: &mut Violations) -> Option<CustomerId> {
     v.check(field, CustomerId::parse_name(name))
-}
-
-pub fn page_size(raw: i32, v: &mut Violations) -> u32 {
-    u32::try_from(raw).unwrap_or_else(|_| {
-        v.add("page_size", "must not be negative");
-        0
-    })
-}
-
-pub fn positive(field: &str, n: i64, v: &mut Violations) {
-    if n <= 0 {
-        v.add(field, "must be > 0");
-    }
-}
-
-/// Trimmed text of at most `max` characters.
-pub fn text(field: &str, s: &str, max: usize, required: bool, v: &mut Violations) -> String {
-    let t = s.trim();
-    if required && t.is_empty() {
-        v.add(field, "is required");
-    } else if t.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    }
-    t.to_owned()
 }
 
 /// (currency, amount_minor > 0) of a Money field.

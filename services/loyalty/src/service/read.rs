@@ -7,7 +7,6 @@ use crate::store::tiers::{self, TierChange};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::page_token::PageTokens;
-use serde::Serialize;
 
 #[derive(Debug, Clone, Default)]
 pub struct TxFilter {
@@ -51,29 +50,11 @@ impl LoyaltyService {
             limit: limit + 1,
         };
         let mut rows = store::list(&self.db, &q).await?;
-        let next = self.next_token(&mut rows, limit, &fingerprint, |t| t.sequence);
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |t| t.sequence);
         Ok(Page {
             items: rows,
             next_page_token: next,
         })
-    }
-
-    /// Trims the look-ahead row and encodes where the next page starts.
-    fn next_token<T, C: Serialize>(
-        &self,
-        rows: &mut Vec<T>,
-        limit: u64,
-        fingerprint: &str,
-        cursor: impl Fn(&T) -> C,
-    ) -> String {
-        if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map(|last| self.tokens.encode(fingerprint, &cursor(last)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
     }
 
     pub async fn balance_at(
@@ -109,7 +90,7 @@ impl LoyaltyService {
         let before: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let mut rows = tiers::list(&self.db, customer, before, limit + 1).await?;
-        let next = self.next_token(&mut rows, limit, &fingerprint, |c| c.id);
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| c.id);
         Ok(Page {
             items: rows,
             next_page_token: next,

@@ -10,6 +10,7 @@ use crate::service::{AgentPatch, NewMessage, TeamPatch};
 use crate::store::TicketQuery;
 use chrono::{DateTime, Utc};
 use crm_platform::Violations;
+pub use crm_platform::grpc::{page_size, text};
 use crm_platform::field_mask::UpdateMask;
 use crm_proto::tickets as pb;
 use std::collections::BTreeMap;
@@ -74,24 +75,6 @@ pub fn opt_enum<E: WireEnum>(field: &str, code: i32, v: &mut Violations) -> Opti
         return None;
     }
     required_enum(field, code, v)
-}
-
-pub fn page_size(raw: i32, v: &mut Violations) -> u32 {
-    u32::try_from(raw).unwrap_or_else(|_| {
-        v.add("page_size", "must not be negative");
-        0
-    })
-}
-
-/// Trimmed text of at most `max` characters.
-pub fn text(field: &str, s: &str, max: usize, required: bool, v: &mut Violations) -> String {
-    let t = s.trim();
-    if required && t.is_empty() {
-        v.add(field, "is required");
-    } else if t.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    }
-    t.to_owned()
 }
 
 /// Lower-case labels ([a-z0-9_-], 1..=40 characters), at most 20, duplicates dropped.

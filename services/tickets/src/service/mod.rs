@@ -79,24 +79,6 @@ impl TicketsService {
         })
     }
 
-    /// Trims the look-ahead row and encodes where the next page starts.
-    fn next_token<T, C: Serialize>(
-        &self,
-        rows: &mut Vec<T>,
-        limit: u64,
-        fingerprint: &str,
-        cursor: impl Fn(&T) -> C,
-    ) -> String {
-        if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map(|last| self.tokens.encode(fingerprint, &cursor(last)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        }
-    }
-
     fn policy(&self, t: &Ticket) -> Result<&SlaPolicy, Error> {
         sla::select(&self.cfg.sla_policies, t.priority, t.category)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("no SLA policy matches")))

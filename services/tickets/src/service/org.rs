@@ -69,7 +69,7 @@ impl TicketsService {
         let after: Option<uuid::Uuid> = self.tokens.decode(page_token, &fp)?;
         let limit = self.page_size(page_size);
         let mut rows = store::list_teams(&self.db, after, limit + 1).await?;
-        let next = self.next_token(&mut rows, limit, &fp, |t| t.id.0);
+        let next = self.tokens.next_page(&mut rows, limit, &fp, |t| t.id.0);
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -176,7 +176,7 @@ impl TicketsService {
         let after: Option<uuid::Uuid> = self.tokens.decode(page_token, &fp)?;
         let limit = self.page_size(page_size);
         let mut rows = store::list_agents(&self.db, team, after, limit + 1).await?;
-        let next = self.next_token(&mut rows, limit, &fp, |a| a.id.0);
+        let next = self.tokens.next_page(&mut rows, limit, &fp, |a| a.id.0);
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -279,7 +279,7 @@ impl TicketsService {
         let after: Option<String> = self.tokens.decode(page_token, &fp)?;
         let limit = self.page_size(page_size);
         let mut rows = store::list_macros(&self.db, after, limit + 1).await?;
-        let next = self.next_token(&mut rows, limit, &fp, |m| m.code.clone());
+        let next = self.tokens.next_page(&mut rows, limit, &fp, |m| m.code.clone());
         Ok(Page {
             items: rows,
             next_page_token: next,
