@@ -49,17 +49,22 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
         svc.clone(),
         |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
     );
-    jobs::every(t.sla_interval_secs, "SLA check", svc.clone(), |svc| async move {
-        let run = svc.run_sla_check(domain::now()).await?;
-        if run.breaches > 0 {
-            tracing::info!(
-                breaches = run.breaches,
-                escalated = run.escalated,
-                "SLA breaches escalated"
-            );
-        }
-        Ok(())
-    });
+    jobs::every(
+        t.sla_interval_secs,
+        "SLA check",
+        svc.clone(),
+        |svc| async move {
+            let run = svc.run_sla_check(domain::now()).await?;
+            if run.breaches > 0 {
+                tracing::info!(
+                    breaches = run.breaches,
+                    escalated = run.escalated,
+                    "SLA breaches escalated"
+                );
+            }
+            Ok(())
+        },
+    );
     jobs::every(
         t.verify_interval_secs,
         "customer verification and goodwill",

@@ -97,10 +97,12 @@ impl CustomersService {
             limit: limit + 1,
         };
         let mut rows = activities::list(&self.db, &q).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |a| Cursor {
-            t: a.occur_time,
-            id: a.id,
-        });
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |a| Cursor {
+                t: a.occur_time,
+                id: a.id,
+            });
         Ok(Page {
             items: rows,
             next_page_token: next,

@@ -185,7 +185,9 @@ impl CustomersService {
         let limit = self.page_size(page_size);
         let mut rows =
             store::search_contact(&self.db, kind, &value, prefix, after, limit + 1).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| c.id.0);
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |c| c.id.0);
         Ok(Page {
             items: rows,
             next_page_token: next,

@@ -50,7 +50,9 @@ impl LoyaltyService {
             limit: limit + 1,
         };
         let mut rows = store::list(&self.db, &q).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |t| t.sequence);
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |t| t.sequence);
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -90,7 +92,9 @@ impl LoyaltyService {
         let before: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let mut rows = tiers::list(&self.db, customer, before, limit + 1).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| c.id);
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |c| c.id);
         Ok(Page {
             items: rows,
             next_page_token: next,

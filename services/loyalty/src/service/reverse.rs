@@ -8,7 +8,6 @@ use crate::domain::lots::total;
 use crate::domain::reverse::plan;
 use crate::domain::{Account, CustomerId, TxKind};
 use crate::error;
-use crate::store::lots as lot_store;
 use crm_platform::Error;
 use crm_platform::idempotency::IdempotencyKey;
 
@@ -31,9 +30,7 @@ impl LoyaltyService {
         let m = {
             let mut w = WalletWriter::open(&txn, p, customer, now).await?;
             let now = w.now;
-            let mut order = lot_store::find_order(&txn, customer, order_id)
-                .await?
-                .unwrap_or_default();
+            let mut order = w.order(order_id).await?.unwrap_or_default();
             let plan = plan(&order, refund.as_ref().map(|(c, a)| (c.as_str(), *a)))
                 .map_err(|e| error::reverse(e, order_id))?;
             let mut postings = Vec::new();
@@ -70,7 +67,7 @@ impl LoyaltyService {
             order.shortfall += shortfall;
             order.restored += plan.restore;
             order.fully_reversed = plan.fully_reversed;
-            lot_store::save_order(&txn, customer, order_id, &order, true).await?;
+            w.save_order(order_id, order);
             let snapshot = w.finish().await?;
             Mutation {
                 resource: customer.name(),

@@ -1,7 +1,7 @@
 //! The single-wallet writes (Earn, Redeem, Adjust) of one database transaction: one call's,
 //! or a whole group commit's. Reads happen once per wallet; writes are flushed together.
 use super::write_set::WriteSet;
-use super::writer::{Carried, WalletWriter, open_many};
+use super::writer::{Carried, WalletWriter};
 use super::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem};
 use crate::domain::CustomerId;
 use crm_platform::Error;
@@ -36,7 +36,7 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// A session over wallets locked and read in advance (see [`open_many`]).
+    /// A session over wallets locked and read in advance (see `writer::open_many`).
     pub fn preloaded(carried: HashMap<CustomerId, Carried>) -> Self {
         Self {
             carried,
@@ -83,14 +83,10 @@ impl LoyaltyService {
         let customer = w.customer();
         let p = self.program();
         let not_before = crate::domain::now();
-        let carried = match session.carried.remove(&customer) {
-            Some(c) => c,
-            None => open_many(txn, p, &[customer], &self.warm)
-                .await?
-                .remove(&customer)
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("wallet {customer} not locked")))?,
+        let mut writer = match session.carried.remove(&customer) {
+            Some(c) => WalletWriter::resume(txn, p, c, not_before),
+            None => WalletWriter::open_with(txn, p, customer, not_before, &self.warm).await?,
         };
-        let mut writer = WalletWriter::resume(txn, p, carried, not_before);
         let transaction = match w {
             Write::Earn(r) => self.earn_on(&mut writer, r).await?,
             Write::Redeem(r) => self.redeem_on(&mut writer, r).await?,

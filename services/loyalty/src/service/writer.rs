@@ -188,37 +188,27 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         customer: CustomerId,
         not_before: DateTime<Utc>,
     ) -> Result<Self, Error> {
-        let wallet = store::lock_wallet(conn, customer, base_tier(program)).await?;
-        let lots = lot_store::live(conn, customer).await?;
-        let now = crate::domain::now().max(not_before);
-        let qualifying =
-            store::qualifying_since(conn, customer, qualifying_from(program, now)).await?;
-        Ok(Self::with_state(
-            conn,
-            program,
-            Carried {
-                wallet,
-                lots,
-                qualifying,
-                orders: HashMap::new(),
-                now,
-            },
-            not_before,
-        ))
+        Self::open_with(conn, program, customer, not_before, &WarmWallets::default()).await
     }
 
-    /// Continues from the state an earlier write in this transaction left (the wallet is
-    /// locked already).
-    pub fn resume(
+    /// [`Self::open`], reusing the state `warm` holds when the wallet has not changed.
+    pub async fn open_with(
         conn: &'a C,
         program: &'a Program,
-        c: Carried,
+        customer: CustomerId,
         not_before: DateTime<Utc>,
-    ) -> Self {
-        Self::with_state(conn, program, c, not_before)
+        warm: &WarmWallets,
+    ) -> Result<Self, Error> {
+        let carried = open_many(conn, program, &[customer], warm)
+            .await?
+            .remove(&customer)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("wallet {customer} not locked")))?;
+        Ok(Self::resume(conn, program, carried, not_before))
     }
 
-    fn with_state(
+    /// Continues from a wallet's state read (or left by an earlier write) in this
+    /// transaction, with the wallet locked already.
+    pub fn resume(
         conn: &'a C,
         program: &'a Program,
         c: Carried,

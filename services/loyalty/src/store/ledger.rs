@@ -53,27 +53,10 @@ pub async fn find_wallet(
         .map(wallet_from_row))
 }
 
-/// Creates the wallet if needed and locks it for the rest of the transaction, in one
-/// statement: an upsert locks the row it touches on PostgreSQL (SQLite serialises writers
-/// already). Every write to a wallet, its lots, holds and orders goes through here first.
-pub async fn lock_wallet(
-    conn: &impl ConnectionTrait,
-    customer: CustomerId,
-    base_tier: &str,
-) -> Result<Wallet, Error> {
-    let row = wallet::Entity::insert(wallet_to_row(&Wallet::empty(customer, base_tier)))
-        .on_conflict(
-            OnConflict::column(wallet::Column::CustomerId)
-                .update_column(wallet::Column::CustomerId)
-                .to_owned(),
-        )
-        .exec_with_returning(conn)
-        .await?;
-    Ok(wallet_from_row(row))
-}
-
-/// [`lock_wallet`] for many wallets in one statement; rows are locked in the order given
-/// (callers sort, so concurrent batches take locks in one global order).
+/// Creates wallets where needed and locks them for the rest of the transaction, in one
+/// statement: an upsert locks the rows it touches on PostgreSQL (SQLite serialises writers
+/// already), in the order given (callers sort: one global lock order). Every write to a
+/// wallet, its lots, holds and orders goes through here first.
 pub async fn lock_wallets(
     conn: &impl ConnectionTrait,
     customers: &[CustomerId],
@@ -98,13 +81,6 @@ pub async fn lock_wallets(
     Ok(out)
 }
 
-pub async fn save_wallet(conn: &impl ConnectionTrait, w: &Wallet) -> Result<(), Error> {
-    let mut row = wallet_to_row(w);
-    row.customer_id = sea_orm::ActiveValue::Unchanged(w.customer.0);
-    wallet::Entity::update(row).exec(conn).await?;
-    Ok(())
-}
-
 pub async fn wallet_customers(conn: &impl ConnectionTrait) -> Result<Vec<CustomerId>, Error> {
     let ids: Vec<Uuid> = wallet::Entity::find()
         .select_only()
@@ -114,10 +90,6 @@ pub async fn wallet_customers(conn: &impl ConnectionTrait) -> Result<Vec<Custome
         .all(conn)
         .await?;
     Ok(ids.into_iter().map(CustomerId).collect())
-}
-
-pub async fn append(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), Error> {
-    append_many(conn, std::slice::from_ref(t)).await
 }
 
 /// Inserts transactions and their postings: one statement per table.

@@ -6,7 +6,7 @@ use crate::domain::{Consumption, CustomerId, Hold, HoldState, Lot};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -68,14 +68,6 @@ pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Lot
         .collect())
 }
 
-pub async fn insert_lot(
-    conn: &impl ConnectionTrait,
-    customer: CustomerId,
-    l: &Lot,
-) -> Result<(), Error> {
-    save_lots(conn, &[(customer, l.clone())]).await
-}
-
 /// Inserts new lots and updates the points left of existing ones, in one statement.
 pub async fn save_lots(
     conn: &impl ConnectionTrait,
@@ -100,19 +92,6 @@ pub async fn save_lots(
         .exec_without_returning(conn)
         .await?;
     }
-    Ok(())
-}
-
-pub async fn set_remaining(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    remaining: i64,
-) -> Result<(), Error> {
-    lot::Entity::update_many()
-        .col_expr(lot::Column::Remaining, Expr::value(remaining))
-        .filter(lot::Column::Id.eq(id))
-        .exec(conn)
-        .await?;
     Ok(())
 }
 
@@ -232,17 +211,6 @@ pub async fn find_order(
             fully_reversed: r.fully_reversed,
             earn_time: r.earn_time,
         }))
-}
-
-/// Inserts or replaces the order's state.
-pub async fn save_order(
-    conn: &impl ConnectionTrait,
-    customer: CustomerId,
-    order_id: &str,
-    o: &OrderState,
-    _exists: bool,
-) -> Result<(), Error> {
-    save_orders(conn, &[((customer, order_id.to_owned()), o.clone())]).await
 }
 
 /// Inserts or replaces orders' states, in one statement.

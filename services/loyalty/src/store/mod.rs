@@ -1,5 +1,5 @@
 //! Persistence: sea-orm entities and the queries the service needs. The only module that
-//! knows SQL. Every write happens under the wallet lock taken by [`ledger::lock_wallet`].
+//! knows SQL. Every write happens under the wallet lock taken by [`ledger::lock_wallets`].
 pub mod entities;
 pub mod ledger;
 pub mod lots;

@@ -21,10 +21,6 @@ pub struct TierChange {
     pub change_time: DateTime<Utc>,
 }
 
-pub async fn insert(conn: &impl ConnectionTrait, c: &TierChange) -> Result<(), Error> {
-    insert_many(conn, std::slice::from_ref(c)).await
-}
-
 pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) -> Result<(), Error> {
     if changes.is_empty() {
         return Ok(());

@@ -279,7 +279,9 @@ impl TicketsService {
         let after: Option<String> = self.tokens.decode(page_token, &fp)?;
         let limit = self.page_size(page_size);
         let mut rows = store::list_macros(&self.db, after, limit + 1).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fp, |m| m.code.clone());
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fp, |m| m.code.clone());
         Ok(Page {
             items: rows,
             next_page_token: next,

@@ -155,7 +155,9 @@ impl TicketsService {
             self.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let mut rows = store::list_tickets(&self.db, q, cursor, limit + 1, now()).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |t| (t.create_time, t.id.0));
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |t| (t.create_time, t.id.0));
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -310,7 +312,9 @@ impl TicketsService {
         }
         let limit = self.page_size(page_size);
         let mut rows = store::list_messages(&self.db, id, public_only, cursor, limit + 1).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |m| (m.create_time, m.id.0));
+        let next = self
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |m| (m.create_time, m.id.0));
         Ok(Page {
             items: rows,
             next_page_token: next,
