@@ -145,6 +145,31 @@ pub async fn claim_many<T: DeserializeOwned>(
         .collect())
 }
 
+/// The response of an earlier identical call that has finished, read outside any
+/// transaction. A mutation that asks other services before it begins uses it, so a retry
+/// replays instead of asking again; [`begin`] / [`claim`] still decide authoritatively (a
+/// reused id or an unfinished claim reads as `None` here and is reported there).
+pub async fn stored<T: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    key: &IdempotencyKey,
+) -> Result<Option<T>, Error> {
+    let row = Entity::find_by_id(key.request_id.to_string())
+        .one(conn)
+        .await?;
+    match row {
+        Some(r)
+            if r.method == key.method
+                && r.fingerprint == key.fingerprint
+                && !r.response.is_empty() =>
+        {
+            serde_json::from_str(&r.response)
+                .map(Some)
+                .map_err(Error::internal)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The stored response of an earlier call with `key`'s id, if it is the same request.
 fn replay_of<T: DeserializeOwned>(key: &IdempotencyKey, row: Option<&Model>) -> Result<T, Error> {
     let Some(row) = row.filter(|r| !r.response.is_empty()) else {

@@ -102,30 +102,6 @@ impl TicketsService {
         idempotency::begin(&self.db, key).await
     }
 
-    /// The stored answer of a request that already ran, read without opening a transaction.
-    /// Mutations that ask other services first use it, so a retry replays instead of asking
-    /// again (and maybe getting another answer). `begin` still decides authoritatively.
-    async fn replayed<T: DeserializeOwned>(
-        &self,
-        key: &IdempotencyKey,
-    ) -> Result<Option<T>, Error> {
-        use sea_orm::EntityTrait;
-        let Some(row) = idempotency::Entity::find_by_id(key.request_id.to_string())
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if row.method != key.method || row.fingerprint != key.fingerprint || row.response.is_empty()
-        {
-            // Reuse and in-flight claims are for `begin` to report.
-            return Ok(None);
-        }
-        serde_json::from_str(&row.response)
-            .map(Some)
-            .map_err(Error::internal)
-    }
-
     /// Stores the response with the mutation and commits.
     async fn commit<T: Serialize>(
         &self,

@@ -69,7 +69,7 @@ impl TicketsService {
         key: &IdempotencyKey,
         new: NewTicket,
     ) -> Result<Ticket, Error> {
-        if let Some(previous) = self.replayed(key).await? {
+        if let Some(previous) = crm_platform::idempotency::stored(&self.db, key).await? {
             return Ok(previous);
         }
         // Questions for other services first, outside the transaction.
@@ -516,7 +516,7 @@ impl TicketsService {
         code: &str,
         agent: AgentId,
     ) -> Result<Message, Error> {
-        if let Some(previous) = self.replayed(key).await? {
+        if let Some(previous) = crm_platform::idempotency::stored(&self.db, key).await? {
             return Ok(previous);
         }
         let m = store::find_macro(&self.db, code)
