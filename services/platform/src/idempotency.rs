@@ -68,28 +68,15 @@ impl IdempotencyKey {
 ///
 /// One statement in the common case: the insert either claims the key or, when a
 /// concurrent call holds it, waits for that call's transaction and then reads its result.
+/// ([`claim_many`] answers once per key, so the default is never taken.)
 pub async fn claim<T: DeserializeOwned>(
     txn: &impl ConnectionTrait,
     key: &IdempotencyKey,
 ) -> Result<Option<T>, Error> {
-    let id = key.request_id.to_string();
-    let claim = ActiveModel {
-        request_id: Set(id.clone()),
-        method: Set(key.method.to_owned()),
-        fingerprint: Set(key.fingerprint.clone()),
-        resource: Set(String::new()),
-        response: Set(String::new()),
-        create_time: Set(chrono::Utc::now()),
-    };
-    let inserted = Entity::insert(claim)
-        .on_conflict_do_nothing()
-        .exec_without_returning(txn)
-        .await?;
-    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
-        return Ok(None);
-    }
-    let row = Entity::find_by_id(id).one(txn).await?;
-    replay_of(key, row.as_ref()).map(Some)
+    claim_many(txn, std::slice::from_ref(key))
+        .await?
+        .pop()
+        .unwrap_or(Ok(None))
 }
 
 /// Claims many keys inside `txn` with one insert (and one read for those taken already).

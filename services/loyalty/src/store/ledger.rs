@@ -311,21 +311,10 @@ pub async fn qualifying_since(
     customer: CustomerId,
     since: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, i64)>, Error> {
-    Ok(transaction::Entity::find()
-        .select_only()
-        .columns([
-            transaction::Column::QualifyTime,
-            transaction::Column::QualifyingDelta,
-        ])
-        .filter(
-            Condition::all()
-                .add(transaction::Column::CustomerId.eq(customer.0))
-                .add(transaction::Column::QualifyingDelta.ne(0))
-                .add(transaction::Column::QualifyTime.gte(since)),
-        )
-        .into_tuple()
-        .all(conn)
-        .await?)
+    Ok(qualifying_since_many(conn, &[customer], since)
+        .await?
+        .remove(&customer)
+        .unwrap_or_default())
 }
 
 /// [`qualifying_since`] for many customers in one query.

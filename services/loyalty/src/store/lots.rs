@@ -24,14 +24,10 @@ fn lot_from_row(r: lot::Model) -> Lot {
 
 /// Lots with points left.
 pub async fn live(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<Vec<Lot>, Error> {
-    Ok(lot::Entity::find()
-        .filter(lot::Column::CustomerId.eq(customer.0))
-        .filter(lot::Column::Remaining.gt(0))
-        .all(conn)
+    Ok(live_many(conn, &[customer])
         .await?
-        .into_iter()
-        .map(lot_from_row)
-        .collect())
+        .remove(&customer)
+        .unwrap_or_default())
 }
 
 /// [`live`] for many customers in one query.
