@@ -27,9 +27,15 @@ pub struct FieldViolation {
     pub description: String,
 }
 
-/// Collects every problem of a request so the caller learns them all at once.
+/// How many violations one error lists: the rest are counted, not listed, so that a request
+/// with thousands of bad entries still gets an error small enough for a client's metadata
+/// limit (gRPC details travel in a header).
+pub const MAX_LISTED_VIOLATIONS: usize = 50;
+
+/// Collects the problems of a request so the caller learns them all at once (the first
+/// [`MAX_LISTED_VIOLATIONS`], and how many more there were).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Violations(Vec<FieldViolation>);
+pub struct Violations(Vec<FieldViolation>, usize);
 
 impl Violations {
     pub fn new() -> Self {
@@ -37,10 +43,18 @@ impl Violations {
     }
 
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation {
+        self.push(FieldViolation {
             field: field.into(),
             description: description.into(),
         });
+    }
+
+    fn push(&mut self, v: FieldViolation) {
+        if self.0.len() < MAX_LISTED_VIOLATIONS {
+            self.0.push(v);
+        } else {
+            self.1 += 1;
+        }
     }
 
     /// Records the error of `result` under `field` and returns its value, if any.
@@ -66,15 +80,26 @@ impl Violations {
             } else {
                 format!("{prefix}.{}", v.field)
             };
-            self.0.push(FieldViolation {
+            self.push(FieldViolation {
                 field,
                 description: v.description,
             });
         }
+        self.1 += other.1;
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Every violation collected, listed or not.
+    pub fn total(&self) -> usize {
+        self.0.len() + self.1
+    }
+
+    /// Violations collected beyond [`MAX_LISTED_VIOLATIONS`].
+    pub fn omitted(&self) -> usize {
+        self.1
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
@@ -120,13 +145,24 @@ impl Error {
     }
 
     pub fn invalid(violations: Violations) -> Self {
-        let message = match violations.0.as_slice() {
-            [one] => format!("invalid {}: {}", one.field, one.description),
-            many => format!("{} invalid fields", many.len()),
+        let message = match (violations.0.as_slice(), violations.1) {
+            ([one], 0) => format!("invalid {}: {}", one.field, one.description),
+            (listed, 0) => format!("{} invalid fields", listed.len()),
+            (listed, omitted) => format!(
+                "{} invalid fields (the first {} are listed)",
+                listed.len() + omitted,
+                listed.len()
+            ),
         };
-        Self {
+        let omitted = violations.1;
+        let err = Self {
             violations,
             ..Self::new(ErrorCode::InvalidArgument, "INVALID_ARGUMENT", message)
+        };
+        if omitted > 0 {
+            err.with_metadata("violations_omitted", omitted.to_string())
+        } else {
+            err
         }
     }
 
@@ -226,6 +262,27 @@ mod tests {
         let fields: Vec<_> = err.violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["a", "customer.b"]);
         assert_eq!(err.message, "2 invalid fields");
+    }
+
+    #[test]
+    fn violations_beyond_the_cap_are_counted_not_listed() {
+        let mut v = Violations::new();
+        for i in 0..5000 {
+            v.add(format!("customer.emails[{i}]"), "not an e-mail address");
+        }
+        let mut more = Violations::new();
+        for i in 0..10 {
+            more.add(format!("x{i}"), "bad");
+        }
+        v.extend_prefixed("p", more);
+        assert_eq!(v.total(), 5010);
+        let err = v.into_result().expect_err("invalid");
+        assert_eq!(err.violations.iter().count(), MAX_LISTED_VIOLATIONS);
+        assert_eq!(err.message, "5010 invalid fields (the first 50 are listed)");
+        assert_eq!(
+            err.metadata,
+            [("violations_omitted".to_owned(), "4960".to_owned())]
+        );
     }
 
     #[test]

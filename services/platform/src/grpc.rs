@@ -104,15 +104,9 @@ pub fn page_size(raw: i32, v: &mut crate::Violations) -> u32 {
     })
 }
 
-/// Trimmed text of at most `max` characters; empty is a violation when `required`.
+/// One line of text; see [`crate::validate::text`] (control and bidi characters refused).
 pub fn text(field: &str, s: &str, max: usize, required: bool, v: &mut crate::Violations) -> String {
-    let t = s.trim();
-    if required && t.is_empty() {
-        v.add(field, "is required");
-    } else if t.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    }
-    t.to_owned()
+    crate::validate::text(field, s, max, required, v)
 }
 
 /// A violation unless `n > 0`.

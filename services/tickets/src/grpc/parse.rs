@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 pub use crm_platform::grpc::{page_size, text};
+use crm_platform::validate::multiline;
 use crm_proto::tickets as pb;
 use std::collections::BTreeMap;
 use tonic::Status;
@@ -204,7 +205,7 @@ fn ticket_fields(t: &pb::Ticket, v: &mut Violations) -> TicketFields {
         category: required_enum("ticket.category", t.category, v),
         priority: opt_enum("ticket.priority", t.priority, v),
         subject: text("ticket.subject", &t.subject, 200, true, v),
-        description: text("ticket.description", &t.description, MAX_TEXT, false, v),
+        description: multiline("ticket.description", &t.description, MAX_TEXT, false, v),
         tags: labels("ticket.tags", &t.tags, v),
         order_id: text("ticket.order_id", &t.order_id, 128, false, v),
         booking_id: text("ticket.booking_id", &t.booking_id, 128, false, v),
@@ -293,7 +294,7 @@ pub fn new_message(m: Option<&pb::Message>, v: &mut Violations) -> Option<NewMes
         );
         None
     };
-    let body = text("message.body", &m.body, MAX_TEXT, true, v);
+    let body = multiline("message.body", &m.body, MAX_TEXT, true, v);
     let attachments = attachments("message.attachments", &m.attachments, v);
     let (kind, author) = kind.zip(author)?;
     Some(NewMessage {
@@ -315,7 +316,7 @@ pub fn satisfaction(
     score("satisfaction.service", s.service, true, v);
     score("satisfaction.product_quality", s.product_quality, true, v);
     score("satisfaction.logistics", s.logistics, true, v);
-    let comment = text("satisfaction.comment", &s.comment, 2000, false, v);
+    let comment = multiline("satisfaction.comment", &s.comment, 2000, false, v);
     Some(Satisfaction {
         ticket: ticket?,
         overall: s.overall,
@@ -470,7 +471,7 @@ pub fn new_macro(m: Option<&pb::Macro>, v: &mut Violations) -> Option<Macro> {
     let m = required("macro", m, v)?;
     v.check("macro.code", check_macro_code(&m.code));
     let title = text("macro.title", &m.title, 200, true, v);
-    let body = text("macro.body", &m.body, MAX_TEXT, true, v);
+    let body = multiline("macro.body", &m.body, MAX_TEXT, true, v);
     v.check("macro.body", macros::validate(&body));
     Some(Macro {
         code: m.code.clone(),
