@@ -158,12 +158,26 @@ pub async fn pending_migrations<M: MigratorTrait>(
         .collect())
 }
 
-/// True when `e` says the database could not be reached (as opposed to a failed statement).
+/// True when `e` says the database could not be reached or the connection broke (as opposed
+/// to a statement the database refused).
 pub fn is_unreachable(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e,
-        sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
-    )
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(s)) | DbErr::Exec(RuntimeErr::SqlxError(s)) => {
+            matches!(
+                **s,
+                Sqlx::Io(_)
+                    | Sqlx::Tls(_)
+                    | Sqlx::Protocol(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
 }
 
 impl<M: MigratorTrait + 'static> Readiness for SchemaReadiness<M> {
@@ -231,6 +245,158 @@ mod tests {
             statement_timeout_ms: 10_000,
             ready_timeout_ms: 1000,
         }
+    }
+
+    struct TestMigrator;
+
+    impl MigratorTrait for TestMigrator {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            vec![Box::new(crate::idempotency::CreateIdempotencyKeys)]
+        }
+    }
+
+    async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
+        let sql = match backend(db) {
+            DbBackend::Sqlite => {
+                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+            }
+            _ => format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_name = '{table}'"
+            ),
+        };
+        !db.query_all_raw(sea_orm::Statement::from_string(backend(db), sql))
+            .await
+            .expect("catalog")
+            .is_empty()
+    }
+
+    #[tokio::test]
+    async fn readiness_reads_the_schema_state_without_ddl() {
+        crate::testing::each_backend(|b| async move {
+            let s = settings(&crate::testing::fresh_database_url(b).await);
+            let db = connect(&s, "svc").await.expect("pool");
+            let ready = SchemaReadiness::<TestMigrator>::new(db.clone(), &s);
+            let err = ready.check().await.expect_err("not migrated");
+            assert_eq!(err.reason, SCHEMA_NOT_READY, "{err:?}");
+            // sea-orm's get_pending_migrations would have created it, as the serving role.
+            assert!(
+                !table_exists(&db, "seaql_migrations").await,
+                "readiness ran DDL"
+            );
+            migrate::<TestMigrator>(&db).await.expect("migrate");
+            assert_eq!(ready.check().await, Ok(()));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_get_timeouts_foreign_keys_and_secure_delete() {
+        let dir = std::env::temp_dir().join(format!("crm-db-{}", uuid::Uuid::new_v4()));
+        let file = dir.join("svc.sqlite");
+        let s = settings(&format!("sqlite://{}", file.display()));
+        let db = connect(&s, "svc").await.expect("pool");
+        let pragma = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                let row = db
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        DbBackend::Sqlite,
+                        format!("PRAGMA {name}"),
+                    ))
+                    .await
+                    .expect("pragma")
+                    .expect("row");
+                row.try_get_by_index::<i64>(0).expect("value")
+            }
+        };
+        assert_eq!(pragma("secure_delete").await, 1);
+        assert_eq!(pragma("foreign_keys").await, 1);
+        assert_eq!(pragma("busy_timeout").await, 10_000);
+        // Erased data does not survive in the file.
+        let secret = "erase-me-7f3a9c1e5b";
+        db.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+            .await
+            .expect("create");
+        for i in 0..50 {
+            db.execute_unprepared(&format!("INSERT INTO t (v) VALUES ('{secret}-{i}')"))
+                .await
+                .expect("insert");
+        }
+        db.execute_unprepared("DELETE FROM t")
+            .await
+            .expect("delete");
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint");
+        db.close().await.expect("close");
+        let mut bytes = std::fs::read(&file).expect("read file");
+        if let Ok(wal) = std::fs::read(dir.join("svc.sqlite-wal")) {
+            bytes.extend(wal);
+        }
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a deleted value is still in the database file"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// The test PostgreSQL, if configured.
+    async fn postgres() -> Option<String> {
+        if !crate::testing::backends().contains(&crate::testing::Backend::Postgres) {
+            return None;
+        }
+        Some(crate::testing::fresh_database_url(crate::testing::Backend::Postgres).await)
+    }
+
+    #[tokio::test]
+    async fn postgres_statements_are_bounded_by_statement_timeout() {
+        let Some(url) = postgres().await else { return };
+        let mut s = settings(&url);
+        s.statement_timeout_ms = 200;
+        let db = connect(&s, "svc").await.expect("pool");
+        let started = std::time::Instant::now();
+        let err = db
+            .execute_unprepared("SELECT pg_sleep(5)")
+            .await
+            .expect_err("cancelled by the server");
+        assert!(err.to_string().contains("statement timeout"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn readiness_gives_up_on_a_silent_database_within_its_timeout() {
+        let Some(url) = postgres().await else { return };
+        let proxy = crate::testing::TcpProxy::start(crate::testing::host_port(&url)).await;
+        let mut s = settings(&crate::testing::via_port(&url, proxy.port));
+        s.ready_timeout_ms = 300;
+        s.acquire_timeout_ms = 5000;
+        let db = connect(&s, "svc").await.expect("pool");
+        migrate::<TestMigrator>(&db).await.expect("migrate");
+        let ready = SchemaReadiness::<TestMigrator>::new(db.clone(), &s);
+        assert_eq!(ready.check().await, Ok(()));
+        proxy.black_hole();
+        let started = std::time::Instant::now();
+        let err = ready.check().await.expect_err("no answer");
+        assert_eq!(err.reason, DATABASE_UNAVAILABLE, "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        proxy.restore();
+        let mut ok = false;
+        for _ in 0..50 {
+            if ready.check().await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "ready again once the database answers");
     }
 
     #[test]

@@ -336,3 +336,24 @@ pub async fn channel(port: u16) -> tonic::transport::Channel {
         .await
         .expect("connect")
 }
+
+/// `url` with its `host:port` replaced by `127.0.0.1:{port}` (to go through a [`TcpProxy`]).
+pub fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").expect("url has a scheme");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let creds = authority
+        .rsplit_once('@')
+        .map(|(c, _)| format!("{c}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{creds}127.0.0.1:{port}/{path}")
+}
+
+/// The `host:port` of `url` (the target of a [`TcpProxy`]).
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hp)| hp)
+        .to_owned()
+}
