@@ -35,7 +35,7 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Loyalt
     let db = crm_platform::db::connect(&p.database, SERVICE).await?;
     let mut background = jobs::Jobs::new();
     crm_platform::db::migrate_on_start::<Migrator>(&db, &p.database, &mut background).await;
-    let cache = Cache::new(&p.cache, SERVICE)?;
+    let cache = Cache::with_generation(&p.cache, SERVICE, db.clone())?;
     let svc = LoyaltyService::new(
         db.clone(),
         cache,

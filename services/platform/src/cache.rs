@@ -7,10 +7,19 @@
 //! - Other replicas drop their in-process copy when the invalidation arrives over Redis
 //!   pub/sub; the short local TTL bounds staleness if a message is lost.
 //! - Redis down: the error is logged once and counted, Redis is skipped for a while (circuit
-//!   breaker), and reads go to the database. If an invalidation could not reach Redis, Redis
-//!   reads are distrusted until every entry written before has expired.
+//!   breaker), and reads go to the database.
+//! - An invalidation that could not reach Redis (the writer's Redis is away, other replicas'
+//!   is not): the writer bumps the service's cache generation in its database
+//!   (`cache_generation`), which is part of every Redis key. Each replica re-reads it every
+//!   `local_ttl_ms / 2`; on a change it clears its in-process tier and only reads keys of the
+//!   new generation, and it bypasses Redis while its copy is older than `local_ttl_ms`. Bound:
+//!   no replica serves a value older than `local_ttl_ms` after a committed write. Without a
+//!   generation (no database given), Redis reads are distrusted by the writer until every
+//!   entry written before has expired, and other replicas rely on their local TTL only.
+use crate::cache_generation;
 use crate::config::CacheSettings;
 use redis::aio::ConnectionManager;
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -51,6 +60,8 @@ struct Counters {
 pub struct FillTicket {
     stripe: usize,
     epoch: u64,
+    /// The generation of the Redis key the fill goes to.
+    generation: u64,
 }
 
 #[derive(Clone)]
@@ -66,7 +77,18 @@ struct Inner {
     epochs: Vec<AtomicU64>,
     hasher: std::collections::hash_map::RandomState,
     remote: Option<Remote>,
+    generation: Option<Generation>,
     counters: Counters,
+}
+
+/// This replica's copy of the cache generation (see the module docs).
+struct Generation {
+    db: DatabaseConnection,
+    current: AtomicU64,
+    /// Milliseconds since `Remote::started` of the last successful read; 0: never.
+    read_at_ms: AtomicU64,
+    /// Redis is not read while the copy is older than this (`local_ttl_ms`).
+    max_age: Duration,
 }
 
 struct Remote {
@@ -85,7 +107,27 @@ struct Remote {
 impl Cache {
     /// A cache for `service`. With a Redis URL, connects in the background (the service
     /// starts even when Redis is down) and listens for other replicas' invalidations.
+    /// Without a database there is no cache generation: prefer [`Cache::with_generation`]
+    /// when replicas share Redis.
     pub fn new(settings: &CacheSettings, service: &str) -> anyhow::Result<Self> {
+        Self::build(settings, service, None)
+    }
+
+    /// A cache whose Redis keys carry the generation kept in `db` (the service's database,
+    /// migrated with `cache_generation::CreateCacheGeneration`).
+    pub fn with_generation(
+        settings: &CacheSettings,
+        service: &str,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        Self::build(settings, service, Some(db))
+    }
+
+    fn build(
+        settings: &CacheSettings,
+        service: &str,
+        db: Option<DatabaseConnection>,
+    ) -> anyhow::Result<Self> {
         let prefix = format!("{}:{}", settings.key_prefix, service);
         let local_ttl = Duration::from_millis(settings.local_ttl_ms)
             .min(Duration::from_secs(settings.ttl_secs));
@@ -117,9 +159,21 @@ impl Cache {
                 untrusted_until_ms: AtomicU64::new(0),
                 down_logged: AtomicBool::new(false),
             }),
+            generation: db.filter(|_| remote.is_some()).map(|db| Generation {
+                db,
+                current: AtomicU64::new(0),
+                read_at_ms: AtomicU64::new(0),
+                max_age: local_ttl,
+            }),
             prefix,
             counters: Counters::default(),
         });
+        if inner.generation.is_some() {
+            tokio::spawn(generation_loop(
+                Arc::downgrade(&inner),
+                (local_ttl / 2).max(Duration::from_millis(5)),
+            ));
+        }
         if let Some((client, timeout)) = remote {
             tokio::spawn(connect_loop(
                 Arc::downgrade(&inner),
@@ -154,8 +208,55 @@ impl Cache {
             .is_some_and(|r| r.conn.read().is_ok_and(|c| c.is_some()))
     }
 
+    /// The in-process key (also the one named in invalidation messages).
     fn key<T: Cacheable>(&self, id: &str) -> String {
         format!("{}:{}:{}", self.inner.prefix, T::KIND, id)
+    }
+
+    /// The Redis key in `generation` (the in-process key without a generation).
+    fn remote_key<T: Cacheable>(&self, id: &str, generation: u64) -> String {
+        match self.inner.generation {
+            Some(_) => format!("{}:g{generation}:{}:{}", self.inner.prefix, T::KIND, id),
+            None => self.key::<T>(id),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .as_ref()
+            .map_or(0, |g| g.current.load(Ordering::Acquire))
+    }
+
+    /// The cache generation this replica uses (None without one).
+    pub fn current_generation(&self) -> Option<u64> {
+        self.inner.generation.as_ref().map(|_| self.generation())
+    }
+
+    /// True when the generation is known recently enough to trust Redis keys.
+    fn generation_fresh(&self, remote: &Remote) -> bool {
+        self.inner.generation.as_ref().is_none_or(|g| {
+            let at = g.read_at_ms.load(Ordering::Acquire);
+            at > 0 && remote.now_ms().saturating_sub(at) < g.max_age.as_millis() as u64
+        })
+    }
+
+    /// Adopts `generation` if it is newer: the in-process tier and fills in flight may hold
+    /// values read under the old one, so they are dropped.
+    async fn observe_generation(&self, generation: u64) {
+        let Some(g) = &self.inner.generation else {
+            return;
+        };
+        if g.current.fetch_max(generation, Ordering::AcqRel) < generation {
+            for e in &self.inner.epochs {
+                e.fetch_add(1, Ordering::AcqRel);
+            }
+            self.inner.local.invalidate_all();
+            tracing::info!(
+                generation,
+                "cache generation moved; in-process tier cleared"
+            );
+        }
     }
 
     fn stripe(&self, key: &str) -> usize {
@@ -168,6 +269,7 @@ impl Cache {
         FillTicket {
             stripe,
             epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
+            generation: self.generation(),
         }
     }
 
@@ -189,16 +291,19 @@ impl Cache {
                 .fetch_add(1, Ordering::Relaxed);
             return Some(v);
         }
-        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.readable()) {
-            // Taken before the read: an invalidation racing it keeps the value out of the
-            // local tier.
-            let stripe = self.stripe(&key);
-            let ticket = FillTicket {
-                stripe,
-                epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
-            };
-            let got: Option<Option<Vec<u8>>> =
-                self.remote_call(remote, redis::cmd("GET").arg(&key)).await;
+        if let Some(remote) = self
+            .inner
+            .remote
+            .as_ref()
+            .filter(|r| r.readable() && self.generation_fresh(r))
+        {
+            // Taken before the read: an invalidation (or a new generation) racing it keeps
+            // the value out of the local tier.
+            let ticket = self.ticket::<T>(id);
+            let remote_key = self.remote_key::<T>(id, ticket.generation);
+            let got: Option<Option<Vec<u8>>> = self
+                .remote_call(remote, redis::cmd("GET").arg(&remote_key))
+                .await;
             if let Some(Some(bytes)) = got
                 && bytes != TOMBSTONE
                 && let Ok(v) = serde_json::from_slice::<T>(&bytes)
@@ -226,12 +331,15 @@ impl Cache {
             && let Ok(bytes) = serde_json::to_vec(value.as_ref())
         {
             let ttl_ms = self.inner.ttl.as_millis() as u64;
+            // The generation of the ticket: a value loaded before a new generation was seen
+            // goes to the old generation's key, where nobody reads any more.
+            let remote_key = self.remote_key::<T>(id, ticket.generation);
             // NX: a tombstone left by a concurrent write wins over this (maybe old) value.
             let _: Option<Option<String>> = self
                 .remote_call(
                     remote,
                     redis::cmd("SET")
-                        .arg(&key)
+                        .arg(&remote_key)
                         .arg(bytes)
                         .arg("PX")
                         .arg(ttl_ms)
@@ -279,17 +387,32 @@ impl Cache {
         let Some(remote) = self.inner.remote.as_ref() else {
             return;
         };
+        let known = self.generation();
+        let mut generations = vec![known];
+        if let Some(g) = &self.inner.generation
+            && let Ok(latest) = cache_generation::read(&g.db).await
+            && latest != known
+        {
+            // Another writer moved the generation and this replica has not seen it yet:
+            // readers may already use the new keys.
+            generations.push(latest);
+            self.observe_generation(latest).await;
+        }
         let tomb_ms = (self.inner.ttl.as_millis() as u64).min(5_000);
-        let set: Option<Option<String>> = self
-            .remote_call(
-                remote,
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(TOMBSTONE)
-                    .arg("PX")
-                    .arg(tomb_ms),
-            )
-            .await;
+        let mut set: Option<Option<String>> = Some(None);
+        for generation in generations {
+            let tombstoned: Option<Option<String>> = self
+                .remote_call(
+                    remote,
+                    redis::cmd("SET")
+                        .arg(self.remote_key::<T>(id, generation))
+                        .arg(TOMBSTONE)
+                        .arg("PX")
+                        .arg(tomb_ms),
+                )
+                .await;
+            set = set.and(tombstoned);
+        }
         let published: Option<i64> = self
             .remote_call(
                 remote,
@@ -299,10 +422,30 @@ impl Cache {
             )
             .await;
         if set.is_none() || published.is_none() {
-            // Redis may still hold the old value; do not read it until that value has expired.
-            let until = remote.now_ms() + self.inner.ttl.as_millis() as u64;
-            remote.untrusted_until_ms.fetch_max(until, Ordering::AcqRel);
+            self.invalidation_lost(remote).await;
         }
+    }
+
+    /// Redis may still hold the old value: move every replica to a new generation, or, without
+    /// one, stop reading Redis here until that value has expired.
+    async fn invalidation_lost(&self, remote: &Remote) {
+        if let Some(g) = &self.inner.generation {
+            match cache_generation::bump(&g.db).await {
+                Ok(generation) => {
+                    tracing::warn!(
+                        generation,
+                        "cache invalidation did not reach redis; moved to a new cache generation"
+                    );
+                    self.observe_generation(generation).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cache invalidation did not reach redis and the cache generation cannot be moved; other replicas may serve stale values until their local ttl and redis ttl pass");
+                }
+            }
+        }
+        let until = remote.now_ms() + self.inner.ttl.as_millis() as u64;
+        remote.untrusted_until_ms.fetch_max(until, Ordering::AcqRel);
     }
 
     async fn drop_local(&self, key: &str) {
@@ -355,6 +498,35 @@ impl Remote {
     }
     fn readable(&self) -> bool {
         self.writable() && self.now_ms() >= self.untrusted_until_ms.load(Ordering::Acquire)
+    }
+}
+
+/// Re-reads the cache generation every `period` while the cache exists.
+async fn generation_loop(inner: std::sync::Weak<Inner>, period: Duration) {
+    let mut logged = false;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let cache = Cache { inner: strong };
+        if let (Some(g), Some(remote)) = (&cache.inner.generation, &cache.inner.remote) {
+            match cache_generation::read(&g.db).await {
+                Ok(generation) => {
+                    cache.observe_generation(generation).await;
+                    g.read_at_ms
+                        .store(remote.now_ms().max(1), Ordering::Release);
+                    logged = false;
+                }
+                Err(e) => {
+                    if !logged {
+                        tracing::warn!(error = %e, "cannot read the cache generation; bypassing redis until it can be read");
+                        logged = true;
+                    }
+                }
+            }
+        }
+        drop(cache);
+        tokio::time::sleep(period).await;
     }
 }
 

@@ -4,6 +4,7 @@
 //! idempotency and etags.
 
 pub mod cache;
+pub mod cache_generation;
 pub mod catch_panic;
 pub mod cli;
 pub mod client;
