@@ -180,6 +180,12 @@ impl Validate for CacheSettings {
         } else if !r.is_empty() && !["redis://", "unix://"].iter().any(|s| r.starts_with(s)) {
             p.push("cache.redis_url: must be empty or start with redis:// or unix://".into());
         }
+        if self.local_ttl_ms < 10 {
+            p.push(
+                "cache.local_ttl_ms: must be at least 10 (it bounds staleness across replicas)"
+                    .into(),
+            );
+        }
         if self.ttl_secs == 0 {
             p.push("cache.ttl_secs: must be > 0 (every cache write has a TTL)".into());
         }

@@ -365,6 +365,11 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+        let mapped = crate::Error::from(err);
+        assert_eq!(
+            (mapped.code, mapped.reason.as_ref()),
+            (crate::ErrorCode::Unavailable, "DATABASE_TIMEOUT")
+        );
     }
 
     #[tokio::test]
@@ -373,7 +378,7 @@ mod tests {
         let proxy = crate::testing::TcpProxy::start(crate::testing::host_port(&url)).await;
         let mut s = settings(&crate::testing::via_port(&url, proxy.port));
         s.ready_timeout_ms = 300;
-        s.acquire_timeout_ms = 5000;
+        s.acquire_timeout_ms = 500;
         let db = connect(&s, "svc").await.expect("pool");
         migrate::<TestMigrator>(&db).await.expect("migrate");
         let ready = SchemaReadiness::<TestMigrator>::new(db.clone(), &s);
@@ -386,6 +391,15 @@ mod tests {
             started.elapsed() < Duration::from_millis(1000),
             "{:?}",
             started.elapsed()
+        );
+        // A call that meets the pool's own timeout says the same.
+        let lost = db
+            .execute_unprepared("SELECT 1")
+            .await
+            .expect_err("no connection");
+        assert_eq!(
+            crate::Error::from(lost).reason.as_ref(),
+            DATABASE_UNAVAILABLE
         );
         proxy.restore();
         let mut ok = false;

@@ -115,15 +115,6 @@ impl Jobs {
         self.tasks.spawn(task);
     }
 
-    /// Adds every task of `other` to this set.
-    pub fn extend(&mut self, mut other: Jobs) {
-        // JoinSet cannot move tasks; park the other set in a task of this one.
-        if !other.tasks.is_empty() {
-            self.tasks
-                .spawn(async move { while other.tasks.join_next().await.is_some() {} });
-        }
-    }
-
     /// Cancels every job and waits until none is running.
     pub async fn stop(&mut self) {
         self.tasks.abort_all();

@@ -75,14 +75,14 @@ pub async fn serve(
         .await;
     let mut routes = RoutesBuilder::default();
     let mut checks = Vec::new();
-    let mut jobs = Jobs::new();
+    let mut jobs: Vec<Jobs> = Vec::new();
     let mut served: HashMap<String, Option<Arc<Gate>>> = HashMap::new();
     for c in components {
         reporter
             .set_service_status(c.service_name, ServingStatus::NotServing)
             .await;
         (c.register)(&mut routes);
-        jobs.extend(c.jobs);
+        jobs.push(c.jobs);
         let gate = Arc::new(Gate::default());
         served.insert(c.service_name.to_owned(), Some(gate.clone()));
         checks.push(Check {
@@ -139,7 +139,9 @@ pub async fn serve(
     // The watcher is stopped and awaited first, so no late SERVING lands after NOT_SERVING.
     let _ = stop_watching.send(true);
     let _ = watcher.await;
-    jobs.stop().await;
+    for j in &mut jobs {
+        j.stop().await;
+    }
     if let Some(res) = early {
         return res.map_err(Into::into);
     }
@@ -232,36 +234,37 @@ async fn watch_readiness(
 /// Resolves on SIGTERM or SIGINT (Ctrl-C). A handler that cannot be registered is logged and
 /// never fires (the other one still can): it must not look like a signal.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => tracing::info!("received SIGINT"),
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        match s.recv().await {
+            Some(()) => Ok(()),
+            None => Err(std::io::Error::other("the SIGTERM listener closed")),
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<std::io::Result<()>>();
+    first_signal(ctrl_c, term).await;
+}
+
+/// The first of two signal listeners to fire; one that fails is logged and waits forever.
+async fn first_signal(
+    int: impl Future<Output = std::io::Result<()>>,
+    term: impl Future<Output = std::io::Result<()>>,
+) {
+    async fn listen(name: &'static str, signal: impl Future<Output = std::io::Result<()>>) {
+        match signal.await {
+            Ok(()) => tracing::info!(signal = name, "received shutdown signal"),
             Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGINT; only SIGTERM stops the server");
+                tracing::error!(signal = name, error = %e, "cannot listen for this signal; only the other one stops the server");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                if s.recv().await.is_some() {
-                    tracing::info!("received SIGTERM");
-                    return;
-                }
-                tracing::error!("the SIGTERM listener closed; only SIGINT stops the server");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server")
-            }
-        }
-        std::future::pending::<()>().await;
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    }
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        () = listen("SIGINT", int) => {}
+        () = listen("SIGTERM", term) => {}
     }
 }
 

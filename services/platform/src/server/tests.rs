@@ -360,3 +360,23 @@ async fn shutdown_reports_not_serving_drains_the_call_in_flight_and_stops_jobs()
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(runs.load(Ordering::SeqCst), after);
 }
+
+#[tokio::test]
+async fn a_signal_listener_that_fails_is_not_a_shutdown() {
+    let broken = || async { Err::<(), _>(std::io::Error::other("no signal handling here")) };
+    let waited = tokio::time::timeout(
+        Duration::from_millis(200),
+        first_signal(broken(), std::future::pending()),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "a failed registration must not stop the server"
+    );
+    tokio::time::timeout(
+        Duration::from_millis(200),
+        first_signal(broken(), async { Ok(()) }),
+    )
+    .await
+    .expect("the other signal still stops it");
+}
