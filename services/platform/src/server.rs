@@ -173,7 +173,8 @@ async fn watch_readiness(
     checks: Vec<Check>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut last: HashMap<&'static str, Result<(), NotReady>> = HashMap::new();
+    // The reason each component was last not ready (None: ready), to log changes only.
+    let mut last: HashMap<&'static str, Option<&'static str>> = HashMap::new();
     loop {
         let mut all = true;
         for c in &checks {
@@ -185,14 +186,14 @@ async fn watch_readiness(
             all &= outcome.is_ok();
             c.gate
                 .set(outcome.as_ref().map(|_| ()).map_err(|n| n.reason));
-            if last.get(c.name) != Some(&outcome) {
+            let reason = outcome.as_ref().err().map(|n| n.reason);
+            if last.insert(c.name, reason) != Some(reason) {
                 match &outcome {
                     Ok(()) => tracing::info!(service = c.name, "ready"),
                     Err(n) => {
                         tracing::warn!(service = c.name, reason = n.reason, detail = %n.detail, "not ready")
                     }
                 }
-                last.insert(c.name, outcome.clone());
             }
             let status = if outcome.is_ok() {
                 ServingStatus::Serving
