@@ -9,13 +9,19 @@
 //! - Redis down: the error is logged once and counted, Redis is skipped for a while (circuit
 //!   breaker), and reads go to the database.
 //! - An invalidation that could not reach Redis (the writer's Redis is away, other replicas'
-//!   is not): the writer bumps the service's cache generation in its database
-//!   (`cache_generation`), which is part of every Redis key. Each replica re-reads it every
-//!   `local_ttl_ms / 2`; on a change it clears its in-process tier and only reads keys of the
-//!   new generation, and it bypasses Redis while its copy is older than `local_ttl_ms`. Bound:
-//!   no replica serves a value older than `local_ttl_ms` after a committed write. Without a
-//!   generation (no database given), Redis reads are distrusted by the writer until every
-//!   entry written before has expired, and other replicas rely on their local TTL only.
+//!   is not): right after its commit the writer bumps the service's cache generation in its
+//!   database (`cache_generation`), which is part of every Redis key. Each replica re-reads it
+//!   every `local_ttl_ms / 2` (one small query per period, none per request); on a change it
+//!   clears its in-process tier and stops reading the old generation's keys. Bound: no replica
+//!   serves a value older than `local_ttl_ms` after a committed write (local copies live at
+//!   most that long; old Redis values are dropped within half of it).
+//! - A replica that has just seen a new generation does not use Redis for `local_ttl_ms`:
+//!   writers still on the old one (they learn it within `local_ttl_ms / 2`, or read it afresh
+//!   when their copy is older) tombstone old-generation keys, so a new-generation key must not
+//!   be filled with a value loaded before their commit. Redis is also bypassed while the
+//!   copy is older than `local_ttl_ms`.
+//! - Without a generation (no database given), Redis reads are distrusted by the writer until
+//!   every entry written before has expired, and other replicas rely on their local TTL only.
 use crate::cache_generation;
 use crate::config::CacheSettings;
 use redis::aio::ConnectionManager;
@@ -87,6 +93,8 @@ struct Generation {
     current: AtomicU64,
     /// Milliseconds since `Remote::started` of the last successful read; 0: never.
     read_at_ms: AtomicU64,
+    /// Milliseconds since `Remote::started` when `current` last changed.
+    adopted_at_ms: AtomicU64,
     /// Redis is not read while the copy is older than this (`local_ttl_ms`).
     max_age: Duration,
 }
@@ -163,6 +171,7 @@ impl Cache {
                 db,
                 current: AtomicU64::new(0),
                 read_at_ms: AtomicU64::new(0),
+                adopted_at_ms: AtomicU64::new(0),
                 max_age: local_ttl,
             }),
             prefix,
@@ -233,11 +242,15 @@ impl Cache {
         self.inner.generation.as_ref().map(|_| self.generation())
     }
 
-    /// True when the generation is known recently enough to trust Redis keys.
-    fn generation_fresh(&self, remote: &Remote) -> bool {
+    /// True when Redis keys may be used: the generation was read within `local_ttl_ms` and
+    /// has been current for at least that long (see the module docs).
+    fn generation_settled(&self, remote: &Remote) -> bool {
         self.inner.generation.as_ref().is_none_or(|g| {
-            let at = g.read_at_ms.load(Ordering::Acquire);
-            at > 0 && remote.now_ms().saturating_sub(at) < g.max_age.as_millis() as u64
+            let now = remote.now_ms();
+            let max_age = g.max_age.as_millis() as u64;
+            let read = g.read_at_ms.load(Ordering::Acquire);
+            let adopted = g.adopted_at_ms.load(Ordering::Acquire);
+            read > 0 && now.saturating_sub(read) < max_age && now.saturating_sub(adopted) >= max_age
         })
     }
 
@@ -248,6 +261,9 @@ impl Cache {
             return;
         };
         if g.current.fetch_max(generation, Ordering::AcqRel) < generation {
+            if let Some(remote) = &self.inner.remote {
+                g.adopted_at_ms.store(remote.now_ms(), Ordering::Release);
+            }
             for e in &self.inner.epochs {
                 e.fetch_add(1, Ordering::AcqRel);
             }
@@ -295,7 +311,7 @@ impl Cache {
             .inner
             .remote
             .as_ref()
-            .filter(|r| r.readable() && self.generation_fresh(r))
+            .filter(|r| r.readable() && self.generation_settled(r))
         {
             // Taken before the read: an invalidation (or a new generation) racing it keeps
             // the value out of the local tier.
@@ -327,7 +343,11 @@ impl Cache {
             return;
         }
         let key = self.key::<T>(id);
-        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.writable())
+        if let Some(remote) = self
+            .inner
+            .remote
+            .as_ref()
+            .filter(|r| r.writable() && self.generation_settled(r))
             && let Ok(bytes) = serde_json::to_vec(value.as_ref())
         {
             let ttl_ms = self.inner.ttl.as_millis() as u64;
@@ -389,14 +409,19 @@ impl Cache {
         };
         let known = self.generation();
         let mut generations = vec![known];
-        if let Some(g) = &self.inner.generation
-            && let Ok(latest) = cache_generation::read(&g.db).await
-            && latest != known
-        {
-            // Another writer moved the generation and this replica has not seen it yet:
-            // readers may already use the new keys.
-            generations.push(latest);
-            self.observe_generation(latest).await;
+        if let Some(g) = &self.inner.generation {
+            // Normally re-read every local_ttl / 2; if that has not worked for a while, read
+            // it now, since readers may already use (and fill) a newer generation's keys.
+            let age = remote
+                .now_ms()
+                .saturating_sub(g.read_at_ms.load(Ordering::Acquire));
+            if age > (g.max_age.as_millis() as u64) * 3 / 4
+                && let Ok(latest) = cache_generation::read(&g.db).await
+                && latest != known
+            {
+                generations.push(latest);
+                self.observe_generation(latest).await;
+            }
         }
         let tomb_ms = (self.inner.ttl.as_millis() as u64).min(5_000);
         let mut set: Option<Option<String>> = Some(None);
@@ -739,5 +764,87 @@ mod tests {
         assert_eq!(v.as_deref(), Some(&Thing(3)));
         assert_eq!(writer.get::<Thing>("k2").await.as_deref(), Some(&Thing(3)));
         assert_eq!(writer.stats().remote_hits, 1);
+    }
+
+    struct GenerationMigrator;
+
+    impl sea_orm_migration::MigratorTrait for GenerationMigrator {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            vec![Box::new(cache_generation::CreateCacheGeneration)]
+        }
+    }
+
+    async fn connected(caches: &[&Cache]) {
+        for _ in 0..100 {
+            if caches.iter().all(|c| c.remote_connected()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis never connected");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_invalidation_moves_every_replica_off_the_old_redis_values() {
+        use crate::testing::{
+            Backend, TcpProxy, backends, fresh_database_url, host_port, via_port,
+        };
+        let Some(url) = test_redis() else { return };
+        if !backends().contains(&Backend::Postgres) {
+            return;
+        }
+        let db = sea_orm::Database::connect(fresh_database_url(Backend::Postgres).await)
+            .await
+            .expect("database");
+        crate::db::migrate::<GenerationMigrator>(&db)
+            .await
+            .expect("migrate");
+        let local_ttl = Duration::from_millis(400);
+        let mut s = settings(&url);
+        s.local_ttl_ms = local_ttl.as_millis() as u64;
+        let proxy = TcpProxy::start(host_port(&url)).await;
+        let writer_settings = CacheSettings {
+            redis_url: Secret::new(via_port(&url, proxy.port)),
+            ..s.clone()
+        };
+        let writer = Cache::with_generation(&writer_settings, "svc", db.clone()).expect("cache");
+        let reader = Cache::with_generation(&s, "svc", db.clone()).expect("cache");
+        let third = Cache::with_generation(&s, "svc", db.clone()).expect("cache");
+        connected(&[&writer, &reader, &third]).await;
+        tokio::time::sleep(local_ttl).await; // generation read everywhere
+        // The reader caches version 1, in Redis too: another replica is served from there.
+        let v = reader
+            .get_or_load("k", || async { Ok::<_, ()>(Some(Thing(1))) })
+            .await
+            .expect("load");
+        assert_eq!(v.as_deref(), Some(&Thing(1)));
+        assert_eq!(third.get::<Thing>("k").await.as_deref(), Some(&Thing(1)));
+        assert_eq!(third.stats().remote_hits, 1);
+        // The writer commits version 2 but cannot tell Redis.
+        proxy.cut();
+        writer.invalidate::<Thing>("k").await;
+        assert_eq!(
+            writer.current_generation(),
+            Some(1),
+            "moved to a new generation"
+        );
+        tokio::time::sleep(local_ttl / 2 + Duration::from_millis(250)).await;
+        for replica in [&reader, &third] {
+            assert_eq!(replica.current_generation(), Some(1));
+            assert_eq!(
+                replica.get::<Thing>("k").await,
+                None,
+                "neither the local copy nor the old Redis value is served"
+            );
+        }
+        // Once settled, the new generation's keys work as before.
+        tokio::time::sleep(local_ttl + Duration::from_millis(300)).await;
+        let v = reader
+            .get_or_load("k", || async { Ok::<_, ()>(Some(Thing(2))) })
+            .await
+            .expect("load");
+        assert_eq!(v.as_deref(), Some(&Thing(2)));
+        assert_eq!(third.get::<Thing>("k").await.as_deref(), Some(&Thing(2)));
+        proxy.restore();
     }
 }
