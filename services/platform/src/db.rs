@@ -43,6 +43,16 @@ pub async fn connect(
     settings: &DatabaseSettings,
     service: &str,
 ) -> anyhow::Result<DatabaseConnection> {
+    pool(settings, service, true).await
+}
+
+/// A lazy pool; `bounded`: with the statement timeout (migrations run without one, since
+/// building an index on a large table may take longer).
+async fn pool(
+    settings: &DatabaseSettings,
+    service: &str,
+    bounded: bool,
+) -> anyhow::Result<DatabaseConnection> {
     let url = url_for(settings, service)?;
     let sqlite = url.starts_with("sqlite:");
     let mut opt = ConnectOptions::new(url.clone());
@@ -64,11 +74,13 @@ pub async fn connect(
                 .busy_timeout(statement_timeout)
                 .pragma("secure_delete", "ON")
         });
-    } else {
+    } else if bounded {
         opt.statement_timeout(statement_timeout);
     }
     let db = Database::connect(opt).await?;
-    tracing::info!(url = %redact_url(&url), max_connections = max, "database pool created");
+    if bounded {
+        tracing::info!(url = %redact_url(&url), max_connections = max, "database pool created");
+    }
     Ok(db)
 }
 
@@ -76,7 +88,19 @@ pub fn backend(db: &DatabaseConnection) -> DbBackend {
     db.get_database_backend()
 }
 
-/// Applies every pending migration of `M`.
+/// Applies every pending migration of `M` to the database of `service`, over a connection of
+/// its own without the statement timeout (the `migrate` subcommand and start-up migration).
+pub async fn migrate_service<M: MigratorTrait>(
+    settings: &DatabaseSettings,
+    service: &str,
+) -> anyhow::Result<()> {
+    let db = pool(settings, service, false).await?;
+    let out = migrate::<M>(&db).await;
+    db.close().await.ok();
+    out
+}
+
+/// Applies every pending migration of `M` on `db`.
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> anyhow::Result<()> {
     let pending = M::get_pending_migrations(db).await?.len();
     M::up(db, None).await?;
@@ -91,23 +115,23 @@ const MIGRATE_RETRY_MAX: Duration = Duration::from_secs(30);
 /// answer, the service still starts (NOT_SERVING) and a task in `jobs` retries with backoff
 /// (1 s, 2 s, ... 30 s) until it succeeds, logging why each attempt failed.
 pub async fn migrate_on_start<M: MigratorTrait>(
-    db: &DatabaseConnection,
     settings: &DatabaseSettings,
+    service: &str,
     jobs: &mut Jobs,
 ) {
     if !settings.migrate_on_start {
         return;
     }
-    let Err(e) = migrate::<M>(db).await else {
+    let Err(e) = migrate_service::<M>(settings, service).await else {
         return;
     };
     tracing::warn!(error = %format!("{e:#}"), "cannot migrate at start; serving NOT_SERVING and retrying in the background");
-    let db = db.clone();
+    let (settings, service) = (settings.clone(), service.to_owned());
     jobs.spawn(async move {
         let mut delay = Duration::from_secs(1);
         loop {
             tokio::time::sleep(delay).await;
-            match migrate::<M>(&db).await {
+            match migrate_service::<M>(&settings, &service).await {
                 Ok(()) => return,
                 Err(e) => {
                     delay = (delay * 2).min(MIGRATE_RETRY_MAX);
@@ -369,6 +393,52 @@ mod tests {
         assert_eq!(
             (mapped.code, mapped.reason.as_ref()),
             (crate::ErrorCode::Unavailable, "DATABASE_TIMEOUT")
+        );
+    }
+
+    /// A migration slower than the statement timeout of the serving pool.
+    struct SlowMigration;
+
+    impl sea_orm_migration::MigrationName for SlowMigration {
+        fn name(&self) -> &str {
+            "m20261201_000001_slow"
+        }
+    }
+
+    #[sea_orm_migration::async_trait::async_trait]
+    impl sea_orm_migration::MigrationTrait for SlowMigration {
+        async fn up(
+            &self,
+            manager: &sea_orm_migration::SchemaManager,
+        ) -> Result<(), sea_orm::DbErr> {
+            manager
+                .get_connection()
+                .execute_unprepared("SELECT pg_sleep(0.5)")
+                .await
+                .map(|_| ())
+        }
+    }
+
+    struct SlowMigrator;
+
+    impl MigratorTrait for SlowMigrator {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            vec![Box::new(SlowMigration)]
+        }
+    }
+
+    #[tokio::test]
+    async fn migrations_are_not_cut_by_the_statement_timeout() {
+        let Some(url) = postgres().await else { return };
+        let mut s = settings(&url);
+        s.statement_timeout_ms = 100;
+        migrate_service::<SlowMigrator>(&s, "svc")
+            .await
+            .expect("a long migration completes");
+        let db = connect(&s, "svc").await.expect("pool");
+        assert_eq!(
+            pending_migrations::<SlowMigrator>(&db).await.expect("read"),
+            Vec::<String>::new()
         );
     }
 

@@ -35,7 +35,7 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
     let p = &settings.platform;
     let db = crm_platform::db::connect(&p.database, SERVICE).await?;
     let mut background = jobs::Jobs::new();
-    crm_platform::db::migrate_on_start::<Migrator>(&db, &p.database, &mut background).await;
+    crm_platform::db::migrate_on_start::<Migrator>(&p.database, SERVICE, &mut background).await;
     let clients = clients::Clients::new(&settings.clients)?;
     let svc = TicketsService::new(
         db.clone(),
@@ -108,6 +108,5 @@ pub async fn application(settings: Settings) -> anyhow::Result<Application> {
 
 /// Applies migrations and exits (the `migrate` subcommand).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = crm_platform::db::connect(&settings.platform.database, SERVICE).await?;
-    crm_platform::db::migrate::<Migrator>(&db).await
+    crm_platform::db::migrate_service::<Migrator>(&settings.platform.database, SERVICE).await
 }
