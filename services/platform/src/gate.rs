@@ -1,6 +1,6 @@
 //! The server's front door for each call, by the service in its path:
-//! - a service this binary does not serve: UNIMPLEMENTED naming it (tonic's own answer has an
-//!   empty message);
+//! - a service this binary does not serve, or a method its descriptor does not have:
+//!   UNIMPLEMENTED naming it (tonic's own answer has an empty message);
 //! - a served service whose readiness check failed (database unreachable, schema behind):
 //!   UNAVAILABLE at once with the reason (`DATABASE_UNAVAILABLE`, `SCHEMA_NOT_READY`), instead
 //!   of every call waiting for the pool's acquire timeout. This is the database breaker: the
@@ -30,9 +30,19 @@ const SCHEMA_BEHIND: u8 = 2;
 pub struct Gate {
     state: AtomicU8,
     recheck: tokio::sync::Notify,
+    /// The service's methods, when its descriptor is known.
+    methods: Option<std::collections::HashSet<String>>,
 }
 
 impl Gate {
+    /// A gate that also answers calls of other `methods` itself.
+    pub fn with_methods(methods: Option<std::collections::HashSet<String>>) -> Self {
+        Self {
+            methods,
+            ..Self::default()
+        }
+    }
+
     /// Records a readiness outcome; `Err(reason)` closes the gate with that reason.
     pub fn set(&self, outcome: Result<(), &'static str>) {
         let state = match outcome {
@@ -107,10 +117,11 @@ pub struct GateService<S> {
     served: Served,
 }
 
-fn service_of(path: &str) -> &str {
+/// `(service, method)` of a gRPC path `/service/method`.
+fn split_path(path: &str) -> (&str, &str) {
     path.trim_start_matches('/')
         .split_once('/')
-        .map_or(path, |(s, _)| s)
+        .unwrap_or((path, ""))
 }
 
 impl<S, B, RB> tower::Service<Request<B>> for GateService<S>
@@ -127,7 +138,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let service = service_of(req.uri().path());
+        let (service, method) = split_path(req.uri().path());
         let refused = match self.served.get(service) {
             None => Some(status_response(
                 Code::Unimplemented,
@@ -135,6 +146,19 @@ where
                 format!("service {service} is not served by this server"),
                 service,
             )),
+            Some(Some(gate))
+                if gate
+                    .methods
+                    .as_ref()
+                    .is_some_and(|m| !m.contains(method)) =>
+            {
+                Some(status_response(
+                    Code::Unimplemented,
+                    "UNIMPLEMENTED",
+                    format!("{service} has no method {method:?}"),
+                    service,
+                ))
+            }
             Some(Some(gate)) => gate.closed_reason().map(|reason| {
                 gate.recheck.notify_one();
                 status_response(

@@ -38,6 +38,17 @@ pub fn served_descriptor_set(all: &[u8], services: &[&str]) -> anyhow::Result<Ve
     Ok(FileDescriptorSet { file }.encode_to_vec())
 }
 
+/// The methods of `service` (full name) in `all` (an encoded descriptor set), if declared.
+pub fn methods_of(all: &[u8], service: &str) -> Option<std::collections::HashSet<String>> {
+    let set = FileDescriptorSet::decode(all).ok()?;
+    set.file.iter().find_map(|f| {
+        f.service
+            .iter()
+            .find(|s| format!("{}.{}", f.package(), s.name()) == service)
+            .map(|s| s.method.iter().map(|m| m.name().to_owned()).collect())
+    })
+}
+
 /// Reflection services (v1, v1alpha) over `crm` (already filtered), health and error types.
 pub fn services(
     crm: &[u8],
@@ -90,6 +101,20 @@ mod tests {
                 assert!(known, "{} imports {dep}, which was dropped", f.name());
             }
         }
+    }
+
+    #[test]
+    fn methods_come_from_the_descriptor() {
+        let m = methods_of(
+            crm_proto::FILE_DESCRIPTOR_SET,
+            "crm.customers.v1.CustomerService",
+        )
+        .expect("declared");
+        assert!(m.contains("GetCustomer"), "{m:?}");
+        assert_eq!(
+            methods_of(crm_proto::FILE_DESCRIPTOR_SET, "crm.test.v1.Nope"),
+            None
+        );
     }
 
     fn crm_proto_names() -> BTreeSet<String> {

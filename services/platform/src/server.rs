@@ -83,7 +83,10 @@ pub async fn serve(
             .await;
         (c.register)(&mut routes);
         jobs.push(c.jobs);
-        let gate = Arc::new(Gate::default());
+        let gate = Arc::new(Gate::with_methods(crate::reflection::methods_of(
+            crm_proto::FILE_DESCRIPTOR_SET,
+            c.service_name,
+        )));
         served.insert(c.service_name.to_owned(), Some(gate.clone()));
         checks.push(Check {
             name: c.service_name,

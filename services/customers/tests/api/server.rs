@@ -74,6 +74,16 @@ async fn health_reports_serving_once_migrated_and_reflection_lists_services() {
         err.message().contains("crm.loyalty.v1.LoyaltyService"),
         "{err:?}"
     );
+    let err = crm_platform::testing::raw_call(
+        crm_platform::testing::channel(app.port).await,
+        "/crm.customers.v1.CustomerService/NoSuchMethod",
+        Vec::new(),
+        &[],
+    )
+    .await
+    .expect_err("no such method");
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert!(err.message().contains("NoSuchMethod"), "{err:?}");
 }
 
 #[tokio::test]
