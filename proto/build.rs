@@ -30,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         // Maps encode in key order, so a request fingerprint (idempotency) is stable.
         .btree_map(".")
+        // Undecodable requests are INVALID_ARGUMENT, not prost's INTERNAL.
+        .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;
     // protox prints no rerun-if-changed lines of its own.
     println!("cargo:rerun-if-changed=crm");

@@ -5,6 +5,8 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
 
+pub mod codec;
+
 pub mod crm {
     pub mod common {
         pub mod v1 {

@@ -27,22 +27,23 @@ pub const SERVICE: &str = "customers";
 /// The gRPC service name reported by health.
 pub const GRPC_SERVICE: &str = "crm.customers.v1.CustomerService";
 
-/// Connects, migrates (when configured) and wires the service for a server.
+/// Wires the service for a server: a lazy pool, the start-up migration (when configured; a
+/// database that does not answer yet is retried in the background while health says
+/// NOT_SERVING), the cache and the background jobs.
 pub async fn component(settings: &Settings) -> anyhow::Result<(Component, CustomersService)> {
     let p = &settings.platform;
     let db = crm_platform::db::connect(&p.database, SERVICE).await?;
-    if p.database.migrate_on_start {
-        crm_platform::db::migrate::<Migrator>(&db).await?;
-    }
-    let cache = Cache::new(&p.cache, SERVICE)?;
+    let mut background = jobs::Jobs::new();
+    crm_platform::db::migrate_on_start::<Migrator>(&p.database, SERVICE, &mut background).await;
+    let cache = Cache::with_generation(&p.cache, SERVICE, db.clone())?;
     let svc = CustomersService::new(
         db.clone(),
         cache,
         PageTokens::from_secret(&p.security.page_token_secret),
         settings.customers.clone(),
     );
-    jobs::every(
-        jobs::PURGE_IDEMPOTENCY_SECS,
+    background.every(
+        jobs::PURGE_IDEMPOTENCY,
         "idempotency purge",
         svc.clone(),
         |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
@@ -57,7 +58,8 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Custom
                 server_settings
             ));
         }),
-        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db)),
+        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db, &p.database)),
+        jobs: background,
     };
     Ok((component, svc))
 }
@@ -73,6 +75,5 @@ pub async fn application(settings: Settings) -> anyhow::Result<Application> {
 
 /// Applies migrations and exits (the `migrate` subcommand).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = crm_platform::db::connect(&settings.platform.database, SERVICE).await?;
-    crm_platform::db::migrate::<Migrator>(&db).await
+    crm_platform::db::migrate_service::<Migrator>(&settings.platform.database, SERVICE).await
 }

@@ -27,14 +27,15 @@ pub const SERVICE: &str = "loyalty";
 /// The gRPC service name reported by health.
 pub const GRPC_SERVICE: &str = "crm.loyalty.v1.LoyaltyService";
 
-/// Connects, migrates (when configured) and wires the service for a server.
+/// Wires the service for a server: a lazy pool, the start-up migration (when configured; a
+/// database that does not answer yet is retried in the background while health says
+/// NOT_SERVING), the cache and the background jobs.
 pub async fn component(settings: &Settings) -> anyhow::Result<(Component, LoyaltyService)> {
     let p = &settings.platform;
     let db = crm_platform::db::connect(&p.database, SERVICE).await?;
-    if p.database.migrate_on_start {
-        crm_platform::db::migrate::<Migrator>(&db).await?;
-    }
-    let cache = Cache::new(&p.cache, SERVICE)?;
+    let mut background = jobs::Jobs::new();
+    crm_platform::db::migrate_on_start::<Migrator>(&p.database, SERVICE, &mut background).await;
+    let cache = Cache::with_generation(&p.cache, SERVICE, db.clone())?;
     let svc = LoyaltyService::new(
         db.clone(),
         cache,
@@ -42,16 +43,16 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Loyalt
         settings.loyalty.clone(),
     )
     .with_group_commit();
-    jobs::every(
-        jobs::PURGE_IDEMPOTENCY_SECS,
+    background.every(
+        jobs::PURGE_IDEMPOTENCY,
         "idempotency purge",
         svc.clone(),
         |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
     );
     // Each wallet expires in its own transaction under its lock, so a lot expires exactly
     // once even when replicas run the job at the same time.
-    jobs::every(
-        settings.loyalty.expire_interval_secs,
+    background.every(
+        std::time::Duration::from_secs(settings.loyalty.expire_interval_secs),
         "expiry",
         svc.clone(),
         |svc| async move {
@@ -77,7 +78,8 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Loyalt
                 server_settings
             ));
         }),
-        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db)),
+        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db, &p.database)),
+        jobs: background,
     };
     Ok((component, svc))
 }
@@ -93,6 +95,5 @@ pub async fn application(settings: Settings) -> anyhow::Result<Application> {
 
 /// Applies migrations and exits (the `migrate` subcommand).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = crm_platform::db::connect(&settings.platform.database, SERVICE).await?;
-    crm_platform::db::migrate::<Migrator>(&db).await
+    crm_platform::db::migrate_service::<Migrator>(&settings.platform.database, SERVICE).await
 }

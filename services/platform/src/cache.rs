@@ -7,10 +7,25 @@
 //! - Other replicas drop their in-process copy when the invalidation arrives over Redis
 //!   pub/sub; the short local TTL bounds staleness if a message is lost.
 //! - Redis down: the error is logged once and counted, Redis is skipped for a while (circuit
-//!   breaker), and reads go to the database. If an invalidation could not reach Redis, Redis
-//!   reads are distrusted until every entry written before has expired.
+//!   breaker), and reads go to the database.
+//! - An invalidation that could not reach Redis (the writer's Redis is away, other replicas'
+//!   is not): right after its commit the writer bumps the service's cache generation in its
+//!   database (`cache_generation`), which is part of every Redis key. Each replica re-reads it
+//!   every `local_ttl_ms / 2` (one small query per period, none per request); on a change it
+//!   clears its in-process tier and stops reading the old generation's keys. Bound: no replica
+//!   serves a value older than `local_ttl_ms` after a committed write (local copies live at
+//!   most that long; old Redis values are dropped within half of it).
+//! - A replica that has just seen a new generation does not use Redis for `local_ttl_ms`:
+//!   writers still on the old one (they learn it within `local_ttl_ms / 2`, or read it afresh
+//!   when their copy is older) tombstone old-generation keys, so a new-generation key must not
+//!   be filled with a value loaded before their commit. Redis is also bypassed while the
+//!   copy is older than `local_ttl_ms`.
+//! - Without a generation (no database given), Redis reads are distrusted by the writer until
+//!   every entry written before has expired, and other replicas rely on their local TTL only.
+use crate::cache_generation;
 use crate::config::CacheSettings;
 use redis::aio::ConnectionManager;
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -51,6 +66,8 @@ struct Counters {
 pub struct FillTicket {
     stripe: usize,
     epoch: u64,
+    /// The generation of the Redis key the fill goes to.
+    generation: u64,
 }
 
 #[derive(Clone)]
@@ -66,7 +83,20 @@ struct Inner {
     epochs: Vec<AtomicU64>,
     hasher: std::collections::hash_map::RandomState,
     remote: Option<Remote>,
+    generation: Option<Generation>,
     counters: Counters,
+}
+
+/// This replica's copy of the cache generation (see the module docs).
+struct Generation {
+    db: DatabaseConnection,
+    current: AtomicU64,
+    /// Milliseconds since `Remote::started` of the last successful read; 0: never.
+    read_at_ms: AtomicU64,
+    /// Milliseconds since `Remote::started` when `current` last changed.
+    adopted_at_ms: AtomicU64,
+    /// Redis is not read while the copy is older than this (`local_ttl_ms`).
+    max_age: Duration,
 }
 
 struct Remote {
@@ -85,7 +115,27 @@ struct Remote {
 impl Cache {
     /// A cache for `service`. With a Redis URL, connects in the background (the service
     /// starts even when Redis is down) and listens for other replicas' invalidations.
+    /// Without a database there is no cache generation: prefer [`Cache::with_generation`]
+    /// when replicas share Redis.
     pub fn new(settings: &CacheSettings, service: &str) -> anyhow::Result<Self> {
+        Self::build(settings, service, None)
+    }
+
+    /// A cache whose Redis keys carry the generation kept in `db` (the service's database,
+    /// migrated with `cache_generation::CreateCacheGeneration`).
+    pub fn with_generation(
+        settings: &CacheSettings,
+        service: &str,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        Self::build(settings, service, Some(db))
+    }
+
+    fn build(
+        settings: &CacheSettings,
+        service: &str,
+        db: Option<DatabaseConnection>,
+    ) -> anyhow::Result<Self> {
         let prefix = format!("{}:{}", settings.key_prefix, service);
         let local_ttl = Duration::from_millis(settings.local_ttl_ms)
             .min(Duration::from_secs(settings.ttl_secs));
@@ -117,9 +167,22 @@ impl Cache {
                 untrusted_until_ms: AtomicU64::new(0),
                 down_logged: AtomicBool::new(false),
             }),
+            generation: db.filter(|_| remote.is_some()).map(|db| Generation {
+                db,
+                current: AtomicU64::new(0),
+                read_at_ms: AtomicU64::new(0),
+                adopted_at_ms: AtomicU64::new(0),
+                max_age: local_ttl,
+            }),
             prefix,
             counters: Counters::default(),
         });
+        if inner.generation.is_some() {
+            tokio::spawn(generation_loop(
+                Arc::downgrade(&inner),
+                (local_ttl / 2).max(Duration::from_millis(5)),
+            ));
+        }
         if let Some((client, timeout)) = remote {
             tokio::spawn(connect_loop(
                 Arc::downgrade(&inner),
@@ -154,8 +217,62 @@ impl Cache {
             .is_some_and(|r| r.conn.read().is_ok_and(|c| c.is_some()))
     }
 
+    /// The in-process key (also the one named in invalidation messages).
     fn key<T: Cacheable>(&self, id: &str) -> String {
         format!("{}:{}:{}", self.inner.prefix, T::KIND, id)
+    }
+
+    /// The Redis key in `generation` (the in-process key without a generation).
+    fn remote_key<T: Cacheable>(&self, id: &str, generation: u64) -> String {
+        match self.inner.generation {
+            Some(_) => format!("{}:g{generation}:{}:{}", self.inner.prefix, T::KIND, id),
+            None => self.key::<T>(id),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .as_ref()
+            .map_or(0, |g| g.current.load(Ordering::Acquire))
+    }
+
+    /// The cache generation this replica uses (None without one).
+    pub fn current_generation(&self) -> Option<u64> {
+        self.inner.generation.as_ref().map(|_| self.generation())
+    }
+
+    /// True when Redis keys may be used: the generation was read within `local_ttl_ms` and
+    /// has been current for at least that long (see the module docs).
+    fn generation_settled(&self, remote: &Remote) -> bool {
+        self.inner.generation.as_ref().is_none_or(|g| {
+            let now = remote.now_ms();
+            let max_age = g.max_age.as_millis() as u64;
+            let read = g.read_at_ms.load(Ordering::Acquire);
+            let adopted = g.adopted_at_ms.load(Ordering::Acquire);
+            read > 0 && now.saturating_sub(read) < max_age && now.saturating_sub(adopted) >= max_age
+        })
+    }
+
+    /// Adopts `generation` if it is newer: the in-process tier and fills in flight may hold
+    /// values read under the old one, so they are dropped.
+    async fn observe_generation(&self, generation: u64) {
+        let Some(g) = &self.inner.generation else {
+            return;
+        };
+        if g.current.fetch_max(generation, Ordering::AcqRel) < generation {
+            if let Some(remote) = &self.inner.remote {
+                g.adopted_at_ms.store(remote.now_ms(), Ordering::Release);
+            }
+            for e in &self.inner.epochs {
+                e.fetch_add(1, Ordering::AcqRel);
+            }
+            self.inner.local.invalidate_all();
+            tracing::info!(
+                generation,
+                "cache generation moved; in-process tier cleared"
+            );
+        }
     }
 
     fn stripe(&self, key: &str) -> usize {
@@ -168,6 +285,7 @@ impl Cache {
         FillTicket {
             stripe,
             epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
+            generation: self.generation(),
         }
     }
 
@@ -189,16 +307,19 @@ impl Cache {
                 .fetch_add(1, Ordering::Relaxed);
             return Some(v);
         }
-        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.readable()) {
-            // Taken before the read: an invalidation racing it keeps the value out of the
-            // local tier.
-            let stripe = self.stripe(&key);
-            let ticket = FillTicket {
-                stripe,
-                epoch: self.inner.epochs[stripe].load(Ordering::Acquire),
-            };
-            let got: Option<Option<Vec<u8>>> =
-                self.remote_call(remote, redis::cmd("GET").arg(&key)).await;
+        if let Some(remote) = self
+            .inner
+            .remote
+            .as_ref()
+            .filter(|r| r.readable() && self.generation_settled(r))
+        {
+            // Taken before the read: an invalidation (or a new generation) racing it keeps
+            // the value out of the local tier.
+            let ticket = self.ticket::<T>(id);
+            let remote_key = self.remote_key::<T>(id, ticket.generation);
+            let got: Option<Option<Vec<u8>>> = self
+                .remote_call(remote, redis::cmd("GET").arg(&remote_key))
+                .await;
             if let Some(Some(bytes)) = got
                 && bytes != TOMBSTONE
                 && let Ok(v) = serde_json::from_slice::<T>(&bytes)
@@ -222,16 +343,23 @@ impl Cache {
             return;
         }
         let key = self.key::<T>(id);
-        if let Some(remote) = self.inner.remote.as_ref().filter(|r| r.writable())
+        if let Some(remote) = self
+            .inner
+            .remote
+            .as_ref()
+            .filter(|r| r.writable() && self.generation_settled(r))
             && let Ok(bytes) = serde_json::to_vec(value.as_ref())
         {
             let ttl_ms = self.inner.ttl.as_millis() as u64;
+            // The generation of the ticket: a value loaded before a new generation was seen
+            // goes to the old generation's key, where nobody reads any more.
+            let remote_key = self.remote_key::<T>(id, ticket.generation);
             // NX: a tombstone left by a concurrent write wins over this (maybe old) value.
             let _: Option<Option<String>> = self
                 .remote_call(
                     remote,
                     redis::cmd("SET")
-                        .arg(&key)
+                        .arg(&remote_key)
                         .arg(bytes)
                         .arg("PX")
                         .arg(ttl_ms)
@@ -279,17 +407,37 @@ impl Cache {
         let Some(remote) = self.inner.remote.as_ref() else {
             return;
         };
+        let known = self.generation();
+        let mut generations = vec![known];
+        if let Some(g) = &self.inner.generation {
+            // Normally re-read every local_ttl / 2; if that has not worked for a while, read
+            // it now, since readers may already use (and fill) a newer generation's keys.
+            let age = remote
+                .now_ms()
+                .saturating_sub(g.read_at_ms.load(Ordering::Acquire));
+            if age > (g.max_age.as_millis() as u64) * 3 / 4
+                && let Ok(latest) = cache_generation::read(&g.db).await
+                && latest != known
+            {
+                generations.push(latest);
+                self.observe_generation(latest).await;
+            }
+        }
         let tomb_ms = (self.inner.ttl.as_millis() as u64).min(5_000);
-        let set: Option<Option<String>> = self
-            .remote_call(
-                remote,
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(TOMBSTONE)
-                    .arg("PX")
-                    .arg(tomb_ms),
-            )
-            .await;
+        let mut set: Option<Option<String>> = Some(None);
+        for generation in generations {
+            let tombstoned: Option<Option<String>> = self
+                .remote_call(
+                    remote,
+                    redis::cmd("SET")
+                        .arg(self.remote_key::<T>(id, generation))
+                        .arg(TOMBSTONE)
+                        .arg("PX")
+                        .arg(tomb_ms),
+                )
+                .await;
+            set = set.and(tombstoned);
+        }
         let published: Option<i64> = self
             .remote_call(
                 remote,
@@ -299,10 +447,30 @@ impl Cache {
             )
             .await;
         if set.is_none() || published.is_none() {
-            // Redis may still hold the old value; do not read it until that value has expired.
-            let until = remote.now_ms() + self.inner.ttl.as_millis() as u64;
-            remote.untrusted_until_ms.fetch_max(until, Ordering::AcqRel);
+            self.invalidation_lost(remote).await;
         }
+    }
+
+    /// Redis may still hold the old value: move every replica to a new generation, or, without
+    /// one, stop reading Redis here until that value has expired.
+    async fn invalidation_lost(&self, remote: &Remote) {
+        if let Some(g) = &self.inner.generation {
+            match cache_generation::bump(&g.db).await {
+                Ok(generation) => {
+                    tracing::warn!(
+                        generation,
+                        "cache invalidation did not reach redis; moved to a new cache generation"
+                    );
+                    self.observe_generation(generation).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cache invalidation did not reach redis and the cache generation cannot be moved; other replicas may serve stale values until their local ttl and redis ttl pass");
+                }
+            }
+        }
+        let until = remote.now_ms() + self.inner.ttl.as_millis() as u64;
+        remote.untrusted_until_ms.fetch_max(until, Ordering::AcqRel);
     }
 
     async fn drop_local(&self, key: &str) {
@@ -355,6 +523,35 @@ impl Remote {
     }
     fn readable(&self) -> bool {
         self.writable() && self.now_ms() >= self.untrusted_until_ms.load(Ordering::Acquire)
+    }
+}
+
+/// Re-reads the cache generation every `period` while the cache exists.
+async fn generation_loop(inner: std::sync::Weak<Inner>, period: Duration) {
+    let mut logged = false;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let cache = Cache { inner: strong };
+        if let (Some(g), Some(remote)) = (&cache.inner.generation, &cache.inner.remote) {
+            match cache_generation::read(&g.db).await {
+                Ok(generation) => {
+                    cache.observe_generation(generation).await;
+                    g.read_at_ms
+                        .store(remote.now_ms().max(1), Ordering::Release);
+                    logged = false;
+                }
+                Err(e) => {
+                    if !logged {
+                        tracing::warn!(error = %e, "cannot read the cache generation; bypassing redis until it can be read");
+                        logged = true;
+                    }
+                }
+            }
+        }
+        drop(cache);
+        tokio::time::sleep(period).await;
     }
 }
 
@@ -567,5 +764,87 @@ mod tests {
         assert_eq!(v.as_deref(), Some(&Thing(3)));
         assert_eq!(writer.get::<Thing>("k2").await.as_deref(), Some(&Thing(3)));
         assert_eq!(writer.stats().remote_hits, 1);
+    }
+
+    struct GenerationMigrator;
+
+    impl sea_orm_migration::MigratorTrait for GenerationMigrator {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            vec![Box::new(cache_generation::CreateCacheGeneration)]
+        }
+    }
+
+    async fn connected(caches: &[&Cache]) {
+        for _ in 0..100 {
+            if caches.iter().all(|c| c.remote_connected()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis never connected");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_invalidation_moves_every_replica_off_the_old_redis_values() {
+        use crate::testing::{
+            Backend, TcpProxy, backends, fresh_database_url, host_port, via_port,
+        };
+        let Some(url) = test_redis() else { return };
+        if !backends().contains(&Backend::Postgres) {
+            return;
+        }
+        let db = sea_orm::Database::connect(fresh_database_url(Backend::Postgres).await)
+            .await
+            .expect("database");
+        crate::db::migrate::<GenerationMigrator>(&db)
+            .await
+            .expect("migrate");
+        let local_ttl = Duration::from_millis(400);
+        let mut s = settings(&url);
+        s.local_ttl_ms = local_ttl.as_millis() as u64;
+        let proxy = TcpProxy::start(host_port(&url)).await;
+        let writer_settings = CacheSettings {
+            redis_url: Secret::new(via_port(&url, proxy.port)),
+            ..s.clone()
+        };
+        let writer = Cache::with_generation(&writer_settings, "svc", db.clone()).expect("cache");
+        let reader = Cache::with_generation(&s, "svc", db.clone()).expect("cache");
+        let third = Cache::with_generation(&s, "svc", db.clone()).expect("cache");
+        connected(&[&writer, &reader, &third]).await;
+        tokio::time::sleep(local_ttl).await; // generation read everywhere
+        // The reader caches version 1, in Redis too: another replica is served from there.
+        let v = reader
+            .get_or_load("k", || async { Ok::<_, ()>(Some(Thing(1))) })
+            .await
+            .expect("load");
+        assert_eq!(v.as_deref(), Some(&Thing(1)));
+        assert_eq!(third.get::<Thing>("k").await.as_deref(), Some(&Thing(1)));
+        assert_eq!(third.stats().remote_hits, 1);
+        // The writer commits version 2 but cannot tell Redis.
+        proxy.cut();
+        writer.invalidate::<Thing>("k").await;
+        assert_eq!(
+            writer.current_generation(),
+            Some(1),
+            "moved to a new generation"
+        );
+        tokio::time::sleep(local_ttl / 2 + Duration::from_millis(250)).await;
+        for replica in [&reader, &third] {
+            assert_eq!(replica.current_generation(), Some(1));
+            assert_eq!(
+                replica.get::<Thing>("k").await,
+                None,
+                "neither the local copy nor the old Redis value is served"
+            );
+        }
+        // Once settled, the new generation's keys work as before.
+        tokio::time::sleep(local_ttl + Duration::from_millis(300)).await;
+        let v = reader
+            .get_or_load("k", || async { Ok::<_, ()>(Some(Thing(2))) })
+            .await
+            .expect("load");
+        assert_eq!(v.as_deref(), Some(&Thing(2)));
+        assert_eq!(third.get::<Thing>("k").await.as_deref(), Some(&Thing(2)));
+        proxy.restore();
     }
 }

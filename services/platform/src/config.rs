@@ -65,6 +65,10 @@ pub struct DatabaseSettings {
     pub min_connections: u32,
     pub connect_timeout_ms: u64,
     pub acquire_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout`; on SQLite the busy timeout.
+    pub statement_timeout_ms: u64,
+    /// Bound on one readiness check (a read of the migrations table).
+    pub ready_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,19 +156,33 @@ impl Validate for DatabaseSettings {
         if self.max_connections == 0 || self.min_connections > self.max_connections {
             p.push("database: need 0 < min_connections <= max_connections".into());
         }
+        for (name, v) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("acquire_timeout_ms", self.acquire_timeout_ms),
+            ("statement_timeout_ms", self.statement_timeout_ms),
+            ("ready_timeout_ms", self.ready_timeout_ms),
+        ] {
+            if v == 0 {
+                p.push(format!("database.{name}: must be > 0"));
+            }
+        }
     }
 }
 
 impl Validate for CacheSettings {
     fn validate(&self, p: &mut Vec<String>) {
         let r = self.redis_url.expose();
-        if !r.is_empty()
-            && !["redis://", "rediss://", "unix://"]
-                .iter()
-                .any(|s| r.starts_with(s))
-        {
+        if r.starts_with("rediss://") {
             p.push(
-                "cache.redis_url: must be empty or start with redis://, rediss:// or unix://"
+                "cache.redis_url: rediss:// (TLS) is not supported: the Redis client is built without TLS; use redis:// over a trusted network or a TLS sidecar"
+                    .into(),
+            );
+        } else if !r.is_empty() && !["redis://", "unix://"].iter().any(|s| r.starts_with(s)) {
+            p.push("cache.redis_url: must be empty or start with redis:// or unix://".into());
+        }
+        if self.local_ttl_ms < 10 {
+            p.push(
+                "cache.local_ttl_ms: must be at least 10 (it bounds staleness across replicas)"
                     .into(),
             );
         }
@@ -285,23 +303,50 @@ impl Loader {
     }
 }
 
-/// Replaces the password of a URL with `***` for logs.
+/// Query parameters whose values are never logged (matched case-insensitively, also as part
+/// of a longer name such as `sslpassword` or `client_secret`).
+const SECRET_PARAMS: [&str; 4] = ["password", "pass", "secret", "token"];
+
+/// Replaces the password of a URL, and the value of any secret-looking query parameter, with
+/// `***` for logs.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
+            let creds = &base[scheme + 3..at];
             match creds.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme + 3],
+                    &base[..scheme + 3],
                     &creds[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _))
+                    if SECRET_PARAMS
+                        .iter()
+                        .any(|s| k.to_ascii_lowercase().contains(s)) =>
+                {
+                    format!("{k}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 #[cfg(test)]
@@ -346,5 +391,38 @@ mod tests {
             redact_url("redis://localhost:6379"),
             "redis://localhost:6379"
         );
+    }
+
+    #[test]
+    fn secret_query_parameters_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u@db/x?password=hunter2&sslmode=require"),
+            "postgres://u@db/x?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url(
+                "postgres://u:pw@db/x?sslpassword=k1&PASS=k2&client_secret=k3&application_name=crm"
+            ),
+            "postgres://u:***@db/x?sslpassword=***&PASS=***&client_secret=***&application_name=crm"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/x.sqlite?mode=rwc"),
+            "sqlite://data/x.sqlite?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn tls_redis_is_refused_with_a_reason() {
+        let mut l = Loader::new(&[], None).expect("defaults parse");
+        let mut cache: CacheSettings = l.section("cache").expect("cache");
+        cache.redis_url = Secret::new("rediss://cache:6380");
+        let mut problems = Vec::new();
+        cache.validate(&mut problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("TLS"), "{problems:?}");
+        cache.redis_url = Secret::new("redis://cache:6379");
+        problems.clear();
+        cache.validate(&mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 }

@@ -225,12 +225,32 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// SQLSTATE of a statement cancelled by PostgreSQL's `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
+
 impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
-        match &e {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => Self::unavailable(e),
-            _ => Self::internal(e),
+        if crate::db::is_unreachable(&e) {
+            return Self {
+                reason: crate::gate::DATABASE_UNAVAILABLE.into(),
+                ..Self::unavailable(e)
+            };
         }
+        let timed_out = matches!(
+            &e,
+            sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))
+                | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+                if s.as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == QUERY_CANCELED)
+        );
+        if timed_out {
+            return Self {
+                reason: "DATABASE_TIMEOUT".into(),
+                ..Self::unavailable(e)
+            };
+        }
+        Self::internal(e)
     }
 }
 

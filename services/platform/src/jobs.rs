@@ -1,38 +1,192 @@
-//! Background jobs of a service: one loop per job, with its outcome logged.
+//! Background jobs of a service: one loop per job, owned by a [`Jobs`] set that the server
+//! stops at shutdown (and that stops its jobs when dropped). A run that fails or panics is
+//! logged once (with the job name), counted, and retried with backoff; the loop never dies.
 use crate::Error;
+use crate::panic::Caught;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
-/// Runs `job(state)` every `secs` seconds (0: never). The first run is one period after
-/// start, since the schema may still be waiting for `migrate`. The job logs what it did
-/// itself; a failure is logged here and the next run comes as planned.
-pub fn every<S, F, Fut>(secs: u64, what: &'static str, state: S, job: F)
-where
-    S: Clone + Send + 'static,
-    F: Fn(S) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), Error>> + Send,
-{
-    if secs == 0 {
-        return;
+/// First retry delay after a failed or panicked run; it doubles up to the job's period.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// Outcome counters of one job, for logs and tests.
+#[derive(Debug, Default)]
+pub struct JobStats {
+    pub runs: AtomicU64,
+    pub failures: AtomicU64,
+    pub panics: AtomicU64,
+}
+
+/// The running background tasks of a component. Dropping it aborts them.
+#[derive(Default)]
+pub struct Jobs {
+    tasks: JoinSet<()>,
+}
+
+impl Jobs {
+    pub fn new() -> Self {
+        Self::default()
     }
-    tokio::spawn(async move {
-        let period = Duration::from_secs(secs);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        loop {
-            tick.tick().await;
-            if let Err(e) = job(state.clone()).await {
-                tracing::warn!(job = what, error = %e, "background job failed");
-            }
+
+    /// Runs `job(state)` every `period` (zero: never). The first run is one period after
+    /// start. A failure or panic is retried after 1 s, 2 s, 4 s ... (at most `period`).
+    pub fn every<S, F, Fut>(
+        &mut self,
+        period: Duration,
+        name: &'static str,
+        state: S,
+        job: F,
+    ) -> Arc<JobStats>
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send,
+    {
+        self.schedule(period, period, FIRST_RETRY, name, state, job)
+    }
+
+    fn schedule<S, F, Fut>(
+        &mut self,
+        first_run: Duration,
+        period: Duration,
+        first_retry: Duration,
+        name: &'static str,
+        state: S,
+        job: F,
+    ) -> Arc<JobStats>
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send,
+    {
+        let stats = Arc::new(JobStats::default());
+        if period.is_zero() {
+            return stats;
         }
-    });
+        let counters = stats.clone();
+        self.tasks.spawn(
+            async move {
+                let mut wait = first_run;
+                let mut retry = first_retry.min(period);
+                loop {
+                    tokio::time::sleep(wait).await;
+                    counters.runs.fetch_add(1, Ordering::Relaxed);
+                    let failed = match Caught::new(job(state.clone())).await {
+                        Ok(Ok(())) => false,
+                        Ok(Err(e)) => {
+                            let failures = counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                            tracing::warn!(job = name, error = %e, failures, retry_ms = retry.as_millis() as u64, "background job failed");
+                            true
+                        }
+                        Err(report) => {
+                            let panics = counters.panics.fetch_add(1, Ordering::Relaxed) + 1;
+                            tracing::error!(
+                                job = name,
+                                panic.message = %report.message,
+                                panic.location = %report.location,
+                                panic.backtrace = %report.backtrace,
+                                panics,
+                                retry_ms = retry.as_millis() as u64,
+                                "background job panicked"
+                            );
+                            true
+                        }
+                    };
+                    if failed {
+                        wait = retry;
+                        retry = (retry * 2).min(period);
+                    } else {
+                        wait = period;
+                        retry = first_retry.min(period);
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("job", job = name)),
+        );
+        stats
+    }
+
+    /// Runs `task` once in the set (e.g. start-up work retried until it succeeds).
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Cancels every job and waits until none is running.
+    pub async fn stop(&mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 /// How often expired idempotency records are purged.
-pub const PURGE_IDEMPOTENCY_SECS: u64 = 3600;
+pub const PURGE_IDEMPOTENCY: Duration = Duration::from_secs(3600);
 
 /// Logs a purge of `n` expired idempotency records, if any.
 pub fn log_purged(n: u64) {
     if n > 0 {
         tracing::info!(purged = n, "expired idempotency keys purged");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_run_is_counted_and_retried_with_backoff() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let mut jobs = Jobs::new();
+        let stats = jobs.schedule(
+            Duration::ZERO,
+            Duration::from_secs(3600),
+            Duration::from_millis(50),
+            "flaky",
+            calls.clone(),
+            |calls| async move {
+                // Panics twice, fails once, then succeeds.
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => panic!("flaky job"),
+                    2 => Err(Error::internal(anyhow::anyhow!("still flaky"))),
+                    _ => Ok(()),
+                }
+            },
+        );
+        // Retries after 50, 100 and 200 ms, not after another hour each.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "the loop survived its panics"
+        );
+        assert_eq!(stats.panics.load(Ordering::SeqCst), 2);
+        assert_eq!(stats.failures.load(Ordering::SeqCst), 1);
+        assert_eq!(stats.runs.load(Ordering::SeqCst), 4);
+        jobs.stop().await;
+    }
+
+    #[tokio::test]
+    async fn stopped_jobs_run_no_more_and_release_their_state() {
+        let state = Arc::new(AtomicU64::new(0));
+        let mut jobs = Jobs::new();
+        jobs.every(
+            Duration::from_millis(20),
+            "tick",
+            state.clone(),
+            |s| async move {
+                s.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(state.load(Ordering::SeqCst) > 0);
+        jobs.stop().await;
+        assert_eq!(Arc::strong_count(&state), 1, "the job's task is gone");
+        let after = state.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(state.load(Ordering::SeqCst), after);
     }
 }

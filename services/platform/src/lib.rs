@@ -4,6 +4,8 @@
 //! idempotency and etags.
 
 pub mod cache;
+pub mod cache_generation;
+pub mod catch_panic;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -12,15 +14,18 @@ pub mod deadline;
 pub mod error;
 pub mod etag;
 pub mod field_mask;
+pub mod gate;
 pub mod grpc;
 pub mod idempotency;
 pub mod ids;
 pub mod jobs;
 pub mod page_token;
+pub mod panic;
+pub mod reflection;
 pub mod rpc_span;
 pub mod server;
 pub mod telemetry;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
 

@@ -1,9 +1,15 @@
 //! The one server bootstrap every binary uses: health (per service, NOT_SERVING until the
-//! database is reachable and migrated, and again while shutting down), reflection (v1 and
-//! v1alpha), one span per RPC, per-request timeout, a global concurrency limit, and graceful
-//! shutdown that drains in-flight calls up to a deadline.
+//! database is reachable and migrated, and again while shutting down), reflection of what is
+//! served (v1 and v1alpha), one span per RPC, a gate per service (UNIMPLEMENTED for services
+//! not served, UNAVAILABLE at once while the database is known down), panics caught per call,
+//! per-request timeout, a global concurrency limit, background jobs stopped at shutdown, and
+//! graceful shutdown that drains in-flight calls up to a deadline.
+use crate::catch_panic::CatchPanicLayer;
 use crate::config::ServerSettings;
+use crate::gate::{Gate, GateLayer};
+use crate::jobs::Jobs;
 use crate::rpc_span::RpcSpanLayer;
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -14,18 +20,28 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+/// Why a component cannot take traffic; `reason` is the `ErrorInfo` reason of the calls
+/// refused meanwhile (`gate::DATABASE_UNAVAILABLE` or `gate::SCHEMA_NOT_READY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
 /// Answers "can this service take traffic right now?" (database reachable, schema current).
+/// A check must bound its own time (the readiness loop waits for it).
 pub trait Readiness: Send + Sync + 'static {
-    fn ready(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), NotReady>> + Send + '_>>;
 }
 
 /// One gRPC service as the server sees it: its name (for health), how to add its routes,
-/// how to tell it is ready, and its background jobs.
+/// how to tell it is ready, and its background jobs (stopped when the server stops).
 pub struct Component {
     /// Fully-qualified gRPC service name, e.g. `crm.customers.v1.CustomerService`.
     pub service_name: &'static str,
     pub register: Box<dyn FnOnce(&mut RoutesBuilder) + Send>,
     pub readiness: Arc<dyn Readiness>,
+    pub jobs: Jobs,
 }
 
 /// Binds the listen address from settings (port 0 picks a free port).
@@ -33,8 +49,16 @@ pub async fn bind(settings: &ServerSettings) -> std::io::Result<TcpListener> {
     TcpListener::bind((settings.host.as_str(), settings.port)).await
 }
 
-/// How often readiness is re-checked.
+/// How often readiness is re-checked while serving.
 const READINESS_PERIOD: Duration = Duration::from_secs(2);
+/// How often while not ready, so the gate re-opens soon after the database is back.
+const NOT_READY_PERIOD: Duration = Duration::from_millis(500);
+
+struct Check {
+    name: &'static str,
+    readiness: Arc<dyn Readiness>,
+    gate: Arc<Gate>,
+}
 
 /// Serves `components` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
@@ -51,30 +75,42 @@ pub async fn serve(
         .await;
     let mut routes = RoutesBuilder::default();
     let mut checks = Vec::new();
+    let mut jobs: Vec<Jobs> = Vec::new();
+    let mut served: HashMap<String, Option<Arc<Gate>>> = HashMap::new();
     for c in components {
         reporter
             .set_service_status(c.service_name, ServingStatus::NotServing)
             .await;
         (c.register)(&mut routes);
-        checks.push((c.service_name, c.readiness));
+        jobs.push(c.jobs);
+        let gate = Arc::new(Gate::with_methods(crate::reflection::methods_of(
+            crm_proto::FILE_DESCRIPTOR_SET,
+            c.service_name,
+        )));
+        served.insert(c.service_name.to_owned(), Some(gate.clone()));
+        checks.push(Check {
+            name: c.service_name,
+            readiness: c.readiness,
+            gate,
+        });
     }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        // google.rpc.ErrorInfo / BadRequest: lets grpcurl and other clients decode error details.
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
+    let crm = crate::reflection::served_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET, &names)?;
+    let (reflection_v1, reflection_v1alpha) = crate::reflection::services(&crm)?;
+    for always in [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        served.insert(always.to_owned(), None);
+    }
     routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    let watcher = tokio::spawn(watch_readiness(reporter.clone(), checks.clone()));
+    let (stop_watching, watching) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(watch_readiness(reporter.clone(), checks, watching));
     // Outermost first: the deadline counts from arrival, including a wait for a permit.
     let server = tonic::transport::Server::builder()
         .layer(crate::deadline::DeadlineLayer::new(
@@ -84,9 +120,11 @@ pub async fn serve(
             settings.concurrency_limit,
         ))
         .layer(RpcSpanLayer)
+        .layer(GateLayer::new(Arc::new(served)))
+        .layer(CatchPanicLayer)
         .add_routes(routes.routes());
 
-    tracing::info!(%addr, services = ?checks.iter().map(|c| c.0).collect::<Vec<_>>(), "grpc server listening");
+    tracing::info!(%addr, services = ?names, "grpc server listening");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Nagle + delayed ACK would hold back a response written in more than one segment by
     // ~40 ms; tonic only sets TCP_NODELAY on listeners it binds itself.
@@ -97,19 +135,24 @@ pub async fn serve(
         let _ = stop_rx.await;
     });
     tokio::pin!(serving);
-    tokio::select! {
-        res = &mut serving => {
-            watcher.abort();
-            return res.map_err(Into::into);
-        }
-        () = shutdown => {}
+    let early = tokio::select! {
+        res = &mut serving => Some(res),
+        () = shutdown => None,
+    };
+    // The watcher is stopped and awaited first, so no late SERVING lands after NOT_SERVING.
+    let _ = stop_watching.send(true);
+    let _ = watcher.await;
+    for j in &mut jobs {
+        j.stop().await;
     }
-    watcher.abort();
+    if let Some(res) = early {
+        return res.map_err(Into::into);
+    }
     tracing::info!("shutting down: reporting NOT_SERVING and draining in-flight calls");
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    for (name, _) in &checks {
+    for name in &names {
         reporter
             .set_service_status(*name, ServingStatus::NotServing)
             .await;
@@ -126,26 +169,41 @@ pub async fn serve(
     Ok(())
 }
 
+/// Re-checks every component until `stop` turns true; a check in progress when it does is
+/// abandoned, so nothing is reported after the loop returns.
 async fn watch_readiness(
     reporter: HealthReporter,
-    checks: Vec<(&'static str, Arc<dyn Readiness>)>,
+    checks: Vec<Check>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut last: Option<bool> = None;
+    // The reason each component was last not ready (None: ready), to log changes only.
+    let mut last: HashMap<&'static str, Option<&'static str>> = HashMap::new();
     loop {
         let mut all = true;
-        for (name, check) in &checks {
-            let ready = check.ready().await;
-            all &= ready;
-            let status = if ready {
+        for c in &checks {
+            let outcome = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => return,
+                o = c.readiness.check() => o,
+            };
+            all &= outcome.is_ok();
+            c.gate
+                .set(outcome.as_ref().map(|_| ()).map_err(|n| n.reason));
+            let reason = outcome.as_ref().err().map(|n| n.reason);
+            if last.insert(c.name, reason) != Some(reason) {
+                match &outcome {
+                    Ok(()) => tracing::info!(service = c.name, "ready"),
+                    Err(n) => {
+                        tracing::warn!(service = c.name, reason = n.reason, detail = %n.detail, "not ready")
+                    }
+                }
+            }
+            let status = if outcome.is_ok() {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
             };
-            reporter.set_service_status(*name, status).await;
-        }
-        if last != Some(all) {
-            tracing::info!(ready = all, "readiness changed");
-            last = Some(all);
+            reporter.set_service_status(c.name, status).await;
         }
         reporter
             .set_service_status(
@@ -157,29 +215,60 @@ async fn watch_readiness(
                 },
             )
             .await;
-        tokio::time::sleep(READINESS_PERIOD).await;
+        let period = if all {
+            READINESS_PERIOD
+        } else {
+            NOT_READY_PERIOD
+        };
+        let recheck = futures::future::select_all(
+            checks
+                .iter()
+                .map(|c| Box::pin(c.gate.recheck_wanted()))
+                .collect::<Vec<_>>(),
+        );
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(period) => {}
+            _ = recheck => {}
+        }
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). A handler that cannot be registered is logged and
+/// never fires (the other one still can): it must not look like a signal.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+        let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        match s.recv().await {
+            Some(()) => Ok(()),
+            None => Err(std::io::Error::other("the SIGTERM listener closed")),
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = std::future::pending::<std::io::Result<()>>();
+    first_signal(ctrl_c, term).await;
+}
+
+/// The first of two signal listeners to fire; one that fails is logged and waits forever.
+async fn first_signal(
+    int: impl Future<Output = std::io::Result<()>>,
+    term: impl Future<Output = std::io::Result<()>>,
+) {
+    async fn listen(name: &'static str, signal: impl Future<Output = std::io::Result<()>>) {
+        match signal.await {
+            Ok(()) => tracing::info!(signal = name, "received shutdown signal"),
+            Err(e) => {
+                tracing::error!(signal = name, error = %e, "cannot listen for this signal; only the other one stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
     tokio::select! {
-        () = ctrl_c => tracing::info!("received SIGINT"),
-        () = term => tracing::info!("received SIGTERM"),
+        () = listen("SIGINT", int) => {}
+        () = listen("SIGTERM", term) => {}
     }
 }
 
@@ -246,3 +335,6 @@ impl<S> Application<S> {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

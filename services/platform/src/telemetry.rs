@@ -73,6 +73,8 @@ pub fn init(
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
+    // Panics become one log event like any other line, not plain text on stderr.
+    crate::panic::install_hook();
     tracing::info!(exporting, "telemetry started");
     Ok(TelemetryGuard {
         provider: Some(provider),

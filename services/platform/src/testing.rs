@@ -184,12 +184,15 @@ pub async fn wait_serving(addr: &str, service: &str) -> bool {
     false
 }
 
-/// A TCP proxy in front of a real server (e.g. Redis) that a test can cut to simulate an
-/// outage, and restore.
+/// A TCP proxy in front of a real server (e.g. Redis, PostgreSQL) that a test can cut to
+/// simulate an outage, and restore.
 pub struct TcpProxy {
     pub port: u16,
     up: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
     cut: Arc<tokio::sync::Notify>,
+    /// Lets go of the connections held while silent.
+    release: Arc<tokio::sync::Notify>,
 }
 
 impl TcpProxy {
@@ -197,10 +200,22 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let up = Arc::new(AtomicBool::new(true));
+        let silent = Arc::new(AtomicBool::new(false));
         let cut = Arc::new(tokio::sync::Notify::new());
-        let (up2, cut2) = (up.clone(), cut.clone());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (up2, silent2, cut2, release2) =
+            (up.clone(), silent.clone(), cut.clone(), release.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                if silent2.load(Ordering::Acquire) {
+                    // A partition: the connection opens, nothing ever answers.
+                    let release = release2.clone();
+                    tokio::spawn(async move {
+                        let _held = client;
+                        release.notified().await;
+                    });
+                    continue;
+                }
                 if !up2.load(Ordering::Acquire) {
                     continue; // dropped: connection refused-ish
                 }
@@ -217,7 +232,13 @@ impl TcpProxy {
                 });
             }
         });
-        Self { port, up, cut }
+        Self {
+            port,
+            up,
+            silent,
+            cut,
+            release,
+        }
     }
 
     /// Closes every proxied connection and refuses new ones.
@@ -226,7 +247,113 @@ impl TcpProxy {
         self.cut.notify_waiters();
     }
 
-    pub fn restore(&self) {
-        self.up.store(true, Ordering::Release);
+    /// Closes every proxied connection; new ones open but are never answered (a network
+    /// partition or a hung server: clients wait for their own timeouts).
+    pub fn black_hole(&self) {
+        self.silent.store(true, Ordering::Release);
+        self.cut.notify_waiters();
     }
+
+    /// Forwards new connections again.
+    pub fn restore(&self) {
+        self.silent.store(false, Ordering::Release);
+        self.up.store(true, Ordering::Release);
+        self.release.notify_waiters();
+    }
+}
+
+/// A codec for raw protobuf bytes: tests send malformed or hand-made messages with it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut as _;
+        buf.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf as _;
+        Ok(Some(buf.copy_to_bytes(buf.remaining()).to_vec()))
+    }
+}
+
+/// One unary call of `path` (e.g. `/crm.customers.v1.CustomerService/GetCustomer`) with a
+/// raw body over `channel`, with `headers` as metadata.
+pub async fn raw_call(
+    channel: tonic::transport::Channel,
+    path: &'static str,
+    body: Vec<u8>,
+    headers: &[(&'static str, &str)],
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let mut req = tonic::Request::new(body);
+    for (k, v) in headers {
+        if let Ok(v) = v.parse() {
+            req.metadata_mut().insert(*k, v);
+        }
+    }
+    grpc.unary(req, http::uri::PathAndQuery::from_static(path), RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A channel to `127.0.0.1:{port}` (one HTTP/2 connection, opened now).
+pub async fn channel(port: u16) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// `url` with its `host:port` replaced by `127.0.0.1:{port}` (to go through a [`TcpProxy`]).
+pub fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").expect("url has a scheme");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let creds = authority
+        .rsplit_once('@')
+        .map(|(c, _)| format!("{c}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{creds}127.0.0.1:{port}/{path}")
+}
+
+/// The `host:port` of `url` (the target of a [`TcpProxy`]).
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hp)| hp)
+        .to_owned()
 }

@@ -28,13 +28,14 @@ pub const SERVICE: &str = "tickets";
 /// The gRPC service name reported by health.
 pub const GRPC_SERVICE: &str = "crm.tickets.v1.TicketService";
 
-/// Connects, migrates (when configured) and wires the service for a server.
+/// Wires the service for a server: a lazy pool, the start-up migration (when configured; a
+/// database that does not answer yet is retried in the background while health says
+/// NOT_SERVING), the cache and the background jobs.
 pub async fn component(settings: &Settings) -> anyhow::Result<(Component, TicketsService)> {
     let p = &settings.platform;
     let db = crm_platform::db::connect(&p.database, SERVICE).await?;
-    if p.database.migrate_on_start {
-        crm_platform::db::migrate::<Migrator>(&db).await?;
-    }
+    let mut background = jobs::Jobs::new();
+    crm_platform::db::migrate_on_start::<Migrator>(&p.database, SERVICE, &mut background).await;
     let clients = clients::Clients::new(&settings.clients)?;
     let svc = TicketsService::new(
         db.clone(),
@@ -43,14 +44,14 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
         clients,
     )?;
     let t = &settings.tickets;
-    jobs::every(
-        jobs::PURGE_IDEMPOTENCY_SECS,
+    background.every(
+        jobs::PURGE_IDEMPOTENCY,
         "idempotency purge",
         svc.clone(),
         |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
     );
-    jobs::every(
-        t.sla_interval_secs,
+    background.every(
+        std::time::Duration::from_secs(t.sla_interval_secs),
         "SLA check",
         svc.clone(),
         |svc| async move {
@@ -65,8 +66,8 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
             Ok(())
         },
     );
-    jobs::every(
-        t.verify_interval_secs,
+    background.every(
+        std::time::Duration::from_secs(t.verify_interval_secs),
         "customer verification and goodwill",
         svc.clone(),
         |svc| async move {
@@ -90,7 +91,8 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
                 server_settings
             ));
         }),
-        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db)),
+        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db, &p.database)),
+        jobs: background,
     };
     Ok((component, svc))
 }
@@ -106,6 +108,5 @@ pub async fn application(settings: Settings) -> anyhow::Result<Application> {
 
 /// Applies migrations and exits (the `migrate` subcommand).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = crm_platform::db::connect(&settings.platform.database, SERVICE).await?;
-    crm_platform::db::migrate::<Migrator>(&db).await
+    crm_platform::db::migrate_service::<Migrator>(&settings.platform.database, SERVICE).await
 }

@@ -11,6 +11,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crm_platform::idempotency::CreateIdempotencyKeys),
             Box::new(m20261123_000001_create_customers::Migration),
+            // Platform: the shared-cache generation (see crm_platform::cache_generation).
+            Box::new(crm_platform::cache_generation::CreateCacheGeneration),
         ]
     }
 }

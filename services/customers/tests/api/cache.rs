@@ -119,3 +119,76 @@ async fn a_write_on_one_replica_invalidates_the_others() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn a_write_whose_invalidation_missed_redis_is_not_served_stale_by_other_replicas() {
+    let Some(target) = redis_target() else { return };
+    let proxy = TcpProxy::start(target).await;
+    let storage = Storage::fresh(Backend::Postgres).await;
+    let local_ttl = Duration::from_millis(1000);
+    let tweak = |s: &mut crm_customers::Settings| {
+        s.platform.cache.local_ttl_ms = local_ttl.as_millis() as u64;
+    };
+    // The writer reaches Redis through the proxy; the reader directly.
+    let mut writer = spawn_app_with(
+        Storage {
+            redis_url: Some(format!("redis://127.0.0.1:{}", proxy.port)),
+            ..storage.clone()
+        },
+        tweak,
+    )
+    .await;
+    let mut reader = spawn_app_with(storage, tweak).await;
+    for _ in 0..100 {
+        if writer.service.cache().remote_connected() && reader.service.cache().remote_connected() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = writer.create(person("Lee", "lee@example.com")).await;
+    // The reader caches version 1 in Redis and in its own memory, once the tombstone the
+    // create left in Redis (at most 5 s) is gone.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    assert_eq!(reader.get(&c.name).await.expect("read").display_name, "Lee");
+    assert_eq!(reader.get(&c.name).await.expect("hit").display_name, "Lee");
+    assert!(reader.service.cache().stats().local_hits >= 1);
+    proxy.cut();
+    writer
+        .update(
+            pb::Customer {
+                name: c.name.clone(),
+                display_name: "Lee 2".into(),
+                ..Default::default()
+            },
+            &["display_name"],
+        )
+        .await
+        .expect("the write commits without redis");
+    let written = std::time::Instant::now();
+    loop {
+        let seen = reader.get(&c.name).await.expect("reader").display_name;
+        if seen == "Lee 2" {
+            break;
+        }
+        assert!(
+            written.elapsed() < local_ttl + Duration::from_millis(500),
+            "the reader still serves {seen:?} {:?} after the write",
+            written.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Once its local copy is gone, the old value is not read back from Redis either.
+    tokio::time::sleep(local_ttl + Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            reader.get(&c.name).await.expect("reader").display_name,
+            "Lee 2"
+        );
+    }
+    assert_eq!(
+        reader.service.cache().current_generation(),
+        writer.service.cache().current_generation(),
+        "both replicas on the generation the writer moved to"
+    );
+    proxy.restore();
+}

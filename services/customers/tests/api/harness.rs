@@ -22,8 +22,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts an app on `storage`; a second app on the same storage is a replica.
 pub async fn spawn_app_on(storage: Storage) -> TestApp {
+    spawn_app_with(storage, |_| {}).await
+}
+
+/// Like [`spawn_app_on`], with settings changed by `tweak` first.
+pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = Settings::load(None).expect("default settings");
     storage.apply(&mut s.platform);
+    tweak(&mut s);
     let app = crm_customers::application(s).await.expect("app builds");
     let port = app.port();
     let service = app.service().clone();

@@ -7,4 +7,5 @@ mod customers;
 mod gdpr;
 mod harness;
 mod merge;
+mod runtime;
 mod server;

@@ -51,6 +51,39 @@ async fn health_reports_serving_once_migrated_and_reflection_lists_services() {
             "{want} missing from {names:?}"
         );
     }
+    // Only what this binary serves is advertised, and calling anything else says so.
+    for other in [
+        "crm.loyalty.v1.LoyaltyService",
+        "crm.tickets.v1.TicketService",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == other),
+            "{other} listed: {names:?}"
+        );
+    }
+    let err = crm_platform::testing::raw_call(
+        crm_platform::testing::channel(app.port).await,
+        "/crm.loyalty.v1.LoyaltyService/GetWallet",
+        Vec::new(),
+        &[],
+    )
+    .await
+    .expect_err("not served here");
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert!(
+        err.message().contains("crm.loyalty.v1.LoyaltyService"),
+        "{err:?}"
+    );
+    let err = crm_platform::testing::raw_call(
+        crm_platform::testing::channel(app.port).await,
+        "/crm.customers.v1.CustomerService/NoSuchMethod",
+        Vec::new(),
+        &[],
+    )
+    .await
+    .expect_err("no such method");
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert!(err.message().contains("NoSuchMethod"), "{err:?}");
 }
 
 #[tokio::test]
