@@ -2,7 +2,7 @@
 //! wallet under its lock and sets the lots' remaining points to zero, so each point expires
 //! exactly once however often (and wherever) the job runs.
 use super::holds::release_into;
-use super::writer::{Draft, WalletWriter};
+use super::writer::{Draft, WalletWriter, add_to};
 use super::{Begun, LoyaltyService, Mutation};
 use crate::domain::ledger::movement;
 use crate::domain::lots::total;
@@ -23,11 +23,12 @@ pub struct ExpireOutcome {
 }
 
 impl ExpireOutcome {
+    /// Totals over many wallets: counts, each far below `i64::MAX` (saturating, never wrapping).
     fn add(&mut self, o: &ExpireOutcome) {
-        self.expired_points += o.expired_points;
-        self.expired_lots += o.expired_lots;
-        self.expired_holds += o.expired_holds;
-        self.customers += o.customers;
+        self.expired_points = self.expired_points.saturating_add(o.expired_points);
+        self.expired_lots = self.expired_lots.saturating_add(o.expired_lots);
+        self.expired_holds = self.expired_holds.saturating_add(o.expired_holds);
+        self.customers = self.customers.saturating_add(o.customers);
     }
 }
 
@@ -58,9 +59,13 @@ impl LoyaltyService {
             );
             d.reason = format!("{} lot(s) expired", taken.len());
             w.post(d)?;
-            w.wallet.lifetime_expired += points;
+            add_to(
+                &mut w.wallet.lifetime_expired,
+                points,
+                "lifetime expired points",
+            )?;
             out.expired_points = points;
-            out.expired_lots = taken.len() as i64;
+            out.expired_lots = i64::try_from(taken.len()).unwrap_or(i64::MAX);
         }
         w.finish().await?;
         out.customers = i64::from(points > 0 || out.expired_holds > 0);

@@ -2,6 +2,7 @@
 //! with the wallets, the lots and the holds. Reports the first inconsistency.
 use super::LoyaltyService;
 use crate::domain::ledger::GENESIS;
+use crate::domain::points::wide_sum;
 use crate::domain::{CustomerId, HoldState};
 use crate::store::{ledger as store, lots as lot_store};
 use crm_platform::Error;
@@ -82,24 +83,26 @@ async fn verify_wallet(
             ),
         )));
     }
-    let lots: i64 = lot_store::live(conn, customer)
-        .await?
-        .iter()
-        .map(|l| l.remaining)
-        .sum();
-    if lots != bal {
+    let lots = wide_sum(
+        lot_store::live(conn, customer)
+            .await?
+            .iter()
+            .map(|l| l.remaining),
+    );
+    if lots != i128::from(bal) {
         return Ok(Some(about(
             customer,
             format!("wallet balance {bal} but lots hold {lots}"),
         )));
     }
-    let holds: i64 = lot_store::active_holds(conn, customer)
-        .await?
-        .iter()
-        .filter(|h| h.state == HoldState::Active)
-        .map(|h| h.points)
-        .sum();
-    if holds != held {
+    let holds = wide_sum(
+        lot_store::active_holds(conn, customer)
+            .await?
+            .iter()
+            .filter(|h| h.state == HoldState::Active)
+            .map(|h| h.points),
+    );
+    if holds != i128::from(held) {
         return Ok(Some(about(
             customer,
             format!("held balance {held} but active holds hold {holds}"),
