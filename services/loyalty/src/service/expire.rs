@@ -72,8 +72,41 @@ impl LoyaltyService {
         Ok(out)
     }
 
-    /// The Expire RPC: one customer, or every customer with something due, in one
-    /// idempotent transaction (wallets locked in id order).
+    /// Expires `customer` in a transaction of its own and drops it from the cache.
+    async fn expire_alone(
+        &self,
+        customer: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireOutcome, Error> {
+        let txn = self.db.begin().await?;
+        let o = self.expire_wallet(&txn, customer, now).await?;
+        txn.commit().await?;
+        self.invalidate(&[customer]).await;
+        Ok(o)
+    }
+
+    /// Every wallet with something due at `now`: customer ids a keyset page at a time, each
+    /// wallet in its own short transaction under its lock, so nothing unbounded is loaded or
+    /// held locked, and a point expires exactly once however many runs overlap.
+    async fn expire_all(&self, now: DateTime<Utc>) -> Result<ExpireOutcome, Error> {
+        let mut total = ExpireOutcome::default();
+        let mut after = None;
+        loop {
+            let page =
+                lot_store::customers_due_after(&self.db, now, after, self.cfg.ledger_page_size)
+                    .await?;
+            for c in &page {
+                total.add(&self.expire_alone(*c, now).await?);
+            }
+            if (page.len() as u64) < self.cfg.ledger_page_size {
+                return Ok(total);
+            }
+            after = page.last().copied();
+        }
+    }
+
+    /// The Expire RPC: one customer in one idempotent transaction, or every customer with
+    /// something due ([`Self::expire_all`]), the outcome stored under the request id.
     pub async fn expire(
         &self,
         key: &IdempotencyKey,
@@ -84,35 +117,34 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let now = crate::domain::now();
-        let m = {
-            let customers = match customer {
-                Some(c) => vec![c],
-                None => lot_store::customers_due(&txn, now).await?,
+        let Some(c) = customer else {
+            // The claim above refused a reused id; it is not held while the pages run (on
+            // SQLite that would hold the only connection), and is taken again to store the
+            // outcome. A retry after a cut runs the rest: each point expires once.
+            txn.rollback().await?;
+            let total = self.expire_all(now).await?;
+            let txn = match self.begin(key).await? {
+                Begun::Replay(previous) => return Ok(previous),
+                Begun::Fresh(txn) => txn,
             };
-            let mut total = ExpireOutcome::default();
-            for c in &customers {
-                total.add(&self.expire_wallet(&txn, *c, now).await?);
-            }
-            Mutation {
-                resource: customer.map(|c| c.name()).unwrap_or_default(),
-                touched: customers,
+            let m = Mutation {
+                resource: String::new(),
+                touched: Vec::new(),
                 value: total,
-            }
+            };
+            return self.commit(txn, key, m).await;
+        };
+        let value = self.expire_wallet(&txn, c, now).await?;
+        let m = Mutation {
+            resource: c.name(),
+            touched: vec![c],
+            value,
         };
         self.commit(txn, key, m).await
     }
 
     /// The background job: every wallet with something due, each in its own transaction.
     pub async fn expire_due(&self) -> Result<ExpireOutcome, Error> {
-        let now = crate::domain::now();
-        let mut total = ExpireOutcome::default();
-        for c in lot_store::customers_due(&self.db, now).await? {
-            let txn = self.db.begin().await?;
-            let o = self.expire_wallet(&txn, c, now).await?;
-            txn.commit().await?;
-            self.invalidate(&[c]).await;
-            total.add(&o);
-        }
-        Ok(total)
+        self.expire_all(crate::domain::now()).await
     }
 }

@@ -196,8 +196,7 @@ async fn run_writer(svc: LoyaltyService, queue: Queue, max: usize, apply: ApplyF
         // In a task of its own as a last line of defence: a panic outside the guarded parts
         // fails this batch's callers (they see UNAVAILABLE and may retry), not the writer.
         let svc = svc.clone();
-        if let Err(e) = tokio::spawn(async move { commit_batch(&svc, batch, apply).await }).await
-        {
+        if let Err(e) = tokio::spawn(async move { commit_batch(&svc, batch, apply).await }).await {
             tracing::error!(error = %e, "group commit batch panicked");
         }
     }
@@ -430,7 +429,10 @@ mod tests {
         .expect_err("panicked");
         assert_eq!(err.code, ErrorCode::Internal);
         assert!(format!("{:?}", err.source).contains("boom"), "{err:?}");
-        assert_eq!(guarded("test", async { Ok::<_, Error>(5) }).await.ok(), Some(5));
+        assert_eq!(
+            guarded("test", async { Ok::<_, Error>(5) }).await.ok(),
+            Some(5)
+        );
     }
 
     #[tokio::test]
@@ -473,7 +475,11 @@ mod tests {
             svc.balance(wallets[1]).await.expect("b").available,
             svc.balance(wallets[2]).await.expect("c").available,
         ];
-        assert_eq!(balances, [7 * 50, 6 * 50, 6 * 50], "nothing of the panicking call");
+        assert_eq!(
+            balances,
+            [7 * 50, 6 * 50, 6 * 50],
+            "nothing of the panicking call"
+        );
         let v = svc.verify(None).await.expect("verify");
         assert_eq!(v.first_inconsistency, None);
         assert_eq!(v.transactions_checked, 19);
@@ -504,10 +510,16 @@ mod tests {
         let group = GroupCommit { writers: vec![tx] };
         let c = CustomerId::generate();
         let (k, w) = review(c);
-        let err = group.submit(k, w).await.expect_err("held by the dead writer");
+        let err = group
+            .submit(k, w)
+            .await
+            .expect_err("held by the dead writer");
         assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
         let (k, w) = review(c);
-        group.submit(k, w).await.expect("the restarted writer answers");
+        group
+            .submit(k, w)
+            .await
+            .expect("the restarted writer answers");
         assert_eq!(starts.load(Ordering::SeqCst), 2);
         assert_eq!(svc.balance(c).await.expect("balance").available, 50);
     }

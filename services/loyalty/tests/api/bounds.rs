@@ -279,7 +279,10 @@ async fn points_amounts_and_lists_are_bounded() {
             .expect_err("refund");
         assert_eq!(violations(&err), ["refund_amount.amount_minor"]);
         let v = app.assert_consistent().await;
-        assert_eq!(v.transactions_checked, 1, "only the valid purchase was written");
+        assert_eq!(
+            v.transactions_checked, 1,
+            "only the valid purchase was written"
+        );
     })
     .await;
 }

@@ -10,3 +10,4 @@ mod ledger;
 mod proptests;
 mod reverse;
 mod server;
+mod whole_ledger;
