@@ -142,7 +142,7 @@ impl Program {
     }
 
     fn base_points_wide(&self, amount_minor: i128) -> i128 {
-        // Validated: points_per_unit <= 10^6, so this stays far inside i128.
+        // Both factors fit in i64, so the product fits in i128.
         amount_minor / i128::from(self.minor_units_per_unit) * i128::from(self.points_per_unit)
     }
 
@@ -171,8 +171,10 @@ impl Program {
             let total =
                 (i128::from(l.unit_price_minor.max(0)) * i128::from(l.quantity.max(0))).min(left);
             left -= total;
-            let share = self.base_points_wide(total)
-                * i128::from(bonus.multiplier_permille.saturating_sub(1000))
+            let share = self
+                .base_points_wide(total)
+                .checked_mul(i128::from(bonus.multiplier_permille.saturating_sub(1000)))
+                .ok_or(Overflow)?
                 / 1000;
             extra = extra.checked_add(share).ok_or(Overflow)?;
         }

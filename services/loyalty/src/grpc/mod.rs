@@ -77,6 +77,7 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let (available_time, expire_time) = parse::earn_times(
             req.available_time.as_ref(),
             req.expire_time.as_ref(),
+            self.svc.program(),
             &mut v,
         );
         let ((key, c), source) = parsed(v, key.zip(c).zip(source))?;

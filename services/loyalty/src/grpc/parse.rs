@@ -184,10 +184,13 @@ pub fn earn_source(
     }
 }
 
-/// available_time and expire_time of an Earn: expiry in the future and after availability.
+/// available_time and expire_time of an Earn, in the protobuf range: the expiry after the
+/// earn time (now) and after availability; availability before the expiry (the policy's
+/// when none is given).
 pub fn earn_times(
     available: Option<&prost_types::Timestamp>,
     expire: Option<&prost_types::Timestamp>,
+    p: &Program,
     v: &mut Violations,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let a = opt_time(available, "available_time", v);
@@ -199,6 +202,11 @@ pub fn earn_times(
         } else if a.is_some_and(|a| a >= e) {
             v.add("expire_time", "must be after available_time");
         }
+    } else if a.is_some_and(|a| a >= p.expiry_of(now)) {
+        v.add(
+            "available_time",
+            "must be before the points expire under the programme's policy",
+        );
     }
     (a, e)
 }

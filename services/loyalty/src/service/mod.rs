@@ -230,7 +230,9 @@ impl LoyaltyService {
     pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
         idempotency::purge_older_than(
             &self.db,
-            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
+            std::time::Duration::from_secs(
+                self.cfg.idempotency_retention_hours.saturating_mul(3600),
+            ),
         )
         .await
     }

@@ -306,7 +306,10 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         let mut t = Transaction {
             id: d.id,
             customer: w.customer,
-            sequence: w.sequence + 1,
+            sequence: w
+                .sequence
+                .checked_add(1)
+                .ok_or_else(|| error::overflow("the chain's sequence"))?,
             kind: d.kind,
             postings: d.postings,
             order_id: d.order_id,
@@ -431,5 +434,7 @@ pub(super) fn add_to(counter: &mut i64, by: i64, what: &str) -> Result<(), Error
 /// Qualifying history starts a day before the window, so a snapshot still covers the window
 /// a little later.
 fn qualifying_from(p: &Program, now: DateTime<Utc>) -> DateTime<Utc> {
-    p.window_start(now) - chrono::Duration::days(1)
+    p.window_start(now)
+        .checked_sub_signed(chrono::Duration::days(1))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
