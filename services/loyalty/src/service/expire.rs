@@ -2,6 +2,7 @@
 //! wallet under its lock and sets the lots' remaining points to zero, so each point expires
 //! exactly once however often (and wherever) the job runs.
 use super::holds::release_into;
+use super::isolation::guarded;
 use super::writer::{Draft, WalletWriter, add_to};
 use super::{Begun, LoyaltyService, Mutation};
 use crate::domain::ledger::movement;
@@ -87,21 +88,33 @@ impl LoyaltyService {
 
     /// Every wallet with something due at `now`: customer ids a keyset page at a time, each
     /// wallet in its own short transaction under its lock, so nothing unbounded is loaded or
-    /// held locked, and a point expires exactly once however many runs overlap.
+    /// held locked, and a point expires exactly once however many runs overlap. A wallet
+    /// that fails (an error or a panic) is logged and skipped, so it cannot hold back the
+    /// others; the run then ends with the first such error (the job retries it next time).
     async fn expire_all(&self, now: DateTime<Utc>) -> Result<ExpireOutcome, Error> {
+        let page_size = self.cfg.ledger_page_size;
         let mut total = ExpireOutcome::default();
+        let mut first_failure = None;
         let mut after = None;
         loop {
-            let page =
-                lot_store::customers_due_after(&self.db, now, after, self.cfg.ledger_page_size)
-                    .await?;
+            let page = lot_store::customers_due_after(&self.db, now, after, page_size).await?;
             for c in &page {
-                total.add(&self.expire_alone(*c, now).await?);
+                match guarded("wallet expiry", self.expire_alone(*c, now)).await {
+                    Ok(o) => total.add(&o),
+                    Err(e) => {
+                        tracing::error!(customer = %c, error = %e, "wallet expiry failed; skipped");
+                        first_failure.get_or_insert(e);
+                    }
+                }
             }
-            if (page.len() as u64) < self.cfg.ledger_page_size {
-                return Ok(total);
+            if (page.len() as u64) < page_size {
+                break;
             }
             after = page.last().copied();
+        }
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(total),
         }
     }
 

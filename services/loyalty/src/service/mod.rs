@@ -8,6 +8,7 @@ mod earn;
 mod expire;
 mod group;
 mod holds;
+mod isolation;
 mod read;
 mod reverse;
 mod session;
@@ -135,7 +136,7 @@ impl LoyaltyService {
         if let Some(group) = &self.group {
             return group.submit(key.clone(), w).await;
         }
-        self.apply_alone(key, &w).await
+        isolation::guarded("ledger write", self.apply_alone(key, &w)).await
     }
 
     /// Applies `w` in a transaction of its own and drops the touched wallets from the cache.

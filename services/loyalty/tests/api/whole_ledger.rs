@@ -88,3 +88,65 @@ async fn verify_and_expire_page_through_every_wallet() {
     })
     .await;
 }
+
+/// A wallet whose expiry fails (here: its row was altered) is skipped and reported; the
+/// other wallets still expire, by the RPC and by the job.
+#[tokio::test]
+async fn one_failing_wallet_does_not_hold_back_the_others() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app_with(backend, |s| s.loyalty.ledger_page_size = 2).await;
+        let customers: Vec<String> = (0..5).map(|_| new_customer()).collect();
+        let broken = &customers[2];
+        app.adjust(broken, 5).await.expect("one more transaction");
+        let expire_at = chrono::Utc::now() + chrono::Duration::seconds(1);
+        for c in &customers {
+            app.client
+                .earn(pb::EarnRequest {
+                    customer: c.clone(),
+                    source: Some(pb::earn_request::Source::Action("review".into())),
+                    expire_time: Some(ts(expire_at)),
+                    request_id: rid(),
+                    ..Default::default()
+                })
+                .await
+                .expect("earn");
+        }
+        let db = sea_orm::Database::connect(app.db_url.as_str())
+            .await
+            .expect("db");
+        // Only the broken wallet has two transactions.
+        db.execute_unprepared(
+            "UPDATE loyalty_wallets SET balance = balance + 1 WHERE sequence = 2",
+        )
+        .await
+        .expect("tamper");
+        let wait = expire_at - chrono::Utc::now() + chrono::Duration::milliseconds(100);
+        tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
+        let err = app
+            .client
+            .expire(pb::ExpireRequest {
+                customer: String::new(),
+                request_id: rid(),
+            })
+            .await
+            .expect_err("the broken wallet is reported");
+        assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+        for c in customers.iter().filter(|c| *c != broken) {
+            assert_eq!(app.balance(c).await.lifetime_expired, 50, "{c} expired");
+        }
+        assert_eq!(app.balance(broken).await.lifetime_expired, 0);
+        app.service
+            .expire_due()
+            .await
+            .expect_err("the job reports it too");
+        let v = app
+            .client
+            .verify_ledger(pb::VerifyLedgerRequest::default())
+            .await
+            .expect("verify")
+            .into_inner();
+        let i = v.first_inconsistency.expect("the altered wallet");
+        assert_eq!(i.customer, *broken);
+    })
+    .await;
+}
