@@ -83,11 +83,6 @@ impl Limits {
             p.push(format!("{at}.max_quantity: must be between 1 and 1000000"));
         }
     }
-
-    /// Whether a customer holding `after` points (wallet + held) stays within the limit.
-    pub fn within_balance(&self, after: i64) -> bool {
-        after <= self.max_balance
-    }
 }
 
 #[cfg(test)]
