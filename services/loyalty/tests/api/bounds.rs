@@ -286,3 +286,56 @@ async fn points_amounts_and_lists_are_bounded() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn page_sizes_are_lowered_to_the_maximum() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app_with(backend, |s| {
+            s.loyalty.max_page_size = 1;
+            s.loyalty.default_page_size = 1;
+        })
+        .await;
+        let c = new_customer();
+        for n in 1..=3 {
+            app.adjust(&c, n).await.expect("adjust");
+        }
+        // 1,000 and then 4,000 points: silver, then gold.
+        app.purchase(&c, "o-1", 100_000).await;
+        app.purchase(&c, "o-2", 400_000).await;
+        let page = app
+            .client
+            .list_transactions(pb::ListTransactionsRequest {
+                customer: c.clone(),
+                page_size: i32::MAX,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(page.transactions.len(), 1);
+        assert!(!page.next_page_token.is_empty());
+        let tiers = app
+            .client
+            .list_tier_history(pb::ListTierHistoryRequest {
+                customer: c.clone(),
+                page_size: i32::MAX,
+                ..Default::default()
+            })
+            .await
+            .expect("tiers")
+            .into_inner();
+        assert_eq!(tiers.changes.len(), 1);
+        assert!(!tiers.next_page_token.is_empty(), "two tier changes");
+        let err = app
+            .client
+            .list_tier_history(pb::ListTierHistoryRequest {
+                customer: c.clone(),
+                page_size: -1,
+                ..Default::default()
+            })
+            .await
+            .expect_err("negative");
+        assert_eq!(violations(&err), ["page_size"]);
+    })
+    .await;
+}
