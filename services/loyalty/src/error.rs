@@ -60,6 +60,27 @@ pub fn reverse(e: ReverseError, order_id: &str) -> Error {
         .with_metadata("order_id", order_id.to_owned())
 }
 
+/// A credit that would take `customer` beyond the largest balance (or beyond what the
+/// arithmetic can hold).
+pub fn balance_limit(customer: CustomerId, max_balance: i64) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "BALANCE_LIMIT",
+        format!("{customer} would have more than the {max_balance} points a customer may hold"),
+    )
+    .with_metadata("customer", customer.name())
+    .with_metadata("max_balance", max_balance.to_string())
+}
+
+/// A total (lifetime counter, order sum, outcome) beyond `i64`: refused, never wrapped.
+pub fn overflow(what: &str) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "BALANCE_LIMIT",
+        format!("{what} would exceed the largest number of points the ledger holds"),
+    )
+}
+
 pub fn hold_not_found(name: &str) -> Error {
     Error::not_found(name).with_metadata("hold", name.to_owned())
 }

@@ -14,6 +14,8 @@ pub struct LoyaltySettings {
     pub idempotency_retention_hours: u64,
     /// Seconds between background expiry runs; 0 disables the job.
     pub expire_interval_secs: u64,
+    /// Wallets per keyset page of a whole-ledger VerifyLedger or Expire.
+    pub ledger_page_size: u64,
     /// Batch concurrent Earn/Redeem/Adjust calls into one database transaction each.
     pub group_commit: bool,
     /// Most calls in one group-commit transaction.
@@ -28,8 +30,22 @@ impl Validate for LoyaltySettings {
         if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
             p.push("loyalty: need 0 < default_page_size <= max_page_size".into());
         }
-        if self.group_commit_max_batch == 0 || self.group_commit_writers == 0 {
-            p.push("loyalty: group_commit_max_batch and group_commit_writers must be > 0".into());
+        if self.max_page_size > 10_000 {
+            p.push("loyalty.max_page_size: must be at most 10000".into());
+        }
+        if !(1..=10_000).contains(&self.ledger_page_size) {
+            p.push("loyalty.ledger_page_size: must be between 1 and 10000".into());
+        }
+        if !(1..=10_000).contains(&self.group_commit_max_batch)
+            || !(1..=64).contains(&self.group_commit_writers)
+        {
+            p.push(
+                "loyalty: need 1 <= group_commit_max_batch <= 10000 and 1 <= group_commit_writers <= 64"
+                    .into(),
+            );
+        }
+        if self.idempotency_retention_hours > 24 * 365 {
+            p.push("loyalty.idempotency_retention_hours: must be at most a year".into());
         }
         self.program.validate(p);
     }
@@ -63,5 +79,20 @@ mod tests {
         let s = Settings::load(None).expect("defaults load");
         assert_eq!(s.loyalty.program.expire_after_months, 24);
         assert_eq!(s.loyalty.program.action_awards.get("review"), Some(&50));
+        assert_eq!(s.loyalty.program.limits.max_points_per_call, 10_000_000);
+    }
+
+    #[test]
+    fn unbounded_settings_are_refused_at_load() {
+        let mut s = Settings::load(None).expect("defaults").loyalty;
+        s.ledger_page_size = 0;
+        s.max_page_size = u32::MAX;
+        s.default_page_size = 1;
+        s.group_commit_max_batch = usize::MAX;
+        s.idempotency_retention_hours = u64::MAX;
+        s.program.limits.max_balance = i64::MAX;
+        let mut problems = Vec::new();
+        s.validate(&mut problems);
+        assert_eq!(problems.len(), 5, "{problems:?}");
     }
 }

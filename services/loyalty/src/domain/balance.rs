@@ -89,7 +89,9 @@ pub fn tier_status(
         tier: tier.code.clone(),
         qualifying_points: points,
         next_tier: next.map(|t| t.code.clone()).unwrap_or_default(),
-        points_to_next_tier: next.map(|t| (t.threshold - points).max(0)).unwrap_or(0),
+        points_to_next_tier: next
+            .map(|t| t.threshold.saturating_sub(points).max(0))
+            .unwrap_or(0),
         multiplier_permille: tier.multiplier_permille,
     }
 }

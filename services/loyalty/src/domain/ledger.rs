@@ -1,6 +1,7 @@
 //! The double-entry ledger: accounts, postings, transactions and the per-account hash chain.
 //! Every transaction's postings sum to zero, so the sum over all accounts is always zero.
 use super::CustomerId;
+use super::points::{clamp, wide_sum};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,12 +60,13 @@ pub struct Posting {
     pub amount: i64,
 }
 
-/// `amount` moves from `from` to `to` (two postings).
+/// `amount` (>= 0, at most the per-call limit) moves from `from` to `to` (two postings).
+/// `i64::MIN` has no negation: the postings would not sum to zero, which posting refuses.
 pub fn movement(from: Account, to: Account, amount: i64) -> [Posting; 2] {
     [
         Posting {
             account: from,
-            amount: -amount,
+            amount: amount.saturating_neg(),
         },
         Posting {
             account: to,
@@ -154,25 +156,33 @@ impl Transaction {
         format!("{}/transactions/{}", self.customer.name(), self.id)
     }
 
-    pub fn sum(&self) -> i64 {
-        self.postings.iter().map(|p| p.amount).sum()
+    /// The exact sum of the postings (0 for a balanced transaction).
+    pub fn sum(&self) -> i128 {
+        wide_sum(self.postings.iter().map(|p| p.amount))
     }
 
-    /// Net change of `account` in this transaction.
-    pub fn delta(&self, account: Account) -> i64 {
-        self.postings
-            .iter()
-            .filter(|p| p.account == account)
-            .map(|p| p.amount)
-            .sum()
+    /// Exact net change of `account` in this transaction.
+    pub fn delta(&self, account: Account) -> i128 {
+        wide_sum(
+            self.postings
+                .iter()
+                .filter(|p| p.account == account)
+                .map(|p| p.amount),
+        )
     }
 
+    /// Net change of the wallet (exact for every posted transaction: posting checks that
+    /// the balance after it fits).
     pub fn wallet_delta(&self) -> i64 {
-        self.delta(Account::Wallet(self.customer))
+        clamp(self.delta(Account::Wallet(self.customer)))
     }
 
-    pub fn held_delta(&self) -> i64 {
-        self.delta(Account::Held(self.customer))
+    /// The wallet and held balances after this transaction, from the balances before it:
+    /// `None` when one is outside `i64`.
+    pub fn balances_after(&self, wallet: i64, held: i64) -> Option<(i64, i64)> {
+        let w = i128::from(wallet) + self.delta(Account::Wallet(self.customer));
+        let h = i128::from(held) + self.delta(Account::Held(self.customer));
+        Some((i64::try_from(w).ok()?, i64::try_from(h).ok()?))
     }
 
     /// SHA-256 over the previous hash and every field, length-prefixed so fields cannot run
@@ -214,7 +224,7 @@ impl Transaction {
         prev_wallet: i64,
         prev_held: i64,
     ) -> Result<(), String> {
-        if self.sequence != prev_sequence + 1 {
+        if Some(self.sequence) != prev_sequence.checked_add(1) {
             return Err(format!(
                 "sequence {} follows {prev_sequence}",
                 self.sequence
@@ -226,18 +236,18 @@ impl Transaction {
         if self.sum() != 0 {
             return Err(format!("postings sum to {}, not 0", self.sum()));
         }
-        if self.wallet_after != prev_wallet + self.wallet_delta() {
+        let wallet = i128::from(prev_wallet) + self.delta(Account::Wallet(self.customer));
+        if i128::from(self.wallet_after) != wallet {
             return Err(format!(
-                "wallet after is {} but the postings give {}",
-                self.wallet_after,
-                prev_wallet + self.wallet_delta()
+                "wallet after is {} but the postings give {wallet}",
+                self.wallet_after
             ));
         }
-        if self.held_after != prev_held + self.held_delta() {
+        let held = i128::from(prev_held) + self.delta(Account::Held(self.customer));
+        if i128::from(self.held_after) != held {
             return Err(format!(
-                "held after is {} but the postings give {}",
-                self.held_after,
-                prev_held + self.held_delta()
+                "held after is {} but the postings give {held}",
+                self.held_after
             ));
         }
         if self.wallet_after < 0 || self.held_after < 0 {
@@ -331,6 +341,35 @@ mod tests {
             "wrong previous hash"
         );
         assert!(b.check_link(&a.hash, 0, 100, 0).is_err(), "gap in sequence");
+    }
+
+    #[test]
+    fn altered_extreme_amounts_are_reported_not_panicked_on() {
+        let c = CustomerId::generate();
+        let mut t = tx(c, 1, GENESIS, 0, 100);
+        t.postings[0].amount = i64::MIN;
+        t.postings[1].amount = i64::MAX;
+        t.wallet_after = i64::MAX;
+        assert!(
+            t.check_link(GENESIS, 0, 0, 0)
+                .expect_err("sum")
+                .contains("sum")
+        );
+        t.postings[0].amount = -i64::MAX;
+        assert!(
+            t.check_link(GENESIS, 0, i64::MAX, 0)
+                .expect_err("wallet")
+                .contains("wallet after")
+        );
+        assert!(t.check_link(GENESIS, i64::MAX, 0, 0).is_err(), "sequence");
+        assert_eq!(t.balances_after(1, 0), None);
+        assert_eq!(t.balances_after(0, 0), Some((i64::MAX, 0)));
+        let m = movement(Account::Issuance, Account::Wallet(c), i64::MIN);
+        assert_ne!(
+            wide_sum(m.iter().map(|p| p.amount)),
+            0,
+            "an unbalanced pair, refused when posted"
+        );
     }
 
     proptest::proptest! {

@@ -1,6 +1,7 @@
 //! Earned points as lots with an earn time, an available-from time and an expiry time.
 //! Spending and expiry take from lots soonest-expiring first (FEFO).
-use chrono::{DateTime, Utc};
+use super::points::{Overflow, checked_sum, saturating_sum};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -38,17 +39,24 @@ impl Lot {
 }
 
 pub fn available(lots: &[Lot], now: DateTime<Utc>) -> i64 {
-    lots.iter()
-        .filter(|l| l.is_available(now))
-        .map(|l| l.remaining)
-        .sum()
+    saturating_sum(
+        lots.iter()
+            .filter(|l| l.is_available(now))
+            .map(|l| l.remaining),
+    )
 }
 
 pub fn pending(lots: &[Lot], now: DateTime<Utc>) -> i64 {
-    lots.iter()
-        .filter(|l| l.is_pending(now))
-        .map(|l| l.remaining)
-        .sum()
+    saturating_sum(
+        lots.iter()
+            .filter(|l| l.is_pending(now))
+            .map(|l| l.remaining),
+    )
+}
+
+/// Points left in all `lots`, or [`Overflow`].
+pub fn remaining(lots: &[Lot]) -> Result<i64, Overflow> {
+    checked_sum(lots.iter().map(|l| l.remaining))
 }
 
 /// Takes up to `want` points from the lots `eligible` picks, soonest-expiring first (then
@@ -80,7 +88,8 @@ pub fn consume(lots: &mut [Lot], want: i64, eligible: impl Fn(&Lot) -> bool) -> 
 }
 
 /// Gives `points` back to the lots of `taken`, last taken first (a partial capture keeps the
-/// soonest-expiring points spent). Returns what went back where.
+/// soonest-expiring points spent), never filling a lot beyond the points it was created
+/// with. Returns what went back where.
 pub fn give_back(lots: &mut [Lot], taken: &[Consumption], points: i64) -> Vec<Consumption> {
     let mut left = points.max(0);
     let mut out = Vec::new();
@@ -88,8 +97,14 @@ pub fn give_back(lots: &mut [Lot], taken: &[Consumption], points: i64) -> Vec<Co
         if left == 0 {
             break;
         }
-        let back = c.points.min(left);
         if let Some(lot) = lots.iter_mut().find(|l| l.id == c.lot) {
+            let back = c
+                .points
+                .min(left)
+                .min(lot.amount.saturating_sub(lot.remaining).max(0));
+            if back <= 0 {
+                continue;
+            }
             lot.remaining += back;
             left -= back;
             out.push(Consumption {
@@ -116,13 +131,16 @@ pub fn minus(taken: &[Consumption], given_back: &[Consumption]) -> Vec<Consumpti
     out
 }
 
+/// Points of `cs` (each taken from one lot's remaining points, so the sum is exact).
 pub fn total(cs: &[Consumption]) -> i64 {
-    cs.iter().map(|c| c.points).sum()
+    saturating_sum(cs.iter().map(|c| c.points))
 }
 
 /// Points expiring in `(now, now + days]`, summed per expiry time, soonest first.
 pub fn expiring_within(lots: &[Lot], now: DateTime<Utc>, days: i64) -> Vec<(DateTime<Utc>, i64)> {
-    let until = now + chrono::Duration::days(days);
+    let until = TimeDelta::try_days(days)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let mut out: Vec<(DateTime<Utc>, i64)> = Vec::new();
     let mut soon: Vec<&Lot> = lots
         .iter()
@@ -131,7 +149,7 @@ pub fn expiring_within(lots: &[Lot], now: DateTime<Utc>, days: i64) -> Vec<(Date
     soon.sort_by_key(|l| l.expire_time);
     for l in soon {
         match out.last_mut() {
-            Some((t, p)) if *t == l.expire_time => *p += l.remaining,
+            Some((t, p)) if *t == l.expire_time => *p = p.saturating_add(l.remaining),
             _ => out.push((l.expire_time, l.remaining)),
         }
     }
@@ -205,6 +223,26 @@ mod tests {
         let far = lot(100, -1, 9);
         let out = expiring_within(&[a.clone(), b, far], now, 30);
         assert_eq!(out, vec![(a.expire_time, 8)]);
+    }
+
+    #[test]
+    fn give_back_never_fills_a_lot_beyond_its_amount() {
+        let now = Utc::now();
+        let mut lots = vec![lot(10, -1, 50)];
+        let taken = consume(&mut lots, 20, |l| l.is_available(now));
+        let forged = [Consumption {
+            lot: lots[0].id,
+            points: i64::MAX,
+        }];
+        let back = give_back(&mut lots, &forged, i64::MAX);
+        assert_eq!(total(&back), 20);
+        assert_eq!(lots[0].remaining, 50);
+        assert_eq!(total(&taken), 20);
+        assert_eq!(remaining(&lots), Ok(50));
+        let mut full = lots.clone();
+        full.push(lot(10, -1, i64::MAX));
+        assert_eq!(remaining(&full), Err(Overflow));
+        assert_eq!(available(&full, now), i64::MAX, "views clamp");
     }
 
     proptest! {

@@ -4,6 +4,7 @@ pub mod balance;
 pub mod hold;
 pub mod ledger;
 pub mod lots;
+pub mod points;
 pub mod program;
 pub mod reverse;
 
@@ -11,6 +12,7 @@ pub use balance::{BalanceView, Snapshot, TierStatus, Wallet};
 pub use hold::{Hold, HoldState};
 pub use ledger::{Account, Posting, Transaction, TxKind};
 pub use lots::{Consumption, Lot};
+pub use points::{Limits, Overflow};
 pub use program::{ItemBonus, Line, Program, TierDef};
 
 crm_platform::resource_id!(CustomerId, "customers");

@@ -1,5 +1,6 @@
 //! The programme: earning rules, tiers and expiry policy, and the arithmetic on them.
-use chrono::{DateTime, Months, Utc};
+use super::points::{self, Limits, Overflow};
+use chrono::{DateTime, Months, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,31 +51,53 @@ pub struct Program {
     pub item_bonuses: Vec<ItemBonus>,
     /// Lowest threshold first; the first is 0.
     pub tiers: Vec<TierDef>,
+    /// Bounds of every call and wallet.
+    pub limits: Limits,
 }
 
+/// Largest earning multiplier (x100) of a tier or a bonus item.
+pub const MAX_MULTIPLIER_PERMILLE: i32 = 100_000;
+
 impl Program {
-    /// Adds one line per problem.
+    /// Adds one line per problem. Every number is bounded, so the earning arithmetic (done
+    /// in `i128`) cannot overflow and every time computed from the clock stays in range.
     pub fn validate(&self, p: &mut Vec<String>) {
         let at = "loyalty.program";
-        if self.points_per_unit <= 0 || self.minor_units_per_unit <= 0 {
+        let mut bounded = |name: &str, v: i64, lo: i64, hi: i64| {
+            if !(lo..=hi).contains(&v) {
+                p.push(format!("{at}.{name}: must be between {lo} and {hi}"));
+            }
+        };
+        bounded("points_per_unit", self.points_per_unit, 1, 1_000_000);
+        bounded(
+            "minor_units_per_unit",
+            self.minor_units_per_unit,
+            1,
+            1_000_000_000,
+        );
+        bounded("pending_days", self.pending_days.into(), 0, 3_650);
+        bounded(
+            "expire_after_months",
+            self.expire_after_months.into(),
+            1,
+            1_200,
+        );
+        bounded(
+            "qualifying_window_days",
+            self.qualifying_window_days,
+            1,
+            36_500,
+        );
+        bounded("hold_timeout_secs", self.hold_timeout_secs, 1, 30 * 86_400);
+        let max_award = self.limits.max_points_per_call;
+        if self
+            .action_awards
+            .values()
+            .any(|v| !(1..=max_award).contains(v))
+        {
             p.push(format!(
-                "{at}: points_per_unit and minor_units_per_unit must be > 0"
+                "{at}.action_awards: every award must be > 0 and at most limits.max_points_per_call"
             ));
-        }
-        if self.pending_days < 0 {
-            p.push(format!("{at}.pending_days: must be >= 0"));
-        }
-        if self.expire_after_months == 0 {
-            p.push(format!("{at}.expire_after_months: must be > 0"));
-        }
-        if self.qualifying_window_days <= 0 {
-            p.push(format!("{at}.qualifying_window_days: must be > 0"));
-        }
-        if self.hold_timeout_secs <= 0 {
-            p.push(format!("{at}.hold_timeout_secs: must be > 0"));
-        }
-        if self.action_awards.values().any(|v| *v <= 0) {
-            p.push(format!("{at}.action_awards: every award must be > 0"));
         }
         if self.tiers.first().is_none_or(|t| t.threshold != 0) {
             p.push(format!("{at}.tiers: the first tier must have threshold 0"));
@@ -86,18 +109,26 @@ impl Program {
         {
             p.push(format!("{at}.tiers: thresholds must increase"));
         }
+        let multiplier_ok = |m: i32| (1000..=MAX_MULTIPLIER_PERMILLE).contains(&m);
         if self
             .item_bonuses
             .iter()
-            .any(|b| b.item_id_prefix.is_empty() || b.multiplier_permille < 1000)
+            .any(|b| b.item_id_prefix.is_empty() || !multiplier_ok(b.multiplier_permille))
         {
             p.push(format!(
-                "{at}.item_bonuses: need a non-empty prefix and a multiplier >= 1000"
+                "{at}.item_bonuses: need a non-empty prefix and a multiplier between 1000 and {MAX_MULTIPLIER_PERMILLE}"
             ));
         }
-        if self.tiers.iter().any(|t| t.multiplier_permille < 1000) {
-            p.push(format!("{at}.tiers: multipliers must be >= 1000 (x1.0)"));
+        if self
+            .tiers
+            .iter()
+            .any(|t| !multiplier_ok(t.multiplier_permille))
+        {
+            p.push(format!(
+                "{at}.tiers: multipliers must be between 1000 (x1.0) and {MAX_MULTIPLIER_PERMILLE}"
+            ));
         }
+        self.limits.validate(&format!("{at}.limits"), p);
     }
 
     /// Whether a purchase in `currency` earns points.
@@ -107,17 +138,28 @@ impl Program {
 
     /// Base points of a purchase of `amount_minor` (whole currency units only, rounded down).
     pub fn base_points(&self, amount_minor: i64) -> i64 {
-        let units = i128::from(amount_minor.max(0)) / i128::from(self.minor_units_per_unit);
-        clamp(units * i128::from(self.points_per_unit))
+        points::clamp(self.base_points_wide(i128::from(amount_minor.max(0))))
+    }
+
+    fn base_points_wide(&self, amount_minor: i128) -> i128 {
+        // Both factors fit in i64, so the product fits in i128.
+        amount_minor / i128::from(self.minor_units_per_unit) * i128::from(self.points_per_unit)
     }
 
     /// Points of a purchase: base points on the amount, plus each bonus item's extra share
-    /// (its line total, capped at the amount, times the bonus above x1), then the tier
-    /// multiplier. Rounded down at each step; never negative.
-    pub fn purchase_points(&self, amount_minor: i64, lines: &[Line], tier_permille: i32) -> i64 {
-        let base = self.base_points(amount_minor);
-        let mut left = amount_minor.max(0);
-        let mut extra = 0i64;
+    /// (its line total, capped at what is left of the amount, times the bonus above x1), then
+    /// the tier multiplier. Rounded down at each step; never negative. Computed exactly in
+    /// `i128`; a result beyond `i64` is [`Overflow`].
+    pub fn purchase_points(
+        &self,
+        amount_minor: i64,
+        lines: &[Line],
+        tier_permille: i32,
+    ) -> Result<i64, Overflow> {
+        let amount = i128::from(amount_minor.max(0));
+        let base = self.base_points_wide(amount);
+        let mut left = amount;
+        let mut extra = 0i128;
         for l in lines {
             let Some(bonus) = self
                 .item_bonuses
@@ -127,20 +169,26 @@ impl Program {
                 continue;
             };
             let total =
-                clamp(i128::from(l.unit_price_minor.max(0)) * i128::from(l.quantity.max(0)))
-                    .min(left);
+                (i128::from(l.unit_price_minor.max(0)) * i128::from(l.quantity.max(0))).min(left);
             left -= total;
-            extra = extra.saturating_add(Self::with_multiplier(
-                self.base_points(total),
-                bonus.multiplier_permille - 1000,
-            ));
+            let share = self
+                .base_points_wide(total)
+                .checked_mul(i128::from(bonus.multiplier_permille.saturating_sub(1000)))
+                .ok_or(Overflow)?
+                / 1000;
+            extra = extra.checked_add(share).ok_or(Overflow)?;
         }
-        Self::with_multiplier(base.saturating_add(extra), tier_permille)
+        let points = base
+            .checked_add(extra)
+            .and_then(|p| p.checked_mul(i128::from(tier_permille.max(0))))
+            .ok_or(Overflow)?
+            / 1000;
+        i64::try_from(points).map_err(|_| Overflow)
     }
 
     /// Points after the tier multiplier, rounded down.
     pub fn with_multiplier(points: i64, multiplier_permille: i32) -> i64 {
-        clamp(i128::from(points) * i128::from(multiplier_permille) / 1000)
+        points::clamp(i128::from(points) * i128::from(multiplier_permille) / 1000)
     }
 
     /// The tier for `qualifying` points: the highest whose threshold is reached.
@@ -167,16 +215,16 @@ impl Program {
 
     /// When a purchase's points become available.
     pub fn purchase_available_time(&self, earn_time: DateTime<Utc>) -> DateTime<Utc> {
-        earn_time + chrono::Duration::days(i64::from(self.pending_days))
+        TimeDelta::try_days(i64::from(self.pending_days))
+            .and_then(|d| earn_time.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     pub fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now - chrono::Duration::days(self.qualifying_window_days)
+        TimeDelta::try_days(self.qualifying_window_days)
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
-}
-
-fn clamp(v: i128) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Sum of qualifying deltas whose qualify time lies in `[window_start, now]`.
@@ -185,12 +233,13 @@ pub fn qualifying_points(
     window_start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> i64 {
-    entries
-        .iter()
-        .filter(|(t, _)| *t >= window_start && *t <= now)
-        .map(|(_, d)| d)
-        .sum::<i64>()
-        .max(0)
+    points::saturating_sum(
+        entries
+            .iter()
+            .filter(|(t, _)| *t >= window_start && *t <= now)
+            .map(|(_, d)| *d),
+    )
+    .max(0)
 }
 
 #[cfg(test)]
@@ -228,14 +277,66 @@ pub(crate) mod tests {
             unit_price_minor: price,
         };
         let lines = [line("spa-massage", 2, 3_000), line("room", 1, 4_000)];
-        assert_eq!(p.purchase_points(10_000, &lines, 1000), 160);
-        assert_eq!(p.purchase_points(10_000, &lines, 1500), 240);
+        assert_eq!(p.purchase_points(10_000, &lines, 1000), Ok(160));
+        assert_eq!(p.purchase_points(10_000, &lines, 1500), Ok(240));
         // A line total larger than the amount paid (discounts) is capped.
         assert_eq!(
             p.purchase_points(1_000, &[line("spa-x", 1, 9_000)], 1000),
-            20
+            Ok(20)
         );
-        assert_eq!(p.purchase_points(10_000, &[], 1000), 100);
+        assert_eq!(p.purchase_points(10_000, &[], 1000), Ok(100));
+    }
+
+    #[test]
+    fn purchase_points_never_overflow() {
+        let mut p = default_program();
+        p.item_bonuses = vec![ItemBonus {
+            item_id_prefix: "spa-".into(),
+            multiplier_permille: MAX_MULTIPLIER_PERMILLE,
+        }];
+        p.points_per_unit = 1_000_000;
+        p.minor_units_per_unit = 1;
+        let huge = Line {
+            item_id: "spa-x".into(),
+            quantity: i64::MAX,
+            unit_price_minor: i64::MAX,
+        };
+        // Every step saturated (and wrapped in release builds) before.
+        assert_eq!(
+            p.purchase_points(i64::MAX, std::slice::from_ref(&huge), 1500),
+            Err(Overflow)
+        );
+        assert_eq!(p.purchase_points(i64::MAX, &[], 1000), Err(Overflow));
+        p.points_per_unit = 1;
+        assert_eq!(p.purchase_points(i64::MAX, &[], 1000), Ok(i64::MAX));
+        assert_eq!(p.purchase_points(i64::MAX, &[], 1001), Err(Overflow));
+        assert_eq!(p.purchase_points(-5, &[huge], 1000), Ok(0));
+    }
+
+    #[test]
+    fn qualifying_sums_do_not_overflow() {
+        let now = Utc::now();
+        let entries = vec![(now, i64::MAX), (now, i64::MAX), (now, i64::MIN)];
+        assert_eq!(
+            qualifying_points(&entries, now - chrono::Duration::days(1), now),
+            i64::MAX - 1
+        );
+    }
+
+    #[test]
+    fn program_numbers_are_bounded() {
+        let mut p = default_program();
+        p.qualifying_window_days = i64::MAX;
+        p.hold_timeout_secs = i64::MAX;
+        p.points_per_unit = i64::MAX;
+        p.tiers[2].multiplier_permille = i32::MAX;
+        p.action_awards.insert("huge".into(), i64::MAX);
+        let mut problems = Vec::new();
+        p.validate(&mut problems);
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        // Out-of-range settings never panic the clock arithmetic.
+        let now = Utc::now();
+        assert_eq!(p.window_start(now), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

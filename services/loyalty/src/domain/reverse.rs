@@ -69,14 +69,18 @@ pub fn plan(o: &OrderState, refund: Option<(&str, i64)>) -> Result<ReversePlan, 
                     o.currency.clone(),
                 ));
             }
-            ((o.refunded_minor + r).min(a), a)
+            // Exact: a sum beyond i64 is beyond `a` as well.
+            (o.refunded_minor.saturating_add(r).min(a), a)
         }
     };
     let claw_target = share(o.earned, refunded, amount);
     let restore_target = share(o.redeemed, refunded, amount);
+    // Exact for the non-negative amounts the ledger stores: a saturated sum of what was done
+    // already is beyond the target, so nothing is left to do.
+    let done = o.clawed_back.saturating_add(o.shortfall);
     Ok(ReversePlan {
-        claw_back: (claw_target - o.clawed_back - o.shortfall).max(0),
-        restore: (restore_target - o.restored).max(0),
+        claw_back: claw_target.saturating_sub(done).max(0),
+        restore: restore_target.saturating_sub(o.restored).max(0),
         refunded_minor: if o.purchase_amount_minor.is_some() {
             refunded
         } else {
@@ -136,5 +140,24 @@ mod tests {
         ));
         let over = plan(&order(), Some(("CNY", 99_999))).expect("capped");
         assert_eq!(over.claw_back, 150);
+    }
+
+    #[test]
+    fn extreme_amounts_never_overflow() {
+        let mut o = order();
+        o.refunded_minor = 5_000;
+        let p = plan(&o, Some(("CNY", i64::MAX))).expect("capped at the amount");
+        assert_eq!((p.refunded_minor, p.fully_reversed), (10_000, true));
+        o.purchase_amount_minor = Some(i64::MAX);
+        o.earned = i64::MAX;
+        o.redeemed = i64::MAX;
+        o.refunded_minor = i64::MAX - 1;
+        o.clawed_back = i64::MAX;
+        o.shortfall = i64::MAX;
+        let p = plan(&o, Some(("CNY", i64::MAX))).expect("plan");
+        assert_eq!(
+            (p.claw_back, p.restore, p.fully_reversed),
+            (0, i64::MAX, true)
+        );
     }
 }

@@ -9,27 +9,7 @@ use crm_platform::Violations;
 use crm_proto::loyalty as pb;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// An optional timestamp field; a bad one is a violation.
-pub fn opt_time(
-    t: Option<&prost_types::Timestamp>,
-    field: &str,
-    v: &mut Violations,
-) -> Option<DateTime<Utc>> {
-    let t = t?;
-    let parsed = u32::try_from(t.nanos)
-        .ok()
-        .and_then(|n| DateTime::from_timestamp(t.seconds, n))
-        .map(crate::domain::truncate);
-    if parsed.is_none() {
-        v.add(field, "is not a valid timestamp");
-    }
-    parsed
+    crm_platform::validate::to_timestamp(t)
 }
 
 const KINDS: &[(pb::TransactionKind, TxKind)] = &[

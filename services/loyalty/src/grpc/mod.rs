@@ -3,14 +3,15 @@
 mod convert;
 mod parse;
 
-use crate::domain::{CustomerId, DEFAULT_PROGRAM};
+use crate::domain::{CustomerId, DEFAULT_PROGRAM, Limits, TxKind};
 use crate::error::DOMAIN;
 use crate::service::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem, TxFilter};
 use crm_platform::Violations;
 use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::validate;
 use crm_proto::loyalty as pb;
 use crm_proto::loyalty::loyalty_service_server::LoyaltyService as LoyaltyRpc;
-use parse::{customer, page_size, parsed, positive, text};
+use parse::{customer, page_size, parsed, text};
 use tonic::{Request, Response, Status};
 
 pub use pb::loyalty_service_server::LoyaltyServiceServer;
@@ -22,6 +23,10 @@ pub struct LoyaltyGrpc {
 impl LoyaltyGrpc {
     pub fn new(svc: LoyaltyService) -> Self {
         Self { svc }
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.svc.program().limits
     }
 }
 
@@ -72,6 +77,7 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let (available_time, expire_time) = parse::earn_times(
             req.available_time.as_ref(),
             req.expire_time.as_ref(),
+            self.svc.program(),
             &mut v,
         );
         let ((key, c), source) = parsed(v, key.zip(c).zip(source))?;
@@ -106,17 +112,17 @@ impl LoyaltyRpc for LoyaltyGrpc {
             &mut v,
         );
         let c = customer("customer", &req.customer, &mut v);
-        positive("points", req.points, &mut v);
+        let points = parse::points("points", req.points, self.limits(), &mut v);
         let order_id = text("order_id", &req.order_id, 128, false, &mut v);
         let description = text("description", &req.description, 500, false, &mut v);
-        let (key, c) = parsed(v, key.zip(c))?;
+        let ((key, c), points) = parsed(v, key.zip(c).zip(points))?;
         let out = self
             .svc
             .redeem(
                 &key,
                 Redeem {
                     customer: c,
-                    points: req.points,
+                    points,
                     up_to_available: req.up_to_available,
                     order_id,
                     description,
@@ -142,16 +148,17 @@ impl LoyaltyRpc for LoyaltyGrpc {
             &mut v,
         );
         let c = customer("customer", &req.customer, &mut v);
-        positive("points", req.points, &mut v);
+        let points = parse::points("points", req.points, self.limits(), &mut v);
         let order_id = text("order_id", &req.order_id, 128, false, &mut v);
         if req.timeout_seconds < 0 {
             v.add("timeout_seconds", "must not be negative");
         }
+        // Longer timeouts are lowered to the programme's (documented in the proto).
         let timeout = (req.timeout_seconds > 0).then_some(req.timeout_seconds);
-        let (key, c) = parsed(v, key.zip(c))?;
+        let ((key, c), points) = parsed(v, key.zip(c).zip(points))?;
         let out = self
             .svc
-            .hold(&key, c, req.points, &order_id, timeout)
+            .hold(&key, c, points, &order_id, timeout)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(hold_reply(&out)))
@@ -171,8 +178,8 @@ impl LoyaltyRpc for LoyaltyGrpc {
             &mut v,
         );
         let hold = v.check("name", crate::domain::parse_hold_name(&req.name));
-        if req.points < 0 {
-            v.add("points", "must not be negative");
+        if req.points != 0 {
+            parse::points("points", req.points, self.limits(), &mut v);
         }
         let points = (req.points > 0).then_some(req.points);
         let (key, (c, h)) = parsed(v, key.zip(hold))?;
@@ -219,7 +226,7 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let refund = req
             .refund_amount
             .as_ref()
-            .and_then(|m| parse::money("refund_amount", m, &mut v));
+            .and_then(|m| parse::money("refund_amount", m, self.limits(), &mut v));
         let (key, c) = parsed(v, key.zip(c))?;
         let out = self
             .svc
@@ -246,19 +253,17 @@ impl LoyaltyRpc for LoyaltyGrpc {
             &mut v,
         );
         let c = customer("customer", &req.customer, &mut v);
-        if req.points == 0 {
-            v.add("points", "must not be 0");
-        }
+        let points = parse::adjust_points(req.points, self.limits(), &mut v);
         let reason = text("reason", &req.reason, 500, true, &mut v);
         let actor = text("actor", &req.actor, 128, true, &mut v);
-        let (key, c) = parsed(v, key.zip(c))?;
+        let ((key, c), points) = parsed(v, key.zip(c).zip(points))?;
         let out = self
             .svc
             .adjust(
                 &key,
                 Adjust {
                     customer: c,
-                    points: req.points,
+                    points,
                     reason,
                     actor,
                 },
@@ -287,12 +292,12 @@ impl LoyaltyRpc for LoyaltyGrpc {
         if from.is_some() && from == to {
             v.add("to_customer", "must differ from from_customer");
         }
-        positive("points", req.points, &mut v);
+        let points = parse::points("points", req.points, self.limits(), &mut v);
         let reason = text("reason", &req.reason, 500, false, &mut v);
-        let (key, (from, to)) = parsed(v, key.zip(from.zip(to)))?;
+        let ((key, (from, to)), points) = parsed(v, key.zip(from.zip(to)).zip(points))?;
         let out = self
             .svc
-            .transfer(&key, from, to, req.points, &reason)
+            .transfer(&key, from, to, points, &reason)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(pb::TransferResponse {
@@ -317,13 +322,11 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let req = request.into_inner();
         let mut v = Violations::new();
         let c = customer("customer", &req.customer, &mut v);
-        let t = convert::opt_time(req.time.as_ref(), "time", &mut v);
-        if req.time.is_none() {
-            v.add("time", "is required");
-        }
-        if t.is_some_and(|t| t > crate::domain::now()) {
-            v.add("time", "must not be in the future");
-        }
+        // Any time in the protobuf range (before the first transaction: zero); not later
+        // than now plus the clock skew.
+        let t = validate::required_timestamp("time", req.time.as_ref(), &mut v)
+            .map(crate::domain::truncate)
+            .filter(|t| validate::not_in_future("time", *t, crate::domain::now(), &mut v));
         let (c, t) = parsed(v, c.zip(t))?;
         let b = self.svc.balance_at(c, t).await.into_status(DOMAIN)?;
         Ok(Response::new(pb::GetBalanceAtResponse {
@@ -343,19 +346,22 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let mut v = Violations::new();
         let c = customer("customer", &req.customer, &mut v);
         let size = page_size(req.page_size, &mut v);
-        let start = convert::opt_time(req.start_time.as_ref(), "start_time", &mut v);
-        let end = convert::opt_time(req.end_time.as_ref(), "end_time", &mut v);
+        let start = parse::opt_time(req.start_time.as_ref(), "start_time", &mut v);
+        let end = parse::opt_time(req.end_time.as_ref(), "end_time", &mut v);
         if let (Some(s), Some(e)) = (start, end)
             && s >= e
         {
             v.add("end_time", "must be after start_time");
         }
-        let kinds: Vec<_> = req
-            .kinds
-            .iter()
-            .enumerate()
-            .filter_map(|(i, k)| convert::kind_from(*k, &format!("kinds[{i}]"), &mut v))
-            .collect();
+        let mut kinds = Vec::new();
+        if validate::max_items("kinds", req.kinds.len(), TxKind::ALL.len(), &mut v) {
+            kinds = req
+                .kinds
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| convert::kind_from(*k, &format!("kinds[{i}]"), &mut v))
+                .collect();
+        }
         let c = parsed(v, c)?;
         let filter = TxFilter { start, end, kinds };
         let page = self

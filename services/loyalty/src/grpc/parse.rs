@@ -1,10 +1,10 @@
 //! Request field parsers: each records a violation under the field's proto path.
-use crate::domain::{CustomerId, Line, Program};
+use crate::domain::{CustomerId, Limits, Line, Program};
 use crate::error::DOMAIN;
 use crate::service::EarnSource;
 use chrono::{DateTime, Utc};
-use crm_platform::Violations;
-pub use crm_platform::grpc::{page_size, positive, text};
+pub use crm_platform::grpc::{page_size, text};
+use crm_platform::{Violations, validate};
 use crm_proto::loyalty as pb;
 use tonic::Status;
 
@@ -18,25 +18,87 @@ pub fn customer(field: &str, name: &str, v: &mut Violations) -> Option<CustomerI
     v.check(field, CustomerId::parse_name(name))
 }
 
-/// (currency, amount_minor > 0) of a Money field.
+/// (currency, amount_minor) of a Money field: an ISO 4217 currency and an amount that is
+/// positive and at most `limits.max_amount_major` whole units of it.
 pub fn money(
     field: &str,
     m: &crm_proto::common::Money,
+    limits: &Limits,
     v: &mut Violations,
 ) -> Option<(String, i64)> {
-    let mut ok = true;
-    if !(m.currency_code.len() == 3 && m.currency_code.bytes().all(|b| b.is_ascii_uppercase())) {
-        v.add(
-            format!("{field}.currency_code"),
-            "must be a three-letter ISO 4217 code, e.g. \"CNY\"",
-        );
-        ok = false;
+    let amount_field = format!("{field}.amount_minor");
+    let currency = validate::currency(&format!("{field}.currency_code"), &m.currency_code, v);
+    let amount = match currency {
+        Some(c) => {
+            validate::amount_minor(&amount_field, c, m.amount_minor, limits.max_amount_major, v)
+        }
+        None => validate::in_range(&amount_field, m.amount_minor, 1..=i64::MAX, v),
+    };
+    currency.zip(amount).map(|(c, a)| (c.code().to_owned(), a))
+}
+
+/// Points moved by one call: 1 ..= `limits.max_points_per_call`.
+pub fn points(field: &str, n: i64, limits: &Limits, v: &mut Violations) -> Option<i64> {
+    validate::in_range(field, n, 1..=limits.max_points_per_call, v)
+}
+
+/// An Adjust's points: not 0, and at most `limits.max_points_per_call` either way.
+pub fn adjust_points(n: i64, limits: &Limits, v: &mut Violations) -> Option<i64> {
+    let max = limits.max_points_per_call;
+    if n == 0 {
+        v.add("points", "must not be 0");
+        return None;
     }
-    if m.amount_minor <= 0 {
-        v.add(format!("{field}.amount_minor"), "must be > 0");
-        ok = false;
+    validate::in_range("points", n, -max..=max, v)
+}
+
+/// A timestamp in the protobuf range, cut to the stored (microsecond) precision.
+pub fn opt_time(
+    t: Option<&prost_types::Timestamp>,
+    field: &str,
+    v: &mut Violations,
+) -> Option<DateTime<Utc>> {
+    validate::opt_timestamp(field, t, v).map(crate::domain::truncate)
+}
+
+/// One purchased item: an id, a quantity of 1 ..= `limits.max_quantity` and an optional
+/// unit price in the purchase's currency (0 ..= the largest amount).
+fn purchase_line(
+    at: &str,
+    item: &pb::PurchaseItem,
+    amount: Option<&crm_proto::common::Money>,
+    limits: &Limits,
+    v: &mut Violations,
+) -> Line {
+    let item_id = text(&format!("{at}.item_id"), &item.item_id, 128, true, v);
+    validate::in_range(
+        &format!("{at}.quantity"),
+        i64::from(item.quantity),
+        1..=limits.max_quantity,
+        v,
+    );
+    let price = item.unit_price.as_ref();
+    if let (Some(price), Some(m)) = (price, amount) {
+        if price.currency_code != m.currency_code {
+            v.add(
+                format!("{at}.unit_price.currency_code"),
+                "must be the purchase amount's currency",
+            );
+        }
+        let field = format!("{at}.unit_price.amount_minor");
+        if price.amount_minor < 0 {
+            v.add(field, "must not be negative");
+        } else if price.amount_minor > 0
+            && let Some(c) = iso_currency::Currency::from_code(&m.currency_code)
+        {
+            validate::amount_minor(&field, c, price.amount_minor, limits.max_amount_major, v);
+        }
     }
-    ok.then(|| (m.currency_code.clone(), m.amount_minor))
+    Line {
+        item_id,
+        quantity: i64::from(item.quantity),
+        unit_price_minor: price.map(|m| m.amount_minor).unwrap_or(0),
+    }
 }
 
 pub fn earn_source(
@@ -52,40 +114,26 @@ pub fn earn_source(
         }
         Some(Source::Purchase(purchase)) => {
             let order_id = text("purchase.order_id", &purchase.order_id, 128, true, v);
+            let limits = &p.limits;
             let amount = match &purchase.amount {
-                Some(m) => money("purchase.amount", m, v),
+                Some(m) => money("purchase.amount", m, limits, v),
                 None => {
                     v.add("purchase.amount", "is required");
                     None
                 }
             };
             let mut lines = Vec::new();
-            for (i, item) in purchase.items.iter().enumerate() {
-                let at = format!("purchase.items[{i}]");
-                let item_id = text(&format!("{at}.item_id"), &item.item_id, 128, true, v);
-                if item.quantity < 1 {
-                    v.add(format!("{at}.quantity"), "must be >= 1");
+            if validate::max_items("purchase.items", purchase.items.len(), limits.max_items, v) {
+                for (i, item) in purchase.items.iter().enumerate() {
+                    let at = format!("purchase.items[{i}]");
+                    lines.push(purchase_line(
+                        &at,
+                        item,
+                        purchase.amount.as_ref(),
+                        limits,
+                        v,
+                    ));
                 }
-                let price = item.unit_price.as_ref();
-                if let (Some(price), Some(m)) = (price, purchase.amount.as_ref()) {
-                    if price.currency_code != m.currency_code {
-                        v.add(
-                            format!("{at}.unit_price.currency_code"),
-                            "must be the purchase amount's currency",
-                        );
-                    }
-                    if price.amount_minor < 0 {
-                        v.add(
-                            format!("{at}.unit_price.amount_minor"),
-                            "must not be negative",
-                        );
-                    }
-                }
-                lines.push(Line {
-                    item_id,
-                    quantity: i64::from(item.quantity),
-                    unit_price_minor: price.map(|m| m.amount_minor).unwrap_or(0),
-                });
             }
             let (currency, amount_minor) = amount?;
             if !p.accepts_currency(&currency) {
@@ -122,28 +170,31 @@ pub fn earn_source(
             }
         }
         Some(Source::Goodwill(g)) => {
-            positive("goodwill.points", g.points, v);
+            let points = points("goodwill.points", g.points, &p.limits, v);
             let reason = text("goodwill.reason", &g.reason, 500, true, v);
             let actor = text("goodwill.actor", &g.actor, 128, true, v);
-            (g.points > 0 && !reason.is_empty() && !actor.is_empty()).then_some(
-                EarnSource::Goodwill {
-                    points: g.points,
+            points
+                .filter(|_| !reason.is_empty() && !actor.is_empty())
+                .map(|points| EarnSource::Goodwill {
+                    points,
                     reason,
                     actor,
-                },
-            )
+                })
         }
     }
 }
 
-/// available_time and expire_time of an Earn: expiry in the future and after availability.
+/// available_time and expire_time of an Earn, in the protobuf range: the expiry after the
+/// earn time (now) and after availability; availability before the expiry (the policy's
+/// when none is given).
 pub fn earn_times(
     available: Option<&prost_types::Timestamp>,
     expire: Option<&prost_types::Timestamp>,
+    p: &Program,
     v: &mut Violations,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    let a = super::convert::opt_time(available, "available_time", v);
-    let e = super::convert::opt_time(expire, "expire_time", v);
+    let a = opt_time(available, "available_time", v);
+    let e = opt_time(expire, "expire_time", v);
     let now = crate::domain::now();
     if let Some(e) = e {
         if e <= now {
@@ -151,6 +202,11 @@ pub fn earn_times(
         } else if a.is_some_and(|a| a >= e) {
             v.add("expire_time", "must be after available_time");
         }
+    } else if a.is_some_and(|a| a >= p.expiry_of(now)) {
+        v.add(
+            "available_time",
+            "must be before the points expire under the programme's policy",
+        );
     }
     (a, e)
 }

@@ -1,6 +1,6 @@
 //! Earn, redeem, adjust.
 use super::LoyaltyService;
-use super::writer::{Draft, WalletWriter};
+use super::writer::{Draft, WalletWriter, add_to};
 use crate::domain::balance::tier_status;
 use crate::domain::ledger::movement;
 use crate::domain::{Account, CustomerId, Transaction, TxKind};
@@ -64,7 +64,7 @@ pub(super) async fn add_redeemed<C: ConnectionTrait>(
         return Ok(());
     }
     let mut o = w.order(order_id).await?.unwrap_or_default();
-    o.redeemed += points;
+    add_to(&mut o.redeemed, points, "the order's redeemed points")?;
     w.save_order(order_id, o);
     Ok(())
 }
@@ -92,7 +92,16 @@ impl LoyaltyService {
                     return Err(error::order_already_earned(order_id));
                 }
                 let tier = tier_status(p, &w.qualifying, now);
-                let points = p.purchase_points(*amount_minor, lines, tier.multiplier_permille);
+                let points = p
+                    .purchase_points(*amount_minor, lines, tier.multiplier_permille)
+                    .unwrap_or(i64::MAX);
+                let max = p.limits.max_points_per_call;
+                if points > max {
+                    return Err(error::invalid(
+                        "purchase.amount.amount_minor",
+                        format!("earns more than the {max} points one call may earn"),
+                    ));
+                }
                 if points <= 0 {
                     return Err(error::invalid("source", "earns no points"));
                 }
@@ -138,7 +147,11 @@ impl LoyaltyService {
         d.actor = actor;
         d.qualifying_delta = if qualifies { points } else { 0 };
         let t = w.post(d)?;
-        w.wallet.lifetime_earned += points;
+        add_to(
+            &mut w.wallet.lifetime_earned,
+            points,
+            "lifetime earned points",
+        )?;
         Ok(t)
     }
 
@@ -166,7 +179,11 @@ impl LoyaltyService {
         d.order_id = r.order_id.clone();
         d.reason = r.description.clone();
         let t = w.post(d)?;
-        w.wallet.lifetime_redeemed += n;
+        add_to(
+            &mut w.wallet.lifetime_redeemed,
+            n,
+            "lifetime redeemed points",
+        )?;
         add_redeemed(w, &r.order_id, n).await?;
         Ok(t)
     }
@@ -182,10 +199,17 @@ impl LoyaltyService {
         let now = w.now;
         let postings = if a.points > 0 {
             w.add_lot(a.points, "", now, p.expiry_of(now));
-            w.wallet.lifetime_earned += a.points;
+            add_to(
+                &mut w.wallet.lifetime_earned,
+                a.points,
+                "lifetime earned points",
+            )?;
             movement(Account::Issuance, Account::Wallet(a.customer), a.points)
         } else {
-            let debit = -a.points;
+            let debit = a
+                .points
+                .checked_neg()
+                .ok_or_else(|| error::insufficient(a.customer, i64::MAX, w.available()))?;
             let available = w.available();
             if debit > available {
                 return Err(error::insufficient(a.customer, debit, available));

@@ -2,7 +2,8 @@
 //! wallet under its lock and sets the lots' remaining points to zero, so each point expires
 //! exactly once however often (and wherever) the job runs.
 use super::holds::release_into;
-use super::writer::{Draft, WalletWriter};
+use super::isolation::guarded;
+use super::writer::{Draft, WalletWriter, add_to};
 use super::{Begun, LoyaltyService, Mutation};
 use crate::domain::ledger::movement;
 use crate::domain::lots::total;
@@ -23,11 +24,12 @@ pub struct ExpireOutcome {
 }
 
 impl ExpireOutcome {
+    /// Totals over many wallets: counts, each far below `i64::MAX` (saturating, never wrapping).
     fn add(&mut self, o: &ExpireOutcome) {
-        self.expired_points += o.expired_points;
-        self.expired_lots += o.expired_lots;
-        self.expired_holds += o.expired_holds;
-        self.customers += o.customers;
+        self.expired_points = self.expired_points.saturating_add(o.expired_points);
+        self.expired_lots = self.expired_lots.saturating_add(o.expired_lots);
+        self.expired_holds = self.expired_holds.saturating_add(o.expired_holds);
+        self.customers = self.customers.saturating_add(o.customers);
     }
 }
 
@@ -58,17 +60,66 @@ impl LoyaltyService {
             );
             d.reason = format!("{} lot(s) expired", taken.len());
             w.post(d)?;
-            w.wallet.lifetime_expired += points;
+            add_to(
+                &mut w.wallet.lifetime_expired,
+                points,
+                "lifetime expired points",
+            )?;
             out.expired_points = points;
-            out.expired_lots = taken.len() as i64;
+            out.expired_lots = i64::try_from(taken.len()).unwrap_or(i64::MAX);
         }
         w.finish().await?;
         out.customers = i64::from(points > 0 || out.expired_holds > 0);
         Ok(out)
     }
 
-    /// The Expire RPC: one customer, or every customer with something due, in one
-    /// idempotent transaction (wallets locked in id order).
+    /// Expires `customer` in a transaction of its own and drops it from the cache.
+    async fn expire_alone(
+        &self,
+        customer: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireOutcome, Error> {
+        let txn = self.db.begin().await?;
+        let o = self.expire_wallet(&txn, customer, now).await?;
+        txn.commit().await?;
+        self.invalidate(&[customer]).await;
+        Ok(o)
+    }
+
+    /// Every wallet with something due at `now`: customer ids a keyset page at a time, each
+    /// wallet in its own short transaction under its lock, so nothing unbounded is loaded or
+    /// held locked, and a point expires exactly once however many runs overlap. A wallet
+    /// that fails (an error or a panic) is logged and skipped, so it cannot hold back the
+    /// others; the run then ends with the first such error (the job retries it next time).
+    async fn expire_all(&self, now: DateTime<Utc>) -> Result<ExpireOutcome, Error> {
+        let page_size = self.cfg.ledger_page_size;
+        let mut total = ExpireOutcome::default();
+        let mut first_failure = None;
+        let mut after = None;
+        loop {
+            let page = lot_store::customers_due_after(&self.db, now, after, page_size).await?;
+            for c in &page {
+                match guarded("wallet expiry", self.expire_alone(*c, now)).await {
+                    Ok(o) => total.add(&o),
+                    Err(e) => {
+                        tracing::error!(customer = %c, error = %e, "wallet expiry failed; skipped");
+                        first_failure.get_or_insert(e);
+                    }
+                }
+            }
+            if (page.len() as u64) < page_size {
+                break;
+            }
+            after = page.last().copied();
+        }
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+
+    /// The Expire RPC: one customer in one idempotent transaction, or every customer with
+    /// something due ([`Self::expire_all`]), the outcome stored under the request id.
     pub async fn expire(
         &self,
         key: &IdempotencyKey,
@@ -79,35 +130,34 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let now = crate::domain::now();
-        let m = {
-            let customers = match customer {
-                Some(c) => vec![c],
-                None => lot_store::customers_due(&txn, now).await?,
+        let Some(c) = customer else {
+            // The claim above refused a reused id; it is not held while the pages run (on
+            // SQLite that would hold the only connection), and is taken again to store the
+            // outcome. A retry after a cut runs the rest: each point expires once.
+            txn.rollback().await?;
+            let total = self.expire_all(now).await?;
+            let txn = match self.begin(key).await? {
+                Begun::Replay(previous) => return Ok(previous),
+                Begun::Fresh(txn) => txn,
             };
-            let mut total = ExpireOutcome::default();
-            for c in &customers {
-                total.add(&self.expire_wallet(&txn, *c, now).await?);
-            }
-            Mutation {
-                resource: customer.map(|c| c.name()).unwrap_or_default(),
-                touched: customers,
+            let m = Mutation {
+                resource: String::new(),
+                touched: Vec::new(),
                 value: total,
-            }
+            };
+            return self.commit(txn, key, m).await;
+        };
+        let value = self.expire_wallet(&txn, c, now).await?;
+        let m = Mutation {
+            resource: c.name(),
+            touched: vec![c],
+            value,
         };
         self.commit(txn, key, m).await
     }
 
     /// The background job: every wallet with something due, each in its own transaction.
     pub async fn expire_due(&self) -> Result<ExpireOutcome, Error> {
-        let now = crate::domain::now();
-        let mut total = ExpireOutcome::default();
-        for c in lot_store::customers_due(&self.db, now).await? {
-            let txn = self.db.begin().await?;
-            let o = self.expire_wallet(&txn, c, now).await?;
-            txn.commit().await?;
-            self.invalidate(&[c]).await;
-            total.add(&o);
-        }
-        Ok(total)
+        self.expire_all(crate::domain::now()).await
     }
 }

@@ -7,15 +7,43 @@
 //! writer, and every transaction locks wallets in ascending id order, so writers and the
 //! per-call paths cannot deadlock. When the shared transaction fails as a whole, each call
 //! is written on its own.
+//!
+//! One bad call never fails another: each call is applied under `caught`, so a panic
+//! while applying it (a bug) answers that call INTERNAL, rolls the batch back and the rest
+//! go again without it. A writer that dies anyway is restarted by `supervise`; the calls
+//! it held are answered UNAVAILABLE (their reply channels close), the queue is kept.
+use super::isolation::{caught, guarded, supervise};
 use super::session::{Session, Write};
 use super::writer::{Carried, open_many};
 use super::{LoyaltyService, Posted};
 use crate::domain::CustomerId;
 use crm_platform::idempotency::{self, IdempotencyKey};
 use crm_platform::{Error, ErrorCode};
-use sea_orm::TransactionTrait;
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use std::collections::{HashMap, HashSet, VecDeque};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How a writer applies one call of a batch inside the shared transaction (the service's
+/// [`LoyaltyService::apply_claimed`]; a function, so tests can give one that panics).
+pub(super) type ApplyFn = for<'a> fn(
+    &'a LoyaltyService,
+    &'a DatabaseTransaction,
+    &'a mut Session,
+    &'a IdempotencyKey,
+    &'a Write,
+) -> BoxFuture<'a, Result<Posted, Error>>;
+
+fn apply_claimed<'a>(
+    svc: &'a LoyaltyService,
+    txn: &'a DatabaseTransaction,
+    session: &'a mut Session,
+    key: &'a IdempotencyKey,
+    w: &'a Write,
+) -> BoxFuture<'a, Result<Posted, Error>> {
+    Box::pin(svc.apply_claimed(txn, session, key, w))
+}
 
 struct Job {
     key: IdempotencyKey,
@@ -30,19 +58,30 @@ pub(super) struct GroupCommit {
     writers: Vec<mpsc::Sender<Job>>,
 }
 
+/// A writer's queue, taken again by the writer restarted after a panic.
+type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
+
 impl GroupCommit {
-    /// Spawns the writers. They own a copy of the service without group commit (the
-    /// direct path), so they stop when the last handle to this `GroupCommit` is dropped.
     pub fn start(svc: &LoyaltyService) -> Self {
+        Self::start_with(svc, apply_claimed)
+    }
+
+    /// Spawns the writers, each supervised (restarted when it panics), applying calls with
+    /// `apply`. They own a copy of the service without group commit (the direct path), so
+    /// they stop when the last handle to this `GroupCommit` is dropped.
+    pub(super) fn start_with(svc: &LoyaltyService, apply: ApplyFn) -> Self {
         let max_batch = svc.cfg.group_commit_max_batch;
         let writers = (0..svc.cfg.group_commit_writers)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE_PER_WRITER);
+                let queue: Queue = Arc::new(Mutex::new(rx));
                 let direct = LoyaltyService {
                     group: None,
                     ..svc.clone()
                 };
-                tokio::spawn(run_writer(direct, rx, max_batch));
+                tokio::spawn(supervise("group commit writer", move || {
+                    run_writer(direct.clone(), queue.clone(), max_batch, apply)
+                }));
                 tx
             })
             .collect();
@@ -65,17 +104,21 @@ fn writer_of(customer: CustomerId, writers: usize) -> usize {
     (customer.0.as_u128() % writers as u128) as usize
 }
 
+/// The writer went away before answering: the service is stopping, or the writer died
+/// holding the call and was restarted. A retry with the same request id is safe: it
+/// replays the call if it was committed after all.
 fn stopped() -> Error {
     Error::new(
         ErrorCode::Unavailable,
-        "SHUTTING_DOWN",
-        "the ledger writer stopped; retry",
+        "UNAVAILABLE",
+        "the ledger writer stopped before answering; retry",
     )
 }
 
 /// Takes whatever is queued (up to `max`), commits it as one batch, repeats. No timer: a
 /// lone call is written at once, and batches grow only while the database is busy.
-async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize) {
+async fn run_writer(svc: LoyaltyService, queue: Queue, max: usize, apply: ApplyFn) {
+    let mut rx = queue.lock().await;
     let mut queued: VecDeque<Job> = VecDeque::new();
     loop {
         if queued.is_empty() {
@@ -91,10 +134,10 @@ async fn run_writer(svc: LoyaltyService, mut rx: mpsc::Receiver<Job>, max: usize
             }
         }
         let batch = take_batch(&mut queued, max);
-        // In a task of its own, so a bug that panics fails this batch's callers (they see
-        // UNAVAILABLE and may retry) instead of stopping the writer.
+        // In a task of its own as a last line of defence: a panic outside the guarded parts
+        // fails this batch's callers (they see UNAVAILABLE and may retry), not the writer.
         let svc = svc.clone();
-        if let Err(e) = tokio::spawn(async move { commit_batch(&svc, batch).await }).await {
+        if let Err(e) = tokio::spawn(async move { commit_batch(&svc, batch, apply).await }).await {
             tracing::error!(error = %e, "group commit batch panicked");
         }
     }
@@ -125,15 +168,30 @@ type Committed = (Vec<Posted>, Vec<CustomerId>, HashMap<CustomerId, Carried>);
 /// Refused calls in one batch before the rest are written one by one.
 const MAX_REFUSALS: usize = 3;
 
+/// Why a batch did not commit.
+enum Failure {
+    /// Call `index` was refused (answered from a run of its own) or panicked (answered
+    /// with `panicked`, not run again).
+    Call {
+        index: usize,
+        panicked: Option<Error>,
+    },
+    /// The transaction itself failed: each call is written on its own.
+    Batch,
+}
+
 /// Writes the batch in one transaction. A call that fails (a refusal like too few points,
 /// or a database error) rolls the batch back; that call is then answered from a run of its
-/// own on committed state, and the others are tried again together.
-async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>) {
-    for _ in 0..MAX_REFUSALS {
+/// own on committed state, and the others are tried again together. A call that panics is
+/// answered INTERNAL and the others go again.
+async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>, apply: ApplyFn) {
+    let mut refusals = 0;
+    while refusals < MAX_REFUSALS {
         if batch.is_empty() {
             return;
         }
-        match try_batch(svc, &batch).await {
+        let attempt = caught("group commit batch", try_batch(svc, &batch, apply)).await;
+        match attempt.unwrap_or(Err(Failure::Batch)) {
             Ok((values, touched, carried)) => {
                 svc.warm.keep(carried);
                 svc.invalidate(&touched).await;
@@ -143,32 +201,50 @@ async fn commit_batch(svc: &LoyaltyService, mut batch: Vec<Job>) {
                 }
                 return;
             }
-            Err(Some(failed)) => {
-                let job = batch.remove(failed);
-                let result = svc.apply_alone(&job.key, &job.write).await;
+            Err(Failure::Call {
+                index,
+                panicked: Some(e),
+            }) => {
+                let _ = batch.remove(index).reply.send(Err(e));
+            }
+            Err(Failure::Call {
+                index,
+                panicked: None,
+            }) => {
+                refusals += 1;
+                let job = batch.remove(index);
+                let result = apply_alone(svc, &job).await;
                 let _ = job.reply.send(result);
             }
-            Err(None) => break,
+            Err(Failure::Batch) => break,
         }
     }
     for job in batch {
-        let result = svc.apply_alone(&job.key, &job.write).await;
+        let result = apply_alone(svc, &job).await;
         let _ = job.reply.send(result);
     }
 }
 
-/// `Err(Some(i))`: call `i` failed; `Err(None)`: the transaction itself failed.
-async fn try_batch(svc: &LoyaltyService, batch: &[Job]) -> Result<Committed, Option<usize>> {
+async fn apply_alone(svc: &LoyaltyService, job: &Job) -> Result<Posted, Error> {
+    guarded("ledger write", svc.apply_alone(&job.key, &job.write)).await
+}
+
+/// Commits the batch, or says which call (or the transaction) failed.
+async fn try_batch(
+    svc: &LoyaltyService,
+    batch: &[Job],
+    apply: ApplyFn,
+) -> Result<Committed, Failure> {
     let txn = svc.db.begin().await.map_err(|e| {
         tracing::warn!(error = %e, "group commit could not begin");
-        None
+        Failure::Batch
     })?;
     let keys: Vec<IdempotencyKey> = batch.iter().map(|j| j.key.clone()).collect();
     let claims = idempotency::claim_many::<Posted>(&txn, &keys)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "group commit could not claim its request ids");
-            None
+            Failure::Batch
         })?;
     let mut fresh: Vec<CustomerId> = batch
         .iter()
@@ -182,26 +258,33 @@ async fn try_batch(svc: &LoyaltyService, batch: &[Job]) -> Result<Committed, Opt
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "group commit could not lock its wallets");
-            None
+            Failure::Batch
         })?;
     let mut session = Session::preloaded(preloaded);
     let mut values = Vec::with_capacity(batch.len());
-    for (i, (job, claim)) in batch.iter().zip(claims).enumerate() {
-        let applied = match claim {
+    for (index, (job, claim)) in batch.iter().zip(claims).enumerate() {
+        let (applied, panicked) = match claim {
             Ok(None) => {
-                svc.apply_claimed(&txn, &mut session, &job.key, &job.write)
-                    .await
+                let run = apply(svc, &txn, &mut session, &job.key, &job.write);
+                match caught("ledger write in a group commit", run).await {
+                    Ok(applied) => (applied, false),
+                    Err(message) => {
+                        let e = anyhow::anyhow!("ledger write panicked: {message}");
+                        (Err(Error::internal(e)), true)
+                    }
+                }
             }
-            Ok(Some(previous)) => Ok(previous),
-            Err(e) => Err(e),
+            Ok(Some(previous)) => (Ok(previous), false),
+            Err(e) => (Err(e), false),
         };
         match applied {
             Ok(v) => values.push(v),
-            Err(_) => {
+            Err(e) => {
                 if let Err(e) = txn.rollback().await {
                     tracing::warn!(error = %e, "group commit rollback failed");
                 }
-                return Err(Some(i));
+                let panicked = panicked.then_some(e);
+                return Err(Failure::Call { index, panicked });
             }
         }
     }
@@ -211,8 +294,142 @@ async fn try_batch(svc: &LoyaltyService, batch: &[Job]) -> Result<Committed, Opt
     };
     written.map_err(|e| {
         tracing::warn!(error = %e, calls = batch.len(), "group commit failed; writing each call alone");
-        None
+        Failure::Batch
     })?;
     let touched = std::mem::take(&mut session.touched);
     Ok((values, touched, session.into_carried()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{Adjust, EarnRequest, EarnSource};
+    use crm_platform::ids::RequestId;
+    use crm_platform::testing::{Backend, Storage};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A service on a fresh SQLite database, without writers of its own.
+    async fn service() -> LoyaltyService {
+        let mut s = crate::Settings::load(None).expect("defaults");
+        Storage::fresh(Backend::Sqlite).await.apply(&mut s.platform);
+        s.loyalty.expire_interval_secs = 0;
+        s.loyalty.group_commit = false;
+        crate::component(&s).await.expect("component").1
+    }
+
+    fn key(method: &'static str) -> IdempotencyKey {
+        IdempotencyKey::new(RequestId(uuid::Uuid::new_v4()), method, b"")
+    }
+
+    fn review(customer: CustomerId) -> (IdempotencyKey, Write) {
+        let w = Write::Earn(EarnRequest {
+            customer,
+            source: EarnSource::Action("review".into()),
+            available_time: None,
+            expire_time: None,
+        });
+        (key("Earn"), w)
+    }
+
+    fn boom(customer: CustomerId) -> (IdempotencyKey, Write) {
+        let w = Write::Adjust(Adjust {
+            customer,
+            points: 7,
+            reason: "boom".into(),
+            actor: "test".into(),
+        });
+        (key("Adjust"), w)
+    }
+
+    /// Applies like the service, but panics on an Adjust with reason "boom" after applying
+    /// it (so the shared session holds its half-done writes).
+    fn panics_on_boom<'a>(
+        svc: &'a LoyaltyService,
+        txn: &'a DatabaseTransaction,
+        session: &'a mut Session,
+        key: &'a IdempotencyKey,
+        w: &'a Write,
+    ) -> BoxFuture<'a, Result<Posted, Error>> {
+        let boom = matches!(w, Write::Adjust(a) if a.reason == "boom");
+        Box::pin(async move {
+            let posted = svc.apply_claimed(txn, session, key, w).await?;
+            assert!(!boom, "injected panic after applying");
+            Ok(posted)
+        })
+    }
+
+    /// A panic while applying one call of a batch fails that call only: the other 19 calls
+    /// (on the same and on other wallets) commit, the ledger verifies, the writer goes on.
+    #[tokio::test]
+    async fn a_panicking_call_fails_only_itself() {
+        let svc = service().await;
+        let group = GroupCommit::start_with(&svc, panics_on_boom);
+        let wallets: Vec<CustomerId> = (0..3).map(|_| CustomerId::generate()).collect();
+        let mut calls = vec![boom(wallets[0])];
+        calls.extend((0..19).map(|i| review(wallets[i % 3])));
+        // One thread: every call is queued before a writer runs, so they share batches.
+        let answers = futures::future::join_all(
+            calls
+                .iter()
+                .map(|(k, w)| group.submit(k.clone(), w.clone())),
+        )
+        .await;
+        let err = answers[0].as_ref().expect_err("the panicking call fails");
+        assert_eq!(err.code, ErrorCode::Internal, "{err:?}");
+        for a in &answers[1..] {
+            assert!(a.is_ok(), "{a:?}");
+        }
+        let balances = [
+            svc.balance(wallets[0]).await.expect("a").available,
+            svc.balance(wallets[1]).await.expect("b").available,
+            svc.balance(wallets[2]).await.expect("c").available,
+        ];
+        assert_eq!(
+            balances,
+            [7 * 50, 6 * 50, 6 * 50],
+            "nothing of the panicking call"
+        );
+        let v = svc.verify(None).await.expect("verify");
+        assert_eq!(v.first_inconsistency, None);
+        assert_eq!(v.transactions_checked, 19);
+        let (k, w) = review(wallets[0]);
+        group.submit(k, w).await.expect("the writer still runs");
+    }
+
+    /// A writer that dies holding a call answers it UNAVAILABLE (no hang) and is restarted
+    /// on the same queue.
+    #[tokio::test]
+    async fn a_dead_writer_is_restarted_and_its_caller_answered() {
+        let svc = service().await;
+        let (tx, rx) = mpsc::channel(8);
+        let queue: Queue = Arc::new(Mutex::new(rx));
+        let starts = Arc::new(AtomicUsize::new(0));
+        let (counted, direct) = (starts.clone(), svc.clone());
+        tokio::spawn(supervise("test writer", move || {
+            let (svc, queue) = (direct.clone(), queue.clone());
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    let held = queue.lock().await.recv().await;
+                    assert!(held.is_none(), "the writer dies holding a call");
+                }
+                run_writer(svc, queue, 64, apply_claimed).await
+            }
+        }));
+        let group = GroupCommit { writers: vec![tx] };
+        let c = CustomerId::generate();
+        let (k, w) = review(c);
+        let err = group
+            .submit(k, w)
+            .await
+            .expect_err("held by the dead writer");
+        assert_eq!(err.code, ErrorCode::Unavailable, "{err:?}");
+        let (k, w) = review(c);
+        group
+            .submit(k, w)
+            .await
+            .expect("the restarted writer answers");
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
+        assert_eq!(svc.balance(c).await.expect("balance").available, 50);
+    }
 }

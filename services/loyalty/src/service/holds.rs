@@ -1,7 +1,7 @@
 //! Two-phase redemption: hold, capture (all or part), release; expired holds are released
 //! by the expiry job.
 use super::earn::add_redeemed;
-use super::writer::{Draft, WalletWriter};
+use super::writer::{Draft, WalletWriter, add_to};
 use super::{Begun, HoldOutcome, LoyaltyService, Mutation};
 use crate::domain::ledger::movement;
 use crate::domain::{Account, CustomerId, Hold, HoldState, Transaction, TxKind};
@@ -70,7 +70,10 @@ impl LoyaltyService {
                 order_id: order_id.to_owned(),
                 lots: taken,
                 create_time: now,
-                expire_time: now + chrono::Duration::seconds(timeout),
+                // Validated: the timeout is at most 30 days.
+                expire_time: chrono::TimeDelta::try_seconds(timeout)
+                    .and_then(|d| now.checked_add_signed(d))
+                    .ok_or_else(|| error::invalid("timeout_seconds", "is too large"))?,
             };
             lot_store::insert_hold(&txn, &hold).await?;
             let mut d = Draft::new(
@@ -132,7 +135,11 @@ impl LoyaltyService {
             d.related = hold.name();
             d.order_id = hold.order_id.clone();
             let t = w.post(d)?;
-            w.wallet.lifetime_redeemed += capture;
+            add_to(
+                &mut w.wallet.lifetime_redeemed,
+                capture,
+                "lifetime redeemed points",
+            )?;
             add_redeemed(&mut w, &hold.order_id, capture).await?;
             hold.state = HoldState::Captured;
             hold.captured = capture;

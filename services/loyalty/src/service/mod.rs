@@ -8,6 +8,7 @@ mod earn;
 mod expire;
 mod group;
 mod holds;
+mod isolation;
 mod read;
 mod reverse;
 mod session;
@@ -135,7 +136,7 @@ impl LoyaltyService {
         if let Some(group) = &self.group {
             return group.submit(key.clone(), w).await;
         }
-        self.apply_alone(key, &w).await
+        isolation::guarded("ledger write", self.apply_alone(key, &w)).await
     }
 
     /// Applies `w` in a transaction of its own and drops the touched wallets from the cache.
@@ -230,7 +231,9 @@ impl LoyaltyService {
     pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
         idempotency::purge_older_than(
             &self.db,
-            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
+            std::time::Duration::from_secs(
+                self.cfg.idempotency_retention_hours.saturating_mul(3600),
+            ),
         )
         .await
     }

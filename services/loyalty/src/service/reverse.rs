@@ -1,7 +1,7 @@
 //! Reversal of an order: claw back what it earned (its own lots first, then other available
 //! points, FEFO), restore what it redeemed, recompute the tier. Never drives available
 //! below zero: what cannot be clawed back is recorded as shortfall (and as `owed`).
-use super::writer::{Draft, WalletWriter};
+use super::writer::{Draft, WalletWriter, add_to};
 use super::{Begun, LoyaltyService, Mutation, ReverseOutcome};
 use crate::domain::ledger::movement;
 use crate::domain::lots::total;
@@ -59,13 +59,29 @@ impl LoyaltyService {
             d.qualifying_delta = -plan.claw_back;
             d.qualify_time = order.earn_time;
             let t = w.post(d)?;
-            w.wallet.lifetime_earned -= clawed;
-            w.wallet.lifetime_redeemed -= plan.restore;
-            w.wallet.owed += shortfall;
+            add_to(
+                &mut w.wallet.lifetime_earned,
+                -clawed,
+                "lifetime earned points",
+            )?;
+            add_to(
+                &mut w.wallet.lifetime_redeemed,
+                -plan.restore,
+                "lifetime redeemed points",
+            )?;
+            add_to(&mut w.wallet.owed, shortfall, "owed points")?;
             order.refunded_minor = plan.refunded_minor;
-            order.clawed_back += clawed;
-            order.shortfall += shortfall;
-            order.restored += plan.restore;
+            add_to(
+                &mut order.clawed_back,
+                clawed,
+                "the order's clawed-back points",
+            )?;
+            add_to(&mut order.shortfall, shortfall, "the order's shortfall")?;
+            add_to(
+                &mut order.restored,
+                plan.restore,
+                "the order's restored points",
+            )?;
             order.fully_reversed = plan.fully_reversed;
             w.save_order(order_id, order);
             let snapshot = w.finish().await?;

@@ -2,7 +2,7 @@
 //! with the wallets, the lots and the holds. Reports the first inconsistency.
 use super::LoyaltyService;
 use crate::domain::ledger::GENESIS;
-use crate::domain::{CustomerId, HoldState};
+use crate::domain::{CustomerId, Wallet};
 use crate::store::{ledger as store, lots as lot_store};
 use crm_platform::Error;
 use sea_orm::ConnectionTrait;
@@ -22,6 +22,7 @@ pub struct Verification {
     pub first_inconsistency: Option<Inconsistency>,
 }
 
+/// Transactions read at a time from one chain.
 const BATCH: u64 = 500;
 
 fn about(customer: CustomerId, problem: impl Into<String>) -> Inconsistency {
@@ -33,15 +34,15 @@ fn about(customer: CustomerId, problem: impl Into<String>) -> Inconsistency {
     }
 }
 
-/// Checks one wallet; `Ok(Err(..))` is an inconsistency, `Err` a failure to read.
+/// Checks one wallet's chain against its row and its lots' and holds' totals (read in the
+/// same transaction). `Some` is the first inconsistency.
 async fn verify_wallet(
     conn: &impl ConnectionTrait,
-    customer: CustomerId,
+    wallet: &Wallet,
+    (lots, holds): (i64, i64),
     checked: &mut i64,
 ) -> Result<Option<Inconsistency>, Error> {
-    let Some(wallet) = store::find_wallet(conn, customer).await? else {
-        return Ok(None);
-    };
+    let customer = wallet.customer;
     let (mut hash, mut seq, mut bal, mut held) = (GENESIS.to_owned(), 0i64, 0i64, 0i64);
     loop {
         let batch = store::chain_after(conn, customer, seq, BATCH).await?;
@@ -49,7 +50,7 @@ async fn verify_wallet(
             break;
         }
         for t in batch {
-            *checked += 1;
+            *checked = checked.saturating_add(1);
             if let Err(problem) = t.check_link(&hash, seq, bal, held) {
                 return Ok(Some(Inconsistency {
                     customer: Some(customer),
@@ -82,23 +83,12 @@ async fn verify_wallet(
             ),
         )));
     }
-    let lots: i64 = lot_store::live(conn, customer)
-        .await?
-        .iter()
-        .map(|l| l.remaining)
-        .sum();
     if lots != bal {
         return Ok(Some(about(
             customer,
             format!("wallet balance {bal} but lots hold {lots}"),
         )));
     }
-    let holds: i64 = lot_store::active_holds(conn, customer)
-        .await?
-        .iter()
-        .filter(|h| h.state == HoldState::Active)
-        .map(|h| h.points)
-        .sum();
     if holds != held {
         return Ok(Some(about(
             customer,
@@ -108,27 +98,62 @@ async fn verify_wallet(
     Ok(None)
 }
 
+/// Checks `wallets` in `conn`'s transaction; stops at the first inconsistency.
+async fn verify_wallets(
+    conn: &impl ConnectionTrait,
+    wallets: &[Wallet],
+    out: &mut Verification,
+) -> Result<(), Error> {
+    let ids: Vec<CustomerId> = wallets.iter().map(|w| w.customer).collect();
+    let totals = lot_store::totals(conn, &ids).await?;
+    for w in wallets {
+        out.accounts_checked = out.accounts_checked.saturating_add(1);
+        let found = totals.get(&w.customer).copied().unwrap_or_default();
+        if let Some(i) = verify_wallet(conn, w, found, &mut out.transactions_checked).await? {
+            out.first_inconsistency = Some(i);
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 impl LoyaltyService {
+    /// One customer's wallet, or the whole ledger a keyset page of wallets at a time (each
+    /// page in a short read transaction of its own; every wallet is checked at one
+    /// consistent state), then the sum of all postings.
     pub async fn verify(&self, customer: Option<CustomerId>) -> Result<Verification, Error> {
-        let txn = self.read_txn().await?;
-        let customers = match customer {
-            Some(c) => vec![c],
-            None => store::wallet_customers(&txn).await?,
-        };
         let mut out = Verification {
             accounts_checked: 0,
             transactions_checked: 0,
             first_inconsistency: None,
         };
-        for c in customers {
-            out.accounts_checked += 1;
-            if let Some(i) = verify_wallet(&txn, c, &mut out.transactions_checked).await? {
-                out.first_inconsistency = Some(i);
+        if let Some(c) = customer {
+            let txn = self.read_txn().await?;
+            if let Some(w) = store::find_wallet(&txn, c).await? {
+                verify_wallets(&txn, &[w], &mut out).await?;
+            } else {
+                out.accounts_checked = 1;
+            }
+            txn.commit().await?;
+            return Ok(out);
+        }
+        // Wallets are checked a page per read transaction, so a whole-ledger check holds no
+        // transaction (on SQLite: the only connection) for long and never loads every wallet.
+        let mut after = None;
+        loop {
+            let txn = self.read_txn().await?;
+            let page = store::wallets_after(&txn, after, self.cfg.ledger_page_size).await?;
+            verify_wallets(&txn, &page, &mut out).await?;
+            txn.commit().await?;
+            if out.first_inconsistency.is_some() || (page.len() as u64) < self.cfg.ledger_page_size
+            {
                 break;
             }
+            after = page.last().map(|w| w.customer);
         }
-        if customer.is_none() && out.first_inconsistency.is_none() {
-            let total = store::total_of_all_postings(&txn).await?;
+        if out.first_inconsistency.is_none() {
+            // Every transaction sums to zero, so the total is zero at any consistent state.
+            let total = store::total_of_all_postings(&self.db).await?;
             if total != 0 {
                 out.first_inconsistency = Some(Inconsistency {
                     customer: None,
@@ -138,7 +163,6 @@ impl LoyaltyService {
                 });
             }
         }
-        txn.commit().await?;
         Ok(out)
     }
 }

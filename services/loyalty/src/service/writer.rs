@@ -9,7 +9,8 @@ use crate::domain::balance::tier_status;
 use crate::domain::ledger::{GENESIS, Posting};
 use crate::domain::lots::{self, Consumption, Lot};
 use crate::domain::reverse::OrderState;
-use crate::domain::{CustomerId, Program, Snapshot, Transaction, TxKind, Wallet};
+use crate::domain::{CustomerId, Program, Snapshot, Transaction, TxKind, Wallet, points};
+use crate::error;
 use crate::store::tiers::TierChange;
 use crate::store::{ledger as store, lots as lot_store};
 use chrono::{DateTime, Utc};
@@ -305,7 +306,10 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         let mut t = Transaction {
             id: d.id,
             customer: w.customer,
-            sequence: w.sequence + 1,
+            sequence: w
+                .sequence
+                .checked_add(1)
+                .ok_or_else(|| error::overflow("the chain's sequence"))?,
             kind: d.kind,
             postings: d.postings,
             order_id: d.order_id,
@@ -325,13 +329,28 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
             },
             hash: String::new(),
         };
-        t.wallet_after = w.balance + t.wallet_delta();
-        t.held_after = w.held + t.held_delta();
-        if t.sum() != 0 || t.wallet_after < 0 || t.held_after < 0 {
+        if t.sum() != 0 {
             return Err(Error::internal(anyhow::anyhow!(
-                "refusing unbalanced or negative transaction {t:?}"
+                "refusing unbalanced transaction {t:?}"
             )));
         }
+        let limits = &self.program.limits;
+        let refused = || error::balance_limit(t.customer, limits.max_balance);
+        let (wallet_after, held_after) = t.balances_after(w.balance, w.held).ok_or_else(refused)?;
+        if wallet_after < 0 || held_after < 0 {
+            return Err(Error::internal(anyhow::anyhow!(
+                "refusing negative balance {t:?}"
+            )));
+        }
+        // Only a movement that gives the customer more points can exceed the limit (a wallet
+        // above it after the limit was lowered can still spend, expire and release).
+        let before = i128::from(w.balance) + i128::from(w.held);
+        let after = i128::from(wallet_after) + i128::from(held_after);
+        if after > before && after > i128::from(limits.max_balance) {
+            return Err(refused());
+        }
+        t.wallet_after = wallet_after;
+        t.held_after = held_after;
         t.hash = t.compute_hash();
         if t.qualifying_delta != 0 && t.qualify_time >= qualifying_from(self.program, self.now) {
             self.qualifying.push((t.qualify_time, t.qualifying_delta));
@@ -357,8 +376,8 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
     /// Like [`Self::finish`] but leaves the writes to the caller, with the state the next
     /// write on this wallet in the same transaction resumes from.
     pub fn finish_deferred(mut self) -> Result<(Snapshot, Carried, WriteSet), Error> {
-        let lot_total: i64 = self.lots.iter().map(|l| l.remaining).sum();
-        if lot_total != self.wallet.balance {
+        let lot_total = points::wide_sum(self.lots.iter().map(|l| l.remaining));
+        if lot_total != i128::from(self.wallet.balance) {
             return Err(Error::internal(anyhow::anyhow!(
                 "wallet {} balance {} but lots hold {lot_total}",
                 self.wallet.customer,
@@ -406,8 +425,16 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
     }
 }
 
+/// Adds `by` to a lifetime counter or order total; beyond `i64` is refused, never wrapped.
+pub(super) fn add_to(counter: &mut i64, by: i64, what: &str) -> Result<(), Error> {
+    *counter = points::add(*counter, by).map_err(|_| error::overflow(what))?;
+    Ok(())
+}
+
 /// Qualifying history starts a day before the window, so a snapshot still covers the window
 /// a little later.
 fn qualifying_from(p: &Program, now: DateTime<Utc>) -> DateTime<Utc> {
-    p.window_start(now) - chrono::Duration::days(1)
+    p.window_start(now)
+        .checked_sub_signed(chrono::Duration::days(1))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

@@ -81,15 +81,24 @@ pub async fn lock_wallets(
     Ok(out)
 }
 
-pub async fn wallet_customers(conn: &impl ConnectionTrait) -> Result<Vec<CustomerId>, Error> {
-    let ids: Vec<Uuid> = wallet::Entity::find()
-        .select_only()
-        .column(wallet::Column::CustomerId)
+/// Up to `limit` wallets with ids above `after`, in id order: one keyset page.
+pub async fn wallets_after(
+    conn: &impl ConnectionTrait,
+    after: Option<CustomerId>,
+    limit: u64,
+) -> Result<Vec<Wallet>, Error> {
+    let mut find = wallet::Entity::find();
+    if let Some(a) = after {
+        find = find.filter(wallet::Column::CustomerId.gt(a.0));
+    }
+    Ok(find
         .order_by_asc(wallet::Column::CustomerId)
-        .into_tuple()
+        .limit(limit)
         .all(conn)
-        .await?;
-    Ok(ids.into_iter().map(CustomerId).collect())
+        .await?
+        .into_iter()
+        .map(wallet_from_row)
+        .collect())
 }
 
 /// Inserts transactions and their postings: one statement per table.

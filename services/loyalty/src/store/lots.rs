@@ -6,8 +6,9 @@ use crate::domain::{Consumption, CustomerId, Hold, HoldState, Lot};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 fn lot_from_row(r: lot::Model) -> Lot {
@@ -91,33 +92,88 @@ pub async fn save_lots(
     Ok(())
 }
 
-/// Customers with lots due for expiry or holds past their timeout at `now`.
-pub async fn customers_due(
+/// Up to `limit` customers with ids above `after` (in id order: one keyset page) that have
+/// lots due for expiry or holds past their timeout at `now`.
+pub async fn customers_due_after(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
+    after: Option<CustomerId>,
+    limit: u64,
 ) -> Result<Vec<CustomerId>, Error> {
-    let mut ids: Vec<Uuid> = lot::Entity::find()
+    let mut lots = lot::Entity::find()
         .select_only()
         .column(lot::Column::CustomerId)
         .distinct()
         .filter(lot::Column::Remaining.gt(0))
-        .filter(lot::Column::ExpireTime.lte(now))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let holds: Vec<Uuid> = hold::Entity::find()
+        .filter(lot::Column::ExpireTime.lte(now));
+    let mut holds = hold::Entity::find()
         .select_only()
         .column(hold::Column::CustomerId)
         .distinct()
         .filter(hold::Column::State.eq(HoldState::Active.as_str()))
-        .filter(hold::Column::ExpireTime.lte(now))
+        .filter(hold::Column::ExpireTime.lte(now));
+    if let Some(a) = after {
+        lots = lots.filter(lot::Column::CustomerId.gt(a.0));
+        holds = holds.filter(hold::Column::CustomerId.gt(a.0));
+    }
+    let mut ids: Vec<Uuid> = lots
+        .order_by_asc(lot::Column::CustomerId)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let holds: Vec<Uuid> = holds
+        .order_by_asc(hold::Column::CustomerId)
+        .limit(limit)
         .into_tuple()
         .all(conn)
         .await?;
     ids.extend(holds);
     ids.sort();
     ids.dedup();
+    // The first `limit` of both lists: every id below the last one kept is in one of them.
+    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+/// Per customer of `customers`: points left in live lots, and points of active holds
+/// (summed by the database, so a wallet with many lots is not loaded).
+pub async fn totals(
+    conn: &impl ConnectionTrait,
+    customers: &[CustomerId],
+) -> Result<HashMap<CustomerId, (i64, i64)>, Error> {
+    let mut out: HashMap<CustomerId, (i64, i64)> = HashMap::new();
+    let sum = |column: &str| Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
+    for chunk in customers.chunks(super::ledger::ROWS_PER_STATEMENT) {
+        let ids = || chunk.iter().map(|c| c.0);
+        let lots: Vec<(Uuid, i64)> = lot::Entity::find()
+            .select_only()
+            .column(lot::Column::CustomerId)
+            .column_as(sum("remaining"), "total")
+            .filter(lot::Column::CustomerId.is_in(ids()))
+            .filter(lot::Column::Remaining.gt(0))
+            .group_by(lot::Column::CustomerId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (c, total) in lots {
+            out.entry(CustomerId(c)).or_default().0 = total;
+        }
+        let holds: Vec<(Uuid, i64)> = hold::Entity::find()
+            .select_only()
+            .column(hold::Column::CustomerId)
+            .column_as(sum("points"), "total")
+            .filter(hold::Column::CustomerId.is_in(ids()))
+            .filter(hold::Column::State.eq(HoldState::Active.as_str()))
+            .group_by(hold::Column::CustomerId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (c, total) in holds {
+            out.entry(CustomerId(c)).or_default().1 = total;
+        }
+    }
+    Ok(out)
 }
 
 fn hold_from_row(r: hold::Model) -> Result<Hold, Error> {

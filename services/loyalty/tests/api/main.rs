@@ -1,6 +1,8 @@
 //! Integration tests: the real server on port 0 with a fresh database per test, called
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
+mod bad_input;
+mod bounds;
 mod concurrency;
 mod earn_redeem;
 mod harness;
@@ -9,3 +11,4 @@ mod ledger;
 mod proptests;
 mod reverse;
 mod server;
+mod whole_ledger;
