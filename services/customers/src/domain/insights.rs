@@ -244,8 +244,8 @@ pub fn compute(s: &PurchaseSummary, now: DateTime<Utc>, t: &RfmThresholds) -> In
     });
 
     let mut reasons = Vec::new();
-    let gap = usual_gap_days(&s.recent_purchases)
-        .unwrap_or(t.default_purchase_gap_days.max(1) as f64);
+    let gap =
+        usual_gap_days(&s.recent_purchases).unwrap_or(t.default_purchase_gap_days.max(1) as f64);
     let overdue = days as f64 / gap;
     let silence = silence_risk(overdue);
     if overdue > 1.5 {

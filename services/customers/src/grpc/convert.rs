@@ -247,7 +247,12 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
     if !c.primary_email.trim().is_empty() {
         p.primary_email = v.check("primary_email", Email::parse(&c.primary_email));
     }
-    let emails = bounded("additional_emails", &c.additional_emails, limits.max_emails, v);
+    let emails = bounded(
+        "additional_emails",
+        &c.additional_emails,
+        limits.max_emails,
+        v,
+    );
     for (i, e) in emails.iter().enumerate() {
         if let Some(e) = v.check(format!("additional_emails[{i}]"), Email::parse(e))
             && !p.additional_emails.contains(&e)
@@ -354,9 +359,14 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
             None if c.update_time.is_some() => None,
             None => Some(now),
         };
-        let source = text(&format!("{f}.source"), &c.source, max::CONSENT_SOURCE, false, v);
-        if let (Some(channel), Some(granted), Some(update_time)) = (channel, granted, update_time)
-        {
+        let source = text(
+            &format!("{f}.source"),
+            &c.source,
+            max::CONSENT_SOURCE,
+            false,
+            v,
+        );
+        if let (Some(channel), Some(granted), Some(update_time)) = (channel, granted, update_time) {
             p.consents.push(Consent {
                 channel,
                 granted,
@@ -398,7 +408,13 @@ fn address_from_proto(a: &cpb::PostalAddress, f: &str, v: &mut Violations) -> Po
                 text(&field, l, max::ADDRESS_LINE, false, v)
             })
             .collect(),
-        locality: text(&format!("{f}.locality"), &a.locality, max::LOCALITY, false, v),
+        locality: text(
+            &format!("{f}.locality"),
+            &a.locality,
+            max::LOCALITY,
+            false,
+            v,
+        ),
         administrative_area: text(
             &format!("{f}.administrative_area"),
             &a.administrative_area,
@@ -414,7 +430,13 @@ fn address_from_proto(a: &cpb::PostalAddress, f: &str, v: &mut Violations) -> Po
             v,
         ),
         region_code: a.region_code.clone(),
-        recipient: text(&format!("{f}.recipient"), &a.recipient, max::RECIPIENT, false, v),
+        recipient: text(
+            &format!("{f}.recipient"),
+            &a.recipient,
+            max::RECIPIENT,
+            false,
+            v,
+        ),
     }
 }
 
@@ -514,8 +536,7 @@ impl AttributeWalk<'_> {
             Some(Kind::BoolValue(b)) => J::Bool(*b),
             Some(Kind::StructValue(s)) => J::Object(self.object(s, path, depth + 1)?),
             Some(Kind::ListValue(l)) => {
-                if !validate::max_items(path, l.values.len(), self.limits.max_attributes, self.v)
-                {
+                if !validate::max_items(path, l.values.len(), self.limits.max_attributes, self.v) {
                     return None;
                 }
                 let mut items = Vec::with_capacity(l.values.len());
@@ -1130,7 +1151,11 @@ mod tests {
         let tomorrow = Utc::now().date_naive() + chrono::Duration::days(1);
         use chrono::Datelike;
         let future = pb::Customer {
-            birth_date: date(tomorrow.year(), tomorrow.month() as i32, tomorrow.day() as i32),
+            birth_date: date(
+                tomorrow.year(),
+                tomorrow.month() as i32,
+                tomorrow.day() as i32,
+            ),
             ..Default::default()
         };
         assert_eq!(profile_violations(&future), ["birth_date"]);

@@ -4,7 +4,9 @@
 mod activities;
 mod cache;
 mod customers;
+mod field_rules;
 mod gdpr;
 mod harness;
+mod insights;
 mod merge;
 mod server;
