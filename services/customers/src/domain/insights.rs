@@ -170,7 +170,7 @@ fn usual_gap_days(times: &[DateTime<Utc>]) -> Option<f64> {
     }
     gaps.sort_unstable();
     let mid = gaps.len() / 2;
-    Some(if gaps.len() % 2 == 0 {
+    Some(if gaps.len().is_multiple_of(2) {
         (gaps[mid - 1] as f64 + gaps[mid] as f64) / 2.0
     } else {
         gaps[mid] as f64
@@ -329,7 +329,7 @@ mod tests {
                 amount: cny(*a),
             })
             .collect();
-        p.sort_by(|a, b| b.time.cmp(&a.time));
+        p.sort_by_key(|x| std::cmp::Reverse(x.time));
         p
     }
 

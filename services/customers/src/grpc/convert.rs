@@ -280,10 +280,10 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
     if c.preferred_channel != 0 {
         p.preferred_channel = enum_field(c.preferred_channel, "preferred_channel", CHANNELS, v);
     }
-    if !c.language_code.is_empty() {
-        if let Some(tag) = v.check("language_code", contact::language_tag(&c.language_code)) {
-            p.language_code = tag;
-        }
+    if !c.language_code.is_empty()
+        && let Some(tag) = v.check("language_code", contact::language_tag(&c.language_code))
+    {
+        p.language_code = tag;
     }
     if !c.time_zone.is_empty() {
         let mut tv = Violations::new();

@@ -472,7 +472,7 @@ async fn activity_fields_are_bounded_and_clean() {
                     kind: pb::ActivityKind::View as i32,
                     amount: None,
                     items: vec![],
-                    item_id: "room\0101".into(),
+                    item_id: "room\0-101".into(),
                     ..valid_purchase()
                 },
                 &["activity.item_id"],
