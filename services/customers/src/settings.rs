@@ -130,13 +130,20 @@ mod tests {
 
     #[test]
     fn bad_limits_are_refused_at_load() {
-        let mut s = Settings::load(None).expect("defaults load").customers;
-        s.limits.max_amount_major = 0;
-        s.limits.max_tags = 0;
-        s.limits.max_quantity = i64::MAX;
-        let mut problems = Vec::new();
-        s.validate(&mut problems);
-        assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems.iter().all(|p| p.starts_with("customers.limits.")));
+        let file =
+            std::env::temp_dir().join(format!("crm-customers-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &file,
+            "[customers.limits]\nmax_amount_major = 0\nmax_tags = 0\nmax_quantity = 9223372036854775807\n",
+        )
+        .expect("write config");
+        let err = Settings::load(Some(&file)).expect_err("bad limits");
+        std::fs::remove_file(&file).ok();
+        let limits: Vec<_> = err
+            .0
+            .iter()
+            .filter(|p| p.starts_with("customers.limits."))
+            .collect();
+        assert_eq!(limits.len(), 3, "{:?}", err.0);
     }
 }
