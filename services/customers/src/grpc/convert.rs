@@ -38,6 +38,7 @@ pub mod max_chars {
     pub const ACTIVITY_TEXT: usize = 10_000;
     pub const NAME_PREFIX: usize = 100;
     pub const ACTOR: usize = 128;
+    pub const ETAG: usize = 64;
 }
 
 /// The earliest birth date accepted.
@@ -782,6 +783,12 @@ pub fn search_query(
     }
 }
 
+/// An etag sent back by the caller: short clean text (a foreign or stale one is the
+/// service's ETAG_MISMATCH, not a parse error).
+pub fn etag(field: &str, raw: &str, v: &mut Violations) -> String {
+    text(field, raw, max_chars::ETAG, false, v)
+}
+
 /// Who asked for a change, for the audit log: the request's `actor` when set, else the one
 /// from the call's metadata.
 pub fn actor(raw: &str, from_metadata: String, v: &mut Violations) -> String {
@@ -1286,7 +1293,10 @@ mod tests {
         assert_eq!(actor("  ops ", "api".into(), &mut v), "ops");
         assert_eq!(actor("", "api".into(), &mut v), "api");
         actor("a\0", "api".into(), &mut v);
-        assert_eq!(fields(&v), ["actor"]);
+        assert_eq!(etag("etag", " W/\"r3\" ", &mut v), "W/\"r3\"");
+        etag("etag", &"W".repeat(65), &mut v);
+        etag("etag", "W/\"r3\"\0", &mut v);
+        assert_eq!(fields(&v), ["actor", "etag", "etag"]);
     }
 
     #[test]

@@ -186,6 +186,7 @@ impl CustomerService for CustomersGrpc {
             return parsed(v, None);
         };
         let id = parse_name("customer.name", &c.name, &mut v);
+        let etag = convert::etag("customer.etag", &c.etag, &mut v);
         let mut pv = Violations::new();
         let patch = convert::profile_from_proto(c, self.svc.limits(), &mut pv);
         // Only masked fields are validated: an update may send a partial customer.
@@ -202,7 +203,7 @@ impl CustomerService for CustomersGrpc {
         let ((key, id), mask) = parsed(v, key.zip(id).zip(mask))?;
         let c = self
             .svc
-            .update(&key, id, patch, &mask, &c.etag, &actor)
+            .update(&key, id, patch, &mask, &etag, &actor)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))
@@ -223,10 +224,11 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
+        let etag = convert::etag("etag", &req.etag, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;
         let c = self
             .svc
-            .delete(&key, id, &req.etag, &actor)
+            .delete(&key, id, &etag, &actor)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))

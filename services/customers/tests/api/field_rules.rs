@@ -311,6 +311,23 @@ async fn control_characters_in_any_customer_text_are_field_violations() {
             .expect_err("nul");
         assert_fields(&err, &["customer.display_name"]);
         assert_eq!(app.get(&c.name).await.expect("get").display_name, "Li Wei");
+        let mut stale = app.get(&c.name).await.expect("get");
+        stale.etag = "W/\"r1\"\0".into();
+        let err = app
+            .update(stale, &["display_name"])
+            .await
+            .expect_err("nul etag");
+        assert_fields(&err, &["customer.etag"]);
+        let err = app
+            .client
+            .delete_customer(pb::DeleteCustomerRequest {
+                name: c.name.clone(),
+                etag: "e".repeat(60_000),
+                request_id: rid(),
+            })
+            .await
+            .expect_err("huge etag");
+        assert_fields(&err, &["etag"]);
     })
     .await;
 }
