@@ -42,7 +42,7 @@ pub mod max_chars {
 }
 
 /// The earliest birth date accepted.
-const EARLIEST_BIRTH_DATE: (i32, u32, u32) = (1900, 1, 1);
+const EARLIEST_BIRTH_DATE: Option<NaiveDate> = NaiveDate::from_ymd_opt(1900, 1, 1);
 /// Important dates (anniversaries, planned events) lie in these years.
 const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 
@@ -236,8 +236,7 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
         ..Profile::default()
     };
     if let Some(d) = &c.birth_date {
-        let (y, m, d0) = EARLIEST_BIRTH_DATE;
-        let earliest = NaiveDate::from_ymd_opt(y, m, d0).unwrap_or(NaiveDate::MIN);
+        let earliest = EARLIEST_BIRTH_DATE.unwrap_or(NaiveDate::MIN);
         match date_from(d, "birth_date", 1..=9999, v) {
             Some(d) if d > now.date_naive() => v.add("birth_date", "must not be in the future"),
             Some(d) if d < earliest => v.add("birth_date", "must not be before 1900-01-01"),
