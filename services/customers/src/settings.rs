@@ -14,6 +14,60 @@ pub struct CustomersSettings {
     pub max_batch: usize,
     pub idempotency_retention_hours: u64,
     pub insights: RfmThresholds,
+    pub limits: InputLimits,
+}
+
+/// Bounds on what one request may carry (`[customers.limits]`); the defaults are in
+/// `config/customers.toml` with the reasons.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InputLimits {
+    /// Largest activity amount or unit price, in whole units of its currency.
+    pub max_amount_major: i64,
+    /// Largest quantity of one purchase item.
+    pub max_quantity: i64,
+    /// Items of one activity.
+    pub max_items: usize,
+    /// Additional e-mail addresses of one customer.
+    pub max_emails: usize,
+    pub max_phones: usize,
+    pub max_addresses: usize,
+    pub max_tags: usize,
+    pub max_important_dates: usize,
+    /// Entries at any one level of the custom attributes, and at most this many in a list.
+    pub max_attributes: usize,
+    /// Nesting of the custom attributes: 1 is a flat map of plain values.
+    pub max_attribute_depth: usize,
+    /// The custom attributes as compact JSON, in bytes.
+    pub max_attributes_bytes: usize,
+}
+
+impl InputLimits {
+    fn validate(&self, p: &mut Vec<String>) {
+        let counts = [
+            ("max_items", self.max_items),
+            ("max_emails", self.max_emails),
+            ("max_phones", self.max_phones),
+            ("max_addresses", self.max_addresses),
+            ("max_tags", self.max_tags),
+            ("max_important_dates", self.max_important_dates),
+            ("max_attributes", self.max_attributes),
+            ("max_attribute_depth", self.max_attribute_depth),
+            ("max_attributes_bytes", self.max_attributes_bytes),
+        ];
+        for (name, n) in counts {
+            if n == 0 || n > 1_000_000 {
+                p.push(format!("customers.limits.{name}: must be 1..=1000000"));
+            }
+        }
+        // Far below i64::MAX even in a currency with 4 decimals, so sums stay exact.
+        if !(1..=1_000_000_000_000).contains(&self.max_amount_major) {
+            p.push("customers.limits.max_amount_major: must be 1..=1000000000000".into());
+        }
+        if !(1..=i64::from(i32::MAX)).contains(&self.max_quantity) {
+            p.push("customers.limits.max_quantity: must be 1..=2147483647".into());
+        }
+    }
 }
 
 impl Validate for CustomersSettings {
@@ -36,9 +90,10 @@ impl Validate for CustomersSettings {
                 ));
             }
         }
-        if t.default_purchase_gap_days <= 0 {
-            p.push("customers.insights.default_purchase_gap_days: must be > 0".into());
+        if !(1..=36_500).contains(&t.default_purchase_gap_days) {
+            p.push("customers.insights.default_purchase_gap_days: must be 1..=36500".into());
         }
+        self.limits.validate(p);
     }
 }
 
@@ -70,5 +125,25 @@ mod tests {
     fn defaults_are_valid() {
         let s = Settings::load(None).expect("defaults load");
         assert_eq!(s.customers.insights.recency_days, [30, 90, 180, 365]);
+        assert_eq!(s.customers.limits.max_amount_major, 1_000_000_000);
+    }
+
+    #[test]
+    fn bad_limits_are_refused_at_load() {
+        let file =
+            std::env::temp_dir().join(format!("crm-customers-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &file,
+            "[customers.limits]\nmax_amount_major = 0\nmax_tags = 0\nmax_quantity = 9223372036854775807\n",
+        )
+        .expect("write config");
+        let err = Settings::load(Some(&file)).expect_err("bad limits");
+        std::fs::remove_file(&file).ok();
+        let limits: Vec<_> = err
+            .0
+            .iter()
+            .filter(|p| p.starts_with("customers.limits."))
+            .collect();
+        assert_eq!(limits.len(), 3, "{:?}", err.0);
     }
 }

@@ -69,11 +69,9 @@ impl Activity {
         format!("{}/activities/{}", self.customer.name(), self.id)
     }
 
-    /// Rules per kind; `field` paths are relative to the activity.
-    pub fn validate(&self, now: DateTime<Utc>, v: &mut crm_platform::Violations) {
-        if self.occur_time > now + chrono::Duration::days(1) {
-            v.add("occur_time", "must not be in the future");
-        }
+    /// Rules per kind; `field` paths are relative to the activity. Each field's own range
+    /// (time, amounts, quantities, text) was checked when the request was parsed.
+    pub fn validate(&self, v: &mut crm_platform::Violations) {
         match self.kind {
             ActivityKind::Purchase if self.amount.is_none() => {
                 v.add("amount", "is required for a purchase")
@@ -92,16 +90,79 @@ impl Activity {
         if self.kind != ActivityKind::Review && self.rating != 0 {
             v.add("rating", "only reviews have a rating");
         }
-        for (i, item) in self.items.iter().enumerate() {
-            if item.item_id.is_empty() {
-                v.add(format!("items[{i}].item_id"), "is required");
-            }
-            if item.quantity < 1 {
-                v.add(format!("items[{i}].quantity"), "must be at least 1");
+        if let Some(total) = &self.amount {
+            for (i, item) in self.items.iter().enumerate() {
+                if let Some(price) = &item.unit_price
+                    && price.currency != total.currency
+                {
+                    v.add(
+                        format!("items[{i}].unit_price.currency_code"),
+                        "must be the currency of amount",
+                    );
+                }
             }
         }
-        if self.text.chars().count() > 10_000 {
-            v.add("text", "must be at most 10000 characters");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(kind: ActivityKind) -> Activity {
+        Activity {
+            id: uuid::Uuid::nil(),
+            customer: CustomerId(uuid::Uuid::nil()),
+            kind,
+            occur_time: Utc::now(),
+            channel: String::new(),
+            amount: None,
+            items: Vec::new(),
+            reference: String::new(),
+            text: String::new(),
+            item_id: String::new(),
+            rating: 0,
+            create_time: Utc::now(),
         }
+    }
+
+    fn fields(a: &Activity) -> Vec<String> {
+        let mut v = crm_platform::Violations::new();
+        a.validate(&mut v);
+        v.iter().map(|x| x.field.clone()).collect()
+    }
+
+    #[test]
+    fn each_kind_needs_its_fields() {
+        assert_eq!(fields(&activity(ActivityKind::Purchase)), ["amount"]);
+        assert_eq!(fields(&activity(ActivityKind::View)), ["item_id"]);
+        assert_eq!(fields(&activity(ActivityKind::Search)), ["text"]);
+        assert_eq!(fields(&activity(ActivityKind::Review)), ["rating"]);
+        let rated_view = Activity {
+            rating: 4,
+            item_id: "room-1".into(),
+            ..activity(ActivityKind::View)
+        };
+        assert_eq!(fields(&rated_view), ["rating"]);
+        assert!(fields(&activity(ActivityKind::Inquiry)).is_empty());
+    }
+
+    #[test]
+    fn item_prices_share_the_currency_of_the_total() {
+        let money = |c: &str| Money {
+            currency: c.into(),
+            amount_minor: 100,
+        };
+        let item = |c: &str| PurchaseItem {
+            item_id: "sku".into(),
+            quantity: 1,
+            unit_price: Some(money(c)),
+        };
+        let a = Activity {
+            amount: Some(money("CNY")),
+            items: vec![item("CNY"), item("EUR")],
+            ..activity(ActivityKind::Purchase)
+        };
+        assert_eq!(fields(&a), ["items[1].unit_price.currency_code"]);
     }
 }

@@ -149,12 +149,6 @@ impl Profile {
         {
             v.add("additional_emails", "must not repeat primary_email");
         }
-        if self.attributes.len() > 100 {
-            v.add("attributes", "at most 100 attributes");
-        }
-        if self.tags.len() > 100 {
-            v.add("tags", "at most 100 tags");
-        }
     }
 
     /// Copies the fields named by `paths` from `from`.

@@ -14,25 +14,11 @@ pub use customer::*;
 
 crm_platform::resource_id!(CustomerId, "customers");
 
-/// Money in integer minor units of an ISO 4217 currency.
+/// Money in integer minor units of an ISO 4217 currency (checked at the edge).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     pub currency: String,
     pub amount_minor: i64,
-}
-
-impl Money {
-    /// Validates the currency code (three upper-case ASCII letters).
-    pub fn parse(currency: &str, amount_minor: i64) -> Result<Self, &'static str> {
-        if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self {
-                currency: currency.to_owned(),
-                amount_minor,
-            })
-        } else {
-            Err("currency_code must be a three-letter ISO 4217 code, e.g. \"CNY\"")
-        }
-    }
 }
 
 /// Timestamps are stored with microsecond precision (PostgreSQL's), so values are cut to it

@@ -2,9 +2,9 @@
 //! calls [`CustomersService`], converts results back. No business rules live here.
 mod convert;
 
-use crate::domain::{CustomerId, Email, Phone, UPDATABLE_FIELDS};
+use crate::domain::{CustomerId, UPDATABLE_FIELDS};
 use crate::error::DOMAIN;
-use crate::service::{CustomersService, ImportOutcome, ListFilter, SearchQuery};
+use crate::service::{CustomersService, ImportOutcome, ListFilter};
 use crate::store::customers::OrderField;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
@@ -82,7 +82,7 @@ impl CustomerService for CustomersGrpc {
         let profile = req
             .customer
             .as_ref()
-            .map(|c| convert::profile_from_proto(c, &mut pv));
+            .map(|c| convert::profile_from_proto(c, self.svc.limits(), &mut pv));
         if profile.is_none() {
             v.add("customer", "is required");
         }
@@ -186,8 +186,9 @@ impl CustomerService for CustomersGrpc {
             return parsed(v, None);
         };
         let id = parse_name("customer.name", &c.name, &mut v);
+        let etag = convert::etag("customer.etag", &c.etag, &mut v);
         let mut pv = Violations::new();
-        let patch = convert::profile_from_proto(c, &mut pv);
+        let patch = convert::profile_from_proto(c, self.svc.limits(), &mut pv);
         // Only masked fields are validated: an update may send a partial customer.
         let mut masked = Violations::new();
         if let Some(mask) = &mask {
@@ -202,7 +203,7 @@ impl CustomerService for CustomersGrpc {
         let ((key, id), mask) = parsed(v, key.zip(id).zip(mask))?;
         let c = self
             .svc
-            .update(&key, id, patch, &mask, &c.etag, &actor)
+            .update(&key, id, patch, &mask, &etag, &actor)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))
@@ -223,10 +224,11 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
+        let etag = convert::etag("etag", &req.etag, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;
         let c = self
             .svc
-            .delete(&key, id, &req.etag, &actor)
+            .delete(&key, id, &etag, &actor)
             .await
             .into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))
@@ -260,25 +262,10 @@ impl CustomerService for CustomersGrpc {
         &self,
         request: Request<pb::SearchCustomersRequest>,
     ) -> Reply<pb::SearchCustomersResponse> {
-        use pb::search_customers_request::Query;
         let req = request.into_inner();
         let mut v = Violations::new();
         let size = page_size(req.page_size, &mut v);
-        let query = match &req.query {
-            Some(Query::Email(e)) => v.check("email", Email::parse(e)).map(SearchQuery::Email),
-            Some(Query::Phone(p)) => v.check("phone", Phone::parse(p)).map(SearchQuery::Phone),
-            Some(Query::NamePrefix(n)) => {
-                let n = n.trim().to_lowercase();
-                if n.chars().count() < 2 {
-                    v.add("name_prefix", "must be at least 2 characters");
-                }
-                Some(SearchQuery::NamePrefix(n))
-            }
-            None => {
-                v.add("query", "set one of email, phone or name_prefix");
-                None
-            }
-        };
+        let query = convert::search_query(req.query.as_ref(), &mut v);
         let query = parsed(v, query)?;
         let page = self
             .svc
@@ -335,12 +322,8 @@ impl CustomerService for CustomersGrpc {
                 &mut v,
             )
         };
+        let actor = convert::actor(&req.actor, meta_actor, &mut v);
         let survivor = parsed(v, survivor)?;
-        let actor = if req.actor.is_empty() {
-            meta_actor
-        } else {
-            req.actor.clone()
-        };
         let outcome = match key {
             Some(key) => self.svc.merge(&key, survivor, &merged, &actor).await,
             None => self.svc.preview_merge(survivor, &merged).await,
@@ -373,6 +356,7 @@ impl CustomerService for CustomersGrpc {
             Some(a) => convert::activity_from_proto(
                 a,
                 id.unwrap_or(CustomerId(uuid::Uuid::nil())),
+                self.svc.limits(),
                 &mut av,
             ),
             None => {
@@ -455,12 +439,8 @@ impl CustomerService for CustomersGrpc {
             &mut v,
         );
         let id = parse_name("name", &req.name, &mut v);
+        let actor = convert::actor(&req.actor, meta_actor, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;
-        let actor = if req.actor.is_empty() {
-            meta_actor
-        } else {
-            req.actor.clone()
-        };
         let c = self.svc.erase(&key, id, &actor).await.into_status(DOMAIN)?;
         Ok(Response::new(convert::customer(&c)))
     }
@@ -498,7 +478,7 @@ impl CustomersGrpc {
             return failed(vec!["customer: is required".into()]);
         };
         let mut v = Violations::new();
-        let profile = convert::profile_from_proto(&c, &mut v);
+        let profile = convert::profile_from_proto(&c, self.svc.limits(), &mut v);
         if !v.is_empty() {
             return failed(
                 v.iter()

@@ -30,7 +30,7 @@ impl CustomersService {
         activity: Activity,
     ) -> Result<Activity, Error> {
         let now = domain::now();
-        check_under("activity", |v| activity.validate(now, v))?;
+        check_under("activity", |v| activity.validate(v))?;
         let target = self.resolve(customer).await?;
         match target.state {
             CustomerState::Active => {}

@@ -88,6 +88,11 @@ impl CustomersService {
         &self.cache
     }
 
+    /// Bounds on request input, for the adapter's parsing.
+    pub fn limits(&self) -> &crate::settings::InputLimits {
+        &self.cfg.limits
+    }
+
     fn page_size(&self, requested: u32) -> u64 {
         u64::from(if requested == 0 {
             self.cfg.default_page_size

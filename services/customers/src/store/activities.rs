@@ -1,7 +1,7 @@
 //! Activity queries and the purchase aggregates behind insights.
 use super::convert::{activity_from_row, activity_to_row};
 use super::entities::activity;
-use crate::domain::insights::PurchaseSummary;
+use crate::domain::insights::{Purchase, PurchaseSummary};
 use crate::domain::{Activity, ActivityKind, CustomerId, Money};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
@@ -109,9 +109,6 @@ pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<
     Ok(())
 }
 
-/// How many recent purchase times feed the rhythm estimate.
-const RECENT_WINDOW: usize = 100;
-
 pub async fn purchase_summary(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
@@ -136,40 +133,22 @@ pub async fn purchase_summary(
         .filter(activity::Column::OccurTime.gte(now - Duration::days(90)))
         .count(conn)
         .await?;
-    let mut totals: Vec<Money> = Vec::new();
-    for (_, currency, amount) in &rows {
-        if let (Some(c), Some(a)) = (currency, amount) {
-            match totals.iter_mut().find(|m| &m.currency == c) {
-                Some(m) => m.amount_minor += a,
-                None => totals.push(Money {
-                    currency: c.clone(),
-                    amount_minor: *a,
-                }),
-            }
-        }
-    }
-    totals.sort_by(|a, b| {
-        b.amount_minor
-            .cmp(&a.amount_minor)
-            .then(a.currency.cmp(&b.currency))
-    });
-    let main = totals.first().map(|m| m.currency.clone());
-    let year_ago = now - Duration::days(365);
-    let last_year: Vec<_> = rows.iter().filter(|r| r.0 >= year_ago).collect();
-    Ok(PurchaseSummary {
-        order_count: rows.len() as i64,
-        first_purchase: rows.last().map(|r| r.0),
-        last_purchase: rows.first().map(|r| r.0),
-        recent_purchases: rows.iter().take(RECENT_WINDOW).map(|r| r.0).collect(),
-        orders_last_year: last_year.len() as i64,
-        spend_last_year_minor: last_year
-            .iter()
-            .filter(|r| r.1 == main)
-            .filter_map(|r| r.2)
-            .sum(),
-        totals,
-        complaints_last_90_days: complaints as i64,
-    })
+    let purchases: Vec<Purchase> = rows
+        .into_iter()
+        .map(|(time, currency, amount)| Purchase {
+            time,
+            amount: currency.zip(amount).map(|(currency, amount_minor)| Money {
+                currency,
+                amount_minor,
+            }),
+        })
+        .collect();
+    // The sums are the domain's (128-bit, so no stored amount can overflow them).
+    Ok(PurchaseSummary::from_purchases(
+        &purchases,
+        i64::try_from(complaints).unwrap_or(i64::MAX),
+        now,
+    ))
 }
 
 /// Activities belonging to any of `customers`.

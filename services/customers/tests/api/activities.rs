@@ -104,7 +104,11 @@ async fn activities_are_recorded_idempotently_and_listed_newest_first() {
         fields.sort();
         assert_eq!(
             fields,
-            ["activity.amount.currency_code", "activity.occur_time"]
+            [
+                "activity.amount.currency_code",
+                "activity.occur_time",
+                "activity.rating"
+            ]
         );
         let purchase_without_amount = pb::Activity {
             kind: pb::ActivityKind::Purchase as i32,

@@ -76,10 +76,26 @@ async fn invalid_create_lists_every_field_and_writes_nothing() {
         let mut app = spawn_app(backend).await;
         let bad = pb::Customer {
             display_name: "".into(),
+            given_name: "Wei\0".into(),
             primary_email: "nope".into(),
-            phones: vec!["12345".into()],
+            phones: vec!["12345".into(), "+999999999999999".into()],
+            language_code: "english".into(),
+            birth_date: Some(crm_proto::common::Date {
+                year: 1899,
+                month: 12,
+                day: 31,
+            }),
             time_zone: "Mars/Base".into(),
             tags: vec!["two words".into()],
+            consents: vec![pb::Consent {
+                channel: pb::Channel::Sms as i32,
+                state: pb::ConsentState::Granted as i32,
+                source: "web".into(),
+                update_time: Some(prost_types::Timestamp {
+                    seconds: 253_402_300_800,
+                    nanos: 0,
+                }),
+            }],
             ..Default::default()
         };
         let err = app
@@ -96,7 +112,12 @@ async fn invalid_create_lists_every_field_and_writes_nothing() {
         assert_eq!(
             fields,
             [
+                "customer.birth_date",
+                "customer.consents[0].update_time",
+                "customer.given_name",
+                "customer.language_code",
                 "customer.phones[0]",
+                "customer.phones[1]",
                 "customer.primary_email",
                 "customer.tags[0]",
                 "customer.time_zone",

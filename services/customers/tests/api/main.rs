@@ -4,8 +4,10 @@
 mod activities;
 mod cache;
 mod customers;
+mod field_rules;
 mod gdpr;
 mod harness;
+mod insights;
 mod merge;
 mod runtime;
 mod server;
