@@ -1,0 +1,543 @@
+//! Plausible valid requests built from the descriptors alone: field names, types and the
+//! proto comments (`(Required)`, `(Output only)`, `` `customers/{customer}` ``, `e.g. "x"`)
+//! say what a value should look like. Resource names come from resources created earlier in
+//! the run (collected from every OK response), else a well-formed made-up one.
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, MethodDescriptor,
+    ReflectMessage, Value,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const TIMESTAMP: &str = "google.protobuf.Timestamp";
+pub const STRUCT: &str = "google.protobuf.Struct";
+pub const FIELD_MASK: &str = "google.protobuf.FieldMask";
+const DATE: &str = "crm.common.v1.Date";
+/// Nested messages deeper than this are left unset.
+const MAX_DEPTH: usize = 5;
+
+/// Fields whose documented contract clamps a too-large value to the maximum instead of
+/// refusing it (AIP-158 page sizes; hold timeouts "default and maximum").
+pub const CLAMPED: &[&str] = &["page_size", "timeout_seconds"];
+
+/// The few fields whose valid value the descriptors cannot tell (by full name). Everything
+/// else is generic; a new service needs an entry only when its valid request is refused.
+const OVERRIDES: &[(&str, Override)] = &[
+    // "For reviews: 1-5": the generic activity is a purchase.
+    ("crm.customers.v1.Activity.rating", Override::Unset),
+    // Less than one currency unit earns no points.
+    ("crm.common.v1.Money.amount_minor", Override::Int(12_900)),
+    // Routing skips unavailable agents.
+    ("crm.tickets.v1.Agent.available", Override::Bool(true)),
+    // A new ticket cannot move to new.
+    ("crm.tickets.v1.ChangeStatusRequest.status", Override::Int(2)),
+    // A category belongs to one team: fixtures would take it.
+    ("crm.tickets.v1.Team.categories", Override::Unset),
+];
+
+#[derive(Clone, Copy)]
+enum Override {
+    Unset,
+    Int(i64),
+    Bool(bool),
+}
+
+fn override_for(field: &FieldDescriptor) -> Option<Option<Value>> {
+    let (_, o) = OVERRIDES.iter().find(|(n, _)| *n == field.full_name())?;
+    Some(match (*o, field.kind()) {
+        (Override::Unset, _) => None,
+        (Override::Bool(b), _) => Some(Value::Bool(b)),
+        (Override::Int(n), Kind::Enum(_)) => Some(Value::EnumNumber(n as i32)),
+        (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => Some(Value::I32(n as i32)),
+        (Override::Int(n), _) => Some(Value::I64(n)),
+    })
+}
+
+/// Leading comment of a field in its .proto file (empty when none).
+pub fn comment(field: &FieldDescriptor) -> String {
+    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    let mut cache = CACHE.lock().expect("comment cache");
+    let cache = cache.get_or_insert_with(HashMap::new);
+    cache
+        .entry(field.full_name().to_owned())
+        .or_insert_with(|| {
+            let file = field.parent_file();
+            file.file_descriptor_proto()
+                .source_code_info
+                .as_ref()
+                .and_then(|info| info.location.iter().find(|l| l.path == field.path()))
+                .map(|l| {
+                    let mut c = l.leading_comments.clone().unwrap_or_default();
+                    c.push(' ');
+                    c.push_str(l.trailing_comments.as_deref().unwrap_or_default());
+                    c
+                })
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+pub fn is_required(field: &FieldDescriptor) -> bool {
+    comment(field).contains("(Required")
+}
+
+pub fn is_output_only(field: &FieldDescriptor) -> bool {
+    comment(field).contains("(Output only")
+}
+
+fn is_immutable(field: &FieldDescriptor) -> bool {
+    comment(field).contains("immutable")
+}
+
+/// The documented lower bound of a number excludes negatives (`> 0`, `>= 1`, `1..5`).
+pub fn is_non_negative(field: &FieldDescriptor) -> bool {
+    let c = comment(field);
+    if c.contains("< 0") {
+        return false; // e.g. "add (> 0) or remove (< 0)"
+    }
+    field.name() == "page_size"
+        || c.contains("> 0")
+        || c.contains(">= 0")
+        || c.contains(">= 1")
+        || c.contains("not negative")
+        || c.split_whitespace().any(|w| {
+            w.trim_matches(|ch: char| !ch.is_ascii_digit() && ch != '.')
+                .split_once("..")
+                .is_some_and(|(a, b)| a.parse::<i64>().is_ok() && b.parse::<i64>().is_ok())
+        })
+}
+
+/// The first `` `a/{b}` ``-style resource pattern in a field's comment.
+fn resource_pattern(field: &FieldDescriptor) -> Option<String> {
+    let c = comment(field);
+    c.split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|p| p.contains('/') && !p.contains(' '))
+        .map(str::to_owned)
+}
+
+/// The first `"example"` in a field's comment.
+fn quoted_example(field: &FieldDescriptor) -> Option<String> {
+    let c = comment(field);
+    c.split('"')
+        .nth(1)
+        .filter(|s| !s.is_empty() && !s.contains('{') && s.len() < 40)
+        .map(str::to_owned)
+}
+
+/// `customers/abc/holds/def` -> `customers/*/holds/*`; a pattern's `{x}` segments likewise.
+pub fn shape(name: &str) -> String {
+    name.split('/')
+        .enumerate()
+        .map(|(i, s)| if i % 2 == 1 { "*" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn looks_like_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    parts.len() >= 2
+        && parts.len() % 2 == 0
+        && parts.iter().step_by(2).all(|p| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+        })
+        && parts.iter().skip(1).step_by(2).all(|p| !p.is_empty())
+}
+
+/// Resource names seen in OK responses, by shape, oldest first.
+#[derive(Default)]
+pub struct Pool {
+    names: BTreeMap<String, Vec<String>>,
+    /// Service -> the shape its first Create* method returned (its main collection).
+    primary: BTreeMap<String, String>,
+}
+
+impl Pool {
+    /// Records every `name` field (at any depth) of an OK response.
+    pub fn collect(&mut self, service: &str, method: &MethodDescriptor, msg: &DynamicMessage) {
+        let mut found = Vec::new();
+        collect_names(msg, 0, &mut found);
+        if method.name().starts_with("Create")
+            && let Some(first) = found.first()
+        {
+            self.primary
+                .entry(service.to_owned())
+                .or_insert_with(|| shape(first));
+        }
+        for n in found {
+            let v = self.names.entry(shape(&n)).or_default();
+            if !v.contains(&n) {
+                v.push(n);
+            }
+        }
+    }
+
+    fn shapes(&self) -> impl Iterator<Item = &String> {
+        self.names.keys()
+    }
+}
+
+fn collect_names(msg: &DynamicMessage, depth: usize, out: &mut Vec<String>) {
+    if depth > 4 {
+        return;
+    }
+    for (field, value) in msg.fields() {
+        match value {
+            Value::String(s) if field.name() == "name" && looks_like_name(s) => {
+                out.push(s.clone());
+            }
+            Value::Message(m) => collect_names(m, depth + 1, out),
+            Value::List(items) => {
+                for item in items.iter().take(5) {
+                    if let Value::Message(m) = item {
+                        collect_names(m, depth + 1, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Builds plausible requests for one method call.
+pub struct Generator<'a> {
+    pub pool: &'a Pool,
+    pub service: &'a str,
+    pub method: &'a MethodDescriptor,
+    /// How many references of each shape this request holds already (so a merge names two
+    /// different customers).
+    used: HashMap<String, usize>,
+}
+
+impl<'a> Generator<'a> {
+    pub fn new(pool: &'a Pool, service: &'a str, method: &'a MethodDescriptor) -> Self {
+        Self {
+            pool,
+            service,
+            method,
+            used: HashMap::new(),
+        }
+    }
+
+    /// A plausible valid request for the method.
+    pub fn request(&mut self) -> DynamicMessage {
+        let input = self.method.input();
+        let mut msg = self.message(&input, 0);
+        self.shape_update(&mut msg);
+        msg
+    }
+
+    pub fn message(&mut self, desc: &MessageDescriptor, depth: usize) -> DynamicMessage {
+        let mut msg = DynamicMessage::new(desc.clone());
+        match desc.full_name() {
+            TIMESTAMP => return timestamp(chrono::Utc::now().timestamp() - 60),
+            DATE => {
+                for (f, v) in [("year", 1990), ("month", 5), ("day", 17)] {
+                    msg.set_field_by_name(f, Value::I32(v));
+                }
+                return msg;
+            }
+            STRUCT => return flat_struct(desc),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return msg;
+        }
+        for field in desc.fields() {
+            if is_output_only(&field) {
+                continue;
+            }
+            if let Some(oneof) = field.containing_oneof()
+                && oneof.fields().next().is_some_and(|first| first != field)
+            {
+                continue; // the first member of a oneof stands for it
+            }
+            if let Some(v) = self.value(&field, depth) {
+                msg.set_field(&field, v);
+            }
+        }
+        msg
+    }
+
+    /// A plausible value for `field` (`None`: leave it unset).
+    pub fn value(&mut self, field: &FieldDescriptor, depth: usize) -> Option<Value> {
+        if let Some(o) = override_for(field) {
+            return o;
+        }
+        if field.is_map() {
+            return None;
+        }
+        let one = self.single(field, depth)?;
+        Some(if field.is_list() {
+            Value::List(vec![one])
+        } else {
+            one
+        })
+    }
+
+    /// One element's value.
+    pub fn single(&mut self, field: &FieldDescriptor, depth: usize) -> Option<Value> {
+        if let Some(Some(o)) = override_for(field)
+            && !field.is_list()
+        {
+            return Some(o);
+        }
+        Some(match field.kind() {
+            Kind::String => Value::String(self.string(field)?),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(3),
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(3),
+            Kind::Uint32 | Kind::Fixed32 => Value::U32(3),
+            Kind::Uint64 | Kind::Fixed64 => Value::U64(3),
+            Kind::Double => Value::F64(3.0),
+            Kind::Float => Value::F32(3.0),
+            Kind::Bool | Kind::Bytes => return None,
+            Kind::Enum(e) => Value::EnumNumber(e.values().map(|v| v.number()).find(|n| *n != 0)?),
+            Kind::Message(m) if m.full_name() == TIMESTAMP => {
+                let now = chrono::Utc::now().timestamp();
+                let name = field.name();
+                Value::Message(timestamp(
+                    if name.contains("end") || name.contains("before") || name.contains("expire")
+                    {
+                        now + 86_400
+                    } else if name.contains("start")
+                        || name.contains("after")
+                        || name.contains("since")
+                    {
+                        now - 86_400
+                    } else {
+                        now - 60
+                    },
+                ))
+            }
+            Kind::Message(m) if m.full_name() == FIELD_MASK => return None, // see shape_update
+            Kind::Message(m) => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                Value::Message(self.message(&m, depth + 1))
+            }
+        })
+    }
+
+    fn string(&mut self, field: &FieldDescriptor) -> Option<String> {
+        let name = field.name();
+        let n = unique();
+        let last = name.rsplit('_').next().unwrap_or(name);
+        Some(match name {
+            "request_id" => uuid::Uuid::new_v4().to_string(),
+            "etag" | "page_token" | "order_by" | "survey_token" => return None,
+            "language_code" => "en".into(),
+            "time_zone" => "Europe/Paris".into(),
+            "currency_code" => "EUR".into(),
+            "region_code" => "FR".into(),
+            "postal_code" => "75001".into(),
+            "content_type" => "image/jpeg".into(),
+            "file_name" => "receipt.jpg".into(),
+            "uri" | "url" => "https://example.com/receipt.jpg".into(),
+            _ if name.contains("email") => format!("bad.input.{n}@example.com"),
+            _ if name.contains("phone") => "+8613800138000".into(),
+            _ => {
+                if let Some(reference) = self.reference(field) {
+                    return Some(reference);
+                }
+                match ["customer", "team", "agent", "assignee", "macro", "ticket"]
+                    .contains(&last)
+                {
+                    true => self.pick(&format!("{}s/*", last.replace("assignee", "agent"))),
+                    false => quoted_example(field).unwrap_or_else(|| format!("bi-{n}")),
+                }
+            }
+        })
+    }
+
+    /// A resource name for a field documented as one, or named like one.
+    fn reference(&mut self, field: &FieldDescriptor) -> Option<String> {
+        if let Some(p) = resource_pattern(field) {
+            if !p.contains('{') {
+                return Some(p); // a literal, e.g. `programs/default`
+            }
+            return Some(self.pick(&shape(&p.replace(['{', '}'], ""))));
+        }
+        let n = field.name();
+        if [
+            "name", "names", "parent", "source", "target", "survivor", "merged",
+        ]
+        .contains(&n)
+        {
+            return Some(self.pick(&self.method_shape()));
+        }
+        None
+    }
+
+    /// The collection a method is about: the pool shape whose collection (singular) the method
+    /// name mentions (the longest such), else the service's main collection.
+    fn method_shape(&self) -> String {
+        let method = self.method.name();
+        self.pool
+            .shapes()
+            .filter(|s| {
+                let last = s.rsplit('/').nth(1).unwrap_or_default();
+                let singular = last.strip_suffix('s').unwrap_or(last);
+                method.contains(&camel(singular))
+            })
+            .max_by_key(|s| s.len())
+            .cloned()
+            .or_else(|| self.pool.primary.get(self.service).cloned())
+            .unwrap_or_else(|| "customers/*".into())
+    }
+
+    /// The newest unused name of `shape` from the pool, else a well-formed made-up one.
+    fn pick(&mut self, shape: &str) -> String {
+        let k = self.used.entry(shape.to_owned()).or_default();
+        let i = *k;
+        *k += 1;
+        self.pool
+            .names
+            .get(shape)
+            .and_then(|v| v.iter().rev().nth(i))
+            .cloned()
+            .unwrap_or_else(|| shape.replace('*', &uuid::Uuid::now_v7().to_string()))
+    }
+
+    /// Update requests: the resource carries its `name` (and no etag: unconditional), and
+    /// the mask names exactly the updatable fields that are set (from the mask's comment
+    /// when it lists them, without immutable ones).
+    fn shape_update(&mut self, msg: &mut DynamicMessage) {
+        let desc = msg.descriptor();
+        let Some(mask_field) = desc.fields().find(|f| {
+            matches!(f.kind(), Kind::Message(m) if m.full_name() == FIELD_MASK) && !f.is_list()
+        }) else {
+            return;
+        };
+        let Some(resource_field) = desc.fields().find(|f| {
+            matches!(f.kind(), Kind::Message(ref m) if m.full_name() != FIELD_MASK) && !f.is_list()
+        }) else {
+            return;
+        };
+        let mask_comment = comment(&mask_field);
+        let listed: Vec<String> = if mask_comment.contains("e.g.") {
+            Vec::new()
+        } else {
+            mask_comment
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .filter(|p| *p != "*")
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut resource = match msg.get_field(&resource_field).into_owned() {
+            Value::Message(m) => m,
+            _ => return,
+        };
+        let rdesc = resource.descriptor();
+        let mut paths = Vec::new();
+        for f in rdesc.fields() {
+            if !resource.has_field(&f) {
+                continue;
+            }
+            let keep = !is_immutable(&f)
+                && f.name() != "name"
+                && (listed.is_empty() || listed.iter().any(|p| p == f.name()));
+            if keep {
+                paths.push(Value::String(f.name().to_owned()));
+            } else {
+                resource.clear_field(&f);
+            }
+        }
+        if let Some(name) = rdesc.get_field_by_name("name") {
+            let n = self.pick(&self.method_shape());
+            resource.set_field(&name, Value::String(n));
+        }
+        msg.set_field(&resource_field, Value::Message(resource));
+        let Kind::Message(mask_desc) = mask_field.kind() else {
+            return;
+        };
+        let mut mask = DynamicMessage::new(mask_desc);
+        mask.set_field_by_name("paths", Value::List(paths));
+        msg.set_field(&mask_field, Value::Message(mask));
+    }
+}
+
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Gives every request-id field of `msg` (at any depth) a fresh UUID, so a variant is never
+/// answered as a replay of an earlier call.
+pub fn refresh_request_ids(msg: &mut DynamicMessage) {
+    let fields: Vec<FieldDescriptor> = msg.descriptor().fields().collect();
+    for f in fields {
+        if f.name() == "request_id" && msg.has_field(&f) {
+            msg.set_field(&f, Value::String(uuid::Uuid::new_v4().to_string()));
+        } else if msg.has_field(&f)
+            && let Value::Message(m) = msg.get_field_mut(&f)
+        {
+            refresh_request_ids(m);
+        }
+    }
+}
+
+pub fn timestamp(seconds: i64) -> DynamicMessage {
+    let desc = super::pool()
+        .get_message_by_name(TIMESTAMP)
+        .expect("Timestamp descriptor");
+    let mut ts = DynamicMessage::new(desc);
+    ts.set_field_by_name("seconds", Value::I64(seconds));
+    ts
+}
+
+/// `{"note": "bad input"}`.
+fn flat_struct(desc: &MessageDescriptor) -> DynamicMessage {
+    let value_desc = super::pool()
+        .get_message_by_name("google.protobuf.Value")
+        .expect("Value descriptor");
+    let mut v = DynamicMessage::new(value_desc);
+    v.set_field_by_name("string_value", Value::String("bad input".into()));
+    let mut s = DynamicMessage::new(desc.clone());
+    s.set_field_by_name(
+        "fields",
+        Value::Map(HashMap::from([(
+            MapKey::String("note".into()),
+            Value::Message(v),
+        )])),
+    );
+    s
+}
+
+/// A `google.protobuf.Struct` nested `levels` deep: `{"a": {"a": ... {}}}`.
+pub fn deep_struct(levels: usize) -> DynamicMessage {
+    let pool = super::pool();
+    let struct_desc = pool.get_message_by_name(STRUCT).expect("Struct descriptor");
+    let value_desc = pool
+        .get_message_by_name("google.protobuf.Value")
+        .expect("Value descriptor");
+    let mut inner = DynamicMessage::new(struct_desc.clone());
+    for _ in 0..levels {
+        let mut v = DynamicMessage::new(value_desc.clone());
+        v.set_field_by_name("struct_value", Value::Message(inner));
+        let mut s = DynamicMessage::new(struct_desc.clone());
+        s.set_field_by_name(
+            "fields",
+            Value::Map(HashMap::from([(MapKey::String("a".into()), Value::Message(v))])),
+        );
+        inner = s;
+    }
+    inner
+}

@@ -1,0 +1,385 @@
+//! Every RPC of every service in the descriptor set, with the empty request, a plausible valid
+//! request, and that request with ONE field at a time replaced by a bad value (empty, huge,
+//! NUL, control characters, extreme and negative numbers, years 0 and 10000, an unknown
+//! enum, 10,000 list entries, a Struct nested 90 levels), on SQLite and on
+//! PostgreSQL + Redis.
+//!
+//! Every answer must be OK (only where the value is in range), or a documented error:
+//! INVALID_ARGUMENT with `BadRequest` field violations (a bounded number), NOT_FOUND,
+//! FAILED_PRECONDITION, ALREADY_EXISTS or ABORTED, always with an `ErrorInfo` reason. A
+//! refused call writes nothing (row counts of every service's tables), and the server still
+//! reports SERVING after each method. Methods are discovered from
+//! `crm_proto::FILE_DESCRIPTOR_SET`, so a new service is covered by adding its spawner to
+//! `tests/common/mod.rs` (the test fails until then). All failures are collected and printed
+//! as one table.
+//!
+//! `cargo test -p crm-suite --test bad_input -- --nocapture`
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cases;
+mod codec;
+mod generate;
+mod report;
+mod rows;
+
+use cases::{Bad, Case};
+use crm_platform::testing::Backend;
+use generate::{Generator, Pool};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MethodDescriptor, ReflectMessage, ServiceDescriptor, Value,
+};
+use report::{Failure, Report};
+use std::sync::OnceLock;
+use tonic::{Code, Status};
+
+/// The services that exist today; more may come, none may go missing.
+const KNOWN: &[&str] = &[
+    "crm.customers.v1.CustomerService",
+    "crm.loyalty.v1.LoyaltyService",
+    "crm.tickets.v1.TicketService",
+];
+/// Cases per method at most (a bounded run time); the table says when a method hit it.
+const MAX_CASES: usize = 400;
+/// A bounded number of field violations per error (the issue asks for e.g. 50 plus a count).
+const MAX_VIOLATIONS: usize = 100;
+/// How many times every Create* method runs before each method, so it has fresh resources
+/// to name (two of each: merges name two).
+const FIXTURE_ROUNDS: usize = 2;
+/// Methods that run as fixtures besides Create*: points to redeem, hold and transfer.
+const FIXTURE_METHODS: &[&str] = &["crm.loyalty.v1.LoyaltyService.Earn"];
+
+pub fn pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(crm_proto::FILE_DESCRIPTOR_SET).expect("descriptor set decodes")
+    })
+}
+
+fn services() -> Vec<ServiceDescriptor> {
+    pool().services().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_refuses_bad_input() {
+    let services = services();
+    let names: Vec<String> = services.iter().map(|s| s.full_name().to_owned()).collect();
+    eprintln!(
+        "discovered {} services, {} methods: {}",
+        names.len(),
+        services.iter().map(|s| s.methods().len()).sum::<usize>(),
+        names.join(", ")
+    );
+    for known in KNOWN {
+        assert!(
+            names.iter().any(|n| n == known),
+            "{known} is missing from the descriptor set"
+        );
+    }
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| common::spawner(n).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no in-process spawner for {missing:?}: add one line for each to SPAWNERS in services/suite/tests/common/mod.rs"
+    );
+    let mut failed = 0;
+    for backend in crm_platform::testing::backends() {
+        let report = run(backend, &services, &names).await;
+        report.print(backend);
+        failed += report.failures.len();
+    }
+    assert_eq!(failed, 0, "{failed} bad-input failures (tables above)");
+}
+
+async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String]) -> Report {
+    let started = std::time::Instant::now();
+    let suite = common::spawn_suite(backend, names).await;
+    let channel = tonic::transport::Endpoint::from_shared(suite.url())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the suite");
+    let dbs = rows::Databases::connect(&suite.storages).await;
+    let mut pool = Pool::default();
+    let mut report = Report::default();
+    for service in services {
+        for method in service.methods() {
+            let t = std::time::Instant::now();
+            fixtures(&channel, services, &mut pool).await;
+            let n = exercise(&channel, &dbs, service, &method, &mut pool, &mut report).await;
+            if let Err(e) = crm_platform::cli::healthcheck(
+                &suite.addr,
+                service.full_name(),
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            {
+                report.fail(Failure::new(service, &method, "", None, format!("health not SERVING after the method: {e:#}")));
+            }
+            eprintln!(
+                "  {:?} {}/{}: {n} cases, {} ms",
+                backend,
+                service.name(),
+                method.name(),
+                t.elapsed().as_millis()
+            );
+        }
+    }
+    eprintln!("-- {backend:?}: {} s", started.elapsed().as_secs());
+    report
+}
+
+/// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
+/// collecting the names they return.
+async fn fixtures(
+    channel: &tonic::transport::Channel,
+    services: &[ServiceDescriptor],
+    pool: &mut Pool,
+) {
+    for service in services {
+        let fixtures = service.methods().filter(|m| {
+            m.name().starts_with("Create") || FIXTURE_METHODS.contains(&m.full_name())
+        });
+        for method in fixtures {
+            for _ in 0..FIXTURE_ROUNDS {
+                let request = Generator::new(pool, service.full_name(), &method).request();
+                if let Ok(Some(resp)) = codec::call(channel, &method, request).await {
+                    pool.collect(service.full_name(), &method, &resp);
+                }
+            }
+        }
+    }
+}
+
+/// Sends every case of one method and checks each answer; returns how many were sent.
+async fn exercise(
+    channel: &tonic::transport::Channel,
+    dbs: &rows::Databases,
+    service: &ServiceDescriptor,
+    method: &MethodDescriptor,
+    pool: &mut Pool,
+    report: &mut Report,
+) -> usize {
+    let (valid, mut cases) = {
+        let mut generator = Generator::new(pool, service.full_name(), method);
+        let valid = generator.request();
+        let variants = cases::variants(&valid, &mut generator);
+        (valid, variants)
+    };
+    let empty = DynamicMessage::new(method.input());
+    let required_top = method.input().fields().any(|f| generate::is_required(&f));
+
+    // The empty request.
+    let before = dbs.counts().await;
+    let got = codec::call(channel, method, empty).await;
+    let after = dbs.counts().await;
+    check(report, service, method, "(empty request)", None, !required_top, &got, &before, &after, None);
+
+    // The valid one: OK expected, but a documented error is tolerated (e.g. not enough
+    // points); it is listed, so a wrong generator is visible.
+    let got_valid = codec::call(channel, method, valid.clone()).await;
+    let valid_ok = matches!(got_valid, Ok(_));
+    match &got_valid {
+        Ok(Some(resp)) => {
+            pool.collect(service.full_name(), method, resp);
+            check_response(report, service, method, "(valid request)", None, resp);
+        }
+        Ok(None) => {}
+        Err(status) => {
+            report.note_valid(service, method, status);
+            check_status(report, service, method, "(valid request)", None, status, None);
+        }
+    }
+
+    let total = cases.len();
+    if total > MAX_CASES {
+        report.truncated(service, method, total);
+        cases.truncate(MAX_CASES);
+    }
+    let mut before = dbs.counts().await;
+    for Case {
+        path,
+        field,
+        bad,
+        request,
+    } in cases
+    {
+        let got = codec::call(channel, method, request).await;
+        let after = dbs.counts().await;
+        let bad = bad.expect("a variant has a bad value");
+        let field = field.expect("a variant has a field");
+        let may_succeed = bad.may_succeed(&field);
+        let related = (valid_ok && bad != Bad::DeepStruct).then_some(path.as_str());
+        check(report, service, method, &path, Some(bad), may_succeed, &got, &before, &after, related);
+        if let Ok(Some(resp)) = &got {
+            pool.collect(service.full_name(), method, resp);
+        }
+        before = after;
+    }
+    total.min(MAX_CASES) + 2
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    report: &mut Report,
+    service: &ServiceDescriptor,
+    method: &MethodDescriptor,
+    path: &str,
+    bad: Option<Bad>,
+    may_succeed: bool,
+    got: &Result<Option<DynamicMessage>, Status>,
+    before: &rows::Counts,
+    after: &rows::Counts,
+    related: Option<&str>,
+) {
+    let written = rows::diff(before, after);
+    match got {
+        Ok(resp) => {
+            let refused_in_band = resp.as_ref().is_some_and(reports_row_errors);
+            if !may_succeed && !refused_in_band {
+                report.fail(Failure::new(service, method, path, bad, format!("OK (accepted){}", if written.is_empty() { String::new() } else { format!("; wrote {written}") })));
+                return;
+            }
+            if refused_in_band && !written.is_empty() {
+                report.fail(Failure::new(service, method, path, bad, format!("row refused in the response but wrote {written}")));
+            }
+            if let Some(resp) = resp {
+                check_response(report, service, method, path, bad, resp);
+            }
+        }
+        Err(status) => {
+            check_status(report, service, method, path, bad, status, related);
+            if !written.is_empty() {
+                report.fail(Failure::new(service, method, path, bad, format!("{} but wrote {written}", code_name(status.code()))));
+            }
+        }
+    }
+}
+
+fn check_status(
+    report: &mut Report,
+    service: &ServiceDescriptor,
+    method: &MethodDescriptor,
+    path: &str,
+    bad: Option<Bad>,
+    status: &Status,
+    related: Option<&str>,
+) {
+    let mut fail = |what: String| {
+        report.fail(Failure::new(service, method, path, bad, format!("{}: {what}", describe(status))));
+    };
+    let documented = matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::AlreadyExists
+            | Code::Aborted
+    );
+    if !documented {
+        fail("not a documented code".into());
+        return;
+    }
+    if crm_platform::grpc::reason_of(status).is_none_or(|r| r.is_empty()) {
+        fail("no ErrorInfo reason".into());
+    }
+    if status.code() == Code::InvalidArgument {
+        let fields = crm_platform::grpc::violated_fields(status);
+        if fields.is_empty() {
+            fail("no field violation".into());
+        } else if fields.len() > MAX_VIOLATIONS {
+            fail(format!("{} field violations (unbounded)", fields.len()));
+        } else if let Some(path) = related
+            && !fields.iter().any(|f| names_path(f, path))
+        {
+            fail(format!("no violation names the field (got {})", fields.join(", ")));
+        }
+    }
+}
+
+/// The violation `field` is about `path` (the same, a part of it, or what contains it).
+fn names_path(field: &str, path: &str) -> bool {
+    let under = |a: &str, b: &str| {
+        a == b || a.strip_prefix(b).is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+    };
+    let bare = |p: &str| p.replace("[0]", "");
+    under(field, path) || under(path, field) || under(&bare(field), &bare(path)) || under(&bare(path), &bare(field))
+}
+
+/// An OK response must be renderable: every timestamp in it in years 1..9999.
+fn check_response(
+    report: &mut Report,
+    service: &ServiceDescriptor,
+    method: &MethodDescriptor,
+    path: &str,
+    bad: Option<Bad>,
+    resp: &DynamicMessage,
+) {
+    if let Some(at) = bad_timestamp(resp, "") {
+        report.fail(Failure::new(service, method, path, bad, format!("OK, but the response holds a timestamp outside years 1..9999 at {at}")));
+    }
+}
+
+fn bad_timestamp(msg: &DynamicMessage, at: &str) -> Option<String> {
+    const MIN: i64 = -62_135_596_800; // 0001-01-01
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59
+    if msg.descriptor().full_name() == generate::TIMESTAMP {
+        let s = msg.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or_default();
+        return (!(MIN..=MAX).contains(&s)).then(|| at.to_owned());
+    }
+    for (field, value) in msg.fields() {
+        let here = format!("{at}{}{}", if at.is_empty() { "" } else { "." }, field.name());
+        match value {
+            Value::Message(m) => {
+                if let Some(p) = bad_timestamp(m, &here) {
+                    return Some(p);
+                }
+            }
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate().take(100) {
+                    if let Value::Message(m) = item
+                        && let Some(p) = bad_timestamp(m, &format!("{here}[{i}]"))
+                    {
+                        return Some(p);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A bulk call that answers per row (e.g. ImportCustomers) refuses a row in the response:
+/// a non-empty `errors` list at any depth.
+fn reports_row_errors(msg: &DynamicMessage) -> bool {
+    msg.fields().any(|(field, value)| match value {
+        Value::List(items) if field.name() == "errors" => !items.is_empty(),
+        Value::List(items) => items
+            .iter()
+            .any(|i| matches!(i, Value::Message(m) if reports_row_errors(m))),
+        Value::Message(m) => reports_row_errors(m),
+        _ => false,
+    })
+}
+
+/// `INVALID_ARGUMENT`, as gRPC spells it.
+pub fn code_name(code: Code) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// `INVALID_ARGUMENT REASON "message"` (the message cut short).
+pub fn describe(status: &Status) -> String {
+    let reason = crm_platform::grpc::reason_of(status).unwrap_or_default();
+    let msg: String = status.message().chars().take(90).collect();
+    format!("{} {reason} {msg:?}", code_name(status.code()))
+}
