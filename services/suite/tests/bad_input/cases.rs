@@ -203,7 +203,10 @@ fn of_value(
             leaf(Bad::Empty, Value::String(String::new())),
             leaf(Bad::Huge, Value::String("x".repeat(HUGE))),
             leaf(Bad::Nul, Value::String("bad\0input".into())),
-            leaf(Bad::Control, Value::String("bad\u{1}\u{1b}[2J\u{7f}".into())),
+            leaf(
+                Bad::Control,
+                Value::String("bad\u{1}\u{1b}[2J\u{7f}".into()),
+            ),
         ],
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => vec![
             leaf(Bad::Max, Value::I32(i32::MAX)),
@@ -229,14 +232,19 @@ fn of_value(
         Kind::Enum(_) => vec![leaf(Bad::UnknownEnum, Value::EnumNumber(999))],
         Kind::Message(m) if m.full_name() == TIMESTAMP => vec![
             leaf(Bad::Year0, Value::Message(generate::timestamp(YEAR_0))),
-            leaf(Bad::Year10000, Value::Message(generate::timestamp(YEAR_10000))),
+            leaf(
+                Bad::Year10000,
+                Value::Message(generate::timestamp(YEAR_10000)),
+            ),
         ],
         Kind::Message(m) if m.full_name() == STRUCT => vec![leaf(
             Bad::DeepStruct,
             Value::Message(generate::deep_struct(STRUCT_LEVELS)),
         )],
         Kind::Message(m) => {
-            if depth >= MAX_DEPTH || (m.full_name().starts_with("google.") && m.full_name() != FIELD_MASK) {
+            if depth >= MAX_DEPTH
+                || (m.full_name().starts_with("google.") && m.full_name() != FIELD_MASK)
+            {
                 return Vec::new();
             }
             let Value::Message(inner) = current else {
@@ -268,8 +276,9 @@ fn map_values(field: &FieldDescriptor) -> Vec<(Bad, Value)> {
         _ => Value::default_value_for_field(&value),
     };
     let mut out = Vec::new();
-    let many: Option<HashMap<MapKey, Value>> =
-        (0..MANY).map(|i| Some((key_of(i)?, plain.clone()))).collect();
+    let many: Option<HashMap<MapKey, Value>> = (0..MANY)
+        .map(|i| Some((key_of(i)?, plain.clone())))
+        .collect();
     if let Some(many) = many {
         out.push((Bad::Many, Value::Map(many)));
     }

@@ -45,13 +45,15 @@ impl Decoder for DynamicDecoder {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        DynamicMessage::decode(self.0.clone(), src).map(Some).map_err(|e| {
-            // Marked so the report tells a bad response apart from a server error.
-            Status::new(
-                Code::DataLoss,
-                format!("test client could not decode the response: {e}"),
-            )
-        })
+        DynamicMessage::decode(self.0.clone(), src)
+            .map(Some)
+            .map_err(|e| {
+                // Marked so the report tells a bad response apart from a server error.
+                Status::new(
+                    Code::DataLoss,
+                    format!("test client could not decode the response: {e}"),
+                )
+            })
     }
 }
 
@@ -67,13 +69,10 @@ pub async fn call(
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("channel not ready: {e}")))?;
-    let path: http::uri::PathAndQuery = format!(
-        "/{}/{}",
-        method.parent_service().full_name(),
-        method.name()
-    )
-    .parse()
-    .expect("method path");
+    let path: http::uri::PathAndQuery =
+        format!("/{}/{}", method.parent_service().full_name(), method.name())
+            .parse()
+            .expect("method path");
     let codec = DynamicCodec {
         output: method.output(),
     };

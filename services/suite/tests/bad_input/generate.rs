@@ -31,7 +31,10 @@ const OVERRIDES: &[(&str, Override)] = &[
     // Routing skips unavailable agents.
     ("crm.tickets.v1.Agent.available", Override::Bool(true)),
     // A new ticket cannot move to new.
-    ("crm.tickets.v1.ChangeStatusRequest.status", Override::Int(2)),
+    (
+        "crm.tickets.v1.ChangeStatusRequest.status",
+        Override::Int(2),
+    ),
     // A category belongs to one team: fixtures would take it.
     ("crm.tickets.v1.Team.categories", Override::Unset),
 ];
@@ -49,7 +52,9 @@ fn override_for(field: &FieldDescriptor) -> Option<Option<Value>> {
         (Override::Unset, _) => None,
         (Override::Bool(b), _) => Some(Value::Bool(b)),
         (Override::Int(n), Kind::Enum(_)) => Some(Value::EnumNumber(n as i32)),
-        (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => Some(Value::I32(n as i32)),
+        (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => {
+            Some(Value::I32(n as i32))
+        }
         (Override::Int(n), _) => Some(Value::I64(n)),
     })
 }
@@ -139,9 +144,11 @@ pub fn shape(name: &str) -> String {
 fn looks_like_name(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() >= 2
-        && parts.len() % 2 == 0
+        && parts.len().is_multiple_of(2)
         && parts.iter().step_by(2).all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
         })
         && parts.iter().skip(1).step_by(2).all(|p| !p.is_empty())
 }
@@ -304,8 +311,7 @@ impl<'a> Generator<'a> {
                 let now = chrono::Utc::now().timestamp();
                 let name = field.name();
                 Value::Message(timestamp(
-                    if name.contains("end") || name.contains("before") || name.contains("expire")
-                    {
+                    if name.contains("end") || name.contains("before") || name.contains("expire") {
                         now + 86_400
                     } else if name.contains("start")
                         || name.contains("after")
@@ -348,9 +354,7 @@ impl<'a> Generator<'a> {
                 if let Some(reference) = self.reference(field) {
                     return Some(reference);
                 }
-                match ["customer", "team", "agent", "assignee", "macro", "ticket"]
-                    .contains(&last)
-                {
+                match ["customer", "team", "agent", "assignee", "macro", "ticket"].contains(&last) {
                     true => self.pick(&format!("{}s/*", last.replace("assignee", "agent"))),
                     false => quoted_example(field).unwrap_or_else(|| format!("bi-{n}")),
                 }
@@ -535,7 +539,10 @@ pub fn deep_struct(levels: usize) -> DynamicMessage {
         let mut s = DynamicMessage::new(struct_desc.clone());
         s.set_field_by_name(
             "fields",
-            Value::Map(HashMap::from([(MapKey::String("a".into()), Value::Message(v))])),
+            Value::Map(HashMap::from([(
+                MapKey::String("a".into()),
+                Value::Message(v),
+            )])),
         );
         inner = s;
     }

@@ -116,7 +116,13 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
             )
             .await
             {
-                report.fail(Failure::new(service, &method, "", None, format!("health not SERVING after the method: {e:#}")));
+                report.fail(Failure::new(
+                    service,
+                    &method,
+                    "",
+                    None,
+                    format!("health not SERVING after the method: {e:#}"),
+                ));
             }
             eprintln!(
                 "  {:?} {}/{}: {n} cases, {} ms",
@@ -139,9 +145,9 @@ async fn fixtures(
     pool: &mut Pool,
 ) {
     for service in services {
-        let fixtures = service.methods().filter(|m| {
-            m.name().starts_with("Create") || FIXTURE_METHODS.contains(&m.full_name())
-        });
+        let fixtures = service
+            .methods()
+            .filter(|m| m.name().starts_with("Create") || FIXTURE_METHODS.contains(&m.full_name()));
         for method in fixtures {
             for _ in 0..FIXTURE_ROUNDS {
                 let request = Generator::new(pool, service.full_name(), &method).request();
@@ -175,12 +181,23 @@ async fn exercise(
     let before = dbs.counts().await;
     let got = codec::call(channel, method, empty).await;
     let after = dbs.counts().await;
-    check(report, service, method, "(empty request)", None, !required_top, &got, &before, &after, None);
+    check(
+        report,
+        service,
+        method,
+        "(empty request)",
+        None,
+        !required_top,
+        &got,
+        &before,
+        &after,
+        None,
+    );
 
     // The valid one: OK expected, but a documented error is tolerated (e.g. not enough
     // points); it is listed, so a wrong generator is visible.
     let got_valid = codec::call(channel, method, valid.clone()).await;
-    let valid_ok = matches!(got_valid, Ok(_));
+    let valid_ok = got_valid.is_ok();
     match &got_valid {
         Ok(Some(resp)) => {
             pool.collect(service.full_name(), method, resp);
@@ -189,7 +206,15 @@ async fn exercise(
         Ok(None) => {}
         Err(status) => {
             report.note_valid(service, method, status);
-            check_status(report, service, method, "(valid request)", None, status, None);
+            check_status(
+                report,
+                service,
+                method,
+                "(valid request)",
+                None,
+                status,
+                None,
+            );
         }
     }
 
@@ -212,7 +237,18 @@ async fn exercise(
         let field = field.expect("a variant has a field");
         let may_succeed = bad.may_succeed(&field);
         let related = (valid_ok && bad != Bad::DeepStruct).then_some(path.as_str());
-        check(report, service, method, &path, Some(bad), may_succeed, &got, &before, &after, related);
+        check(
+            report,
+            service,
+            method,
+            &path,
+            Some(bad),
+            may_succeed,
+            &got,
+            &before,
+            &after,
+            related,
+        );
         if let Ok(Some(resp)) = &got {
             pool.collect(service.full_name(), method, resp);
         }
@@ -239,11 +275,30 @@ fn check(
         Ok(resp) => {
             let refused_in_band = resp.as_ref().is_some_and(reports_row_errors);
             if !may_succeed && !refused_in_band {
-                report.fail(Failure::new(service, method, path, bad, format!("OK (accepted){}", if written.is_empty() { String::new() } else { format!("; wrote {written}") })));
+                report.fail(Failure::new(
+                    service,
+                    method,
+                    path,
+                    bad,
+                    format!(
+                        "OK (accepted){}",
+                        if written.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; wrote {written}")
+                        }
+                    ),
+                ));
                 return;
             }
             if refused_in_band && !written.is_empty() {
-                report.fail(Failure::new(service, method, path, bad, format!("row refused in the response but wrote {written}")));
+                report.fail(Failure::new(
+                    service,
+                    method,
+                    path,
+                    bad,
+                    format!("row refused in the response but wrote {written}"),
+                ));
             }
             if let Some(resp) = resp {
                 check_response(report, service, method, path, bad, resp);
@@ -252,7 +307,13 @@ fn check(
         Err(status) => {
             check_status(report, service, method, path, bad, status, related);
             if !written.is_empty() {
-                report.fail(Failure::new(service, method, path, bad, format!("{} but wrote {written}", code_name(status.code()))));
+                report.fail(Failure::new(
+                    service,
+                    method,
+                    path,
+                    bad,
+                    format!("{} but wrote {written}", code_name(status.code())),
+                ));
             }
         }
     }
@@ -268,7 +329,13 @@ fn check_status(
     related: Option<&str>,
 ) {
     let mut fail = |what: String| {
-        report.fail(Failure::new(service, method, path, bad, format!("{}: {what}", describe(status))));
+        report.fail(Failure::new(
+            service,
+            method,
+            path,
+            bad,
+            format!("{}: {what}", describe(status)),
+        ));
     };
     let documented = matches!(
         status.code(),
@@ -294,7 +361,10 @@ fn check_status(
         } else if let Some(path) = related
             && !fields.iter().any(|f| names_path(f, path))
         {
-            fail(format!("no violation names the field (got {})", fields.join(", ")));
+            fail(format!(
+                "no violation names the field (got {})",
+                fields.join(", ")
+            ));
         }
     }
 }
@@ -302,10 +372,15 @@ fn check_status(
 /// The violation `field` is about `path` (the same, a part of it, or what contains it).
 fn names_path(field: &str, path: &str) -> bool {
     let under = |a: &str, b: &str| {
-        a == b || a.strip_prefix(b).is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+        a == b
+            || a.strip_prefix(b)
+                .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
     };
     let bare = |p: &str| p.replace("[0]", "");
-    under(field, path) || under(path, field) || under(&bare(field), &bare(path)) || under(&bare(path), &bare(field))
+    under(field, path)
+        || under(path, field)
+        || under(&bare(field), &bare(path))
+        || under(&bare(path), &bare(field))
 }
 
 /// An OK response must be renderable: every timestamp in it in years 1..9999.
@@ -318,7 +393,13 @@ fn check_response(
     resp: &DynamicMessage,
 ) {
     if let Some(at) = bad_timestamp(resp, "") {
-        report.fail(Failure::new(service, method, path, bad, format!("OK, but the response holds a timestamp outside years 1..9999 at {at}")));
+        report.fail(Failure::new(
+            service,
+            method,
+            path,
+            bad,
+            format!("OK, but the response holds a timestamp outside years 1..9999 at {at}"),
+        ));
     }
 }
 
@@ -326,11 +407,18 @@ fn bad_timestamp(msg: &DynamicMessage, at: &str) -> Option<String> {
     const MIN: i64 = -62_135_596_800; // 0001-01-01
     const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59
     if msg.descriptor().full_name() == generate::TIMESTAMP {
-        let s = msg.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or_default();
+        let s = msg
+            .get_field_by_name("seconds")
+            .and_then(|v| v.as_i64())
+            .unwrap_or_default();
         return (!(MIN..=MAX).contains(&s)).then(|| at.to_owned());
     }
     for (field, value) in msg.fields() {
-        let here = format!("{at}{}{}", if at.is_empty() { "" } else { "." }, field.name());
+        let here = format!(
+            "{at}{}{}",
+            if at.is_empty() { "" } else { "." },
+            field.name()
+        );
         match value {
             Value::Message(m) => {
                 if let Some(p) = bad_timestamp(m, &here) {

@@ -32,8 +32,17 @@ impl Failure {
 
     /// What kind of failure, for the summary: `INTERNAL`, `OK (accepted)`, ...
     fn class(&self) -> String {
-        let head = self.got.split([':', '"', ';']).next().unwrap_or_default().trim();
-        let head = head.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let head = self
+            .got
+            .split([':', '"', ';'])
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let head = head
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         if self.got.contains("but wrote") {
             return "refused but wrote rows".into();
         }
@@ -63,7 +72,12 @@ impl Report {
         self.failures.push(f);
     }
 
-    pub fn note_valid(&mut self, service: &ServiceDescriptor, method: &MethodDescriptor, status: &Status) {
+    pub fn note_valid(
+        &mut self,
+        service: &ServiceDescriptor,
+        method: &MethodDescriptor,
+        status: &Status,
+    ) {
         self.valid_refused.push(format!(
             "{}/{}: {}",
             service.name(),
@@ -72,7 +86,12 @@ impl Report {
         ));
     }
 
-    pub fn truncated(&mut self, service: &ServiceDescriptor, method: &MethodDescriptor, total: usize) {
+    pub fn truncated(
+        &mut self,
+        service: &ServiceDescriptor,
+        method: &MethodDescriptor,
+        total: usize,
+    ) {
         self.truncated.push(format!(
             "{}/{}: {total} cases, first {} sent",
             service.name(),
@@ -103,7 +122,7 @@ impl Report {
             let (ws, wm, wf) = (
                 w(|f| f.service.len()).max(7),
                 w(|f| f.method.len()).max(6),
-                w(|f| f.field.len()).max(5).min(48),
+                w(|f| f.field.len()).clamp(5, 48),
             );
             out.push_str(&format!(
                 "{:ws$}  {:wm$}  {:wf$}  {:18}  got\n",
@@ -119,7 +138,9 @@ impl Report {
                     f.got
                 ));
             }
-            out.push_str(&format!("\n== {backend:?}: summary by class (service/method: count)\n"));
+            out.push_str(&format!(
+                "\n== {backend:?}: summary by class (service/method: count)\n"
+            ));
             let mut classes: BTreeMap<(String, &str), BTreeMap<String, usize>> = BTreeMap::new();
             for f in &self.failures {
                 *classes

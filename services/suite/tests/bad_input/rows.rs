@@ -51,7 +51,10 @@ impl Databases {
         let mut out = Counts::new();
         for (_, db, sql) in &self.dbs {
             let rows = db
-                .query_all_raw(Statement::from_string(db.get_database_backend(), sql.clone()))
+                .query_all_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    sql.clone(),
+                ))
                 .await
                 .expect("count rows");
             for r in rows {

@@ -20,7 +20,9 @@ pub type Spawner =
 pub const SPAWNERS: &[(&str, Spawner)] = &[
     (crm_customers::GRPC_SERVICE, |s, _| Box::pin(customers(s))),
     (crm_loyalty::GRPC_SERVICE, |s, _| Box::pin(loyalty(s))),
-    (crm_tickets::GRPC_SERVICE, |s, own| Box::pin(tickets(s, own))),
+    (crm_tickets::GRPC_SERVICE, |s, own| {
+        Box::pin(tickets(s, own))
+    }),
 ];
 
 async fn customers(storage: Storage) -> anyhow::Result<Component> {
@@ -63,7 +65,10 @@ impl Suite {
 
 /// The spawner registered for `service`, if any.
 pub fn spawner(service: &str) -> Option<Spawner> {
-    SPAWNERS.iter().find(|(n, _)| *n == service).map(|(_, s)| *s)
+    SPAWNERS
+        .iter()
+        .find(|(n, _)| *n == service)
+        .map(|(_, s)| *s)
 }
 
 /// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
