@@ -4,7 +4,7 @@ use futures::StreamExt;
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 #[derive(Clone)]
@@ -60,12 +60,20 @@ impl Decoder for DynamicDecoder {
 /// Sends `request` to `method` (a one-message stream for client or bidi streaming) and
 /// returns the response (the first item for server or bidi streaming; `None` when the stream
 /// ended without one).
+///
+/// Each call has a connection of its own: a response that breaks a connection (e.g. error
+/// details larger than the client's header limit) is reported for the call that caused it,
+/// not for the next one.
 pub async fn call(
-    channel: &Channel,
+    endpoint: &Endpoint,
     method: &MethodDescriptor,
     request: DynamicMessage,
 ) -> Result<Option<DynamicMessage>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel.clone()).max_decoding_message_size(64 << 20);
+    let channel: Channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| Status::unavailable(format!("test client could not connect: {e}")))?;
+    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20);
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("channel not ready: {e}")))?;
