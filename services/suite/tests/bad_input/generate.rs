@@ -30,26 +30,43 @@ const OVERRIDES: &[(&str, Override)] = &[
     ("crm.common.v1.Money.amount_minor", Override::Int(12_900)),
     // Routing skips unavailable agents.
     ("crm.tickets.v1.Agent.available", Override::Bool(true)),
-    // A new ticket cannot move to new.
+    // A new ticket cannot move to new; solved gives it a survey token.
     (
         "crm.tickets.v1.ChangeStatusRequest.status",
-        Override::Int(2),
+        Override::Int(5),
     ),
     // A category belongs to one team: fixtures would take it.
     ("crm.tickets.v1.Team.categories", Override::Unset),
+    // Values only an earlier answer knows: an order that earned points, the survey token of
+    // the ticket just solved (see `PREPARE` in main.rs).
+    (
+        "crm.loyalty.v1.ReverseRequest.order_id",
+        Override::Remembered,
+    ),
+    (
+        "crm.tickets.v1.SubmitSatisfactionRequest.survey_token",
+        Override::Remembered,
+    ),
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Override {
     Unset,
     Int(i64),
     Bool(bool),
+    /// The newest non-empty value of a field of this name in an OK response.
+    Remembered,
 }
 
-fn override_for(field: &FieldDescriptor) -> Option<Option<Value>> {
+fn override_for(field: &FieldDescriptor, pool: &Pool, service: &str) -> Option<Option<Value>> {
     let (_, o) = OVERRIDES.iter().find(|(n, _)| *n == field.full_name())?;
     Some(match (*o, field.kind()) {
         (Override::Unset, _) => None,
+        (Override::Remembered, _) => pool
+            .remembered
+            .get(&(service.to_owned(), field.name().to_owned()))
+            .cloned()
+            .map(Value::String),
         (Override::Bool(b), _) => Some(Value::Bool(b)),
         (Override::Int(n), Kind::Enum(_)) => Some(Value::EnumNumber(n as i32)),
         (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => {
@@ -159,13 +176,20 @@ pub struct Pool {
     names: BTreeMap<String, Vec<String>>,
     /// Service -> the shape its first Create* method returned (its main collection).
     primary: BTreeMap<String, String>,
+    /// (service, field name) -> the newest value in that service's answers, for
+    /// `Override::Remembered` fields.
+    remembered: BTreeMap<(String, String), String>,
 }
 
 impl Pool {
     /// Records every `name` field (at any depth) of an OK response.
     pub fn collect(&mut self, service: &str, method: &MethodDescriptor, msg: &DynamicMessage) {
         let mut found = Vec::new();
-        collect_names(msg, 0, &mut found);
+        let mut remembered = BTreeMap::new();
+        collect_names(msg, 0, &mut found, &mut remembered);
+        for (field, value) in remembered {
+            self.remembered.insert((service.to_owned(), field), value);
+        }
         if method.name().starts_with("Create")
             && let Some(first) = found.first()
         {
@@ -186,7 +210,12 @@ impl Pool {
     }
 }
 
-fn collect_names(msg: &DynamicMessage, depth: usize, out: &mut Vec<String>) {
+fn collect_names(
+    msg: &DynamicMessage,
+    depth: usize,
+    out: &mut Vec<String>,
+    remembered: &mut BTreeMap<String, String>,
+) {
     if depth > 4 {
         return;
     }
@@ -195,17 +224,26 @@ fn collect_names(msg: &DynamicMessage, depth: usize, out: &mut Vec<String>) {
             Value::String(s) if field.name() == "name" && looks_like_name(s) => {
                 out.push(s.clone());
             }
-            Value::Message(m) => collect_names(m, depth + 1, out),
+            Value::String(s) if !s.is_empty() && remembers(field.name()) => {
+                remembered.insert(field.name().to_owned(), s.clone());
+            }
+            Value::Message(m) => collect_names(m, depth + 1, out, remembered),
             Value::List(items) => {
                 for item in items.iter().take(5) {
                     if let Value::Message(m) = item {
-                        collect_names(m, depth + 1, out);
+                        collect_names(m, depth + 1, out, remembered);
                     }
                 }
             }
             _ => {}
         }
     }
+}
+
+fn remembers(field_name: &str) -> bool {
+    OVERRIDES
+        .iter()
+        .any(|(n, o)| *o == Override::Remembered && n.rsplit('.').next() == Some(field_name))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -276,7 +314,7 @@ impl<'a> Generator<'a> {
 
     /// A plausible value for `field` (`None`: leave it unset).
     pub fn value(&mut self, field: &FieldDescriptor, depth: usize) -> Option<Value> {
-        if let Some(o) = override_for(field) {
+        if let Some(o) = override_for(field, self.pool, self.service) {
             return o;
         }
         if field.is_map() {
@@ -292,7 +330,7 @@ impl<'a> Generator<'a> {
 
     /// One element's value.
     pub fn single(&mut self, field: &FieldDescriptor, depth: usize) -> Option<Value> {
-        if let Some(Some(o)) = override_for(field)
+        if let Some(Some(o)) = override_for(field, self.pool, self.service)
             && !field.is_list()
         {
             return Some(o);

@@ -48,6 +48,30 @@ const MAX_VIOLATIONS: usize = 100;
 const FIXTURE_ROUNDS: usize = 2;
 /// Methods that run as fixtures besides Create*: points to redeem, hold and transfer.
 const FIXTURE_METHODS: &[&str] = &["crm.loyalty.v1.LoyaltyService.Earn"];
+/// Methods whose valid request needs a resource in a particular state: what runs (once,
+/// with its valid request) right before them.
+const PREPARE: &[(&str, &[&str])] = &[
+    (
+        "crm.customers.v1.CustomerService.UndeleteCustomer",
+        &["crm.customers.v1.CustomerService.DeleteCustomer"],
+    ),
+    (
+        "crm.loyalty.v1.LoyaltyService.CaptureHold",
+        &["crm.loyalty.v1.LoyaltyService.Hold"],
+    ),
+    (
+        "crm.loyalty.v1.LoyaltyService.ReleaseHold",
+        &["crm.loyalty.v1.LoyaltyService.Hold"],
+    ),
+    (
+        "crm.tickets.v1.TicketService.SubmitSatisfaction",
+        &["crm.tickets.v1.TicketService.ChangeStatus"],
+    ),
+    (
+        "crm.tickets.v1.TicketService.DeleteTeam",
+        &["crm.tickets.v1.TicketService.CreateTeam"],
+    ),
+];
 
 pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
@@ -104,6 +128,7 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
         for method in service.methods() {
             let t = std::time::Instant::now();
             fixtures(&channel, services, &mut pool).await;
+            prepare(&channel, &method, &mut pool).await;
             let n = exercise(&channel, &dbs, service, &method, &mut pool, &mut report).await;
             if let Err(e) = crm_platform::cli::healthcheck(
                 &suite.addr,
@@ -151,6 +176,27 @@ async fn fixtures(
                     pool.collect(service.full_name(), &method, &resp);
                 }
             }
+        }
+    }
+}
+
+/// Runs the methods `PREPARE` lists for `method`.
+async fn prepare(channel: &tonic::transport::Endpoint, method: &MethodDescriptor, pool: &mut Pool) {
+    let Some((_, first)) = PREPARE.iter().find(|(m, _)| *m == method.full_name()) else {
+        return;
+    };
+    for name in *first {
+        let (service_name, _) = name.rsplit_once('.').expect("a method's full name");
+        let service = crate::pool()
+            .get_service_by_name(service_name)
+            .unwrap_or_else(|| panic!("PREPARE names an unknown service: {name}"));
+        let m = service
+            .methods()
+            .find(|m| m.full_name() == *name)
+            .unwrap_or_else(|| panic!("PREPARE names an unknown method: {name}"));
+        let request = Generator::new(pool, service_name, &m).request();
+        if let Ok(Some(resp)) = codec::call(channel, &m, request).await {
+            pool.collect(service_name, &m, &resp);
         }
     }
 }
