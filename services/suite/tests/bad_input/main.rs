@@ -84,16 +84,11 @@ fn services() -> Vec<ServiceDescriptor> {
     pool().services().collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_rpc_refuses_bad_input() {
+/// The services found, after checking the known ones are there and every one can be
+/// started in-process.
+fn discovered() -> (Vec<ServiceDescriptor>, Vec<String>) {
     let services = services();
     let names: Vec<String> = services.iter().map(|s| s.full_name().to_owned()).collect();
-    eprintln!(
-        "discovered {} services, {} methods: {}",
-        names.len(),
-        services.iter().map(|s| s.methods().len()).sum::<usize>(),
-        names.join(", ")
-    );
     for known in KNOWN {
         assert!(
             names.iter().any(|n| n == known),
@@ -107,6 +102,24 @@ async fn every_rpc_refuses_bad_input() {
     assert!(
         missing.is_empty(),
         "no in-process spawner for {missing:?}: add one line for each to SPAWNERS in services/suite/tests/common/mod.rs"
+    );
+    (services, names)
+}
+
+#[test]
+fn every_service_of_the_descriptor_set_can_be_spawned() {
+    let (services, _) = discovered();
+    assert!(services.iter().all(|s| s.methods().len() > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_refuses_bad_input() {
+    let (services, names) = discovered();
+    eprintln!(
+        "discovered {} services, {} methods: {}",
+        names.len(),
+        services.iter().map(|s| s.methods().len()).sum::<usize>(),
+        names.join(", ")
     );
     let mut failed = 0;
     for backend in crm_platform::testing::backends() {
@@ -265,7 +278,6 @@ async fn exercise(
         report.truncated(service, method, total);
         cases.truncate(MAX_CASES);
     }
-    let mut before = dbs.counts().await;
     for Case {
         path,
         field,
@@ -273,6 +285,7 @@ async fn exercise(
         request,
     } in cases
     {
+        let before = dbs.counts().await;
         let got = codec::call(channel, method, request).await;
         let after = dbs.counts().await;
         let bad = bad.expect("a variant has a bad value");
@@ -294,7 +307,6 @@ async fn exercise(
         if let Ok(Some(resp)) = &got {
             pool.collect(service.full_name(), method, resp);
         }
-        before = after;
     }
 
     // One bad call never hurts another: the valid request still gets a proper answer (a
