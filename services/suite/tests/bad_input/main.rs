@@ -7,8 +7,10 @@
 //! Every answer must be OK (only where the value is in range), or a documented error:
 //! INVALID_ARGUMENT with `BadRequest` field violations (a bounded number), NOT_FOUND,
 //! FAILED_PRECONDITION, ALREADY_EXISTS or ABORTED, always with an `ErrorInfo` reason. A
-//! refused call writes nothing (row counts of every service's tables), and the server still
-//! reports SERVING after each method. Methods are discovered from
+//! refused call writes nothing (row counts of every service's tables), the server still
+//! reports SERVING after each method, the valid request still works after the bad ones, and
+//! what a mutation accepted does not break the service's reads (each read method runs again,
+//! on the resources just written: no panic, no timestamp JSON cannot render). Methods are discovered from
 //! `crm_proto::FILE_DESCRIPTOR_SET`, so a new service is covered by adding its spawner to
 //! `tests/common/mod.rs` (the test fails until then). All failures are collected and printed
 //! as one table.
@@ -143,6 +145,9 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
             fixtures(&channel, services, &mut pool).await;
             prepare(&channel, &method, &mut pool).await;
             let n = exercise(&channel, &dbs, service, &method, &mut pool, &mut report).await;
+            if is_mutation(&method) {
+                read_back(&channel, service, &method, &pool, &mut report).await;
+            }
             if let Err(e) = crm_platform::cli::healthcheck(
                 &suite.addr,
                 service.full_name(),
@@ -189,6 +194,33 @@ async fn fixtures(
                     pool.collect(service.full_name(), &method, &resp);
                 }
             }
+        }
+    }
+}
+
+/// By the suite's conventions every mutation takes a `request_id`.
+fn is_mutation(method: &MethodDescriptor) -> bool {
+    method.input().get_field_by_name("request_id").is_some()
+}
+
+/// What a mutation's accepted values did to later reads: every read of the service (its
+/// methods without a request id) with a valid request for the newest resources, which the
+/// mutation's cases just wrote. A stored value may not make a read fail (e.g. a sum that
+/// overflows) or a response unrenderable (a timestamp outside years 1..9999).
+async fn read_back(
+    channel: &tonic::transport::Endpoint,
+    service: &ServiceDescriptor,
+    after: &MethodDescriptor,
+    pool: &Pool,
+    report: &mut Report,
+) {
+    for read in service.methods().filter(|m| !is_mutation(m)) {
+        let request = Generator::new(pool, service.full_name(), &read).request();
+        let label = format!("(valid {} after {})", read.name(), after.name());
+        match codec::call(channel, &read, request).await {
+            Ok(Some(resp)) => check_response(report, service, after, &label, None, &resp),
+            Ok(None) => {}
+            Err(status) => check_status(report, service, after, &label, None, &status, None),
         }
     }
 }
