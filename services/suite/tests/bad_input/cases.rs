@@ -18,6 +18,8 @@ pub enum Bad {
     Huge,
     Nul,
     Control,
+    /// Well-formed-looking but invalid: `ZZZ` currency, `+999999999999999` phone, ...
+    Malformed,
     Max,
     Min,
     Negative,
@@ -38,6 +40,7 @@ impl Bad {
             Bad::Huge => "100,000 chars",
             Bad::Nul => "NUL byte",
             Bad::Control => "control chars",
+            Bad::Malformed => "malformed",
             Bad::Max => "MAX",
             Bad::Min => "MIN",
             Bad::Negative => "-1",
@@ -199,15 +202,21 @@ fn of_value(
 ) -> Vec<(String, FieldDescriptor, Bad, Value)> {
     let leaf = |bad: Bad, v: Value| (String::new(), field.clone(), bad, v);
     match field.kind() {
-        Kind::String => vec![
-            leaf(Bad::Empty, Value::String(String::new())),
-            leaf(Bad::Huge, Value::String("x".repeat(HUGE))),
-            leaf(Bad::Nul, Value::String("bad\0input".into())),
-            leaf(
-                Bad::Control,
-                Value::String("bad\u{1}\u{1b}[2J\u{7f}".into()),
-            ),
-        ],
+        Kind::String => {
+            let mut out = vec![
+                leaf(Bad::Empty, Value::String(String::new())),
+                leaf(Bad::Huge, Value::String("x".repeat(HUGE))),
+                leaf(Bad::Nul, Value::String("bad\0input".into())),
+                leaf(
+                    Bad::Control,
+                    Value::String("bad\u{1}\u{1b}[2J\u{7f}".into()),
+                ),
+            ];
+            out.extend(
+                generate::malformed(field).map(|m| leaf(Bad::Malformed, Value::String(m.into()))),
+            );
+            out
+        }
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => vec![
             leaf(Bad::Max, Value::I32(i32::MAX)),
             leaf(Bad::Min, Value::I32(i32::MIN)),

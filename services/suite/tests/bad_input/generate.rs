@@ -76,6 +76,22 @@ fn override_for(field: &FieldDescriptor, pool: &Pool, service: &str) -> Option<O
     })
 }
 
+/// For a field with a well-known format (by its name), a value that looks right but is not:
+/// the issue's `+999999999999999` phone and `ZZZ` currency, and their kin.
+pub fn malformed(field: &FieldDescriptor) -> Option<&'static str> {
+    let name = field.name();
+    Some(match name {
+        "language_code" => "xx-!!-123456789",
+        "time_zone" => "Mars/Olympus_Mons",
+        "currency_code" => "ZZZ",
+        "region_code" => "ZZ",
+        "request_id" => "not-a-uuid",
+        _ if name.contains("email") => "li.wei\u{202e}moc.elpmaxe@example.com",
+        _ if name.contains("phone") => "+999999999999999",
+        _ => return None,
+    })
+}
+
 /// Leading comment of a field in its .proto file (empty when none).
 pub fn comment(field: &FieldDescriptor) -> String {
     static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
