@@ -49,6 +49,11 @@ const OVERRIDES: &[(&str, Override)] = &[
     ),
 ];
 
+/// The fields `OVERRIDES` names (for a test that they exist).
+pub fn override_fields() -> impl Iterator<Item = &'static str> {
+    OVERRIDES.iter().map(|(n, _)| *n)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Override {
     Unset,

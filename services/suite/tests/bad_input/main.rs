@@ -114,6 +114,34 @@ fn every_service_of_the_descriptor_set_can_be_spawned() {
     assert!(services.iter().all(|s| s.methods().len() > 0));
 }
 
+/// The per-method tables name methods and fields that exist (a rename fails here, instead
+/// of silently weakening the run).
+#[test]
+fn the_tables_name_real_methods_and_fields() {
+    let method = |name: &str| {
+        let (service, _) = name.rsplit_once('.').expect("a full name");
+        pool()
+            .get_service_by_name(service)
+            .is_some_and(|s| s.methods().any(|m| m.full_name() == name))
+    };
+    for name in FIXTURE_METHODS.iter().chain(
+        PREPARE
+            .iter()
+            .flat_map(|(m, before)| std::iter::once(m).chain(before.iter())),
+    ) {
+        assert!(method(name), "no method {name}");
+    }
+    for name in generate::override_fields() {
+        let (message, field) = name.rsplit_once('.').expect("a full name");
+        assert!(
+            pool()
+                .get_message_by_name(message)
+                .is_some_and(|m| m.get_field_by_name(field).is_some()),
+            "no field {name}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_refuses_bad_input() {
     let (services, names) = discovered();
@@ -135,18 +163,18 @@ async fn every_rpc_refuses_bad_input() {
 async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String]) -> Report {
     let started = std::time::Instant::now();
     let suite = common::spawn_suite(backend, names).await;
-    let channel = tonic::transport::Endpoint::from_shared(suite.url()).expect("endpoint");
+    let endpoint = tonic::transport::Endpoint::from_shared(suite.url()).expect("endpoint");
     let dbs = rows::Databases::connect(&suite.storages).await;
     let mut pool = Pool::default();
     let mut report = Report::default();
     for service in services {
         for method in service.methods() {
             let t = std::time::Instant::now();
-            fixtures(&channel, services, &mut pool).await;
-            prepare(&channel, &method, &mut pool).await;
-            let n = exercise(&channel, &dbs, service, &method, &mut pool, &mut report).await;
+            fixtures(&endpoint, services, &mut pool).await;
+            prepare(&endpoint, &method, &mut pool).await;
+            let n = exercise(&endpoint, &dbs, service, &method, &mut pool, &mut report).await;
             if is_mutation(&method) {
-                read_back(&channel, service, &method, &pool, &mut report).await;
+                read_back(&endpoint, service, &method, &pool, &mut report).await;
             }
             if let Err(e) = crm_platform::cli::healthcheck(
                 &suite.addr,
@@ -179,7 +207,7 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
 /// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
 /// collecting the names they return.
 async fn fixtures(
-    channel: &tonic::transport::Endpoint,
+    endpoint: &tonic::transport::Endpoint,
     services: &[ServiceDescriptor],
     pool: &mut Pool,
 ) {
@@ -190,7 +218,7 @@ async fn fixtures(
         for method in fixtures {
             for _ in 0..FIXTURE_ROUNDS {
                 let request = Generator::new(pool, service.full_name(), &method).request();
-                if let Ok(Some(resp)) = codec::call(channel, &method, request).await {
+                if let Ok(Some(resp)) = codec::call(endpoint, &method, request).await {
                     pool.collect(service.full_name(), &method, &resp);
                 }
             }
@@ -208,7 +236,7 @@ fn is_mutation(method: &MethodDescriptor) -> bool {
 /// mutation's cases just wrote. A stored value may not make a read fail (e.g. a sum that
 /// overflows) or a response unrenderable (a timestamp outside years 1..9999).
 async fn read_back(
-    channel: &tonic::transport::Endpoint,
+    endpoint: &tonic::transport::Endpoint,
     service: &ServiceDescriptor,
     after: &MethodDescriptor,
     pool: &Pool,
@@ -217,7 +245,7 @@ async fn read_back(
     for read in service.methods().filter(|m| !is_mutation(m)) {
         let request = Generator::new(pool, service.full_name(), &read).request();
         let label = format!("(valid {} after {})", read.name(), after.name());
-        match codec::call(channel, &read, request).await {
+        match codec::call(endpoint, &read, request).await {
             Ok(Some(resp)) => check_response(report, service, after, &label, None, &resp),
             Ok(None) => {}
             Err(status) => check_status(report, service, after, &label, None, &status, None),
@@ -226,7 +254,11 @@ async fn read_back(
 }
 
 /// Runs the methods `PREPARE` lists for `method`.
-async fn prepare(channel: &tonic::transport::Endpoint, method: &MethodDescriptor, pool: &mut Pool) {
+async fn prepare(
+    endpoint: &tonic::transport::Endpoint,
+    method: &MethodDescriptor,
+    pool: &mut Pool,
+) {
     let Some((_, first)) = PREPARE.iter().find(|(m, _)| *m == method.full_name()) else {
         return;
     };
@@ -240,7 +272,7 @@ async fn prepare(channel: &tonic::transport::Endpoint, method: &MethodDescriptor
             .find(|m| m.full_name() == *name)
             .unwrap_or_else(|| panic!("PREPARE names an unknown method: {name}"));
         let request = Generator::new(pool, service_name, &m).request();
-        if let Ok(Some(resp)) = codec::call(channel, &m, request).await {
+        if let Ok(Some(resp)) = codec::call(endpoint, &m, request).await {
             pool.collect(service_name, &m, &resp);
         }
     }
@@ -248,7 +280,7 @@ async fn prepare(channel: &tonic::transport::Endpoint, method: &MethodDescriptor
 
 /// Sends every case of one method and checks each answer; returns how many were sent.
 async fn exercise(
-    channel: &tonic::transport::Endpoint,
+    endpoint: &tonic::transport::Endpoint,
     dbs: &rows::Databases,
     service: &ServiceDescriptor,
     method: &MethodDescriptor,
@@ -266,7 +298,7 @@ async fn exercise(
 
     // The empty request.
     let before = dbs.counts().await;
-    let got = codec::call(channel, method, empty).await;
+    let got = codec::call(endpoint, method, empty).await;
     let after = dbs.counts().await;
     check(
         report,
@@ -283,7 +315,7 @@ async fn exercise(
 
     // The valid one: OK expected, but a documented error is tolerated (e.g. not enough
     // points); it is listed, so a wrong generator is visible.
-    let got_valid = codec::call(channel, method, valid.clone()).await;
+    let got_valid = codec::call(endpoint, method, valid.clone()).await;
     let valid_ok = got_valid.is_ok();
     match &got_valid {
         Ok(Some(resp)) => {
@@ -318,7 +350,7 @@ async fn exercise(
     } in cases
     {
         let before = dbs.counts().await;
-        let got = codec::call(channel, method, request).await;
+        let got = codec::call(endpoint, method, request).await;
         let after = dbs.counts().await;
         let bad = bad.expect("a variant has a bad value");
         let field = field.expect("a variant has a field");
@@ -345,7 +377,7 @@ async fn exercise(
     // documented error is fine: it may have been used up, e.g. deleted already).
     let mut again = valid;
     generate::refresh_request_ids(&mut again);
-    if let Err(status) = codec::call(channel, method, again).await {
+    if let Err(status) = codec::call(endpoint, method, again).await {
         check_status(
             report,
             service,
