@@ -6,6 +6,7 @@
 //! Without the pinned grpcurl the test is skipped loudly; with `CI=true` it fails.
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The address the README's examples use.
@@ -28,7 +29,9 @@ fn grpcurl() -> Option<PathBuf> {
         "CI=true but the pinned grpcurl is not at {} (run `make tools`)",
         path.display()
     );
-    eprintln!(
+    // Straight to stderr: the test harness would swallow eprintln! of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n=== SKIPPED: the README examples did not run: no pinned grpcurl at {} (run `make tools`, or set CRM_GRPCURL) ===\n",
         path.display()
     );
