@@ -6,9 +6,13 @@ use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, MethodDescriptor,
     ReflectMessage, Value,
 };
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::comments::{comment, is_immutable, quoted_example, resource_pattern};
+pub use crate::comments::{is_non_negative, is_output_only, is_required};
+pub use crate::names::Pool;
+use crate::names::shape;
 
 pub const TIMESTAMP: &str = "google.protobuf.Timestamp";
 pub const STRUCT: &str = "google.protobuf.Struct";
@@ -48,6 +52,14 @@ const OVERRIDES: &[(&str, Override)] = &[
         Override::Remembered,
     ),
 ];
+
+/// The short names of `Override::Remembered` fields.
+pub fn remembered_fields() -> impl Iterator<Item = &'static str> {
+    OVERRIDES
+        .iter()
+        .filter(|(_, o)| *o == Override::Remembered)
+        .filter_map(|(n, _)| n.rsplit('.').next())
+}
 
 /// The fields `OVERRIDES` names (for a test that they exist).
 pub fn override_fields() -> impl Iterator<Item = &'static str> {
@@ -95,176 +107,6 @@ pub fn malformed(field: &FieldDescriptor) -> Option<&'static str> {
         _ if name.contains("phone") => "+999999999999999",
         _ => return None,
     })
-}
-
-/// Leading comment of a field in its .proto file (empty when none).
-pub fn comment(field: &FieldDescriptor) -> String {
-    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
-    let mut cache = CACHE.lock().expect("comment cache");
-    let cache = cache.get_or_insert_with(HashMap::new);
-    cache
-        .entry(field.full_name().to_owned())
-        .or_insert_with(|| {
-            let file = field.parent_file();
-            file.file_descriptor_proto()
-                .source_code_info
-                .as_ref()
-                .and_then(|info| info.location.iter().find(|l| l.path == field.path()))
-                .map(|l| {
-                    let mut c = l.leading_comments.clone().unwrap_or_default();
-                    c.push(' ');
-                    c.push_str(l.trailing_comments.as_deref().unwrap_or_default());
-                    c
-                })
-                .unwrap_or_default()
-        })
-        .clone()
-}
-
-pub fn is_required(field: &FieldDescriptor) -> bool {
-    comment(field).contains("(Required")
-}
-
-pub fn is_output_only(field: &FieldDescriptor) -> bool {
-    comment(field).contains("(Output only")
-}
-
-fn is_immutable(field: &FieldDescriptor) -> bool {
-    comment(field).contains("immutable")
-}
-
-/// The documented lower bound of a number excludes negatives (`> 0`, `>= 1`, `1..5`).
-pub fn is_non_negative(field: &FieldDescriptor) -> bool {
-    let c = comment(field);
-    if c.contains("< 0") {
-        return false; // e.g. "add (> 0) or remove (< 0)"
-    }
-    field.name() == "page_size"
-        || c.contains("> 0")
-        || c.contains(">= 0")
-        || c.contains(">= 1")
-        || c.contains("not negative")
-        || c.split_whitespace().any(|w| {
-            w.trim_matches(|ch: char| !ch.is_ascii_digit() && ch != '.')
-                .split_once("..")
-                .is_some_and(|(a, b)| a.parse::<i64>().is_ok() && b.parse::<i64>().is_ok())
-        })
-}
-
-/// The first `` `a/{b}` ``-style resource pattern in a field's comment.
-fn resource_pattern(field: &FieldDescriptor) -> Option<String> {
-    let c = comment(field);
-    c.split('`')
-        .skip(1)
-        .step_by(2)
-        .find(|p| p.contains('/') && !p.contains(' '))
-        .map(str::to_owned)
-}
-
-/// The first `"example"` in a field's comment.
-fn quoted_example(field: &FieldDescriptor) -> Option<String> {
-    let c = comment(field);
-    c.split('"')
-        .nth(1)
-        .filter(|s| !s.is_empty() && !s.contains('{') && s.len() < 40)
-        .map(str::to_owned)
-}
-
-/// `customers/abc/holds/def` -> `customers/*/holds/*`; a pattern's `{x}` segments likewise.
-pub fn shape(name: &str) -> String {
-    name.split('/')
-        .enumerate()
-        .map(|(i, s)| if i % 2 == 1 { "*" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn looks_like_name(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('/').collect();
-    parts.len() >= 2
-        && parts.len().is_multiple_of(2)
-        && parts.iter().step_by(2).all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
-        })
-        && parts.iter().skip(1).step_by(2).all(|p| !p.is_empty())
-}
-
-/// Resource names seen in OK responses, by shape, oldest first.
-#[derive(Default)]
-pub struct Pool {
-    names: BTreeMap<String, Vec<String>>,
-    /// Service -> the shape its first Create* method returned (its main collection).
-    primary: BTreeMap<String, String>,
-    /// (service, field name) -> the newest value in that service's answers, for
-    /// `Override::Remembered` fields.
-    remembered: BTreeMap<(String, String), String>,
-}
-
-impl Pool {
-    /// Records every `name` field (at any depth) of an OK response.
-    pub fn collect(&mut self, service: &str, method: &MethodDescriptor, msg: &DynamicMessage) {
-        let mut found = Vec::new();
-        let mut remembered = BTreeMap::new();
-        collect_names(msg, 0, &mut found, &mut remembered);
-        for (field, value) in remembered {
-            self.remembered.insert((service.to_owned(), field), value);
-        }
-        if method.name().starts_with("Create")
-            && let Some(first) = found.first()
-        {
-            self.primary
-                .entry(service.to_owned())
-                .or_insert_with(|| shape(first));
-        }
-        for n in found {
-            let v = self.names.entry(shape(&n)).or_default();
-            if !v.contains(&n) {
-                v.push(n);
-            }
-        }
-    }
-
-    fn shapes(&self) -> impl Iterator<Item = &String> {
-        self.names.keys()
-    }
-}
-
-fn collect_names(
-    msg: &DynamicMessage,
-    depth: usize,
-    out: &mut Vec<String>,
-    remembered: &mut BTreeMap<String, String>,
-) {
-    if depth > 4 {
-        return;
-    }
-    for (field, value) in msg.fields() {
-        match value {
-            Value::String(s) if field.name() == "name" && looks_like_name(s) => {
-                out.push(s.clone());
-            }
-            Value::String(s) if !s.is_empty() && remembers(field.name()) => {
-                remembered.insert(field.name().to_owned(), s.clone());
-            }
-            Value::Message(m) => collect_names(m, depth + 1, out, remembered),
-            Value::List(items) => {
-                for item in items.iter().take(5) {
-                    if let Value::Message(m) = item {
-                        collect_names(m, depth + 1, out, remembered);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn remembers(field_name: &str) -> bool {
-    OVERRIDES
-        .iter()
-        .any(|(n, o)| *o == Override::Remembered && n.rsplit('.').next() == Some(field_name))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
