@@ -1,0 +1,112 @@
+//! The whole suite in-process on one port (as `crm-suite` runs it), each service on its own
+//! fresh storage, for the suite-wide tests.
+//!
+//! A new service adds ONE line to [`SPAWNERS`] (its gRPC service name and a function that
+//! builds its component); `bad_input` fails loudly for a service of the descriptor set that
+//! has none.
+#![allow(dead_code)]
+use crm_platform::server::Component;
+use crm_platform::testing::{Backend, Storage};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Builds one service's component on `storage`; `own` is the suite's address
+/// (`http://127.0.0.1:PORT`), for services that call other services.
+pub type Spawner =
+    fn(Storage, String) -> Pin<Box<dyn Future<Output = anyhow::Result<Component>> + Send>>;
+
+/// Every service the suite serves: gRPC service name -> spawner.
+pub const SPAWNERS: &[(&str, Spawner)] = &[
+    (crm_customers::GRPC_SERVICE, |s, _| Box::pin(customers(s))),
+    (crm_loyalty::GRPC_SERVICE, |s, _| Box::pin(loyalty(s))),
+    (crm_tickets::GRPC_SERVICE, |s, own| {
+        Box::pin(tickets(s, own))
+    }),
+];
+
+async fn customers(storage: Storage) -> anyhow::Result<Component> {
+    let mut s = crm_customers::Settings::load(None)?;
+    storage.apply(&mut s.platform);
+    Ok(crm_customers::component(&s).await?.0)
+}
+
+async fn loyalty(storage: Storage) -> anyhow::Result<Component> {
+    let mut s = crm_loyalty::Settings::load(None)?;
+    storage.apply(&mut s.platform);
+    // Background jobs off: they would write while a test compares row counts.
+    s.loyalty.expire_interval_secs = 0;
+    Ok(crm_loyalty::component(&s).await?.0)
+}
+
+async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
+    let mut s = crm_tickets::Settings::load(None)?;
+    storage.apply(&mut s.platform);
+    s.tickets.sla_interval_secs = 0;
+    s.tickets.verify_interval_secs = 0;
+    s.clients.customers_url.clone_from(&own);
+    s.clients.loyalty_url = own;
+    Ok(crm_tickets::component(&s).await?.0)
+}
+
+/// A running suite: its address and each service's storage.
+pub struct Suite {
+    pub addr: String,
+    pub port: u16,
+    /// gRPC service name -> where that service keeps its rows.
+    pub storages: BTreeMap<String, Storage>,
+}
+
+impl Suite {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// The spawner registered for `service`, if any.
+pub fn spawner(service: &str) -> Option<Spawner> {
+    SPAWNERS
+        .iter()
+        .find(|(n, _)| *n == service)
+        .map(|(_, s)| *s)
+}
+
+/// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
+/// fresh database, and waits until the server reports SERVING.
+pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
+    let mut settings = crm_customers::Settings::load(None)
+        .expect("default settings")
+        .platform
+        .server;
+    settings.host = "127.0.0.1".into();
+    settings.port = 0;
+    let listener = crm_platform::server::bind(&settings).await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut storages = BTreeMap::new();
+    let mut components = Vec::new();
+    for name in services {
+        let spawn = spawner(name).unwrap_or_else(|| panic!("no in-process spawner for {name}"));
+        let storage = Storage::fresh(backend).await;
+        components.push(
+            spawn(storage.clone(), format!("http://{addr}"))
+                .await
+                .unwrap_or_else(|e| panic!("{name} starts: {e:#}")),
+        );
+        storages.insert(name.clone(), storage);
+    }
+    tokio::spawn(async move {
+        crm_platform::server::serve(&settings, listener, components, std::future::pending())
+            .await
+            .expect("suite serves");
+    });
+    assert!(
+        crm_platform::testing::wait_serving(&addr, "").await,
+        "suite at {addr} never became SERVING"
+    );
+    Suite {
+        addr,
+        port,
+        storages,
+    }
+}
