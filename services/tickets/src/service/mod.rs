@@ -3,8 +3,10 @@
 //!
 //! Every mutation runs in one database transaction that first claims its request id
 //! (idempotency), then locks the rows it changes, applies the domain rules and writes with a
-//! revision check. Calls to other services happen before that transaction opens (or, for
-//! goodwill points, with a deterministic request id so a repeat is a replay).
+//! revision check. Calls to other services never happen while a transaction (a pooled
+//! connection, a row lock) is open: questions (customer check, loyalty tier, macro values)
+//! are asked before it opens; goodwill points are asked for after it commits, with the
+//! award marked pending in it and a deterministic request id, so a repeat is a replay.
 mod csat;
 mod jobs;
 mod org;

@@ -296,3 +296,99 @@ async fn goodwill_owed_while_loyalty_is_down_is_awarded_once_later() {
     })
     .await;
 }
+
+/// A server that accepts connections and never answers: calls to it wait for their deadline.
+async fn black_hole() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = l.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_slow_loyalty_never_stalls_other_calls() {
+    each_backend(|backend| async move {
+        let lport = black_hole().await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.loyalty_url = format!("http://127.0.0.1:{lport}");
+            s.clients.timeout_ms = 3000;
+        })
+        .await;
+        let (a, b) = {
+            let mut other = app.client.clone();
+            let b = ticket(&new_customer(), pb::Category::Inquiry);
+            let (a, b) = tokio::join!(
+                app.try_create(ticket(&new_customer(), pb::Category::Complaint)),
+                other.create_ticket(pb::CreateTicketRequest {
+                    ticket: Some(b),
+                    request_id: rid(),
+                })
+            );
+            (a.expect("create a"), b.expect("create b").into_inner())
+        };
+        let solved = app
+            .status(&a.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+
+        // A low score: loyalty is asked for goodwill and takes its full deadline.
+        let mut c = app.client.clone();
+        let name = a.name.clone();
+        let survey = tokio::spawn(async move {
+            c.submit_satisfaction(pb::SubmitSatisfactionRequest {
+                name,
+                survey_token: solved.survey_token,
+                satisfaction: Some(pb::Satisfaction {
+                    overall: 1,
+                    ..Default::default()
+                }),
+                request_id: rid(),
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let quick = std::time::Duration::from_millis(1500);
+        let started = std::time::Instant::now();
+        // Reads and writes of another ticket, and a write of the same one, go through.
+        let got = tokio::time::timeout(
+            quick,
+            app.client.get_ticket(pb::GetTicketRequest {
+                name: b.name.clone(),
+            }),
+        )
+        .await
+        .expect("get ticket is not stalled by the loyalty call")
+        .expect("get");
+        assert_eq!(got.into_inner().name, b.name);
+        tokio::time::timeout(quick, app.status(&b.name, pb::Status::OnHold))
+            .await
+            .expect("change status is not stalled")
+            .expect("on hold");
+        tokio::time::timeout(
+            quick,
+            app.reply(&a.name, &a.customer, pb::MessageKind::PublicReply, "Hello?"),
+        )
+        .await
+        .expect("a reply on the surveyed ticket is not stalled")
+        .expect("reply");
+        assert!(started.elapsed() < quick);
+        assert!(!survey.is_finished(), "loyalty is still being waited for");
+
+        let s = survey
+            .await
+            .expect("join")
+            .expect("answer accepted")
+            .into_inner();
+        assert!(s.goodwill_pending, "loyalty never answered");
+        assert_eq!(s.goodwill_points, 0);
+        assert_eq!(app.get(&a.name).await.status, pb::Status::Open as i32);
+    })
+    .await;
+}
