@@ -98,7 +98,13 @@ wire_enum!(Status {
     Closed = 6 => "closed",
 });
 wire_enum!(SlaState { Active = 1 => "active", Hit = 2 => "hit", Missed = 3 => "missed", ActiveWithMisses = 4 => "active_with_misses" });
-wire_enum!(CustomerCheck { Verified = 1 => "verified", Unverified = 2 => "unverified", NotFound = 3 => "not_found" });
+wire_enum!(CustomerCheck {
+    Verified = 1 => "verified",
+    Unverified = 2 => "unverified",
+    NotFound = 3 => "not_found",
+    Erased = 4 => "erased",
+    Deleted = 5 => "deleted",
+});
 wire_enum!(MessageKind { PublicReply = 1 => "public_reply", InternalNote = 2 => "internal_note", System = 3 => "system" });
 wire_enum!(RoutingStrategy { RoundRobin = 1 => "round_robin", LeastLoaded = 2 => "least_loaded" });
 

@@ -73,15 +73,17 @@ impl TicketsService {
             return Ok(previous);
         }
         // Questions for other services first, outside the transaction.
-        let check = match self.clients.customer(new.customer).await {
-            CustomerLookup::Found { .. } => CustomerCheck::Verified,
-            CustomerLookup::NotFound => {
-                return Err(error::customer_not_found(&new.customer.name()));
-            }
-            CustomerLookup::Unknown => CustomerCheck::Unverified,
+        let asked = new.customer.name();
+        let (customer, check) = match self.clients.customer(new.customer).await {
+            // A merged-away customer's ticket is filed under the survivor.
+            CustomerLookup::Found { id, .. } => (id, CustomerCheck::Verified),
+            CustomerLookup::NotFound => return Err(error::customer_not_found(&asked)),
+            CustomerLookup::Erased => return Err(error::customer_erased(&asked)),
+            CustomerLookup::Deleted => return Err(error::customer_deleted(&asked)),
+            CustomerLookup::Unknown => (new.customer, CustomerCheck::Unverified),
         };
         let mut priority = new.priority;
-        if let Some(tier) = self.clients.tier(new.customer).await
+        if let Some(tier) = self.clients.tier(customer).await
             && self.cfg.priority_tiers.contains(&tier)
         {
             priority = priority.bumped();
@@ -93,7 +95,7 @@ impl TicketsService {
         let now = now();
         let mut t = Ticket {
             id: TicketId::generate(),
-            customer: new.customer,
+            customer,
             channel: new.channel,
             category: new.category,
             priority,
@@ -530,6 +532,7 @@ impl TicketsService {
         if let CustomerLookup::Found {
             given_name,
             display_name,
+            ..
         } = self.clients.customer(ticket.customer).await
         {
             values.insert("customer.given_name", given_name);

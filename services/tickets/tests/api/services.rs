@@ -392,3 +392,124 @@ async fn a_slow_loyalty_never_stalls_other_calls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn gone_customers_are_refused_and_merged_ones_resolve_to_the_survivor() {
+    each_backend(|backend| async move {
+        let (cport, _stop) = customers(&Storage::fresh(backend).await, 0).await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+        })
+        .await;
+        let mut c = CustomerServiceClient::connect(format!("http://127.0.0.1:{cport}"))
+            .await
+            .expect("connect customers");
+        let deleted = create_customer(cport, "Deleted").await;
+        let erased = create_customer(cport, "Erased").await;
+        let survivor = create_customer(cport, "Survivor").await;
+        let merged = create_customer(cport, "Merged").await;
+        c.delete_customer(cpb::DeleteCustomerRequest {
+            name: deleted.clone(),
+            etag: String::new(),
+            request_id: rid(),
+        })
+        .await
+        .expect("delete");
+        c.erase_customer(cpb::EraseCustomerRequest {
+            name: erased.clone(),
+            request_id: rid(),
+            actor: "dpo".into(),
+        })
+        .await
+        .expect("erase");
+        c.merge_customers(cpb::MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: vec![merged.clone()],
+            validate_only: false,
+            request_id: rid(),
+            actor: "agent".into(),
+        })
+        .await
+        .expect("merge");
+
+        let err = app
+            .try_create(ticket(&deleted, pb::Category::Complaint))
+            .await
+            .expect_err("deleted customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_DELETED");
+        let err = app
+            .try_create(ticket(&erased, pb::Category::Complaint))
+            .await
+            .expect_err("erased customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_ERASED");
+        let t = app.create(ticket(&merged, pb::Category::Complaint)).await;
+        assert_eq!(t.customer, survivor, "stored under the survivor");
+        assert_eq!(t.customer_check, pb::CustomerCheck::Verified as i32);
+        let list = app
+            .client
+            .list_tickets(pb::ListTicketsRequest {
+                customer: survivor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(list.tickets.len(), 1);
+        assert_eq!(list.tickets[0].name, t.name);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_verification_pass_settles_gone_and_merged_customers() {
+    each_backend(|backend| async move {
+        let cstorage = Storage::fresh(backend).await;
+        let (cport, cstop) = customers(&cstorage, 0).await;
+        let deleted = create_customer(cport, "Deleted").await;
+        let survivor = create_customer(cport, "Survivor").await;
+        let merged = create_customer(cport, "Merged").await;
+        stop(cport, cstop).await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+            s.clients.timeout_ms = 500;
+        })
+        .await;
+        let d = app.create(ticket(&deleted, pb::Category::Complaint)).await;
+        let m = app.create(ticket(&merged, pb::Category::Complaint)).await;
+        assert_eq!(d.customer_check, pb::CustomerCheck::Unverified as i32);
+
+        let (_, _stop) = customers(&cstorage, cport).await;
+        let url = format!("http://127.0.0.1:{cport}");
+        assert!(
+            crm_platform::testing::wait_serving(&url, "crm.customers.v1.CustomerService").await
+        );
+        let mut c = CustomerServiceClient::connect(url)
+            .await
+            .expect("connect customers");
+        c.delete_customer(cpb::DeleteCustomerRequest {
+            name: deleted.clone(),
+            etag: String::new(),
+            request_id: rid(),
+        })
+        .await
+        .expect("delete");
+        c.merge_customers(cpb::MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: vec![merged.clone()],
+            validate_only: false,
+            request_id: rid(),
+            actor: "agent".into(),
+        })
+        .await
+        .expect("merge");
+        assert_eq!(app.service.verify_customers().await.expect("pass"), 2);
+        assert_eq!(
+            app.get(&d.name).await.customer_check,
+            pb::CustomerCheck::Deleted as i32
+        );
+        let moved = app.get(&m.name).await;
+        assert_eq!(moved.customer_check, pb::CustomerCheck::Verified as i32);
+        assert_eq!(moved.customer, survivor);
+    })
+    .await;
+}
