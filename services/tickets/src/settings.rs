@@ -32,6 +32,7 @@ pub struct TicketsSettings {
     pub priority_tiers: Vec<String>,
     pub low_score_threshold: i32,
     pub goodwill_points: i64,
+    pub max_stats_window_days: i64,
     pub calendar: CalendarSettings,
     pub sla_policies: Vec<SlaPolicy>,
 }
@@ -49,6 +50,9 @@ impl Validate for TicketsSettings {
         }
         if self.goodwill_points < 0 {
             p.push("tickets.goodwill_points must not be negative".into());
+        }
+        if !(1..=3660).contains(&self.max_stats_window_days) {
+            p.push("tickets.max_stats_window_days must be 1..3660".into());
         }
         if let Err(e) = self.calendar.calendar() {
             p.push(format!("tickets.calendar: {e}"));

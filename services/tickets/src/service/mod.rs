@@ -200,7 +200,7 @@ impl TicketsService {
     ) -> Result<(), Error> {
         t.revision += 1;
         t.update_time = now;
-        if store::update_ticket(txn, t, now).await? {
+        if store::update_ticket(txn, t, now, &self.calendar).await? {
             Ok(())
         } else {
             Err(Error::etag_mismatch())

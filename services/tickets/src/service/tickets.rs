@@ -122,7 +122,7 @@ impl TicketsService {
         };
         t.sla = SlaTrack::start(self.policy(&t)?, &self.calendar, now);
         self.route(&txn, &mut t, now).await?;
-        store::insert_ticket(&txn, &t, now).await?;
+        store::insert_ticket(&txn, &t, now, &self.calendar).await?;
         let name = t.id.name();
         self.commit(txn, key, &name, t).await
     }

@@ -1,7 +1,10 @@
 //! Rows <-> domain records. A row's `doc` is the record as JSON; the columns beside it are
 //! authoritative where they can change without the doc (agent load, moved messages).
 use super::entities::{agent, macro_, message, satisfaction, team, ticket};
-use crate::domain::{Agent, AgentId, Macro, Message, Satisfaction, Team, TeamId, Ticket, TicketId};
+use crate::domain::sla::elapsed;
+use crate::domain::{
+    Agent, AgentId, Calendar, Macro, Message, Satisfaction, Team, TeamId, Ticket, TicketId,
+};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
@@ -16,14 +19,44 @@ fn from_doc<T: DeserializeOwned>(doc: &str, what: &str) -> Result<T, Error> {
     serde_json::from_str(doc).map_err(|e| Error::internal(anyhow::anyhow!("corrupt {what}: {e}")))
 }
 
-/// The row of a ticket; the SLA state column is the state at `now`.
-pub fn ticket_row(t: &Ticket, now: DateTime<Utc>) -> Result<ticket::ActiveModel, Error> {
+/// What the columns beside the doc mean; rows with an older version get their derived
+/// columns filled by [`super::backfill_ticket_columns`].
+pub const TICKET_COLUMNS_VERSION: i32 = 1;
+
+/// The figures stats aggregate: (first response, resolution), each as (wall-clock seconds,
+/// business seconds on `cal`) since creation, when the ticket has one.
+pub type Durations = [(Option<i64>, Option<i64>); 2];
+
+pub fn durations(t: &Ticket, cal: &Calendar) -> Durations {
+    let since_create = |end: Option<DateTime<Utc>>| {
+        let (wall, business) = end.map(|e| elapsed(cal, t.create_time, e)).unzip();
+        (wall, business)
+    };
+    [
+        since_create(t.first_response_time),
+        since_create(t.solve_time),
+    ]
+}
+
+/// The row of a ticket; the SLA state column is the state at `now`, durations on `cal`.
+pub fn ticket_row(
+    t: &Ticket,
+    now: DateTime<Utc>,
+    cal: &Calendar,
+) -> Result<ticket::ActiveModel, Error> {
     let next_check = if t.status.is_open() {
         t.sla.next_check()
     } else {
         None
     };
+    let [(fr, fr_business), (res, res_business)] = durations(t, cal);
     Ok(ticket::ActiveModel {
+        first_response_seconds: Set(fr),
+        first_response_business_seconds: Set(fr_business),
+        resolution_seconds: Set(res),
+        resolution_business_seconds: Set(res_business),
+        merged: Set(t.merged_into.is_some()),
+        columns_version: Set(TICKET_COLUMNS_VERSION),
         id: Set(t.id.0),
         customer_id: Set(t.customer.0),
         status: Set(t.status.as_str().to_owned()),

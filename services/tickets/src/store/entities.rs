@@ -31,6 +31,12 @@ pub mod ticket {
         pub revision: i64,
         #[sea_orm(column_type = "Text")]
         pub doc: String,
+        pub first_response_seconds: Option<i64>,
+        pub first_response_business_seconds: Option<i64>,
+        pub resolution_seconds: Option<i64>,
+        pub resolution_business_seconds: Option<i64>,
+        pub merged: bool,
+        pub columns_version: i32,
     }
 
     no_relations!();

@@ -3,10 +3,11 @@
 //! agent capacity is claimed with a conditional increment, so it can never be exceeded.
 pub mod convert;
 pub mod entities;
+pub mod stats;
 
 use crate::domain::{
-    Agent, AgentId, Category, Channel, CustomerId, Macro, Message, Priority, Satisfaction,
-    SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
+    Agent, AgentId, Calendar, Category, Channel, CustomerId, Macro, Message, Priority,
+    Satisfaction, SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
 };
 use chrono::{DateTime, Utc};
 use convert::*;
@@ -25,8 +26,9 @@ pub async fn insert_ticket(
     conn: &impl ConnectionTrait,
     t: &Ticket,
     now: DateTime<Utc>,
+    cal: &Calendar,
 ) -> Result<(), Error> {
-    ticket::Entity::insert(ticket_row(t, now)?)
+    ticket::Entity::insert(ticket_row(t, now, cal)?)
         .exec_without_returning(conn)
         .await?;
     Ok(())
@@ -37,8 +39,9 @@ pub async fn update_ticket(
     conn: &impl ConnectionTrait,
     t: &Ticket,
     now: DateTime<Utc>,
+    cal: &Calendar,
 ) -> Result<bool, Error> {
-    let mut row = ticket_row(t, now)?;
+    let mut row = ticket_row(t, now, cal)?;
     row.id = sea_orm::ActiveValue::NotSet;
     let res = ticket::Entity::update_many()
         .set(row)
@@ -199,42 +202,39 @@ pub async fn unverified_tickets(
         .collect()
 }
 
-/// Tickets created in [start, end), optionally of one team.
-pub async fn tickets_created(
+/// Fills the derived columns of up to `limit` rows written before they existed (see
+/// [`convert::TICKET_COLUMNS_VERSION`]); the doc and revision stay as they are. Returns how
+/// many rows were filled (0: none left).
+pub async fn backfill_ticket_columns(
     conn: &impl ConnectionTrait,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    team: Option<TeamId>,
-) -> Result<Vec<Ticket>, Error> {
-    let mut s = ticket::Entity::find()
-        .filter(ticket::Column::CreateTime.gte(start))
-        .filter(ticket::Column::CreateTime.lt(end));
-    if let Some(t) = team {
-        s = s.filter(ticket::Column::TeamId.eq(t.0));
+    cal: &Calendar,
+    limit: u64,
+) -> Result<u64, Error> {
+    use ticket::Column as C;
+    let rows = ticket::Entity::find()
+        .filter(C::ColumnsVersion.lt(TICKET_COLUMNS_VERSION))
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let n = rows.len() as u64;
+    for r in rows {
+        let id = r.id;
+        let t = ticket_from_row(r)?;
+        let [(fr, frb), (res, resb)] = durations(&t, cal);
+        ticket::Entity::update_many()
+            .col_expr(C::FirstResponseSeconds, Expr::value(fr))
+            .col_expr(C::FirstResponseBusinessSeconds, Expr::value(frb))
+            .col_expr(C::ResolutionSeconds, Expr::value(res))
+            .col_expr(C::ResolutionBusinessSeconds, Expr::value(resb))
+            .col_expr(C::Merged, Expr::value(t.merged_into.is_some()))
+            .col_expr(C::ColumnsVersion, Expr::value(TICKET_COLUMNS_VERSION))
+            .filter(C::Id.eq(id))
+            // A concurrent write wrote the columns itself.
+            .filter(C::ColumnsVersion.lt(TICKET_COLUMNS_VERSION))
+            .exec(conn)
+            .await?;
     }
-    s.all(conn)
-        .await?
-        .into_iter()
-        .map(ticket_from_row)
-        .collect()
-}
-
-/// Tickets not solved or closed (the backlog), optionally of one team.
-pub async fn open_tickets(
-    conn: &impl ConnectionTrait,
-    team: Option<TeamId>,
-) -> Result<Vec<Ticket>, Error> {
-    let mut s = ticket::Entity::find().filter(
-        ticket::Column::Status.is_not_in([Status::Solved.as_str(), Status::Closed.as_str()]),
-    );
-    if let Some(t) = team {
-        s = s.filter(ticket::Column::TeamId.eq(t.0));
-    }
-    s.all(conn)
-        .await?
-        .into_iter()
-        .map(ticket_from_row)
-        .collect()
+    Ok(n)
 }
 
 // ---- messages ---------------------------------------------------------------------------
