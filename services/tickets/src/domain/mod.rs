@@ -97,7 +97,13 @@ wire_enum!(Status {
     Solved = 5 => "solved",
     Closed = 6 => "closed",
 });
-wire_enum!(SlaState { Active = 1 => "active", Hit = 2 => "hit", Missed = 3 => "missed", ActiveWithMisses = 4 => "active_with_misses" });
+wire_enum!(SlaState {
+    Active = 1 => "active",
+    Hit = 2 => "hit",
+    Missed = 3 => "missed",
+    ActiveWithMisses = 4 => "active_with_misses",
+    NotApplicable = 5 => "not_applicable",
+});
 wire_enum!(CustomerCheck {
     Verified = 1 => "verified",
     Unverified = 2 => "unverified",

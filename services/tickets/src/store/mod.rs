@@ -108,7 +108,9 @@ fn sla_state_is(state: SlaState, now: DateTime<Utc>) -> sea_orm::Condition {
         SlaState::ActiveWithMisses => sea_orm::Condition::any()
             .add(stored)
             .add(sea_orm::Condition::all().add(active).add(due)),
-        SlaState::Hit | SlaState::Missed => sea_orm::Condition::all().add(stored),
+        SlaState::Hit | SlaState::Missed | SlaState::NotApplicable => {
+            sea_orm::Condition::all().add(stored)
+        }
     }
 }
 
