@@ -216,7 +216,11 @@ pub struct Ticket {
     pub merged_into: Option<TicketId>,
     pub merged_from: Vec<TicketId>,
     pub escalations: i32,
+    /// The token of the current survey (a new one each time the ticket is solved).
     pub survey_token: String,
+    /// The current survey's number (1 after the first solve; 0: never solved).
+    #[serde(default)]
+    pub survey: i32,
     pub revision: i64,
 }
 
@@ -327,6 +331,12 @@ pub fn check_macro_code(code: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Satisfaction {
     pub ticket: TicketId,
+    /// Which survey of the ticket this answers (see [`Ticket::survey`]).
+    #[serde(default = "first_survey")]
+    pub survey: i32,
+    /// That survey's token ("" for answers given before surveys were numbered).
+    #[serde(default)]
+    pub survey_token: String,
     pub overall: i32,
     pub service: i32,
     pub product_quality: i32,
@@ -337,6 +347,10 @@ pub struct Satisfaction {
     /// Goodwill is owed but loyalty was unreachable: the background pass retries it.
     #[serde(default)]
     pub goodwill_pending: bool,
+}
+
+fn first_survey() -> i32 {
+    1
 }
 
 #[cfg(test)]

@@ -319,6 +319,8 @@ pub fn satisfaction(
     let comment = multiline("satisfaction.comment", &s.comment, 2000, false, v);
     Some(Satisfaction {
         ticket: ticket?,
+        survey: 0,
+        survey_token: String::new(),
         overall: s.overall,
         service: s.service,
         product_quality: s.product_quality,

@@ -10,10 +10,17 @@ use crm_platform::idempotency::{Begun, IdempotencyKey};
 use sea_orm::TransactionTrait;
 use sha2::{Digest, Sha256};
 
-/// The loyalty request id of a ticket's goodwill award: derived from the ticket, so however
-/// often it is sent, loyalty awards it once.
-pub fn goodwill_request_id(ticket: TicketId) -> uuid::Uuid {
-    let d = Sha256::digest(format!("tickets.crm goodwill {}", ticket.name()));
+/// The loyalty request id of the goodwill award for survey `survey` of a ticket: derived
+/// from both, so however often it is sent, loyalty awards it once per survey. (The first
+/// survey keeps the id used before surveys were numbered, so an award pending across the
+/// upgrade is not paid twice.)
+pub fn goodwill_request_id(ticket: TicketId, survey: i32) -> uuid::Uuid {
+    let seed = if survey <= 1 {
+        format!("tickets.crm goodwill {}", ticket.name())
+    } else {
+        format!("tickets.crm goodwill {} survey {survey}", ticket.name())
+    };
+    let d = Sha256::digest(seed);
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
     uuid::Builder::from_random_bytes(b).into_uuid()
@@ -52,7 +59,7 @@ impl TicketsService {
                 customer,
                 self.cfg.goodwill_points,
                 &format!("low satisfaction score on {}", s.ticket),
-                goodwill_request_id(s.ticket),
+                goodwill_request_id(s.ticket, s.survey),
             )
             .await;
         let body = match answer {
@@ -117,6 +124,10 @@ impl TicketsService {
         };
         let now = now();
         let mut t = self.lock(&txn, id).await?;
+        if t.survey_token != token && store::token_answered(&txn, id, token).await? {
+            // An earlier survey (the ticket was solved again since): answered for good.
+            return Err(error::survey_answered(&id.name()));
+        }
         if t.solve_time.is_none()
             || t.survey_token.is_empty()
             || t.survey_token != token
@@ -124,10 +135,12 @@ impl TicketsService {
         {
             return Err(error::survey_not_open(&id.name()));
         }
-        if !store::satisfaction_of(&txn, &[id]).await?.is_empty() {
+        if store::answer_of(&txn, id, t.survey).await?.is_some() {
             return Err(error::survey_answered(&id.name()));
         }
         s.ticket = id;
+        s.survey = t.survey;
+        s.survey_token = t.survey_token.clone();
         s.submit_time = now;
         s.goodwill_points = 0;
         let low = s.overall <= self.cfg.low_score_threshold;
@@ -162,10 +175,8 @@ impl TicketsService {
 
     /// The stored state of an answer (its goodwill may have been settled since `s`).
     async fn current_answer(&self, s: Satisfaction) -> Result<Satisfaction, Error> {
-        Ok(store::satisfaction_of(&self.db, &[s.ticket])
+        Ok(store::answer_of(&self.db, s.ticket, s.survey)
             .await?
-            .into_iter()
-            .next()
             .unwrap_or(s))
     }
 }
@@ -178,7 +189,10 @@ mod tests {
     fn goodwill_request_id_is_stable_per_ticket() {
         let a = TicketId::generate();
         let b = TicketId::generate();
-        assert_eq!(goodwill_request_id(a), goodwill_request_id(a));
-        assert_ne!(goodwill_request_id(a), goodwill_request_id(b));
+        assert_eq!(goodwill_request_id(a, 1), goodwill_request_id(a, 1));
+        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(b, 1));
+        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(a, 2));
+        // Survey 1 keeps the id of the time before surveys were numbered.
+        assert_eq!(goodwill_request_id(a, 0), goodwill_request_id(a, 1));
     }
 }

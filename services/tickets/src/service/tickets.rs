@@ -118,6 +118,7 @@ impl TicketsService {
             merged_from: Vec::new(),
             escalations: 0,
             survey_token: String::new(),
+            survey: 0,
             revision: 1,
         };
         t.sla = SlaTrack::start(self.policy(&t)?, &self.calendar, now);
@@ -347,6 +348,8 @@ impl TicketsService {
             Status::Solved => {
                 t.sla.finish(now);
                 t.solve_time = Some(now);
+                // Each solve issues a new survey; an earlier one stays as answered (or not).
+                t.survey += 1;
                 t.survey_token = uuid_token();
             }
             Status::Closed => {

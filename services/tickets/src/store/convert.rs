@@ -77,6 +77,10 @@ pub fn ticket_row(
 
 pub fn ticket_from_row(r: ticket::Model) -> Result<Ticket, Error> {
     let mut t: Ticket = from_doc(&r.doc, "ticket")?;
+    // Written before surveys were numbered: its one survey is the first.
+    if t.survey == 0 && !t.survey_token.is_empty() {
+        t.survey = 1;
+    }
     t.id = TicketId(r.id);
     t.revision = r.revision;
     Ok(t)
@@ -157,6 +161,8 @@ pub fn macro_from_row(r: macro_::Model) -> Result<Macro, Error> {
 pub fn satisfaction_row(s: &Satisfaction) -> Result<satisfaction::ActiveModel, Error> {
     Ok(satisfaction::ActiveModel {
         ticket_id: Set(s.ticket.0),
+        survey: Set(s.survey),
+        survey_token: Set(s.survey_token.clone()),
         overall: Set(s.overall),
         submit_time: Set(s.submit_time),
         goodwill_pending: Set(s.goodwill_pending),
@@ -165,5 +171,8 @@ pub fn satisfaction_row(s: &Satisfaction) -> Result<satisfaction::ActiveModel, E
 }
 
 pub fn satisfaction_from_row(r: satisfaction::Model) -> Result<Satisfaction, Error> {
-    from_doc(&r.doc, "satisfaction")
+    let mut s: Satisfaction = from_doc(&r.doc, "satisfaction")?;
+    s.survey = r.survey;
+    s.survey_token = r.survey_token;
+    Ok(s)
 }

@@ -134,10 +134,14 @@ pub mod satisfaction {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "satisfaction")]
+    #[sea_orm(table_name = "survey_answers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub ticket_id: Uuid,
+        /// The survey's number on its ticket (1 for the first solve).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub survey: i32,
+        pub survey_token: String,
         pub overall: i32,
         pub submit_time: ChronoDateTimeUtc,
         pub goodwill_pending: bool,

@@ -585,7 +585,7 @@ pub async fn delete_macro(conn: &impl ConnectionTrait, code: &str) -> Result<boo
 
 // ---- satisfaction -----------------------------------------------------------------------
 
-/// False when the ticket's survey was answered already.
+/// False when this survey of the ticket was answered already.
 pub async fn insert_satisfaction(
     conn: &impl ConnectionTrait,
     s: &Satisfaction,
@@ -597,22 +597,31 @@ pub async fn insert_satisfaction(
     Ok(matches!(n, sea_orm::TryInsertResult::Inserted(1)))
 }
 
-pub async fn satisfaction_of(
+/// The answer to survey `survey` of a ticket, if given.
+pub async fn answer_of(
     conn: &impl ConnectionTrait,
-    tickets: &[TicketId],
-) -> Result<Vec<Satisfaction>, Error> {
-    let mut out = Vec::new();
-    for chunk in tickets.chunks(500) {
-        let ids: Vec<Uuid> = chunk.iter().map(|t| t.0).collect();
-        for r in satisfaction::Entity::find()
-            .filter(satisfaction::Column::TicketId.is_in(ids))
-            .all(conn)
-            .await?
-        {
-            out.push(satisfaction_from_row(r)?);
-        }
-    }
-    Ok(out)
+    ticket: TicketId,
+    survey: i32,
+) -> Result<Option<Satisfaction>, Error> {
+    satisfaction::Entity::find_by_id((ticket.0, survey))
+        .one(conn)
+        .await?
+        .map(satisfaction_from_row)
+        .transpose()
+}
+
+/// Whether an earlier survey of the ticket with this token was answered.
+pub async fn token_answered(
+    conn: &impl ConnectionTrait,
+    ticket: TicketId,
+    token: &str,
+) -> Result<bool, Error> {
+    Ok(satisfaction::Entity::find()
+        .filter(satisfaction::Column::TicketId.eq(ticket.0))
+        .filter(satisfaction::Column::SurveyToken.eq(token))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Answers whose goodwill award is still owed, oldest first.
@@ -636,9 +645,11 @@ pub async fn pending_goodwill(
 pub async fn settle_goodwill(conn: &impl ConnectionTrait, s: &Satisfaction) -> Result<bool, Error> {
     let mut row = satisfaction_row(s)?;
     row.ticket_id = sea_orm::ActiveValue::NotSet;
+    row.survey = sea_orm::ActiveValue::NotSet;
     let res = satisfaction::Entity::update_many()
         .set(row)
         .filter(satisfaction::Column::TicketId.eq(s.ticket.0))
+        .filter(satisfaction::Column::Survey.eq(s.survey))
         .filter(satisfaction::Column::GoodwillPending.eq(true))
         .exec(conn)
         .await?;

@@ -680,6 +680,65 @@ async fn satisfaction_once_and_a_low_score_reopens() {
 }
 
 #[tokio::test]
+async fn each_solve_issues_a_new_survey() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let start = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let t = app
+            .create(ticket(&new_customer(), pb::Category::Complaint))
+            .await;
+        let first = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve")
+            .survey_token;
+        app.survey(&t.name, &first, 1).await.expect("low score");
+        // The low score reopened the ticket; it is solved again: a new survey.
+        assert_eq!(app.get(&t.name).await.status, pb::Status::Open as i32);
+        let second = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve again")
+            .survey_token;
+        assert_ne!(second, first);
+        let s = app.survey(&t.name, &second, 5).await.expect("new survey");
+        assert_eq!(s.overall, 5);
+        for token in [&first, &second] {
+            let err = app.survey(&t.name, token, 4).await.expect_err("answered");
+            assert_status(&err, Code::FailedPrecondition, "SURVEY_ALREADY_ANSWERED");
+        }
+        let err = app
+            .survey(&t.name, "not-a-token", 4)
+            .await
+            .expect_err("unknown token");
+        assert_status(&err, Code::FailedPrecondition, "SURVEY_NOT_OPEN");
+        // A high score does not reopen: the ticket stays solved.
+        assert_eq!(app.get(&t.name).await.status, pb::Status::Solved as i32);
+        let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: 0,
+        };
+        let total = app
+            .client
+            .get_ticket_stats(pb::GetTicketStatsRequest {
+                start_time: Some(ts(start)),
+                end_time: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
+                team: String::new(),
+            })
+            .await
+            .expect("stats")
+            .into_inner()
+            .total
+            .expect("total");
+        assert_eq!(total.csat_responses, 2);
+        assert!((total.csat_average - 3.0).abs() < 1e-9);
+        assert_eq!(total.csat_distribution.get(&1), Some(&1));
+        assert_eq!(total.csat_distribution.get(&5), Some(&1));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn stats_over_a_window() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
