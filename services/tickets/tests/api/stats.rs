@@ -232,3 +232,65 @@ async fn rows_from_before_the_stats_columns_are_backfilled() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn answers_given_before_numbered_surveys_become_survey_one() {
+    use crm_tickets::migration::Migrator;
+    use sea_orm::ConnectionTrait;
+    use sea_orm_migration::MigratorTrait;
+    each_backend(|backend| async move {
+        let storage = Storage::fresh(backend).await;
+        let mut s = crm_tickets::Settings::load(None).expect("settings");
+        storage.apply(&mut s.platform);
+        let db = crm_platform::db::connect(&s.platform.database, crm_tickets::SERVICE)
+            .await
+            .expect("connect");
+        // Up to the stats columns: the satisfaction table keyed by ticket still exists.
+        Migrator::up(&db, Some(3)).await.expect("old schema");
+        let ticket = uuid::Uuid::now_v7();
+        let doc = serde_json::json!({
+            "ticket": ticket.to_string(),
+            "overall": 2, "service": 0, "product_quality": 0, "logistics": 0,
+            "comment": "", "submit_time": "2026-11-30T10:00:00Z", "goodwill_points": 0,
+            "goodwill_pending": true
+        });
+        let insert = sea_orm::sea_query::Query::insert()
+            .into_table(sea_orm::sea_query::Alias::new("satisfaction"))
+            .columns(
+                [
+                    "ticket_id",
+                    "overall",
+                    "submit_time",
+                    "goodwill_pending",
+                    "doc",
+                ]
+                .map(sea_orm::sea_query::Alias::new),
+            )
+            .values_panic([
+                ticket.into(),
+                2.into(),
+                chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+                    .expect("time")
+                    .with_timezone(&chrono::Utc)
+                    .into(),
+                true.into(),
+                doc.to_string().into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await.expect("old answer");
+        Migrator::up(&db, None).await.expect("migrate");
+        let answers = crm_tickets::store::pending_goodwill(&db, 10)
+            .await
+            .expect("pending");
+        assert_eq!(answers.len(), 1);
+        assert_eq!((answers[0].survey, answers[0].overall), (1, 2));
+        let id = crm_tickets::domain::TicketId(ticket);
+        assert!(
+            crm_tickets::store::answer_of(&db, id, 1)
+                .await
+                .expect("answer")
+                .is_some()
+        );
+    })
+    .await;
+}
