@@ -65,6 +65,11 @@ impl TicketsService {
         })
     }
 
+    /// What one request may carry.
+    pub fn limits(&self) -> &crate::settings::Limits {
+        &self.cfg.limits
+    }
+
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
     }
