@@ -523,3 +523,83 @@ pub fn new_macro(m: Option<&pb::Macro>, v: &mut Violations) -> Option<Macro> {
         create_time: now(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        crate::Settings::load(None)
+            .expect("defaults")
+            .tickets
+            .limits
+    }
+
+    fn fields(v: &Violations) -> Vec<String> {
+        v.iter().map(|x| x.field.clone()).collect()
+    }
+
+    #[test]
+    fn a_list_over_its_bound_is_one_violation() {
+        let mut v = Violations::new();
+        let many: Vec<String> = (0..100_000).map(|i| format!("Bad Tag {i}")).collect();
+        assert!(labels("tags", &many, 20, &mut v).is_empty());
+        assert_eq!(fields(&v), ["tags"]);
+        let mut v = Violations::new();
+        let tags = ["a".to_owned(), "a".to_owned(), "b-1".to_owned()];
+        assert_eq!(labels("tags", &tags, 3, &mut v), ["a", "b-1"]);
+        labels("tags", &["a\0".to_owned()], 3, &mut v);
+        assert_eq!(fields(&v), ["tags[0]"]);
+    }
+
+    #[test]
+    fn attachments_are_bounded() {
+        let l = limits();
+        let ok = pb::Attachment {
+            file_name: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: l.max_attachment_bytes,
+            uri: "https://x/a.jpg".into(),
+        };
+        let mut v = Violations::new();
+        assert_eq!(
+            attachments("a", std::slice::from_ref(&ok), &l, &mut v).len(),
+            1
+        );
+        assert!(v.is_empty());
+        let too_big = pb::Attachment {
+            size_bytes: l.max_attachment_bytes + 1,
+            ..ok.clone()
+        };
+        let negative = pb::Attachment {
+            size_bytes: -1,
+            file_name: "tab\tname".into(),
+            ..ok.clone()
+        };
+        attachments("a", &[too_big, negative], &l, &mut v);
+        assert_eq!(
+            fields(&v),
+            ["a[0].size_bytes", "a[1].size_bytes", "a[1].file_name"]
+        );
+        let mut v = Violations::new();
+        attachments("a", &vec![ok; l.max_attachments + 1], &l, &mut v);
+        assert_eq!(fields(&v), ["a"]);
+    }
+
+    #[test]
+    fn tokens_and_etags_are_one_bounded_line() {
+        let mut v = Violations::new();
+        survey_token("", &mut v);
+        etag("etag", "1\0", &mut v);
+        etag("long", &"9".repeat(65), &mut v);
+        page(-1, &"x".repeat(MAX_PAGE_TOKEN + 1), &mut v);
+        assert_eq!(
+            fields(&v),
+            ["survey_token", "etag", "long", "page_token", "page_size"]
+        );
+        let mut ok = Violations::new();
+        etag("etag", "", &mut ok);
+        assert_eq!(page(0, "", &mut ok), 0);
+        assert!(ok.is_empty());
+    }
+}

@@ -167,9 +167,14 @@ impl TicketsService {
         if !s.goodwill_pending {
             return Ok(s);
         }
-        match self.award_and_settle(t.customer, s.clone(), false).await? {
-            Award::Settled(settled) => Ok(settled),
-            Award::Later | Award::Elsewhere => self.current_answer(s).await,
+        match self.award_and_settle(t.customer, s.clone(), false).await {
+            Ok(Award::Settled(settled)) => Ok(settled),
+            Ok(Award::Later | Award::Elsewhere) => self.current_answer(s).await,
+            // The answer is stored; the award stays pending for the background pass.
+            Err(e) => {
+                tracing::warn!(ticket = %id, error = %e, "goodwill outcome not recorded; the pass retries");
+                Ok(s)
+            }
         }
     }
 
