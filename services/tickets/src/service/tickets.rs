@@ -3,8 +3,8 @@ use super::{Page, TicketsService};
 use crate::clients::CustomerLookup;
 use crate::domain::status;
 use crate::domain::{
-    AgentId, Attachment, Author, CustomerCheck, Message, MessageId, MessageKind, NewTicket,
-    SlaTrack, Status, Target, TeamId, Ticket, TicketId, TicketPatch, macros, now,
+    AgentId, Attachment, Author, CustomerCheck, CustomerId, Message, MessageId, MessageKind,
+    NewTicket, SlaTrack, Status, Target, TeamId, Ticket, TicketId, TicketPatch, macros, now,
 };
 use crate::error;
 use crate::store::{self, TicketQuery};
@@ -283,8 +283,11 @@ impl TicketsService {
         &self,
         key: &IdempotencyKey,
         id: TicketId,
-        m: NewMessage,
+        mut m: NewMessage,
     ) -> Result<Message, Error> {
+        if let Author::Customer(c) = m.author {
+            m.author = Author::Customer(self.survivor_of(id, c).await?);
+        }
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
@@ -294,6 +297,21 @@ impl TicketsService {
         let msg = self.post(&txn, &mut t, m, now).await?;
         let name = msg.name();
         self.commit(txn, key, &name, msg).await
+    }
+
+    /// `c` itself, or the ticket's customer when `c` is another customer merged into it (the
+    /// customers service says so; asked before any transaction opens).
+    async fn survivor_of(&self, id: TicketId, c: CustomerId) -> Result<CustomerId, Error> {
+        let Some(t) = store::find_ticket(&self.db, id).await? else {
+            return Ok(c);
+        };
+        if t.customer == c {
+            return Ok(c);
+        }
+        Ok(match self.clients.customer(c).await {
+            CustomerLookup::Found { id, .. } if id == t.customer => id,
+            _ => c,
+        })
     }
 
     pub async fn list_messages(

@@ -185,6 +185,26 @@ async fn with_customers_and_loyalty_up() {
             .expect("balance")
             .into_inner();
         assert_eq!(balance.available, 6000 + 100);
+        // Solved again and rated low again: a new survey, a new award (once).
+        let again = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve again");
+        assert_ne!(again.survey_token, solved.survey_token);
+        let s = app
+            .survey(&t.name, &again.survey_token, 2)
+            .await
+            .expect("second survey");
+        assert_eq!((s.goodwill_points, s.goodwill_pending), (100, false));
+        assert_eq!(app.service.award_pending_goodwill().await.expect("pass"), 0);
+        let balance = l
+            .get_balance(lpb::GetBalanceRequest {
+                customer: gold.clone(),
+            })
+            .await
+            .expect("balance")
+            .into_inner();
+        assert_eq!(balance.available, 6000 + 200);
     })
     .await;
 }
@@ -456,6 +476,17 @@ async fn gone_customers_are_refused_and_merged_ones_resolve_to_the_survivor() {
             .into_inner();
         assert_eq!(list.tickets.len(), 1);
         assert_eq!(list.tickets[0].name, t.name);
+        // The customer writing in under the merged-away name is the ticket's customer.
+        let m = app
+            .reply(&t.name, &merged, pb::MessageKind::PublicReply, "Any news?")
+            .await
+            .expect("reply as the merged-away customer");
+        assert_eq!(m.author, survivor);
+        let err = app
+            .reply(&t.name, &deleted, pb::MessageKind::PublicReply, "Me too")
+            .await
+            .expect_err("another customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_MISMATCH");
     })
     .await;
 }
