@@ -7,7 +7,7 @@ pub mod stats;
 
 use crate::domain::{
     Agent, AgentId, Calendar, Category, Channel, CustomerId, Macro, Message, Priority,
-    Satisfaction, SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
+    RoutingStrategy, Satisfaction, SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
 };
 use chrono::{DateTime, Utc};
 use convert::*;
@@ -491,6 +491,38 @@ pub async fn list_agents(
         s = s.filter(agent::Column::Id.gt(a));
     }
     s.order_by_asc(agent::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(agent_from_row)
+        .collect()
+}
+
+/// One page of a team's agents that can take a ticket now (available, below capacity), in
+/// the order routing tries them: the order [`crate::domain::routing::order`] sorts by, so a
+/// page sorted again there keeps it. `offset` pages through (routing stops at the first
+/// agent it can claim, so it reads one page in the usual case however large the team).
+pub async fn routing_candidates(
+    conn: &impl ConnectionTrait,
+    team: TeamId,
+    strategy: RoutingStrategy,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Agent>, Error> {
+    use agent::Column as C;
+    use sea_orm::sea_query::NullOrdering;
+    let mut s = agent::Entity::find()
+        .filter(C::TeamId.eq(team.0))
+        .filter(C::Available.eq(true))
+        .filter(Expr::col(C::OpenTickets).lt(Expr::col(C::MaxOpenTickets)));
+    if strategy == RoutingStrategy::LeastLoaded {
+        s = s.order_by_asc(C::OpenTickets);
+    }
+    // Never assigned comes first, as `None < Some` in the domain's sort.
+    s.order_by_with_nulls(C::LastAssigned, sea_orm::Order::Asc, NullOrdering::First)
+        .order_by_asc(C::Id)
+        .offset(offset)
         .limit(limit)
         .all(conn)
         .await?
