@@ -18,10 +18,18 @@ type Svc = InterceptedService<Channel, PropagateTrace>;
 /// What the customers service said about a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerLookup {
+    /// A live customer. `id` is the one asked about, or its survivor when that customer was
+    /// merged away (GetCustomer resolves merges).
     Found {
+        id: CustomerId,
         given_name: String,
         display_name: String,
     },
+    /// Soft-deleted (state DELETED, or the CUSTOMER_DELETED reason).
+    Deleted,
+    /// Erased under a data-protection request (state ERASED, or NOT_FOUND with the
+    /// CUSTOMER_ERASED reason).
+    Erased,
     NotFound,
     /// Not configured, unreachable, or failing: the caller carries on unverified.
     Unknown,
@@ -55,6 +63,39 @@ where
             call().await
         }
         other => other,
+    }
+}
+
+/// Reads GetCustomer's answer about `asked`. Both forms of a gone customer are understood:
+/// the record with state DELETED / ERASED, and an error with the CUSTOMER_DELETED /
+/// CUSTOMER_ERASED reason.
+fn lookup(asked: CustomerId, res: Result<cpb::Customer, Status>) -> CustomerLookup {
+    use cpb::customer::State;
+    match res {
+        Ok(c) => match State::try_from(c.state) {
+            Ok(State::Erased) => CustomerLookup::Erased,
+            Ok(State::Deleted) => CustomerLookup::Deleted,
+            _ => {
+                let id = CustomerId::parse_name(&c.name).unwrap_or_else(|_| {
+                    tracing::warn!(customer = %asked, answered = c.name, "customers service answered an unparsable name");
+                    asked
+                });
+                CustomerLookup::Found {
+                    id,
+                    given_name: c.given_name,
+                    display_name: c.display_name,
+                }
+            }
+        },
+        Err(s) => match crm_platform::grpc::reason_of(&s).as_deref() {
+            Some("CUSTOMER_ERASED") => CustomerLookup::Erased,
+            Some("CUSTOMER_DELETED") => CustomerLookup::Deleted,
+            _ if s.code() == Code::NotFound => CustomerLookup::NotFound,
+            _ => {
+                tracing::warn!(code = ?s.code(), message = s.message(), "customers service lookup failed");
+                CustomerLookup::Unknown
+            }
+        },
     }
 }
 
@@ -104,17 +145,7 @@ impl Clients {
             }
         })
         .await;
-        match res {
-            Ok(c) => CustomerLookup::Found {
-                given_name: c.given_name,
-                display_name: c.display_name,
-            },
-            Err(s) if s.code() == Code::NotFound => CustomerLookup::NotFound,
-            Err(s) => {
-                tracing::warn!(code = ?s.code(), message = s.message(), "customers service lookup failed");
-                CustomerLookup::Unknown
-            }
-        }
+        lookup(id, res)
     }
 
     /// The customer's loyalty tier code, when loyalty is configured and answers.
@@ -228,6 +259,66 @@ mod tests {
         ] {
             assert_eq!(run(&[code]).await, (Err(code), 1));
         }
+    }
+
+    fn answered(name: &str, state: cpb::customer::State) -> Result<cpb::Customer, Status> {
+        Ok(cpb::Customer {
+            name: name.to_owned(),
+            given_name: "Wei".into(),
+            display_name: "Wei Li".into(),
+            state: state as i32,
+            ..Default::default()
+        })
+    }
+
+    fn refused(code: Code, reason: &str) -> Result<cpb::Customer, Status> {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let details = ErrorDetails::with_error_info(reason, "customers.crm", []);
+        Err(Status::with_error_details(code, "refused", details))
+    }
+
+    #[test]
+    fn gone_customers_are_read_in_both_forms() {
+        use cpb::customer::State;
+        let asked = CustomerId::generate();
+        let survivor = CustomerId::generate();
+        assert_eq!(
+            lookup(asked, answered(&asked.name(), State::Active)),
+            CustomerLookup::Found {
+                id: asked,
+                given_name: "Wei".into(),
+                display_name: "Wei Li".into()
+            }
+        );
+        // A merged-away customer: the answer is the survivor.
+        assert!(matches!(
+            lookup(asked, answered(&survivor.name(), State::Active)),
+            CustomerLookup::Found { id, .. } if id == survivor
+        ));
+        assert_eq!(
+            lookup(asked, answered(&asked.name(), State::Erased)),
+            CustomerLookup::Erased
+        );
+        assert_eq!(
+            lookup(asked, answered(&asked.name(), State::Deleted)),
+            CustomerLookup::Deleted
+        );
+        assert_eq!(
+            lookup(asked, refused(Code::NotFound, "CUSTOMER_ERASED")),
+            CustomerLookup::Erased
+        );
+        assert_eq!(
+            lookup(asked, refused(Code::FailedPrecondition, "CUSTOMER_DELETED")),
+            CustomerLookup::Deleted
+        );
+        assert_eq!(
+            lookup(asked, refused(Code::NotFound, "NOT_FOUND")),
+            CustomerLookup::NotFound
+        );
+        assert_eq!(
+            lookup(asked, Err(Status::unavailable("down"))),
+            CustomerLookup::Unknown
+        );
     }
 
     #[tokio::test]

@@ -36,6 +36,26 @@ pub fn customer_not_found(name: &str) -> Error {
     .with_metadata("customer", name.to_owned())
 }
 
+/// The customer was erased (data-protection request): no new tickets for it.
+pub fn customer_erased(name: &str) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "CUSTOMER_ERASED",
+        format!("{name} was erased; no tickets can be filed for it"),
+    )
+    .with_metadata("customer", name.to_owned())
+}
+
+/// The customer is soft-deleted: no new tickets until it is undeleted.
+pub fn customer_deleted(name: &str) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "CUSTOMER_DELETED",
+        format!("{name} is deleted; undelete it in the customers service first"),
+    )
+    .with_metadata("customer", name.to_owned())
+}
+
 pub fn at_capacity(agent: &str) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,

@@ -43,6 +43,18 @@ pub async fn component(settings: &Settings) -> anyhow::Result<(Component, Ticket
         settings.tickets.clone(),
         clients,
     )?;
+    // Rows written before the stats columns existed get them in the background; stats of
+    // old windows are complete once this is done (it logs how many rows it filled).
+    let backfill = svc.clone();
+    tokio::spawn(async move {
+        match backfill.backfill_ticket_columns().await {
+            Ok(0) => {}
+            Ok(filled) => tracing::info!(filled, "ticket stats columns backfilled"),
+            Err(e) => {
+                tracing::warn!(error = %e, "ticket stats columns backfill failed; retried at the next start")
+            }
+        }
+    });
     let t = &settings.tickets;
     background.every(
         jobs::PURGE_IDEMPOTENCY,

@@ -20,6 +20,42 @@ impl CalendarSettings {
     }
 }
 
+/// Bounds on what one request may carry (`[tickets.limits]`); larger is INVALID_ARGUMENT.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Tags on a ticket.
+    pub max_tags: usize,
+    /// Attachments on one message.
+    pub max_attachments: usize,
+    /// Skills of an agent.
+    pub max_skills: usize,
+    /// Largest `size_bytes` of an attachment (metadata only; the bytes live elsewhere).
+    pub max_attachment_bytes: i64,
+    /// Largest `max_open_tickets` of an agent.
+    pub max_agent_capacity: i64,
+}
+
+impl Limits {
+    fn validate(&self, p: &mut Vec<String>) {
+        for (name, n) in [
+            ("max_tags", self.max_tags),
+            ("max_attachments", self.max_attachments),
+            ("max_skills", self.max_skills),
+        ] {
+            if !(1..=1000).contains(&n) {
+                p.push(format!("tickets.limits.{name} must be 1..1000"));
+            }
+        }
+        if !(1..=1 << 40).contains(&self.max_attachment_bytes) {
+            p.push("tickets.limits.max_attachment_bytes must be 1..2^40".into());
+        }
+        if !(1..=100_000).contains(&self.max_agent_capacity) {
+            p.push("tickets.limits.max_agent_capacity must be 1..100000".into());
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TicketsSettings {
@@ -32,6 +68,8 @@ pub struct TicketsSettings {
     pub priority_tiers: Vec<String>,
     pub low_score_threshold: i32,
     pub goodwill_points: i64,
+    pub max_stats_window_days: i64,
+    pub limits: Limits,
     pub calendar: CalendarSettings,
     pub sla_policies: Vec<SlaPolicy>,
 }
@@ -41,6 +79,9 @@ impl Validate for TicketsSettings {
         if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
             p.push("tickets: need 0 < default_page_size <= max_page_size".into());
         }
+        if self.max_page_size > 10_000 {
+            p.push("tickets.max_page_size must be at most 10000".into());
+        }
         if self.reopen_window_hours < 0 {
             p.push("tickets.reopen_window_hours must not be negative".into());
         }
@@ -49,6 +90,10 @@ impl Validate for TicketsSettings {
         }
         if self.goodwill_points < 0 {
             p.push("tickets.goodwill_points must not be negative".into());
+        }
+        self.limits.validate(p);
+        if !(1..=3660).contains(&self.max_stats_window_days) {
+            p.push("tickets.max_stats_window_days must be 1..3660".into());
         }
         if let Err(e) = self.calendar.calendar() {
             p.push(format!("tickets.calendar: {e}"));
@@ -144,6 +189,20 @@ mod tests {
                 .map(|c| c.tz.name().to_owned()),
             Ok("Asia/Shanghai".to_owned())
         );
+    }
+
+    #[test]
+    fn limits_are_checked_at_load() {
+        let mut t = Settings::load(None).expect("defaults load").tickets;
+        assert_eq!(t.limits.max_tags, 20);
+        t.limits.max_tags = 0;
+        t.limits.max_attachment_bytes = -1;
+        t.limits.max_agent_capacity = 1_000_000;
+        t.max_stats_window_days = 0;
+        let mut problems = Vec::new();
+        t.validate(&mut problems);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].contains("max_tags"), "{problems:?}");
     }
 
     #[test]

@@ -97,8 +97,20 @@ wire_enum!(Status {
     Solved = 5 => "solved",
     Closed = 6 => "closed",
 });
-wire_enum!(SlaState { Active = 1 => "active", Hit = 2 => "hit", Missed = 3 => "missed", ActiveWithMisses = 4 => "active_with_misses" });
-wire_enum!(CustomerCheck { Verified = 1 => "verified", Unverified = 2 => "unverified", NotFound = 3 => "not_found" });
+wire_enum!(SlaState {
+    Active = 1 => "active",
+    Hit = 2 => "hit",
+    Missed = 3 => "missed",
+    ActiveWithMisses = 4 => "active_with_misses",
+    NotApplicable = 5 => "not_applicable",
+});
+wire_enum!(CustomerCheck {
+    Verified = 1 => "verified",
+    Unverified = 2 => "unverified",
+    NotFound = 3 => "not_found",
+    Erased = 4 => "erased",
+    Deleted = 5 => "deleted",
+});
 wire_enum!(MessageKind { PublicReply = 1 => "public_reply", InternalNote = 2 => "internal_note", System = 3 => "system" });
 wire_enum!(RoutingStrategy { RoundRobin = 1 => "round_robin", LeastLoaded = 2 => "least_loaded" });
 
@@ -204,7 +216,11 @@ pub struct Ticket {
     pub merged_into: Option<TicketId>,
     pub merged_from: Vec<TicketId>,
     pub escalations: i32,
+    /// The token of the current survey (a new one each time the ticket is solved).
     pub survey_token: String,
+    /// The current survey's number (1 after the first solve; 0: never solved).
+    #[serde(default)]
+    pub survey: i32,
     pub revision: i64,
 }
 
@@ -315,6 +331,12 @@ pub fn check_macro_code(code: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Satisfaction {
     pub ticket: TicketId,
+    /// Which survey of the ticket this answers (see [`Ticket::survey`]).
+    #[serde(default = "first_survey")]
+    pub survey: i32,
+    /// That survey's token ("" for answers given before surveys were numbered).
+    #[serde(default)]
+    pub survey_token: String,
     pub overall: i32,
     pub service: i32,
     pub product_quality: i32,
@@ -325,6 +347,10 @@ pub struct Satisfaction {
     /// Goodwill is owed but loyalty was unreachable: the background pass retries it.
     #[serde(default)]
     pub goodwill_pending: bool,
+}
+
+fn first_survey() -> i32 {
+    1
 }
 
 #[cfg(test)]

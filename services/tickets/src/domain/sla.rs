@@ -110,6 +110,11 @@ pub struct SlaTrack {
     pub missed: Vec<Miss>,
     /// Solved or closed: no target is running.
     pub finished: bool,
+    /// Finished before any public agent reply, while the first-response target was not yet
+    /// due: that target does not apply (the SLA state is `not_applicable` unless another
+    /// target was missed). A later agent reply (after a reopen) clears it.
+    #[serde(default)]
+    pub unanswered: bool,
 }
 
 fn minutes(m: i64) -> i64 {
@@ -131,6 +136,7 @@ impl SlaTrack {
             paused_since: None,
             missed: Vec::new(),
             finished: false,
+            unanswered: false,
         }
     }
 
@@ -144,6 +150,7 @@ impl SlaTrack {
             paused_since: None,
             missed: Vec::new(),
             finished: true,
+            unanswered: false,
         }
     }
 
@@ -197,6 +204,9 @@ impl SlaTrack {
 
     /// The target was met (or is no longer owed) at `at`; a late meeting counts as a miss.
     pub fn met(&mut self, target: Target, at: DateTime<Utc>) {
+        if target == Target::FirstResponse {
+            self.unanswered = false;
+        }
         let mut late = None;
         for (t, due) in self.dues_mut() {
             if t == target
@@ -218,12 +228,20 @@ impl SlaTrack {
         }
     }
 
-    /// Solved: resolution is checked; nothing runs any more.
+    /// Solved (or closed): resolution is checked; nothing runs any more. Only a public agent
+    /// reply meets the first-response target, so finishing without one is a miss when the
+    /// target was due before `at`, and otherwise leaves the target unanswered (not
+    /// applicable). A next reply no longer owed is not a miss.
     pub fn finish(&mut self, at: DateTime<Utc>) {
         self.paused_since = None;
         self.met(Target::Resolution, at);
-        // Replies no longer owed are not misses.
-        self.first_response_due = None;
+        if let Some(due) = self.first_response_due.take() {
+            if at > due {
+                self.record(Target::FirstResponse, due);
+            } else {
+                self.unanswered = true;
+            }
+        }
         self.next_response_due = None;
         self.finished = true;
     }
@@ -316,6 +334,7 @@ impl SlaTrack {
         match (self.finished, missed) {
             (false, false) => SlaState::Active,
             (false, true) => SlaState::ActiveWithMisses,
+            (true, false) if self.unanswered => SlaState::NotApplicable,
             (true, false) => SlaState::Hit,
             (true, true) => SlaState::Missed,
         }
@@ -426,6 +445,41 @@ mod tests {
         s.finish(t(4));
         assert_eq!(s.state(t(4)), SlaState::Missed);
         assert_eq!(s.missed_targets(), ["first_response"]);
+    }
+
+    #[test]
+    fn solved_without_a_reply_is_not_a_hit() {
+        let cal = Calendar::always();
+        let p = policy("p", None, None); // first response within 1 hour
+        // Solved before the first response fell due: the target does not apply.
+        let mut s = SlaTrack::start(&p, &cal, t(0));
+        s.finish(t(0) + Duration::minutes(30));
+        assert_eq!(s.state(t(100)), SlaState::NotApplicable);
+        assert!(s.missed.is_empty());
+        // Reopened and answered by an agent, then solved: a hit after all.
+        s.restart(&p, &cal, t(2));
+        s.met(Target::FirstResponse, t(2));
+        s.met(Target::NextResponse, t(2));
+        s.finish(t(3));
+        assert_eq!(s.state(t(100)), SlaState::Hit);
+
+        // Solved after the first response fell due, without a reply: missed (also when the
+        // SLA job had not recorded the breach yet).
+        let mut s = SlaTrack::start(&p, &cal, t(0));
+        s.finish(t(2));
+        assert_eq!(s.state(t(100)), SlaState::Missed);
+        assert_eq!(
+            s.missed,
+            vec![Miss {
+                target: Target::FirstResponse,
+                due: t(1)
+            }]
+        );
+        // The breach already recorded by the job is not counted twice.
+        let mut s = SlaTrack::start(&p, &cal, t(0));
+        s.breach(Target::FirstResponse, t(1));
+        s.finish(t(2));
+        assert_eq!(s.missed.len(), 1);
     }
 
     #[test]

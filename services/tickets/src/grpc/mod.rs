@@ -10,9 +10,10 @@ use crate::service::{Assign, TicketsService};
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::validate::{self, max_items};
 use crm_proto::tickets as pb;
 use crm_proto::tickets::ticket_service_server::TicketService as TicketRpc;
-use parse::{agent, opt, page_size, parsed, required_enum, team, ticket, timestamp};
+use parse::{agent, etag, opt, page, parsed, required_enum, team, ticket};
 use tonic::{Request, Response, Status};
 
 pub use pb::ticket_service_server::TicketServiceServer;
@@ -60,6 +61,22 @@ fn update_mask(
     v: &mut Violations,
 ) -> Option<UpdateMask> {
     let paths = m.map(|m| m.paths.clone()).unwrap_or_default();
+    // Bounded before the paths are looked at (and quoted in violations).
+    if !max_items("update_mask.paths", paths.len(), allowed.len() + 1, v) {
+        return None;
+    }
+    let mut fine = true;
+    for (i, p) in paths.iter().enumerate() {
+        let mut one = Violations::new();
+        validate::text(&format!("update_mask.paths[{i}]"), p, 64, true, &mut one);
+        for x in one.iter() {
+            v.add(x.field.clone(), x.description.clone());
+            fine = false;
+        }
+    }
+    if !fine {
+        return None;
+    }
     UpdateMask::parse(&paths, allowed, "update_mask", v)
 }
 
@@ -75,7 +92,7 @@ impl TicketRpc for TicketsGrpc {
             |r| r.request_id.clear(),
             &mut v,
         );
-        let new = parse::new_ticket(req.ticket.as_ref(), &mut v);
+        let new = parse::new_ticket(req.ticket.as_ref(), self.svc.limits(), &mut v);
         let (key, new) = parsed(v, key.zip(new))?;
         let out = self
             .svc
@@ -99,7 +116,7 @@ impl TicketRpc for TicketsGrpc {
     ) -> Reply<pb::ListTicketsResponse> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let size = page_size(req.page_size, &mut v);
+        let size = page(req.page_size, &req.page_token, &mut v);
         let q = parse::ticket_query(&req, &mut v);
         let q = parsed(v, Some(q))?;
         let page = self
@@ -128,8 +145,12 @@ impl TicketRpc for TicketsGrpc {
             v.add("ticket", "is required");
         }
         let id = ticket("ticket.name", &t.name, &mut v);
+        etag("ticket.etag", &t.etag, &mut v);
         let mask = update_mask(req.update_mask.as_ref(), TICKET_FIELDS, &mut v);
-        let p = mask.as_ref().map(|m| parse::ticket_patch(&t, m, &mut v));
+        let limits = self.svc.limits();
+        let p = mask
+            .as_ref()
+            .map(|m| parse::ticket_patch(&t, m, limits, &mut v));
         let ((key, id), p) = parsed(v, key.zip(id).zip(p))?;
         let out = self
             .svc
@@ -150,7 +171,7 @@ impl TicketRpc for TicketsGrpc {
             &mut v,
         );
         let id = ticket("parent", &req.parent, &mut v);
-        let m = parse::new_message(req.message.as_ref(), &mut v);
+        let m = parse::new_message(req.message.as_ref(), self.svc.limits(), &mut v);
         let (key, (id, m)) = parsed(v, key.zip(id.zip(m)))?;
         let out = self
             .svc
@@ -167,7 +188,7 @@ impl TicketRpc for TicketsGrpc {
         let req = request.into_inner();
         let mut v = Violations::new();
         let id = ticket("parent", &req.parent, &mut v);
-        let size = page_size(req.page_size, &mut v);
+        let size = page(req.page_size, &req.page_token, &mut v);
         let id = parsed(v, id)?;
         let page = self
             .svc
@@ -192,6 +213,7 @@ impl TicketRpc for TicketsGrpc {
         );
         let id = ticket("name", &req.name, &mut v);
         let to = required_enum("status", req.status, &mut v);
+        etag("etag", &req.etag, &mut v);
         let ((key, id), to) = parsed(v, key.zip(id).zip(to))?;
         let out = self
             .svc
@@ -214,6 +236,7 @@ impl TicketRpc for TicketsGrpc {
         let id = ticket("name", &req.name, &mut v);
         let t = opt("team", &req.team, TeamId::parse_name, &mut v);
         let a = opt("agent", &req.agent, AgentId::parse_name, &mut v);
+        etag("etag", &req.etag, &mut v);
         let how = match (a, t) {
             (Some(a), t) => Assign::Agent(a, t),
             (None, Some(t)) => Assign::Team(t),
@@ -288,9 +311,7 @@ impl TicketRpc for TicketsGrpc {
             &mut v,
         );
         let id = ticket("name", &req.name, &mut v);
-        if req.survey_token.is_empty() {
-            v.add("survey_token", "is required");
-        }
+        parse::survey_token(&req.survey_token, &mut v);
         let s = parse::satisfaction(id, req.satisfaction.as_ref(), &mut v);
         let (key, s) = parsed(v, key.zip(s))?;
         let out = self
@@ -307,14 +328,8 @@ impl TicketRpc for TicketsGrpc {
     ) -> Reply<pb::TicketStats> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let start = timestamp("start_time", req.start_time.as_ref(), &mut v);
-        let end = timestamp("end_time", req.end_time.as_ref(), &mut v);
-        if req.start_time.is_none() {
-            v.add("start_time", "is required");
-        }
-        if req.end_time.is_none() {
-            v.add("end_time", "is required");
-        }
+        let start = validate::required_timestamp("start_time", req.start_time.as_ref(), &mut v);
+        let end = validate::required_timestamp("end_time", req.end_time.as_ref(), &mut v);
         if let (Some(a), Some(b)) = (start, end)
             && b <= a
         {
@@ -356,7 +371,7 @@ impl TicketRpc for TicketsGrpc {
     ) -> Reply<pb::ListTeamsResponse> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let size = page_size(req.page_size, &mut v);
+        let size = page(req.page_size, &req.page_token, &mut v);
         parsed(v, Some(()))?;
         let page = self
             .svc
@@ -384,6 +399,7 @@ impl TicketRpc for TicketsGrpc {
             v.add("team", "is required");
         }
         let id = team("team.name", &t.name, &mut v);
+        etag("team.etag", &t.etag, &mut v);
         let mask = update_mask(req.update_mask.as_ref(), TEAM_FIELDS, &mut v);
         let p = mask.as_ref().map(|m| parse::team_patch(&t, m, &mut v));
         let ((key, id), p) = parsed(v, key.zip(id).zip(p))?;
@@ -406,6 +422,7 @@ impl TicketRpc for TicketsGrpc {
             &mut v,
         );
         let id = team("name", &req.name, &mut v);
+        etag("etag", &req.etag, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;
         self.svc
             .delete_team(&key, id, &req.etag)
@@ -424,7 +441,7 @@ impl TicketRpc for TicketsGrpc {
             |r| r.request_id.clear(),
             &mut v,
         );
-        let a = parse::new_agent(req.agent.as_ref(), &mut v);
+        let a = parse::new_agent(req.agent.as_ref(), self.svc.limits(), &mut v);
         let (key, a) = parsed(v, key.zip(a))?;
         let out = self.svc.create_agent(&key, a).await.into_status(DOMAIN)?;
         Ok(Response::new(convert::agent(&out)))
@@ -444,7 +461,7 @@ impl TicketRpc for TicketsGrpc {
     ) -> Reply<pb::ListAgentsResponse> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let size = page_size(req.page_size, &mut v);
+        let size = page(req.page_size, &req.page_token, &mut v);
         let t = opt("team", &req.team, TeamId::parse_name, &mut v);
         parsed(v, Some(()))?;
         let page = self
@@ -473,8 +490,12 @@ impl TicketRpc for TicketsGrpc {
             v.add("agent", "is required");
         }
         let id = agent("agent.name", &a.name, &mut v);
+        etag("agent.etag", &a.etag, &mut v);
         let mask = update_mask(req.update_mask.as_ref(), AGENT_FIELDS, &mut v);
-        let p = mask.as_ref().map(|m| parse::agent_patch(&a, m, &mut v));
+        let limits = self.svc.limits();
+        let p = mask
+            .as_ref()
+            .map(|m| parse::agent_patch(&a, m, limits, &mut v));
         let ((key, id), p) = parsed(v, key.zip(id).zip(p))?;
         let out = self
             .svc
@@ -495,6 +516,7 @@ impl TicketRpc for TicketsGrpc {
             &mut v,
         );
         let id = agent("name", &req.name, &mut v);
+        etag("etag", &req.etag, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;
         self.svc
             .delete_agent(&key, id, &req.etag)
@@ -536,7 +558,7 @@ impl TicketRpc for TicketsGrpc {
     ) -> Reply<pb::ListMacrosResponse> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let size = page_size(req.page_size, &mut v);
+        let size = page(req.page_size, &req.page_token, &mut v);
         parsed(v, Some(()))?;
         let page = self
             .svc

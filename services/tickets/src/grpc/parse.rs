@@ -7,12 +7,12 @@ use crate::domain::{
 };
 use crate::error::DOMAIN;
 use crate::service::{AgentPatch, NewMessage, TeamPatch};
+use crate::settings::Limits;
 use crate::store::TicketQuery;
-use chrono::{DateTime, Utc};
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 pub use crm_platform::grpc::{page_size, text};
-use crm_platform::validate::multiline;
+use crm_platform::validate::{self, in_range, max_items, multiline};
 use crm_proto::tickets as pb;
 use std::collections::BTreeMap;
 use tonic::Status;
@@ -78,10 +78,16 @@ pub fn opt_enum<E: WireEnum>(field: &str, code: i32, v: &mut Violations) -> Opti
     required_enum(field, code, v)
 }
 
-/// Lower-case labels ([a-z0-9_-], 1..=40 characters), at most 20, duplicates dropped.
-pub fn labels(field: &str, items: &[String], v: &mut Violations) -> Vec<String> {
-    if items.len() > 20 {
-        v.add(field, "at most 20 entries");
+/// Longest etag and survey token accepted (ours are far shorter).
+const MAX_TOKEN: usize = 64;
+/// Longest page token accepted (ours are far shorter).
+const MAX_PAGE_TOKEN: usize = 2048;
+
+/// Lower-case labels ([a-z0-9_-], 1..=40 characters), at most `max`, duplicates dropped.
+/// Over `max`, the entries are not looked at (one violation, however long the list).
+pub fn labels(field: &str, items: &[String], max: usize, v: &mut Violations) -> Vec<String> {
+    if !max_items(field, items.len(), max, v) {
+        return Vec::new();
     }
     let mut out: Vec<String> = Vec::new();
     for (i, s) in items.iter().enumerate() {
@@ -99,37 +105,43 @@ pub fn labels(field: &str, items: &[String], v: &mut Violations) -> Vec<String> 
     out
 }
 
-pub fn timestamp(
-    field: &str,
-    t: Option<&prost_types::Timestamp>,
-    v: &mut Violations,
-) -> Option<DateTime<Utc>> {
-    let t = t?;
-    let parsed = u32::try_from(t.nanos)
-        .ok()
-        .and_then(|n| DateTime::from_timestamp(t.seconds, n));
-    if parsed.is_none() {
-        v.add(field, "is not a valid timestamp");
-    }
-    parsed
+/// An etag sent back by a caller: one line, short (a stale or foreign one is ABORTED later).
+pub fn etag(field: &str, s: &str, v: &mut Violations) {
+    text(field, s, MAX_TOKEN, false, v);
+}
+
+/// A page size and token: the size not negative (larger than the maximum is lowered), the
+/// token one bounded line (its signature is checked by the service).
+pub fn page(size: i32, token: &str, v: &mut Violations) -> u32 {
+    text("page_token", token, MAX_PAGE_TOKEN, false, v);
+    page_size(size, v)
+}
+
+/// A survey token: required, one bounded line.
+pub fn survey_token(token: &str, v: &mut Violations) {
+    text("survey_token", token, MAX_TOKEN, true, v);
 }
 
 pub fn attachments(
     field: &str,
     items: &[crm_proto::tickets::Attachment],
+    limits: &Limits,
     v: &mut Violations,
 ) -> Vec<Attachment> {
-    if items.len() > 20 {
-        v.add(field, "at most 20 attachments");
+    if !max_items(field, items.len(), limits.max_attachments, v) {
+        return Vec::new();
     }
     items
         .iter()
         .enumerate()
         .map(|(i, a)| {
             let f = format!("{field}[{i}]");
-            if a.size_bytes < 0 {
-                v.add(format!("{f}.size_bytes"), "must not be negative");
-            }
+            in_range(
+                &format!("{f}.size_bytes"),
+                a.size_bytes,
+                0..=limits.max_attachment_bytes,
+                v,
+            );
             Attachment {
                 file_name: text(&format!("{f}.file_name"), &a.file_name, 255, true, v),
                 content_type: text(&format!("{f}.content_type"), &a.content_type, 255, true, v),
@@ -198,7 +210,7 @@ struct TicketFields {
     booking_id: String,
 }
 
-fn ticket_fields(t: &pb::Ticket, v: &mut Violations) -> TicketFields {
+fn ticket_fields(t: &pb::Ticket, limits: &Limits, v: &mut Violations) -> TicketFields {
     TicketFields {
         customer: customer("ticket.customer", &t.customer, v),
         channel: required_enum("ticket.channel", t.channel, v),
@@ -206,15 +218,19 @@ fn ticket_fields(t: &pb::Ticket, v: &mut Violations) -> TicketFields {
         priority: opt_enum("ticket.priority", t.priority, v),
         subject: text("ticket.subject", &t.subject, 200, true, v),
         description: multiline("ticket.description", &t.description, MAX_TEXT, false, v),
-        tags: labels("ticket.tags", &t.tags, v),
+        tags: labels("ticket.tags", &t.tags, limits.max_tags, v),
         order_id: text("ticket.order_id", &t.order_id, 128, false, v),
         booking_id: text("ticket.booking_id", &t.booking_id, 128, false, v),
     }
 }
 
 /// CreateTicket's ticket (priority defaults to normal).
-pub fn new_ticket(t: Option<&pb::Ticket>, v: &mut Violations) -> Option<NewTicket> {
-    let f = ticket_fields(required("ticket", t, v)?, v);
+pub fn new_ticket(
+    t: Option<&pb::Ticket>,
+    limits: &Limits,
+    v: &mut Violations,
+) -> Option<NewTicket> {
+    let f = ticket_fields(required("ticket", t, v)?, limits, v);
     let ((customer, channel), category) = f.customer.zip(f.channel).zip(f.category)?;
     Some(NewTicket {
         customer,
@@ -230,9 +246,14 @@ pub fn new_ticket(t: Option<&pb::Ticket>, v: &mut Violations) -> Option<NewTicke
 }
 
 /// UpdateTicket's changes: the masked fields of `t`.
-pub fn ticket_patch(t: &pb::Ticket, mask: &UpdateMask, v: &mut Violations) -> TicketPatch {
+pub fn ticket_patch(
+    t: &pb::Ticket,
+    mask: &UpdateMask,
+    limits: &Limits,
+    v: &mut Violations,
+) -> TicketPatch {
     let mut all = Violations::new();
-    let f = ticket_fields(t, &mut all);
+    let f = ticket_fields(t, limits, &mut all);
     masked(all, "ticket", mask, v);
     if mask.contains("priority") && t.priority == 0 {
         v.add("ticket.priority", "is required");
@@ -259,8 +280,8 @@ pub fn ticket_query(r: &pb::ListTicketsRequest, v: &mut Violations) -> TicketQue
         channel: opt_enum("channel", r.channel, v),
         category: opt_enum("category", r.category, v),
         sla_state: opt_enum("sla_state", r.sla_state, v),
-        created_after: timestamp("created_after", r.created_after.as_ref(), v),
-        created_before: timestamp("created_before", r.created_before.as_ref(), v),
+        created_after: validate::opt_timestamp("created_after", r.created_after.as_ref(), v),
+        created_before: validate::opt_timestamp("created_before", r.created_before.as_ref(), v),
     };
     if let (Some(a), Some(b)) = (q.created_after, q.created_before)
         && b <= a
@@ -271,7 +292,11 @@ pub fn ticket_query(r: &pb::ListTicketsRequest, v: &mut Violations) -> TicketQue
 }
 
 /// AddMessage's message (system messages are the service's own).
-pub fn new_message(m: Option<&pb::Message>, v: &mut Violations) -> Option<NewMessage> {
+pub fn new_message(
+    m: Option<&pb::Message>,
+    limits: &Limits,
+    v: &mut Violations,
+) -> Option<NewMessage> {
     let m = required("message", m, v)?;
     let kind: Option<MessageKind> = required_enum("message.kind", m.kind, v);
     if kind == Some(MessageKind::System) {
@@ -295,7 +320,7 @@ pub fn new_message(m: Option<&pb::Message>, v: &mut Violations) -> Option<NewMes
         None
     };
     let body = multiline("message.body", &m.body, MAX_TEXT, true, v);
-    let attachments = attachments("message.attachments", &m.attachments, v);
+    let attachments = attachments("message.attachments", &m.attachments, limits, v);
     let (kind, author) = kind.zip(author)?;
     Some(NewMessage {
         kind,
@@ -319,6 +344,8 @@ pub fn satisfaction(
     let comment = multiline("satisfaction.comment", &s.comment, 2000, false, v);
     Some(Satisfaction {
         ticket: ticket?,
+        survey: 0,
+        survey_token: String::new(),
         overall: s.overall,
         service: s.service,
         product_quality: s.product_quality,
@@ -345,7 +372,15 @@ fn team_fields(
     let strategy = opt_enum("team.routing_strategy", t.routing_strategy, v)
         .unwrap_or(RoutingStrategy::LeastLoaded);
     let mut cats = Vec::new();
-    for (i, c) in t.categories.iter().enumerate() {
+    // Each category at most once is all there is; a longer list is not looked at.
+    let all = Category::ALL.len();
+    let categories = if max_items("team.categories", t.categories.len(), all, v) {
+        t.categories.as_slice()
+    } else {
+        &[]
+    };
+    let skill_entries = max_items("team.category_skills", t.category_skills.len(), all, v);
+    for (i, c) in categories.iter().enumerate() {
         if let Some(c) = required_enum::<Category>(&format!("team.categories[{i}]"), *c, v)
             && !cats.contains(&c)
         {
@@ -353,14 +388,14 @@ fn team_fields(
         }
     }
     let mut skills = BTreeMap::new();
-    for (k, s) in &t.category_skills {
+    for (k, s) in t.category_skills.iter().filter(|_| skill_entries) {
         let f = format!("team.category_skills[{k}]");
         let cat = k
             .strip_prefix("CATEGORY_")
             .and_then(|x| Category::parse(&x.to_ascii_lowercase()));
         match cat {
             Some(c) => {
-                let l = labels(&f, std::slice::from_ref(s), v);
+                let l = labels(&f, std::slice::from_ref(s), 1, v);
                 if let Some(skill) = l.into_iter().next() {
                     skills.insert(c, skill);
                 }
@@ -410,7 +445,7 @@ struct AgentFields {
     skills: Vec<String>,
 }
 
-fn agent_fields(a: &pb::Agent, v: &mut Violations) -> AgentFields {
+fn agent_fields(a: &pb::Agent, limits: &Limits, v: &mut Violations) -> AgentFields {
     let display_name = text("agent.display_name", &a.display_name, 200, true, v);
     let email = text("agent.email", &a.email, 254, false, v);
     let plausible = email.contains('@') && !email.starts_with('@') && !email.ends_with('@');
@@ -418,10 +453,13 @@ fn agent_fields(a: &pb::Agent, v: &mut Violations) -> AgentFields {
         v.add("agent.email", "is not an e-mail address");
     }
     let team = team("agent.team", &a.team, v);
-    let skills = labels("agent.skills", &a.skills, v);
-    if !(1..=1000).contains(&a.max_open_tickets) {
-        v.add("agent.max_open_tickets", "must be 1..1000");
-    }
+    let skills = labels("agent.skills", &a.skills, limits.max_skills, v);
+    in_range(
+        "agent.max_open_tickets",
+        i64::from(a.max_open_tickets),
+        1..=limits.max_agent_capacity,
+        v,
+    );
     AgentFields {
         display_name,
         email,
@@ -431,9 +469,9 @@ fn agent_fields(a: &pb::Agent, v: &mut Violations) -> AgentFields {
 }
 
 /// CreateAgent's agent (the service sets the id, load and times).
-pub fn new_agent(a: Option<&pb::Agent>, v: &mut Violations) -> Option<Agent> {
+pub fn new_agent(a: Option<&pb::Agent>, limits: &Limits, v: &mut Violations) -> Option<Agent> {
     let a = required("agent", a, v)?;
-    let f = agent_fields(a, v);
+    let f = agent_fields(a, limits, v);
     let now = now();
     Some(Agent {
         id: AgentId::generate(),
@@ -452,9 +490,14 @@ pub fn new_agent(a: Option<&pb::Agent>, v: &mut Violations) -> Option<Agent> {
 }
 
 /// UpdateAgent's changes: the masked fields of `a`.
-pub fn agent_patch(a: &pb::Agent, mask: &UpdateMask, v: &mut Violations) -> AgentPatch {
+pub fn agent_patch(
+    a: &pb::Agent,
+    mask: &UpdateMask,
+    limits: &Limits,
+    v: &mut Violations,
+) -> AgentPatch {
     let mut all = Violations::new();
-    let f = agent_fields(a, &mut all);
+    let f = agent_fields(a, limits, &mut all);
     masked(all, "agent", mask, v);
     AgentPatch {
         display_name: pick(mask, "display_name", f.display_name),
@@ -479,4 +522,84 @@ pub fn new_macro(m: Option<&pb::Macro>, v: &mut Violations) -> Option<Macro> {
         body,
         create_time: now(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        crate::Settings::load(None)
+            .expect("defaults")
+            .tickets
+            .limits
+    }
+
+    fn fields(v: &Violations) -> Vec<String> {
+        v.iter().map(|x| x.field.clone()).collect()
+    }
+
+    #[test]
+    fn a_list_over_its_bound_is_one_violation() {
+        let mut v = Violations::new();
+        let many: Vec<String> = (0..100_000).map(|i| format!("Bad Tag {i}")).collect();
+        assert!(labels("tags", &many, 20, &mut v).is_empty());
+        assert_eq!(fields(&v), ["tags"]);
+        let mut v = Violations::new();
+        let tags = ["a".to_owned(), "a".to_owned(), "b-1".to_owned()];
+        assert_eq!(labels("tags", &tags, 3, &mut v), ["a", "b-1"]);
+        labels("tags", &["a\0".to_owned()], 3, &mut v);
+        assert_eq!(fields(&v), ["tags[0]"]);
+    }
+
+    #[test]
+    fn attachments_are_bounded() {
+        let l = limits();
+        let ok = pb::Attachment {
+            file_name: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: l.max_attachment_bytes,
+            uri: "https://x/a.jpg".into(),
+        };
+        let mut v = Violations::new();
+        assert_eq!(
+            attachments("a", std::slice::from_ref(&ok), &l, &mut v).len(),
+            1
+        );
+        assert!(v.is_empty());
+        let too_big = pb::Attachment {
+            size_bytes: l.max_attachment_bytes + 1,
+            ..ok.clone()
+        };
+        let negative = pb::Attachment {
+            size_bytes: -1,
+            file_name: "tab\tname".into(),
+            ..ok.clone()
+        };
+        attachments("a", &[too_big, negative], &l, &mut v);
+        assert_eq!(
+            fields(&v),
+            ["a[0].size_bytes", "a[1].size_bytes", "a[1].file_name"]
+        );
+        let mut v = Violations::new();
+        attachments("a", &vec![ok; l.max_attachments + 1], &l, &mut v);
+        assert_eq!(fields(&v), ["a"]);
+    }
+
+    #[test]
+    fn tokens_and_etags_are_one_bounded_line() {
+        let mut v = Violations::new();
+        survey_token("", &mut v);
+        etag("etag", "1\0", &mut v);
+        etag("long", &"9".repeat(65), &mut v);
+        page(-1, &"x".repeat(MAX_PAGE_TOKEN + 1), &mut v);
+        assert_eq!(
+            fields(&v),
+            ["survey_token", "etag", "long", "page_token", "page_size"]
+        );
+        let mut ok = Violations::new();
+        etag("etag", "", &mut ok);
+        assert_eq!(page(0, "", &mut ok), 0);
+        assert!(ok.is_empty());
+    }
 }

@@ -2,6 +2,8 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tickets;
+mod m20261201_000002_ticket_stats_columns;
+mod m20261201_000003_survey_answers;
 
 pub struct Migrator;
 
@@ -11,6 +13,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crm_platform::idempotency::CreateIdempotencyKeys),
             Box::new(m20261123_000001_create_tickets::Migration),
+            Box::new(m20261201_000002_ticket_stats_columns::Migration),
+            Box::new(m20261201_000003_survey_answers::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! follow-up and may award goodwill points through loyalty.
 use super::TicketsService;
 use crate::clients::Goodwill;
-use crate::domain::{Satisfaction, Status, Ticket, TicketId, now};
+use crate::domain::{CustomerId, Satisfaction, Status, TicketId, now};
 use crate::error;
 use crate::store;
 use crm_platform::Error;
@@ -10,13 +10,30 @@ use crm_platform::idempotency::{Begun, IdempotencyKey};
 use sea_orm::TransactionTrait;
 use sha2::{Digest, Sha256};
 
-/// The loyalty request id of a ticket's goodwill award: derived from the ticket, so however
-/// often it is sent, loyalty awards it once.
-pub fn goodwill_request_id(ticket: TicketId) -> uuid::Uuid {
-    let d = Sha256::digest(format!("tickets.crm goodwill {}", ticket.name()));
+/// The loyalty request id of the goodwill award for survey `survey` of a ticket: derived
+/// from both, so however often it is sent, loyalty awards it once per survey. (The first
+/// survey keeps the id used before surveys were numbered, so an award pending across the
+/// upgrade is not paid twice.)
+pub fn goodwill_request_id(ticket: TicketId, survey: i32) -> uuid::Uuid {
+    let seed = if survey <= 1 {
+        format!("tickets.crm goodwill {}", ticket.name())
+    } else {
+        format!("tickets.crm goodwill {} survey {survey}", ticket.name())
+    };
+    let d = Sha256::digest(seed);
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
     uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
+/// What became of one attempt to settle a pending goodwill award.
+enum Award {
+    /// Loyalty answered and this caller recorded it.
+    Settled(Satisfaction),
+    /// Loyalty is still away: the award stays pending.
+    Later,
+    /// Another caller recorded it first.
+    Elsewhere,
 }
 
 impl TicketsService {
@@ -25,50 +42,75 @@ impl TicketsService {
         self.cfg.goodwill_points > 0 && self.clients.loyalty_configured()
     }
 
-    /// Asks loyalty for the goodwill award of `t` (the same request however often).
-    async fn award_goodwill(&self, t: &Ticket) -> Goodwill {
-        self.clients
+    /// Asks loyalty for the goodwill award of an answer (the same request however often),
+    /// then records the outcome in its own short transaction: the answer is settled with a
+    /// conditional update (still pending), so two callers (the answering call and the
+    /// background pass, or two replicas) write one note, and loyalty sees one request id
+    /// from both and awards once. No connection or row lock is held while loyalty answers.
+    async fn award_and_settle(
+        &self,
+        customer: CustomerId,
+        mut s: Satisfaction,
+        late: bool,
+    ) -> Result<Award, Error> {
+        let answer = self
+            .clients
             .goodwill(
-                t.customer,
+                customer,
                 self.cfg.goodwill_points,
-                &format!("low satisfaction score on {}", t.id),
-                goodwill_request_id(t.id),
+                &format!("low satisfaction score on {}", s.ticket),
+                goodwill_request_id(s.ticket, s.survey),
             )
-            .await
+            .await;
+        let body = match answer {
+            Goodwill::Later => return Ok(Award::Later),
+            Goodwill::Awarded => {
+                s.goodwill_points = self.cfg.goodwill_points;
+                let when = if late { " (late)" } else { "" };
+                format!("{} goodwill points awarded{when}.", s.goodwill_points)
+            }
+            Goodwill::Refused => "The loyalty service refused the goodwill points.".to_owned(),
+        };
+        s.goodwill_pending = false;
+        let txn = self.db.begin().await?;
+        let settled = store::settle_goodwill(&txn, &s).await?;
+        if settled {
+            self.note(&txn, s.ticket, body, now()).await?;
+        }
+        txn.commit().await?;
+        Ok(if settled {
+            Award::Settled(s)
+        } else {
+            Award::Elsewhere
+        })
     }
 
-    /// Awards the goodwill points owed for low scores that came in while loyalty was away.
-    /// Stops at the first "later" (loyalty is still away). Each award is settled with a
-    /// conditional update, so two passes (replicas) write one note; loyalty sees the same
-    /// request id from both and awards once. Returns how many were settled.
+    /// Awards the goodwill points owed for low scores that came in while loyalty was away
+    /// (or whose answering call ended before loyalty answered). Stops at the first "later"
+    /// (loyalty is still away). Returns how many were settled.
     pub async fn award_pending_goodwill(&self) -> Result<u64, Error> {
         if !self.goodwill_owed() {
             return Ok(0);
         }
         let mut settled = 0;
-        for mut s in store::pending_goodwill(&self.db, 100).await? {
+        for s in store::pending_goodwill(&self.db, 100).await? {
             let Some(t) = store::find_ticket(&self.db, s.ticket).await? else {
                 continue;
             };
-            let body = match self.award_goodwill(&t).await {
-                Goodwill::Later => break,
-                Goodwill::Awarded => {
-                    s.goodwill_points = self.cfg.goodwill_points;
-                    format!("{} goodwill points awarded (late).", s.goodwill_points)
-                }
-                Goodwill::Refused => "The loyalty service refused the goodwill points.".to_owned(),
-            };
-            s.goodwill_pending = false;
-            let txn = self.db.begin().await?;
-            if store::settle_goodwill(&txn, &s).await? {
-                self.note(&txn, s.ticket, body, now()).await?;
-                settled += 1;
+            match self.award_and_settle(t.customer, s, true).await? {
+                Award::Settled(_) => settled += 1,
+                Award::Later => break,
+                Award::Elsewhere => {}
             }
-            txn.commit().await?;
         }
         Ok(settled)
     }
 
+    /// Stores the answer and, for a low score, reopens the ticket and marks the goodwill
+    /// award pending, all in one transaction; loyalty is asked only after that commit (a
+    /// slow or unreachable loyalty never holds the ticket's row lock or a pooled
+    /// connection), and its answer is recorded afterwards. If the call ends before loyalty
+    /// answers, the background pass ([`TicketsService::award_pending_goodwill`]) awards it.
     pub async fn submit_satisfaction(
         &self,
         key: &IdempotencyKey,
@@ -77,11 +119,15 @@ impl TicketsService {
         mut s: Satisfaction,
     ) -> Result<Satisfaction, Error> {
         let txn = match self.begin(key).await? {
-            Begun::Replay(previous) => return Ok(previous),
+            Begun::Replay(previous) => return self.current_answer(previous).await,
             Begun::Fresh(txn) => txn,
         };
         let now = now();
         let mut t = self.lock(&txn, id).await?;
+        if t.survey_token != token && store::token_answered(&txn, id, token).await? {
+            // An earlier survey (the ticket was solved again since): answered for good.
+            return Err(error::survey_answered(&id.name()));
+        }
         if t.solve_time.is_none()
             || t.survey_token.is_empty()
             || t.survey_token != token
@@ -89,25 +135,16 @@ impl TicketsService {
         {
             return Err(error::survey_not_open(&id.name()));
         }
-        if !store::satisfaction_of(&txn, &[id]).await?.is_empty() {
+        if store::answer_of(&txn, id, t.survey).await?.is_some() {
             return Err(error::survey_answered(&id.name()));
         }
         s.ticket = id;
+        s.survey = t.survey;
+        s.survey_token = t.survey_token.clone();
         s.submit_time = now;
         s.goodwill_points = 0;
-        s.goodwill_pending = false;
         let low = s.overall <= self.cfg.low_score_threshold;
-        if low && self.goodwill_owed() {
-            // Inside the transaction on purpose: the request id is deterministic, so if this
-            // transaction fails after the award, the retry replays it at loyalty. Loyalty
-            // unreachable: the answer is stored with the award pending, and the background
-            // pass ([`TicketsService::award_pending_goodwill`]) asks again.
-            match self.award_goodwill(&t).await {
-                Goodwill::Awarded => s.goodwill_points = self.cfg.goodwill_points,
-                Goodwill::Later => s.goodwill_pending = true,
-                Goodwill::Refused => {}
-            }
-        }
+        s.goodwill_pending = low && self.goodwill_owed();
         if !store::insert_satisfaction(&txn, &s).await? {
             return Err(error::survey_answered(&id.name()));
         }
@@ -116,9 +153,7 @@ impl TicketsService {
                 "Low satisfaction score ({}/5): follow up with the customer by phone.",
                 s.overall
             );
-            if s.goodwill_points > 0 {
-                body.push_str(&format!(" {} goodwill points awarded.", s.goodwill_points));
-            } else if s.goodwill_pending {
+            if s.goodwill_pending {
                 body.push_str(" Goodwill points follow when the loyalty service answers.");
             }
             self.note(&txn, id, body, now).await?;
@@ -128,7 +163,26 @@ impl TicketsService {
                 self.save(&txn, &mut t, now).await?;
             }
         }
-        self.commit(txn, key, &id.name(), s).await
+        let s = self.commit(txn, key, &id.name(), s).await?;
+        if !s.goodwill_pending {
+            return Ok(s);
+        }
+        match self.award_and_settle(t.customer, s.clone(), false).await {
+            Ok(Award::Settled(settled)) => Ok(settled),
+            Ok(Award::Later | Award::Elsewhere) => self.current_answer(s).await,
+            // The answer is stored; the award stays pending for the background pass.
+            Err(e) => {
+                tracing::warn!(ticket = %id, error = %e, "goodwill outcome not recorded; the pass retries");
+                Ok(s)
+            }
+        }
+    }
+
+    /// The stored state of an answer (its goodwill may have been settled since `s`).
+    async fn current_answer(&self, s: Satisfaction) -> Result<Satisfaction, Error> {
+        Ok(store::answer_of(&self.db, s.ticket, s.survey)
+            .await?
+            .unwrap_or(s))
     }
 }
 
@@ -140,7 +194,10 @@ mod tests {
     fn goodwill_request_id_is_stable_per_ticket() {
         let a = TicketId::generate();
         let b = TicketId::generate();
-        assert_eq!(goodwill_request_id(a), goodwill_request_id(a));
-        assert_ne!(goodwill_request_id(a), goodwill_request_id(b));
+        assert_eq!(goodwill_request_id(a, 1), goodwill_request_id(a, 1));
+        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(b, 1));
+        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(a, 2));
+        // Survey 1 keeps the id of the time before surveys were numbered.
+        assert_eq!(goodwill_request_id(a, 0), goodwill_request_id(a, 1));
     }
 }

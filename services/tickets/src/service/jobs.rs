@@ -97,16 +97,20 @@ impl TicketsService {
     }
 
     /// Asks the customers service again about tickets accepted unverified. Stops at the first
-    /// "unknown" answer (the service is still away). Returns how many were settled.
+    /// "unknown" answer (the service is still away). A ticket of a merged-away customer moves
+    /// to the survivor; one of an erased or deleted customer is marked so (with a note).
+    /// Returns how many were settled.
     pub async fn verify_customers(&self) -> Result<u64, Error> {
         if !self.clients.customers_configured() {
             return Ok(0);
         }
         let mut settled = 0;
         for t in store::unverified_tickets(&self.db, 100).await? {
-            let check = match self.clients.customer(t.customer).await {
-                CustomerLookup::Found { .. } => CustomerCheck::Verified,
-                CustomerLookup::NotFound => CustomerCheck::NotFound,
+            let (check, survivor) = match self.clients.customer(t.customer).await {
+                CustomerLookup::Found { id, .. } => (CustomerCheck::Verified, id),
+                CustomerLookup::NotFound => (CustomerCheck::NotFound, t.customer),
+                CustomerLookup::Erased => (CustomerCheck::Erased, t.customer),
+                CustomerLookup::Deleted => (CustomerCheck::Deleted, t.customer),
                 CustomerLookup::Unknown => break,
             };
             let txn = self.db.begin().await?;
@@ -116,15 +120,23 @@ impl TicketsService {
             if t.customer_check == CustomerCheck::Unverified {
                 t.customer_check = check;
                 let now = now();
+                let note = match check {
+                    CustomerCheck::NotFound => Some(format!(
+                        "The customers service does not know {}.",
+                        t.customer
+                    )),
+                    CustomerCheck::Erased => Some(format!("{} was erased.", t.customer)),
+                    CustomerCheck::Deleted => Some(format!("{} is deleted.", t.customer)),
+                    _ if survivor != t.customer => Some(format!(
+                        "{} was merged into {survivor}; the ticket moved to it.",
+                        t.customer
+                    )),
+                    _ => None,
+                };
+                t.customer = survivor;
                 self.save(&txn, &mut t, now).await?;
-                if check == CustomerCheck::NotFound {
-                    self.note(
-                        &txn,
-                        t.id,
-                        format!("The customers service does not know {}.", t.customer),
-                        now,
-                    )
-                    .await?;
+                if let Some(body) = note {
+                    self.note(&txn, t.id, body, now).await?;
                 }
                 settled += 1;
             }

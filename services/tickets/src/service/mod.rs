@@ -3,8 +3,10 @@
 //!
 //! Every mutation runs in one database transaction that first claims its request id
 //! (idempotency), then locks the rows it changes, applies the domain rules and writes with a
-//! revision check. Calls to other services happen before that transaction opens (or, for
-//! goodwill points, with a deterministic request id so a repeat is a replay).
+//! revision check. Calls to other services never happen while a transaction (a pooled
+//! connection, a row lock) is open: questions (customer check, loyalty tier, macro values)
+//! are asked before it opens; goodwill points are asked for after it commits, with the
+//! award marked pending in it and a deterministic request id, so a repeat is a replay.
 mod csat;
 mod jobs;
 mod org;
@@ -61,6 +63,11 @@ impl TicketsService {
             calendar: Arc::new(calendar),
             clients,
         })
+    }
+
+    /// What one request may carry.
+    pub fn limits(&self) -> &crate::settings::Limits {
+        &self.cfg.limits
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -136,7 +143,8 @@ impl TicketsService {
     }
 
     /// Picks and claims an agent of `team` for a ticket of `category`: candidates in the
-    /// team's order, each claimed with a conditional increment (the first that succeeds).
+    /// team's order, a page at a time, each claimed with a conditional increment (the first
+    /// that succeeds).
     async fn route_within(
         &self,
         txn: &DatabaseTransaction,
@@ -144,28 +152,38 @@ impl TicketsService {
         category: Category,
         now: DateTime<Utc>,
     ) -> Result<Option<AgentId>, Error> {
+        const PAGE: u64 = 200;
         let Some(team) = store::find_team(txn, team).await? else {
             return Ok(None);
         };
-        let agents = store::list_agents(txn, Some(team.id), None, 10_000).await?;
-        let candidates: Vec<Candidate> = agents
-            .into_iter()
-            .map(|a| Candidate {
-                id: a.id,
-                open_tickets: a.open_tickets,
-                max_open_tickets: a.max_open_tickets,
-                available: a.available,
-                skills: a.skills,
-                last_assigned: a.last_assigned,
-            })
-            .collect();
         let skill = team.category_skills.get(&category).map(String::as_str);
-        for id in routing::order(team.routing_strategy, &candidates, skill) {
-            if store::claim_capacity(txn, id, now).await? {
-                return Ok(Some(id));
+        let mut offset = 0;
+        loop {
+            let agents =
+                store::routing_candidates(txn, team.id, team.routing_strategy, offset, PAGE)
+                    .await?;
+            let n = agents.len() as u64;
+            let candidates: Vec<Candidate> = agents
+                .into_iter()
+                .map(|a| Candidate {
+                    id: a.id,
+                    open_tickets: a.open_tickets,
+                    max_open_tickets: a.max_open_tickets,
+                    available: a.available,
+                    skills: a.skills,
+                    last_assigned: a.last_assigned,
+                })
+                .collect();
+            for id in routing::order(team.routing_strategy, &candidates, skill) {
+                if store::claim_capacity(txn, id, now).await? {
+                    return Ok(Some(id));
+                }
             }
+            if n < PAGE {
+                return Ok(None);
+            }
+            offset += PAGE;
         }
-        Ok(None)
     }
 
     /// Routes a ticket by its category: the category's team, then an agent in it.
@@ -198,7 +216,7 @@ impl TicketsService {
     ) -> Result<(), Error> {
         t.revision += 1;
         t.update_time = now;
-        if store::update_ticket(txn, t, now).await? {
+        if store::update_ticket(txn, t, now, &self.calendar).await? {
             Ok(())
         } else {
             Err(Error::etag_mismatch())

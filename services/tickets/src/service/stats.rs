@@ -1,10 +1,11 @@
 //! GetTicketStats: volumes, response and resolution times (wall clock and business hours),
-//! SLA hit rate, backlog and CSAT, overall and per team and agent.
+//! SLA hit rate, backlog and CSAT, overall and per team and agent. Every figure is a grouped
+//! query ([`crate::store::stats`]); nothing here holds more than one entry per group.
 use super::TicketsService;
-use crate::domain::stats::summary;
-use crate::domain::{Calendar, Satisfaction, SlaState, Status, TeamId, Ticket, TicketId, now, sla};
-use crate::store;
-use chrono::{DateTime, Utc};
+use crate::domain::{AgentId, SlaState, TeamId};
+use crate::store::entities::ticket::Column as C;
+use crate::store::stats::{self as q, Group, Percentiles, Scope, Window};
+use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,80 +44,20 @@ pub struct TicketStats {
     pub agents: Vec<GroupStats>,
 }
 
-fn durations(
-    cal: &Calendar,
-    tickets: &[&Ticket],
-    end: impl Fn(&Ticket) -> Option<DateTime<Utc>>,
-) -> DurationStats {
-    let (mut wall, mut business): (Vec<i64>, Vec<i64>) = tickets
-        .iter()
-        .filter_map(|t| end(t).map(|e| sla::elapsed(cal, t.create_time, e)))
-        .unzip();
-    let (count, median_seconds, p90_seconds) = summary(&mut wall);
-    let (_, business_median_seconds, business_p90_seconds) = summary(&mut business);
+/// (wall clock, business) percentiles of one duration into its figures.
+fn duration_stats(wall: (i64, i64, i64), business: (i64, i64, i64)) -> DurationStats {
     DurationStats {
-        count,
-        median_seconds,
-        p90_seconds,
-        business_median_seconds,
-        business_p90_seconds,
+        count: wall.0,
+        median_seconds: wall.1,
+        p90_seconds: wall.2,
+        business_median_seconds: business.1,
+        business_p90_seconds: business.2,
     }
 }
 
-/// One group's figures: `tickets` created in the window, `backlog` open now.
-fn group(
-    name: String,
-    cal: &Calendar,
-    tickets: &[&Ticket],
-    backlog: i64,
-    csat: &HashMap<TicketId, &Satisfaction>,
-    at: DateTime<Utc>,
-) -> GroupStats {
-    let mut g = GroupStats {
-        group: name,
-        volume: tickets.len() as i64,
-        backlog,
-        ..GroupStats::default()
-    };
-    for t in tickets {
-        *g.by_channel
-            .entry(t.channel.as_str().to_owned())
-            .or_default() += 1;
-        *g.by_category
-            .entry(t.category.as_str().to_owned())
-            .or_default() += 1;
-        *g.by_priority
-            .entry(t.priority.as_str().to_owned())
-            .or_default() += 1;
-    }
-    g.first_response = durations(cal, tickets, |t| t.first_response_time);
-    g.resolution = durations(cal, tickets, |t| t.solve_time);
-    let (mut hit, mut finished) = (0u32, 0u32);
-    for t in tickets.iter().filter(|t| t.merged_into.is_none()) {
-        match t.sla.state(at) {
-            SlaState::Hit => {
-                hit += 1;
-                finished += 1;
-            }
-            SlaState::Missed => finished += 1,
-            _ => {}
-        }
-    }
-    if finished > 0 {
-        g.sla_hit_rate = f64::from(hit) / f64::from(finished);
-    }
-    let scores: Vec<i32> = tickets
-        .iter()
-        .filter_map(|t| csat.get(&t.id).map(|s| s.overall))
-        .collect();
-    g.csat_responses = scores.len() as i64;
-    if !scores.is_empty() {
-        g.csat_average = f64::from(scores.iter().sum::<i32>()) / scores.len() as f64;
-    }
-    for s in scores {
-        *g.csat_distribution.entry(s).or_default() += 1;
-    }
-    g
+fn apply_durations(g: &mut GroupStats, p: &Percentiles) {
+    g.first_response = duration_stats(p[0], p[1]);
+    g.resolution = duration_stats(p[2], p[3]);
 }
 
 impl TicketsService {
@@ -126,53 +67,38 @@ impl TicketsService {
         end: DateTime<Utc>,
         team: Option<TeamId>,
     ) -> Result<TicketStats, Error> {
-        let at = now();
-        let created = store::tickets_created(&self.db, start, end, team).await?;
-        let open = store::open_tickets(&self.db, team).await?;
-        let ids: Vec<TicketId> = created.iter().map(|t| t.id).collect();
-        let answers = store::satisfaction_of(&self.db, &ids).await?;
-        let csat: HashMap<TicketId, &Satisfaction> =
-            answers.iter().map(|s| (s.ticket, s)).collect();
-        let cal = &self.calendar;
-        let all: Vec<&Ticket> = created.iter().collect();
-        let total = group(String::new(), cal, &all, open.len() as i64, &csat, at);
-
-        let mut by_team: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
-        let mut by_agent: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
-        for t in &created {
-            if let Some(x) = t.team {
-                by_team.entry(x.name()).or_default().push(t);
-            }
-            if let Some(x) = t.assignee {
-                by_agent.entry(x.name()).or_default().push(t);
-            }
+        let days = self.cfg.max_stats_window_days;
+        if end - start > Duration::days(days) {
+            return Err(Error::invalid_field(
+                "end_time",
+                format!("the window may span at most {days} days"),
+            ));
         }
-        let mut team_backlog: HashMap<String, i64> = HashMap::new();
-        let mut agent_backlog: HashMap<String, i64> = HashMap::new();
-        for t in open.iter().filter(|t| t.status != Status::Closed) {
-            if let Some(x) = t.team {
-                *team_backlog.entry(x.name()).or_default() += 1;
-                by_team.entry(x.name()).or_default();
-            }
-            if let Some(x) = t.assignee {
-                *agent_backlog.entry(x.name()).or_default() += 1;
-                by_agent.entry(x.name()).or_default();
-            }
-        }
-        let teams = by_team
-            .into_iter()
-            .map(|(k, v)| {
-                let b = team_backlog.get(&k).copied().unwrap_or(0);
-                group(k, cal, &v, b, &csat, at)
-            })
-            .collect();
-        let agents = by_agent
-            .into_iter()
-            .map(|(k, v)| {
-                let b = agent_backlog.get(&k).copied().unwrap_or(0);
-                group(k, cal, &v, b, &csat, at)
-            })
-            .collect();
+        let w = Window { start, end, team };
+        let total = self
+            .group_stats(&w, Scope::Total)
+            .await?
+            .remove(&None)
+            .unwrap_or_default();
+        let named = |groups: HashMap<Group, GroupStats>, name: fn(uuid::Uuid) -> String| {
+            let by_name: BTreeMap<String, GroupStats> = groups
+                .into_iter()
+                .filter_map(|(g, s)| g.map(|id| (name(id), s)))
+                .collect();
+            by_name
+                .into_iter()
+                .map(|(n, mut s)| {
+                    s.group = n;
+                    s
+                })
+                .collect()
+        };
+        let teams = named(self.group_stats(&w, Scope::Team).await?, |id| {
+            TeamId(id).name()
+        });
+        let agents = named(self.group_stats(&w, Scope::Agent).await?, |id| {
+            AgentId(id).name()
+        });
         Ok(TicketStats {
             start,
             end,
@@ -180,5 +106,77 @@ impl TicketsService {
             teams,
             agents,
         })
+    }
+
+    /// Every figure of every group of `scope` (a group with window tickets or a backlog).
+    async fn group_stats(
+        &self,
+        w: &Window,
+        scope: Scope,
+    ) -> Result<HashMap<Group, GroupStats>, Error> {
+        let db = &self.db;
+        let mut groups: HashMap<Group, GroupStats> = HashMap::new();
+        for (g, _, n) in q::volume(db, w, scope, None).await? {
+            groups.entry(g).or_default().volume = n;
+        }
+        for dim in [C::Channel, C::Category, C::Priority] {
+            for (g, value, n) in q::volume(db, w, scope, Some(dim)).await? {
+                let s = groups.entry(g).or_default();
+                let map = match dim {
+                    C::Channel => &mut s.by_channel,
+                    C::Category => &mut s.by_category,
+                    _ => &mut s.by_priority,
+                };
+                map.insert(value, n);
+            }
+        }
+        for (g, p) in q::durations(db, w, scope).await? {
+            apply_durations(groups.entry(g).or_default(), &p);
+        }
+        let mut outcomes: HashMap<Group, (i64, i64)> = HashMap::new();
+        for (g, state, n) in q::sla_outcomes(db, w, scope).await? {
+            let (hit, finished) = outcomes.entry(g).or_default();
+            if state == SlaState::Hit.as_str() {
+                *hit += n;
+            }
+            *finished += n;
+        }
+        for (g, (hit, finished)) in outcomes {
+            if finished > 0 {
+                groups.entry(g).or_default().sla_hit_rate = hit as f64 / finished as f64;
+            }
+        }
+        for (g, n) in q::backlog(db, w, scope).await? {
+            groups.entry(g).or_default().backlog = n;
+        }
+        for (g, score, n) in q::csat(db, w, scope).await? {
+            let s = groups.entry(g).or_default();
+            s.csat_responses += n;
+            s.csat_distribution.insert(score, n);
+        }
+        for s in groups.values_mut() {
+            if s.csat_responses > 0 {
+                let sum: i64 = s
+                    .csat_distribution
+                    .iter()
+                    .map(|(score, n)| i64::from(*score) * n)
+                    .sum();
+                s.csat_average = sum as f64 / s.csat_responses as f64;
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Fills the stats columns of tickets written before they existed, in pages; returns how
+    /// many rows were filled.
+    pub async fn backfill_ticket_columns(&self) -> Result<u64, Error> {
+        let mut filled = 0;
+        loop {
+            let n = crate::store::backfill_ticket_columns(&self.db, &self.calendar, 500).await?;
+            if n == 0 {
+                return Ok(filled);
+            }
+            filled += n;
+        }
     }
 }

@@ -3,8 +3,8 @@ use super::{Page, TicketsService};
 use crate::clients::CustomerLookup;
 use crate::domain::status;
 use crate::domain::{
-    AgentId, Attachment, Author, CustomerCheck, Message, MessageId, MessageKind, NewTicket,
-    SlaTrack, Status, Target, TeamId, Ticket, TicketId, TicketPatch, macros, now,
+    AgentId, Attachment, Author, CustomerCheck, CustomerId, Message, MessageId, MessageKind,
+    NewTicket, SlaTrack, Status, Target, TeamId, Ticket, TicketId, TicketPatch, macros, now,
 };
 use crate::error;
 use crate::store::{self, TicketQuery};
@@ -73,15 +73,17 @@ impl TicketsService {
             return Ok(previous);
         }
         // Questions for other services first, outside the transaction.
-        let check = match self.clients.customer(new.customer).await {
-            CustomerLookup::Found { .. } => CustomerCheck::Verified,
-            CustomerLookup::NotFound => {
-                return Err(error::customer_not_found(&new.customer.name()));
-            }
-            CustomerLookup::Unknown => CustomerCheck::Unverified,
+        let asked = new.customer.name();
+        let (customer, check) = match self.clients.customer(new.customer).await {
+            // A merged-away customer's ticket is filed under the survivor.
+            CustomerLookup::Found { id, .. } => (id, CustomerCheck::Verified),
+            CustomerLookup::NotFound => return Err(error::customer_not_found(&asked)),
+            CustomerLookup::Erased => return Err(error::customer_erased(&asked)),
+            CustomerLookup::Deleted => return Err(error::customer_deleted(&asked)),
+            CustomerLookup::Unknown => (new.customer, CustomerCheck::Unverified),
         };
         let mut priority = new.priority;
-        if let Some(tier) = self.clients.tier(new.customer).await
+        if let Some(tier) = self.clients.tier(customer).await
             && self.cfg.priority_tiers.contains(&tier)
         {
             priority = priority.bumped();
@@ -93,7 +95,7 @@ impl TicketsService {
         let now = now();
         let mut t = Ticket {
             id: TicketId::generate(),
-            customer: new.customer,
+            customer,
             channel: new.channel,
             category: new.category,
             priority,
@@ -116,11 +118,12 @@ impl TicketsService {
             merged_from: Vec::new(),
             escalations: 0,
             survey_token: String::new(),
+            survey: 0,
             revision: 1,
         };
         t.sla = SlaTrack::start(self.policy(&t)?, &self.calendar, now);
         self.route(&txn, &mut t, now).await?;
-        store::insert_ticket(&txn, &t, now).await?;
+        store::insert_ticket(&txn, &t, now, &self.calendar).await?;
         let name = t.id.name();
         self.commit(txn, key, &name, t).await
     }
@@ -280,8 +283,11 @@ impl TicketsService {
         &self,
         key: &IdempotencyKey,
         id: TicketId,
-        m: NewMessage,
+        mut m: NewMessage,
     ) -> Result<Message, Error> {
+        if let Author::Customer(c) = m.author {
+            m.author = Author::Customer(self.survivor_of(id, c).await?);
+        }
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
@@ -291,6 +297,21 @@ impl TicketsService {
         let msg = self.post(&txn, &mut t, m, now).await?;
         let name = msg.name();
         self.commit(txn, key, &name, msg).await
+    }
+
+    /// `c` itself, or the ticket's customer when `c` is another customer merged into it (the
+    /// customers service says so; asked before any transaction opens).
+    async fn survivor_of(&self, id: TicketId, c: CustomerId) -> Result<CustomerId, Error> {
+        let Some(t) = store::find_ticket(&self.db, id).await? else {
+            return Ok(c);
+        };
+        if t.customer == c {
+            return Ok(c);
+        }
+        Ok(match self.clients.customer(c).await {
+            CustomerLookup::Found { id, .. } if id == t.customer => id,
+            _ => c,
+        })
     }
 
     pub async fn list_messages(
@@ -345,6 +366,8 @@ impl TicketsService {
             Status::Solved => {
                 t.sla.finish(now);
                 t.solve_time = Some(now);
+                // Each solve issues a new survey; an earlier one stays as answered (or not).
+                t.survey += 1;
                 t.survey_token = uuid_token();
             }
             Status::Closed => {
@@ -530,6 +553,7 @@ impl TicketsService {
         if let CustomerLookup::Found {
             given_name,
             display_name,
+            ..
         } = self.clients.customer(ticket.customer).await
         {
             values.insert("customer.given_name", given_name);

@@ -1,7 +1,10 @@
 //! Rows <-> domain records. A row's `doc` is the record as JSON; the columns beside it are
 //! authoritative where they can change without the doc (agent load, moved messages).
 use super::entities::{agent, macro_, message, satisfaction, team, ticket};
-use crate::domain::{Agent, AgentId, Macro, Message, Satisfaction, Team, TeamId, Ticket, TicketId};
+use crate::domain::sla::elapsed;
+use crate::domain::{
+    Agent, AgentId, Calendar, Macro, Message, Satisfaction, Team, TeamId, Ticket, TicketId,
+};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
@@ -16,14 +19,44 @@ fn from_doc<T: DeserializeOwned>(doc: &str, what: &str) -> Result<T, Error> {
     serde_json::from_str(doc).map_err(|e| Error::internal(anyhow::anyhow!("corrupt {what}: {e}")))
 }
 
-/// The row of a ticket; the SLA state column is the state at `now`.
-pub fn ticket_row(t: &Ticket, now: DateTime<Utc>) -> Result<ticket::ActiveModel, Error> {
+/// What the columns beside the doc mean; rows with an older version get their derived
+/// columns filled by [`super::backfill_ticket_columns`].
+pub const TICKET_COLUMNS_VERSION: i32 = 1;
+
+/// The figures stats aggregate: (first response, resolution), each as (wall-clock seconds,
+/// business seconds on `cal`) since creation, when the ticket has one.
+pub type Durations = [(Option<i64>, Option<i64>); 2];
+
+pub fn durations(t: &Ticket, cal: &Calendar) -> Durations {
+    let since_create = |end: Option<DateTime<Utc>>| {
+        let (wall, business) = end.map(|e| elapsed(cal, t.create_time, e)).unzip();
+        (wall, business)
+    };
+    [
+        since_create(t.first_response_time),
+        since_create(t.solve_time),
+    ]
+}
+
+/// The row of a ticket; the SLA state column is the state at `now`, durations on `cal`.
+pub fn ticket_row(
+    t: &Ticket,
+    now: DateTime<Utc>,
+    cal: &Calendar,
+) -> Result<ticket::ActiveModel, Error> {
     let next_check = if t.status.is_open() {
         t.sla.next_check()
     } else {
         None
     };
+    let [(fr, fr_business), (res, res_business)] = durations(t, cal);
     Ok(ticket::ActiveModel {
+        first_response_seconds: Set(fr),
+        first_response_business_seconds: Set(fr_business),
+        resolution_seconds: Set(res),
+        resolution_business_seconds: Set(res_business),
+        merged: Set(t.merged_into.is_some()),
+        columns_version: Set(TICKET_COLUMNS_VERSION),
         id: Set(t.id.0),
         customer_id: Set(t.customer.0),
         status: Set(t.status.as_str().to_owned()),
@@ -44,6 +77,10 @@ pub fn ticket_row(t: &Ticket, now: DateTime<Utc>) -> Result<ticket::ActiveModel,
 
 pub fn ticket_from_row(r: ticket::Model) -> Result<Ticket, Error> {
     let mut t: Ticket = from_doc(&r.doc, "ticket")?;
+    // Written before surveys were numbered: its one survey is the first.
+    if t.survey == 0 && !t.survey_token.is_empty() {
+        t.survey = 1;
+    }
     t.id = TicketId(r.id);
     t.revision = r.revision;
     Ok(t)
@@ -124,6 +161,8 @@ pub fn macro_from_row(r: macro_::Model) -> Result<Macro, Error> {
 pub fn satisfaction_row(s: &Satisfaction) -> Result<satisfaction::ActiveModel, Error> {
     Ok(satisfaction::ActiveModel {
         ticket_id: Set(s.ticket.0),
+        survey: Set(s.survey),
+        survey_token: Set(s.survey_token.clone()),
         overall: Set(s.overall),
         submit_time: Set(s.submit_time),
         goodwill_pending: Set(s.goodwill_pending),
@@ -132,5 +171,8 @@ pub fn satisfaction_row(s: &Satisfaction) -> Result<satisfaction::ActiveModel, E
 }
 
 pub fn satisfaction_from_row(r: satisfaction::Model) -> Result<Satisfaction, Error> {
-    from_doc(&r.doc, "satisfaction")
+    let mut s: Satisfaction = from_doc(&r.doc, "satisfaction")?;
+    s.survey = r.survey;
+    s.survey_token = r.survey_token;
+    Ok(s)
 }

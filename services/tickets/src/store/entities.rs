@@ -31,6 +31,12 @@ pub mod ticket {
         pub revision: i64,
         #[sea_orm(column_type = "Text")]
         pub doc: String,
+        pub first_response_seconds: Option<i64>,
+        pub first_response_business_seconds: Option<i64>,
+        pub resolution_seconds: Option<i64>,
+        pub resolution_business_seconds: Option<i64>,
+        pub merged: bool,
+        pub columns_version: i32,
     }
 
     no_relations!();
@@ -128,10 +134,14 @@ pub mod satisfaction {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "satisfaction")]
+    #[sea_orm(table_name = "survey_answers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub ticket_id: Uuid,
+        /// The survey's number on its ticket (1 for the first solve).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub survey: i32,
+        pub survey_token: String,
         pub overall: i32,
         pub submit_time: ChronoDateTimeUtc,
         pub goodwill_pending: bool,

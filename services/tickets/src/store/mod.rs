@@ -3,10 +3,11 @@
 //! agent capacity is claimed with a conditional increment, so it can never be exceeded.
 pub mod convert;
 pub mod entities;
+pub mod stats;
 
 use crate::domain::{
-    Agent, AgentId, Category, Channel, CustomerId, Macro, Message, Priority, Satisfaction,
-    SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
+    Agent, AgentId, Calendar, Category, Channel, CustomerId, Macro, Message, Priority,
+    RoutingStrategy, Satisfaction, SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
 };
 use chrono::{DateTime, Utc};
 use convert::*;
@@ -25,8 +26,9 @@ pub async fn insert_ticket(
     conn: &impl ConnectionTrait,
     t: &Ticket,
     now: DateTime<Utc>,
+    cal: &Calendar,
 ) -> Result<(), Error> {
-    ticket::Entity::insert(ticket_row(t, now)?)
+    ticket::Entity::insert(ticket_row(t, now, cal)?)
         .exec_without_returning(conn)
         .await?;
     Ok(())
@@ -37,8 +39,9 @@ pub async fn update_ticket(
     conn: &impl ConnectionTrait,
     t: &Ticket,
     now: DateTime<Utc>,
+    cal: &Calendar,
 ) -> Result<bool, Error> {
-    let mut row = ticket_row(t, now)?;
+    let mut row = ticket_row(t, now, cal)?;
     row.id = sea_orm::ActiveValue::NotSet;
     let res = ticket::Entity::update_many()
         .set(row)
@@ -105,7 +108,9 @@ fn sla_state_is(state: SlaState, now: DateTime<Utc>) -> sea_orm::Condition {
         SlaState::ActiveWithMisses => sea_orm::Condition::any()
             .add(stored)
             .add(sea_orm::Condition::all().add(active).add(due)),
-        SlaState::Hit | SlaState::Missed => sea_orm::Condition::all().add(stored),
+        SlaState::Hit | SlaState::Missed | SlaState::NotApplicable => {
+            sea_orm::Condition::all().add(stored)
+        }
     }
 }
 
@@ -199,42 +204,39 @@ pub async fn unverified_tickets(
         .collect()
 }
 
-/// Tickets created in [start, end), optionally of one team.
-pub async fn tickets_created(
+/// Fills the derived columns of up to `limit` rows written before they existed (see
+/// [`convert::TICKET_COLUMNS_VERSION`]); the doc and revision stay as they are. Returns how
+/// many rows were filled (0: none left).
+pub async fn backfill_ticket_columns(
     conn: &impl ConnectionTrait,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    team: Option<TeamId>,
-) -> Result<Vec<Ticket>, Error> {
-    let mut s = ticket::Entity::find()
-        .filter(ticket::Column::CreateTime.gte(start))
-        .filter(ticket::Column::CreateTime.lt(end));
-    if let Some(t) = team {
-        s = s.filter(ticket::Column::TeamId.eq(t.0));
+    cal: &Calendar,
+    limit: u64,
+) -> Result<u64, Error> {
+    use ticket::Column as C;
+    let rows = ticket::Entity::find()
+        .filter(C::ColumnsVersion.lt(TICKET_COLUMNS_VERSION))
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let n = rows.len() as u64;
+    for r in rows {
+        let id = r.id;
+        let t = ticket_from_row(r)?;
+        let [(fr, frb), (res, resb)] = durations(&t, cal);
+        ticket::Entity::update_many()
+            .col_expr(C::FirstResponseSeconds, Expr::value(fr))
+            .col_expr(C::FirstResponseBusinessSeconds, Expr::value(frb))
+            .col_expr(C::ResolutionSeconds, Expr::value(res))
+            .col_expr(C::ResolutionBusinessSeconds, Expr::value(resb))
+            .col_expr(C::Merged, Expr::value(t.merged_into.is_some()))
+            .col_expr(C::ColumnsVersion, Expr::value(TICKET_COLUMNS_VERSION))
+            .filter(C::Id.eq(id))
+            // A concurrent write wrote the columns itself.
+            .filter(C::ColumnsVersion.lt(TICKET_COLUMNS_VERSION))
+            .exec(conn)
+            .await?;
     }
-    s.all(conn)
-        .await?
-        .into_iter()
-        .map(ticket_from_row)
-        .collect()
-}
-
-/// Tickets not solved or closed (the backlog), optionally of one team.
-pub async fn open_tickets(
-    conn: &impl ConnectionTrait,
-    team: Option<TeamId>,
-) -> Result<Vec<Ticket>, Error> {
-    let mut s = ticket::Entity::find().filter(
-        ticket::Column::Status.is_not_in([Status::Solved.as_str(), Status::Closed.as_str()]),
-    );
-    if let Some(t) = team {
-        s = s.filter(ticket::Column::TeamId.eq(t.0));
-    }
-    s.all(conn)
-        .await?
-        .into_iter()
-        .map(ticket_from_row)
-        .collect()
+    Ok(n)
 }
 
 // ---- messages ---------------------------------------------------------------------------
@@ -497,6 +499,38 @@ pub async fn list_agents(
         .collect()
 }
 
+/// One page of a team's agents that can take a ticket now (available, below capacity), in
+/// the order routing tries them: the order [`crate::domain::routing::order`] sorts by, so a
+/// page sorted again there keeps it. `offset` pages through (routing stops at the first
+/// agent it can claim, so it reads one page in the usual case however large the team).
+pub async fn routing_candidates(
+    conn: &impl ConnectionTrait,
+    team: TeamId,
+    strategy: RoutingStrategy,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Agent>, Error> {
+    use agent::Column as C;
+    use sea_orm::sea_query::NullOrdering;
+    let mut s = agent::Entity::find()
+        .filter(C::TeamId.eq(team.0))
+        .filter(C::Available.eq(true))
+        .filter(Expr::col(C::OpenTickets).lt(Expr::col(C::MaxOpenTickets)));
+    if strategy == RoutingStrategy::LeastLoaded {
+        s = s.order_by_asc(C::OpenTickets);
+    }
+    // Never assigned comes first, as `None < Some` in the domain's sort.
+    s.order_by_with_nulls(C::LastAssigned, sea_orm::Order::Asc, NullOrdering::First)
+        .order_by_asc(C::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(agent_from_row)
+        .collect()
+}
+
 pub async fn delete_agent(conn: &impl ConnectionTrait, id: AgentId) -> Result<bool, Error> {
     Ok(agent::Entity::delete_by_id(id.0)
         .exec(conn)
@@ -583,7 +617,7 @@ pub async fn delete_macro(conn: &impl ConnectionTrait, code: &str) -> Result<boo
 
 // ---- satisfaction -----------------------------------------------------------------------
 
-/// False when the ticket's survey was answered already.
+/// False when this survey of the ticket was answered already.
 pub async fn insert_satisfaction(
     conn: &impl ConnectionTrait,
     s: &Satisfaction,
@@ -595,22 +629,31 @@ pub async fn insert_satisfaction(
     Ok(matches!(n, sea_orm::TryInsertResult::Inserted(1)))
 }
 
-pub async fn satisfaction_of(
+/// The answer to survey `survey` of a ticket, if given.
+pub async fn answer_of(
     conn: &impl ConnectionTrait,
-    tickets: &[TicketId],
-) -> Result<Vec<Satisfaction>, Error> {
-    let mut out = Vec::new();
-    for chunk in tickets.chunks(500) {
-        let ids: Vec<Uuid> = chunk.iter().map(|t| t.0).collect();
-        for r in satisfaction::Entity::find()
-            .filter(satisfaction::Column::TicketId.is_in(ids))
-            .all(conn)
-            .await?
-        {
-            out.push(satisfaction_from_row(r)?);
-        }
-    }
-    Ok(out)
+    ticket: TicketId,
+    survey: i32,
+) -> Result<Option<Satisfaction>, Error> {
+    satisfaction::Entity::find_by_id((ticket.0, survey))
+        .one(conn)
+        .await?
+        .map(satisfaction_from_row)
+        .transpose()
+}
+
+/// Whether an earlier survey of the ticket with this token was answered.
+pub async fn token_answered(
+    conn: &impl ConnectionTrait,
+    ticket: TicketId,
+    token: &str,
+) -> Result<bool, Error> {
+    Ok(satisfaction::Entity::find()
+        .filter(satisfaction::Column::TicketId.eq(ticket.0))
+        .filter(satisfaction::Column::SurveyToken.eq(token))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Answers whose goodwill award is still owed, oldest first.
@@ -634,9 +677,11 @@ pub async fn pending_goodwill(
 pub async fn settle_goodwill(conn: &impl ConnectionTrait, s: &Satisfaction) -> Result<bool, Error> {
     let mut row = satisfaction_row(s)?;
     row.ticket_id = sea_orm::ActiveValue::NotSet;
+    row.survey = sea_orm::ActiveValue::NotSet;
     let res = satisfaction::Entity::update_many()
         .set(row)
         .filter(satisfaction::Column::TicketId.eq(s.ticket.0))
+        .filter(satisfaction::Column::Survey.eq(s.survey))
         .filter(satisfaction::Column::GoodwillPending.eq(true))
         .exec(conn)
         .await?;

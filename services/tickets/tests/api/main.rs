@@ -6,4 +6,5 @@ mod harness;
 mod routing;
 mod services;
 mod sla;
+mod stats;
 mod tickets;

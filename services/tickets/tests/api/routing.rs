@@ -459,3 +459,58 @@ async fn concurrent_teams_never_share_a_category_or_the_escalation_role() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn routing_pages_through_a_large_team() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let team = app
+            .team(
+                "Workshop",
+                &[pb::Category::Repair],
+                pb::RoutingStrategy::LeastLoaded,
+                false,
+            )
+            .await;
+        let mut with_skills = team.clone();
+        with_skills
+            .category_skills
+            .insert("CATEGORY_REPAIR".into(), "repair".into());
+        app.client
+            .update_team(pb::UpdateTeamRequest {
+                team: Some(with_skills),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["category_skills".into()],
+                }),
+                request_id: rid(),
+            })
+            .await
+            .expect("skills");
+        // More agents than one routing page, all free; only the newest (last in the order)
+        // has the skill.
+        for i in 0..205 {
+            app.agent(&team.name, &format!("Gen{i}"), 5).await;
+        }
+        let tech = app
+            .client
+            .create_agent(pb::CreateAgentRequest {
+                agent: Some(pb::Agent {
+                    display_name: "Tech".into(),
+                    team: team.name.clone(),
+                    skills: vec!["repair".into()],
+                    max_open_tickets: 5,
+                    available: true,
+                    ..Default::default()
+                }),
+                request_id: rid(),
+            })
+            .await
+            .expect("tech")
+            .into_inner();
+        let t = app
+            .create(ticket(&new_customer(), pb::Category::Repair))
+            .await;
+        assert_eq!(t.assignee, tech.name);
+    })
+    .await;
+}

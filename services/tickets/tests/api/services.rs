@@ -185,6 +185,26 @@ async fn with_customers_and_loyalty_up() {
             .expect("balance")
             .into_inner();
         assert_eq!(balance.available, 6000 + 100);
+        // Solved again and rated low again: a new survey, a new award (once).
+        let again = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve again");
+        assert_ne!(again.survey_token, solved.survey_token);
+        let s = app
+            .survey(&t.name, &again.survey_token, 2)
+            .await
+            .expect("second survey");
+        assert_eq!((s.goodwill_points, s.goodwill_pending), (100, false));
+        assert_eq!(app.service.award_pending_goodwill().await.expect("pass"), 0);
+        let balance = l
+            .get_balance(lpb::GetBalanceRequest {
+                customer: gold.clone(),
+            })
+            .await
+            .expect("balance")
+            .into_inner();
+        assert_eq!(balance.available, 6000 + 200);
     })
     .await;
 }
@@ -293,6 +313,234 @@ async fn goodwill_owed_while_loyalty_is_down_is_awarded_once_later() {
             .filter(|m| m.body.contains("goodwill points awarded (late)"))
             .collect();
         assert_eq!(notes.len(), 1);
+    })
+    .await;
+}
+
+/// A server that accepts connections and never answers: calls to it wait for their deadline.
+async fn black_hole() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = l.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_slow_loyalty_never_stalls_other_calls() {
+    each_backend(|backend| async move {
+        let lport = black_hole().await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.loyalty_url = format!("http://127.0.0.1:{lport}");
+            s.clients.timeout_ms = 4000;
+        })
+        .await;
+        let (a, b) = {
+            let mut other = app.client.clone();
+            let b = ticket(&new_customer(), pb::Category::Inquiry);
+            let (a, b) = tokio::join!(
+                app.try_create(ticket(&new_customer(), pb::Category::Complaint)),
+                other.create_ticket(pb::CreateTicketRequest {
+                    ticket: Some(b),
+                    request_id: rid(),
+                })
+            );
+            (a.expect("create a"), b.expect("create b").into_inner())
+        };
+        let solved = app
+            .status(&a.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+
+        // A low score: loyalty is asked for goodwill and takes its full deadline.
+        let mut c = app.client.clone();
+        let name = a.name.clone();
+        let survey = tokio::spawn(async move {
+            c.submit_satisfaction(pb::SubmitSatisfactionRequest {
+                name,
+                survey_token: solved.survey_token,
+                satisfaction: Some(pb::Satisfaction {
+                    overall: 1,
+                    ..Default::default()
+                }),
+                request_id: rid(),
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let quick = std::time::Duration::from_millis(2000);
+        let started = std::time::Instant::now();
+        // Reads and writes of another ticket, and a write of the same one, go through.
+        let got = tokio::time::timeout(
+            quick,
+            app.client.get_ticket(pb::GetTicketRequest {
+                name: b.name.clone(),
+            }),
+        )
+        .await
+        .expect("get ticket is not stalled by the loyalty call")
+        .expect("get");
+        assert_eq!(got.into_inner().name, b.name);
+        tokio::time::timeout(quick, app.status(&b.name, pb::Status::OnHold))
+            .await
+            .expect("change status is not stalled")
+            .expect("on hold");
+        tokio::time::timeout(
+            quick,
+            app.reply(&a.name, &a.customer, pb::MessageKind::PublicReply, "Hello?"),
+        )
+        .await
+        .expect("a reply on the surveyed ticket is not stalled")
+        .expect("reply");
+        assert!(started.elapsed() < quick);
+        assert!(!survey.is_finished(), "loyalty is still being waited for");
+
+        let s = survey
+            .await
+            .expect("join")
+            .expect("answer accepted")
+            .into_inner();
+        assert!(s.goodwill_pending, "loyalty never answered");
+        assert_eq!(s.goodwill_points, 0);
+        assert_eq!(app.get(&a.name).await.status, pb::Status::Open as i32);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gone_customers_are_refused_and_merged_ones_resolve_to_the_survivor() {
+    each_backend(|backend| async move {
+        let (cport, _stop) = customers(&Storage::fresh(backend).await, 0).await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+        })
+        .await;
+        let mut c = CustomerServiceClient::connect(format!("http://127.0.0.1:{cport}"))
+            .await
+            .expect("connect customers");
+        let deleted = create_customer(cport, "Deleted").await;
+        let erased = create_customer(cport, "Erased").await;
+        let survivor = create_customer(cport, "Survivor").await;
+        let merged = create_customer(cport, "Merged").await;
+        c.delete_customer(cpb::DeleteCustomerRequest {
+            name: deleted.clone(),
+            etag: String::new(),
+            request_id: rid(),
+        })
+        .await
+        .expect("delete");
+        c.erase_customer(cpb::EraseCustomerRequest {
+            name: erased.clone(),
+            request_id: rid(),
+            actor: "dpo".into(),
+        })
+        .await
+        .expect("erase");
+        c.merge_customers(cpb::MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: vec![merged.clone()],
+            validate_only: false,
+            request_id: rid(),
+            actor: "agent".into(),
+        })
+        .await
+        .expect("merge");
+
+        let err = app
+            .try_create(ticket(&deleted, pb::Category::Complaint))
+            .await
+            .expect_err("deleted customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_DELETED");
+        let err = app
+            .try_create(ticket(&erased, pb::Category::Complaint))
+            .await
+            .expect_err("erased customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_ERASED");
+        let t = app.create(ticket(&merged, pb::Category::Complaint)).await;
+        assert_eq!(t.customer, survivor, "stored under the survivor");
+        assert_eq!(t.customer_check, pb::CustomerCheck::Verified as i32);
+        let list = app
+            .client
+            .list_tickets(pb::ListTicketsRequest {
+                customer: survivor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(list.tickets.len(), 1);
+        assert_eq!(list.tickets[0].name, t.name);
+        // The customer writing in under the merged-away name is the ticket's customer.
+        let m = app
+            .reply(&t.name, &merged, pb::MessageKind::PublicReply, "Any news?")
+            .await
+            .expect("reply as the merged-away customer");
+        assert_eq!(m.author, survivor);
+        let err = app
+            .reply(&t.name, &deleted, pb::MessageKind::PublicReply, "Me too")
+            .await
+            .expect_err("another customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_MISMATCH");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_verification_pass_settles_gone_and_merged_customers() {
+    each_backend(|backend| async move {
+        let cstorage = Storage::fresh(backend).await;
+        let (cport, cstop) = customers(&cstorage, 0).await;
+        let deleted = create_customer(cport, "Deleted").await;
+        let survivor = create_customer(cport, "Survivor").await;
+        let merged = create_customer(cport, "Merged").await;
+        stop(cport, cstop).await;
+        let mut app = spawn_app_with(Storage::fresh(backend).await, |s| {
+            s.clients.customers_url = format!("http://127.0.0.1:{cport}");
+            s.clients.timeout_ms = 500;
+        })
+        .await;
+        let d = app.create(ticket(&deleted, pb::Category::Complaint)).await;
+        let m = app.create(ticket(&merged, pb::Category::Complaint)).await;
+        assert_eq!(d.customer_check, pb::CustomerCheck::Unverified as i32);
+
+        let (_, _stop) = customers(&cstorage, cport).await;
+        let url = format!("http://127.0.0.1:{cport}");
+        assert!(
+            crm_platform::testing::wait_serving(&url, "crm.customers.v1.CustomerService").await
+        );
+        let mut c = CustomerServiceClient::connect(url)
+            .await
+            .expect("connect customers");
+        c.delete_customer(cpb::DeleteCustomerRequest {
+            name: deleted.clone(),
+            etag: String::new(),
+            request_id: rid(),
+        })
+        .await
+        .expect("delete");
+        c.merge_customers(cpb::MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: vec![merged.clone()],
+            validate_only: false,
+            request_id: rid(),
+            actor: "agent".into(),
+        })
+        .await
+        .expect("merge");
+        assert_eq!(app.service.verify_customers().await.expect("pass"), 2);
+        assert_eq!(
+            app.get(&d.name).await.customer_check,
+            pb::CustomerCheck::Deleted as i32
+        );
+        let moved = app.get(&m.name).await;
+        assert_eq!(moved.customer_check, pb::CustomerCheck::Verified as i32);
+        assert_eq!(moved.customer, survivor);
     })
     .await;
 }

@@ -286,3 +286,88 @@ async fn sla_state_filter_is_current_without_the_job() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_solve_without_an_agent_reply_is_not_a_hit() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let team = app
+            .team("Care", &[], pb::RoutingStrategy::LeastLoaded, false)
+            .await;
+        let agent = app.agent(&team.name, "Mei", 5).await;
+        let start = Utc::now() - Duration::minutes(1);
+        let silent = app
+            .create(ticket(&new_customer(), pb::Category::Inquiry))
+            .await;
+        let solved = app
+            .status(&silent.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        let sla = solved.sla.expect("sla");
+        assert_eq!(sla.state, pb::SlaState::NotApplicable as i32);
+        assert!(sla.missed_targets.is_empty());
+        let answered = app
+            .create(ticket(&new_customer(), pb::Category::Inquiry))
+            .await;
+        app.reply(
+            &answered.name,
+            &agent.name,
+            pb::MessageKind::PublicReply,
+            "Hi",
+        )
+        .await
+        .expect("reply");
+        let hit = app
+            .status(&answered.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        assert_eq!(hit.sla.expect("sla").state, pb::SlaState::Hit as i32);
+        let ts = |t: chrono::DateTime<Utc>| prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: 0,
+        };
+        let total = app
+            .client
+            .get_ticket_stats(pb::GetTicketStatsRequest {
+                start_time: Some(ts(start)),
+                end_time: Some(ts(Utc::now() + Duration::minutes(1))),
+                team: String::new(),
+            })
+            .await
+            .expect("stats")
+            .into_inner()
+            .total
+            .expect("total");
+        assert!((total.sla_hit_rate - 1.0).abs() < 1e-9, "{total:?}");
+        let listed = app
+            .client
+            .list_tickets(pb::ListTicketsRequest {
+                sla_state: pb::SlaState::NotApplicable as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(listed.tickets.len(), 1);
+        assert_eq!(listed.tickets[0].name, silent.name);
+
+        // Reopened, answered by an agent and solved again: now a hit.
+        app.status(&silent.name, pb::Status::Open)
+            .await
+            .expect("reopen");
+        app.reply(
+            &silent.name,
+            &agent.name,
+            pb::MessageKind::PublicReply,
+            "Sorry",
+        )
+        .await
+        .expect("reply");
+        let again = app
+            .status(&silent.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        assert_eq!(again.sla.expect("sla").state, pb::SlaState::Hit as i32);
+    })
+    .await;
+}

@@ -680,6 +680,65 @@ async fn satisfaction_once_and_a_low_score_reopens() {
 }
 
 #[tokio::test]
+async fn each_solve_issues_a_new_survey() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let start = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let t = app
+            .create(ticket(&new_customer(), pb::Category::Complaint))
+            .await;
+        let first = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve")
+            .survey_token;
+        app.survey(&t.name, &first, 1).await.expect("low score");
+        // The low score reopened the ticket; it is solved again: a new survey.
+        assert_eq!(app.get(&t.name).await.status, pb::Status::Open as i32);
+        let second = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve again")
+            .survey_token;
+        assert_ne!(second, first);
+        let s = app.survey(&t.name, &second, 5).await.expect("new survey");
+        assert_eq!(s.overall, 5);
+        for token in [&first, &second] {
+            let err = app.survey(&t.name, token, 4).await.expect_err("answered");
+            assert_status(&err, Code::FailedPrecondition, "SURVEY_ALREADY_ANSWERED");
+        }
+        let err = app
+            .survey(&t.name, "not-a-token", 4)
+            .await
+            .expect_err("unknown token");
+        assert_status(&err, Code::FailedPrecondition, "SURVEY_NOT_OPEN");
+        // A high score does not reopen: the ticket stays solved.
+        assert_eq!(app.get(&t.name).await.status, pb::Status::Solved as i32);
+        let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: 0,
+        };
+        let total = app
+            .client
+            .get_ticket_stats(pb::GetTicketStatsRequest {
+                start_time: Some(ts(start)),
+                end_time: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
+                team: String::new(),
+            })
+            .await
+            .expect("stats")
+            .into_inner()
+            .total
+            .expect("total");
+        assert_eq!(total.csat_responses, 2);
+        assert!((total.csat_average - 3.0).abs() < 1e-9);
+        assert_eq!(total.csat_distribution.get(&1), Some(&1));
+        assert_eq!(total.csat_distribution.get(&5), Some(&1));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn stats_over_a_window() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
@@ -840,6 +899,235 @@ async fn mutations_replay_and_concurrent_retries_create_once() {
             .expect("replay")
             .into_inner();
         assert_eq!(first, again);
+    })
+    .await;
+}
+
+/// INVALID_ARGUMENT naming exactly `fields` (in any order).
+fn refused<T: std::fmt::Debug>(res: Result<T, tonic::Status>, fields: &[&str]) {
+    let err = res.expect_err("refused");
+    assert_status(&err, Code::InvalidArgument, "INVALID_ARGUMENT");
+    let mut got = violations(&err);
+    got.sort();
+    let mut want: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want, "{err:?}");
+}
+
+#[tokio::test]
+async fn every_text_number_list_and_time_is_bounded() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let customer = new_customer();
+        let mut bad = ticket(&customer, pb::Category::Inquiry);
+        bad.subject = "Leak\0".into();
+        bad.description = "Line\u{0}two".into();
+        bad.tags = (0..21).map(|i| format!("t{i}")).collect();
+        bad.order_id = "o-1\nx".into();
+        bad.booking_id = "b".repeat(129);
+        refused(
+            app.try_create(bad).await,
+            &[
+                "ticket.booking_id",
+                "ticket.description",
+                "ticket.order_id",
+                "ticket.subject",
+                "ticket.tags",
+            ],
+        );
+        let mut rtl = ticket(&customer, pb::Category::Inquiry);
+        rtl.tags = vec!["ok".into()];
+        rtl.subject = "Kettle \u{202E}kaeL".into();
+        refused(app.try_create(rtl).await, &["ticket.subject"]);
+
+        // A valid ticket for the calls that need one.
+        let t = app.create(ticket(&customer, pb::Category::Inquiry)).await;
+        let attachment = |name: &str, size: i64| pb::Attachment {
+            file_name: name.into(),
+            content_type: "image/jpeg".into(),
+            size_bytes: size,
+            uri: "https://files.example.com/a.jpg".into(),
+        };
+        let message = |body: &str, attachments: Vec<pb::Attachment>| pb::AddMessageRequest {
+            parent: t.name.clone(),
+            message: Some(pb::Message {
+                kind: pb::MessageKind::PublicReply as i32,
+                author: customer.clone(),
+                body: body.into(),
+                attachments,
+                ..Default::default()
+            }),
+            request_id: rid(),
+        };
+        refused(
+            app.client
+                .add_message(message("Hi\0", vec![attachment("a.jpg", 1); 21]))
+                .await,
+            &["message.attachments", "message.body"],
+        );
+        let mut long_uri = attachment("a\u{7}.jpg", 104_857_601);
+        long_uri.uri = "u".repeat(2001);
+        refused(
+            app.client
+                .add_message(message("Photos\r\n\tattached", vec![long_uri]))
+                .await,
+            &[
+                "message.attachments[0].file_name",
+                "message.attachments[0].size_bytes",
+                "message.attachments[0].uri",
+            ],
+        );
+        app.client
+            .add_message(message(
+                "Photos\r\n\tattached",
+                vec![attachment("a.jpg", 104_857_600)],
+            ))
+            .await
+            .expect("line breaks and tabs are fine in a body");
+
+        let year_10000 = prost_types::Timestamp {
+            seconds: 253_402_300_800,
+            nanos: 0,
+        };
+        refused(
+            app.client
+                .list_tickets(pb::ListTicketsRequest {
+                    created_after: Some(year_10000),
+                    page_token: "x".repeat(3000),
+                    status: 99,
+                    ..Default::default()
+                })
+                .await,
+            &["created_after", "page_token", "status"],
+        );
+        refused(
+            app.client
+                .get_ticket_stats(pb::GetTicketStatsRequest {
+                    start_time: Some(prost_types::Timestamp {
+                        seconds: -62_135_596_801,
+                        nanos: 0,
+                    }),
+                    end_time: Some(year_10000),
+                    team: String::new(),
+                })
+                .await,
+            &["end_time", "start_time"],
+        );
+        refused(
+            app.client
+                .change_status(pb::ChangeStatusRequest {
+                    name: t.name.clone(),
+                    status: 99,
+                    etag: "1\0".into(),
+                    request_id: rid(),
+                })
+                .await,
+            &["etag", "status"],
+        );
+        refused(
+            app.client
+                .update_ticket(pb::UpdateTicketRequest {
+                    ticket: Some(t.clone()),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["subject".into(); 1000],
+                    }),
+                    request_id: rid(),
+                })
+                .await,
+            &["update_mask.paths"],
+        );
+        refused(
+            app.survey(&t.name, "token\0", 0).await,
+            &["satisfaction.overall", "survey_token"],
+        );
+
+        refused(
+            app.client
+                .create_team(pb::CreateTeamRequest {
+                    team: Some(pb::Team {
+                        display_name: "Care\u{1b}[31m".into(),
+                        categories: vec![99, 1, 2, 3, 4, 5, 6, 7],
+                        ..Default::default()
+                    }),
+                    request_id: rid(),
+                })
+                .await,
+            &["team.categories", "team.display_name"],
+        );
+        refused(
+            app.client
+                .create_team(pb::CreateTeamRequest {
+                    team: Some(pb::Team {
+                        display_name: "Care".into(),
+                        categories: vec![99],
+                        routing_strategy: 7,
+                        ..Default::default()
+                    }),
+                    request_id: rid(),
+                })
+                .await,
+            &["team.categories[0]", "team.routing_strategy"],
+        );
+        let team = app
+            .team("Care", &[], pb::RoutingStrategy::LeastLoaded, false)
+            .await;
+        refused(
+            app.client
+                .create_agent(pb::CreateAgentRequest {
+                    agent: Some(pb::Agent {
+                        display_name: "Mei".into(),
+                        email: "mei\0@example.com".into(),
+                        team: team.name.clone(),
+                        skills: (0..51).map(|i| format!("s{i}")).collect(),
+                        max_open_tickets: 1001,
+                        ..Default::default()
+                    }),
+                    request_id: rid(),
+                })
+                .await,
+            &["agent.email", "agent.max_open_tickets", "agent.skills"],
+        );
+        refused(
+            app.client
+                .create_macro(pb::CreateMacroRequest {
+                    r#macro: Some(pb::Macro {
+                        code: "hi".into(),
+                        title: "t".repeat(201),
+                        body: "Hello\0".into(),
+                        ..Default::default()
+                    }),
+                    request_id: rid(),
+                })
+                .await,
+            &["macro.body", "macro.title"],
+        );
+
+        // Nothing of the refused calls was written.
+        let tickets = app
+            .client
+            .list_tickets(pb::ListTicketsRequest::default())
+            .await
+            .expect("list")
+            .into_inner()
+            .tickets;
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(app.messages(&t.name).await.len(), 1);
+        let agents = app
+            .client
+            .list_agents(pb::ListAgentsRequest::default())
+            .await
+            .expect("agents")
+            .into_inner()
+            .agents;
+        assert!(agents.is_empty());
+        let teams = app
+            .client
+            .list_teams(pb::ListTeamsRequest::default())
+            .await
+            .expect("teams")
+            .into_inner()
+            .teams;
+        assert_eq!(teams.len(), 1);
     })
     .await;
 }

@@ -1,0 +1,298 @@
+//! GetTicketStats' queries: every figure is a grouped aggregate in SQL, so the cost in memory
+//! is the number of groups (teams, agents, enum values), never the number of tickets.
+//! Percentiles are nearest-rank: on PostgreSQL `percentile_disc` per group, elsewhere the
+//! count per group and then the value at the rank's offset (`ORDER BY .. LIMIT 1 OFFSET k`
+//! on an indexed column); both give the same value.
+use super::entities::{satisfaction, ticket};
+use crate::domain::stats::rank_offset;
+use crate::domain::{SlaState, Status, TeamId};
+use chrono::{DateTime, Utc};
+use crm_platform::Error;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iden, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+use ticket::Column as C;
+
+/// Tickets created in [start, end), optionally of one team.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub team: Option<TeamId>,
+}
+
+impl Window {
+    fn created(&self) -> sea_orm::Condition {
+        let mut c = sea_orm::Condition::all()
+            .add(C::CreateTime.gte(self.start))
+            .add(C::CreateTime.lt(self.end));
+        if let Some(t) = self.team {
+            c = c.add(C::TeamId.eq(t.0));
+        }
+        c
+    }
+
+    /// Not solved or closed now (the backlog is not windowed), optionally of one team.
+    fn open(&self) -> sea_orm::Condition {
+        let mut c = sea_orm::Condition::all()
+            .add(C::Status.is_not_in([Status::Solved.as_str(), Status::Closed.as_str()]));
+        if let Some(t) = self.team {
+            c = c.add(C::TeamId.eq(t.0));
+        }
+        c
+    }
+}
+
+/// How figures are grouped: all tickets, per team, per assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Total,
+    Team,
+    Agent,
+}
+
+impl Scope {
+    fn column(self) -> Option<C> {
+        match self {
+            Scope::Total => None,
+            Scope::Team => Some(C::TeamId),
+            Scope::Agent => Some(C::AssigneeId),
+        }
+    }
+}
+
+/// The group of a row: `None` for [`Scope::Total`] (and for unassigned tickets).
+pub type Group = Option<Uuid>;
+
+/// Counts of tickets matching `cond` per group and, when given, per value of `dim`.
+async fn counts(
+    conn: &impl ConnectionTrait,
+    cond: sea_orm::Condition,
+    scope: Scope,
+    dim: Option<C>,
+) -> Result<Vec<(Group, String, i64)>, Error> {
+    let mut q = ticket::Entity::find().select_only().filter(cond);
+    if let Some(g) = scope.column() {
+        q = q.column(g).group_by(g);
+    }
+    if let Some(d) = dim {
+        q = q.column(d).group_by(d);
+    }
+    let q = q.column_as(Expr::col(C::Id).count(), "n");
+    Ok(match (scope.column(), dim) {
+        (Some(_), Some(_)) => q.into_tuple::<(Group, String, i64)>().all(conn).await?,
+        (Some(_), None) => q
+            .into_tuple::<(Group, i64)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(g, n)| (g, String::new(), n))
+            .collect(),
+        (None, Some(_)) => q
+            .into_tuple::<(String, i64)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(d, n)| (None, d, n))
+            .collect(),
+        (None, None) => q
+            .into_tuple::<i64>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|n| (None, String::new(), n))
+            .collect(),
+    })
+}
+
+/// Tickets created in the window, per group and `dim` value (`None`: per group only).
+pub async fn volume(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+    dim: Option<C>,
+) -> Result<Vec<(Group, String, i64)>, Error> {
+    counts(conn, w.created(), scope, dim).await
+}
+
+/// Finished tickets created in the window (merged-away ones excluded), per group and final
+/// SLA state: `hit` or `missed` (`not_applicable` is left out of the hit rate).
+pub async fn sla_outcomes(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+) -> Result<Vec<(Group, String, i64)>, Error> {
+    let cond = w
+        .created()
+        .add(C::Merged.eq(false))
+        .add(C::SlaState.is_in([SlaState::Hit.as_str(), SlaState::Missed.as_str()]));
+    counts(conn, cond, scope, Some(C::SlaState)).await
+}
+
+/// Tickets open now, per group.
+pub async fn backlog(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+) -> Result<Vec<(Group, i64)>, Error> {
+    Ok(counts(conn, w.open(), scope, None)
+        .await?
+        .into_iter()
+        .map(|(g, _, n)| (g, n))
+        .collect())
+}
+
+/// Survey answers on tickets created in the window, per group and overall score.
+pub async fn csat(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+) -> Result<Vec<(Group, i32, i64)>, Error> {
+    let to_ticket = satisfaction::Entity::belongs_to(ticket::Entity)
+        .from(satisfaction::Column::TicketId)
+        .to(C::Id)
+        .into();
+    let mut q = satisfaction::Entity::find()
+        .select_only()
+        .join(sea_orm::JoinType::InnerJoin, to_ticket)
+        .filter(w.created());
+    if let Some(g) = scope.column() {
+        q = q.column(g).group_by(g);
+    }
+    let q = q
+        .column(satisfaction::Column::Overall)
+        .group_by(satisfaction::Column::Overall)
+        .column_as(Expr::col(satisfaction::Column::Overall).count(), "n");
+    Ok(match scope.column() {
+        Some(_) => q.into_tuple::<(Group, i32, i64)>().all(conn).await?,
+        None => q
+            .into_tuple::<(i32, i64)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(s, n)| (None, s, n))
+            .collect(),
+    })
+}
+
+/// The four duration columns, in [`Percentiles`] order.
+pub const DURATIONS: [C; 4] = [
+    C::FirstResponseSeconds,
+    C::FirstResponseBusinessSeconds,
+    C::ResolutionSeconds,
+    C::ResolutionBusinessSeconds,
+];
+
+/// Per duration column: (count, median, p90); 0 when the group has none.
+pub type Percentiles = [(i64, i64, i64); 4];
+
+/// The nearest-rank median and p90 of each duration column over the window, per group.
+pub async fn durations(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+) -> Result<HashMap<Group, Percentiles>, Error> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        return durations_pg(conn, w, scope).await;
+    }
+    let mut out: HashMap<Group, Percentiles> = HashMap::new();
+    for (i, col) in DURATIONS.into_iter().enumerate() {
+        let cond = w.created().add(col.is_not_null());
+        for (g, _, n) in counts(conn, cond.clone(), scope, None).await? {
+            let mut cond = cond.clone();
+            if let Some(c) = scope.column() {
+                cond = cond.add(match g {
+                    Some(id) => c.eq(id),
+                    None => c.is_null(),
+                });
+            }
+            let median = value_at(conn, cond.clone(), col, rank_offset(n, 50)).await?;
+            let p90 = value_at(conn, cond, col, rank_offset(n, 90)).await?;
+            out.entry(g).or_default()[i] = (n, median, p90);
+        }
+    }
+    Ok(out)
+}
+
+/// The value of `col` at `offset` in ascending order among the rows matching `cond`.
+async fn value_at(
+    conn: &impl ConnectionTrait,
+    cond: sea_orm::Condition,
+    col: C,
+    offset: u64,
+) -> Result<i64, Error> {
+    let q: Select<ticket::Entity> = ticket::Entity::find()
+        .select_only()
+        .column(col)
+        .filter(cond)
+        .order_by_asc(col)
+        .offset(offset)
+        .limit(1);
+    Ok(q.into_tuple::<i64>().one(conn).await?.unwrap_or(0))
+}
+
+/// [`durations`] in one grouped query with `percentile_disc` (nearest rank: the first value
+/// whose cumulative share reaches p).
+async fn durations_pg(
+    conn: &impl ConnectionTrait,
+    w: &Window,
+    scope: Scope,
+) -> Result<HashMap<Group, Percentiles>, Error> {
+    let mut q = ticket::Entity::find().select_only().filter(w.created());
+    if let Some(g) = scope.column() {
+        q = q.column_as(Expr::col(g), "g").group_by(g);
+    } else {
+        q = q.column_as(Expr::cust("NULL::uuid"), "g");
+    }
+    for (i, col) in DURATIONS.into_iter().enumerate() {
+        let name = col.to_string();
+        q = q.column_as(Expr::col(col).count(), format!("n{i}"));
+        for (p, alias) in [("0.5", "m"), ("0.9", "p")] {
+            q = q.column_as(
+                Expr::cust(format!(
+                    "percentile_disc({p}) WITHIN GROUP (ORDER BY {name})"
+                )),
+                format!("{alias}{i}"),
+            );
+        }
+    }
+    let rows = q.into_model::<PgDurations>().all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let f = |n: i64, m: Option<i64>, p: Option<i64>| (n, m.unwrap_or(0), p.unwrap_or(0));
+            (
+                r.g,
+                [
+                    f(r.n0, r.m0, r.p0),
+                    f(r.n1, r.m1, r.p1),
+                    f(r.n2, r.m2, r.p2),
+                    f(r.n3, r.m3, r.p3),
+                ],
+            )
+        })
+        .filter(|(_, p)| p.iter().any(|x| x.0 > 0))
+        .collect())
+}
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct PgDurations {
+    g: Group,
+    n0: i64,
+    m0: Option<i64>,
+    p0: Option<i64>,
+    n1: i64,
+    m1: Option<i64>,
+    p1: Option<i64>,
+    n2: i64,
+    m2: Option<i64>,
+    p2: Option<i64>,
+    n3: i64,
+    m3: Option<i64>,
+    p3: Option<i64>,
+}
