@@ -58,9 +58,43 @@ pub struct MappedDecoder<U> {
     _pd: PhantomData<U>,
 }
 
-/// The status for a message that cannot be decoded as `type_name`.
+/// The field path and cause of a prost decode error. prost writes its error as
+/// `failed to decode Protobuf message: Inner.field: Outer.field: cause`, innermost first;
+/// the path is read outermost first and stops at a `google.protobuf` container (a `Struct`
+/// nested 90 levels is reported at the field that holds it, not 90 levels deep).
+fn decode_path(error: &str) -> (String, String) {
+    let rest = error
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(error);
+    let is_entry = |p: &str| {
+        p.split_once('.').is_some_and(|(m, f)| {
+            let ident =
+                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ident(m) && ident(f)
+        })
+    };
+    let parts: Vec<&str> = rest.split(": ").collect();
+    let depth = parts.iter().take_while(|p| is_entry(p)).count();
+    let cause = parts[depth..].join(": ");
+    let mut path = Vec::new();
+    for part in parts[..depth].iter().rev() {
+        let Some((message, field)) = part.split_once('.') else {
+            break;
+        };
+        if matches!(message, "Struct" | "Value" | "ListValue") || path.len() == 8 {
+            break;
+        }
+        path.push(field);
+    }
+    (path.join("."), cause)
+}
+
+/// The status for a message that cannot be decoded as `type_name`: INVALID_ARGUMENT with the
+/// field the decoder stopped at as a `BadRequest` violation.
 pub fn malformed(type_name: &str, error: &str) -> Status {
-    let details = ErrorDetails::with_error_info(MALFORMED_REQUEST, DOMAIN, HashMap::new());
+    let mut details = ErrorDetails::with_error_info(MALFORMED_REQUEST, DOMAIN, HashMap::new());
+    let (field, cause) = decode_path(error);
+    details.add_bad_request_violation(field, format!("cannot be decoded: {cause}"));
     Status::with_error_details(
         tonic::Code::InvalidArgument,
         format!("the message cannot be decoded as {type_name}: {error}"),
@@ -100,5 +134,28 @@ mod tests {
             Some(MALFORMED_REQUEST)
         );
         assert!(s.message().contains("Customer"), "{}", s.message());
+        assert_eq!(
+            s.get_details_bad_request()
+                .map(|b| b.field_violations.len()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn the_violation_names_the_outermost_fields() {
+        let error = "failed to decode Protobuf message: Value.kind: Struct.fields: Value.kind: \
+                     Struct.fields: Customer.attributes: CreateCustomerRequest.customer: \
+                     recursion limit reached";
+        assert_eq!(
+            decode_path(error),
+            (
+                "customer.attributes".to_owned(),
+                "recursion limit reached".to_owned()
+            )
+        );
+        assert_eq!(
+            decode_path("failed to decode Protobuf message: invalid wire type value: 7"),
+            (String::new(), "invalid wire type value: 7".to_owned())
+        );
     }
 }

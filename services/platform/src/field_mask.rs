@@ -2,6 +2,11 @@
 use crate::error::Violations;
 use std::collections::BTreeSet;
 
+/// Most paths one mask may name (duplicates included): more than any resource has fields.
+pub const MAX_PATHS: usize = 100;
+/// Longest path echoed back in a violation.
+const MAX_ECHO: usize = 64;
+
 /// The validated paths of an update mask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateMask(BTreeSet<String>);
@@ -19,6 +24,14 @@ impl UpdateMask {
             violations.add(field, "is required; name the fields to update, or \"*\"");
             return None;
         }
+        if !crate::validate::max_items(
+            &format!("{field}.paths"),
+            paths.len(),
+            MAX_PATHS,
+            violations,
+        ) {
+            return None;
+        }
         if paths.iter().any(|p| p == "*") {
             if paths.len() > 1 {
                 violations.add(field, "\"*\" cannot be combined with other paths");
@@ -31,7 +44,11 @@ impl UpdateMask {
             if !updatable.contains(&p.as_str()) {
                 violations.add(
                     format!("{field}.paths[{i}]"),
-                    format!("\"{p}\" is not an updatable field"),
+                    if p.chars().count() > MAX_ECHO {
+                        "is not an updatable field".to_owned()
+                    } else {
+                        format!("\"{p}\" is not an updatable field")
+                    },
                 );
                 ok = false;
             }
@@ -75,5 +92,27 @@ mod tests {
         assert!(UpdateMask::parse(&[], UPDATABLE, "update_mask", &mut v).is_none());
         let fields: Vec<_> = v.iter().map(|x| x.field.clone()).collect();
         assert_eq!(fields, ["update_mask.paths[1]", "update_mask"]);
+    }
+
+    #[test]
+    fn masks_are_bounded_and_huge_paths_are_not_echoed() {
+        let mut v = Violations::new();
+        let many = vec!["tags".to_owned(); MAX_PATHS + 1];
+        assert!(UpdateMask::parse(&many, UPDATABLE, "update_mask", &mut v).is_none());
+        assert!(
+            UpdateMask::parse(&["x".repeat(100_000)], UPDATABLE, "update_mask", &mut v).is_none()
+        );
+        let got: Vec<_> = v
+            .iter()
+            .map(|x| (x.field.clone(), x.description.len()))
+            .collect();
+        assert_eq!(got[0].0, "update_mask.paths");
+        assert_eq!(
+            got[1],
+            (
+                "update_mask.paths[0]".to_owned(),
+                "is not an updatable field".len()
+            )
+        );
     }
 }

@@ -35,12 +35,37 @@ pub fn to_status(err: Error, domain: &str) -> Status {
             }
         }
     }
-    let metadata: HashMap<String, String> = err.metadata.into_iter().collect();
+    let metadata: HashMap<String, String> = err
+        .metadata
+        .into_iter()
+        .map(|(k, v)| (clip(&k, MAX_DETAIL_CHARS), clip(&v, MAX_DETAIL_CHARS)))
+        .collect();
     let mut details = ErrorDetails::with_error_info(err.reason.into_owned(), domain, metadata);
     for v in err.violations.iter() {
-        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+        details.add_bad_request_violation(
+            clip(&v.field, MAX_DETAIL_CHARS),
+            clip(&v.description, MAX_DETAIL_CHARS),
+        );
     }
-    Status::with_error_details(code_of(err.code), err.message, details)
+    Status::with_error_details(
+        code_of(err.code),
+        clip(&err.message, MAX_MESSAGE_CHARS),
+        details,
+    )
+}
+
+/// Longest error message sent: a status travels in HTTP/2 headers, and a client's header
+/// limit (often 16 KiB) would turn a huge echo of bad input into RESOURCE_EXHAUSTED.
+const MAX_MESSAGE_CHARS: usize = 1024;
+/// Longest field name, description or metadata value in the details (50 violations at most).
+const MAX_DETAIL_CHARS: usize = 100;
+
+/// `s` cut to at most `max` characters, with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
 }
 
 /// Maps a service's error type to a status through its `Into<Error>` conversion.
@@ -151,6 +176,36 @@ mod tests {
             status.get_details_error_info().map(|i| i.domain).as_deref(),
             Some("customers.crm")
         );
+    }
+
+    #[test]
+    fn echoed_input_is_clipped_so_the_status_fits_in_headers() {
+        let huge = "x".repeat(100_000);
+        let mut v = Violations::new();
+        for _ in 0..5000 {
+            v.add(huge.clone(), huge.clone());
+        }
+        let err = Error::invalid(v).with_metadata("value", huge.clone());
+        let err = Error {
+            message: huge.clone(),
+            ..err
+        };
+        let status = to_status(err, "customers.crm");
+        assert!(status.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+        let fields = violated_fields(&status);
+        assert_eq!(fields.len(), crate::error::MAX_LISTED_VIOLATIONS);
+        assert!(
+            fields
+                .iter()
+                .all(|f| f.chars().count() <= MAX_DETAIL_CHARS + 1)
+        );
+        assert!(
+            status.details().len() < 12 * 1024,
+            "{}",
+            status.details().len()
+        );
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("hé", 2), "hé");
     }
 
     #[test]
