@@ -137,9 +137,29 @@ impl Tag {
     }
 }
 
+/// A CLDR region code of a real region (`CN`, `DE`), as the phone numbering plans know them:
+/// `ZZ` and lower case are refused.
+pub fn region_code(raw: &str) -> Result<(), &'static str> {
+    const WHY: &str = "must be a two-letter CLDR region code, e.g. \"CN\"";
+    let known = raw.len() == 2
+        && raw.chars().all(|c| c.is_ascii_uppercase())
+        && raw.parse::<phonenumber::country::Id>().is_ok();
+    if known { Ok(()) } else { Err(WHY) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_codes_name_real_regions() {
+        for ok in ["CN", "DE", "US", "HK"] {
+            assert!(region_code(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ZZ", "cn", "C", "CHN", "", "C\0"] {
+            assert!(region_code(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn emails_are_normalised() {

@@ -386,12 +386,10 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
 
 fn address_from_proto(a: &cpb::PostalAddress, f: &str, v: &mut Violations) -> PostalAddress {
     use max_chars as max;
-    if !(a.region_code.len() == 2 && a.region_code.chars().all(|c| c.is_ascii_uppercase())) {
-        v.add(
-            format!("{f}.region_code"),
-            "must be a two-letter CLDR region code, e.g. \"CN\"",
-        );
-    }
+    v.check(
+        format!("{f}.region_code"),
+        contact::region_code(&a.region_code),
+    );
     let lines = bounded(
         &format!("{f}.address_lines"),
         &a.address_lines,
