@@ -302,58 +302,118 @@ pub async fn search_contact(
         .collect()
 }
 
-/// Active customers other than `except` sharing an e-mail, phone or full name key.
-pub async fn sharing_keys(
+/// Where the next page of duplicate candidates starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCursor {
+    pub rank: i32,
+    pub id: Uuid,
+}
+
+/// What a customer's duplicates share with it.
+#[derive(Debug, Clone, Default)]
+pub struct DuplicateKeys {
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    /// Full name key and birth date (both must match).
+    pub name_and_birth_date: Option<(String, chrono::NaiveDate)>,
+}
+
+/// A page of active customers other than `except` sharing a key with it, strongest evidence
+/// first (see `domain::duplicates::evidence_rank`), then by id. The database groups and ranks
+/// the candidates; only one page is read.
+pub async fn duplicate_page(
     conn: &impl ConnectionTrait,
     except: CustomerId,
-    emails: &[String],
-    phones: &[String],
-    full_name: &str,
-) -> Result<Vec<Customer>, Error> {
-    let mut any = Condition::any();
-    if !emails.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(contact::Column::Kind.eq(CONTACT_EMAIL))
-                .add(contact::Column::Value.is_in(emails.to_vec())),
-        );
-    }
-    if !phones.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(contact::Column::Kind.eq(CONTACT_PHONE))
-                .add(contact::Column::Value.is_in(phones.to_vec())),
-        );
-    }
-    let mut ids: Vec<Uuid> = if emails.is_empty() && phones.is_empty() {
-        Vec::new()
-    } else {
-        contact::Entity::find()
-            .select_only()
-            .column(contact::Column::CustomerId)
-            .filter(any)
-            .distinct()
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?
+    keys: &DuplicateKeys,
+    after: Option<&DuplicateCursor>,
+    limit: u64,
+) -> Result<Vec<DuplicateCursor>, Error> {
+    let backend = conn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let param = |v: sea_orm::Value, values: &mut Vec<sea_orm::Value>| {
+        values.push(v);
+        match backend {
+            sea_orm::DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
     };
-    let same_name: Vec<Uuid> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(customer::Column::FullNameKey.eq(full_name))
-        .limit(200)
-        .into_tuple::<Uuid>()
-        .all(conn)
+    let mut sources = Vec::new();
+    for (kind, list, flags) in [
+        (CONTACT_EMAIL, &keys.emails, "1 AS e, 0 AS p, 0 AS n"),
+        (CONTACT_PHONE, &keys.phones, "0 AS e, 1 AS p, 0 AS n"),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let k = param(kind.into(), &mut values);
+        let vals: Vec<String> = list
+            .iter()
+            .map(|x| param(x.clone().into(), &mut values))
+            .collect();
+        sources.push(format!(
+            "SELECT customer_id, {flags} FROM customer_contacts WHERE kind = {k} AND value IN ({})",
+            vals.join(", ")
+        ));
+    }
+    if let Some((name, dob)) = &keys.name_and_birth_date {
+        let n = param(name.clone().into(), &mut values);
+        let d = param((*dob).into(), &mut values);
+        sources.push(format!(
+            "SELECT id AS customer_id, 0 AS e, 0 AS p, 1 AS n FROM customers WHERE full_name_key = {n} AND birth_date = {d}"
+        ));
+    }
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ranks = String::from("CASE");
+    for bits in (1..8u8).rev() {
+        let (e, p, n) = (bits & 4 != 0, bits & 2 != 0, bits & 1 != 0);
+        let rank = crate::domain::duplicates::evidence_rank(e, p, n);
+        ranks.push_str(&format!(
+            " WHEN e = {} AND p = {} AND n = {} THEN {rank}",
+            u8::from(e),
+            u8::from(p),
+            u8::from(n)
+        ));
+    }
+    ranks.push_str(" END");
+    let except_p = param(except.0.into(), &mut values);
+    let active = param(CustomerState::Active.as_str().into(), &mut values);
+    let page = match after {
+        Some(c) => {
+            let r = param(c.rank.into(), &mut values);
+            let id = param(c.id.into(), &mut values);
+            format!(" AND (k.rnk, k.customer_id) > ({r}, {id})")
+        }
+        None => String::new(),
+    };
+    let lim = param((limit as i64).into(), &mut values);
+    let sql = format!(
+        "SELECT k.customer_id AS customer_id, k.rnk AS rnk FROM (\
+           SELECT customer_id, {ranks} AS rnk FROM (\
+             SELECT customer_id, MAX(e) AS e, MAX(p) AS p, MAX(n) AS n FROM (\
+               {}\
+             ) AS s GROUP BY customer_id\
+           ) AS f\
+         ) AS k JOIN customers c ON c.id = k.customer_id \
+         WHERE c.id <> {except_p} AND c.state = {active}{page} \
+         ORDER BY k.rnk, k.customer_id LIMIT {lim}",
+        sources.join(" UNION ALL ")
+    );
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
         .await?;
-    ids.extend(same_name);
-    ids.sort();
-    ids.dedup();
-    ids.retain(|id| *id != except.0);
-    let found = find_many(conn, &ids).await?;
-    Ok(found
-        .into_iter()
-        .filter(|c| c.state == CustomerState::Active)
-        .collect())
+    rows.iter()
+        .map(|r| {
+            Ok(DuplicateCursor {
+                id: r.try_get("", "customer_id")?,
+                rank: r.try_get("", "rnk")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
 }
 
 /// Ids of customers merged into `survivor` (directly).
@@ -365,6 +425,29 @@ pub async fn merged_into(
         .select_only()
         .column(customer::Column::Id)
         .filter(customer::Column::MergedInto.eq(survivor.0))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+/// Ids of customers merged into `survivor`, in id order after `after`, `limit` at a time.
+pub async fn merged_page(
+    conn: &impl ConnectionTrait,
+    survivor: CustomerId,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<CustomerId>, Error> {
+    let mut find = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::MergedInto.eq(survivor.0));
+    if let Some(a) = after {
+        find = find.filter(customer::Column::Id.gt(a));
+    }
+    let ids: Vec<Uuid> = find
+        .order_by_asc(customer::Column::Id)
+        .limit(limit)
         .into_tuple::<Uuid>()
         .all(conn)
         .await?;
@@ -418,15 +501,44 @@ pub async fn add_audit(
     Ok(())
 }
 
-pub async fn audit_of(
+/// Where the next page of audit entries starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCursor {
+    pub t: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// A customer's audit entries oldest first, `limit` at a time after `after`.
+pub async fn audit_page(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
-) -> Result<Vec<AuditEntry>, Error> {
-    let rows = audit::Entity::find()
-        .filter(audit::Column::CustomerId.eq(customer.0))
+    after: Option<&AuditCursor>,
+    limit: u64,
+) -> Result<Vec<(AuditCursor, AuditEntry)>, Error> {
+    let mut find = audit::Entity::find().filter(audit::Column::CustomerId.eq(customer.0));
+    if let Some(c) = after {
+        find = find.filter(
+            Expr::tuple([
+                Expr::col(audit::Column::CreateTime).into(),
+                Expr::col(audit::Column::Id).into(),
+            ])
+            .gt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
+        );
+    }
+    let rows = find
         .order_by_asc(audit::Column::CreateTime)
         .order_by_asc(audit::Column::Id)
+        .limit(limit)
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(audit_from_row).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let cursor = AuditCursor {
+                t: r.create_time,
+                id: r.id,
+            };
+            (cursor, audit_from_row(r))
+        })
+        .collect())
 }

@@ -45,14 +45,7 @@ async fn export_then_erase_keeps_aggregates_only() {
             .await
             .expect("complaint");
 
-        let export = app
-            .client
-            .export_customer(pb::ExportCustomerRequest {
-                name: c.name.clone(),
-            })
-            .await
-            .expect("export")
-            .into_inner();
+        let export = app.export(&c.name).await;
         assert_eq!(
             export.customer.as_ref().map(|x| x.primary_email.as_str()),
             Some("li@example.com")
@@ -115,14 +108,7 @@ async fn export_then_erase_keeps_aggregates_only() {
             .expect("search")
             .into_inner();
         assert!(found.customers.is_empty());
-        let export = app
-            .client
-            .export_customer(pb::ExportCustomerRequest {
-                name: c.name.clone(),
-            })
-            .await
-            .expect("export")
-            .into_inner();
+        let export = app.export(&c.name).await;
         assert!(
             export
                 .activities
@@ -203,16 +189,7 @@ async fn import_upserts_good_rows_and_reports_bad_ones() {
                 ..Default::default()
             },
         ];
-        let stream = tokio_stream::iter(
-            rows.into_iter()
-                .map(|c| pb::ImportCustomersRequest { customer: Some(c) }),
-        );
-        let out = app
-            .client
-            .import_customers(stream)
-            .await
-            .expect("import")
-            .into_inner();
+        let out = app.import(&rid(), rows).await;
         assert_eq!(
             (out.created_count, out.updated_count, out.failed_count),
             (1, 2, 2)
