@@ -2,6 +2,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_customers;
+mod m20261201_000001_range_scan_indexes;
 
 pub struct Migrator;
 
@@ -11,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crm_platform::idempotency::CreateIdempotencyKeys),
             Box::new(m20261123_000001_create_customers::Migration),
+            Box::new(m20261201_000001_range_scan_indexes::Migration),
         ]
     }
 }

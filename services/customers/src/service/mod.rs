@@ -219,13 +219,31 @@ impl CustomersService {
             SearchQuery::NamePrefix(n) => (CONTACT_NAME, n.clone(), true),
         };
         let fingerprint = PageTokens::fingerprint(&["search", kind, &value]);
-        let after: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<store::SearchCursor> = self.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
+        let m = if prefix {
+            store::ContactMatch::Prefix(&value)
+        } else {
+            store::ContactMatch::Exact(&value)
+        };
         let mut rows =
-            store::search_contact(&self.db, kind, &value, prefix, after, limit + 1).await?;
-        let next = self
-            .tokens
-            .next_page(&mut rows, limit, &fingerprint, |c| c.id.0);
+            store::search_contact(&self.db, kind, m, after.as_ref(), limit + 1).await?;
+        let upper = store::prefix_upper_bound(&value);
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
+            // The key the row was found at: the value itself, or the customer's smallest
+            // name key in the prefix range (the one the store lists it at).
+            let v = if prefix {
+                c.profile
+                    .name_keys()
+                    .into_iter()
+                    .filter(|k| *k >= value && upper.as_ref().is_none_or(|u| k < u))
+                    .min()
+                    .unwrap_or_else(|| value.clone())
+            } else {
+                value.clone()
+            };
+            store::SearchCursor { v, id: c.id.0 }
+        });
         Ok(Page {
             items: rows,
             next_page_token: next,

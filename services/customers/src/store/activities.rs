@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
@@ -50,13 +50,11 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<
     }
     if let Some(c) = &q.after {
         find = find.filter(
-            Condition::any()
-                .add(activity::Column::OccurTime.lt(c.t))
-                .add(
-                    Condition::all()
-                        .add(activity::Column::OccurTime.eq(c.t))
-                        .add(activity::Column::Id.lt(c.id)),
-                ),
+            Expr::tuple([
+                Expr::col(activity::Column::OccurTime).into(),
+                Expr::col(activity::Column::Id).into(),
+            ])
+            .lt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );
     }
     let rows = find

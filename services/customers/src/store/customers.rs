@@ -5,10 +5,10 @@ use crate::domain::{AuditEntry, Customer, CustomerId, CustomerState, LifecycleSt
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -136,6 +136,9 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         let rows = p.tags.iter().map(|t| tag::ActiveModel {
             customer_id: Set(c.id.0),
             tag: Set(t.as_str().to_owned()),
+            create_time: Set(c.create_time),
+            update_time: Set(c.update_time),
+            display_name: Set(p.display_name.clone()),
         });
         tag::Entity::insert_many(rows).exec(conn).await?;
     }
@@ -191,36 +194,63 @@ pub fn cursor_of(c: &Customer, order: OrderField) -> Cursor {
     }
 }
 
-/// One page of customers in keyset order (stable under concurrent inserts).
+/// One page of customers in keyset order (stable under concurrent inserts). Each filter and
+/// order is one ordered index range read only as far as the page needs: a tag filter walks
+/// `idx_tags_<order>` (tag rows carry the sort keys), a lifecycle stage `idx_customers_stage_
+/// <order>`, otherwise `idx_customers_<order>`; `updated_since` is the start of the range when
+/// ordering by update time, else a filter on the rows walked. Plans are asserted in tests.
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Customer>, Error> {
-    let states: Vec<&str> = if q.show_deleted {
-        vec!["active", "deleted"]
-    } else {
-        vec!["active"]
+    let mut find = customer::Entity::find();
+    // The sort column and the id it ties on: the tag row's copies when filtering by tag.
+    let (sort, id): (SimpleExpr, SimpleExpr) = match &q.tag {
+        Some(t) => {
+            QueryTrait::query(&mut find).inner_join(
+                tag::Entity,
+                Expr::col((tag::Entity, tag::Column::CustomerId))
+                    .equals((customer::Entity, customer::Column::Id)),
+            );
+            find = find.filter(Expr::col((tag::Entity, tag::Column::Tag)).eq(t.as_str()));
+            let col = match q.order {
+                OrderField::CreateTime => tag::Column::CreateTime,
+                OrderField::UpdateTime => tag::Column::UpdateTime,
+                OrderField::DisplayName => tag::Column::DisplayName,
+            };
+            (
+                Expr::col((tag::Entity, col)).into(),
+                Expr::col((tag::Entity, tag::Column::CustomerId)).into(),
+            )
+        }
+        None => {
+            let col = match q.order {
+                OrderField::CreateTime => customer::Column::CreateTime,
+                OrderField::UpdateTime => customer::Column::UpdateTime,
+                OrderField::DisplayName => customer::Column::DisplayName,
+            };
+            (
+                Expr::col((customer::Entity, col)).into(),
+                Expr::col((customer::Entity, customer::Column::Id)).into(),
+            )
+        }
     };
-    let mut find = customer::Entity::find().filter(customer::Column::State.is_in(states));
-    if let Some(t) = &q.tag {
-        find = find.filter(
-            customer::Column::Id.in_subquery(
-                Query::select()
-                    .column(tag::Column::CustomerId)
-                    .from(tag::Entity)
-                    .and_where(tag::Column::Tag.eq(t.as_str()))
-                    .to_owned(),
-            ),
-        );
-    }
+    find = if q.show_deleted {
+        find.filter(customer::Column::State.is_in([
+            CustomerState::Active.as_str(),
+            CustomerState::Deleted.as_str(),
+        ]))
+    } else {
+        find.filter(customer::Column::State.eq(CustomerState::Active.as_str()))
+    };
     if let Some(stage) = q.lifecycle_stage {
         find = find.filter(customer::Column::LifecycleStage.eq(stage.as_str()));
     }
     if let Some(since) = q.updated_since {
-        find = find.filter(customer::Column::UpdateTime.gte(since));
+        find = match (&q.tag, q.order) {
+            (Some(_), OrderField::UpdateTime) => {
+                find.filter(Expr::col((tag::Entity, tag::Column::UpdateTime)).gte(since))
+            }
+            _ => find.filter(customer::Column::UpdateTime.gte(since)),
+        };
     }
-    let col = match q.order {
-        OrderField::CreateTime => customer::Column::CreateTime,
-        OrderField::UpdateTime => customer::Column::UpdateTime,
-        OrderField::DisplayName => customer::Column::DisplayName,
-    };
     if let Some(c) = &q.after {
         let value: sea_orm::Value = match (&c.t, &c.s) {
             (Some(t), _) => (*t).into(),
@@ -232,16 +262,13 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Cust
                 ));
             }
         };
-        let (past, id_past) = if q.descending {
-            (col.lt(value.clone()), customer::Column::Id.lt(c.id))
+        let here = Expr::tuple([sort.clone(), id.clone()]);
+        let there = Expr::tuple([Expr::value(value), Expr::value(c.id)]);
+        find = find.filter(if q.descending {
+            here.lt(there)
         } else {
-            (col.gt(value.clone()), customer::Column::Id.gt(c.id))
-        };
-        find = find.filter(
-            Condition::any()
-                .add(past)
-                .add(Condition::all().add(col.eq(value)).add(id_past)),
-        );
+            here.gt(there)
+        });
     }
     let dir = if q.descending {
         Order::Desc
@@ -249,51 +276,99 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Cust
         Order::Asc
     };
     let rows = find
-        .order_by(col, dir.clone())
-        .order_by(customer::Column::Id, dir)
+        .order_by(sort, dir.clone())
+        .order_by(id, dir)
         .limit(q.limit)
         .all(conn)
         .await?;
     rows.into_iter().map(customer_from_row).collect()
 }
 
-/// Active customers with a contact key, in id order after `after`.
+/// Where the next page of a search starts: the last contact value and customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchCursor {
+    pub v: String,
+    pub id: Uuid,
+}
+
+/// A contact key to search by: one exact value, or every value starting with a prefix.
+#[derive(Debug, Clone)]
+pub enum ContactMatch<'a> {
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+
+/// The smallest string above every string starting with `prefix` (`None`: no bound). Code
+/// point order, which is how SQLite (BINARY) and PostgreSQL ("C", see the migration) compare.
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Active customers with a contact key of `kind` matching `m`, in (value, customer) order
+/// after `after`: one ordered range of `idx_contacts_kind_value_customer`. A customer with
+/// several matching keys (e.g. "li" and "li wei" for the prefix "li") is listed once, at its
+/// smallest matching key, so pages never repeat anyone.
 pub async fn search_contact(
     conn: &impl ConnectionTrait,
     kind: &str,
-    value: &str,
-    prefix: bool,
-    after: Option<Uuid>,
+    m: ContactMatch<'_>,
+    after: Option<&SearchCursor>,
     limit: u64,
 ) -> Result<Vec<Customer>, Error> {
-    let mut sub = Query::select();
-    sub.column(contact::Column::CustomerId)
-        .from(contact::Entity)
-        .and_where(contact::Column::Kind.eq(kind));
-    if prefix {
-        let escaped: String = value
-            .chars()
-            .flat_map(|c| {
-                if matches!(c, '%' | '_' | '\\') {
-                    vec!['\\', c]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        sub.and_where(
-            contact::Column::Value.like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
-        );
-    } else {
-        sub.and_where(contact::Column::Value.eq(value));
-    }
-    let mut find = customer::Entity::find()
-        .filter(customer::Column::Id.in_subquery(sub.to_owned()))
+    let value = Expr::col((contact::Entity, contact::Column::Value));
+    let mut find = customer::Entity::find();
+    QueryTrait::query(&mut find).inner_join(
+        contact::Entity,
+        Expr::col((contact::Entity, contact::Column::CustomerId))
+            .equals((customer::Entity, customer::Column::Id)),
+    );
+    find = find
+        .filter(Expr::col((contact::Entity, contact::Column::Kind)).eq(kind))
         .filter(customer::Column::State.eq(CustomerState::Active.as_str()));
-    if let Some(a) = after {
-        find = find.filter(customer::Column::Id.gt(a));
+    match m {
+        ContactMatch::Exact(v) => find = find.filter(value.clone().eq(v)),
+        ContactMatch::Prefix(p) => {
+            let upper = prefix_upper_bound(p);
+            find = find.filter(value.clone().gte(p));
+            if let Some(u) = &upper {
+                find = find.filter(value.clone().lt(u.as_str()));
+            }
+            // No smaller key of the same customer matches too.
+            let other = Alias::new("other");
+            let mut earlier = Query::select();
+            earlier
+                .expr(Expr::val(1))
+                .from_as(contact::Entity, other.clone())
+                .and_where(
+                    Expr::col((other.clone(), contact::Column::CustomerId))
+                        .equals((contact::Entity, contact::Column::CustomerId)),
+                )
+                .and_where(Expr::col((other.clone(), contact::Column::Kind)).eq(kind))
+                .and_where(Expr::col((other.clone(), contact::Column::Value)).gte(p))
+                .and_where(
+                    Expr::col((other, contact::Column::Value))
+                        .lt(Expr::col((contact::Entity, contact::Column::Value))),
+                );
+            find = find.filter(Expr::exists(earlier).not());
+        }
     }
-    find.order_by_asc(customer::Column::Id)
+    let id = Expr::col((contact::Entity, contact::Column::CustomerId));
+    if let Some(a) = after {
+        find = find.filter(
+            Expr::tuple([value.clone().into(), id.clone().into()])
+                .gt(Expr::tuple([Expr::value(a.v.clone()), Expr::value(a.id)])),
+        );
+    }
+    find.order_by(value, Order::Asc)
+        .order_by(id, Order::Asc)
         .limit(limit)
         .all(conn)
         .await?
