@@ -150,6 +150,19 @@ impl CustomerService for CustomersGrpc {
             order: order_by(&req.order_by, &mut v),
             show_deleted: req.show_deleted,
         };
+        // An incremental read is a range of the update-time order; in any other order it
+        // would walk the table to find the recent rows.
+        let mut filter = filter;
+        if filter.updated_since.is_some() {
+            match filter.order {
+                None => filter.order = Some((OrderField::UpdateTime, false)),
+                Some((OrderField::UpdateTime, _)) => {}
+                Some(_) => v.add(
+                    "order_by",
+                    "must be update_time (or update_time desc) with updated_since",
+                ),
+            }
+        }
         let filter = parsed(v, Some(filter))?;
         let page = self
             .svc

@@ -1,6 +1,6 @@
-//! Every list and search is an index range scan (issue 10): tag rows carry copies of the sort
-//! keys so a tag-filtered page is read in order from one index; the lifecycle-stage filter has
-//! an index per order; contacts are indexed by (kind, value, customer) for exact and prefix
+//! Every list and search is an index range scan (issue 10): tag rows carry copies of the
+//! lifecycle stage and the sort keys so a tag-filtered page (with or without a stage) is read in
+//! order from one index; the lifecycle-stage filter has an index per order; contacts are indexed by (kind, value, customer) for exact and prefix
 //! search in customer order; on PostgreSQL, contact values compare bytewise ("C" collation) so
 //! a prefix is the range [prefix, prefix_upper) whatever the database's default collation.
 use crm_platform::db::index;
@@ -22,11 +22,12 @@ enum Customers {
     UpdateTime,
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum CustomerTags {
     Table,
     CustomerId,
     Tag,
+    LifecycleStage,
     CreateTime,
     UpdateTime,
     DisplayName,
@@ -80,6 +81,16 @@ fn new_indexes() -> Vec<IndexCreateStatement> {
                 CustomerTags::CustomerId.into_iden(),
             ],
         ));
+        out.push(index(
+            &format!("idx_tags_stage_{suffix}"),
+            CustomerTags::Table,
+            vec![
+                CustomerTags::Tag.into_iden(),
+                CustomerTags::LifecycleStage.into_iden(),
+                order.into_iden(),
+                CustomerTags::CustomerId.into_iden(),
+            ],
+        ));
     }
     out.push(index(
         "idx_contacts_kind_value_customer",
@@ -107,7 +118,10 @@ fn new_indexes() -> Vec<IndexCreateStatement> {
     out
 }
 
-const NEW_NAMES: [&str; 9] = [
+const NEW_NAMES: [&str; 12] = [
+    "idx_tags_stage_create",
+    "idx_tags_stage_update",
+    "idx_tags_stage_name",
     "idx_customers_stage_create",
     "idx_customers_stage_update",
     "idx_customers_stage_name",
@@ -133,6 +147,7 @@ impl MigrationTrait for Migration {
         let backend = m.get_database_backend();
         let db = m.get_connection();
         for col in [
+            string_null(CustomerTags::LifecycleStage),
             timestamp_with_time_zone_null(CustomerTags::CreateTime),
             timestamp_with_time_zone_null(CustomerTags::UpdateTime),
             string_null(CustomerTags::DisplayName),
@@ -148,6 +163,7 @@ impl MigrationTrait for Migration {
         }
         db.execute_unprepared(
             "UPDATE customer_tags SET \
+               lifecycle_stage = (SELECT c.lifecycle_stage FROM customers c WHERE c.id = customer_tags.customer_id), \
                create_time = (SELECT c.create_time FROM customers c WHERE c.id = customer_tags.customer_id), \
                update_time = (SELECT c.update_time FROM customers c WHERE c.id = customer_tags.customer_id), \
                display_name = (SELECT c.display_name FROM customers c WHERE c.id = customer_tags.customer_id)",
@@ -184,6 +200,7 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         for col in [
+            CustomerTags::LifecycleStage,
             CustomerTags::CreateTime,
             CustomerTags::UpdateTime,
             CustomerTags::DisplayName,

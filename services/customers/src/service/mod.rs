@@ -226,8 +226,7 @@ impl CustomersService {
         } else {
             store::ContactMatch::Exact(&value)
         };
-        let mut rows =
-            store::search_contact(&self.db, kind, m, after.as_ref(), limit + 1).await?;
+        let mut rows = store::search_contact(&self.db, kind, m, after.as_ref(), limit + 1).await?;
         let upper = store::prefix_upper_bound(&value);
         let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
             // The key the row was found at: the value itself, or the customer's smallest

@@ -136,6 +136,7 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         let rows = p.tags.iter().map(|t| tag::ActiveModel {
             customer_id: Set(c.id.0),
             tag: Set(t.as_str().to_owned()),
+            lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
             create_time: Set(c.create_time),
             update_time: Set(c.update_time),
             display_name: Set(p.display_name.clone()),
@@ -195,11 +196,19 @@ pub fn cursor_of(c: &Customer, order: OrderField) -> Cursor {
 }
 
 /// One page of customers in keyset order (stable under concurrent inserts). Each filter and
-/// order is one ordered index range read only as far as the page needs: a tag filter walks
-/// `idx_tags_<order>` (tag rows carry the sort keys), a lifecycle stage `idx_customers_stage_
-/// <order>`, otherwise `idx_customers_<order>`; `updated_since` is the start of the range when
-/// ordering by update time, else a filter on the rows walked. Plans are asserted in tests.
+/// order is one ordered index range, read only as far as the page needs: a tag filter walks
+/// `idx_tags_[stage_]<order>` (tag rows carry the stage and sort keys), a lifecycle stage
+/// `idx_customers_stage_<order>`, otherwise `idx_customers_<order>`. `updated_since` starts the
+/// range (the service only allows it when ordering by update time); the state is checked on
+/// the rows walked (deleted, merged and erased customers are expected to be few). Plans are
+/// asserted in tests on both backends.
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Customer>, Error> {
+    let rows = list_select(q)?.all(conn).await?;
+    rows.into_iter().map(customer_from_row).collect()
+}
+
+/// The query behind [`list`] (public so tests can EXPLAIN it).
+pub fn list_select(q: &ListQuery) -> Result<sea_orm::Select<customer::Entity>, Error> {
     let mut find = customer::Entity::find();
     // The sort column and the id it ties on: the tag row's copies when filtering by tag.
     let (sort, id): (SimpleExpr, SimpleExpr) = match &q.tag {
@@ -241,14 +250,16 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Cust
         find.filter(customer::Column::State.eq(CustomerState::Active.as_str()))
     };
     if let Some(stage) = q.lifecycle_stage {
-        find = find.filter(customer::Column::LifecycleStage.eq(stage.as_str()));
+        find = match &q.tag {
+            Some(_) => find
+                .filter(Expr::col((tag::Entity, tag::Column::LifecycleStage)).eq(stage.as_str())),
+            None => find.filter(customer::Column::LifecycleStage.eq(stage.as_str())),
+        };
     }
     if let Some(since) = q.updated_since {
-        find = match (&q.tag, q.order) {
-            (Some(_), OrderField::UpdateTime) => {
-                find.filter(Expr::col((tag::Entity, tag::Column::UpdateTime)).gte(since))
-            }
-            _ => find.filter(customer::Column::UpdateTime.gte(since)),
+        find = match &q.tag {
+            Some(_) => find.filter(Expr::col((tag::Entity, tag::Column::UpdateTime)).gte(since)),
+            None => find.filter(customer::Column::UpdateTime.gte(since)),
         };
     }
     if let Some(c) = &q.after {
@@ -275,13 +286,10 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Cust
     } else {
         Order::Asc
     };
-    let rows = find
+    Ok(find
         .order_by(sort, dir.clone())
         .order_by(id, dir)
-        .limit(q.limit)
-        .all(conn)
-        .await?;
-    rows.into_iter().map(customer_from_row).collect()
+        .limit(q.limit))
 }
 
 /// Where the next page of a search starts: the last contact value and customer.
@@ -323,6 +331,21 @@ pub async fn search_contact(
     after: Option<&SearchCursor>,
     limit: u64,
 ) -> Result<Vec<Customer>, Error> {
+    search_select(kind, m, after, limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(customer_from_row)
+        .collect()
+}
+
+/// The query behind [`search_contact`] (public so tests can EXPLAIN it).
+pub fn search_select(
+    kind: &str,
+    m: ContactMatch<'_>,
+    after: Option<&SearchCursor>,
+    limit: u64,
+) -> sea_orm::Select<customer::Entity> {
     let value = Expr::col((contact::Entity, contact::Column::Value));
     let mut find = customer::Entity::find();
     QueryTrait::query(&mut find).inner_join(
@@ -341,23 +364,32 @@ pub async fn search_contact(
             if let Some(u) = &upper {
                 find = find.filter(value.clone().lt(u.as_str()));
             }
-            // No smaller key of the same customer matches too.
+            // Listed at its smallest matching key only: a scalar subquery per row, probing
+            // that customer's keys by primary key (customer_id, ...). `kind || ''` keeps the
+            // (kind, value) index out of the probe: through it, MIN would walk the whole prefix
+            // range for every row.
             let other = Alias::new("other");
-            let mut earlier = Query::select();
-            earlier
-                .expr(Expr::val(1))
+            let mut smallest = Query::select();
+            smallest
+                .expr(Expr::col((other.clone(), contact::Column::Value)).min())
                 .from_as(contact::Entity, other.clone())
                 .and_where(
                     Expr::col((other.clone(), contact::Column::CustomerId))
                         .equals((contact::Entity, contact::Column::CustomerId)),
                 )
-                .and_where(Expr::col((other.clone(), contact::Column::Kind)).eq(kind))
-                .and_where(Expr::col((other.clone(), contact::Column::Value)).gte(p))
                 .and_where(
-                    Expr::col((other, contact::Column::Value))
-                        .lt(Expr::col((contact::Entity, contact::Column::Value))),
-                );
-            find = find.filter(Expr::exists(earlier).not());
+                    Expr::cust_with_expr(
+                        "$1 || ''",
+                        Expr::col((other.clone(), contact::Column::Kind)),
+                    )
+                    .eq(kind),
+                )
+                .and_where(Expr::col((other, contact::Column::Value)).gte(p));
+            find = find.filter(
+                value
+                    .clone()
+                    .eq(Expr::SubQuery(None, Box::new(smallest.into()))),
+            );
         }
     }
     let id = Expr::col((contact::Entity, contact::Column::CustomerId));
@@ -370,11 +402,6 @@ pub async fn search_contact(
     find.order_by(value, Order::Asc)
         .order_by(id, Order::Asc)
         .limit(limit)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(customer_from_row)
-        .collect()
 }
 
 /// Where the next page of duplicate candidates starts.
@@ -616,4 +643,27 @@ pub async fn audit_page(
             (cursor, audit_from_row(r))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn prefix_upper_bound_is_the_next_string_in_code_point_order() {
+        assert_eq!(prefix_upper_bound("li").as_deref(), Some("lj"));
+        assert_eq!(prefix_upper_bound("wé").as_deref(), Some("wê"));
+        assert_eq!(
+            prefix_upper_bound("a\u{d7ff}").as_deref(),
+            Some("a\u{e000}")
+        );
+        assert_eq!(prefix_upper_bound("b\u{10ffff}").as_deref(), Some("c"));
+        assert_eq!(prefix_upper_bound("\u{10ffff}"), None);
+        for p in ["li", "wé", "zz"] {
+            let upper = prefix_upper_bound(p).expect("bound");
+            for s in [p.to_owned(), format!("{p} wei"), format!("{p}\u{10ffff}")] {
+                assert!(s.as_str() >= p && s < upper, "{s:?} in [{p:?}, {upper:?})");
+            }
+        }
+    }
 }

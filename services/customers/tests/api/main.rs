@@ -9,4 +9,5 @@ mod customers;
 mod gdpr;
 mod harness;
 mod merge;
+mod plans;
 mod server;
