@@ -108,7 +108,9 @@ impl CustomersService {
         };
         let m = {
             let txn = &txn;
-            let mut c = store::find(txn, id)
+            // Locked before anything is read: activities being recorded hold a share lock, so
+            // this waits for them to commit and the scrub below sees them.
+            let mut c = store::find_locked(txn, id, store::RowLock::Update)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
             match (c.state, c.merged_into) {

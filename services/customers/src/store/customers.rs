@@ -25,6 +25,30 @@ pub async fn find(conn: &impl ConnectionTrait, id: CustomerId) -> Result<Option<
         .transpose()
 }
 
+/// How [`find_locked`] locks the row until the transaction ends (PostgreSQL; SQLite has one
+/// writer at a time, which serialises the same writes).
+#[derive(Debug, Clone, Copy)]
+pub enum RowLock {
+    /// Writers that must not interleave with a change of state (activities): many at once.
+    Share,
+    /// A change of state (erasure): waits for every share holder to commit first.
+    Update,
+}
+
+/// The customer, its row locked for the rest of `conn`'s transaction.
+pub async fn find_locked(
+    conn: &impl ConnectionTrait,
+    id: CustomerId,
+    lock: RowLock,
+) -> Result<Option<Customer>, Error> {
+    let find = customer::Entity::find_by_id(id.0);
+    let find = match lock {
+        RowLock::Share => find.lock_shared(),
+        RowLock::Update => find.lock_exclusive(),
+    };
+    find.one(conn).await?.map(customer_from_row).transpose()
+}
+
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Customer>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
