@@ -134,8 +134,20 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         .filter(tag::Column::CustomerId.eq(c.id.0))
         .exec(conn)
         .await?;
+    let (contacts, tags) = search_keys(c);
+    if !contacts.is_empty() {
+        contact::Entity::insert_many(contacts).exec(conn).await?;
+    }
+    if !tags.is_empty() {
+        tag::Entity::insert_many(tags).exec(conn).await?;
+    }
+    Ok(())
+}
+
+/// The contacts and tags rows of `c` (none unless active or deleted).
+fn search_keys(c: &Customer) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel>) {
     if !matches!(c.state, CustomerState::Active | CustomerState::Deleted) {
-        return Ok(());
+        return (Vec::new(), Vec::new());
     }
     let p = &c.profile;
     let mut keys: Vec<(&str, String)> = Vec::new();
@@ -148,24 +160,61 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
     keys.extend(p.name_keys().into_iter().map(|n| (CONTACT_NAME, n)));
     keys.sort();
     keys.dedup();
-    if !keys.is_empty() {
-        let rows = keys.into_iter().map(|(kind, value)| contact::ActiveModel {
+    let contacts = keys
+        .into_iter()
+        .map(|(kind, value)| contact::ActiveModel {
             customer_id: Set(c.id.0),
             kind: Set(kind.to_owned()),
             value: Set(value),
-        });
-        contact::Entity::insert_many(rows).exec(conn).await?;
-    }
-    if !p.tags.is_empty() {
-        let rows = p.tags.iter().map(|t| tag::ActiveModel {
+        })
+        .collect();
+    let tags = p
+        .tags
+        .iter()
+        .map(|t| tag::ActiveModel {
             customer_id: Set(c.id.0),
             tag: Set(t.as_str().to_owned()),
             lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
             create_time: Set(c.create_time),
             update_time: Set(c.update_time),
             display_name: Set(p.display_name.clone()),
-        });
-        tag::Entity::insert_many(rows).exec(conn).await?;
+        })
+        .collect();
+    (contacts, tags)
+}
+
+/// Inserts new customers with their search keys in multi-row statements (bulk loads).
+pub async fn insert_many(conn: &impl ConnectionTrait, cs: &[Customer]) -> Result<(), Error> {
+    // Well below SQLite's 32,766 bound parameters per statement.
+    const ROWS: usize = 400;
+    let mut contacts = Vec::new();
+    let mut tags = Vec::new();
+    for chunk in cs.chunks(ROWS) {
+        let rows = chunk
+            .iter()
+            .map(customer_to_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        customer::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await
+            .map_err(map_unique)?;
+        for c in chunk {
+            let (k, t) = search_keys(c);
+            contacts.extend(k);
+            tags.extend(t);
+        }
+    }
+    while !contacts.is_empty() {
+        let rest = contacts.split_off(contacts.len().min(ROWS * 2));
+        contact::Entity::insert_many(std::mem::replace(&mut contacts, rest))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    while !tags.is_empty() {
+        let rest = tags.split_off(tags.len().min(ROWS * 2));
+        tag::Entity::insert_many(std::mem::replace(&mut tags, rest))
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }
