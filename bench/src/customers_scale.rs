@@ -42,7 +42,7 @@ fn profile(i: usize) -> Profile {
     // Suffixes make 10,000 x more families, so a prefix matches a small share at any size.
     let family = format!("{family}{}", (i / 1000) % 1000);
     let mut tags = vec![Tag::parse(&format!("t{}", i % 20)).expect("tag")];
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         tags.push(Tag::parse("vip").expect("tag"));
     }
     Profile {
@@ -77,7 +77,7 @@ async fn seed(db_url: &str, size: usize) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("seed: {e:?}"))?;
         txn.commit().await?;
         i += n;
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             eprintln!("  seeded {i}/{size} in {:?}", started.elapsed());
         }
     }

@@ -111,7 +111,7 @@ struct Importer {
 
 /// A row as read: keyed and ready for the service, or refused before it.
 enum Parsed {
-    Keyed(ImportRow),
+    Keyed(Box<ImportRow>),
     Refused(Vec<String>),
 }
 
@@ -250,14 +250,14 @@ impl Importer {
                 let mut payload = msg.clone();
                 payload.request_id.clear();
                 payload.import_id.clear();
-                Parsed::Keyed(ImportRow {
+                Parsed::Keyed(Box::new(ImportRow {
                     key: IdempotencyKey::new(id, IMPORT_METHOD, &payload.encode_to_vec()),
                     profile: if errors.is_empty() {
                         Ok(profile)
                     } else {
                         Err(errors)
                     },
-                })
+                }))
             }
             _ => Parsed::Refused(errors),
         }
@@ -273,7 +273,7 @@ impl Importer {
         for p in batch {
             match p {
                 Parsed::Keyed(r) => {
-                    keyed.push(r);
+                    keyed.push(*r);
                     slots.push(None);
                 }
                 Parsed::Refused(errors) => slots.push(Some(ImportOutcome::Failed(errors))),

@@ -50,8 +50,8 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<
     if let Some(c) = &q.after {
         find = find.filter(
             Expr::tuple([
-                Expr::col(activity::Column::OccurTime).into(),
-                Expr::col(activity::Column::Id).into(),
+                Expr::col(activity::Column::OccurTime),
+                Expr::col(activity::Column::Id),
             ])
             .lt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );
@@ -76,8 +76,8 @@ pub async fn page_of(
     if let Some(c) = after {
         find = find.filter(
             Expr::tuple([
-                Expr::col(activity::Column::OccurTime).into(),
-                Expr::col(activity::Column::Id).into(),
+                Expr::col(activity::Column::OccurTime),
+                Expr::col(activity::Column::Id),
             ])
             .gt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );

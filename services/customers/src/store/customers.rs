@@ -298,8 +298,8 @@ pub fn list_select(q: &ListQuery) -> Result<sea_orm::Select<customer::Entity>, E
                 OrderField::DisplayName => tag::Column::DisplayName,
             };
             (
-                Expr::col((tag::Entity, col)).into(),
-                Expr::col((tag::Entity, tag::Column::CustomerId)).into(),
+                Expr::col((tag::Entity, col)),
+                Expr::col((tag::Entity, tag::Column::CustomerId)),
             )
         }
         None => {
@@ -309,8 +309,8 @@ pub fn list_select(q: &ListQuery) -> Result<sea_orm::Select<customer::Entity>, E
                 OrderField::DisplayName => customer::Column::DisplayName,
             };
             (
-                Expr::col((customer::Entity, col)).into(),
-                Expr::col((customer::Entity, customer::Column::Id)).into(),
+                Expr::col((customer::Entity, col)),
+                Expr::col((customer::Entity, customer::Column::Id)),
             )
         }
     };
@@ -468,7 +468,7 @@ pub fn search_select(
     let id = Expr::col((contact::Entity, contact::Column::CustomerId));
     if let Some(a) = after {
         find = find.filter(
-            Expr::tuple([value.clone().into(), id.clone().into()])
+            Expr::tuple([value.clone(), id.clone()])
                 .gt(Expr::tuple([Expr::value(a.v.clone()), Expr::value(a.id)])),
         );
     }
@@ -694,8 +694,8 @@ pub async fn audit_page(
     if let Some(c) = after {
         find = find.filter(
             Expr::tuple([
-                Expr::col(audit::Column::CreateTime).into(),
-                Expr::col(audit::Column::Id).into(),
+                Expr::col(audit::Column::CreateTime),
+                Expr::col(audit::Column::Id),
             ])
             .gt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );
