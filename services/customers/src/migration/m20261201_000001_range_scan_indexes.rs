@@ -186,6 +186,31 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, cols) in [
+            (
+                "idx_contacts_lookup",
+                "customer_contacts",
+                &["kind", "value"][..],
+            ),
+            ("idx_tags_tag", "customer_tags", &["tag", "customer_id"][..]),
+            (
+                "idx_audit_customer",
+                "customer_audit",
+                &["customer_id", "create_time"][..],
+            ),
+            (
+                "idx_customers_merged_into",
+                "customers",
+                &["merged_into"][..],
+            ),
+        ] {
+            m.create_index(index(
+                name,
+                Alias::new(table),
+                cols.iter().map(|c| Alias::new(*c).into_iden()).collect(),
+            ))
+            .await?;
+        }
         for name in NEW_NAMES {
             let table = if name.starts_with("idx_customers") {
                 "customers"

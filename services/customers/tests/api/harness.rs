@@ -22,7 +22,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts an app on `storage`; a second app on the same storage is a replica.
 pub async fn spawn_app_on(storage: Storage) -> TestApp {
+    spawn_app_with(storage, |_| {}).await
+}
+
+/// Starts an app on `storage` with settings changed by `tune`.
+pub async fn spawn_app_with(storage: Storage, tune: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = Settings::load(None).expect("default settings");
+    tune(&mut s);
     storage.apply(&mut s.platform);
     let app = crm_customers::application(s).await.expect("app builds");
     let port = app.port();
