@@ -94,7 +94,7 @@ pub async fn insert(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Err
         .exec(conn)
         .await
         .map_err(map_unique)?;
-    write_search_keys(conn, c).await
+    insert_search_keys(conn, c).await
 }
 
 /// Writes `c` if its stored revision is still `c.revision - 1`; false when someone else won.
@@ -134,12 +134,21 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         .filter(tag::Column::CustomerId.eq(c.id.0))
         .exec(conn)
         .await?;
+    insert_search_keys(conn, c).await
+}
+
+/// Inserts the contacts and tags rows of `c` (which has none yet).
+async fn insert_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
     let (contacts, tags) = search_keys(c);
     if !contacts.is_empty() {
-        contact::Entity::insert_many(contacts).exec(conn).await?;
+        contact::Entity::insert_many(contacts)
+            .exec_without_returning(conn)
+            .await?;
     }
     if !tags.is_empty() {
-        tag::Entity::insert_many(tags).exec(conn).await?;
+        tag::Entity::insert_many(tags)
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }
