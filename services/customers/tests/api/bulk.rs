@@ -63,7 +63,7 @@ async fn a_large_import_in_one_call_streams_one_result_per_row() {
 }
 
 #[tokio::test]
-async fn results_come_back_before_the_stream_ends_and_the_reader_waits() {
+async fn results_come_back_before_the_stream_ends() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
