@@ -286,3 +286,69 @@ async fn updated_since_reads_in_update_order_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_index_migration_backfills_existing_tag_rows_and_goes_down() {
+    use crm_customers::migration::Migrator;
+    use sea_orm_migration::MigratorTrait;
+    each_backend(|backend| async move {
+        let url = crm_platform::testing::fresh_database_url(backend).await;
+        let db = sea_orm::Database::connect(url.as_str()).await.expect("db");
+        Migrator::up(&db, Some(2))
+            .await
+            .expect("up to the first schema");
+        let b = db.get_database_backend();
+        let t = chrono::Utc::now() - chrono::Duration::days(3);
+        let id = uuid::Uuid::now_v7();
+        let p = |n: usize| match b {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            b,
+            format!(
+                "INSERT INTO customers (id, display_name, full_name_key, lifecycle_stage, state, \
+                 profile, revision, create_time, update_time) VALUES ({}, 'Old Tag', 'old tag', \
+                 'lead', 'active', '{{}}', 1, {}, {})",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            [id.into(), t.into(), t.into()],
+        ))
+        .await
+        .expect("old customer");
+        db.execute_raw(Statement::from_sql_and_values(
+            b,
+            format!(
+                "INSERT INTO customer_tags (customer_id, tag) VALUES ({}, 'old')",
+                p(1)
+            ),
+            [id.into()],
+        ))
+        .await
+        .expect("old tag");
+        Migrator::up(&db, None).await.expect("up");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                b,
+                "SELECT lifecycle_stage, display_name, create_time FROM customer_tags",
+            ))
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(
+            row.try_get::<String>("", "lifecycle_stage").expect("stage"),
+            "lead"
+        );
+        assert_eq!(
+            row.try_get::<String>("", "display_name").expect("name"),
+            "Old Tag"
+        );
+        let created: chrono::DateTime<chrono::Utc> = row.try_get("", "create_time").expect("t");
+        assert_eq!(created.timestamp_micros(), t.timestamp_micros());
+        Migrator::down(&db, Some(1)).await.expect("down");
+        Migrator::up(&db, None).await.expect("up again");
+    })
+    .await;
+}
