@@ -1,4 +1,5 @@
-//! Every list and search is an index range scan (issue 10): tag rows carry copies of the
+//! Every list and search is an index range scan (issue 10): activities of one kind have their
+//! own (customer, kind, time) index; tag rows carry copies of the
 //! lifecycle stage and the sort keys so a tag-filtered page (with or without a stage) is read in
 //! order from one index; the lifecycle-stage filter has an index per order; contacts are indexed by (kind, value, customer) for exact and prefix
 //! search in customer order; on PostgreSQL, contact values compare bytewise ("C" collation) so
@@ -39,6 +40,15 @@ enum CustomerContacts {
     CustomerId,
     Kind,
     Value,
+}
+
+#[derive(DeriveIden)]
+enum Activities {
+    Table,
+    Id,
+    CustomerId,
+    Kind,
+    OccurTime,
 }
 
 #[derive(DeriveIden)]
@@ -102,6 +112,16 @@ fn new_indexes() -> Vec<IndexCreateStatement> {
         ],
     ));
     out.push(index(
+        "idx_activities_customer_kind_time",
+        Activities::Table,
+        vec![
+            Activities::CustomerId.into_iden(),
+            Activities::Kind.into_iden(),
+            Activities::OccurTime.into_iden(),
+            Activities::Id.into_iden(),
+        ],
+    ));
+    out.push(index(
         "idx_audit_customer_time_id",
         CustomerAudit::Table,
         vec![
@@ -118,7 +138,8 @@ fn new_indexes() -> Vec<IndexCreateStatement> {
     out
 }
 
-const NEW_NAMES: [&str; 12] = [
+const NEW_NAMES: [&str; 13] = [
+    "idx_activities_customer_kind_time",
     "idx_tags_stage_create",
     "idx_tags_stage_update",
     "idx_tags_stage_name",
@@ -218,6 +239,8 @@ impl MigrationTrait for Migration {
                 "customer_tags"
             } else if name.starts_with("idx_contacts") {
                 "customer_contacts"
+            } else if name.starts_with("idx_activities") {
+                "activities"
             } else {
                 "customer_audit"
             };

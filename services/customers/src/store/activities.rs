@@ -35,8 +35,15 @@ pub struct ActivityQuery {
     pub limit: u64,
 }
 
-/// Newest first.
+/// Newest first: one ordered range of `idx_activities_customer_time`, or with a kind of
+/// `idx_activities_customer_kind_time`.
 pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<Activity>, Error> {
+    let rows = list_select(q).all(conn).await?;
+    rows.into_iter().map(activity_from_row).collect()
+}
+
+/// The query behind [`list`] (public so tests can EXPLAIN it).
+pub fn list_select(q: &ActivityQuery) -> sea_orm::Select<activity::Entity> {
     let mut find = activity::Entity::find().filter(activity::Column::CustomerId.eq(q.customer.0));
     if let Some(k) = q.kind {
         find = find.filter(activity::Column::Kind.eq(k.as_str()));
@@ -56,13 +63,9 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<
             .lt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );
     }
-    let rows = find
-        .order_by_desc(activity::Column::OccurTime)
+    find.order_by_desc(activity::Column::OccurTime)
         .order_by_desc(activity::Column::Id)
         .limit(q.limit)
-        .all(conn)
-        .await?;
-    rows.into_iter().map(activity_from_row).collect()
 }
 
 /// A customer's activities oldest first, `limit` at a time after `after` (export, erasure).
