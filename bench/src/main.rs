@@ -3,6 +3,7 @@
 //! both alike. Server and load generator share one process; each scenario gets the same
 //! connections, concurrency and duration. One module per service.
 mod customers;
+mod customers_scale;
 mod loyalty;
 mod tickets;
 
@@ -38,6 +39,10 @@ pub struct Args {
     /// Customers preloaded; hot reads pick among the first 100.
     #[arg(long, default_value_t = 2000)]
     pub customers: usize,
+    /// Table sizes of the customers-at-scale scenarios (first-page list and search), e.g.
+    /// "10000,1000000"; each is seeded into its own database. Empty: none.
+    #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+    pub scale_customers: Vec<usize>,
     /// Rounds; each runs the baseline and then every scenario.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -247,6 +252,7 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         .map(HealthClient::new)
         .collect();
     let customers = customers::Bench::prepare(args, &database_url(args).await?).await?;
+    let customers_scale = customers_scale::Bench::prepare(args, || database_url(args)).await?;
     let loyalty = loyalty::Bench::prepare(args, &database_url(args).await?).await?;
     let tickets = tickets::Bench::prepare(args, &database_url(args).await?).await?;
     if let Some(url) = &args.pgbench {
@@ -273,6 +279,7 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
             stats.push(pgbench(args, url).await?);
         }
         stats.extend(customers.round(args).await);
+        stats.extend(customers_scale.round(args).await);
         stats.extend(loyalty.round(args).await);
         stats.extend(tickets.round(args).await);
         rounds.push(stats);

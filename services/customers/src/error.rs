@@ -19,11 +19,13 @@ pub fn deleted(id: CustomerId) -> Error {
     .with_metadata("customer", id.name())
 }
 
+/// A write to an erased customer. Reads still answer with its tombstone (state ERASED, no
+/// personal data), like a soft-deleted customer's reads, so both say "it exists, erased".
 pub fn erased(id: CustomerId) -> Error {
     Error::new(
-        ErrorCode::NotFound,
+        ErrorCode::FailedPrecondition,
         "CUSTOMER_ERASED",
-        format!("{id} was erased"),
+        format!("{id} was erased; it cannot be changed"),
     )
     .with_metadata("customer", id.name())
 }

@@ -12,6 +12,10 @@ pub struct CustomersSettings {
     pub default_page_size: u32,
     pub max_page_size: u32,
     pub max_batch: usize,
+    /// Rows an ImportCustomers transaction writes at once.
+    pub import_batch_size: usize,
+    /// An import stream silent for this long is ended (DEADLINE_EXCEEDED).
+    pub import_idle_timeout_ms: u64,
     pub idempotency_retention_hours: u64,
     pub insights: RfmThresholds,
     pub limits: InputLimits,
@@ -77,6 +81,12 @@ impl Validate for CustomersSettings {
         }
         if self.max_batch == 0 {
             p.push("customers.max_batch: must be > 0".into());
+        }
+        if !(1..=10_000).contains(&self.import_batch_size) {
+            p.push("customers.import_batch_size: must be 1..=10000".into());
+        }
+        if self.import_idle_timeout_ms == 0 {
+            p.push("customers.import_idle_timeout_ms: must be > 0".into());
         }
         let t = &self.insights;
         for (name, b) in [

@@ -6,7 +6,7 @@ use crate::domain::{
     Email, Gender, ImportantDate, LifecycleStage, Money, Phone, PostalAddress, Profile,
     PurchaseItem, RelationshipLevel, Tag, contact,
 };
-use crate::service::{Export, InsightsReport, SearchQuery};
+use crate::service::{InsightsReport, SearchQuery};
 use crate::settings::InputLimits;
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_platform::Violations;
@@ -851,16 +851,6 @@ pub fn audit(a: &AuditEntry) -> pb::AuditEntry {
         actor: a.actor.clone(),
         details: a.details.clone(),
         create_time: Some(timestamp(a.create_time)),
-    }
-}
-
-pub fn export(e: &Export) -> pb::ExportCustomerResponse {
-    pb::ExportCustomerResponse {
-        customer: Some(customer(&e.customer)),
-        activities: e.activities.iter().map(activity).collect(),
-        audit_entries: e.audit.iter().map(audit).collect(),
-        merged_customers: e.merged_customers.iter().map(|m| m.name()).collect(),
-        export_time: Some(timestamp(e.export_time)),
     }
 }
 

@@ -1,10 +1,11 @@
 //! The gRPC adapter: parses requests into domain types (every bad field reported at once),
 //! calls [`CustomersService`], converts results back. No business rules live here.
 mod convert;
+mod streams;
 
 use crate::domain::{CustomerId, UPDATABLE_FIELDS};
 use crate::error::DOMAIN;
-use crate::service::{CustomersService, ImportOutcome, ListFilter};
+use crate::service::{CustomersService, ListFilter};
 use crate::store::customers::OrderField;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
@@ -149,6 +150,19 @@ impl CustomerService for CustomersGrpc {
             order: order_by(&req.order_by, &mut v),
             show_deleted: req.show_deleted,
         };
+        // An incremental read is a range of the update-time order; in any other order it
+        // would walk the table to find the recent rows.
+        let mut filter = filter;
+        if filter.updated_since.is_some() {
+            match filter.order {
+                None => filter.order = Some((OrderField::UpdateTime, false)),
+                Some((OrderField::UpdateTime, _)) => {}
+                Some(_) => v.add(
+                    "order_by",
+                    "must be update_time (or update_time desc) with updated_since",
+                ),
+            }
+        }
         let filter = parsed(v, Some(filter))?;
         let page = self
             .svc
@@ -282,11 +296,18 @@ impl CustomerService for CustomersGrpc {
         &self,
         request: Request<pb::FindDuplicatesRequest>,
     ) -> Reply<pb::FindDuplicatesResponse> {
+        let req = request.into_inner();
         let mut v = Violations::new();
-        let id = parse_name("name", &request.get_ref().name, &mut v);
+        let id = parse_name("name", &req.name, &mut v);
+        let size = page_size(req.page_size, &mut v);
         let id = parsed(v, id)?;
-        let found = self.svc.find_duplicates(id).await.into_status(DOMAIN)?;
-        let candidates = found
+        let page = self
+            .svc
+            .find_duplicates(id, size, &req.page_token)
+            .await
+            .into_status(DOMAIN)?;
+        let candidates = page
+            .items
             .iter()
             .map(|d| pb::DuplicateCandidate {
                 customer: Some(convert::customer(&d.customer)),
@@ -294,7 +315,10 @@ impl CustomerService for CustomersGrpc {
                 score: d.score,
             })
             .collect();
-        Ok(Response::new(pb::FindDuplicatesResponse { candidates }))
+        Ok(Response::new(pb::FindDuplicatesResponse {
+            candidates,
+            next_page_token: page.next_page_token,
+        }))
     }
 
     async fn merge_customers(
@@ -413,15 +437,18 @@ impl CustomerService for CustomersGrpc {
         Ok(Response::new(convert::insights(&report)))
     }
 
+    type ExportCustomerStream = streams::ReplyStream<pb::ExportCustomerResponse>;
+
     async fn export_customer(
         &self,
         request: Request<pb::ExportCustomerRequest>,
-    ) -> Reply<pb::ExportCustomerResponse> {
+    ) -> Reply<Self::ExportCustomerStream> {
         let mut v = Violations::new();
         let id = parse_name("name", &request.get_ref().name, &mut v);
         let id = parsed(v, id)?;
-        let export = self.svc.export(id).await.into_status(DOMAIN)?;
-        Ok(Response::new(convert::export(&export)))
+        // Fail before the stream starts when the customer does not exist.
+        self.svc.get(id).await.into_status(DOMAIN)?;
+        Ok(Response::new(streams::export(self.svc.clone(), id)))
     }
 
     async fn erase_customer(
@@ -445,74 +472,15 @@ impl CustomerService for CustomersGrpc {
         Ok(Response::new(convert::customer(&c)))
     }
 
+    type ImportCustomersStream = streams::ReplyStream<pb::ImportCustomersResponse>;
+
     async fn import_customers(
         &self,
         request: Request<tonic::Streaming<pb::ImportCustomersRequest>>,
-    ) -> Reply<pb::ImportCustomersResponse> {
-        let mut stream = request.into_inner();
-        let mut out = pb::ImportCustomersResponse::default();
-        let mut row = 0;
-        while let Some(msg) = stream.message().await? {
-            let result = self.import_one(row, msg).await;
-            match pb::ImportAction::try_from(result.action) {
-                Ok(pb::ImportAction::Created) => out.created_count += 1,
-                Ok(pb::ImportAction::Updated) => out.updated_count += 1,
-                _ => out.failed_count += 1,
-            }
-            out.results.push(result);
-            row += 1;
-        }
-        Ok(Response::new(out))
-    }
-}
-
-impl CustomersGrpc {
-    async fn import_one(&self, row: i32, msg: pb::ImportCustomersRequest) -> pb::ImportRowResult {
-        let failed = |errors: Vec<String>| pb::ImportRowResult {
-            row,
-            action: pb::ImportAction::Failed as i32,
-            customer: String::new(),
-            errors,
-        };
-        let Some(c) = msg.customer else {
-            return failed(vec!["customer: is required".into()]);
-        };
-        let mut v = Violations::new();
-        let profile = convert::profile_from_proto(&c, self.svc.limits(), &mut v);
-        if !v.is_empty() {
-            return failed(
-                v.iter()
-                    .map(|x| format!("customer.{}: {}", x.field, x.description))
-                    .collect(),
-            );
-        }
-        match self.svc.import_row(profile).await {
-            Ok(ImportOutcome::Created(c)) => pb::ImportRowResult {
-                row,
-                action: pb::ImportAction::Created as i32,
-                customer: c.id.name(),
-                errors: vec![],
-            },
-            Ok(ImportOutcome::Updated(c)) => pb::ImportRowResult {
-                row,
-                action: pb::ImportAction::Updated as i32,
-                customer: c.id.name(),
-                errors: vec![],
-            },
-            Err(e)
-                if e.code == crm_platform::ErrorCode::Internal
-                    || e.code == crm_platform::ErrorCode::Unavailable =>
-            {
-                let _ = crm_platform::grpc::to_status(e, DOMAIN); // logs the cause
-                failed(vec!["internal error; see the server log".into()])
-            }
-            Err(e) if e.violations.is_empty() => failed(vec![e.message]),
-            Err(e) => failed(
-                e.violations
-                    .iter()
-                    .map(|x| format!("{}: {}", x.field, x.description))
-                    .collect(),
-            ),
-        }
+    ) -> Reply<Self::ImportCustomersStream> {
+        Ok(Response::new(streams::import(
+            self.svc.clone(),
+            request.into_inner(),
+        )))
     }
 }

@@ -44,14 +44,21 @@ impl CustomersService {
         };
         let m = {
             let txn = &txn;
-            // Re-check inside the transaction: the customer may have changed since the read.
-            let c = store::find(txn, owner)
+            // Re-check inside the transaction, holding a share lock on the customer until the
+            // commit: an erasure (or merge) either waits for this activity and then scrubs (or
+            // moves) it, or commits first and this sees its new state and refuses.
+            let c = store::find_locked(txn, owner, store::RowLock::Share)
                 .await?
                 .ok_or_else(|| error::not_found(owner))?;
-            if c.state != CustomerState::Active {
-                return Err(error::failed_precondition(format!(
-                    "{owner} changed while recording; retry"
-                )));
+            match c.state {
+                CustomerState::Active => {}
+                CustomerState::Erased => return Err(error::erased(owner)),
+                CustomerState::Deleted => return Err(error::deleted(owner)),
+                CustomerState::Merged => {
+                    return Err(error::failed_precondition(format!(
+                        "{owner} changed while recording; retry"
+                    )));
+                }
             }
             let a = Activity {
                 id: uuid::Uuid::now_v7(),

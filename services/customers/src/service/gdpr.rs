@@ -6,35 +6,91 @@ use crate::error;
 use crate::store::{activities, customers as store};
 use crm_platform::Error;
 use crm_platform::idempotency::{self, IdempotencyKey};
-use sea_orm::TransactionTrait;
 
+/// The start of an export: the customer itself.
 #[derive(Debug, Clone)]
-pub struct Export {
+pub struct ExportHead {
     pub customer: Customer,
-    pub activities: Vec<Activity>,
-    pub audit: Vec<AuditEntry>,
-    pub merged_customers: Vec<CustomerId>,
     pub export_time: chrono::DateTime<chrono::Utc>,
 }
 
+/// The next chunk of an export, and where the one after it starts (`None`: done).
+#[derive(Debug, Clone)]
+pub enum ExportChunk {
+    Activities(Vec<Activity>),
+    Audit(Vec<AuditEntry>),
+    Merged(Vec<CustomerId>),
+}
+
+/// Where an export continues: activities, then audit entries, then merged customers.
+#[derive(Debug, Clone)]
+pub enum ExportCursor {
+    Activities(Option<activities::Cursor>),
+    Audit(Option<store::AuditCursor>),
+    Merged(Option<uuid::Uuid>),
+}
+
+/// Rows per export chunk (one stream message).
+pub const EXPORT_CHUNK: u64 = 500;
+
 impl CustomersService {
-    /// One consistent snapshot (a single read transaction) of a customer's data.
-    pub async fn export(&self, id: CustomerId) -> Result<Export, Error> {
+    /// The customer an export is about (following merges) and the export time. The rest
+    /// comes from [`Self::export_chunk`], a bounded chunk at a time (nothing unbounded is
+    /// loaded), starting at `ExportCursor::Activities(None)`.
+    pub async fn export_head(&self, id: CustomerId) -> Result<ExportHead, Error> {
         let owner = self.resolve(id).await?.id;
-        let txn = self.db.begin().await?;
-        let customer = store::find(&txn, owner)
+        let customer = store::find(&self.db, owner)
             .await?
             .ok_or_else(|| error::not_found(owner))?;
-        let activities = activities::all_of(&txn, owner).await?;
-        let audit = store::audit_of(&txn, owner).await?;
-        let merged_customers = store::merged_into(&txn, owner).await?;
-        txn.commit().await?;
-        Ok(Export {
+        Ok(ExportHead {
             customer,
-            activities,
-            audit,
-            merged_customers,
             export_time: domain::now(),
+        })
+    }
+
+    pub async fn export_chunk(
+        &self,
+        owner: CustomerId,
+        at: ExportCursor,
+    ) -> Result<(ExportChunk, Option<ExportCursor>), Error> {
+        Ok(match at {
+            ExportCursor::Activities(after) => {
+                let rows =
+                    activities::page_of(&self.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
+                let next = match rows.last() {
+                    Some(a) if rows.len() as u64 == EXPORT_CHUNK => {
+                        ExportCursor::Activities(Some(activities::Cursor {
+                            t: a.occur_time,
+                            id: a.id,
+                        }))
+                    }
+                    _ => ExportCursor::Audit(None),
+                };
+                (ExportChunk::Activities(rows), Some(next))
+            }
+            ExportCursor::Audit(after) => {
+                let rows = store::audit_page(&self.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
+                let next = match rows.last() {
+                    Some((c, _)) if rows.len() as u64 == EXPORT_CHUNK => {
+                        ExportCursor::Audit(Some(c.clone()))
+                    }
+                    _ => ExportCursor::Merged(None),
+                };
+                (
+                    ExportChunk::Audit(rows.into_iter().map(|(_, e)| e).collect()),
+                    Some(next),
+                )
+            }
+            ExportCursor::Merged(after) => {
+                let ids = store::merged_page(&self.db, owner, after, EXPORT_CHUNK).await?;
+                let next = match ids.last() {
+                    Some(id) if ids.len() as u64 == EXPORT_CHUNK => {
+                        Some(ExportCursor::Merged(Some(id.0)))
+                    }
+                    _ => None,
+                };
+                (ExportChunk::Merged(ids), next)
+            }
         })
     }
 
@@ -52,7 +108,9 @@ impl CustomersService {
         };
         let m = {
             let txn = &txn;
-            let mut c = store::find(txn, id)
+            // Locked before anything is read: activities being recorded hold a share lock, so
+            // this waits for them to commit and the scrub below sees them.
+            let mut c = store::find_locked(txn, id, store::RowLock::Update)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
             match (c.state, c.merged_into) {

@@ -1,64 +1,196 @@
-//! Bulk upsert of customers: by external id, else by primary e-mail. Each row commits on its
-//! own, so one bad row never aborts the good ones, and replaying an import is harmless.
+//! Bulk upsert of customers: by external id, else by primary e-mail. Rows are written in
+//! batches, one transaction per batch; each row runs in its own savepoint, so one bad row never
+//! aborts the good ones. Every row is idempotent under its own key: a re-sent row replays its
+//! first result instead of writing again.
 use super::writes::validate;
 use super::{CustomersService, save_revision};
-use crate::domain::{self, Customer, CustomerState, Profile};
+use crate::domain::{self, Customer, CustomerId, CustomerState, Profile};
 use crate::store::customers as store;
-use crm_platform::{Error, Violations};
-use sea_orm::TransactionTrait;
+use chrono::{DateTime, Utc};
+use crm_platform::idempotency::{self, Completion, IdempotencyKey};
+use crm_platform::{Error, ErrorCode};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
 
+/// The method name row keys are stored under.
+pub const IMPORT_METHOD: &str = "ImportCustomers";
+
+/// One row as parsed by the adapter: its key and its profile, or why it cannot be imported.
 #[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub key: IdempotencyKey,
+    pub profile: Result<Profile, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportAction {
+    Created,
+    Updated,
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ImportOutcome {
-    Created(Customer),
-    Updated(Customer),
+    Written {
+        action: ImportAction,
+        customer: CustomerId,
+        /// Written by an earlier call with the same key; this is its first result.
+        replayed: bool,
+    },
+    Failed(Vec<String>),
+}
+
+/// The stored (replayable) result of a written row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredRow {
+    action: ImportAction,
+    customer: CustomerId,
 }
 
 impl CustomersService {
-    pub async fn import_row(&self, profile: Profile) -> Result<ImportOutcome, Error> {
-        let mut v = Violations::new();
-        if profile.external_id.is_none() && profile.primary_email.is_none() {
-            v.add(
-                "customer",
-                "needs external_id or primary_email to upsert by",
-            );
-        }
-        v.into_result()?;
+    /// How many rows one import transaction writes.
+    pub fn import_batch_size(&self) -> usize {
+        self.cfg.import_batch_size
+    }
+
+    /// How long an import stream may stay silent before it is ended.
+    pub fn import_idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.cfg.import_idle_timeout_ms)
+    }
+
+    /// Writes `rows` in one transaction and returns one outcome per row, in order. An error
+    /// here (the database failed) means nothing of this batch was written.
+    pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
+        let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
         let txn = self.db.begin().await?;
-        let existing = match (&profile.external_id, &profile.primary_email) {
-            (Some(x), _) => store::find_by_external_id(&txn, x).await?,
-            (None, Some(e)) => store::find_active_by_primary_email(&txn, e.as_str()).await?,
-            _ => None,
-        };
+        let claims = idempotency::claim_many::<StoredRow>(&txn, &keys).await?;
         let now = domain::now();
-        let outcome = match existing {
-            Some(c) if c.state != CustomerState::Active => {
-                return Err(crate::error::failed_precondition(format!(
-                    "{} is {}; it cannot be imported over",
-                    c.id,
-                    c.state.as_str()
-                )));
-            }
-            Some(mut c) => {
-                let fields = profile.set_fields();
-                c.profile.apply(profile, fields.iter().copied());
-                validate(&c.profile)?;
-                let details = format!("fields: {}", fields.join(", "));
-                save_revision(&txn, &mut c, now, "imported", "import", &details).await?;
-                ImportOutcome::Updated(c)
-            }
-            None => {
-                validate(&profile)?;
-                let c = Customer::new(profile, now);
-                store::insert(&txn, &c).await?;
-                store::add_audit(&txn, c.id, "imported", "import", "created", now).await?;
-                ImportOutcome::Created(c)
-            }
-        };
+        let mut out = Vec::with_capacity(rows.len());
+        let mut done = Vec::new();
+        let mut released = Vec::new();
+        let mut touched = Vec::new();
+        for (row, claim) in rows.into_iter().zip(claims) {
+            let outcome = match claim {
+                Ok(Some(first)) => ImportOutcome::Written {
+                    action: first.action,
+                    customer: first.customer,
+                    replayed: true,
+                },
+                Err(e) => ImportOutcome::Failed(row_errors(e)),
+                Ok(None) => {
+                    let outcome = match row.profile {
+                        Ok(profile) => upsert_in_savepoint(&txn, profile, now).await?,
+                        Err(errors) => ImportOutcome::Failed(errors),
+                    };
+                    match &outcome {
+                        ImportOutcome::Written {
+                            action, customer, ..
+                        } => {
+                            let stored = StoredRow {
+                                action: *action,
+                                customer: *customer,
+                            };
+                            done.push(Completion::new(&row.key, &customer.name(), &stored)?);
+                            touched.push(*customer);
+                        }
+                        // Not remembered: a re-send of a failed row tries it again.
+                        ImportOutcome::Failed(_) => released.push(row.key.request_id.to_string()),
+                    }
+                    outcome
+                }
+            };
+            out.push(outcome);
+        }
+        idempotency::complete_many(&txn, &done).await?;
+        for chunk in released.chunks(500) {
+            idempotency::Entity::delete_many()
+                .filter(idempotency::Column::RequestId.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
-        let id = match &outcome {
-            ImportOutcome::Created(c) | ImportOutcome::Updated(c) => c.id,
-        };
-        self.invalidate(&[id]).await;
-        Ok(outcome)
+        self.invalidate(&touched).await;
+        Ok(out)
+    }
+}
+
+/// Upserts one row inside a savepoint of `txn`: a failure rolls back only this row.
+async fn upsert_in_savepoint(
+    txn: &DatabaseTransaction,
+    profile: Profile,
+    now: DateTime<Utc>,
+) -> Result<ImportOutcome, Error> {
+    let sp = txn.begin().await?;
+    match upsert(&sp, profile, now).await {
+        Ok((action, c)) => {
+            sp.commit().await?;
+            Ok(ImportOutcome::Written {
+                action,
+                customer: c.id,
+                replayed: false,
+            })
+        }
+        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => {
+            sp.rollback().await?;
+            Err(e)
+        }
+        Err(e) => {
+            sp.rollback().await?;
+            Ok(ImportOutcome::Failed(row_errors(e)))
+        }
+    }
+}
+
+async fn upsert(
+    txn: &DatabaseTransaction,
+    profile: Profile,
+    now: DateTime<Utc>,
+) -> Result<(ImportAction, Customer), Error> {
+    if profile.external_id.is_none() && profile.primary_email.is_none() {
+        return Err(Error::invalid_field(
+            "customer",
+            "needs external_id or primary_email to upsert by",
+        ));
+    }
+    let existing = match (&profile.external_id, &profile.primary_email) {
+        (Some(x), _) => store::find_by_external_id(txn, x).await?,
+        (None, Some(e)) => store::find_active_by_primary_email(txn, e.as_str()).await?,
+        _ => None,
+    };
+    match existing {
+        Some(c) if c.state != CustomerState::Active => {
+            Err(crate::error::failed_precondition(format!(
+                "{} is {}; it cannot be imported over",
+                c.id,
+                c.state.as_str()
+            )))
+        }
+        Some(mut c) => {
+            let fields = profile.set_fields();
+            c.profile.apply(profile, fields.iter().copied());
+            validate(&c.profile)?;
+            let details = format!("fields: {}", fields.join(", "));
+            save_revision(txn, &mut c, now, "imported", "import", &details).await?;
+            Ok((ImportAction::Updated, c))
+        }
+        None => {
+            validate(&profile)?;
+            let c = Customer::new(profile, now);
+            store::insert(txn, &c).await?;
+            store::add_audit(txn, c.id, "imported", "import", "created", now).await?;
+            Ok((ImportAction::Created, c))
+        }
+    }
+}
+
+/// A row's failure as "field: problem" lines.
+fn row_errors(e: Error) -> Vec<String> {
+    if e.violations.is_empty() {
+        vec![e.message]
+    } else {
+        e.violations
+            .iter()
+            .map(|x| format!("{}: {}", x.field, x.description))
+            .collect()
     }
 }

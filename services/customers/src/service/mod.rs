@@ -7,8 +7,8 @@ mod merge;
 mod writes;
 
 pub use activity::{ActivityPage, InsightsReport};
-pub use gdpr::Export;
-pub use import::ImportOutcome;
+pub use gdpr::{EXPORT_CHUNK, ExportChunk, ExportCursor, ExportHead};
+pub use import::{IMPORT_METHOD, ImportAction, ImportOutcome, ImportRow};
 pub use merge::MergeOutcome;
 
 use crate::domain::{Customer, CustomerId, CustomerState, Email, LifecycleStage, Phone};
@@ -130,12 +130,50 @@ impl CustomersService {
         self.resolve(id).await
     }
 
+    /// At most `max_batch` customers in request order, merged ones resolved to their
+    /// survivors: one read for all of them (plus one per merge hop, usually none).
     pub async fn batch_get(&self, ids: &[CustomerId]) -> Result<Vec<Arc<Customer>>, Error> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.resolve(*id).await?);
+        if ids.len() > self.cfg.max_batch {
+            return Err(Error::invalid_field(
+                "names",
+                format!("at most {} names", self.cfg.max_batch),
+            ));
         }
-        Ok(out)
+        let mut known: std::collections::HashMap<CustomerId, Arc<Customer>> =
+            std::collections::HashMap::new();
+        let mut wanted: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+        for _ in 0..=MAX_MERGE_HOPS {
+            wanted.sort_unstable();
+            wanted.dedup();
+            wanted.retain(|id| !known.contains_key(&CustomerId(*id)));
+            if wanted.is_empty() {
+                break;
+            }
+            let found = store::find_many(&self.db, &wanted).await?;
+            wanted = found
+                .iter()
+                .filter(|c| c.state == CustomerState::Merged)
+                .filter_map(|c| c.merged_into.map(|m| m.0))
+                .collect();
+            known.extend(found.into_iter().map(|c| (c.id, Arc::new(c))));
+        }
+        ids.iter()
+            .map(|id| {
+                let mut current = *id;
+                for _ in 0..=MAX_MERGE_HOPS {
+                    let c = known
+                        .get(&current)
+                        .ok_or_else(|| error::not_found(current))?;
+                    match (c.state, c.merged_into) {
+                        (CustomerState::Merged, Some(next)) => current = next,
+                        _ => return Ok(c.clone()),
+                    }
+                }
+                Err(Error::internal(anyhow::anyhow!(
+                    "merge chain of {id} longer than {MAX_MERGE_HOPS}"
+                )))
+            })
+            .collect()
     }
 
     pub async fn list(
@@ -186,28 +224,68 @@ impl CustomersService {
             SearchQuery::NamePrefix(n) => (CONTACT_NAME, n.clone(), true),
         };
         let fingerprint = PageTokens::fingerprint(&["search", kind, &value]);
-        let after: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<store::SearchCursor> = self.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
-        let mut rows =
-            store::search_contact(&self.db, kind, &value, prefix, after, limit + 1).await?;
-        let next = self
-            .tokens
-            .next_page(&mut rows, limit, &fingerprint, |c| c.id.0);
+        let m = if prefix {
+            store::ContactMatch::Prefix(&value)
+        } else {
+            store::ContactMatch::Exact(&value)
+        };
+        let mut rows = store::search_contact(&self.db, kind, m, after.as_ref(), limit + 1).await?;
+        let upper = store::prefix_upper_bound(&value);
+        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
+            // The key the row was found at: the value itself, or the customer's smallest
+            // name key in the prefix range (the one the store lists it at).
+            let v = if prefix {
+                c.profile
+                    .name_keys()
+                    .into_iter()
+                    .filter(|k| *k >= value && upper.as_ref().is_none_or(|u| k < u))
+                    .min()
+                    .unwrap_or_else(|| value.clone())
+            } else {
+                value.clone()
+            };
+            store::SearchCursor { v, id: c.id.0 }
+        });
         Ok(Page {
             items: rows,
             next_page_token: next,
         })
     }
 
-    pub async fn find_duplicates(&self, id: CustomerId) -> Result<Vec<Duplicate>, Error> {
+    /// One page of likely duplicates of `id`, strongest evidence first.
+    pub async fn find_duplicates(
+        &self,
+        id: CustomerId,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<Duplicate>, Error> {
         let target = self.resolve(id).await?;
         let p = &target.profile;
-        let emails: Vec<String> = p.emails().map(|e| e.as_str().to_owned()).collect();
-        let phones: Vec<String> = p.phones.iter().map(|x| x.as_str().to_owned()).collect();
-        let candidates =
-            store::sharing_keys(&self.db, target.id, &emails, &phones, &p.full_name_key()).await?;
-        let mut out: Vec<Duplicate> = candidates
-            .into_iter()
+        let keys = store::DuplicateKeys {
+            emails: p.emails().map(|e| e.as_str().to_owned()).collect(),
+            phones: p.phones.iter().map(|x| x.as_str().to_owned()).collect(),
+            name_and_birth_date: p.birth_date.map(|d| (p.full_name_key(), d)),
+        };
+        let fingerprint = PageTokens::fingerprint(&["duplicates", &target.id.name()]);
+        let after: Option<store::DuplicateCursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let limit = self.page_size(page_size);
+        let mut ranked =
+            store::duplicate_page(&self.db, target.id, &keys, after.as_ref(), limit + 1).await?;
+        let next = self
+            .tokens
+            .next_page(&mut ranked, limit, &fingerprint, Clone::clone);
+        let ids: Vec<uuid::Uuid> = ranked.iter().map(|r| r.id).collect();
+        let mut found: std::collections::HashMap<uuid::Uuid, Customer> =
+            store::find_many(&self.db, &ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id.0, c))
+                .collect();
+        let items = ranked
+            .iter()
+            .filter_map(|r| found.remove(&r.id))
             .filter_map(|c| {
                 crate::domain::duplicates::score(p, &c.profile).map(|(reasons, score)| Duplicate {
                     customer: c,
@@ -216,12 +294,10 @@ impl CustomersService {
                 })
             })
             .collect();
-        out.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.customer.id.cmp(&b.customer.id))
-        });
-        Ok(out)
+        Ok(Page {
+            items,
+            next_page_token: next,
+        })
     }
 
     /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.

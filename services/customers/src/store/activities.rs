@@ -5,10 +5,9 @@ use crate::domain::insights::{Purchase, PurchaseSummary};
 use crate::domain::{Activity, ActivityKind, CustomerId, Money};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -36,8 +35,15 @@ pub struct ActivityQuery {
     pub limit: u64,
 }
 
-/// Newest first.
+/// Newest first: one ordered range of `idx_activities_customer_time`, or with a kind of
+/// `idx_activities_customer_kind_time`.
 pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<Activity>, Error> {
+    let rows = list_select(q).all(conn).await?;
+    rows.into_iter().map(activity_from_row).collect()
+}
+
+/// The query behind [`list`] (public so tests can EXPLAIN it).
+pub fn list_select(q: &ActivityQuery) -> sea_orm::Select<activity::Entity> {
     let mut find = activity::Entity::find().filter(activity::Column::CustomerId.eq(q.customer.0));
     if let Some(k) = q.kind {
         find = find.filter(activity::Column::Kind.eq(k.as_str()));
@@ -50,33 +56,39 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<
     }
     if let Some(c) = &q.after {
         find = find.filter(
-            Condition::any()
-                .add(activity::Column::OccurTime.lt(c.t))
-                .add(
-                    Condition::all()
-                        .add(activity::Column::OccurTime.eq(c.t))
-                        .add(activity::Column::Id.lt(c.id)),
-                ),
+            Expr::tuple([
+                Expr::col(activity::Column::OccurTime),
+                Expr::col(activity::Column::Id),
+            ])
+            .lt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
+        );
+    }
+    find.order_by_desc(activity::Column::OccurTime)
+        .order_by_desc(activity::Column::Id)
+        .limit(q.limit)
+}
+
+/// A customer's activities oldest first, `limit` at a time after `after` (export, erasure).
+pub async fn page_of(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    after: Option<&Cursor>,
+    limit: u64,
+) -> Result<Vec<Activity>, Error> {
+    let mut find = activity::Entity::find().filter(activity::Column::CustomerId.eq(customer.0));
+    if let Some(c) = after {
+        find = find.filter(
+            Expr::tuple([
+                Expr::col(activity::Column::OccurTime),
+                Expr::col(activity::Column::Id),
+            ])
+            .gt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
         );
     }
     let rows = find
-        .order_by_desc(activity::Column::OccurTime)
-        .order_by_desc(activity::Column::Id)
-        .limit(q.limit)
-        .all(conn)
-        .await?;
-    rows.into_iter().map(activity_from_row).collect()
-}
-
-/// Every activity of a customer, oldest first (export).
-pub async fn all_of(
-    conn: &impl ConnectionTrait,
-    customer: CustomerId,
-) -> Result<Vec<Activity>, Error> {
-    let rows = activity::Entity::find()
-        .filter(activity::Column::CustomerId.eq(customer.0))
         .order_by_asc(activity::Column::OccurTime)
         .order_by_asc(activity::Column::Id)
+        .limit(limit)
         .all(conn)
         .await?;
     rows.into_iter().map(activity_from_row).collect()
@@ -97,17 +109,30 @@ pub async fn move_all(
 }
 
 /// Erasure: drops free text, references and channels, keeps kinds, times, items and amounts.
+/// Reads and rewrites them a chunk at a time, so memory stays bounded.
 pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<(), Error> {
-    for mut a in all_of(conn, customer).await? {
-        a.text.clear();
-        a.reference.clear();
-        a.channel.clear();
-        let mut row = activity_to_row(&a)?;
-        row.id = sea_orm::ActiveValue::Unchanged(a.id);
-        activity::Entity::update(row).exec(conn).await?;
+    let mut after: Option<Cursor> = None;
+    loop {
+        let chunk = page_of(conn, customer, after.as_ref(), SCRUB_CHUNK).await?;
+        let Some(last) = chunk.last() else {
+            return Ok(());
+        };
+        after = Some(Cursor {
+            t: last.occur_time,
+            id: last.id,
+        });
+        for mut a in chunk {
+            a.text.clear();
+            a.reference.clear();
+            a.channel.clear();
+            let mut row = activity_to_row(&a)?;
+            row.id = sea_orm::ActiveValue::Unchanged(a.id);
+            activity::Entity::update(row).exec(conn).await?;
+        }
     }
-    Ok(())
 }
+
+const SCRUB_CHUNK: u64 = 500;
 
 pub async fn purchase_summary(
     conn: &impl ConnectionTrait,

@@ -1,15 +1,12 @@
 //! Customer queries. Writes keep the search keys (contacts, tags) in step with the profile.
 use super::convert::{audit_from_row, customer_from_row, customer_to_row};
 use super::entities::{audit, contact, customer, tag};
-use crate::domain::{AuditEntry, Customer, CustomerId, CustomerState, LifecycleStage};
+use crate::domain::{AuditEntry, Customer, CustomerId, CustomerState};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,12 +14,42 @@ pub const CONTACT_EMAIL: &str = "email";
 pub const CONTACT_PHONE: &str = "phone";
 pub const CONTACT_NAME: &str = "name";
 
+pub use super::queries::{
+    ContactMatch, Cursor, DuplicateCursor, DuplicateKeys, ListQuery, OrderField, SearchCursor,
+    cursor_of, duplicate_page, list, list_select, prefix_upper_bound, search_contact,
+    search_select,
+};
+
 pub async fn find(conn: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, Error> {
     customer::Entity::find_by_id(id.0)
         .one(conn)
         .await?
         .map(customer_from_row)
         .transpose()
+}
+
+/// How [`find_locked`] locks the row until the transaction ends (PostgreSQL; SQLite has one
+/// writer at a time, which serialises the same writes).
+#[derive(Debug, Clone, Copy)]
+pub enum RowLock {
+    /// Writers that must not interleave with a change of state (activities): many at once.
+    Share,
+    /// A change of state (erasure): waits for every share holder to commit first.
+    Update,
+}
+
+/// The customer, its row locked for the rest of `conn`'s transaction.
+pub async fn find_locked(
+    conn: &impl ConnectionTrait,
+    id: CustomerId,
+    lock: RowLock,
+) -> Result<Option<Customer>, Error> {
+    let find = customer::Entity::find_by_id(id.0);
+    let find = match lock {
+        RowLock::Share => find.lock_shared(),
+        RowLock::Update => find.lock_exclusive(),
+    };
+    find.one(conn).await?.map(customer_from_row).transpose()
 }
 
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Customer>, Error> {
@@ -70,7 +97,7 @@ pub async fn insert(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Err
         .exec(conn)
         .await
         .map_err(map_unique)?;
-    write_search_keys(conn, c).await
+    insert_search_keys(conn, c).await
 }
 
 /// Writes `c` if its stored revision is still `c.revision - 1`; false when someone else won.
@@ -110,8 +137,29 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         .filter(tag::Column::CustomerId.eq(c.id.0))
         .exec(conn)
         .await?;
+    insert_search_keys(conn, c).await
+}
+
+/// Inserts the contacts and tags rows of `c` (which has none yet).
+async fn insert_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
+    let (contacts, tags) = search_keys(c);
+    if !contacts.is_empty() {
+        contact::Entity::insert_many(contacts)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    if !tags.is_empty() {
+        tag::Entity::insert_many(tags)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The contacts and tags rows of `c` (none unless active or deleted).
+fn search_keys(c: &Customer) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel>) {
     if !matches!(c.state, CustomerState::Active | CustomerState::Deleted) {
-        return Ok(());
+        return (Vec::new(), Vec::new());
     }
     let p = &c.profile;
     let mut keys: Vec<(&str, String)> = Vec::new();
@@ -124,236 +172,63 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
     keys.extend(p.name_keys().into_iter().map(|n| (CONTACT_NAME, n)));
     keys.sort();
     keys.dedup();
-    if !keys.is_empty() {
-        let rows = keys.into_iter().map(|(kind, value)| contact::ActiveModel {
+    let contacts = keys
+        .into_iter()
+        .map(|(kind, value)| contact::ActiveModel {
             customer_id: Set(c.id.0),
             kind: Set(kind.to_owned()),
             value: Set(value),
-        });
-        contact::Entity::insert_many(rows).exec(conn).await?;
-    }
-    if !p.tags.is_empty() {
-        let rows = p.tags.iter().map(|t| tag::ActiveModel {
+        })
+        .collect();
+    let tags = p
+        .tags
+        .iter()
+        .map(|t| tag::ActiveModel {
             customer_id: Set(c.id.0),
             tag: Set(t.as_str().to_owned()),
-        });
-        tag::Entity::insert_many(rows).exec(conn).await?;
+            lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
+            create_time: Set(c.create_time),
+            update_time: Set(c.update_time),
+            display_name: Set(p.display_name.clone()),
+        })
+        .collect();
+    (contacts, tags)
+}
+
+/// Inserts new customers with their search keys in multi-row statements (bulk loads).
+pub async fn insert_many(conn: &impl ConnectionTrait, cs: &[Customer]) -> Result<(), Error> {
+    // Well below SQLite's 32,766 bound parameters per statement.
+    const ROWS: usize = 400;
+    let mut contacts = Vec::new();
+    let mut tags = Vec::new();
+    for chunk in cs.chunks(ROWS) {
+        let rows = chunk
+            .iter()
+            .map(customer_to_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        customer::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await
+            .map_err(map_unique)?;
+        for c in chunk {
+            let (k, t) = search_keys(c);
+            contacts.extend(k);
+            tags.extend(t);
+        }
+    }
+    while !contacts.is_empty() {
+        let rest = contacts.split_off(contacts.len().min(ROWS * 2));
+        contact::Entity::insert_many(std::mem::replace(&mut contacts, rest))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    while !tags.is_empty() {
+        let rest = tags.split_off(tags.len().min(ROWS * 2));
+        tag::Entity::insert_many(std::mem::replace(&mut tags, rest))
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderField {
-    CreateTime,
-    UpdateTime,
-    DisplayName,
-}
-
-/// Where the next page starts: the last row's sort value and id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cursor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub t: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s: Option<String>,
-    pub id: Uuid,
-}
-
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub tag: Option<String>,
-    pub lifecycle_stage: Option<LifecycleStage>,
-    pub updated_since: Option<DateTime<Utc>>,
-    pub order: OrderField,
-    pub descending: bool,
-    pub show_deleted: bool,
-    pub after: Option<Cursor>,
-    pub limit: u64,
-}
-
-pub fn cursor_of(c: &Customer, order: OrderField) -> Cursor {
-    match order {
-        OrderField::CreateTime => Cursor {
-            t: Some(c.create_time),
-            s: None,
-            id: c.id.0,
-        },
-        OrderField::UpdateTime => Cursor {
-            t: Some(c.update_time),
-            s: None,
-            id: c.id.0,
-        },
-        OrderField::DisplayName => Cursor {
-            t: None,
-            s: Some(c.profile.display_name.clone()),
-            id: c.id.0,
-        },
-    }
-}
-
-/// One page of customers in keyset order (stable under concurrent inserts).
-pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Customer>, Error> {
-    let states: Vec<&str> = if q.show_deleted {
-        vec!["active", "deleted"]
-    } else {
-        vec!["active"]
-    };
-    let mut find = customer::Entity::find().filter(customer::Column::State.is_in(states));
-    if let Some(t) = &q.tag {
-        find = find.filter(
-            customer::Column::Id.in_subquery(
-                Query::select()
-                    .column(tag::Column::CustomerId)
-                    .from(tag::Entity)
-                    .and_where(tag::Column::Tag.eq(t.as_str()))
-                    .to_owned(),
-            ),
-        );
-    }
-    if let Some(stage) = q.lifecycle_stage {
-        find = find.filter(customer::Column::LifecycleStage.eq(stage.as_str()));
-    }
-    if let Some(since) = q.updated_since {
-        find = find.filter(customer::Column::UpdateTime.gte(since));
-    }
-    let col = match q.order {
-        OrderField::CreateTime => customer::Column::CreateTime,
-        OrderField::UpdateTime => customer::Column::UpdateTime,
-        OrderField::DisplayName => customer::Column::DisplayName,
-    };
-    if let Some(c) = &q.after {
-        let value: sea_orm::Value = match (&c.t, &c.s) {
-            (Some(t), _) => (*t).into(),
-            (_, Some(s)) => s.clone().into(),
-            _ => {
-                return Err(crm_platform::Error::invalid_field(
-                    "page_token",
-                    "does not match the order",
-                ));
-            }
-        };
-        let (past, id_past) = if q.descending {
-            (col.lt(value.clone()), customer::Column::Id.lt(c.id))
-        } else {
-            (col.gt(value.clone()), customer::Column::Id.gt(c.id))
-        };
-        find = find.filter(
-            Condition::any()
-                .add(past)
-                .add(Condition::all().add(col.eq(value)).add(id_past)),
-        );
-    }
-    let dir = if q.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let rows = find
-        .order_by(col, dir.clone())
-        .order_by(customer::Column::Id, dir)
-        .limit(q.limit)
-        .all(conn)
-        .await?;
-    rows.into_iter().map(customer_from_row).collect()
-}
-
-/// Active customers with a contact key, in id order after `after`.
-pub async fn search_contact(
-    conn: &impl ConnectionTrait,
-    kind: &str,
-    value: &str,
-    prefix: bool,
-    after: Option<Uuid>,
-    limit: u64,
-) -> Result<Vec<Customer>, Error> {
-    let mut sub = Query::select();
-    sub.column(contact::Column::CustomerId)
-        .from(contact::Entity)
-        .and_where(contact::Column::Kind.eq(kind));
-    if prefix {
-        let escaped: String = value
-            .chars()
-            .flat_map(|c| {
-                if matches!(c, '%' | '_' | '\\') {
-                    vec!['\\', c]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        sub.and_where(
-            contact::Column::Value.like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
-        );
-    } else {
-        sub.and_where(contact::Column::Value.eq(value));
-    }
-    let mut find = customer::Entity::find()
-        .filter(customer::Column::Id.in_subquery(sub.to_owned()))
-        .filter(customer::Column::State.eq(CustomerState::Active.as_str()));
-    if let Some(a) = after {
-        find = find.filter(customer::Column::Id.gt(a));
-    }
-    find.order_by_asc(customer::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(customer_from_row)
-        .collect()
-}
-
-/// Active customers other than `except` sharing an e-mail, phone or full name key.
-pub async fn sharing_keys(
-    conn: &impl ConnectionTrait,
-    except: CustomerId,
-    emails: &[String],
-    phones: &[String],
-    full_name: &str,
-) -> Result<Vec<Customer>, Error> {
-    let mut any = Condition::any();
-    if !emails.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(contact::Column::Kind.eq(CONTACT_EMAIL))
-                .add(contact::Column::Value.is_in(emails.to_vec())),
-        );
-    }
-    if !phones.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(contact::Column::Kind.eq(CONTACT_PHONE))
-                .add(contact::Column::Value.is_in(phones.to_vec())),
-        );
-    }
-    let mut ids: Vec<Uuid> = if emails.is_empty() && phones.is_empty() {
-        Vec::new()
-    } else {
-        contact::Entity::find()
-            .select_only()
-            .column(contact::Column::CustomerId)
-            .filter(any)
-            .distinct()
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?
-    };
-    let same_name: Vec<Uuid> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(customer::Column::FullNameKey.eq(full_name))
-        .limit(200)
-        .into_tuple::<Uuid>()
-        .all(conn)
-        .await?;
-    ids.extend(same_name);
-    ids.sort();
-    ids.dedup();
-    ids.retain(|id| *id != except.0);
-    let found = find_many(conn, &ids).await?;
-    Ok(found
-        .into_iter()
-        .filter(|c| c.state == CustomerState::Active)
-        .collect())
 }
 
 /// Ids of customers merged into `survivor` (directly).
@@ -365,6 +240,29 @@ pub async fn merged_into(
         .select_only()
         .column(customer::Column::Id)
         .filter(customer::Column::MergedInto.eq(survivor.0))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(ids.into_iter().map(CustomerId).collect())
+}
+
+/// Ids of customers merged into `survivor`, in id order after `after`, `limit` at a time.
+pub async fn merged_page(
+    conn: &impl ConnectionTrait,
+    survivor: CustomerId,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<CustomerId>, Error> {
+    let mut find = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::MergedInto.eq(survivor.0));
+    if let Some(a) = after {
+        find = find.filter(customer::Column::Id.gt(a));
+    }
+    let ids: Vec<Uuid> = find
+        .order_by_asc(customer::Column::Id)
+        .limit(limit)
         .into_tuple::<Uuid>()
         .all(conn)
         .await?;
@@ -418,15 +316,44 @@ pub async fn add_audit(
     Ok(())
 }
 
-pub async fn audit_of(
+/// Where the next page of audit entries starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCursor {
+    pub t: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// A customer's audit entries oldest first, `limit` at a time after `after`.
+pub async fn audit_page(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
-) -> Result<Vec<AuditEntry>, Error> {
-    let rows = audit::Entity::find()
-        .filter(audit::Column::CustomerId.eq(customer.0))
+    after: Option<&AuditCursor>,
+    limit: u64,
+) -> Result<Vec<(AuditCursor, AuditEntry)>, Error> {
+    let mut find = audit::Entity::find().filter(audit::Column::CustomerId.eq(customer.0));
+    if let Some(c) = after {
+        find = find.filter(
+            Expr::tuple([
+                Expr::col(audit::Column::CreateTime),
+                Expr::col(audit::Column::Id),
+            ])
+            .gt(Expr::tuple([Expr::value(c.t), Expr::value(c.id)])),
+        );
+    }
+    let rows = find
         .order_by_asc(audit::Column::CreateTime)
         .order_by_asc(audit::Column::Id)
+        .limit(limit)
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(audit_from_row).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let cursor = AuditCursor {
+                t: r.create_time,
+                id: r.id,
+            };
+            (cursor, audit_from_row(r))
+        })
+        .collect())
 }

@@ -50,6 +50,8 @@ pub mod contact {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// One row per tag of an active or deleted customer, with copies of its stage and sort keys
+/// so a tag-filtered list is one ordered index range (`idx_tags_*`).
 pub mod tag {
     use sea_orm::entity::prelude::*;
 
@@ -60,6 +62,10 @@ pub mod tag {
         pub customer_id: Uuid,
         #[sea_orm(primary_key, auto_increment = false)]
         pub tag: String,
+        pub lifecycle_stage: String,
+        pub create_time: ChronoDateTimeUtc,
+        pub update_time: ChronoDateTimeUtc,
+        pub display_name: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

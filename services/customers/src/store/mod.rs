@@ -4,3 +4,4 @@ pub mod activities;
 mod convert;
 pub mod customers;
 pub mod entities;
+mod queries;

@@ -45,14 +45,7 @@ async fn export_then_erase_keeps_aggregates_only() {
             .await
             .expect("complaint");
 
-        let export = app
-            .client
-            .export_customer(pb::ExportCustomerRequest {
-                name: c.name.clone(),
-            })
-            .await
-            .expect("export")
-            .into_inner();
+        let export = app.export(&c.name).await;
         assert_eq!(
             export.customer.as_ref().map(|x| x.primary_email.as_str()),
             Some("li@example.com")
@@ -115,14 +108,7 @@ async fn export_then_erase_keeps_aggregates_only() {
             .expect("search")
             .into_inner();
         assert!(found.customers.is_empty());
-        let export = app
-            .client
-            .export_customer(pb::ExportCustomerRequest {
-                name: c.name.clone(),
-            })
-            .await
-            .expect("export")
-            .into_inner();
+        let export = app.export(&c.name).await;
         assert!(
             export
                 .activities
@@ -154,7 +140,32 @@ async fn export_then_erase_keeps_aggregates_only() {
             })
             .await
             .expect_err("twice");
-        assert_status(&again, Code::NotFound, "CUSTOMER_ERASED");
+        // One answer for an erased customer: reads show its tombstone, writes are refused.
+        assert_status(&again, Code::FailedPrecondition, "CUSTOMER_ERASED");
+        let tombstone = app.get(&c.name).await.expect("get");
+        assert_eq!(tombstone.state, pb::customer::State::Erased as i32);
+        let err = app
+            .update(
+                pb::Customer {
+                    name: c.name.clone(),
+                    display_name: "Back Again".into(),
+                    ..Default::default()
+                },
+                &["display_name"],
+            )
+            .await
+            .expect_err("update of an erased customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_ERASED");
+        let err = app
+            .client
+            .delete_customer(pb::DeleteCustomerRequest {
+                name: c.name.clone(),
+                request_id: rid(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("delete of an erased customer");
+        assert_status(&err, Code::FailedPrecondition, "CUSTOMER_ERASED");
         let err = app
             .client
             .record_activity(pb::RecordActivityRequest {
@@ -203,16 +214,7 @@ async fn import_upserts_good_rows_and_reports_bad_ones() {
                 ..Default::default()
             },
         ];
-        let stream = tokio_stream::iter(
-            rows.into_iter()
-                .map(|c| pb::ImportCustomersRequest { customer: Some(c) }),
-        );
-        let out = app
-            .client
-            .import_customers(stream)
-            .await
-            .expect("import")
-            .into_inner();
+        let out = app.import(&rid(), rows).await;
         assert_eq!(
             (out.created_count, out.updated_count, out.failed_count),
             (1, 2, 2)
@@ -249,6 +251,86 @@ async fn import_upserts_good_rows_and_reports_bad_ones() {
             ("By Email", vec!["imported".to_string()]),
             "absent fields are kept"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_erase_never_races_a_concurrent_activity() {
+    each_backend(|backend| async move {
+        let app = spawn_app(backend).await;
+        for round in 0..4 {
+            let mut client = app.client.clone();
+            let c = client
+                .create_customer(pb::CreateCustomerRequest {
+                    customer: Some(person(
+                        &format!("Racer {round}"),
+                        &format!("r{round}@example.com"),
+                    )),
+                    request_id: rid(),
+                })
+                .await
+                .expect("create")
+                .into_inner();
+            let mut calls = tokio::task::JoinSet::new();
+            for i in 0..24 {
+                let mut client = app.client.clone();
+                let parent = c.name.clone();
+                calls.spawn(async move {
+                    if i == 8 {
+                        // Erase in the middle of the burst.
+                        let r = client
+                            .erase_customer(pb::EraseCustomerRequest {
+                                name: parent,
+                                request_id: rid(),
+                                actor: "dpo".into(),
+                            })
+                            .await;
+                        return (true, r.map(|_| ()));
+                    }
+                    let r = client
+                        .record_activity(pb::RecordActivityRequest {
+                            parent,
+                            activity: Some(pb::Activity {
+                                kind: pb::ActivityKind::Complaint as i32,
+                                occur_time: Some(prost_types::Timestamp {
+                                    seconds: chrono::Utc::now().timestamp() - 60,
+                                    nanos: 0,
+                                }),
+                                text: format!("call me on +86138001380{i:02}"),
+                                ..Default::default()
+                            }),
+                            request_id: rid(),
+                        })
+                        .await;
+                    (false, r.map(|_| ()))
+                });
+            }
+            let mut recorded = 0;
+            while let Some(done) = calls.join_next().await {
+                match done.expect("task") {
+                    (true, r) => r.expect("erase succeeds"),
+                    (false, Ok(())) => recorded += 1,
+                    (false, Err(e)) => {
+                        assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+                    }
+                }
+            }
+            // Whatever was recorded was recorded before the erase and scrubbed by it.
+            let db = sea_orm::Database::connect(app.storage.database_url.as_str())
+                .await
+                .expect("db");
+            let id = crm_customers::domain::CustomerId::parse_name(&c.name).expect("id");
+            let rows = crm_customers::store::activities::page_of(&db, id, None, 1000)
+                .await
+                .expect("activities");
+            assert_eq!(rows.len(), recorded, "round {round}");
+            assert!(
+                rows.iter().all(|a| a.text.is_empty()),
+                "round {round}: an activity escaped the erasure: {:?}",
+                rows.iter().map(|a| &a.text).collect::<Vec<_>>()
+            );
+        }
     })
     .await;
 }

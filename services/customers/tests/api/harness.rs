@@ -65,6 +65,49 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Imports `rows` in one stream keyed by `import_id`; the streamed results concatenated,
+    /// with the totals of the last message.
+    pub async fn import(
+        &mut self,
+        import_id: &str,
+        rows: Vec<pb::Customer>,
+    ) -> pb::ImportCustomersResponse {
+        let stream = tokio_stream::iter(import_rows(import_id, rows));
+        let mut replies = self
+            .client
+            .import_customers(stream)
+            .await
+            .expect("import")
+            .into_inner();
+        let mut all = pb::ImportCustomersResponse::default();
+        while let Some(m) = replies.message().await.expect("import results") {
+            all.results.extend(m.results);
+            all.created_count = m.created_count;
+            all.updated_count = m.updated_count;
+            all.failed_count = m.failed_count;
+        }
+        all
+    }
+
+    /// The whole export, its streamed messages concatenated.
+    pub async fn export(&mut self, name: &str) -> pb::ExportCustomerResponse {
+        let mut stream = self
+            .client
+            .export_customer(pb::ExportCustomerRequest { name: name.into() })
+            .await
+            .expect("export")
+            .into_inner();
+        let mut all = pb::ExportCustomerResponse::default();
+        while let Some(m) = stream.message().await.expect("export message") {
+            all.customer = all.customer.or(m.customer);
+            all.export_time = all.export_time.or(m.export_time);
+            all.activities.extend(m.activities);
+            all.audit_entries.extend(m.audit_entries);
+            all.merged_customers.extend(m.merged_customers);
+        }
+        all
+    }
+
     pub async fn get(&mut self, name: &str) -> Result<pb::Customer, tonic::Status> {
         self.client
             .get_customer(pb::GetCustomerRequest { name: name.into() })
@@ -125,4 +168,20 @@ impl TestApp {
             .expect("record purchase")
             .into_inner()
     }
+}
+
+/// Import messages for `rows`; the first carries `import_id`.
+pub fn import_rows(import_id: &str, rows: Vec<pb::Customer>) -> Vec<pb::ImportCustomersRequest> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, c)| pb::ImportCustomersRequest {
+            customer: Some(c),
+            import_id: if i == 0 {
+                import_id.into()
+            } else {
+                String::new()
+            },
+            request_id: String::new(),
+        })
+        .collect()
 }

@@ -2,6 +2,8 @@
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
 mod activities;
+mod bounded;
+mod bulk;
 mod cache;
 mod customers;
 mod field_rules;
@@ -9,5 +11,6 @@ mod gdpr;
 mod harness;
 mod insights;
 mod merge;
+mod plans;
 mod runtime;
 mod server;

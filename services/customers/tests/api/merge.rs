@@ -39,6 +39,7 @@ async fn duplicates_are_found_and_merged_into_the_survivor() {
             .client
             .find_duplicates(pb::FindDuplicatesRequest {
                 name: survivor.name.clone(),
+                ..Default::default()
             })
             .await
             .expect("dupes")
@@ -122,14 +123,7 @@ async fn duplicates_are_found_and_merged_into_the_survivor() {
             .expect("acts")
             .into_inner();
         assert_eq!(acts.activities.len(), 1);
-        let export = app
-            .client
-            .export_customer(pb::ExportCustomerRequest {
-                name: survivor.name.clone(),
-            })
-            .await
-            .expect("export")
-            .into_inner();
+        let export = app.export(&survivor.name).await;
         let mut merged = export.merged_customers.clone();
         merged.sort();
         let mut expected = vec![by_email.name.clone(), by_name.name.clone()];
@@ -170,6 +164,7 @@ async fn duplicates_are_found_and_merged_into_the_survivor() {
             .client
             .find_duplicates(pb::FindDuplicatesRequest {
                 name: survivor.name.clone(),
+                ..Default::default()
             })
             .await
             .expect("dupes")
