@@ -2,7 +2,7 @@
 # Installs the project's pinned tools into ./.tools (never system-wide).
 #
 #   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind + the Python venv
-#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform + the Python venv
+#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform grpcurl (README test) + the Python venv
 #   scripts/install-tools.sh helm kubeconform venv   # or name tools one by one
 #
 # Go tools are built from their modules with `go install module@version` into ./.tools/bin
@@ -118,7 +118,7 @@ main() {
   for arg in "$@"; do
     case "$arg" in
       all) tools+=(buf helm kubeconform grpcurl ghz kind venv) ;;
-      ci) tools+=(buf helm kubeconform venv) ;;
+      ci) tools+=(buf helm kubeconform grpcurl venv) ;;
       buf | helm | kubeconform | grpcurl | ghz | kind | venv) tools+=("$arg") ;;
       -h | --help) usage ;;
       *) log "unknown tool or set: $arg"; usage ;;
