@@ -193,20 +193,31 @@ pub async fn csat(
 }
 
 /// The statement of [`csat`].
-pub fn csat_select(w: &Window, scope: Scope) -> Select<satisfaction::Entity> {
-    let to_ticket = satisfaction::Entity::belongs_to(ticket::Entity)
-        .from(satisfaction::Column::TicketId)
-        .to(C::Id)
+///
+/// The window's tickets are read first and each one's answers looked up by key: a `CROSS
+/// JOIN` with the join condition in `WHERE` keeps that order on SQLite (its planner would
+/// otherwise scan every answer ever given and look each ticket up); PostgreSQL plans it as
+/// the inner join it is.
+pub fn csat_select(w: &Window, scope: Scope) -> Select<ticket::Entity> {
+    let to_answers = ticket::Entity::belongs_to(satisfaction::Entity)
+        .from(C::Id)
+        .to(satisfaction::Column::TicketId)
         .into();
-    let mut q = satisfaction::Entity::find()
+    let mut q = ticket::Entity::find()
         .select_only()
-        .join(sea_orm::JoinType::InnerJoin, to_ticket)
-        .filter(w.created());
+        .join(sea_orm::JoinType::CrossJoin, to_answers)
+        .filter(
+            Expr::col((satisfaction::Entity, satisfaction::Column::TicketId))
+                .equals((ticket::Entity, C::Id)),
+        )
+        .filter(w.created())
+        // The score first: grouping by a ticket column first would make walking that
+        // column's whole index look cheaper to SQLite than reading the window's range.
+        .group_by(satisfaction::Column::Overall);
     if let Some(g) = scope.column() {
         q = q.column(g).group_by(g);
     }
     q.column(satisfaction::Column::Overall)
-        .group_by(satisfaction::Column::Overall)
         .column_as(Expr::col(satisfaction::Column::Overall).count(), "n")
 }
 
