@@ -97,7 +97,8 @@ impl LoyaltyService {
         let mut first_failure = None;
         let mut cursor = lot_store::DueCursor::default();
         loop {
-            let (page, more) = lot_store::customers_due(&self.db, now, &mut cursor, page_size).await?;
+            let (page, more) =
+                lot_store::customers_due(&self.db, now, &mut cursor, page_size).await?;
             for c in &page {
                 match guarded("wallet expiry", self.expire_alone(*c, now)).await {
                     Ok(o) => total.add(&o),

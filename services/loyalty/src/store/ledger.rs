@@ -194,10 +194,7 @@ async fn with_postings(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut by_tx: HashMap<Uuid, Vec<posting::Model>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        for p in postings_select(chunk.to_vec())
-            .all(conn)
-            .await?
-        {
+        for p in postings_select(chunk.to_vec()).all(conn).await? {
             by_tx.entry(p.transaction_id).or_default().push(p);
         }
     }
@@ -305,12 +302,17 @@ pub async fn chain_after(
     after_sequence: i64,
     batch: u64,
 ) -> Result<Vec<Transaction>, Error> {
-    let rows = chain_select(customer, after_sequence, batch).all(conn).await?;
+    let rows = chain_select(customer, after_sequence, batch)
+        .all(conn)
+        .await?;
     with_postings(conn, rows).await
 }
 
 /// GetBalanceAt's read: the customer's last transaction created at or before `t`.
-pub fn state_at_select(customer: CustomerId, t: DateTime<Utc>) -> sea_orm::Select<transaction::Entity> {
+pub fn state_at_select(
+    customer: CustomerId,
+    t: DateTime<Utc>,
+) -> sea_orm::Select<transaction::Entity> {
     transaction::Entity::find()
         .select_only()
         .columns([

@@ -23,7 +23,11 @@ async fn every_transaction_list_filter_combination_is_an_ordered_index_range() {
         let mut checked = 0;
         for start in [None, Some(now - Duration::days(30))] {
             for end in [None, Some(now)] {
-                for kinds in [vec![], vec![TxKind::Earn], vec![TxKind::Earn, TxKind::Redeem]] {
+                for kinds in [
+                    vec![],
+                    vec![TxKind::Earn],
+                    vec![TxKind::Earn, TxKind::Redeem],
+                ] {
                     for before_sequence in [None, Some(42)] {
                         let q = TxQuery {
                             customer,
@@ -37,7 +41,13 @@ async fn every_transaction_list_filter_combination_is_an_ordered_index_range() {
                         let what = format!("{q:?}");
                         let table = "loyalty_transactions";
                         assert_index_range(backend, &what, &p, table, "idx_loyalty_tx_chain");
-                        assert_ordered_index_read(backend, &what, &p, table, "idx_loyalty_tx_chain");
+                        assert_ordered_index_read(
+                            backend,
+                            &what,
+                            &p,
+                            table,
+                            "idx_loyalty_tx_chain",
+                        );
                         checked += 1;
                     }
                 }
@@ -66,7 +76,11 @@ async fn tier_history_balance_at_and_the_chain_pages_are_ordered_index_ranges() 
             assert_ordered_index_read(backend, &what, &p, t, i);
         }
         let (t, i) = ("loyalty_transactions", "idx_loyalty_tx_chain");
-        let p = query_plan(&txn, store::ledger::state_at_select(customer, Utc::now()).build(b)).await;
+        let p = query_plan(
+            &txn,
+            store::ledger::state_at_select(customer, Utc::now()).build(b),
+        )
+        .await;
         assert_index_range(backend, "balance at", &p, t, i);
         assert_ordered_index_read(backend, "balance at", &p, t, i);
         let p = query_plan(&txn, store::ledger::chain_select(customer, 7, 500).build(b)).await;
@@ -103,6 +117,20 @@ async fn the_expiry_run_reads_only_what_is_due() {
             assert_index_range(backend, &what, &p, t, i);
             assert_ordered_index_read(backend, &what, &p, t, i);
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_index_migration_goes_down_and_up_again() {
+    use crm_loyalty::migration::Migrator;
+    use sea_orm_migration::MigratorTrait;
+    each_backend(|backend| async move {
+        let url = crm_platform::testing::fresh_database_url(backend).await;
+        let db = sea_orm::Database::connect(url.as_str()).await.expect("db");
+        Migrator::up(&db, None).await.expect("up");
+        Migrator::down(&db, Some(1)).await.expect("down");
+        Migrator::up(&db, None).await.expect("up again");
     })
     .await;
 }

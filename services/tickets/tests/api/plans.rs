@@ -213,7 +213,11 @@ fn assert_window_in_range(what: &str, plan: &[String]) {
         (l.contains("SEARCH tickets") && l.contains("create_time>? AND create_time<?"))
             || (l.contains("Index Cond") && l.contains("create_time >="))
     });
-    assert!(bounded, "{what}: window not in the index range:\n{}", plan.join("\n"));
+    assert!(
+        bounded,
+        "{what}: window not in the index range:\n{}",
+        plan.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -283,6 +287,20 @@ async fn every_stats_query_reads_the_window_by_an_index_range() {
                 assert_index_range(backend, &what, &p, "tickets", index);
             }
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_index_migration_goes_down_and_up_again() {
+    use crm_tickets::migration::Migrator;
+    use sea_orm_migration::MigratorTrait;
+    each_backend(|backend| async move {
+        let url = crm_platform::testing::fresh_database_url(backend).await;
+        let db = sea_orm::Database::connect(url.as_str()).await.expect("db");
+        Migrator::up(&db, None).await.expect("up");
+        Migrator::down(&db, Some(1)).await.expect("down");
+        Migrator::up(&db, None).await.expect("up again");
     })
     .await;
 }
