@@ -190,7 +190,7 @@ pub async fn list_tickets(
         rows.extend(s.all(conn).await?);
     }
     // Each part is in order; together, the newest `limit` of their union.
-    rows.sort_by(|a, b| (b.create_time, b.id).cmp(&(a.create_time, a.id)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.create_time, r.id)));
     rows.dedup_by_key(|r| r.id);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     rows.into_iter().map(ticket_from_row).collect()

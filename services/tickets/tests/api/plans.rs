@@ -3,7 +3,6 @@
 //! sort of the table (issue 10). Statements come from the store functions the service runs.
 use crate::harness::*;
 use chrono::{Duration, Utc};
-use crm_platform::testing::Backend;
 use crm_platform::testing::plans::{
     assert_index_range, assert_ordered_index_read, planning_session, query_plan,
 };
