@@ -8,6 +8,7 @@ mod field_rules;
 mod gdpr;
 mod harness;
 mod insights;
+mod insights_totals;
 mod merge;
 mod runtime;
 mod server;
