@@ -99,7 +99,7 @@ pub fn assert_ordered_index_read(
     let scans = full_scans(backend, plan, table, false);
     assert!(scans.is_empty(), "{what}: full scan of {table}:\n{text}");
     let sorts: &[&str] = match backend {
-        Backend::Sqlite => &["USE TEMP B-TREE FOR ORDER BY", "USE TEMP B-TREE FOR"],
+        Backend::Sqlite => &["USE TEMP B-TREE"],
         Backend::Postgres => &["Sort", "Bitmap"],
     };
     for s in sorts {
@@ -156,5 +156,82 @@ pub fn assert_index_range(backend: Backend, what: &str, plan: &[String], table: 
             }
             assert!(found, "{what}: no index read of {table}:\n{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &[&str]) -> Vec<String> {
+        s.iter().map(|l| (*l).to_owned()).collect()
+    }
+
+    #[test]
+    fn an_ordered_range_passes_both_checks() {
+        let sqlite = lines(&["SEARCH t USING INDEX idx_t_a (a=? AND b<?)"]);
+        assert_ordered_index_read(Backend::Sqlite, "q", &sqlite, "t", "idx_t_a");
+        assert_index_range(Backend::Sqlite, "q", &sqlite, "t", "idx_t_");
+        let pg = lines(&[
+            "Limit  (cost=0.14..8.16 rows=1 width=8)",
+            "  ->  Index Scan Backward using idx_t_a on t  (cost=0.14..8.16 rows=1 width=8)",
+            "        Index Cond: (a = 1)",
+        ]);
+        assert_ordered_index_read(Backend::Postgres, "q", &pg, "t", "idx_t_a");
+        assert_index_range(Backend::Postgres, "q", &pg, "t", "idx_t_a");
+    }
+
+    #[test]
+    fn an_ordered_walk_of_a_whole_index_is_no_range() {
+        let walk = lines(&["SCAN t USING INDEX idx_t_b"]);
+        assert_ordered_index_read(Backend::Sqlite, "q", &walk, "t", "idx_t_b");
+        let r = std::panic::catch_unwind(|| {
+            assert_index_range(Backend::Sqlite, "q", &walk, "t", "idx_t_b")
+        });
+        assert!(r.is_err());
+        let pg = lines(&["Index Scan using idx_t_b on t  (cost=0.14..8.16 rows=1 width=8)"]);
+        let r = std::panic::catch_unwind(|| {
+            assert_index_range(Backend::Postgres, "q", &pg, "t", "idx_t_b")
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn full_scans_sorts_and_other_tables_are_told_apart() {
+        let bad = [
+            (Backend::Sqlite, vec!["SCAN t"]),
+            (
+                Backend::Sqlite,
+                vec![
+                    "SEARCH t USING INDEX idx_t_a (a=?)",
+                    "USE TEMP B-TREE FOR ORDER BY",
+                ],
+            ),
+            (
+                Backend::Postgres,
+                vec!["Seq Scan on t  (cost=10000000000.00..10000000001.01 rows=1 width=8)"],
+            ),
+            (
+                Backend::Postgres,
+                vec![
+                    "Sort  (cost=8.17..8.18 rows=1 width=8)",
+                    "  ->  Index Scan using idx_t_a on t  (cost=0.14..8.16 rows=1 width=8)",
+                    "        Index Cond: (a = 1)",
+                ],
+            ),
+        ];
+        for (backend, plan) in bad {
+            let plan = lines(&plan);
+            let r = std::panic::catch_unwind(|| {
+                assert_ordered_index_read(backend, "q", &plan, "t", "idx_t_a")
+            });
+            assert!(r.is_err(), "{plan:?}");
+        }
+        // A scan of another table whose name starts alike is not this table's.
+        let other = lines(&["SCAN t_archive", "SEARCH t USING INDEX idx_t_a (a=?)"]);
+        assert_eq!(
+            full_scans(Backend::Sqlite, &other, "t", true),
+            Vec::<&str>::new()
+        );
     }
 }
