@@ -2,10 +2,13 @@
 //! ListTickets filter column has an index leading with it and then (create_time, id), the
 //! page order, so any filter combination reads one range in order (the other filters are
 //! checked on the rows of that range); the unfiltered list and the stats windows read
-//! (create_time, id). A team's agents are read in id order, owed goodwill in answer order.
+//! (create_time, id). A team's agents are read in id order, and in each routing order
+//! (never-assigned first: `NULLS FIRST`, SQLite's ascending default, spelled out on
+//! PostgreSQL); owed goodwill is read in answer order.
 //! The indexes these replace are each a prefix of a new one.
 use crm_platform::db::index;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -91,6 +94,21 @@ const REPLACED: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// Routing's orders over a team's available agents: (name, columns before the last assigned
+/// time). Written as SQL: the index column needs `NULLS FIRST` on PostgreSQL.
+const ROUTING: &[(&str, &str)] = &[
+    ("idx_agents_team_last_assigned", "team_id, available"),
+    ("idx_agents_team_load", "team_id, available, open_tickets"),
+];
+
+fn routing_index(backend: DbBackend, name: &str, lead: &str) -> String {
+    let nulls = match backend {
+        DbBackend::Postgres => " NULLS FIRST",
+        _ => "",
+    };
+    format!("CREATE INDEX {name} ON agents ({lead}, last_assigned{nulls}, id)")
+}
+
 fn create(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
     index(
         name,
@@ -109,6 +127,12 @@ impl MigrationTrait for Migration {
         for (name, table, cols) in NEW {
             m.create_index(create(name, table, cols)).await?;
         }
+        let backend = m.get_database_backend();
+        for (name, lead) in ROUTING {
+            m.get_connection()
+                .execute_unprepared(&routing_index(backend, name, lead))
+                .await?;
+        }
         for (name, table, _) in REPLACED {
             m.drop_index(drop(name, table)).await?;
         }
@@ -118,6 +142,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, cols) in REPLACED {
             m.create_index(create(name, table, cols)).await?;
+        }
+        for (name, _) in ROUTING {
+            m.drop_index(drop(name, "agents")).await?;
         }
         for (name, table, _) in NEW {
             m.drop_index(drop(name, table)).await?;

@@ -568,6 +568,21 @@ pub async fn routing_candidates(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<Agent>, Error> {
+    routing_select(team, strategy, offset, limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(agent_from_row)
+        .collect()
+}
+
+/// The statement of [`routing_candidates`].
+pub fn routing_select(
+    team: TeamId,
+    strategy: RoutingStrategy,
+    offset: u64,
+    limit: u64,
+) -> sea_orm::Select<agent::Entity> {
     use agent::Column as C;
     use sea_orm::sea_query::NullOrdering;
     let mut s = agent::Entity::find()
@@ -582,11 +597,6 @@ pub async fn routing_candidates(
         .order_by_asc(C::Id)
         .offset(offset)
         .limit(limit)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(agent_from_row)
-        .collect()
 }
 
 pub async fn delete_agent(conn: &impl ConnectionTrait, id: AgentId) -> Result<bool, Error> {

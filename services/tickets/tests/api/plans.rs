@@ -303,3 +303,27 @@ async fn the_index_migration_goes_down_and_up_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn routing_reads_a_teams_agents_in_routing_order() {
+    use crm_tickets::domain::RoutingStrategy;
+    each_backend(|backend| async move {
+        let app = spawn_app(backend).await;
+        let (_db, txn) = planning_session(&app.storage.database_url).await;
+        let b = txn.get_database_backend();
+        let team = TeamId(Uuid::now_v7());
+        for (strategy, index) in [
+            (RoutingStrategy::RoundRobin, "idx_agents_team_last_assigned"),
+            (RoutingStrategy::LeastLoaded, "idx_agents_team_load"),
+        ] {
+            for offset in [0, 20] {
+                let what = format!("{strategy:?} from {offset}");
+                let s = store::routing_select(team, strategy, offset, 20).build(b);
+                let p = query_plan(&txn, s).await;
+                assert_index_range(backend, &what, &p, "agents", index);
+                assert_ordered_index_read(backend, &what, &p, "agents", index);
+            }
+        }
+    })
+    .await;
+}
