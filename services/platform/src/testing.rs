@@ -357,3 +357,5 @@ pub fn host_port(url: &str) -> String {
         .map_or(authority, |(_, hp)| hp)
         .to_owned()
 }
+
+pub mod plans;

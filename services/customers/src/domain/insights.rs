@@ -105,6 +105,61 @@ impl PurchaseSummary {
     }
 }
 
+/// The purchases of one currency (`None`: the orders without a price), aggregated by the
+/// database: orders, orders with an amount, and their exact spend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrencyTotal {
+    pub currency: Option<String>,
+    pub orders: i64,
+    pub priced_orders: i64,
+    pub total_minor: i128,
+}
+
+impl PurchaseSummary {
+    /// The summary from totals per currency (ever and since a year before now), the most
+    /// recent purchase times (newest first, at most [`RECENT_WINDOW`]) and the first
+    /// purchase: what [`Self::from_purchases`] computes, without the whole history.
+    pub fn from_totals(
+        ever: &[CurrencyTotal],
+        last_year: &[CurrencyTotal],
+        recent_purchases: Vec<DateTime<Utc>>,
+        first_purchase: Option<DateTime<Utc>>,
+        complaints_last_90_days: i64,
+    ) -> Self {
+        let mut exact: Vec<(&str, i128, i64)> = ever
+            .iter()
+            .filter(|t| t.priced_orders > 0)
+            .filter_map(|t| Some((t.currency.as_deref()?, t.total_minor, t.priced_orders)))
+            .collect();
+        exact.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let main = exact.first().map(|e| e.0);
+        let orders = |ts: &[CurrencyTotal]| ts.iter().fold(0i64, |n, t| n.saturating_add(t.orders));
+        let spend_last_year = last_year
+            .iter()
+            .filter(|t| t.currency.as_deref() == main && main.is_some())
+            .map(|t| t.total_minor)
+            .sum();
+        Self {
+            order_count: orders(ever),
+            main_total_minor: exact.first().map_or(0, |e| e.1),
+            main_orders: exact.first().map_or(0, |e| e.2),
+            totals: exact
+                .iter()
+                .map(|(currency, total, _)| Money {
+                    currency: (*currency).to_owned(),
+                    amount_minor: saturate(*total),
+                })
+                .collect(),
+            first_purchase,
+            last_purchase: recent_purchases.first().copied(),
+            recent_purchases,
+            orders_last_year: orders(last_year),
+            spend_last_year_minor: saturate(spend_last_year),
+            complaints_last_90_days,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Insights {
     pub recency: i32,

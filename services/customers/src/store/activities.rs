@@ -1,13 +1,14 @@
 //! Activity queries and the purchase aggregates behind insights.
 use super::convert::{activity_from_row, activity_to_row};
 use super::entities::activity;
-use crate::domain::insights::{Purchase, PurchaseSummary};
-use crate::domain::{Activity, ActivityKind, CustomerId, Money};
+use crate::domain::insights::{CurrencyTotal, PurchaseSummary, RECENT_WINDOW};
+use crate::domain::{Activity, ActivityKind, CustomerId};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -134,23 +135,91 @@ pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<
 
 const SCRUB_CHUNK: u64 = 500;
 
+/// A customer's purchases, optionally only those at or after `since`.
+fn purchases_of(customer: CustomerId, since: Option<DateTime<Utc>>) -> Select<activity::Entity> {
+    let mut find = activity::Entity::find()
+        .filter(activity::Column::CustomerId.eq(customer.0))
+        .filter(activity::Column::Kind.eq(ActivityKind::Purchase.as_str()));
+    if let Some(s) = since {
+        find = find.filter(activity::Column::OccurTime.gte(s));
+    }
+    find
+}
+
+/// Orders and spend per currency, summed by the database. An amount is summed as its high
+/// and low 32 bits (`a = (a / 2^32) * 2^32 + a % 2^32`, truncating on both backends), so no
+/// sum can overflow (SQLite's SUM raises "integer overflow" past `i64::MAX`; rows stored
+/// before amounts were bounded may hold `i64::MAX`) until 2^31 rows; Rust adds them in 128
+/// bits.
+pub fn currency_totals_select(
+    customer: CustomerId,
+    since: Option<DateTime<Utc>>,
+) -> Select<activity::Entity> {
+    let part = |op: &str| {
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(amount_minor {op} 4294967296), 0) AS BIGINT)"
+        ))
+    };
+    purchases_of(customer, since)
+        .select_only()
+        .column(activity::Column::Currency)
+        .column_as(Expr::col(activity::Column::Id).count(), "orders")
+        .column_as(Expr::col(activity::Column::AmountMinor).count(), "priced")
+        .column_as(part("/"), "high")
+        .column_as(part("%"), "low")
+        .group_by(activity::Column::Currency)
+}
+
+async fn currency_totals(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<CurrencyTotal>, Error> {
+    let rows: Vec<(Option<String>, i64, i64, i64, i64)> = currency_totals_select(customer, since)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(currency, orders, priced, high, low)| CurrencyTotal {
+            currency,
+            orders,
+            priced_orders: priced,
+            total_minor: i128::from(high) * (1 << 32) + i128::from(low),
+        })
+        .collect())
+}
+
+/// The most recent purchase times, newest first: the index range of the customer's
+/// purchases read backwards, [`RECENT_WINDOW`] rows.
+pub fn recent_purchases_select(customer: CustomerId) -> Select<activity::Entity> {
+    purchases_of(customer, None)
+        .select_only()
+        .column(activity::Column::OccurTime)
+        .order_by_desc(activity::Column::OccurTime)
+        .limit(RECENT_WINDOW as u64)
+}
+
+/// What insights need of a customer's purchases, in a fixed number of queries whose results
+/// are bounded (a row per currency, [`RECENT_WINDOW`] times) however long the history.
 pub async fn purchase_summary(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
     now: DateTime<Utc>,
 ) -> Result<PurchaseSummary, Error> {
-    let rows: Vec<(DateTime<Utc>, Option<String>, Option<i64>)> = activity::Entity::find()
-        .select_only()
-        .columns([
-            activity::Column::OccurTime,
-            activity::Column::Currency,
-            activity::Column::AmountMinor,
-        ])
-        .filter(activity::Column::CustomerId.eq(customer.0))
-        .filter(activity::Column::Kind.eq(ActivityKind::Purchase.as_str()))
-        .order_by_desc(activity::Column::OccurTime)
+    let ever = currency_totals(conn, customer, None).await?;
+    let last_year = currency_totals(conn, customer, Some(now - Duration::days(365))).await?;
+    let recent: Vec<DateTime<Utc>> = recent_purchases_select(customer)
         .into_tuple()
         .all(conn)
+        .await?;
+    let first: Option<DateTime<Utc>> = purchases_of(customer, None)
+        .select_only()
+        .column(activity::Column::OccurTime)
+        .order_by_asc(activity::Column::OccurTime)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
         .await?;
     let complaints = activity::Entity::find()
         .filter(activity::Column::CustomerId.eq(customer.0))
@@ -158,21 +227,12 @@ pub async fn purchase_summary(
         .filter(activity::Column::OccurTime.gte(now - Duration::days(90)))
         .count(conn)
         .await?;
-    let purchases: Vec<Purchase> = rows
-        .into_iter()
-        .map(|(time, currency, amount)| Purchase {
-            time,
-            amount: currency.zip(amount).map(|(currency, amount_minor)| Money {
-                currency,
-                amount_minor,
-            }),
-        })
-        .collect();
-    // The sums are the domain's (128-bit, so no stored amount can overflow them).
-    Ok(PurchaseSummary::from_purchases(
-        &purchases,
+    Ok(PurchaseSummary::from_totals(
+        &ever,
+        &last_year,
+        recent,
+        first,
         i64::try_from(complaints).unwrap_or(i64::MAX),
-        now,
     ))
 }
 

@@ -10,6 +10,7 @@ mod field_rules;
 mod gdpr;
 mod harness;
 mod insights;
+mod insights_totals;
 mod merge;
 mod plans;
 mod runtime;

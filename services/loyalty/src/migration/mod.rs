@@ -2,6 +2,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_ledger;
+mod m20261201_000001_range_scan_indexes;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_ledger::Migration),
             // Platform: the shared-cache generation (see crm_platform::cache_generation).
             Box::new(crm_platform::cache_generation::CreateCacheGeneration),
+            Box::new(m20261201_000001_range_scan_indexes::Migration),
         ]
     }
 }

@@ -95,9 +95,10 @@ impl LoyaltyService {
         let page_size = self.cfg.ledger_page_size;
         let mut total = ExpireOutcome::default();
         let mut first_failure = None;
-        let mut after = None;
+        let mut cursor = lot_store::DueCursor::default();
         loop {
-            let page = lot_store::customers_due_after(&self.db, now, after, page_size).await?;
+            let (page, more) =
+                lot_store::customers_due(&self.db, now, &mut cursor, page_size).await?;
             for c in &page {
                 match guarded("wallet expiry", self.expire_alone(*c, now)).await {
                     Ok(o) => total.add(&o),
@@ -107,10 +108,9 @@ impl LoyaltyService {
                     }
                 }
             }
-            if (page.len() as u64) < page_size {
+            if !more {
                 break;
             }
-            after = page.last().copied();
         }
         match first_failure {
             Some(e) => Err(e),

@@ -81,19 +81,22 @@ pub async fn lock_wallets(
     Ok(out)
 }
 
+/// One keyset page of wallets (VerifyLedger over the whole ledger): ids above `after`.
+pub fn wallets_select(after: Option<CustomerId>, limit: u64) -> sea_orm::Select<wallet::Entity> {
+    let mut find = wallet::Entity::find();
+    if let Some(a) = after {
+        find = find.filter(wallet::Column::CustomerId.gt(a.0));
+    }
+    find.order_by_asc(wallet::Column::CustomerId).limit(limit)
+}
+
 /// Up to `limit` wallets with ids above `after`, in id order: one keyset page.
 pub async fn wallets_after(
     conn: &impl ConnectionTrait,
     after: Option<CustomerId>,
     limit: u64,
 ) -> Result<Vec<Wallet>, Error> {
-    let mut find = wallet::Entity::find();
-    if let Some(a) = after {
-        find = find.filter(wallet::Column::CustomerId.gt(a.0));
-    }
-    Ok(find
-        .order_by_asc(wallet::Column::CustomerId)
-        .limit(limit)
+    Ok(wallets_select(after, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -191,11 +194,7 @@ async fn with_postings(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut by_tx: HashMap<Uuid, Vec<posting::Model>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        for p in posting::Entity::find()
-            .filter(posting::Column::TransactionId.is_in(chunk.to_vec()))
-            .all(conn)
-            .await?
-        {
+        for p in postings_select(chunk.to_vec()).all(conn).await? {
             by_tx.entry(p.transaction_id).or_default().push(p);
         }
     }
@@ -249,8 +248,9 @@ pub struct TxQuery {
     pub limit: u64,
 }
 
-/// Newest first.
-pub async fn list(conn: &impl ConnectionTrait, q: &TxQuery) -> Result<Vec<Transaction>, Error> {
+/// One ListTransactions page, newest first: the customer's range of the chain index, read
+/// backwards from the cursor.
+pub fn list_select(q: &TxQuery) -> sea_orm::Select<transaction::Entity> {
     let mut find =
         transaction::Entity::find().filter(transaction::Column::CustomerId.eq(q.customer.0));
     if let Some(s) = q.start {
@@ -267,12 +267,32 @@ pub async fn list(conn: &impl ConnectionTrait, q: &TxQuery) -> Result<Vec<Transa
     if let Some(b) = q.before_sequence {
         find = find.filter(transaction::Column::Sequence.lt(b));
     }
-    let rows = find
-        .order_by_desc(transaction::Column::Sequence)
+    find.order_by_desc(transaction::Column::Sequence)
         .limit(q.limit)
-        .all(conn)
-        .await?;
+}
+
+/// Newest first.
+pub async fn list(conn: &impl ConnectionTrait, q: &TxQuery) -> Result<Vec<Transaction>, Error> {
+    let rows = list_select(q).all(conn).await?;
     with_postings(conn, rows).await
+}
+
+/// The postings of a batch of transactions (their primary-key ranges).
+pub fn postings_select(ids: Vec<Uuid>) -> sea_orm::Select<posting::Entity> {
+    posting::Entity::find().filter(posting::Column::TransactionId.is_in(ids))
+}
+
+/// One page of a customer's chain in order after `after_sequence` (VerifyLedger).
+pub fn chain_select(
+    customer: CustomerId,
+    after_sequence: i64,
+    batch: u64,
+) -> sea_orm::Select<transaction::Entity> {
+    transaction::Entity::find()
+        .filter(transaction::Column::CustomerId.eq(customer.0))
+        .filter(transaction::Column::Sequence.gt(after_sequence))
+        .order_by_asc(transaction::Column::Sequence)
+        .limit(batch)
 }
 
 /// A customer's whole chain, in order, `batch` at a time after `after_sequence`.
@@ -282,23 +302,18 @@ pub async fn chain_after(
     after_sequence: i64,
     batch: u64,
 ) -> Result<Vec<Transaction>, Error> {
-    let rows = transaction::Entity::find()
-        .filter(transaction::Column::CustomerId.eq(customer.0))
-        .filter(transaction::Column::Sequence.gt(after_sequence))
-        .order_by_asc(transaction::Column::Sequence)
-        .limit(batch)
+    let rows = chain_select(customer, after_sequence, batch)
         .all(conn)
         .await?;
     with_postings(conn, rows).await
 }
 
-/// The last transaction at or before `t`: (sequence, wallet after, held after).
-pub async fn state_at(
-    conn: &impl ConnectionTrait,
+/// GetBalanceAt's read: the customer's last transaction created at or before `t`.
+pub fn state_at_select(
     customer: CustomerId,
     t: DateTime<Utc>,
-) -> Result<Option<(i64, i64, i64)>, Error> {
-    Ok(transaction::Entity::find()
+) -> sea_orm::Select<transaction::Entity> {
+    transaction::Entity::find()
         .select_only()
         .columns([
             transaction::Column::Sequence,
@@ -309,9 +324,15 @@ pub async fn state_at(
         .filter(transaction::Column::CreateTime.lte(t))
         .order_by_desc(transaction::Column::Sequence)
         .limit(1)
-        .into_tuple()
-        .one(conn)
-        .await?)
+}
+
+/// The last transaction at or before `t`: (sequence, wallet after, held after).
+pub async fn state_at(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    t: DateTime<Utc>,
+) -> Result<Option<(i64, i64, i64)>, Error> {
+    Ok(state_at_select(customer, t).into_tuple().one(conn).await?)
 }
 
 /// Qualifying deltas dated at or after `since`.

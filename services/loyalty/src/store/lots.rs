@@ -6,7 +6,7 @@ use crate::domain::{Consumption, CustomerId, Hold, HoldState, Lot};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -92,48 +92,94 @@ pub async fn save_lots(
     Ok(())
 }
 
-/// Up to `limit` customers with ids above `after` (in id order: one keyset page) that have
-/// lots due for expiry or holds past their timeout at `now`.
-pub async fn customers_due_after(
+/// Where a whole-ledger expiry run is: the (expire time, id) of the last due lot and of the
+/// last due hold it read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueCursor {
+    pub lot: Option<(DateTime<Utc>, Uuid)>,
+    pub hold: Option<(DateTime<Utc>, Uuid)>,
+}
+
+/// The next `limit` lots due for expiry at `now` after `after`, in (expire time, id) order:
+/// (customer, expire time, id). Reads the range of the partial index of live lots
+/// (`remaining > 0`, written as a literal so SQLite can match the index's condition); an
+/// expired lot leaves that index, so the run reads its work and nothing else.
+pub fn due_lots_select(
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> sea_orm::Select<lot::Entity> {
+    use lot::Column as C;
+    let mut find = lot::Entity::find()
+        .select_only()
+        .columns([C::CustomerId, C::ExpireTime, C::Id])
+        .filter(Expr::cust("remaining > 0"))
+        .filter(C::ExpireTime.lte(now));
+    if let Some((t, id)) = after {
+        find = find.filter(
+            Expr::tuple([Expr::col(C::ExpireTime), Expr::col(C::Id)])
+                .gt(Expr::tuple([Expr::value(t), Expr::value(id)])),
+        );
+    }
+    find.order_by_asc(C::ExpireTime)
+        .order_by_asc(C::Id)
+        .limit(limit)
+}
+
+/// The next `limit` active holds past their timeout at `now` after `after`, in (expire time,
+/// id) order: (customer, expire time, id).
+pub fn due_holds_select(
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> sea_orm::Select<hold::Entity> {
+    use hold::Column as C;
+    let mut find = hold::Entity::find()
+        .select_only()
+        .columns([C::CustomerId, C::ExpireTime, C::Id])
+        .filter(C::State.eq(HoldState::Active.as_str()))
+        .filter(C::ExpireTime.lte(now));
+    if let Some((t, id)) = after {
+        find = find.filter(
+            Expr::tuple([Expr::col(C::ExpireTime), Expr::col(C::Id)])
+                .gt(Expr::tuple([Expr::value(t), Expr::value(id)])),
+        );
+    }
+    find.order_by_asc(C::ExpireTime)
+        .order_by_asc(C::Id)
+        .limit(limit)
+}
+
+/// One keyset page of an expiry run: the customers (each once, in id order) of the next
+/// `limit` due lots and the next `limit` due holds after `cursor`, which moves past them.
+/// False with the customers when neither list has more.
+pub async fn customers_due(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    after: Option<CustomerId>,
+    cursor: &mut DueCursor,
     limit: u64,
-) -> Result<Vec<CustomerId>, Error> {
-    let mut lots = lot::Entity::find()
-        .select_only()
-        .column(lot::Column::CustomerId)
-        .distinct()
-        .filter(lot::Column::Remaining.gt(0))
-        .filter(lot::Column::ExpireTime.lte(now));
-    let mut holds = hold::Entity::find()
-        .select_only()
-        .column(hold::Column::CustomerId)
-        .distinct()
-        .filter(hold::Column::State.eq(HoldState::Active.as_str()))
-        .filter(hold::Column::ExpireTime.lte(now));
-    if let Some(a) = after {
-        lots = lots.filter(lot::Column::CustomerId.gt(a.0));
-        holds = holds.filter(hold::Column::CustomerId.gt(a.0));
+) -> Result<(Vec<CustomerId>, bool), Error> {
+    type Due = (Uuid, DateTime<Utc>, Uuid);
+    let lots: Vec<Due> = due_lots_select(now, cursor.lot, limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let holds: Vec<Due> = due_holds_select(now, cursor.hold, limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let full = |v: &Vec<Due>| v.len() as u64 >= limit;
+    let more = full(&lots) || full(&holds);
+    if let Some(&(_, t, id)) = lots.last() {
+        cursor.lot = Some((t, id));
     }
-    let mut ids: Vec<Uuid> = lots
-        .order_by_asc(lot::Column::CustomerId)
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let holds: Vec<Uuid> = holds
-        .order_by_asc(hold::Column::CustomerId)
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    ids.extend(holds);
+    if let Some(&(_, t, id)) = holds.last() {
+        cursor.hold = Some((t, id));
+    }
+    let mut ids: Vec<Uuid> = lots.iter().chain(&holds).map(|d| d.0).collect();
     ids.sort();
     ids.dedup();
-    // The first `limit` of both lists: every id below the last one kept is in one of them.
-    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(ids.into_iter().map(CustomerId).collect())
+    Ok((ids.into_iter().map(CustomerId).collect(), more))
 }
 
 /// Per customer of `customers`: points left in live lots, and points of active holds

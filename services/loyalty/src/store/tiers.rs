@@ -39,22 +39,31 @@ pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) ->
     Ok(())
 }
 
-/// Newest first; `before` is the id of the last change of the previous page (ids are
-/// time-ordered UUIDv7).
+/// One ListTierHistory page, newest first; `before` is the id of the last change of the
+/// previous page (ids are time-ordered UUIDv7).
+pub fn list_select(
+    customer: CustomerId,
+    before: Option<Uuid>,
+    limit: u64,
+) -> sea_orm::Select<tier_change::Entity> {
+    let mut cond = Condition::all().add(tier_change::Column::CustomerId.eq(customer.0));
+    if let Some(b) = before {
+        cond = cond.add(tier_change::Column::Id.lt(b));
+    }
+    tier_change::Entity::find()
+        .filter(cond)
+        .order_by_desc(tier_change::Column::Id)
+        .limit(limit)
+}
+
+/// Newest first; `before` is the id of the last change of the previous page.
 pub async fn list(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<TierChange>, Error> {
-    let mut cond = Condition::all().add(tier_change::Column::CustomerId.eq(customer.0));
-    if let Some(b) = before {
-        cond = cond.add(tier_change::Column::Id.lt(b));
-    }
-    Ok(tier_change::Entity::find()
-        .filter(cond)
-        .order_by_desc(tier_change::Column::Id)
-        .limit(limit)
+    Ok(list_select(customer, before, limit)
         .all(conn)
         .await?
         .into_iter()

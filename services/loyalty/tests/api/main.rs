@@ -8,6 +8,7 @@ mod earn_redeem;
 mod harness;
 mod holds;
 mod ledger;
+mod plans;
 mod proptests;
 mod reverse;
 mod server;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tickets;
 mod m20261201_000002_ticket_stats_columns;
 mod m20261201_000003_survey_answers;
+mod m20261201_000004_range_scan_indexes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tickets::Migration),
             Box::new(m20261201_000002_ticket_stats_columns::Migration),
             Box::new(m20261201_000003_survey_answers::Migration),
+            Box::new(m20261201_000004_range_scan_indexes::Migration),
         ]
     }
 }

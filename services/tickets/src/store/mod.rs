@@ -90,38 +90,41 @@ pub struct TicketQuery {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Tickets whose SLA state at `now` is `state`. The stored state is the one at the last
-/// write; the only change time makes on its own is a running target falling due (active ->
-/// active with misses), and `next_check` is the earliest such due time, so the two columns
-/// together give the state at `now` without waiting for the SLA job.
-fn sla_state_is(state: SlaState, now: DateTime<Utc>) -> sea_orm::Condition {
+/// Tickets whose SLA state at `now` is `state`, as conditions whose union it is (each an
+/// equality on the stored state, so each reads one index range). The stored state is the
+/// one at the last write; the only change time makes on its own is a running target falling
+/// due (active -> active with misses), and `next_check` is the earliest such due time, so the
+/// two columns together give the state at `now` without waiting for the SLA job.
+fn sla_state_is(state: SlaState, now: DateTime<Utc>) -> Vec<sea_orm::Condition> {
     use ticket::Column as C;
-    let stored = C::SlaState.eq(state.as_str());
-    let active = C::SlaState.eq(SlaState::Active.as_str());
-    let due = C::NextCheck.lt(now);
+    let stored = |s: SlaState| sea_orm::Condition::all().add(C::SlaState.eq(s.as_str()));
     match state {
-        SlaState::Active => sea_orm::Condition::all().add(stored).add(
-            sea_orm::Condition::any()
-                .add(C::NextCheck.is_null())
-                .add(due.not()),
-        ),
-        SlaState::ActiveWithMisses => sea_orm::Condition::any()
-            .add(stored)
-            .add(sea_orm::Condition::all().add(active).add(due)),
-        SlaState::Hit | SlaState::Missed | SlaState::NotApplicable => {
-            sea_orm::Condition::all().add(stored)
-        }
+        SlaState::Active => vec![
+            stored(SlaState::Active).add(
+                sea_orm::Condition::any()
+                    .add(C::NextCheck.is_null())
+                    .add(C::NextCheck.gte(now)),
+            ),
+        ],
+        SlaState::ActiveWithMisses => vec![
+            stored(SlaState::ActiveWithMisses),
+            stored(SlaState::Active).add(C::NextCheck.lt(now)),
+        ],
+        SlaState::Hit | SlaState::Missed | SlaState::NotApplicable => vec![stored(state)],
     }
 }
 
-/// Newest first, after the (create_time, id) cursor; SLA states as of `now`.
-pub async fn list_tickets(
-    conn: &impl ConnectionTrait,
+/// The statements of one ListTickets page: newest first, after the (create_time, id) cursor,
+/// SLA states as of `now`. Each is one ordered index range (an index per filter column leads
+/// with it, then create_time and id); a filter that is a union of two ranges (SLA state
+/// `active_with_misses`: stored so, or active and fallen due) is two statements, merged by
+/// [`list_tickets`].
+pub fn list_selects(
     q: &TicketQuery,
     cursor: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
     now: DateTime<Utc>,
-) -> Result<Vec<Ticket>, Error> {
+) -> Vec<sea_orm::Select<ticket::Entity>> {
     use ticket::Column as C;
     let mut s = ticket::Entity::find();
     if let Some(v) = q.status {
@@ -145,9 +148,6 @@ pub async fn list_tickets(
     if let Some(v) = q.category {
         s = s.filter(C::Category.eq(v.as_str()));
     }
-    if let Some(v) = q.sla_state {
-        s = s.filter(sla_state_is(v, now));
-    }
     if let Some(v) = q.created_after {
         s = s.filter(C::CreateTime.gte(v));
     }
@@ -156,19 +156,52 @@ pub async fn list_tickets(
     }
     if let Some((t, id)) = cursor {
         s = s.filter(
-            sea_orm::Condition::any()
-                .add(C::CreateTime.lt(t))
-                .add(C::CreateTime.eq(t).and(C::Id.lt(id))),
+            Expr::tuple([Expr::col(C::CreateTime), Expr::col(C::Id)])
+                .lt(Expr::tuple([Expr::value(t), Expr::value(id)])),
         );
     }
-    s.order_by_desc(C::CreateTime)
-        .order_by_desc(C::Id)
-        .limit(limit)
-        .all(conn)
-        .await?
+    let parts = match q.sla_state {
+        None => vec![s],
+        Some(v) => sla_state_is(v, now)
+            .into_iter()
+            .map(|c| s.clone().filter(c))
+            .collect(),
+    };
+    parts
         .into_iter()
-        .map(ticket_from_row)
+        .map(|s| {
+            s.order_by_desc(C::CreateTime)
+                .order_by_desc(C::Id)
+                .limit(limit)
+        })
         .collect()
+}
+
+/// Newest first, after the (create_time, id) cursor; SLA states as of `now`.
+pub async fn list_tickets(
+    conn: &impl ConnectionTrait,
+    q: &TicketQuery,
+    cursor: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Ticket>, Error> {
+    let mut rows = Vec::new();
+    for s in list_selects(q, cursor, limit, now) {
+        rows.extend(s.all(conn).await?);
+    }
+    // Each part is in order; together, the newest `limit` of their union.
+    rows.sort_by_key(|r| std::cmp::Reverse((r.create_time, r.id)));
+    rows.dedup_by_key(|r| r.id);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    rows.into_iter().map(ticket_from_row).collect()
+}
+
+/// The SLA job's work list: open tickets with a due time before `now`, earliest first.
+pub fn due_select(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<ticket::Entity> {
+    ticket::Entity::find()
+        .filter(ticket::Column::NextCheck.lt(now))
+        .order_by_asc(ticket::Column::NextCheck)
+        .limit(limit)
 }
 
 /// Open tickets with a due time before `now` (the SLA job's work list).
@@ -177,10 +210,7 @@ pub async fn due_tickets(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<TicketId>, Error> {
-    Ok(ticket::Entity::find()
-        .filter(ticket::Column::NextCheck.lt(now))
-        .order_by_asc(ticket::Column::NextCheck)
-        .limit(limit)
+    Ok(due_select(now, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -188,15 +218,22 @@ pub async fn due_tickets(
         .collect())
 }
 
+/// The verification pass's work list: tickets whose customer is not confirmed yet, oldest
+/// first.
+pub fn unverified_select(limit: u64) -> sea_orm::Select<ticket::Entity> {
+    ticket::Entity::find()
+        .filter(ticket::Column::CustomerCheck.eq("unverified"))
+        .order_by_asc(ticket::Column::CreateTime)
+        .order_by_asc(ticket::Column::Id)
+        .limit(limit)
+}
+
 /// Tickets whose customer is not confirmed yet.
 pub async fn unverified_tickets(
     conn: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<Ticket>, Error> {
-    ticket::Entity::find()
-        .filter(ticket::Column::CustomerCheck.eq("unverified"))
-        .order_by_asc(ticket::Column::CreateTime)
-        .limit(limit)
+    unverified_select(limit)
         .all(conn)
         .await?
         .into_iter()
@@ -248,6 +285,29 @@ pub async fn insert_message(conn: &impl ConnectionTrait, m: &Message) -> Result<
     Ok(())
 }
 
+/// One ListMessages page: oldest first, after the (create_time, id) cursor.
+pub fn list_messages_select(
+    ticket: TicketId,
+    public_only: bool,
+    cursor: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> sea_orm::Select<message::Entity> {
+    use message::Column as C;
+    let mut s = message::Entity::find().filter(C::TicketId.eq(ticket.0));
+    if public_only {
+        s = s.filter(C::Kind.eq("public_reply"));
+    }
+    if let Some((t, id)) = cursor {
+        s = s.filter(
+            Expr::tuple([Expr::col(C::CreateTime), Expr::col(C::Id)])
+                .gt(Expr::tuple([Expr::value(t), Expr::value(id)])),
+        );
+    }
+    s.order_by_asc(C::CreateTime)
+        .order_by_asc(C::Id)
+        .limit(limit)
+}
+
 /// Oldest first, after the (create_time, id) cursor.
 pub async fn list_messages(
     conn: &impl ConnectionTrait,
@@ -256,21 +316,7 @@ pub async fn list_messages(
     cursor: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> Result<Vec<Message>, Error> {
-    use message::Column as C;
-    let mut s = message::Entity::find().filter(C::TicketId.eq(ticket.0));
-    if public_only {
-        s = s.filter(C::Kind.eq("public_reply"));
-    }
-    if let Some((t, id)) = cursor {
-        s = s.filter(
-            sea_orm::Condition::any()
-                .add(C::CreateTime.gt(t))
-                .add(C::CreateTime.eq(t).and(C::Id.gt(id))),
-        );
-    }
-    s.order_by_asc(C::CreateTime)
-        .order_by_asc(C::Id)
-        .limit(limit)
+    list_messages_select(ticket, public_only, cursor, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -330,17 +376,21 @@ pub async fn find_team(conn: &impl ConnectionTrait, id: TeamId) -> Result<Option
         .transpose()
 }
 
+/// One ListTeams page, in id order after `after`.
+pub fn list_teams_select(after: Option<Uuid>, limit: u64) -> sea_orm::Select<team::Entity> {
+    let mut s = team::Entity::find();
+    if let Some(a) = after {
+        s = s.filter(team::Column::Id.gt(a));
+    }
+    s.order_by_asc(team::Column::Id).limit(limit)
+}
+
 pub async fn list_teams(
     conn: &impl ConnectionTrait,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<Team>, Error> {
-    let mut s = team::Entity::find();
-    if let Some(a) = after {
-        s = s.filter(team::Column::Id.gt(a));
-    }
-    s.order_by_asc(team::Column::Id)
-        .limit(limit)
+    list_teams_select(after, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -477,12 +527,12 @@ pub async fn find_agent(conn: &impl ConnectionTrait, id: AgentId) -> Result<Opti
         .transpose()
 }
 
-pub async fn list_agents(
-    conn: &impl ConnectionTrait,
+/// One ListAgents page, in id order after `after`, optionally of one team.
+pub fn list_agents_select(
     team: Option<TeamId>,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<Agent>, Error> {
+) -> sea_orm::Select<agent::Entity> {
     let mut s = agent::Entity::find();
     if let Some(t) = team {
         s = s.filter(agent::Column::TeamId.eq(t.0));
@@ -490,8 +540,16 @@ pub async fn list_agents(
     if let Some(a) = after {
         s = s.filter(agent::Column::Id.gt(a));
     }
-    s.order_by_asc(agent::Column::Id)
-        .limit(limit)
+    s.order_by_asc(agent::Column::Id).limit(limit)
+}
+
+pub async fn list_agents(
+    conn: &impl ConnectionTrait,
+    team: Option<TeamId>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Agent>, Error> {
+    list_agents_select(team, after, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -510,6 +568,21 @@ pub async fn routing_candidates(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<Agent>, Error> {
+    routing_select(team, strategy, offset, limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(agent_from_row)
+        .collect()
+}
+
+/// The statement of [`routing_candidates`].
+pub fn routing_select(
+    team: TeamId,
+    strategy: RoutingStrategy,
+    offset: u64,
+    limit: u64,
+) -> sea_orm::Select<agent::Entity> {
     use agent::Column as C;
     use sea_orm::sea_query::NullOrdering;
     let mut s = agent::Entity::find()
@@ -524,11 +597,6 @@ pub async fn routing_candidates(
         .order_by_asc(C::Id)
         .offset(offset)
         .limit(limit)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(agent_from_row)
-        .collect()
 }
 
 pub async fn delete_agent(conn: &impl ConnectionTrait, id: AgentId) -> Result<bool, Error> {
@@ -589,17 +657,21 @@ pub async fn find_macro(conn: &impl ConnectionTrait, code: &str) -> Result<Optio
         .transpose()
 }
 
+/// One ListMacros page, in code order after `after`.
+pub fn list_macros_select(after: Option<String>, limit: u64) -> sea_orm::Select<macro_::Entity> {
+    let mut s = macro_::Entity::find();
+    if let Some(a) = after {
+        s = s.filter(macro_::Column::Code.gt(a));
+    }
+    s.order_by_asc(macro_::Column::Code).limit(limit)
+}
+
 pub async fn list_macros(
     conn: &impl ConnectionTrait,
     after: Option<String>,
     limit: u64,
 ) -> Result<Vec<Macro>, Error> {
-    let mut s = macro_::Entity::find();
-    if let Some(a) = after {
-        s = s.filter(macro_::Column::Code.gt(a));
-    }
-    s.order_by_asc(macro_::Column::Code)
-        .limit(limit)
+    list_macros_select(after, limit)
         .all(conn)
         .await?
         .into_iter()
@@ -656,15 +728,20 @@ pub async fn token_answered(
         .is_some())
 }
 
+/// The goodwill pass's work list: answers whose award is still owed, oldest first.
+pub fn pending_goodwill_select(limit: u64) -> sea_orm::Select<satisfaction::Entity> {
+    satisfaction::Entity::find()
+        .filter(satisfaction::Column::GoodwillPending.eq(true))
+        .order_by_asc(satisfaction::Column::SubmitTime)
+        .limit(limit)
+}
+
 /// Answers whose goodwill award is still owed, oldest first.
 pub async fn pending_goodwill(
     conn: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<Satisfaction>, Error> {
-    satisfaction::Entity::find()
-        .filter(satisfaction::Column::GoodwillPending.eq(true))
-        .order_by_asc(satisfaction::Column::SubmitTime)
-        .limit(limit)
+    pending_goodwill_select(limit)
         .all(conn)
         .await?
         .into_iter()

@@ -39,8 +39,12 @@ impl Window {
 
     /// Not solved or closed now (the backlog is not windowed), optionally of one team.
     fn open(&self) -> sea_orm::Condition {
-        let mut c = sea_orm::Condition::all()
-            .add(C::Status.is_not_in([Status::Solved.as_str(), Status::Closed.as_str()]));
+        // The open statuses by name: a list of equalities reads their index ranges only.
+        let open = Status::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str());
+        let mut c = sea_orm::Condition::all().add(C::Status.is_in(open));
         if let Some(t) = self.team {
             c = c.add(C::TeamId.eq(t.0));
         }
@@ -69,13 +73,8 @@ impl Scope {
 /// The group of a row: `None` for [`Scope::Total`] (and for unassigned tickets).
 pub type Group = Option<Uuid>;
 
-/// Counts of tickets matching `cond` per group and, when given, per value of `dim`.
-async fn counts(
-    conn: &impl ConnectionTrait,
-    cond: sea_orm::Condition,
-    scope: Scope,
-    dim: Option<C>,
-) -> Result<Vec<(Group, String, i64)>, Error> {
+/// The statement of [`counts`].
+fn counts_select(cond: sea_orm::Condition, scope: Scope, dim: Option<C>) -> Select<ticket::Entity> {
     let mut q = ticket::Entity::find().select_only().filter(cond);
     if let Some(g) = scope.column() {
         q = q.column(g).group_by(g);
@@ -83,7 +82,17 @@ async fn counts(
     if let Some(d) = dim {
         q = q.column(d).group_by(d);
     }
-    let q = q.column_as(Expr::col(C::Id).count(), "n");
+    q.column_as(Expr::col(C::Id).count(), "n")
+}
+
+/// Counts of tickets matching `cond` per group and, when given, per value of `dim`.
+async fn counts(
+    conn: &impl ConnectionTrait,
+    cond: sea_orm::Condition,
+    scope: Scope,
+    dim: Option<C>,
+) -> Result<Vec<(Group, String, i64)>, Error> {
+    let q = counts_select(cond, scope, dim);
     Ok(match (scope.column(), dim) {
         (Some(_), Some(_)) => q.into_tuple::<(Group, String, i64)>().all(conn).await?,
         (Some(_), None) => q
@@ -110,6 +119,11 @@ async fn counts(
     })
 }
 
+/// The statement of [`volume`].
+pub fn volume_select(w: &Window, scope: Scope, dim: Option<C>) -> Select<ticket::Entity> {
+    counts_select(w.created(), scope, dim)
+}
+
 /// Tickets created in the window, per group and `dim` value (`None`: per group only).
 pub async fn volume(
     conn: &impl ConnectionTrait,
@@ -127,11 +141,23 @@ pub async fn sla_outcomes(
     w: &Window,
     scope: Scope,
 ) -> Result<Vec<(Group, String, i64)>, Error> {
-    let cond = w
-        .created()
+    counts(conn, sla_outcomes_cond(w), scope, Some(C::SlaState)).await
+}
+
+fn sla_outcomes_cond(w: &Window) -> sea_orm::Condition {
+    w.created()
         .add(C::Merged.eq(false))
-        .add(C::SlaState.is_in([SlaState::Hit.as_str(), SlaState::Missed.as_str()]));
-    counts(conn, cond, scope, Some(C::SlaState)).await
+        .add(C::SlaState.is_in([SlaState::Hit.as_str(), SlaState::Missed.as_str()]))
+}
+
+/// The statement of [`sla_outcomes`].
+pub fn sla_outcomes_select(w: &Window, scope: Scope) -> Select<ticket::Entity> {
+    counts_select(sla_outcomes_cond(w), scope, Some(C::SlaState))
+}
+
+/// The statement of [`backlog`].
+pub fn backlog_select(w: &Window, scope: Scope) -> Select<ticket::Entity> {
+    counts_select(w.open(), scope, None)
 }
 
 /// Tickets open now, per group.
@@ -153,21 +179,7 @@ pub async fn csat(
     w: &Window,
     scope: Scope,
 ) -> Result<Vec<(Group, i32, i64)>, Error> {
-    let to_ticket = satisfaction::Entity::belongs_to(ticket::Entity)
-        .from(satisfaction::Column::TicketId)
-        .to(C::Id)
-        .into();
-    let mut q = satisfaction::Entity::find()
-        .select_only()
-        .join(sea_orm::JoinType::InnerJoin, to_ticket)
-        .filter(w.created());
-    if let Some(g) = scope.column() {
-        q = q.column(g).group_by(g);
-    }
-    let q = q
-        .column(satisfaction::Column::Overall)
-        .group_by(satisfaction::Column::Overall)
-        .column_as(Expr::col(satisfaction::Column::Overall).count(), "n");
+    let q = csat_select(w, scope);
     Ok(match scope.column() {
         Some(_) => q.into_tuple::<(Group, i32, i64)>().all(conn).await?,
         None => q
@@ -178,6 +190,35 @@ pub async fn csat(
             .map(|(s, n)| (None, s, n))
             .collect(),
     })
+}
+
+/// The statement of [`csat`].
+///
+/// The window's tickets are read first and each one's answers looked up by key: a `CROSS
+/// JOIN` with the join condition in `WHERE` keeps that order on SQLite (its planner would
+/// otherwise scan every answer ever given and look each ticket up); PostgreSQL plans it as
+/// the inner join it is.
+pub fn csat_select(w: &Window, scope: Scope) -> Select<ticket::Entity> {
+    let to_answers = ticket::Entity::belongs_to(satisfaction::Entity)
+        .from(C::Id)
+        .to(satisfaction::Column::TicketId)
+        .into();
+    let mut q = ticket::Entity::find()
+        .select_only()
+        .join(sea_orm::JoinType::CrossJoin, to_answers)
+        .filter(
+            Expr::col((satisfaction::Entity, satisfaction::Column::TicketId))
+                .equals((ticket::Entity, C::Id)),
+        )
+        .filter(w.created())
+        // The score first: grouping by a ticket column first would make walking that
+        // column's whole index look cheaper to SQLite than reading the window's range.
+        .group_by(satisfaction::Column::Overall);
+    if let Some(g) = scope.column() {
+        q = q.column(g).group_by(g);
+    }
+    q.column(satisfaction::Column::Overall)
+        .column_as(Expr::col(satisfaction::Column::Overall).count(), "n")
 }
 
 /// The four duration columns, in [`Percentiles`] order.
@@ -202,38 +243,53 @@ pub async fn durations(
     }
     let mut out: HashMap<Group, Percentiles> = HashMap::new();
     for (i, col) in DURATIONS.into_iter().enumerate() {
-        let cond = w.created().add(col.is_not_null());
-        for (g, _, n) in counts(conn, cond.clone(), scope, None).await? {
-            let mut cond = cond.clone();
-            if let Some(c) = scope.column() {
-                cond = cond.add(match g {
-                    Some(id) => c.eq(id),
-                    None => c.is_null(),
-                });
-            }
-            let median = value_at(conn, cond.clone(), col, rank_offset(n, 50)).await?;
-            let p90 = value_at(conn, cond, col, rank_offset(n, 90)).await?;
-            out.entry(g).or_default()[i] = (n, median, p90);
+        for (g, _, n) in counts(conn, with_duration(w, col), scope, None).await? {
+            let median = value_at_select(w, scope, g, col, rank_offset(n, 50));
+            let p90 = value_at_select(w, scope, g, col, rank_offset(n, 90));
+            let at = async |q: Select<ticket::Entity>| -> Result<i64, Error> {
+                Ok(q.into_tuple::<i64>().one(conn).await?.unwrap_or(0))
+            };
+            out.entry(g).or_default()[i] = (n, at(median).await?, at(p90).await?);
         }
     }
     Ok(out)
 }
 
-/// The value of `col` at `offset` in ascending order among the rows matching `cond`.
-async fn value_at(
-    conn: &impl ConnectionTrait,
-    cond: sea_orm::Condition,
+/// Tickets of the window with a value of `col`.
+fn with_duration(w: &Window, col: C) -> sea_orm::Condition {
+    w.created().add(col.is_not_null())
+}
+
+/// [`durations`]' count per group of `col` (not on PostgreSQL).
+pub fn duration_counts_select(w: &Window, scope: Scope, col: C) -> Select<ticket::Entity> {
+    counts_select(with_duration(w, col), scope, None)
+}
+
+/// The value of `col` at `offset` in ascending order among the window's tickets of group `g`
+/// (not on PostgreSQL). The rows are the window's (read by its create_time range) sorted by
+/// `+col`: the unary plus keeps SQLite from walking the whole index of `col` instead, which
+/// would read every ticket ever answered to find the window's.
+pub fn value_at_select(
+    w: &Window,
+    scope: Scope,
+    g: Group,
     col: C,
     offset: u64,
-) -> Result<i64, Error> {
-    let q: Select<ticket::Entity> = ticket::Entity::find()
+) -> Select<ticket::Entity> {
+    let mut cond = with_duration(w, col);
+    if let Some(c) = scope.column() {
+        cond = cond.add(match g {
+            Some(id) => c.eq(id),
+            None => c.is_null(),
+        });
+    }
+    ticket::Entity::find()
         .select_only()
         .column(col)
         .filter(cond)
-        .order_by_asc(col)
+        .order_by_asc(Expr::cust(format!("+{}", col.to_string())))
         .offset(offset)
-        .limit(1);
-    Ok(q.into_tuple::<i64>().one(conn).await?.unwrap_or(0))
+        .limit(1)
 }
 
 /// [`durations`] in one grouped query with `percentile_disc` (nearest rank: the first value
@@ -243,6 +299,30 @@ async fn durations_pg(
     w: &Window,
     scope: Scope,
 ) -> Result<HashMap<Group, Percentiles>, Error> {
+    let rows = durations_pg_select(w, scope)
+        .into_model::<PgDurations>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let f = |n: i64, m: Option<i64>, p: Option<i64>| (n, m.unwrap_or(0), p.unwrap_or(0));
+            (
+                r.g,
+                [
+                    f(r.n0, r.m0, r.p0),
+                    f(r.n1, r.m1, r.p1),
+                    f(r.n2, r.m2, r.p2),
+                    f(r.n3, r.m3, r.p3),
+                ],
+            )
+        })
+        .filter(|(_, p)| p.iter().any(|x| x.0 > 0))
+        .collect())
+}
+
+/// The statement of [`durations_pg`].
+pub fn durations_pg_select(w: &Window, scope: Scope) -> Select<ticket::Entity> {
     let mut q = ticket::Entity::find().select_only().filter(w.created());
     if let Some(g) = scope.column() {
         q = q.column_as(Expr::col(g), "g").group_by(g);
@@ -261,23 +341,7 @@ async fn durations_pg(
             );
         }
     }
-    let rows = q.into_model::<PgDurations>().all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let f = |n: i64, m: Option<i64>, p: Option<i64>| (n, m.unwrap_or(0), p.unwrap_or(0));
-            (
-                r.g,
-                [
-                    f(r.n0, r.m0, r.p0),
-                    f(r.n1, r.m1, r.p1),
-                    f(r.n2, r.m2, r.p2),
-                    f(r.n3, r.m3, r.p3),
-                ],
-            )
-        })
-        .filter(|(_, p)| p.iter().any(|x| x.0 > 0))
-        .collect())
+    q
 }
 
 #[derive(Debug, sea_orm::FromQueryResult)]

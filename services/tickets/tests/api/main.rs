@@ -3,6 +3,7 @@
 //! CI), on PostgreSQL + Redis. `services` also runs the real customers and loyalty services
 //! in-process (dev-dependencies of these tests only).
 mod harness;
+mod plans;
 mod routing;
 mod services;
 mod sla;
