@@ -4,6 +4,7 @@
 # bench/out/report.md; copy the numbers into BENCHMARKS.md with the machine and commit.
 #
 #   BENCH_SECONDS=10 BENCH_CONCURRENCY=32 scripts/bench.sh
+#   CRM_BENCH_ONLY=Earn scripts/bench.sh   # only scenarios whose name contains "Earn" (+ baselines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   echo
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "- machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
-  echo "- command: \`make bench\` (BENCH_SECONDS=$seconds BENCH_CONCURRENCY=$concurrency)"
+  echo "- command: \`make bench\` (BENCH_SECONDS=$seconds BENCH_CONCURRENCY=$concurrency${CRM_BENCH_ONLY:+ CRM_BENCH_ONLY=$CRM_BENCH_ONLY})"
   echo
 } >"$report"
 

@@ -47,7 +47,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
     /// Run only scenarios whose name contains this (e.g. "cached"); the baseline always runs.
-    #[arg(long, default_value = "")]
+    /// `CRM_BENCH_ONLY=Earn make bench` runs the ledger scenarios alone.
+    #[arg(long, env = "CRM_BENCH_ONLY", default_value = "")]
     pub only: String,
     /// Run pgbench TPC-B against this database URL in every round, as the ledger baseline.
     #[arg(long, env = "CRM_BENCH_PGBENCH_URL")]
