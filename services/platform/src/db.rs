@@ -253,6 +253,26 @@ pub fn index(
     i.to_owned()
 }
 
+/// A migration's index on `cols` of `table`, named `name`, all given as plain names.
+pub fn index_named(
+    name: &str,
+    table: &str,
+    cols: &[&str],
+) -> sea_orm_migration::prelude::IndexCreateStatement {
+    use sea_orm_migration::prelude::{Alias, IntoIden};
+    index(
+        name,
+        Alias::new(table),
+        cols.iter().map(|c| Alias::new(*c).into_iden()).collect(),
+    )
+}
+
+/// A migration's drop of the index `name` on `table`.
+pub fn drop_index(name: &str, table: &str) -> sea_orm_migration::prelude::IndexDropStatement {
+    use sea_orm_migration::prelude::{Alias, Index};
+    Index::drop().name(name).table(Alias::new(table)).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +312,24 @@ mod tests {
             .await
             .expect("catalog")
             .is_empty()
+    }
+
+    #[test]
+    fn named_index_statements_spell_the_given_names() {
+        use sea_orm_migration::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+        let create = index_named("idx_t_a_b", "t", &["a", "b"]);
+        assert_eq!(
+            create.to_string(SqliteQueryBuilder),
+            r#"CREATE INDEX "idx_t_a_b" ON "t" ("a", "b")"#
+        );
+        assert_eq!(
+            create.to_string(PostgresQueryBuilder),
+            r#"CREATE INDEX "idx_t_a_b" ON "t" ("a", "b")"#
+        );
+        assert_eq!(
+            drop_index("idx_t_a_b", "t").to_string(SqliteQueryBuilder),
+            r#"DROP INDEX "idx_t_a_b""#
+        );
     }
 
     #[tokio::test]

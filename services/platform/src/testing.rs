@@ -359,3 +359,15 @@ pub fn host_port(url: &str) -> String {
 }
 
 pub mod plans;
+
+/// Migrates a fresh database of `backend` up, then takes the last migration down and up
+/// again: its `down` runs, and leaves a schema its `up` applies to once more.
+pub async fn last_migration_goes_down_and_up<M: sea_orm_migration::MigratorTrait>(
+    backend: Backend,
+) {
+    let url = fresh_database_url(backend).await;
+    let db = Database::connect(url.as_str()).await.expect("db");
+    M::up(&db, None).await.expect("up");
+    M::down(&db, Some(1)).await.expect("down");
+    M::up(&db, None).await.expect("up again");
+}

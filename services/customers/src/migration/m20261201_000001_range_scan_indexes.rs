@@ -4,7 +4,7 @@
 //! order from one index; the lifecycle-stage filter has an index per order; contacts are indexed by (kind, value, customer) for exact and prefix
 //! search in customer order; on PostgreSQL, contact values compare bytewise ("C" collation) so
 //! a prefix is the range [prefix, prefix_upper) whatever the database's default collation.
-use crm_platform::db::index;
+use crm_platform::db::{drop_index, index, index_named};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -200,8 +200,7 @@ impl MigrationTrait for Migration {
             m.create_index(i).await?;
         }
         for (name, table) in REPLACED {
-            m.drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
-                .await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         Ok(())
     }
@@ -225,12 +224,7 @@ impl MigrationTrait for Migration {
                 &["merged_into"][..],
             ),
         ] {
-            m.create_index(index(
-                name,
-                Alias::new(table),
-                cols.iter().map(|c| Alias::new(*c).into_iden()).collect(),
-            ))
-            .await?;
+            m.create_index(index_named(name, table, cols)).await?;
         }
         for name in NEW_NAMES {
             let table = if name.starts_with("idx_customers") {
@@ -244,8 +238,7 @@ impl MigrationTrait for Migration {
             } else {
                 "customer_audit"
             };
-            m.drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
-                .await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         for col in [
             CustomerTags::LifecycleStage,

@@ -133,6 +133,39 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    /// Stores a purchase through the service (below request parsing, so amounts the API now
+    /// refuses can be stored as rows written before the bound were); `n` tells calls apart.
+    pub async fn store_purchase(
+        &self,
+        customer: crm_customers::domain::CustomerId,
+        p: &crm_customers::domain::insights::Purchase,
+        n: usize,
+    ) {
+        let a = crm_customers::domain::Activity {
+            id: uuid::Uuid::nil(),
+            customer,
+            kind: crm_customers::domain::ActivityKind::Purchase,
+            occur_time: p.time,
+            channel: String::new(),
+            amount: p.amount.clone(),
+            items: Vec::new(),
+            reference: String::new(),
+            text: String::new(),
+            item_id: String::new(),
+            rating: 0,
+            create_time: chrono::Utc::now(),
+        };
+        let key = crm_platform::idempotency::IdempotencyKey::new(
+            crm_platform::ids::RequestId::parse(&rid()).expect("uuid"),
+            "RecordActivity",
+            n.to_string().as_bytes(),
+        );
+        self.service
+            .record_activity(&key, customer, a)
+            .await
+            .expect("stored");
+    }
+
     pub async fn purchase(
         &mut self,
         customer: &str,

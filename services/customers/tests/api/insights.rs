@@ -2,8 +2,6 @@
 //! on whatever amounts are stored.
 use crate::harness::*;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use crm_platform::idempotency::IdempotencyKey;
-use crm_platform::ids::RequestId;
 use crm_proto::customers as pb;
 
 /// Purchases at `base - days` for each `(days, fen)`, recorded oldest first; `base` is the
@@ -197,32 +195,14 @@ async fn huge_stored_amounts_never_break_insights() {
         // below the request parsing that now refuses them.
         let id = crm_customers::domain::CustomerId::parse_name(&c.name).expect("name");
         for days in [1, 2] {
-            let activity = crm_customers::domain::Activity {
-                id: uuid::Uuid::nil(),
-                customer: id,
-                kind: crm_customers::domain::ActivityKind::Purchase,
-                occur_time: Utc::now() - Duration::days(days),
-                channel: String::new(),
+            let purchase = crm_customers::domain::insights::Purchase {
+                time: Utc::now() - Duration::days(days),
                 amount: Some(crm_customers::domain::Money {
                     currency: "CNY".into(),
                     amount_minor: i64::MAX,
                 }),
-                items: Vec::new(),
-                reference: String::new(),
-                text: String::new(),
-                item_id: String::new(),
-                rating: 0,
-                create_time: Utc::now(),
             };
-            let key = IdempotencyKey::new(
-                RequestId::parse(&rid()).expect("uuid"),
-                "RecordActivity",
-                days.to_string().as_bytes(),
-            );
-            app.service
-                .record_activity(&key, id, activity)
-                .await
-                .expect("stored");
+            app.store_purchase(id, &purchase, days as usize).await;
         }
         for _ in 0..2 {
             let i = insights(&mut app, &c.name).await;

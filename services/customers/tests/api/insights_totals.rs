@@ -3,40 +3,10 @@
 use crate::harness::*;
 use chrono::{Duration, DurationRound, Utc};
 use crm_customers::domain::insights::{Purchase, PurchaseSummary, RECENT_WINDOW};
-use crm_customers::domain::{Activity, ActivityKind, CustomerId, Money};
+use crm_customers::domain::{CustomerId, Money};
 use crm_customers::store::activities;
-use crm_platform::idempotency::IdempotencyKey;
-use crm_platform::ids::RequestId;
 use crm_platform::testing::plans::{assert_index_range, planning_session, query_plan};
 use sea_orm::{ConnectionTrait, QueryTrait};
-
-/// Stores a purchase through the service (below request parsing, so amounts the API now
-/// refuses can be stored as rows written before the bound were).
-async fn store(app: &TestApp, customer: CustomerId, p: &Purchase, n: usize) {
-    let a = Activity {
-        id: uuid::Uuid::nil(),
-        customer,
-        kind: ActivityKind::Purchase,
-        occur_time: p.time,
-        channel: String::new(),
-        amount: p.amount.clone(),
-        items: Vec::new(),
-        reference: String::new(),
-        text: String::new(),
-        item_id: String::new(),
-        rating: 0,
-        create_time: Utc::now(),
-    };
-    let key = IdempotencyKey::new(
-        RequestId::parse(&rid()).expect("uuid"),
-        "RecordActivity",
-        n.to_string().as_bytes(),
-    );
-    app.service
-        .record_activity(&key, customer, a)
-        .await
-        .expect("stored");
-}
 
 #[tokio::test]
 async fn purchase_totals_in_sql_equal_the_definition_over_the_whole_history() {
@@ -64,7 +34,7 @@ async fn purchase_totals_in_sql_equal_the_definition_over_the_whole_history() {
             });
         }
         for (n, p) in purchases.iter().enumerate() {
-            store(&app, id, p, n).await;
+            app.store_purchase(id, p, n).await;
         }
         purchases.sort_by_key(|p| std::cmp::Reverse(p.time));
         let expected = PurchaseSummary::from_purchases(&purchases, 0, now);

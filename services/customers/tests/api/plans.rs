@@ -7,71 +7,11 @@ use crm_customers::store::customers::{
     self as store, ContactMatch, Cursor, ListQuery, OrderField, SearchCursor,
 };
 use crm_platform::testing::Backend;
-use crm_proto::customers as pb;
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, QueryTrait, Statement, TransactionTrait,
+use crm_platform::testing::plans::{
+    assert_ordered_index_read_of_every_table, planning_session, query_plan,
 };
-
-/// The plan of `stmt` as text lines. On PostgreSQL, sequential scans, bitmap scans and sorts
-/// are priced out so a tiny test table shows which index path exists for the query at scale.
-async fn plan(txn: &DatabaseTransaction, stmt: Statement) -> Vec<String> {
-    let backend = txn.get_database_backend();
-    let prefix = match backend {
-        DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",
-        _ => "EXPLAIN ",
-    };
-    let explain = Statement {
-        sql: format!("{prefix}{}", stmt.sql),
-        ..stmt
-    };
-    let rows = txn.query_all_raw(explain).await.expect("explain");
-    rows.iter()
-        .map(|r| match backend {
-            DbBackend::Sqlite => r.try_get::<String>("", "detail").expect("detail"),
-            _ => r.try_get::<String>("", "QUERY PLAN").expect("plan line"),
-        })
-        .collect()
-}
-
-/// Fails unless the plan walks `index` and has no full scan and no sort.
-fn assert_range_scan(backend: Backend, what: &str, plan: &[String], index: &str) {
-    let text = plan.join("\n");
-    if std::env::var("SHOW_PLANS").is_ok() {
-        eprintln!("{what}\n{text}\n");
-    }
-    let bad: &[&str] = match backend {
-        Backend::Sqlite => &["USE TEMP B-TREE"],
-        Backend::Postgres => &["Seq Scan", "Sort", "Bitmap"],
-    };
-    for b in bad {
-        assert!(!text.contains(b), "{what}: plan has {b:?}:\n{text}");
-    }
-    if backend == Backend::Sqlite {
-        for line in plan {
-            let l = line.trim();
-            assert!(
-                !l.starts_with("SCAN") || l.contains("INDEX"),
-                "{what}: full table scan:\n{text}"
-            );
-        }
-    }
-    assert!(text.contains(index), "{what}: expected {index}:\n{text}");
-}
-
-async fn begin_planning(app: &TestApp) -> (sea_orm::DatabaseConnection, DatabaseTransaction) {
-    let db = sea_orm::Database::connect(app.storage.database_url.as_str())
-        .await
-        .expect("db");
-    let txn = db.begin().await.expect("txn");
-    if app.storage.backend == Backend::Postgres {
-        for knob in ["enable_seqscan", "enable_sort", "enable_bitmapscan"] {
-            txn.execute_unprepared(&format!("SET LOCAL {knob} = off"))
-                .await
-                .expect("set");
-        }
-    }
-    (db, txn)
-}
+use crm_proto::customers as pb;
+use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 
 async fn seed(app: &mut TestApp) {
     for i in 0..6 {
@@ -89,7 +29,7 @@ async fn every_list_filter_and_order_is_an_index_range() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
         seed(&mut app).await;
-        let (_db, txn) = begin_planning(&app).await;
+        let (_db, txn) = planning_session(&app.storage.database_url).await;
         let db_backend = txn.get_database_backend();
         let now = chrono::Utc::now();
         let mut checked = 0;
@@ -144,8 +84,13 @@ async fn every_list_filter_and_order_is_an_index_range() {
                                     };
                                     let stmt =
                                         store::list_select(&q).expect("query").build(db_backend);
-                                    let p = plan(&txn, stmt).await;
-                                    assert_range_scan(backend, &format!("{q:?}"), &p, &index);
+                                    let p = query_plan(&txn, stmt).await;
+                                    assert_ordered_index_read_of_every_table(
+                                        backend,
+                                        &format!("{q:?}"),
+                                        &p,
+                                        &index,
+                                    );
                                     checked += 1;
                                 }
                             }
@@ -164,7 +109,7 @@ async fn every_search_is_an_index_range() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
         seed(&mut app).await;
-        let (_db, txn) = begin_planning(&app).await;
+        let (_db, txn) = planning_session(&app.storage.database_url).await;
         let db_backend = txn.get_database_backend();
         let after = SearchCursor {
             v: "li wei 2".into(),
@@ -177,8 +122,8 @@ async fn every_search_is_an_index_range() {
         ] {
             for cursor in [None, Some(&after)] {
                 let stmt = store::search_select(kind, m.clone(), cursor, 51).build(db_backend);
-                let p = plan(&txn, stmt).await;
-                assert_range_scan(
+                let p = query_plan(&txn, stmt).await;
+                assert_ordered_index_read_of_every_table(
                     backend,
                     &format!("{kind} {m:?} after {cursor:?}"),
                     &p,
@@ -363,7 +308,7 @@ async fn every_activity_list_is_an_index_range() {
         for d in 0..5 {
             app.purchase(&c.name, d, 100).await;
         }
-        let (_db, txn) = begin_planning(&app).await;
+        let (_db, txn) = planning_session(&app.storage.database_url).await;
         let customer = CustomerId::parse_name(&c.name).expect("id");
         let now = chrono::Utc::now();
         for kind in [None, Some(ActivityKind::Purchase)] {
@@ -392,8 +337,13 @@ async fn every_activity_list_is_an_index_range() {
                             (None, _) => "idx_activities_customer_time",
                         };
                         let stmt = activities::list_select(&q).build(txn.get_database_backend());
-                        let p = plan(&txn, stmt).await;
-                        assert_range_scan(backend, &format!("{q:?}"), &p, index);
+                        let p = query_plan(&txn, stmt).await;
+                        assert_ordered_index_read_of_every_table(
+                            backend,
+                            &format!("{q:?}"),
+                            &p,
+                            index,
+                        );
                     }
                 }
             }

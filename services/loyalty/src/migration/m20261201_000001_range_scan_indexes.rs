@@ -4,7 +4,7 @@
 //! goes. Tier history is paged by id; the expiry run reads due lots from a partial index of
 //! live lots (`remaining > 0`: a lot leaves it when used up or expired) and due holds in
 //! (state, expire time, id) order, so it reads its work and nothing else.
-use crm_platform::db::index;
+use crm_platform::db::{drop_index, index_named};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
@@ -53,39 +53,27 @@ const DROPPED: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-fn create(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    index(
-        name,
-        Alias::new(table),
-        cols.iter().map(|c| Alias::new(*c).into_iden()).collect(),
-    )
-}
-
-fn drop(name: &str, table: &str) -> IndexDropStatement {
-    Index::drop().name(name).table(Alias::new(table)).to_owned()
-}
-
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, cols) in NEW {
-            m.create_index(create(name, table, cols)).await?;
+            m.create_index(index_named(name, table, cols)).await?;
         }
         m.get_connection().execute_unprepared(LOTS_DUE).await?;
         for (name, table, _) in DROPPED {
-            m.drop_index(drop(name, table)).await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, cols) in DROPPED {
-            m.create_index(create(name, table, cols)).await?;
+            m.create_index(index_named(name, table, cols)).await?;
         }
-        m.drop_index(drop("idx_loyalty_lots_due", "loyalty_lots"))
+        m.drop_index(drop_index("idx_loyalty_lots_due", "loyalty_lots"))
             .await?;
         for (name, table, _) in NEW {
-            m.drop_index(drop(name, table)).await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         Ok(())
     }

@@ -110,20 +110,14 @@ pub fn due_lots_select(
     limit: u64,
 ) -> sea_orm::Select<lot::Entity> {
     use lot::Column as C;
-    let mut find = lot::Entity::find()
-        .select_only()
-        .columns([C::CustomerId, C::ExpireTime, C::Id])
-        .filter(Expr::cust("remaining > 0"))
-        .filter(C::ExpireTime.lte(now));
-    if let Some((t, id)) = after {
-        find = find.filter(
-            Expr::tuple([Expr::col(C::ExpireTime), Expr::col(C::Id)])
-                .gt(Expr::tuple([Expr::value(t), Expr::value(id)])),
-        );
-    }
-    find.order_by_asc(C::ExpireTime)
-        .order_by_asc(C::Id)
-        .limit(limit)
+    let live = lot::Entity::find().filter(Expr::cust("remaining > 0"));
+    due_page(
+        live,
+        [C::CustomerId, C::ExpireTime, C::Id],
+        now,
+        after,
+        limit,
+    )
 }
 
 /// The next `limit` active holds past their timeout at `now` after `after`, in (expire time,
@@ -134,20 +128,36 @@ pub fn due_holds_select(
     limit: u64,
 ) -> sea_orm::Select<hold::Entity> {
     use hold::Column as C;
-    let mut find = hold::Entity::find()
+    let active = hold::Entity::find().filter(C::State.eq(HoldState::Active.as_str()));
+    due_page(
+        active,
+        [C::CustomerId, C::ExpireTime, C::Id],
+        now,
+        after,
+        limit,
+    )
+}
+
+/// The next `limit` rows of `candidates` due at `now` after `after`, in (expire time, id)
+/// order, reading (customer, expire time, id): the keyset page both expiry lists share.
+fn due_page<E: EntityTrait>(
+    candidates: sea_orm::Select<E>,
+    [customer, expire_time, id]: [E::Column; 3],
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> sea_orm::Select<E> {
+    let mut find = candidates
         .select_only()
-        .columns([C::CustomerId, C::ExpireTime, C::Id])
-        .filter(C::State.eq(HoldState::Active.as_str()))
-        .filter(C::ExpireTime.lte(now));
-    if let Some((t, id)) = after {
+        .columns([customer, expire_time, id])
+        .filter(expire_time.lte(now));
+    if let Some((t, after_id)) = after {
         find = find.filter(
-            Expr::tuple([Expr::col(C::ExpireTime), Expr::col(C::Id)])
-                .gt(Expr::tuple([Expr::value(t), Expr::value(id)])),
+            Expr::tuple([Expr::col(expire_time), Expr::col(id)])
+                .gt(Expr::tuple([Expr::value(t), Expr::value(after_id)])),
         );
     }
-    find.order_by_asc(C::ExpireTime)
-        .order_by_asc(C::Id)
-        .limit(limit)
+    find.order_by_asc(expire_time).order_by_asc(id).limit(limit)
 }
 
 /// One keyset page of an expiry run: the customers (each once, in id order) of the next

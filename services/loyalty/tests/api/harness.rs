@@ -141,14 +141,18 @@ impl TestApp {
             .into_inner()
     }
 
-    /// Asserts VerifyLedger finds nothing wrong with the whole ledger.
-    pub async fn assert_consistent(&mut self) -> pb::VerifyLedgerResponse {
-        let v = self
-            .client
+    /// VerifyLedger over the whole ledger.
+    pub async fn verify(&mut self) -> pb::VerifyLedgerResponse {
+        self.client
             .verify_ledger(pb::VerifyLedgerRequest::default())
             .await
             .expect("verify")
-            .into_inner();
+            .into_inner()
+    }
+
+    /// Asserts VerifyLedger finds nothing wrong with the whole ledger.
+    pub async fn assert_consistent(&mut self) -> pb::VerifyLedgerResponse {
+        let v = self.verify().await;
         assert!(
             v.consistent,
             "ledger inconsistent: {:?}",

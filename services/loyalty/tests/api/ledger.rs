@@ -278,12 +278,7 @@ async fn verify_ledger_finds_an_altered_entry() {
         db.execute_unprepared("UPDATE loyalty_transactions SET reason = '' WHERE kind = 'redeem'")
             .await
             .expect("undo");
-        let v = app
-            .client
-            .verify_ledger(pb::VerifyLedgerRequest::default())
-            .await
-            .expect("verify")
-            .into_inner();
+        let v = app.verify().await;
         let i = v.first_inconsistency.expect("found");
         assert!(i.problem.contains("postings sum"), "{}", i.problem);
     })

@@ -123,14 +123,6 @@ async fn the_expiry_run_reads_only_what_is_due() {
 
 #[tokio::test]
 async fn the_index_migration_goes_down_and_up_again() {
-    use crm_loyalty::migration::Migrator;
-    use sea_orm_migration::MigratorTrait;
-    each_backend(|backend| async move {
-        let url = crm_platform::testing::fresh_database_url(backend).await;
-        let db = sea_orm::Database::connect(url.as_str()).await.expect("db");
-        Migrator::up(&db, None).await.expect("up");
-        Migrator::down(&db, Some(1)).await.expect("down");
-        Migrator::up(&db, None).await.expect("up again");
-    })
-    .await;
+    use crm_platform::testing::last_migration_goes_down_and_up;
+    each_backend(last_migration_goes_down_and_up::<crm_loyalty::migration::Migrator>).await;
 }

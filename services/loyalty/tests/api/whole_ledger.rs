@@ -75,12 +75,7 @@ async fn verify_and_expire_page_through_every_wallet() {
         )
         .await
         .expect("tamper");
-        let v = app
-            .client
-            .verify_ledger(pb::VerifyLedgerRequest::default())
-            .await
-            .expect("verify")
-            .into_inner();
+        let v = app.verify().await;
         assert!(!v.consistent);
         assert_eq!(v.accounts_checked, n, "found on the last wallet");
         let i = v.first_inconsistency.expect("found");
@@ -139,12 +134,7 @@ async fn one_failing_wallet_does_not_hold_back_the_others() {
             .expire_due()
             .await
             .expect_err("the job reports it too");
-        let v = app
-            .client
-            .verify_ledger(pb::VerifyLedgerRequest::default())
-            .await
-            .expect("verify")
-            .into_inner();
+        let v = app.verify().await;
         let i = v.first_inconsistency.expect("the altered wallet");
         assert_eq!(i.customer, *broken);
     })

@@ -61,24 +61,28 @@ pub async fn query_plan(conn: &impl ConnectionTrait, stmt: Statement) -> Vec<Str
     lines
 }
 
-/// Lines of `plan` that read `table` without an index (SQLite `SCAN t` without `INDEX`;
-/// PostgreSQL `Seq Scan on t`), plus on SQLite any `SCAN` of `table` when `range_only`
-/// (a walk of a whole index is no range either).
+/// Lines of `plan` that read `table` (any table when `None`) without an index (SQLite
+/// `SCAN t` without `INDEX`; PostgreSQL `Seq Scan on t`), plus on SQLite any `SCAN` of
+/// `table` when `range_only` (a walk of a whole index is no range either).
 fn full_scans<'a>(
     backend: Backend,
     plan: &'a [String],
-    table: &str,
+    table: Option<&str>,
     range_only: bool,
 ) -> Vec<&'a str> {
     plan.iter()
         .map(|l| l.trim())
-        .filter(|l| match backend {
-            Backend::Sqlite => {
+        .filter(|l| match (backend, table) {
+            (Backend::Sqlite, Some(table)) => {
                 let scan = l.starts_with(&format!("SCAN {table}"))
                     && l[5 + table.len()..].chars().next().is_none_or(|c| c == ' ');
                 scan && (range_only || !l.contains("INDEX"))
             }
-            Backend::Postgres => l.contains(&format!("Seq Scan on {table}")),
+            (Backend::Sqlite, None) => {
+                l.starts_with("SCAN") && (range_only || !l.contains("INDEX"))
+            }
+            (Backend::Postgres, Some(table)) => l.contains(&format!("Seq Scan on {table}")),
+            (Backend::Postgres, None) => l.contains("Seq Scan"),
         })
         .collect()
 }
@@ -95,9 +99,33 @@ pub fn assert_ordered_index_read(
     table: &str,
     index: &str,
 ) {
+    ordered_index_read(backend, what, plan, Some(table), index);
+}
+
+/// [`assert_ordered_index_read`] for a plan that reads several tables (a join, a
+/// correlated check): no table of it, whichever, is read by a full scan.
+#[track_caller]
+pub fn assert_ordered_index_read_of_every_table(
+    backend: Backend,
+    what: &str,
+    plan: &[String],
+    index: &str,
+) {
+    ordered_index_read(backend, what, plan, None, index);
+}
+
+#[track_caller]
+fn ordered_index_read(
+    backend: Backend,
+    what: &str,
+    plan: &[String],
+    table: Option<&str>,
+    index: &str,
+) {
     let text = plan.join("\n");
     let scans = full_scans(backend, plan, table, false);
-    assert!(scans.is_empty(), "{what}: full scan of {table}:\n{text}");
+    let scanned = table.unwrap_or("a table");
+    assert!(scans.is_empty(), "{what}: full scan of {scanned}:\n{text}");
     let sorts: &[&str] = match backend {
         Backend::Sqlite => &["USE TEMP B-TREE"],
         Backend::Postgres => &["Sort", "Bitmap"],
@@ -115,7 +143,7 @@ pub fn assert_ordered_index_read(
 #[track_caller]
 pub fn assert_index_range(backend: Backend, what: &str, plan: &[String], table: &str, index: &str) {
     let text = plan.join("\n");
-    let scans = full_scans(backend, plan, table, true);
+    let scans = full_scans(backend, plan, Some(table), true);
     assert!(scans.is_empty(), "{what}: full scan of {table}:\n{text}");
     assert!(!text.contains("Bitmap"), "{what}: bitmap scan:\n{text}");
     match backend {
@@ -230,8 +258,34 @@ mod tests {
         // A scan of another table whose name starts alike is not this table's.
         let other = lines(&["SCAN t_archive", "SEARCH t USING INDEX idx_t_a (a=?)"]);
         assert_eq!(
-            full_scans(Backend::Sqlite, &other, "t", true),
+            full_scans(Backend::Sqlite, &other, Some("t"), true),
             Vec::<&str>::new()
         );
+    }
+
+    #[test]
+    fn a_full_scan_of_any_table_fails_the_every_table_check() {
+        let sqlite = lines(&["SEARCH t USING INDEX idx_t_a (a=?)", "SCAN u"]);
+        assert_ordered_index_read(Backend::Sqlite, "q", &sqlite, "t", "idx_t_a");
+        let r = std::panic::catch_unwind(|| {
+            assert_ordered_index_read_of_every_table(Backend::Sqlite, "q", &sqlite, "idx_t_a")
+        });
+        assert!(r.is_err());
+        let pg = lines(&[
+            "Nested Loop  (cost=0.14..16.32 rows=1 width=8)",
+            "  ->  Index Scan using idx_t_a on t  (cost=0.14..8.16 rows=1 width=8)",
+            "        Index Cond: (a = 1)",
+            "  ->  Seq Scan on u  (cost=10000000000.00..10000000001.01 rows=1 width=8)",
+        ]);
+        assert_ordered_index_read(Backend::Postgres, "q", &pg, "t", "idx_t_a");
+        let r = std::panic::catch_unwind(|| {
+            assert_ordered_index_read_of_every_table(Backend::Postgres, "q", &pg, "idx_t_a")
+        });
+        assert!(r.is_err());
+        let fine = lines(&[
+            "SEARCH t USING INDEX idx_t_a (a=?)",
+            "SEARCH u USING INTEGER PRIMARY KEY (rowid=?)",
+        ]);
+        assert_ordered_index_read_of_every_table(Backend::Sqlite, "q", &fine, "idx_t_a");
     }
 }

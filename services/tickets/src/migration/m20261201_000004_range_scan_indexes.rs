@@ -6,7 +6,7 @@
 //! (never-assigned first: `NULLS FIRST`, SQLite's ascending default, spelled out on
 //! PostgreSQL); owed goodwill is read in answer order.
 //! The indexes these replace are each a prefix of a new one.
-use crm_platform::db::index;
+use crm_platform::db::{drop_index, index_named};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
@@ -109,23 +109,11 @@ fn routing_index(backend: DbBackend, name: &str, lead: &str) -> String {
     format!("CREATE INDEX {name} ON agents ({lead}, last_assigned{nulls}, id)")
 }
 
-fn create(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    index(
-        name,
-        Alias::new(table),
-        cols.iter().map(|c| Alias::new(*c).into_iden()).collect(),
-    )
-}
-
-fn drop(name: &str, table: &str) -> IndexDropStatement {
-    Index::drop().name(name).table(Alias::new(table)).to_owned()
-}
-
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, cols) in NEW {
-            m.create_index(create(name, table, cols)).await?;
+            m.create_index(index_named(name, table, cols)).await?;
         }
         let backend = m.get_database_backend();
         for (name, lead) in ROUTING {
@@ -134,20 +122,20 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         for (name, table, _) in REPLACED {
-            m.drop_index(drop(name, table)).await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, cols) in REPLACED {
-            m.create_index(create(name, table, cols)).await?;
+            m.create_index(index_named(name, table, cols)).await?;
         }
         for (name, _) in ROUTING {
-            m.drop_index(drop(name, "agents")).await?;
+            m.drop_index(drop_index(name, "agents")).await?;
         }
         for (name, table, _) in NEW {
-            m.drop_index(drop(name, table)).await?;
+            m.drop_index(drop_index(name, table)).await?;
         }
         Ok(())
     }

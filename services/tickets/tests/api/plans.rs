@@ -292,16 +292,8 @@ async fn every_stats_query_reads_the_window_by_an_index_range() {
 
 #[tokio::test]
 async fn the_index_migration_goes_down_and_up_again() {
-    use crm_tickets::migration::Migrator;
-    use sea_orm_migration::MigratorTrait;
-    each_backend(|backend| async move {
-        let url = crm_platform::testing::fresh_database_url(backend).await;
-        let db = sea_orm::Database::connect(url.as_str()).await.expect("db");
-        Migrator::up(&db, None).await.expect("up");
-        Migrator::down(&db, Some(1)).await.expect("down");
-        Migrator::up(&db, None).await.expect("up again");
-    })
-    .await;
+    use crm_platform::testing::last_migration_goes_down_and_up;
+    each_backend(last_migration_goes_down_and_up::<crm_tickets::migration::Migrator>).await;
 }
 
 #[tokio::test]
