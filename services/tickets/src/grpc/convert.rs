@@ -7,10 +7,7 @@ use crm_proto::tickets as pb;
 use prost_types::Timestamp;
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    crm_platform::validate::to_timestamp(t)
 }
 
 fn opt_ts(t: Option<DateTime<Utc>>) -> Option<Timestamp> {
