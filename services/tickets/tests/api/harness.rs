@@ -62,7 +62,25 @@ pub fn ticket(customer: &str, category: pb::Category) -> pb::Ticket {
     }
 }
 
+/// A time on the wire (the platform's one conversion).
+pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    crm_platform::validate::to_timestamp(t)
+}
+
 impl TestApp {
+    /// GetTicketStats over every team from `start` to a minute from now.
+    pub async fn stats_since(&mut self, start: chrono::DateTime<chrono::Utc>) -> pb::TicketStats {
+        self.client
+            .get_ticket_stats(pb::GetTicketStatsRequest {
+                start_time: Some(ts(start)),
+                end_time: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
+                team: String::new(),
+            })
+            .await
+            .expect("stats")
+            .into_inner()
+    }
+
     pub async fn create(&mut self, t: pb::Ticket) -> pb::Ticket {
         self.try_create(t).await.expect("create ticket")
     }

@@ -322,22 +322,7 @@ async fn a_solve_without_an_agent_reply_is_not_a_hit() {
             .await
             .expect("solve");
         assert_eq!(hit.sla.expect("sla").state, pb::SlaState::Hit as i32);
-        let ts = |t: chrono::DateTime<Utc>| prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: 0,
-        };
-        let total = app
-            .client
-            .get_ticket_stats(pb::GetTicketStatsRequest {
-                start_time: Some(ts(start)),
-                end_time: Some(ts(Utc::now() + Duration::minutes(1))),
-                team: String::new(),
-            })
-            .await
-            .expect("stats")
-            .into_inner()
-            .total
-            .expect("total");
+        let total = app.stats_since(start).await.total.expect("total");
         assert!((total.sla_hit_rate - 1.0).abs() < 1e-9, "{total:?}");
         let listed = app
             .client

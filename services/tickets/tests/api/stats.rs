@@ -8,13 +8,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
-fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    }
-}
-
 fn window(team: &str) -> pb::GetTicketStatsRequest {
     let now = chrono::Utc::now();
     pb::GetTicketStatsRequest {

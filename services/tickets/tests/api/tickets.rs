@@ -235,10 +235,6 @@ async fn list_filters_and_page_tokens() {
             .into_inner();
         assert_eq!(mine.tickets.len(), 3);
 
-        let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: 0,
-        };
         let later = chrono::Utc::now() + chrono::Duration::hours(1);
         let none = app
             .client
@@ -714,22 +710,7 @@ async fn each_solve_issues_a_new_survey() {
         assert_status(&err, Code::FailedPrecondition, "SURVEY_NOT_OPEN");
         // A high score does not reopen: the ticket stays solved.
         assert_eq!(app.get(&t.name).await.status, pb::Status::Solved as i32);
-        let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: 0,
-        };
-        let total = app
-            .client
-            .get_ticket_stats(pb::GetTicketStatsRequest {
-                start_time: Some(ts(start)),
-                end_time: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
-                team: String::new(),
-            })
-            .await
-            .expect("stats")
-            .into_inner()
-            .total
-            .expect("total");
+        let total = app.stats_since(start).await.total.expect("total");
         assert_eq!(total.csat_responses, 2);
         assert!((total.csat_average - 3.0).abs() < 1e-9);
         assert_eq!(total.csat_distribution.get(&1), Some(&1));
@@ -779,20 +760,7 @@ async fn stats_over_a_window() {
             })
             .await
             .expect("csat");
-        let ts = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: 0,
-        };
-        let stats = app
-            .client
-            .get_ticket_stats(pb::GetTicketStatsRequest {
-                start_time: Some(ts(start)),
-                end_time: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
-                team: String::new(),
-            })
-            .await
-            .expect("stats")
-            .into_inner();
+        let stats = app.stats_since(start).await;
         let total = stats.total.expect("total");
         assert_eq!(total.volume, 3);
         assert_eq!(total.by_channel.get("CHANNEL_EMAIL"), Some(&2));
