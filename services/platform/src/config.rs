@@ -223,6 +223,38 @@ impl Validate for SecuritySettings {
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
 pub struct ConfigError(pub Vec<String>);
 
+/// The problems of several loads (e.g. each service of one binary) gathered into one error, so
+/// a bad config in two places reports both. A problem met twice (a platform section every
+/// service reads) is listed once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    /// The loaded value, or `None` with its problems kept.
+    pub fn take<T>(&mut self, loaded: Result<T, ConfigError>) -> Option<T> {
+        match loaded {
+            Ok(v) => Some(v),
+            Err(ConfigError(problems)) => {
+                for p in problems {
+                    if !self.0.contains(&p) {
+                        self.0.push(p);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// `value` when nothing went wrong, else every problem kept.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
+        match value {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ if self.0.is_empty() => Err(ConfigError(vec!["incomplete configuration".into()])),
+            _ => Err(ConfigError(self.0)),
+        }
+    }
+}
+
 /// Layered sources, read section by section.
 pub struct Loader {
     cfg: config::Config,
@@ -261,6 +293,21 @@ impl Loader {
         })
     }
 
+    /// A service's settings: the platform sections, then what `read` takes from the service's
+    /// own sections (e.g. `|l| l.section("customers")`), over `defaults` (the service's
+    /// embedded TOML) -> `file` -> env; every problem at once.
+    pub fn service<T>(
+        defaults: &str,
+        file: Option<&Path>,
+        read: impl FnOnce(&mut Loader) -> Option<T>,
+    ) -> Result<(PlatformSettings, T), ConfigError> {
+        let mut l = Self::new(&[defaults], file)?;
+        let platform = l.platform();
+        let own = read(&mut l);
+        let value = platform.zip(own);
+        l.finish(value)
+    }
+
     pub fn platform(&mut self) -> Option<PlatformSettings> {
         // Each section is read even if an earlier one failed, so every problem is reported.
         let server = self.section("server");
@@ -293,13 +340,7 @@ impl Loader {
 
     /// Returns `value` if every section was read and valid, else every problem at once.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
-        match value {
-            Some(v) if self.problems.is_empty() => Ok(v),
-            _ if self.problems.is_empty() => {
-                Err(ConfigError(vec!["incomplete configuration".into()]))
-            }
-            _ => Err(ConfigError(self.problems)),
-        }
+        Problems(self.problems).finish(value)
     }
 }
 
@@ -380,6 +421,39 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} missing from: {text}");
         }
+    }
+
+    #[test]
+    fn problems_of_several_loads_are_listed_once_each() {
+        let mut all = Problems::default();
+        let a: Option<u8> = all.take(Err(ConfigError(vec!["a: bad".into(), "shared".into()])));
+        let b: Option<u8> = all.take(Err(ConfigError(vec!["b: bad".into(), "shared".into()])));
+        let c = all.take(Ok(3_u8));
+        assert_eq!((a, b, c), (None, None, Some(3)));
+        let err = all.finish(c).expect_err("two loads failed");
+        assert_eq!(err.0, ["a: bad", "shared", "b: bad"]);
+        assert_eq!(Problems::default().finish(Some(1)).ok(), Some(1));
+    }
+
+    #[test]
+    fn a_service_section_is_read_with_the_platform_sections() {
+        #[derive(Debug, Deserialize)]
+        struct Own {
+            n: u32,
+        }
+        impl Validate for Own {
+            fn validate(&self, p: &mut Vec<String>) {
+                if self.n == 0 {
+                    p.push("own.n: must be > 0".into());
+                }
+            }
+        }
+        let (platform, own) =
+            Loader::service("[own]\nn = 2\n", None, |l| l.section::<Own>("own")).expect("valid");
+        assert_eq!((platform.server.host.as_str(), own.n), ("127.0.0.1", 2));
+        let err = Loader::service("[own]\nn = 0\n", None, |l| l.section::<Own>("own"))
+            .expect_err("n = 0");
+        assert_eq!(err.0, ["own.n: must be > 0"]);
     }
 
     #[test]

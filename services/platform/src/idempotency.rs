@@ -288,6 +288,23 @@ pub async fn forget_resource(txn: &impl ConnectionTrait, resource: &str) -> Resu
         .rows_affected)
 }
 
+/// Most hours a service may keep idempotency records (`idempotency_retention_hours`).
+pub const MAX_RETENTION_HOURS: u64 = 24 * 365;
+
+/// The configured `idempotency_retention_hours` as a duration (saturating, never panics).
+pub fn retention(hours: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(hours.saturating_mul(3600))
+}
+
+/// Config problem of `section.idempotency_retention_hours`, if any.
+pub fn validate_retention(section: &str, hours: u64, p: &mut Vec<String>) {
+    if hours > MAX_RETENTION_HOURS {
+        p.push(format!(
+            "{section}.idempotency_retention_hours: must be at most a year"
+        ));
+    }
+}
+
 /// Drops keys older than `max_age`; a retry after that is treated as a new request.
 pub async fn purge_older_than(
     db: &DatabaseConnection,

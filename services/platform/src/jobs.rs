@@ -110,6 +110,26 @@ impl Jobs {
         stats
     }
 
+    /// Purges idempotency records older than `retention_hours` from `db` every
+    /// [`PURGE_IDEMPOTENCY`]; a retry after that is treated as a new request.
+    pub fn purge_idempotency(
+        &mut self,
+        db: sea_orm::DatabaseConnection,
+        retention_hours: u64,
+    ) -> Arc<JobStats> {
+        let retention = crate::idempotency::retention(retention_hours);
+        self.every(
+            PURGE_IDEMPOTENCY,
+            "idempotency purge",
+            db,
+            move |db| async move {
+                crate::idempotency::purge_older_than(&db, retention)
+                    .await
+                    .map(log_purged)
+            },
+        )
+    }
+
     /// Runs `task` once in the set (e.g. start-up work retried until it succeeds).
     pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
         self.tasks.spawn(task);

@@ -1,8 +1,10 @@
 //! Shared runtime of the CRM services. Every service depends on this crate and on `crm-proto`,
 //! never on another service: configuration, telemetry, the gRPC server bootstrap, the error
 //! model and its single mapping to gRPC, storage, the cache, typed ids, page tokens,
-//! idempotency and etags.
+//! idempotency and etags, and the shape of a service ([`app`]: one trait a service implements
+//! for its server, `migrate` command and binary; [`mutation`]: its write path; [`paging`]).
 
+pub mod app;
 pub mod cache;
 pub mod cache_generation;
 pub mod catch_panic;
@@ -19,7 +21,9 @@ pub mod grpc;
 pub mod idempotency;
 pub mod ids;
 pub mod jobs;
+pub mod mutation;
 pub mod page_token;
+pub mod paging;
 pub mod panic;
 pub mod reflection;
 pub mod rpc_span;

@@ -359,6 +359,8 @@ pub fn host_port(url: &str) -> String {
 }
 
 pub mod plans;
+mod spawn;
+pub use spawn::{Spawned, settings, spawn};
 
 /// Migrates a fresh database of `backend` up, then takes the last migration down and up
 /// again: its `down` runs, and leaves a schema its `up` applies to once more.

@@ -1,0 +1,224 @@
+//! The shape every service shares. A service implements [`Service`] (its names, settings,
+//! migrator, how it builds its use cases and routes) and gets from here, generically:
+//! [`component`] (what a server serves, used by a service's own binary and by the suite),
+//! [`application`] (a bound server for one service), [`migrate`] (the `migrate` subcommand)
+//! and [`main`] (the whole command line). [`service_api!`](crate::service_api) declares a
+//! service crate's public `component`, `application`, `migrate` and `Application` from these,
+//! and [`service_settings!`](crate::service_settings) its settings' [`ServiceSettings`].
+//!
+//! A service's `lib.rs`, in short:
+//! ```ignore
+//! pub struct Widgets;
+//!
+//! impl crm_platform::app::Service for Widgets {
+//!     const NAME: &'static str = "widgets";
+//!     const GRPC_SERVICE: &'static str = "crm.widgets.v1.WidgetService";
+//!     type Settings = Settings;
+//!     type Migrator = migration::Migrator;
+//!     type UseCases = WidgetsService;
+//!
+//!     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<WidgetsService> {
+//!         parts.jobs.purge_idempotency(parts.db.clone(), settings.widgets.idempotency_retention_hours);
+//!         Ok(WidgetsService::new(parts.db.clone(), parts.cache()?, parts.tokens.clone()))
+//!     }
+//!
+//!     fn routes(svc: WidgetsService, server: &ServerSettings, routes: &mut RoutesBuilder) {
+//!         routes.add_service(crm_platform::configure_service!(
+//!             WidgetServiceServer::new(WidgetsGrpc::new(svc)),
+//!             server
+//!         ));
+//!     }
+//! }
+//!
+//! crm_platform::service_api!(Widgets);
+//! ```
+//! and its `main.rs` is `crm_platform::app::main::<crm_widgets::Widgets>().await` under
+//! `#[tokio::main]` (plus the global allocator).
+use crate::cache::Cache;
+use crate::config::{CacheSettings, ConfigError, PlatformSettings, ServerSettings};
+use crate::db::SchemaReadiness;
+use crate::jobs::Jobs;
+use crate::page_token::PageTokens;
+use crate::server::{Application, Component};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+use tonic::service::RoutesBuilder;
+
+/// The result type of the functions here (and of those [`service_api!`](crate::service_api)
+/// declares).
+pub type Result<T> = anyhow::Result<T>;
+
+/// A service's settings: the platform sections plus its own (see
+/// [`Loader::service`](crate::config::Loader::service)).
+pub trait ServiceSettings: Send + Sync + Sized + 'static {
+    /// Embedded defaults -> `file` -> `CRM_*` env, validated, every problem at once.
+    fn load(file: Option<&Path>) -> std::result::Result<Self, ConfigError>;
+    fn platform(&self) -> &PlatformSettings;
+    fn platform_mut(&mut self) -> &mut PlatformSettings;
+}
+
+/// What a service provides for the platform to wire, serve and migrate it.
+pub trait Service: 'static {
+    /// Name of the database (`{service}` in the URL), cache keys and telemetry.
+    const NAME: &'static str;
+    /// Fully-qualified gRPC service name, reported by health.
+    const GRPC_SERVICE: &'static str;
+    type Settings: ServiceSettings;
+    type Migrator: MigratorTrait + 'static;
+    /// The use-case handle: served through the routes, and inspected by tests and benchmarks.
+    type UseCases: Clone + Send + Sync + 'static;
+
+    /// Builds the use cases on the started `parts`, adding the service's background jobs to
+    /// `parts.jobs` (e.g. [`Jobs::purge_idempotency`]).
+    fn build(
+        settings: &Self::Settings,
+        parts: &mut Parts,
+    ) -> impl Future<Output = Result<Self::UseCases>> + Send;
+
+    /// Adds the service's gRPC routes (its adapter over `use_cases`), configured with
+    /// [`configure_service!`](crate::configure_service) from `server`.
+    fn routes(use_cases: Self::UseCases, server: &ServerSettings, routes: &mut RoutesBuilder);
+}
+
+/// What every service is built on, started by [`component`].
+pub struct Parts {
+    /// A lazy pool on the service's database (see [`db::connect`](crate::db::connect)).
+    pub db: DatabaseConnection,
+    /// Page tokens signed with the configured secret.
+    pub tokens: PageTokens,
+    /// The component's background jobs (the start-up migration retry may be in it already).
+    pub jobs: Jobs,
+    name: &'static str,
+    cache: CacheSettings,
+}
+
+impl Parts {
+    /// The service's two-tier cache with its shared generation (the service's migrator must
+    /// include [`CreateCacheGeneration`](crate::cache_generation::CreateCacheGeneration)).
+    pub fn cache(&self) -> Result<Cache> {
+        Cache::with_generation(&self.cache, self.name, self.db.clone())
+    }
+}
+
+/// Wires `S` for a server: a lazy pool, the start-up migration (when configured; a database
+/// that does not answer yet is retried in the background while health says NOT_SERVING), the
+/// use cases and their jobs, the routes, and readiness (database reachable, schema current).
+pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component, S::UseCases)> {
+    let p = settings.platform();
+    let db = crate::db::connect(&p.database, S::NAME).await?;
+    let mut jobs = Jobs::new();
+    crate::db::migrate_on_start::<S::Migrator>(&p.database, S::NAME, &mut jobs).await;
+    let mut parts = Parts {
+        db: db.clone(),
+        tokens: PageTokens::from_secret(&p.security.page_token_secret),
+        jobs,
+        name: S::NAME,
+        cache: p.cache.clone(),
+    };
+    let use_cases = S::build(settings, &mut parts).await?;
+    let served = use_cases.clone();
+    let server = p.server.clone();
+    let component = Component {
+        service_name: S::GRPC_SERVICE,
+        register: Box::new(move |routes| S::routes(served, &server, routes)),
+        readiness: Arc::new(SchemaReadiness::<S::Migrator>::new(db, &p.database)),
+        jobs: parts.jobs,
+    };
+    Ok((component, use_cases))
+}
+
+/// Connects, migrates (when configured), binds the listen address: `S` alone on a server.
+pub async fn application<S: Service>(settings: S::Settings) -> Result<Application<S::UseCases>> {
+    let (component, use_cases) = component::<S>(&settings).await?;
+    Application::new(&settings.platform().server, component, use_cases).await
+}
+
+/// Applies the pending migrations of `S` and returns (the `migrate` subcommand).
+pub async fn migrate<S: Service>(settings: &S::Settings) -> Result<()> {
+    crate::db::migrate_service::<S::Migrator>(&settings.platform().database, S::NAME).await
+}
+
+/// The command line of `S`'s own binary: `serve | migrate | healthcheck`.
+pub async fn main<S: Service>() -> Result<()> {
+    crate::cli::run::<Binary<S>>().await
+}
+
+/// [`cli::Binary`](crate::cli::Binary) for one service.
+pub struct Binary<S>(PhantomData<fn() -> S>);
+
+impl<S: Service> crate::cli::Binary for Binary<S> {
+    type Settings = S::Settings;
+    const NAME: &'static str = S::NAME;
+
+    fn load(file: Option<&Path>) -> std::result::Result<S::Settings, ConfigError> {
+        S::Settings::load(file)
+    }
+    fn telemetry(settings: &S::Settings) -> &crate::config::TelemetrySettings {
+        &settings.platform().telemetry
+    }
+    async fn migrate(settings: &S::Settings) -> Result<()> {
+        migrate::<S>(settings).await
+    }
+    async fn serve(settings: S::Settings) -> Result<()> {
+        application::<S>(settings).await?.run_until_stopped().await
+    }
+}
+
+/// Declares a service crate's entry points from its [`Service`] impl `$service`:
+/// `Application` (its bound server), `component(&settings)` (what a server serves, plus the
+/// use cases), `application(settings)` and `migrate(&settings)`.
+#[macro_export]
+macro_rules! service_api {
+    ($service:ty) => {
+        /// This service's server, bound and ready to run.
+        pub type Application =
+            $crate::server::Application<<$service as $crate::app::Service>::UseCases>;
+
+        /// Wires the service for a server (see `crm_platform::app::component`).
+        pub async fn component(
+            settings: &<$service as $crate::app::Service>::Settings,
+        ) -> $crate::app::Result<(
+            $crate::server::Component,
+            <$service as $crate::app::Service>::UseCases,
+        )> {
+            $crate::app::component::<$service>(settings).await
+        }
+
+        /// Connects, migrates (when configured), binds the listen address.
+        pub async fn application(
+            settings: <$service as $crate::app::Service>::Settings,
+        ) -> $crate::app::Result<Application> {
+            $crate::app::application::<$service>(settings).await
+        }
+
+        /// Applies migrations and returns (the `migrate` subcommand).
+        pub async fn migrate(
+            settings: &<$service as $crate::app::Service>::Settings,
+        ) -> $crate::app::Result<()> {
+            $crate::app::migrate::<$service>(settings).await
+        }
+    };
+}
+
+/// Implements [`ServiceSettings`] for a settings struct with a `platform` field and an
+/// inherent `load(file)`.
+#[macro_export]
+macro_rules! service_settings {
+    ($settings:ty) => {
+        impl $crate::app::ServiceSettings for $settings {
+            fn load(file: Option<&std::path::Path>) -> Result<Self, $crate::config::ConfigError> {
+                <$settings>::load(file)
+            }
+            fn platform(&self) -> &$crate::config::PlatformSettings {
+                &self.platform
+            }
+            fn platform_mut(&mut self) -> &mut $crate::config::PlatformSettings {
+                &mut self.platform
+            }
+        }
+    };
+}
