@@ -1,6 +1,7 @@
 //! Settings of the customers binary: the platform sections plus `[customers]`.
 use crate::domain::insights::RfmThresholds;
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -74,11 +75,21 @@ impl InputLimits {
     }
 }
 
+impl CustomersSettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
+    }
+}
+
 impl Validate for CustomersSettings {
     fn validate(&self, p: &mut Vec<String>) {
-        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
-            p.push("customers: need 0 < default_page_size <= max_page_size".into());
-        }
+        self.paging().validate("customers", p);
+        crm_platform::idempotency::validate_retention(
+            "customers",
+            self.idempotency_retention_hours,
+            p,
+        );
         if self.max_batch == 0 {
             p.push("customers.max_batch: must be > 0".into());
         }
@@ -116,16 +127,15 @@ pub struct Settings {
 impl Settings {
     /// Embedded defaults -> `file` -> `CRM_*` env, validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut l = Loader::new(&[DEFAULTS], file)?;
-        let platform = l.platform();
-        let customers = l.section("customers");
-        let value = platform.zip(customers).map(|(platform, customers)| Self {
+        let (platform, customers) = Loader::service(DEFAULTS, file, |l| l.section("customers"))?;
+        Ok(Self {
             platform,
             customers,
-        });
-        l.finish(value)
+        })
     }
 }
+
+crm_platform::service_settings!(Settings);
 
 #[cfg(test)]
 mod tests {

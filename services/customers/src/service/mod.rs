@@ -20,8 +20,11 @@ use crate::store::customers::{
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::cache::Cache;
-use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::mutation::{Mutations, Touched};
 use crm_platform::page_token::PageTokens;
+pub use crm_platform::paging::Page;
+use crm_platform::paging::Paging;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,7 +34,9 @@ use std::sync::Arc;
 pub struct CustomersService {
     db: DatabaseConnection,
     cache: Cache,
+    writes: Mutations,
     tokens: PageTokens,
+    paging: Paging,
     cfg: Arc<CustomersSettings>,
 }
 
@@ -52,13 +57,6 @@ pub enum SearchQuery {
     NamePrefix(String),
 }
 
-/// One page of results and the token of the next (empty on the last page).
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_page_token: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct Duplicate {
     pub customer: Customer,
@@ -77,9 +75,11 @@ impl CustomersService {
         cfg: CustomersSettings,
     ) -> Self {
         Self {
+            writes: Mutations::with_cache(db.clone(), cache.clone()),
             db,
             cache,
             tokens,
+            paging: cfg.paging(),
             cfg: Arc::new(cfg),
         }
     }
@@ -94,11 +94,7 @@ impl CustomersService {
     }
 
     fn page_size(&self, requested: u32) -> u64 {
-        u64::from(if requested == 0 {
-            self.cfg.default_page_size
-        } else {
-            requested.min(self.cfg.max_page_size)
-        })
+        self.paging.limit(requested)
     }
 
     /// A customer as stored, through the cache.
@@ -300,46 +296,31 @@ impl CustomersService {
         })
     }
 
-    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
     async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        idempotency::begin(&self.db, key).await
+        self.writes.begin(key).await
     }
 
-    /// Commits a mutation with its idempotent response, then drops what it touched from the
-    /// cache (after the commit, so no reader can refill the cache with the old row).
     async fn commit<T: Serialize>(
         &self,
         txn: DatabaseTransaction,
         key: &IdempotencyKey,
         m: Mutation<T>,
     ) -> Result<T, Error> {
-        idempotency::commit(txn, key, &m.resource, &m.value).await?;
-        self.invalidate(&m.touched).await;
-        Ok(m.value)
+        self.writes.commit(txn, key, m).await
     }
 
     async fn invalidate(&self, ids: &[CustomerId]) {
-        for id in ids {
-            self.cache.invalidate::<Customer>(&id.0.to_string()).await;
-        }
-    }
-
-    /// Drops idempotency records older than the configured retention.
-    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
-        idempotency::purge_older_than(
-            &self.db,
-            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
-        )
-        .await
+        self.writes.invalidate(ids).await;
     }
 }
 
-/// The result of one mutation: the value, the resource it is about, the customers to
-/// drop from the cache.
-struct Mutation<T> {
-    value: T,
-    resource: String,
-    touched: Vec<CustomerId>,
+/// A customers mutation: its response, resource and the customers to drop from the cache.
+type Mutation<T> = crm_platform::mutation::Mutation<T, CustomerId>;
+
+impl Touched for CustomerId {
+    async fn invalidate(&self, cache: &Cache) {
+        cache.invalidate::<Customer>(&self.0.to_string()).await;
+    }
 }
 
 /// Runs a domain check and reports its violations under `prefix` (the request field).
