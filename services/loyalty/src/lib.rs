@@ -1,7 +1,8 @@
 //! The loyalty service: a double-entry points ledger with lots, tiers, holds and reversals.
 //!
 //! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
-//! (pure rules) and `store` (sea-orm) -> `migration`.
+//! (pure rules) and `store` (sea-orm) -> `migration`. The wiring is [`Loyalty`], the
+//! platform's [`Service`](crm_platform::app::Service).
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -10,15 +11,11 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-use crm_platform::cache::Cache;
-use crm_platform::db::SchemaReadiness;
-use crm_platform::jobs;
-use crm_platform::page_token::PageTokens;
-use crm_platform::server::Component;
+use crm_platform::app::{Parts, Service};
+use crm_platform::config::ServerSettings;
 use grpc::{LoyaltyGrpc, LoyaltyServiceServer};
-use migration::Migrator;
 use service::LoyaltyService;
-use std::sync::Arc;
+use tonic::service::RoutesBuilder;
 
 pub use settings::Settings;
 
@@ -27,73 +24,56 @@ pub const SERVICE: &str = "loyalty";
 /// The gRPC service name reported by health.
 pub const GRPC_SERVICE: &str = "crm.loyalty.v1.LoyaltyService";
 
-/// Wires the service for a server: a lazy pool, the start-up migration (when configured; a
-/// database that does not answer yet is retried in the background while health says
-/// NOT_SERVING), the cache and the background jobs.
-pub async fn component(settings: &Settings) -> anyhow::Result<(Component, LoyaltyService)> {
-    let p = &settings.platform;
-    let db = crm_platform::db::connect(&p.database, SERVICE).await?;
-    let mut background = jobs::Jobs::new();
-    crm_platform::db::migrate_on_start::<Migrator>(&p.database, SERVICE, &mut background).await;
-    let cache = Cache::with_generation(&p.cache, SERVICE, db.clone())?;
-    let svc = LoyaltyService::new(
-        db.clone(),
-        cache,
-        PageTokens::from_secret(&p.security.page_token_secret),
-        settings.loyalty.clone(),
-    )
-    .with_group_commit();
-    background.every(
-        jobs::PURGE_IDEMPOTENCY,
-        "idempotency purge",
-        svc.clone(),
-        |svc| async move { svc.purge_idempotency_keys().await.map(jobs::log_purged) },
-    );
-    // Each wallet expires in its own transaction under its lock, so a lot expires exactly
-    // once even when replicas run the job at the same time.
-    background.every(
-        std::time::Duration::from_secs(settings.loyalty.expire_interval_secs),
-        "expiry",
-        svc.clone(),
-        |svc| async move {
-            let o = svc.expire_due().await?;
-            if o.expired_lots > 0 || o.expired_holds > 0 {
-                tracing::info!(
-                    points = o.expired_points,
-                    lots = o.expired_lots,
-                    holds = o.expired_holds,
-                    "expired due points"
-                );
-            }
-            Ok(())
-        },
-    );
-    let grpc = LoyaltyGrpc::new(svc.clone());
-    let server_settings = p.server.clone();
-    let component = Component {
-        service_name: GRPC_SERVICE,
-        register: Box::new(move |routes| {
-            routes.add_service(crm_platform::configure_service!(
-                LoyaltyServiceServer::new(grpc),
-                server_settings
-            ));
-        }),
-        readiness: Arc::new(SchemaReadiness::<Migrator>::new(db, &p.database)),
-        jobs: background,
-    };
-    Ok((component, svc))
+/// The loyalty service as the platform serves it.
+pub struct Loyalty;
+
+impl Service for Loyalty {
+    const NAME: &'static str = SERVICE;
+    const GRPC_SERVICE: &'static str = GRPC_SERVICE;
+    type Settings = Settings;
+    type Migrator = migration::Migrator;
+    type UseCases = LoyaltyService;
+
+    async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<LoyaltyService> {
+        let l = &settings.loyalty;
+        let svc = LoyaltyService::new(
+            parts.db.clone(),
+            parts.cache()?,
+            parts.tokens.clone(),
+            l.clone(),
+        )
+        .with_group_commit();
+        parts
+            .jobs
+            .purge_idempotency(parts.db.clone(), l.idempotency_retention_hours);
+        // Each wallet expires in its own transaction under its lock, so a lot expires exactly
+        // once even when replicas run the job at the same time.
+        parts.jobs.every(
+            std::time::Duration::from_secs(l.expire_interval_secs),
+            "expiry",
+            svc.clone(),
+            |svc| async move {
+                let o = svc.expire_due().await?;
+                if o.expired_lots > 0 || o.expired_holds > 0 {
+                    tracing::info!(
+                        points = o.expired_points,
+                        lots = o.expired_lots,
+                        holds = o.expired_holds,
+                        "expired due points"
+                    );
+                }
+                Ok(())
+            },
+        );
+        Ok(svc)
+    }
+
+    fn routes(svc: LoyaltyService, server: &ServerSettings, routes: &mut RoutesBuilder) {
+        routes.add_service(crm_platform::configure_service!(
+            LoyaltyServiceServer::new(LoyaltyGrpc::new(svc)),
+            server
+        ));
+    }
 }
 
-/// The loyalty server, bound and ready to run.
-pub type Application = crm_platform::server::Application<LoyaltyService>;
-
-/// Connects, migrates (when configured), binds the listen address.
-pub async fn application(settings: Settings) -> anyhow::Result<Application> {
-    let (component, service) = component(&settings).await?;
-    Application::new(&settings.platform.server, component, service).await
-}
-
-/// Applies migrations and exits (the `migrate` subcommand).
-pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    crm_platform::db::migrate_service::<Migrator>(&settings.platform.database, SERVICE).await
-}
+crm_platform::service_api!(Loyalty);

@@ -1,6 +1,7 @@
 //! Settings of the loyalty binary: the platform sections plus `[loyalty]`.
 use crate::domain::Program;
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -25,14 +26,16 @@ pub struct LoyaltySettings {
     pub program: Program,
 }
 
+impl LoyaltySettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
+    }
+}
+
 impl Validate for LoyaltySettings {
     fn validate(&self, p: &mut Vec<String>) {
-        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
-            p.push("loyalty: need 0 < default_page_size <= max_page_size".into());
-        }
-        if self.max_page_size > 10_000 {
-            p.push("loyalty.max_page_size: must be at most 10000".into());
-        }
+        self.paging().validate("loyalty", p);
         if !(1..=10_000).contains(&self.ledger_page_size) {
             p.push("loyalty.ledger_page_size: must be between 1 and 10000".into());
         }
@@ -44,9 +47,11 @@ impl Validate for LoyaltySettings {
                     .into(),
             );
         }
-        if self.idempotency_retention_hours > 24 * 365 {
-            p.push("loyalty.idempotency_retention_hours: must be at most a year".into());
-        }
+        crm_platform::idempotency::validate_retention(
+            "loyalty",
+            self.idempotency_retention_hours,
+            p,
+        );
         self.program.validate(p);
     }
 }
@@ -60,15 +65,12 @@ pub struct Settings {
 impl Settings {
     /// Embedded defaults -> `file` -> `CRM_*` env, validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut l = Loader::new(&[DEFAULTS], file)?;
-        let platform = l.platform();
-        let loyalty = l.section("loyalty");
-        let value = platform
-            .zip(loyalty)
-            .map(|(platform, loyalty)| Self { platform, loyalty });
-        l.finish(value)
+        let (platform, loyalty) = Loader::service(DEFAULTS, file, |l| l.section("loyalty"))?;
+        Ok(Self { platform, loyalty })
     }
 }
+
+crm_platform::service_settings!(Settings);
 
 #[cfg(test)]
 mod tests {

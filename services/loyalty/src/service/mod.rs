@@ -27,8 +27,11 @@ use crate::settings::LoyaltySettings;
 use crate::store::ledger as store;
 use crm_platform::Error;
 use crm_platform::cache::{Cache, Cacheable};
-use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::mutation::{Mutations, Touched};
 use crm_platform::page_token::PageTokens;
+pub use crm_platform::paging::Page;
+use crm_platform::paging::Paging;
 use group::GroupCommit;
 use sea_orm::{
     AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
@@ -43,19 +46,15 @@ use std::sync::Arc;
 pub struct LoyaltyService {
     db: DatabaseConnection,
     cache: Cache,
+    writes: Mutations,
     tokens: PageTokens,
+    paging: Paging,
     cfg: Arc<LoyaltySettings>,
     /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
     group: Option<Arc<GroupCommit>>,
     warm: writer::WarmWallets,
 }
 
-/// One page of results and the token of the next (empty on the last page).
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_page_token: String,
-}
 
 /// A movement and the balance right after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,9 +98,11 @@ impl LoyaltyService {
         cfg: LoyaltySettings,
     ) -> Self {
         Self {
+            writes: Mutations::with_cache(db.clone(), cache.clone()),
             db,
             cache,
             tokens,
+            paging: cfg.paging(),
             cfg: Arc::new(cfg),
             group: None,
             warm: writer::WarmWallets::default(),
@@ -160,11 +161,7 @@ impl LoyaltyService {
     }
 
     fn page_size(&self, requested: u32) -> u64 {
-        u64::from(if requested == 0 {
-            self.cfg.default_page_size
-        } else {
-            requested.min(self.cfg.max_page_size)
-        })
+        self.paging.limit(requested)
     }
 
     /// A read-only transaction that sees one consistent state (REPEATABLE READ on
@@ -203,39 +200,21 @@ impl LoyaltyService {
         Ok(s.balance(self.program(), crate::domain::now()))
     }
 
-    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
     async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        idempotency::begin(&self.db, key).await
+        self.writes.begin(key).await
     }
 
-    /// Commits a mutation with its idempotent response, then drops the touched wallets from
-    /// the cache (after the commit, so no reader can refill it with the old state).
     async fn commit<T: Serialize>(
         &self,
         txn: DatabaseTransaction,
         key: &IdempotencyKey,
         m: Mutation<T>,
     ) -> Result<T, Error> {
-        idempotency::commit(txn, key, &m.resource, &m.value).await?;
-        self.invalidate(&m.touched).await;
-        Ok(m.value)
+        self.writes.commit(txn, key, m).await
     }
 
     async fn invalidate(&self, customers: &[CustomerId]) {
-        for c in customers {
-            self.cache.invalidate::<Snapshot>(&c.0.to_string()).await;
-        }
-    }
-
-    /// Drops idempotency records older than the configured retention.
-    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
-        idempotency::purge_older_than(
-            &self.db,
-            std::time::Duration::from_secs(
-                self.cfg.idempotency_retention_hours.saturating_mul(3600),
-            ),
-        )
-        .await
+        self.writes.invalidate(customers).await;
     }
 
     /// The wallet row as stored (tests compare it with the chain).
@@ -247,10 +226,11 @@ impl LoyaltyService {
     }
 }
 
-/// The result of one mutation: the value, the resource it is about, the wallets to drop
-/// from the cache.
-struct Mutation<T> {
-    value: T,
-    resource: String,
-    touched: Vec<CustomerId>,
+/// A ledger mutation: its response, resource and the wallets to drop from the cache.
+type Mutation<T> = crm_platform::mutation::Mutation<T, CustomerId>;
+
+impl Touched for CustomerId {
+    async fn invalidate(&self, cache: &Cache) {
+        cache.invalidate::<Snapshot>(&self.0.to_string()).await;
+    }
 }
