@@ -1,6 +1,7 @@
 //! Settings of the tickets binary: the platform sections plus `[tickets]` and `[clients]`.
 use crate::domain::{Calendar, SlaPolicy};
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -74,14 +75,21 @@ pub struct TicketsSettings {
     pub sla_policies: Vec<SlaPolicy>,
 }
 
+impl TicketsSettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
+    }
+}
+
 impl Validate for TicketsSettings {
     fn validate(&self, p: &mut Vec<String>) {
-        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
-            p.push("tickets: need 0 < default_page_size <= max_page_size".into());
-        }
-        if self.max_page_size > 10_000 {
-            p.push("tickets.max_page_size must be at most 10000".into());
-        }
+        self.paging().validate("tickets", p);
+        crm_platform::idempotency::validate_retention(
+            "tickets",
+            self.idempotency_retention_hours,
+            p,
+        );
         if self.reopen_window_hours < 0 {
             p.push("tickets.reopen_window_hours must not be negative".into());
         }
@@ -156,21 +164,20 @@ pub struct Settings {
 impl Settings {
     /// Embedded defaults -> `file` -> `CRM_*` env, validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut l = Loader::new(&[DEFAULTS], file)?;
-        let platform = l.platform();
-        let tickets = l.section("tickets");
-        let clients = l.section("clients");
-        let value = platform
-            .zip(tickets)
-            .zip(clients)
-            .map(|((platform, tickets), clients)| Self {
-                platform,
-                tickets,
-                clients,
-            });
-        l.finish(value)
+        let (platform, (tickets, clients)) = Loader::service(DEFAULTS, file, |l| {
+            let tickets = l.section("tickets");
+            let clients = l.section("clients");
+            tickets.zip(clients)
+        })?;
+        Ok(Self {
+            platform,
+            tickets,
+            clients,
+        })
     }
 }
+
+crm_platform::service_settings!(Settings);
 
 #[cfg(test)]
 mod tests {

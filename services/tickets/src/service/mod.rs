@@ -25,8 +25,11 @@ use crate::settings::TicketsSettings;
 use crate::store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
-use crm_platform::idempotency::{self, Begun, IdempotencyKey};
+use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::mutation::{Mutation, Mutations};
 use crm_platform::page_token::PageTokens;
+pub use crm_platform::paging::Page;
+use crm_platform::paging::Paging;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,18 +38,14 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct TicketsService {
     db: DatabaseConnection,
+    writes: Mutations,
     tokens: PageTokens,
+    paging: Paging,
     cfg: Arc<TicketsSettings>,
     calendar: Arc<Calendar>,
     clients: Clients,
 }
 
-/// One page of results and the token of the next (empty on the last page).
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_page_token: String,
-}
 
 impl TicketsService {
     pub fn new(
@@ -57,8 +56,10 @@ impl TicketsService {
     ) -> anyhow::Result<Self> {
         let calendar = cfg.calendar.calendar()?;
         Ok(Self {
+            writes: Mutations::new(db.clone()),
             db,
             tokens,
+            paging: cfg.paging(),
             cfg: Arc::new(cfg),
             calendar: Arc::new(calendar),
             clients,
@@ -79,11 +80,7 @@ impl TicketsService {
     }
 
     fn page_size(&self, requested: u32) -> u64 {
-        u64::from(if requested == 0 {
-            self.cfg.default_page_size
-        } else {
-            requested.min(self.cfg.max_page_size)
-        })
+        self.paging.limit(requested)
     }
 
     fn policy(&self, t: &Ticket) -> Result<&SlaPolicy, Error> {
@@ -104,12 +101,11 @@ impl TicketsService {
         Ok(())
     }
 
-    /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
     async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        idempotency::begin(&self.db, key).await
+        self.writes.begin(key).await
     }
 
-    /// Stores the response with the mutation and commits.
+    /// Stores the response with the mutation and commits (tickets caches nothing).
     async fn commit<T: Serialize>(
         &self,
         txn: DatabaseTransaction,
@@ -117,17 +113,9 @@ impl TicketsService {
         resource: &str,
         value: T,
     ) -> Result<T, Error> {
-        idempotency::commit(txn, key, resource, &value).await?;
-        Ok(value)
-    }
-
-    /// Drops idempotency records older than the configured retention.
-    pub async fn purge_idempotency_keys(&self) -> Result<u64, Error> {
-        idempotency::purge_older_than(
-            &self.db,
-            std::time::Duration::from_secs(self.cfg.idempotency_retention_hours * 3600),
-        )
-        .await
+        self.writes
+            .commit(txn, key, Mutation::new(resource, value))
+            .await
     }
 
     /// The team that routes `category`, if any.
