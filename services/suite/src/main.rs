@@ -1,6 +1,6 @@
 //! `crm-suite`: every CRM service in one process on one port, for laptops and demos
 //! (`make run`). Each service keeps its own database (`{service}` in the URL) and cache keys.
-use crm_platform::config::{ConfigError, TelemetrySettings};
+use crm_platform::config::{ConfigError, Problems, TelemetrySettings};
 
 // mimalloc: fewer cycles per call than the system allocator on the request path (see
 // BENCHMARKS.md), and much faster than musl's in the static container images.
@@ -20,12 +20,19 @@ impl crm_platform::cli::Binary for Suite {
     type Settings = Settings;
     const NAME: &'static str = "crm-suite";
 
+    /// Every service's settings from the one file; the problems of all of them in one error.
     fn load(file: Option<&std::path::Path>) -> Result<Settings, ConfigError> {
-        Ok(Settings {
-            customers: crm_customers::Settings::load(file)?,
-            loyalty: crm_loyalty::Settings::load(file)?,
-            tickets: crm_tickets::Settings::load(file)?,
-        })
+        let mut problems = Problems::default();
+        let customers = problems.take(crm_customers::Settings::load(file));
+        let loyalty = problems.take(crm_loyalty::Settings::load(file));
+        let tickets = problems.take(crm_tickets::Settings::load(file));
+        problems.finish(customers.zip(loyalty).zip(tickets).map(
+            |((customers, loyalty), tickets)| Settings {
+                customers,
+                loyalty,
+                tickets,
+            },
+        ))
     }
     fn telemetry(settings: &Settings) -> &TelemetrySettings {
         &settings.customers.platform.telemetry
@@ -82,4 +89,43 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         crm_platform::server::shutdown_signal(),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_platform::cli::Binary as _;
+
+    fn load_file(toml: &str) -> Result<Settings, ConfigError> {
+        let file = std::env::temp_dir().join(format!("crm-suite-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&file, toml).expect("write config");
+        let loaded = Suite::load(Some(&file));
+        std::fs::remove_file(&file).ok();
+        loaded
+    }
+
+    #[test]
+    fn the_defaults_load() {
+        assert!(load_file("").is_ok());
+    }
+
+    #[test]
+    fn a_config_bad_in_two_services_reports_both() {
+        let err = load_file(
+            "[customers]\nmax_batch = 0\n[tickets]\nlow_score_threshold = 9\n[server]\nconcurrency_limit = 0\n",
+        )
+        .err()
+        .expect("two services refuse it");
+        let text = err.to_string();
+        for want in [
+            "customers.max_batch",
+            "tickets.low_score_threshold",
+            "server.concurrency_limit",
+        ] {
+            assert!(text.contains(want), "{want} missing from: {text}");
+        }
+        // The platform section every service reads is one problem, not one per service.
+        let shared = err.0.iter().filter(|p| p.contains("server.")).count();
+        assert_eq!((err.0.len(), shared), (3, 1), "{:?}", err.0);
+    }
 }

@@ -27,20 +27,11 @@ pub async fn spawn_app_on(storage: Storage) -> TestApp {
 
 /// Like [`spawn_app_on`], with settings changed by `tweak` first.
 pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut s = Settings::load(None).expect("default settings");
-    storage.apply(&mut s.platform);
-    tweak(&mut s);
-    let app = crm_customers::application(s).await.expect("app builds");
-    let port = app.port();
-    let service = app.service().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = CustomerServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    let app = crm_platform::testing::spawn::<crm_customers::Customers>(&storage, tweak).await;
     TestApp {
-        client,
-        port,
-        service,
+        client: CustomerServiceClient::new(app.channel),
+        port: app.port,
+        service: app.service,
         storage,
     }
 }

@@ -55,7 +55,6 @@ pub struct LoyaltyService {
     warm: writer::WarmWallets,
 }
 
-
 /// A movement and the balance right after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {

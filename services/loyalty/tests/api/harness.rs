@@ -20,23 +20,17 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut s = Settings::load(None).expect("default settings");
     let storage = Storage::fresh(backend).await;
-    storage.apply(&mut s.platform);
-    // Tests run expiry through the RPC or the service so results are deterministic.
-    s.loyalty.expire_interval_secs = 0;
-    tweak(&mut s);
-    let app = crm_loyalty::application(s).await.expect("app builds");
-    let port = app.port();
-    let service = app.service().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    let app = crm_platform::testing::spawn::<crm_loyalty::Loyalty>(&storage, |s| {
+        // Tests run expiry through the RPC or the service so results are deterministic.
+        s.loyalty.expire_interval_secs = 0;
+        tweak(s);
+    })
+    .await;
     TestApp {
-        client,
-        port,
-        service,
+        client: LoyaltyServiceClient::new(app.channel),
+        port: app.port,
+        service: app.service,
         db_url: storage.database_url,
     }
 }

@@ -6,7 +6,7 @@
 //! has none.
 #![allow(dead_code)]
 use crm_platform::server::Component;
-use crm_platform::testing::{Backend, Storage};
+use crm_platform::testing::{Backend, Storage, settings};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,26 +26,23 @@ pub const SPAWNERS: &[(&str, Spawner)] = &[
 ];
 
 async fn customers(storage: Storage) -> anyhow::Result<Component> {
-    let mut s = crm_customers::Settings::load(None)?;
-    storage.apply(&mut s.platform);
+    let s = settings::<crm_customers::Customers>(&storage, |_| {});
     Ok(crm_customers::component(&s).await?.0)
 }
 
 async fn loyalty(storage: Storage) -> anyhow::Result<Component> {
-    let mut s = crm_loyalty::Settings::load(None)?;
-    storage.apply(&mut s.platform);
     // Background jobs off: they would write while a test compares row counts.
-    s.loyalty.expire_interval_secs = 0;
+    let s = settings::<crm_loyalty::Loyalty>(&storage, |s| s.loyalty.expire_interval_secs = 0);
     Ok(crm_loyalty::component(&s).await?.0)
 }
 
 async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
-    let mut s = crm_tickets::Settings::load(None)?;
-    storage.apply(&mut s.platform);
-    s.tickets.sla_interval_secs = 0;
-    s.tickets.verify_interval_secs = 0;
-    s.clients.customers_url.clone_from(&own);
-    s.clients.loyalty_url = own;
+    let s = settings::<crm_tickets::Tickets>(&storage, |s| {
+        s.tickets.sla_interval_secs = 0;
+        s.tickets.verify_interval_secs = 0;
+        s.clients.customers_url.clone_from(&own);
+        s.clients.loyalty_url = own;
+    });
     Ok(crm_tickets::component(&s).await?.0)
 }
 

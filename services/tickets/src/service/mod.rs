@@ -46,7 +46,6 @@ pub struct TicketsService {
     clients: Clients,
 }
 
-
 impl TicketsService {
     pub fn new(
         db: DatabaseConnection,

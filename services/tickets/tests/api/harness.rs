@@ -22,26 +22,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts an app on `storage` (a second app on the same storage is a replica). Background
 /// jobs are off: tests run them through the service so results are deterministic.
 pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut s = Settings::load(None).expect("default settings");
-    storage.apply(&mut s.platform);
-    s.tickets.sla_interval_secs = 0;
-    s.tickets.verify_interval_secs = 0;
-    // Round the clock, so due times do not depend on when the tests run.
-    s.tickets.calendar.time_zone = "UTC".into();
-    s.tickets.calendar.week = std::array::from_fn(|_| "00:00-24:00".to_owned());
-    s.tickets.calendar.holidays.clear();
-    tweak(&mut s);
-    let app = crm_tickets::application(s).await.expect("app builds");
-    let port = app.port();
-    let service = app.service().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = TicketServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    let app = crm_platform::testing::spawn::<crm_tickets::Tickets>(&storage, |s| {
+        s.tickets.sla_interval_secs = 0;
+        s.tickets.verify_interval_secs = 0;
+        // Round the clock, so due times do not depend on when the tests run.
+        s.tickets.calendar.time_zone = "UTC".into();
+        s.tickets.calendar.week = std::array::from_fn(|_| "00:00-24:00".to_owned());
+        s.tickets.calendar.holidays.clear();
+        tweak(s);
+    })
+    .await;
     TestApp {
-        client,
-        port,
-        service,
+        client: TicketServiceClient::new(app.channel),
+        port: app.port,
+        service: app.service,
         storage,
     }
 }
