@@ -19,17 +19,12 @@ use tonic::service::RoutesBuilder;
 
 pub use settings::Settings;
 
-/// Name used for the database file, cache keys and telemetry.
-pub const SERVICE: &str = "customers";
-/// The gRPC service name reported by health.
-pub const GRPC_SERVICE: &str = "crm.customers.v1.CustomerService";
-
 /// The customers service as the platform serves it.
 pub struct Customers;
 
 impl Service for Customers {
-    const NAME: &'static str = SERVICE;
-    const GRPC_SERVICE: &'static str = GRPC_SERVICE;
+    const NAME: &'static str = "customers";
+    const GRPC_SERVICE: &'static str = "crm.customers.v1.CustomerService";
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = CustomersService;

@@ -19,17 +19,12 @@ use tonic::service::RoutesBuilder;
 
 pub use settings::Settings;
 
-/// Name used for the database file, cache keys and telemetry.
-pub const SERVICE: &str = "loyalty";
-/// The gRPC service name reported by health.
-pub const GRPC_SERVICE: &str = "crm.loyalty.v1.LoyaltyService";
-
 /// The loyalty service as the platform serves it.
 pub struct Loyalty;
 
 impl Service for Loyalty {
-    const NAME: &'static str = SERVICE;
-    const GRPC_SERVICE: &'static str = GRPC_SERVICE;
+    const NAME: &'static str = "loyalty";
+    const GRPC_SERVICE: &'static str = "crm.loyalty.v1.LoyaltyService";
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = LoyaltyService;

@@ -168,12 +168,27 @@ impl<S: Service> crate::cli::Binary for Binary<S> {
     }
 }
 
-/// Declares a service crate's entry points from its [`Service`] impl `$service`:
-/// `Application` (its bound server), `component(&settings)` (what a server serves, plus the
-/// use cases), `application(settings)` and `migrate(&settings)`.
+/// Paths the macros below expand to, so a service crate needs no direct dependency for them.
+#[doc(hidden)]
+pub mod __private {
+    pub use sea_orm::DatabaseTransaction;
+    pub use sea_orm_migration::{MigrationTrait, MigratorTrait};
+    pub use serde::Serialize;
+    pub use serde::de::DeserializeOwned;
+}
+
+/// Declares a service crate's entry points from its [`Service`] impl `$service`: the
+/// constants `SERVICE` (its [`Service::NAME`]) and `GRPC_SERVICE`, `Application` (its bound
+/// server), `component(&settings)` (what a server serves, plus the use cases),
+/// `application(settings)` and `migrate(&settings)`.
 #[macro_export]
 macro_rules! service_api {
     ($service:ty) => {
+        /// Name used for the database file, cache keys and telemetry.
+        pub const SERVICE: &str = <$service as $crate::app::Service>::NAME;
+        /// The gRPC service name reported by health.
+        pub const GRPC_SERVICE: &str = <$service as $crate::app::Service>::GRPC_SERVICE;
+
         /// This service's server, bound and ready to run.
         pub type Application =
             $crate::server::Application<<$service as $crate::app::Service>::UseCases>;
@@ -218,6 +233,24 @@ macro_rules! service_settings {
             }
             fn platform_mut(&mut self) -> &mut $crate::config::PlatformSettings {
                 &mut self.platform
+            }
+        }
+    };
+}
+
+/// Declares a service's migrator: `migrator!(Migrator: [first::Migration, second::Migration])`,
+/// the migrations in the order they were released (never reordered or edited afterwards).
+/// Platform tables are listed like the service's own, e.g.
+/// [`CreateIdempotencyKeys`](crate::idempotency::CreateIdempotencyKeys) first.
+#[macro_export]
+macro_rules! migrator {
+    ($(#[$meta:meta])* $name:ident: [$($migration:expr),+ $(,)?]) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl $crate::app::__private::MigratorTrait for $name {
+            fn migrations() -> Vec<Box<dyn $crate::app::__private::MigrationTrait>> {
+                vec![$(Box::new($migration)),+]
             }
         }
     };

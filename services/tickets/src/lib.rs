@@ -21,17 +21,12 @@ use tonic::service::RoutesBuilder;
 
 pub use settings::Settings;
 
-/// Name used for the database file and telemetry.
-pub const SERVICE: &str = "tickets";
-/// The gRPC service name reported by health.
-pub const GRPC_SERVICE: &str = "crm.tickets.v1.TicketService";
-
 /// The tickets service as the platform serves it.
 pub struct Tickets;
 
 impl Service for Tickets {
-    const NAME: &'static str = SERVICE;
-    const GRPC_SERVICE: &'static str = GRPC_SERVICE;
+    const NAME: &'static str = "tickets";
+    const GRPC_SERVICE: &'static str = "crm.tickets.v1.TicketService";
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = TicketsService;

@@ -20,14 +20,12 @@ use crate::store::customers::{
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::cache::Cache;
-use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::idempotency::Begun;
 use crm_platform::mutation::{Mutations, Touched};
 use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
 use crm_platform::paging::Paging;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -296,22 +294,7 @@ impl CustomersService {
         })
     }
 
-    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        self.writes.begin(key).await
-    }
-
-    async fn commit<T: Serialize>(
-        &self,
-        txn: DatabaseTransaction,
-        key: &IdempotencyKey,
-        m: Mutation<T>,
-    ) -> Result<T, Error> {
-        self.writes.commit(txn, key, m).await
-    }
-
-    async fn invalidate(&self, ids: &[CustomerId]) {
-        self.writes.invalidate(ids).await;
-    }
+    crm_platform::write_path!(writes, CustomerId);
 }
 
 /// A customers mutation: its response, resource and the customers to drop from the cache.

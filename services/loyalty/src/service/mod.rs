@@ -37,7 +37,6 @@ use sea_orm::{
     AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
     TransactionTrait,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use session::{Session, Write};
 use std::sync::Arc;
@@ -199,22 +198,7 @@ impl LoyaltyService {
         Ok(s.balance(self.program(), crate::domain::now()))
     }
 
-    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        self.writes.begin(key).await
-    }
-
-    async fn commit<T: Serialize>(
-        &self,
-        txn: DatabaseTransaction,
-        key: &IdempotencyKey,
-        m: Mutation<T>,
-    ) -> Result<T, Error> {
-        self.writes.commit(txn, key, m).await
-    }
-
-    async fn invalidate(&self, customers: &[CustomerId]) {
-        self.writes.invalidate(customers).await;
-    }
+    crm_platform::write_path!(writes, CustomerId);
 
     /// The wallet row as stored (tests compare it with the chain).
     pub async fn stored_wallet(

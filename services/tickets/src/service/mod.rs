@@ -25,14 +25,13 @@ use crate::settings::TicketsSettings;
 use crate::store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
-use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::mutation::{Mutation, Mutations};
 use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
 use crm_platform::paging::Paging;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -100,9 +99,7 @@ impl TicketsService {
         Ok(())
     }
 
-    async fn begin<T: DeserializeOwned>(&self, key: &IdempotencyKey) -> Result<Begun<T>, Error> {
-        self.writes.begin(key).await
-    }
+    crm_platform::write_path!(writes);
 
     /// Stores the response with the mutation and commits (tickets caches nothing).
     async fn commit<T: Serialize>(
