@@ -1,6 +1,7 @@
 //! Settings of the customers binary: the platform sections plus `[customers]`.
 use crate::domain::insights::RfmThresholds;
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
@@ -75,21 +76,10 @@ impl InputLimits {
     }
 }
 
-impl CustomersSettings {
-    /// Page-size bounds of the list calls.
-    pub fn paging(&self) -> Paging {
-        Paging::new(self.default_page_size, self.max_page_size)
-    }
-}
-
 impl Validate for CustomersSettings {
     fn validate(&self, p: &mut Vec<String>) {
         self.paging().validate("customers", p);
-        crm_platform::idempotency::validate_retention(
-            "customers",
-            self.idempotency_retention_hours,
-            p,
-        );
+        validate_retention("customers", self.idempotency_retention_hours, p);
         if self.max_batch == 0 {
             p.push("customers.max_batch: must be > 0".into());
         }
@@ -115,6 +105,13 @@ impl Validate for CustomersSettings {
             p.push("customers.insights.default_purchase_gap_days: must be 1..=36500".into());
         }
         self.limits.validate(p);
+    }
+}
+
+impl CustomersSettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
     }
 }
 

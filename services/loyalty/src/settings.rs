@@ -1,6 +1,7 @@
 //! Settings of the loyalty binary: the platform sections plus `[loyalty]`.
 use crate::domain::Program;
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
@@ -26,13 +27,6 @@ pub struct LoyaltySettings {
     pub program: Program,
 }
 
-impl LoyaltySettings {
-    /// Page-size bounds of the list calls.
-    pub fn paging(&self) -> Paging {
-        Paging::new(self.default_page_size, self.max_page_size)
-    }
-}
-
 impl Validate for LoyaltySettings {
     fn validate(&self, p: &mut Vec<String>) {
         self.paging().validate("loyalty", p);
@@ -47,12 +41,15 @@ impl Validate for LoyaltySettings {
                     .into(),
             );
         }
-        crm_platform::idempotency::validate_retention(
-            "loyalty",
-            self.idempotency_retention_hours,
-            p,
-        );
+        validate_retention("loyalty", self.idempotency_retention_hours, p);
         self.program.validate(p);
+    }
+}
+
+impl LoyaltySettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
     }
 }
 

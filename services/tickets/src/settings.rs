@@ -1,6 +1,7 @@
 //! Settings of the tickets binary: the platform sections plus `[tickets]` and `[clients]`.
 use crate::domain::{Calendar, SlaPolicy};
 use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
 use std::path::Path;
@@ -75,21 +76,10 @@ pub struct TicketsSettings {
     pub sla_policies: Vec<SlaPolicy>,
 }
 
-impl TicketsSettings {
-    /// Page-size bounds of the list calls.
-    pub fn paging(&self) -> Paging {
-        Paging::new(self.default_page_size, self.max_page_size)
-    }
-}
-
 impl Validate for TicketsSettings {
     fn validate(&self, p: &mut Vec<String>) {
         self.paging().validate("tickets", p);
-        crm_platform::idempotency::validate_retention(
-            "tickets",
-            self.idempotency_retention_hours,
-            p,
-        );
+        validate_retention("tickets", self.idempotency_retention_hours, p);
         if self.reopen_window_hours < 0 {
             p.push("tickets.reopen_window_hours must not be negative".into());
         }
@@ -126,6 +116,13 @@ impl Validate for TicketsSettings {
                 ));
             }
         }
+    }
+}
+
+impl TicketsSettings {
+    /// Page-size bounds of the list calls.
+    pub fn paging(&self) -> Paging {
+        Paging::new(self.default_page_size, self.max_page_size)
     }
 }
 

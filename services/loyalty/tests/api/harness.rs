@@ -54,11 +54,9 @@ pub fn money(currency: &str, amount_minor: i64) -> crm_proto::common::Money {
     }
 }
 
+/// A time on the wire (the platform's one conversion).
 pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    crm_platform::validate::to_timestamp(t)
 }
 
 pub fn purchase_request(customer: &str, order_id: &str, amount_minor: i64) -> pb::EarnRequest {
