@@ -1,10 +1,9 @@
 //! Settings of the customers binary: the platform sections plus `[customers]`.
 use crate::domain::insights::RfmThresholds;
-use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::config::Validate;
 use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
-use std::path::Path;
 
 pub const DEFAULTS: &str = include_str!("../config/customers.toml");
 
@@ -115,24 +114,7 @@ impl CustomersSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub platform: PlatformSettings,
-    pub customers: CustomersSettings,
-}
-
-impl Settings {
-    /// Embedded defaults -> `file` -> `CRM_*` env, validated.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let (platform, customers) = Loader::service(DEFAULTS, file, |l| l.section("customers"))?;
-        Ok(Self {
-            platform,
-            customers,
-        })
-    }
-}
-
-crm_platform::service_settings!(Settings);
+crm_platform::service_settings!(Settings, DEFAULTS, { customers: CustomersSettings });
 
 #[cfg(test)]
 mod tests {

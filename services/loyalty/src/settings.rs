@@ -1,10 +1,9 @@
 //! Settings of the loyalty binary: the platform sections plus `[loyalty]`.
 use crate::domain::Program;
-use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::config::Validate;
 use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
-use std::path::Path;
 
 pub const DEFAULTS: &str = include_str!("../config/loyalty.toml");
 
@@ -53,21 +52,7 @@ impl LoyaltySettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub platform: PlatformSettings,
-    pub loyalty: LoyaltySettings,
-}
-
-impl Settings {
-    /// Embedded defaults -> `file` -> `CRM_*` env, validated.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let (platform, loyalty) = Loader::service(DEFAULTS, file, |l| l.section("loyalty"))?;
-        Ok(Self { platform, loyalty })
-    }
-}
-
-crm_platform::service_settings!(Settings);
+crm_platform::service_settings!(Settings, DEFAULTS, { loyalty: LoyaltySettings });
 
 #[cfg(test)]
 mod tests {

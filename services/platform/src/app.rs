@@ -219,14 +219,44 @@ macro_rules! service_api {
     };
 }
 
-/// Implements [`ServiceSettings`] for a settings struct with a `platform` field and an
-/// inherent `load(file)`.
+/// Declares a service's `Settings`: the platform sections plus one field per own section,
+/// named as the section, read over the embedded `$defaults` TOML by `Settings::load(file)`
+/// (see [`Loader::service`](crate::config::Loader::service)), and its [`ServiceSettings`]:
+/// ```ignore
+/// crm_platform::service_settings!(Settings, DEFAULTS, { widgets: WidgetsSettings });
+/// ```
 #[macro_export]
 macro_rules! service_settings {
-    ($settings:ty) => {
-        impl $crate::app::ServiceSettings for $settings {
-            fn load(file: Option<&std::path::Path>) -> Result<Self, $crate::config::ConfigError> {
-                <$settings>::load(file)
+    ($name:ident, $defaults:expr, { $($section:ident: $ty:ty),+ $(,)? }) => {
+        /// The platform sections plus this service's own.
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pub platform: $crate::config::PlatformSettings,
+            $(pub $section: $ty,)+
+        }
+
+        impl $name {
+            /// Embedded defaults -> `file` -> `CRM_*` env, validated, every problem at once.
+            pub fn load(
+                file: Option<&std::path::Path>,
+            ) -> Result<Self, $crate::config::ConfigError> {
+                let (platform, ($($section,)+)) =
+                    $crate::config::Loader::service($defaults, file, |l| {
+                        $(let $section = l.section::<$ty>(stringify!($section));)+
+                        Some(($($section?,)+))
+                    })?;
+                Ok(Self {
+                    platform,
+                    $($section,)+
+                })
+            }
+        }
+
+        impl $crate::app::ServiceSettings for $name {
+            fn load(
+                file: Option<&std::path::Path>,
+            ) -> Result<Self, $crate::config::ConfigError> {
+                <$name>::load(file)
             }
             fn platform(&self) -> &$crate::config::PlatformSettings {
                 &self.platform

@@ -147,15 +147,8 @@ macro_rules! write_path {
 mod tests {
     use super::*;
     use crate::ids::RequestId;
-    use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
-    struct IdempotencyOnly;
-
-    impl MigratorTrait for IdempotencyOnly {
-        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-            vec![Box::new(idempotency::CreateIdempotencyKeys)]
-        }
-    }
+    crate::migrator!(IdempotencyOnly: [idempotency::CreateIdempotencyKeys]);
 
     #[derive(serde::Serialize, serde::Deserialize)]
     struct Thing(u32);

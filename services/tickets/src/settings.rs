@@ -1,10 +1,9 @@
 //! Settings of the tickets binary: the platform sections plus `[tickets]` and `[clients]`.
 use crate::domain::{Calendar, SlaPolicy};
-use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::config::Validate;
 use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
-use std::path::Path;
 
 pub const DEFAULTS: &str = include_str!("../config/tickets.toml");
 
@@ -151,30 +150,10 @@ impl Validate for ClientsSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub platform: PlatformSettings,
-    pub tickets: TicketsSettings,
-    pub clients: ClientsSettings,
-}
-
-impl Settings {
-    /// Embedded defaults -> `file` -> `CRM_*` env, validated.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let (platform, (tickets, clients)) = Loader::service(DEFAULTS, file, |l| {
-            let tickets = l.section("tickets");
-            let clients = l.section("clients");
-            tickets.zip(clients)
-        })?;
-        Ok(Self {
-            platform,
-            tickets,
-            clients,
-        })
-    }
-}
-
-crm_platform::service_settings!(Settings);
+crm_platform::service_settings!(Settings, DEFAULTS, {
+    tickets: TicketsSettings,
+    clients: ClientsSettings,
+});
 
 #[cfg(test)]
 mod tests {
