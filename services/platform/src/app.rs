@@ -2,9 +2,22 @@
 //! migrator, how it builds its use cases and routes) and gets from here, generically:
 //! [`component`] (what a server serves, used by a service's own binary and by the suite),
 //! [`application`] (a bound server for one service), [`migrate`] (the `migrate` subcommand)
-//! and [`main`] (the whole command line). [`service_api!`](crate::service_api) declares a
-//! service crate's public `component`, `application`, `migrate` and `Application` from these,
-//! and [`service_settings!`](crate::service_settings) its settings' [`ServiceSettings`].
+//! and [`main`] (the whole command line).
+//!
+//! What stays in a service is declared with the macros of this crate:
+//! - `settings.rs`: [`service_settings!`](crate::service_settings) (its `Settings` and
+//!   `load`); its own sections check their keys with [`Paging::validate`](crate::paging::Paging::validate)
+//!   and [`idempotency::validate_retention`](crate::idempotency::validate_retention).
+//! - `migration/mod.rs`: [`migrator!`](crate::migrator).
+//! - `service/mod.rs`: a [`Mutations`](crate::mutation::Mutations) field, a
+//!   [`Paging`](crate::paging::Paging), `pub use crm_platform::paging::Page`, and
+//!   [`write_path!`](crate::write_path) for the `begin`/`commit`/`invalidate` its use cases call.
+//! - `lib.rs`: the [`Service`] impl and [`service_api!`](crate::service_api) (the crate's
+//!   `SERVICE`, `GRPC_SERVICE`, `Application`, `component`, `application`, `migrate`).
+//! - `main.rs`: the global allocator and `crm_platform::app::main::<crm_widgets::Widgets>()`
+//!   under `#[tokio::main]`.
+//! - `tests/api/harness.rs`: `crm_platform::testing::spawn` (feature `testing`) and the service's request
+//!   builders.
 //!
 //! A service's `lib.rs`, in short:
 //! ```ignore
@@ -18,8 +31,9 @@
 //!     type UseCases = WidgetsService;
 //!
 //!     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<WidgetsService> {
-//!         parts.jobs.purge_idempotency(parts.db.clone(), settings.widgets.idempotency_retention_hours);
-//!         Ok(WidgetsService::new(parts.db.clone(), parts.cache()?, parts.tokens.clone()))
+//!         let w = &settings.widgets;
+//!         parts.jobs.purge_idempotency(parts.db.clone(), w.idempotency_retention_hours);
+//!         Ok(WidgetsService::new(parts.db.clone(), parts.cache()?, parts.tokens.clone(), w.clone()))
 //!     }
 //!
 //!     fn routes(svc: WidgetsService, server: &ServerSettings, routes: &mut RoutesBuilder) {
@@ -32,8 +46,6 @@
 //!
 //! crm_platform::service_api!(Widgets);
 //! ```
-//! and its `main.rs` is `crm_platform::app::main::<crm_widgets::Widgets>().await` under
-//! `#[tokio::main]` (plus the global allocator).
 use crate::cache::Cache;
 use crate::config::{CacheSettings, ConfigError, PlatformSettings, ServerSettings};
 use crate::db::SchemaReadiness;

@@ -1,4 +1,4 @@
-//! The write path every service shares, around [`idempotency`](crate::idempotency): open a
+//! The write path every service shares, around [`idempotency`]: open a
 //! mutation under its request's key, commit it with the response stored for replays, then drop
 //! what it changed from the cache.
 //!
