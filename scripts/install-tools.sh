@@ -39,24 +39,47 @@ go_bin_version() {
   go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
 }
 
-# go_tool NAME MODULE/PATH VERSION [extra ldflags]
-go_tool() {
-  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-}
-  local have
-  have="$(go_bin_version "$BIN/$name")"
+# pinned NAME VERSION HAVE NEEDS COMMAND...: runs COMMAND (the install of NAME VERSION, which
+# needs the program NEEDS) unless HAVE, the installed version, is already VERSION.
+pinned() {
+  local name=$1 version=$2 have=$3 needs=$4
+  shift 4
   if [[ "$have" == "$version" ]]; then
     log "$name $version already installed"
     return 0
   fi
-  command -v go >/dev/null || die "go is required to build $name (install Go >= 1.26)"
+  command -v "$needs" >/dev/null || die "$needs is required to build $name"
   log "installing $name $version (was: ${have:-absent}) ..."
   local start=$SECONDS
-  # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
-  # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
-  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS='' \
-    go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
+  "$@"
   log "$name $version installed in $((SECONDS - start))s"
 }
+
+# go_tool NAME MODULE/PATH VERSION [extra ldflags] (Go >= 1.26)
+go_tool() {
+  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-}
+  # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
+  # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
+  pinned "$name" "$version" "$(go_bin_version "$BIN/$name")" go \
+    env GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS='' \
+    go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
+}
+
+# Crate version cargo recorded installing into ./.tools (./.tools/.crates.toml), "" if none.
+cargo_bin_version() {
+  cargo install --list --root "$TOOLS" 2>/dev/null |
+    awk -v c="$1" '$1 == c { sub(/^v/, "", $2); sub(/:$/, "", $2); print $2; exit }'
+}
+
+# cargo_tool CRATE VERSION: from crates.io into ./.tools/bin. --locked: the dependency
+# versions the release was tested with, not the newest that match.
+cargo_tool() {
+  local crate=$1 version=$2
+  pinned "$crate" "$version" "$(cargo_bin_version "$crate")" cargo \
+    cargo install --quiet --locked --root "$TOOLS" --version "$version" "$crate"
+}
+
+install_machete() { cargo_tool cargo-machete "$CARGO_MACHETE_VERSION"; }
 
 install_helm() {
   # Helm's own Makefile stamps these; without them `helm version` says v3.22 and
@@ -77,25 +100,6 @@ install_buf()     { go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"; 
 install_grpcurl() { go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION" "-X main.version=$GRPCURL_VERSION"; }
 install_ghz()     { go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION" "-X main.version=$GHZ_VERSION"; }
 install_kind()    { go_tool kind sigs.k8s.io/kind "$KIND_VERSION"; }
-
-# cargo_tool CRATE VERSION: `cargo install` into ./.tools (binaries in ./.tools/bin). The
-# version comes from cargo's own record of what it installed there (./.tools/.crates.toml).
-cargo_tool() {
-  local crate=$1 version=$2 have
-  have="$(cargo install --list --root "$TOOLS" 2>/dev/null | awk -v c="$crate" '$1 == c { sub(/^v/, "", $2); sub(/:$/, "", $2); print $2; exit }')"
-  if [[ "$have" == "$version" ]]; then
-    log "$crate $version already installed"
-    return 0
-  fi
-  command -v cargo >/dev/null || die "cargo is required to build $crate"
-  log "installing $crate $version (was: ${have:-absent}) ..."
-  local start=$SECONDS
-  # --locked: the dependency versions the release was tested with, not the newest matching.
-  cargo install --quiet --locked --root "$TOOLS" --version "$version" "$crate"
-  log "$crate $version installed in $((SECONDS - start))s"
-}
-
-install_machete() { cargo_tool cargo-machete "$CARGO_MACHETE_VERSION"; }
 
 install_venv() {
   local py=${PYTHON:-python3}

@@ -60,10 +60,6 @@ impl<C: Clone> Remote<C> {
         })
     }
 
-    pub fn settings(&self) -> &ClientSettings {
-        &self.settings
-    }
-
     /// Calls `rpc` with `message` under the deadline and retry policy; `call` says whether
     /// the RPC may be repeated. `rpc` is the typed method, e.g.
     /// `|mut c, req| async move { c.get_customer(req).await }`.

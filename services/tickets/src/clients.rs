@@ -127,7 +127,9 @@ impl Clients {
     /// The customer's loyalty tier code, when loyalty is configured and answers.
     pub async fn tier(&self, id: CustomerId) -> Option<String> {
         let client = self.loyalty.as_ref()?;
-        let req = lpb::GetTierRequest { customer: id.name() };
+        let req = lpb::GetTierRequest {
+            customer: id.name(),
+        };
         let res = client
             .call(Idempotence::ReadOnly, req, |mut c, req| async move {
                 c.get_tier(req).await

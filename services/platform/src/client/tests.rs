@@ -85,9 +85,11 @@ async fn check(
 ) -> (Result<i32, Code>, usize) {
     let remote = Remote::new(s, HealthClient::new).expect("remote");
     let res = remote
-        .call(call, HealthCheckRequest::default(), |mut c, req| async move {
-            c.check(req).await
-        })
+        .call(
+            call,
+            HealthCheckRequest::default(),
+            |mut c, req| async move { c.check(req).await },
+        )
         .await;
     let calls = script.timeouts.lock().expect("lock").len();
     (res.map(|r| r.status).map_err(|e| e.code()), calls)
@@ -182,7 +184,11 @@ fn micros(header: &str) -> u64 {
 async fn the_callers_deadline_caps_the_callees() {
     let (script, s) = scripted(&[]).await;
     let served_until = Instant::now() + Duration::from_millis(300);
-    let res = serving_until(served_until, check(&script, s.clone(), Idempotence::ReadOnly)).await;
+    let res = serving_until(
+        served_until,
+        check(&script, s.clone(), Idempotence::ReadOnly),
+    )
+    .await;
     assert_eq!(res, (Ok(1), 1));
     let sent = micros(&script.timeouts.lock().expect("lock")[0]);
     assert!(sent > 0 && sent <= 300_000, "{sent} µs");
@@ -197,11 +203,7 @@ async fn the_callers_deadline_caps_the_callees() {
 #[tokio::test]
 async fn no_call_is_made_past_the_callers_deadline() {
     let (script, s) = scripted(&[]).await;
-    let res = serving_until(
-        Instant::now(),
-        check(&script, s, Idempotence::ReadOnly),
-    )
-    .await;
+    let res = serving_until(Instant::now(), check(&script, s, Idempotence::ReadOnly)).await;
     assert_eq!(res, (Err(Code::DeadlineExceeded), 0));
 }
 
