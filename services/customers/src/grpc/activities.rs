@@ -4,7 +4,7 @@ use crate::domain::CustomerId;
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key, page_size};
+use crm_platform::grpc::{IntoStatus, page_size};
 use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
@@ -15,13 +15,7 @@ pub(super) async fn record(
 ) -> Reply<pb::Activity> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "RecordActivity",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "RecordActivity", &mut v);
     let id = parse_name("parent", &req.parent, &mut v);
     let mut av = Violations::new();
     let activity = match &req.activity {

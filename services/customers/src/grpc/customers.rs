@@ -6,7 +6,7 @@ use crate::error::DOMAIN;
 use crate::service::{CustomersService, ListFilter};
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
-use crm_platform::grpc::{IntoStatus, actor, idempotency_key, page_size};
+use crm_platform::grpc::{IntoStatus, actor, page_size};
 use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
@@ -18,13 +18,7 @@ pub(super) async fn create(
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CreateCustomer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CreateCustomer", &mut v);
     let mut pv = Violations::new();
     let profile = req
         .customer
@@ -121,13 +115,7 @@ pub(super) async fn update(
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "UpdateCustomer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "UpdateCustomer", &mut v);
     let paths = req
         .update_mask
         .as_ref()
@@ -168,13 +156,7 @@ pub(super) async fn delete(
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "DeleteCustomer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "DeleteCustomer", &mut v);
     let id = parse_name("name", &req.name, &mut v);
     let etag = convert::etag("etag", &req.etag, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
@@ -192,13 +174,7 @@ pub(super) async fn undelete(
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "UndeleteCustomer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "UndeleteCustomer", &mut v);
     let id = parse_name("name", &req.name, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
     let c = svc.undelete(&key, id, &actor).await.into_status(DOMAIN)?;

@@ -4,7 +4,7 @@ use super::{Reply, convert, parse_name, parsed};
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, actor, idempotency_key};
+use crm_platform::grpc::{IntoStatus, actor};
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
 
@@ -27,13 +27,7 @@ pub(super) async fn erase(
     let meta_actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "EraseCustomer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "EraseCustomer", &mut v);
     let id = parse_name("name", &req.name, &mut v);
     let actor = convert::actor(&req.actor, meta_actor, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;

@@ -3,7 +3,7 @@ use super::{Reply, convert, parse_name, parsed};
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, actor, idempotency_key, page_size};
+use crm_platform::grpc::{IntoStatus, actor, page_size};
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
 
@@ -52,13 +52,7 @@ pub(super) async fn merge(
     let key = if req.validate_only {
         None
     } else {
-        idempotency_key(
-            &req,
-            &req.request_id,
-            "MergeCustomers",
-            |r| r.request_id.clear(),
-            &mut v,
-        )
+        request_key!(req, "MergeCustomers", &mut v)
     };
     let actor = convert::actor(&req.actor, meta_actor, &mut v);
     let survivor = parsed(v, survivor)?;
