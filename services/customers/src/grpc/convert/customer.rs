@@ -1,6 +1,6 @@
 //! A stored customer, and its audit log, to the wire.
 use super::enums::{CHANNELS, GENDERS, LEVELS, STAGES, code_of};
-use super::{attributes, consent, contact, dates};
+use super::{address, attributes, consent, dates};
 use crate::domain::{AuditEntry, Customer, CustomerState};
 use crm_platform::validate::to_timestamp;
 use crm_proto::customers as pb;
@@ -25,7 +25,7 @@ pub fn customer(c: &Customer) -> pb::Customer {
             .map(|e| e.as_str().to_owned())
             .collect(),
         phones: p.phones.iter().map(|x| x.as_str().to_owned()).collect(),
-        addresses: p.addresses.iter().map(contact::address).collect(),
+        addresses: p.addresses.iter().map(address::address).collect(),
         preferred_channel: p
             .preferred_channel
             .map(|ch| code_of(CHANNELS, ch))

@@ -1,9 +1,9 @@
 //! proto <-> domain, one file per aggregate. Parsing collects every violation with its
 //! proto field path; the adapter prefixes the request field (e.g. `customer.`).
 mod activity;
+mod address;
 mod attributes;
 mod consent;
-mod contact;
 mod customer;
 mod dates;
 mod enums;

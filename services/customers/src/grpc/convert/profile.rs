@@ -1,7 +1,7 @@
 //! The settable fields of a customer, parsed from the wire.
 use super::enums::{CHANNELS, GENDERS, LEVELS, STAGES, enum_field};
-use super::{attributes, bounded, consent, contact, dates, max_chars};
-use crate::domain::{Email, Phone, Profile, Tag, contact as domain_contact};
+use super::{address, attributes, bounded, consent, dates, max_chars};
+use crate::domain::{Email, Phone, Profile, Tag, contact};
 use crate::settings::InputLimits;
 use crm_platform::Violations;
 use crm_platform::validate::text;
@@ -49,7 +49,7 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
         .iter()
         .enumerate()
     {
-        p.addresses.push(contact::address_from_proto(
+        p.addresses.push(address::address_from_proto(
             a,
             &format!("addresses[{i}]"),
             v,
@@ -59,10 +59,7 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
         p.preferred_channel = enum_field(c.preferred_channel, "preferred_channel", CHANNELS, v);
     }
     if !c.language_code.is_empty()
-        && let Some(tag) = v.check(
-            "language_code",
-            domain_contact::language_tag(&c.language_code),
-        )
+        && let Some(tag) = v.check("language_code", contact::language_tag(&c.language_code))
     {
         p.language_code = tag;
     }

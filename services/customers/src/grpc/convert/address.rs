@@ -1,4 +1,4 @@
-//! Postal addresses (e-mails and phones parse into their domain types in the profile).
+//! Postal addresses, parsed from the wire and back.
 use super::{bounded, max_chars};
 use crate::domain::{PostalAddress, contact};
 use crm_platform::Violations;
