@@ -55,3 +55,26 @@ pub fn decode<T: DeserializeOwned>(version: i32, column: &str, text: &str) -> Re
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_versions_it_knows_and_refuses_the_others() {
+        let tags = encode(&vec!["kettle", "warranty"]).expect("encode");
+        assert_eq!(
+            decode::<Vec<String>>(JSON_VERSION, "tags", &tags).expect("decode"),
+            ["kettle", "warranty"]
+        );
+        let miss: Vec<v1::Miss> = decode(
+            1,
+            "sla_missed",
+            r#"[{"target":"resolution","due":"2026-11-19T15:00:00Z"}]"#,
+        )
+        .expect("v1");
+        assert_eq!(miss[0].target, "resolution");
+        assert!(decode::<Vec<String>>(2, "tags", &tags).is_err());
+        assert!(decode::<Vec<String>>(1, "tags", "{").is_err());
+    }
+}

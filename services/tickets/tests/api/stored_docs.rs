@@ -485,9 +485,7 @@ fn json(s: &str) -> serde_json::Value {
 async fn rows_written_as_documents_read_the_same_after_the_column_migration() {
     each_backend(|backend| async move {
         let storage = Storage::fresh(backend).await;
-        let mut s = crm_tickets::Settings::load(None).expect("settings");
-        storage.apply(&mut s.platform);
-        let db = crm_platform::db::connect(&s.platform.database, crm_tickets::SERVICE)
+        let db = sea_orm::Database::connect(storage.database_url.as_str())
             .await
             .expect("connect");
         Migrator::up(&db, Some(PREVIOUS)).await.expect("old schema");
@@ -526,7 +524,10 @@ async fn rows_written_as_documents_read_the_same_after_the_column_migration() {
         // The start-up pass may have filled some already; this one fills what it left.
         let filled = app.service.backfill_ticket_columns().await.expect("fill");
         assert!(filled <= 2, "{filled}");
-        let rows = ticket::Entity::find().all(app.service.db()).await.expect("rows");
+        let rows = ticket::Entity::find()
+            .all(app.service.db())
+            .await
+            .expect("rows");
         assert!(rows.iter().all(|r| r.columns_version == 1), "{rows:?}");
         let solved = rows.iter().find(|r| r.id == id(T2)).expect("T2");
         assert_eq!(solved.resolution_seconds, Some(8 * 3600));
