@@ -5,6 +5,7 @@ mod m20261123_000001_create_tickets;
 mod m20261201_000002_ticket_stats_columns;
 mod m20261201_000003_survey_answers;
 mod m20261201_000004_range_scan_indexes;
+mod m20261201_000005_record_columns;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_ticket_stats_columns::Migration),
             Box::new(m20261201_000003_survey_answers::Migration),
             Box::new(m20261201_000004_range_scan_indexes::Migration),
+            Box::new(m20261201_000005_record_columns::Migration),
         ]
     }
 }
