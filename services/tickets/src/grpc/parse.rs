@@ -1,14 +1,13 @@
 //! Proto -> domain: request parsers that record every violation under the field's proto
 //! path, so a handler only parses, calls the service and converts the answer back.
 use crate::domain::{
-    Agent, AgentId, Attachment, Author, Category, Channel, CustomerId, Macro, MessageKind,
-    NewTicket, Priority, RoutingStrategy, Satisfaction, Team, TeamId, TicketId, TicketPatch,
-    WireEnum, check_macro_code, macros, now,
+    Agent, AgentId, AgentPatch, Attachment, Author, Category, Channel, CustomerId, Macro,
+    MessageKind, NewTicket, Priority, RoutingStrategy, Satisfaction, Team, TeamId, TeamPatch,
+    TicketId, TicketPatch, TicketQuery, WireEnum, check_macro_code, macros, now,
 };
 use crate::error::DOMAIN;
-use crate::service::{AgentPatch, NewMessage, TeamPatch};
+use crate::service::NewMessage;
 use crate::settings::Limits;
-use crate::store::TicketQuery;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 pub use crm_platform::grpc::{page_size, text};

@@ -6,8 +6,8 @@ pub mod entities;
 pub mod stats;
 
 use crate::domain::{
-    Agent, AgentId, Calendar, Category, Channel, CustomerId, Macro, Message, Priority,
-    RoutingStrategy, Satisfaction, SlaState, Status, Target, Team, TeamId, Ticket, TicketId,
+    Agent, AgentId, Calendar, Category, Macro, Message, RoutingStrategy, Satisfaction, SlaState,
+    Target, Team, TeamId, Ticket, TicketId,
 };
 use chrono::{DateTime, Utc};
 use convert::*;
@@ -76,19 +76,7 @@ pub async fn lock_ticket(
         .transpose()
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct TicketQuery {
-    pub status: Option<Status>,
-    pub priority: Option<Priority>,
-    pub team: Option<TeamId>,
-    pub assignee: Option<AgentId>,
-    pub customer: Option<CustomerId>,
-    pub channel: Option<Channel>,
-    pub category: Option<Category>,
-    pub sla_state: Option<SlaState>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-}
+pub use crate::domain::TicketQuery;
 
 /// Tickets whose SLA state at `now` is `state`, as conditions whose union it is (each an
 /// equality on the stored state, so each reads one index range). The stored state is the
