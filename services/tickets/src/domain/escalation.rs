@@ -70,6 +70,8 @@ mod tests {
     use Target::{FirstResponse, NextResponse, Resolution};
     use chrono::Duration;
 
+    type Breaches = Vec<(Target, DateTime<Utc>)>;
+
     #[test]
     fn which_breaches_the_job_finds() {
         // The fixture: first response due at hour 1, resolution at hour 10.
@@ -101,53 +103,19 @@ mod tests {
         };
         let just_after = at(1) + Duration::microseconds(1);
         // (case, ticket, at, breaches found)
-        let table: Vec<(&str, Ticket, DateTime<Utc>, Vec<(Target, DateTime<Utc>)>)> = vec![
+        #[rustfmt::skip]
+        let table: Vec<(&str, Ticket, DateTime<Utc>, Breaches)> = vec![
             ("nothing due yet", running(), at(0), vec![]),
-            (
-                "exactly at the due time is not late",
-                running(),
-                at(1),
-                vec![],
-            ),
-            (
-                "just after",
-                running(),
-                just_after,
-                vec![(FirstResponse, at(1))],
-            ),
-            (
-                "two at once",
-                running(),
-                at(11),
-                vec![(FirstResponse, at(1)), (Resolution, at(10))],
-            ),
-            (
-                "already recorded is not found again",
-                recorded(),
-                at(2),
-                vec![],
-            ),
-            (
-                "already recorded, the next one is",
-                recorded(),
-                at(11),
-                vec![(Resolution, at(10))],
-            ),
+            ("exactly at the due time is not late", running(), at(1), vec![]),
+            ("just after", running(), just_after, vec![(FirstResponse, at(1))]),
+            ("two at once", running(), at(11), vec![(FirstResponse, at(1)), (Resolution, at(10))]),
+            ("already recorded is not found again", recorded(), at(2), vec![]),
+            ("already recorded, the next one is", recorded(), at(11), vec![(Resolution, at(10))]),
             ("answered in time", answered(), at(5), vec![]),
-            (
-                "a next reply owed",
-                owed(),
-                at(5),
-                vec![(NextResponse, at(4))],
-            ),
+            ("a next reply owed", owed(), at(5), vec![(NextResponse, at(4))]),
             ("paused: the clock stands", paused(), at(100), vec![]),
             ("solved: nothing runs", solved_at(1), at(100), vec![]),
-            (
-                "finished without an answer",
-                closed_unanswered(),
-                at(100),
-                vec![],
-            ),
+            ("finished without an answer", closed_unanswered(), at(100), vec![]),
         ];
         for (case, t, now, want) in table {
             assert_eq!(t.sla.overdue(now), want, "{case}");
@@ -176,103 +144,20 @@ mod tests {
         let (ours, escalation) = (Some(team(1)), Some(team(9)));
         let a = Some(agent(1));
         // (case, ticket, claimed, escalation team, what the ticket is then)
-        let table: Vec<(
-            &str,
-            Ticket,
-            Vec<(Target, DateTime<Utc>)>,
-            Option<TeamId>,
-            After,
-        )> = vec![
-            (
-                "low to normal, to the escalation team",
-                with(Priority::Low, ours),
-                fr.clone(),
-                escalation,
-                (
-                    Priority::Normal,
-                    escalation,
-                    None,
-                    a,
-                    format!(
-                        "SLA missed: first_response. Priority raised to normal; reassigned to {}.",
-                        team(9)
-                    ),
-                ),
-            ),
-            (
-                "two breaches escalate once",
-                with(Priority::Normal, ours),
-                both.clone(),
-                escalation,
-                (
-                    Priority::High,
-                    escalation,
-                    None,
-                    a,
-                    format!(
-                        "SLA missed: first_response, resolution. Priority raised to high; reassigned to {}.",
-                        team(9)
-                    ),
-                ),
-            ),
-            (
-                "urgent stays urgent",
-                with(Priority::Urgent, ours),
-                fr.clone(),
-                escalation,
-                (
-                    Priority::Urgent,
-                    escalation,
-                    None,
-                    a,
-                    format!(
-                        "SLA missed: first_response. Priority raised to urgent; reassigned to {}.",
-                        team(9)
-                    ),
-                ),
-            ),
-            (
-                "no escalation team: stays with its team and agent",
-                with(Priority::High, ours),
-                fr.clone(),
-                None,
-                (
-                    Priority::Urgent,
-                    ours,
-                    a,
-                    None,
-                    "SLA missed: first_response. Priority raised to urgent.".to_owned(),
-                ),
-            ),
-            (
-                "already with the escalation team: keeps its agent",
-                with(Priority::Low, escalation),
-                fr.clone(),
-                escalation,
-                (
-                    Priority::Normal,
-                    escalation,
-                    a,
-                    None,
-                    "SLA missed: first_response. Priority raised to normal.".to_owned(),
-                ),
-            ),
-            (
-                "no team yet: to the escalation team",
-                with(Priority::Normal, None),
-                both.clone(),
-                escalation,
-                (
-                    Priority::High,
-                    escalation,
-                    None,
-                    a,
-                    format!(
-                        "SLA missed: first_response, resolution. Priority raised to high; reassigned to {}.",
-                        team(9)
-                    ),
-                ),
-            ),
+        #[rustfmt::skip]
+        let table: Vec<(&str, Ticket, Breaches, Option<TeamId>, After)> = vec![
+            ("low to normal, to the escalation team", with(Priority::Low, ours), fr.clone(), escalation,
+                (Priority::Normal, escalation, None, a, format!("SLA missed: first_response. Priority raised to normal; reassigned to {}.", team(9)))),
+            ("two breaches escalate once", with(Priority::Normal, ours), both.clone(), escalation,
+                (Priority::High, escalation, None, a, format!("SLA missed: first_response, resolution. Priority raised to high; reassigned to {}.", team(9)))),
+            ("urgent stays urgent", with(Priority::Urgent, ours), fr.clone(), escalation,
+                (Priority::Urgent, escalation, None, a, format!("SLA missed: first_response. Priority raised to urgent; reassigned to {}.", team(9)))),
+            ("no escalation team: stays with its team and agent", with(Priority::High, ours), fr.clone(), None,
+                (Priority::Urgent, ours, a, None, "SLA missed: first_response. Priority raised to urgent.".to_owned())),
+            ("already with the escalation team: keeps its agent", with(Priority::Low, escalation), fr.clone(), escalation,
+                (Priority::Normal, escalation, a, None, "SLA missed: first_response. Priority raised to normal.".to_owned())),
+            ("no team yet: to the escalation team", with(Priority::Normal, None), both.clone(), escalation,
+                (Priority::High, escalation, None, a, format!("SLA missed: first_response, resolution. Priority raised to high; reassigned to {}.", team(9)))),
         ];
         for (case, mut t, claimed, esc, want) in table {
             let e = plan(&t, claimed.clone(), esc);
