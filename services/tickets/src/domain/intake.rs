@@ -168,6 +168,7 @@ mod tests {
 
     #[test]
     fn settling_the_customer() {
+        use CustomerCheck::{Deleted, Erased, NotFound, Verified};
         let c = customer();
         let survivor = CustomerId(uuid::Uuid::from_u128(2));
         let unverified = || {
@@ -175,64 +176,17 @@ mod tests {
             t.customer_check = CustomerCheck::Unverified;
             t
         };
+        let note = |s: String| Settled::Now(Some(s));
         // (case, ticket, answer, survivor, what changed, customer and check then)
+        #[rustfmt::skip]
         let table = [
-            (
-                "verified",
-                unverified(),
-                CustomerCheck::Verified,
-                c,
-                Settled::Now(None),
-                c,
-                CustomerCheck::Verified,
-            ),
-            (
-                "merged into another",
-                unverified(),
-                CustomerCheck::Verified,
-                survivor,
-                Settled::Now(Some(format!(
-                    "{c} was merged into {survivor}; the ticket moved to it."
-                ))),
-                survivor,
-                CustomerCheck::Verified,
-            ),
-            (
-                "unknown",
-                unverified(),
-                CustomerCheck::NotFound,
-                c,
-                Settled::Now(Some(format!("The customers service does not know {c}."))),
-                c,
-                CustomerCheck::NotFound,
-            ),
-            (
-                "erased",
-                unverified(),
-                CustomerCheck::Erased,
-                c,
-                Settled::Now(Some(format!("{c} was erased."))),
-                c,
-                CustomerCheck::Erased,
-            ),
-            (
-                "deleted",
-                unverified(),
-                CustomerCheck::Deleted,
-                c,
-                Settled::Now(Some(format!("{c} is deleted."))),
-                c,
-                CustomerCheck::Deleted,
-            ),
-            (
-                "settled before",
-                ticket(Status::Open),
-                CustomerCheck::Erased,
-                survivor,
-                Settled::Already,
-                c,
-                CustomerCheck::Verified,
-            ),
+            ("verified", unverified(), Verified, c, Settled::Now(None), c, Verified),
+            ("merged into another", unverified(), Verified, survivor,
+                note(format!("{c} was merged into {survivor}; the ticket moved to it.")), survivor, Verified),
+            ("unknown", unverified(), NotFound, c, note(format!("The customers service does not know {c}.")), c, NotFound),
+            ("erased", unverified(), Erased, c, note(format!("{c} was erased.")), c, Erased),
+            ("deleted", unverified(), Deleted, c, note(format!("{c} is deleted.")), c, Deleted),
+            ("settled before", ticket(Status::Open), Erased, survivor, Settled::Already, c, Verified),
         ];
         for (case, mut t, check, to, want, customer_then, check_then) in table {
             assert_eq!(settle_customer(&mut t, check, to), want, "{case}");

@@ -106,49 +106,31 @@ mod tests {
     #[test]
     fn team_patches_change_the_named_fields_only() {
         let skills = BTreeMap::from([(Category::Repair, "soldering".to_owned())]);
+        let patch = TeamPatch::default;
         // (case, patch, the team then)
+        #[rustfmt::skip]
         let table = [
-            ("nothing", TeamPatch::default(), a_team()),
-            (
-                "a name",
-                TeamPatch {
-                    display_name: Some("Fixes".into()),
-                    ..TeamPatch::default()
-                },
-                Team {
-                    display_name: "Fixes".into(),
-                    ..a_team()
-                },
-            ),
-            (
-                "no categories at all",
-                TeamPatch {
-                    categories: Some(vec![]),
-                    ..TeamPatch::default()
-                },
-                Team {
-                    categories: vec![],
-                    ..a_team()
-                },
-            ),
-            (
-                "everything",
-                TeamPatch {
-                    display_name: Some("Escalations".into()),
-                    routing_strategy: Some(RoutingStrategy::RoundRobin),
-                    categories: Some(vec![Category::Billing, Category::Other]),
-                    category_skills: Some(skills.clone()),
-                    escalation_team: Some(true),
-                },
-                Team {
-                    display_name: "Escalations".into(),
-                    routing_strategy: RoutingStrategy::RoundRobin,
-                    categories: vec![Category::Billing, Category::Other],
-                    category_skills: skills.clone(),
-                    escalation_team: true,
-                    ..a_team()
-                },
-            ),
+            ("nothing", patch(), a_team()),
+            ("a name", TeamPatch { display_name: Some("Fixes".into()), ..patch() },
+                Team { display_name: "Fixes".into(), ..a_team() }),
+            ("no categories at all", TeamPatch { categories: Some(vec![]), ..patch() },
+                Team { categories: vec![], ..a_team() }),
+            ("escalation only", TeamPatch { escalation_team: Some(true), ..patch() },
+                Team { escalation_team: true, ..a_team() }),
+            ("everything", TeamPatch {
+                display_name: Some("Escalations".into()),
+                routing_strategy: Some(RoutingStrategy::RoundRobin),
+                categories: Some(vec![Category::Billing, Category::Other]),
+                category_skills: Some(skills.clone()),
+                escalation_team: Some(true),
+            }, Team {
+                display_name: "Escalations".into(),
+                routing_strategy: RoutingStrategy::RoundRobin,
+                categories: vec![Category::Billing, Category::Other],
+                category_skills: skills.clone(),
+                escalation_team: true,
+                ..a_team()
+            }),
         ];
         for (case, patch, want) in table {
             let mut t = a_team();
@@ -159,57 +141,19 @@ mod tests {
 
     #[test]
     fn agent_patches_change_the_named_fields_only() {
+        let patch = AgentPatch::default;
         // (case, patch, the agent then)
+        #[rustfmt::skip]
         let table = [
-            ("nothing", AgentPatch::default(), an_agent()),
-            (
-                "away",
-                AgentPatch {
-                    available: Some(false),
-                    ..AgentPatch::default()
-                },
-                Agent {
-                    available: false,
-                    ..an_agent()
-                },
-            ),
-            (
-                "no skills",
-                AgentPatch {
-                    skills: Some(vec![]),
-                    ..AgentPatch::default()
-                },
-                Agent {
-                    skills: vec![],
-                    ..an_agent()
-                },
-            ),
-            (
-                "another team, more capacity",
-                AgentPatch {
-                    team: Some(team(2)),
-                    max_open_tickets: Some(9),
-                    ..AgentPatch::default()
-                },
-                Agent {
-                    team: team(2),
-                    max_open_tickets: 9,
-                    ..an_agent()
-                },
-            ),
-            (
-                "name and e-mail",
-                AgentPatch {
-                    display_name: Some("Ana B".into()),
-                    email: Some(String::new()),
-                    ..AgentPatch::default()
-                },
-                Agent {
-                    display_name: "Ana B".into(),
-                    email: String::new(),
-                    ..an_agent()
-                },
-            ),
+            ("nothing", patch(), an_agent()),
+            ("away", AgentPatch { available: Some(false), ..patch() },
+                Agent { available: false, ..an_agent() }),
+            ("no skills", AgentPatch { skills: Some(vec![]), ..patch() },
+                Agent { skills: vec![], ..an_agent() }),
+            ("another team, more capacity", AgentPatch { team: Some(team(2)), max_open_tickets: Some(9), ..patch() },
+                Agent { team: team(2), max_open_tickets: 9, ..an_agent() }),
+            ("name and e-mail", AgentPatch { display_name: Some("Ana B".into()), email: Some(String::new()), ..patch() },
+                Agent { display_name: "Ana B".into(), email: String::new(), ..an_agent() }),
         ];
         for (case, patch, want) in table {
             let mut a = an_agent();

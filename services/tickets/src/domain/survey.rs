@@ -133,57 +133,16 @@ mod tests {
             t
         };
         // (case, ticket, token, an earlier survey answered with it, verdict)
+        #[rustfmt::skip]
         let table = [
             ("the current token", solved_at(1), "token-1", false, Ok(())),
-            (
-                "reopened since: still open",
-                reopened(),
-                "token-1",
-                false,
-                Ok(()),
-            ),
-            (
-                "a wrong token",
-                solved_at(1),
-                "token-0",
-                false,
-                Err(Refusal::NotOpen),
-            ),
-            (
-                "an earlier survey's token, answered",
-                solved_at(1),
-                "token-0",
-                true,
-                Err(Refusal::Answered),
-            ),
-            (
-                "empty token on a never solved ticket",
-                ticket(Status::Open),
-                "",
-                false,
-                Err(Refusal::NotOpen),
-            ),
-            (
-                "never solved",
-                ticket(Status::Open),
-                "token-1",
-                false,
-                Err(Refusal::NotOpen),
-            ),
-            (
-                "merged away",
-                merged(),
-                "token-1",
-                false,
-                Err(Refusal::NotOpen),
-            ),
-            (
-                "the current token answered earlier is for the store to say",
-                solved_at(1),
-                "token-1",
-                true,
-                Ok(()),
-            ),
+            ("reopened since: still open", reopened(), "token-1", false, Ok(())),
+            ("a wrong token", solved_at(1), "token-0", false, Err(Refusal::NotOpen)),
+            ("an earlier survey's token, answered", solved_at(1), "token-0", true, Err(Refusal::Answered)),
+            ("empty token on a never solved ticket", ticket(Status::Open), "", false, Err(Refusal::NotOpen)),
+            ("never solved", ticket(Status::Open), "token-1", false, Err(Refusal::NotOpen)),
+            ("merged away", merged(), "token-1", false, Err(Refusal::NotOpen)),
+            ("the current token answered earlier is for the store to say", solved_at(1), "token-1", true, Ok(())),
         ];
         for (case, t, token, earlier, want) in table {
             assert_eq!(accepts(&t, token, earlier), want, "{case}");
@@ -199,63 +158,22 @@ mod tests {
         };
         let low = "Low satisfaction score (2/5): follow up with the customer by phone.";
         let pending = format!("{low} Goodwill points follow when the loyalty service answers.");
+        let follow = |note: &str, reopens| {
+            Some(FollowUp {
+                note: note.to_owned(),
+                reopens,
+            })
+        };
         // (case, ticket, overall, threshold, goodwill owed, pending, follow-up)
+        #[rustfmt::skip]
         let table = [
             ("a good score", solved_at(1), 4, 2, true, false, None),
-            (
-                "just above the threshold",
-                solved_at(1),
-                3,
-                2,
-                true,
-                false,
-                None,
-            ),
-            (
-                "at the threshold: reopens, goodwill pending",
-                solved_at(1),
-                2,
-                2,
-                true,
-                true,
-                Some(FollowUp {
-                    note: pending.clone(),
-                    reopens: true,
-                }),
-            ),
-            (
-                "low, no goodwill here",
-                solved_at(1),
-                2,
-                2,
-                false,
-                false,
-                Some(FollowUp {
-                    note: low.to_owned(),
-                    reopens: true,
-                }),
-            ),
-            (
-                "low on a ticket reopened since: no second reopen",
-                open(),
-                2,
-                2,
-                true,
-                true,
-                Some(FollowUp {
-                    note: pending.clone(),
-                    reopens: false,
-                }),
-            ),
-            (
-                "threshold 0: nothing is low",
-                solved_at(1),
-                1,
-                0,
-                true,
-                false,
-                None,
-            ),
+            ("just above the threshold", solved_at(1), 3, 2, true, false, None),
+            ("at the threshold: reopens, goodwill pending", solved_at(1), 2, 2, true, true, follow(&pending, true)),
+            ("low, no goodwill here", solved_at(1), 2, 2, false, false, follow(low, true)),
+            ("low on a ticket reopened since: no second reopen", open(), 2, 2, true, true, follow(&pending, false)),
+            ("the lowest score", solved_at(1), 1, 2, false, false, follow(&low.replace("2/5", "1/5"), true)),
+            ("threshold 0: nothing is low", solved_at(1), 1, 0, true, false, None),
         ];
         for (case, t, overall, threshold, owed, want_pending, want) in table {
             let (s, follow_up) = record(&t, answer(overall), at(5), threshold, owed);
