@@ -1,7 +1,7 @@
 //! Values the domain tests build their cases from.
 use super::{
-    AgentId, Calendar, Category, Channel, CustomerCheck, CustomerId, Priority, SlaPolicy, SlaRules,
-    SlaTrack, Status, TeamId, Ticket, TicketId,
+    AgentId, Calendar, Category, Channel, CustomerCheck, CustomerId, NewTicket, Priority,
+    SlaPolicy, SlaRules, Status, TeamId, Ticket, TicketId,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -49,34 +49,25 @@ pub fn team(n: u128) -> TeamId {
 
 /// A ticket created at hour 0 with its SLA running, in `status`, assigned to agent 1 of team 1.
 pub fn ticket(status: Status) -> Ticket {
-    Ticket {
-        id: TicketId(uuid::Uuid::from_u128(7)),
+    let new = NewTicket {
         customer: customer(),
         channel: Channel::Email,
         category: Category::Repair,
         priority: Priority::Normal,
-        status,
         subject: "Broken kettle".into(),
         description: String::new(),
         tags: Vec::new(),
-        team: Some(team(1)),
-        assignee: Some(agent(1)),
         order_id: String::new(),
         booking_id: String::new(),
-        customer_check: CustomerCheck::Verified,
-        sla: SlaTrack::start(&policy(), &calendar(), at(0)),
-        create_time: at(0),
-        update_time: at(0),
-        first_response_time: None,
-        solve_time: None,
-        close_time: None,
-        merged_into: None,
-        merged_from: Vec::new(),
-        escalations: 0,
-        survey_token: String::new(),
-        survey: 0,
-        revision: 1,
-    }
+    };
+    let (p, cal) = (policy(), calendar());
+    let check = CustomerCheck::Verified;
+    let mut t = new.open(customer(), check, Priority::Normal, at(0), rules(&p, &cal));
+    t.id = TicketId(uuid::Uuid::from_u128(7));
+    t.status = status;
+    t.team = Some(team(1));
+    t.assignee = Some(agent(1));
+    t
 }
 
 /// A ticket answered at hour 0 and solved at hour `h`.

@@ -4,7 +4,7 @@ use super::{Reply, convert};
 use crate::error::DOMAIN;
 use crate::service::TicketsService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::grpc::IntoStatus;
 use crm_proto::tickets as pb;
 use tonic::{Request, Response};
 
@@ -14,13 +14,7 @@ pub async fn submit_satisfaction(
 ) -> Reply<pb::Satisfaction> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "SubmitSatisfaction",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "SubmitSatisfaction", &mut v);
     let id = ticket("name", &req.name, &mut v);
     parse::survey_token(&req.survey_token, &mut v);
     let s = parse::satisfaction(id, req.satisfaction.as_ref(), &mut v);

@@ -5,7 +5,7 @@ use crate::domain::TeamId;
 use crate::error::DOMAIN;
 use crate::service::TicketsService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::grpc::IntoStatus;
 use crm_proto::tickets as pb;
 use tonic::{Request, Response};
 
@@ -33,13 +33,7 @@ pub async fn create_team(
 ) -> Reply<pb::Team> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CreateTeam",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CreateTeam", &mut v);
     let t = parse::new_team(req.team.as_ref(), &mut v);
     let (key, t) = parsed(v, key.zip(t))?;
     let out = svc.create_team(&key, t).await.into_status(DOMAIN)?;
@@ -81,17 +75,8 @@ pub async fn update_team(
 ) -> Reply<pb::Team> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "UpdateTeam",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
-    let t = req.team.clone().unwrap_or_default();
-    if req.team.is_none() {
-        v.add("team", "is required");
-    }
+    let key = request_key!(req, "UpdateTeam", &mut v);
+    let t = parse::whole("team", req.team.as_ref(), &mut v);
     let id = team("team.name", &t.name, &mut v);
     etag("team.etag", &t.etag, &mut v);
     let mask = update_mask(req.update_mask.as_ref(), TEAM_FIELDS, &mut v);
@@ -110,13 +95,7 @@ pub async fn delete_team(
 ) -> Reply<()> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "DeleteTeam",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "DeleteTeam", &mut v);
     let id = team("name", &req.name, &mut v);
     etag("etag", &req.etag, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
@@ -132,13 +111,7 @@ pub async fn create_agent(
 ) -> Reply<pb::Agent> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CreateAgent",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CreateAgent", &mut v);
     let a = parse::new_agent(req.agent.as_ref(), svc.limits(), &mut v);
     let (key, a) = parsed(v, key.zip(a))?;
     let out = svc.create_agent(&key, a).await.into_status(DOMAIN)?;
@@ -181,17 +154,8 @@ pub async fn update_agent(
 ) -> Reply<pb::Agent> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "UpdateAgent",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
-    let a = req.agent.clone().unwrap_or_default();
-    if req.agent.is_none() {
-        v.add("agent", "is required");
-    }
+    let key = request_key!(req, "UpdateAgent", &mut v);
+    let a = parse::whole("agent", req.agent.as_ref(), &mut v);
     let id = agent("agent.name", &a.name, &mut v);
     etag("agent.etag", &a.etag, &mut v);
     let mask = update_mask(req.update_mask.as_ref(), AGENT_FIELDS, &mut v);
@@ -213,13 +177,7 @@ pub async fn delete_agent(
 ) -> Reply<()> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "DeleteAgent",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "DeleteAgent", &mut v);
     let id = agent("name", &req.name, &mut v);
     etag("etag", &req.etag, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
@@ -235,13 +193,7 @@ pub async fn create_macro(
 ) -> Reply<pb::Macro> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CreateMacro",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CreateMacro", &mut v);
     let m = parse::new_macro(req.r#macro.as_ref(), &mut v);
     let (key, m) = parsed(v, key.zip(m))?;
     let out = svc.create_macro(&key, m).await.into_status(DOMAIN)?;
@@ -286,13 +238,7 @@ pub async fn delete_macro(
 ) -> Reply<()> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "DeleteMacro",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "DeleteMacro", &mut v);
     let code = v.check("name", crate::domain::parse_macro_name(&req.name));
     let (key, code) = parsed(v, key.zip(code))?;
     svc.delete_macro(&key, &code).await.into_status(DOMAIN)?;

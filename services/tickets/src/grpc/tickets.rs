@@ -6,7 +6,7 @@ use crate::domain::{AgentId, TeamId};
 use crate::error::DOMAIN;
 use crate::service::{Assign, TicketsService};
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::grpc::IntoStatus;
 use crm_proto::tickets as pb;
 use tonic::{Request, Response};
 
@@ -27,13 +27,7 @@ pub async fn create_ticket(
 ) -> Reply<pb::Ticket> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CreateTicket",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CreateTicket", &mut v);
     let new = parse::new_ticket(req.ticket.as_ref(), svc.limits(), &mut v);
     let (key, new) = parsed(v, key.zip(new))?;
     let out = svc.create_ticket(&key, new).await.into_status(DOMAIN)?;
@@ -76,17 +70,8 @@ pub async fn update_ticket(
 ) -> Reply<pb::Ticket> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "UpdateTicket",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
-    let t = req.ticket.clone().unwrap_or_default();
-    if req.ticket.is_none() {
-        v.add("ticket", "is required");
-    }
+    let key = request_key!(req, "UpdateTicket", &mut v);
+    let t = parse::whole("ticket", req.ticket.as_ref(), &mut v);
     let id = ticket("ticket.name", &t.name, &mut v);
     etag("ticket.etag", &t.etag, &mut v);
     let mask = update_mask(req.update_mask.as_ref(), TICKET_FIELDS, &mut v);
@@ -108,13 +93,7 @@ pub async fn change_status(
 ) -> Reply<pb::Ticket> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "ChangeStatus",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "ChangeStatus", &mut v);
     let id = ticket("name", &req.name, &mut v);
     let to = required_enum("status", req.status, &mut v);
     etag("etag", &req.etag, &mut v);
@@ -132,13 +111,7 @@ pub async fn assign_ticket(
 ) -> Reply<pb::Ticket> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "AssignTicket",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "AssignTicket", &mut v);
     let id = ticket("name", &req.name, &mut v);
     let t = opt("team", &req.team, TeamId::parse_name, &mut v);
     let a = opt("agent", &req.agent, AgentId::parse_name, &mut v);
@@ -162,13 +135,7 @@ pub async fn merge_tickets(
 ) -> Reply<pb::Ticket> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "MergeTickets",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "MergeTickets", &mut v);
     let target = ticket("name", &req.name, &mut v);
     let source = ticket("source", &req.source, &mut v);
     if target.is_some() && target == source {
@@ -185,13 +152,7 @@ pub async fn add_message(
 ) -> Reply<pb::Message> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "AddMessage",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "AddMessage", &mut v);
     let id = ticket("parent", &req.parent, &mut v);
     let m = parse::new_message(req.message.as_ref(), svc.limits(), &mut v);
     let (key, (id, m)) = parsed(v, key.zip(id.zip(m)))?;
@@ -224,13 +185,7 @@ pub async fn apply_macro(
 ) -> Reply<pb::Message> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "ApplyMacro",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "ApplyMacro", &mut v);
     let id = ticket("name", &req.name, &mut v);
     let code = v.check("macro", crate::domain::parse_macro_name(&req.r#macro));
     let a = agent("agent", &req.agent, &mut v);

@@ -146,6 +146,12 @@ fn required<'a, T>(field: &str, m: Option<&'a T>, v: &mut Violations) -> Option<
     m
 }
 
+/// The resource an update sends (the default, with a violation, when missing: its other
+/// fields are still checked).
+pub fn whole<T: Clone + Default>(field: &str, m: Option<&T>, v: &mut Violations) -> T {
+    required(field, m, v).cloned().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
