@@ -1,6 +1,7 @@
 //! Pure ticket rules and types: no tonic, no sea-orm, no IO. The service loads values, asks
 //! these rules what follows and writes the result. Unit-tested here (table-driven),
 //! property-tested in `calendar` and `sla`.
+pub mod assignment;
 pub mod calendar;
 pub mod escalation;
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! messages and macros applied as replies.
 use super::parse::{self, agent, etag, opt, page, parsed, required_enum, ticket};
 use super::{Reply, convert, update_mask};
+use crate::domain::assignment::Assign;
 use crate::domain::{AgentId, TeamId};
 use crate::error::DOMAIN;
-use crate::service::{Assign, TicketsService};
+use crate::service::TicketsService;
 use crm_platform::Violations;
 use crm_platform::grpc::IntoStatus;
 use crm_proto::tickets as pb;

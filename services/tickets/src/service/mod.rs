@@ -16,7 +16,6 @@ mod tickets;
 
 pub use messages::NewMessage;
 pub use stats::{DurationStats, GroupStats, TicketStats};
-pub use tickets::Assign;
 
 use crate::clients::Clients;
 use crate::domain::routing::{self, Candidate};

@@ -1,10 +1,11 @@
 //! Tickets: create, read, list, update, status, assignment, merge.
 use super::{Page, TicketsService};
 use crate::clients::CustomerLookup;
+use crate::domain::assignment::{self, Assign, Refusal};
 use crate::domain::status::{self, Capacity};
 use crate::domain::{
-    AgentId, CustomerCheck, NewTicket, SlaRules, Status, TeamId, Ticket, TicketId, TicketPatch,
-    TicketQuery, intake, now, sla,
+    CustomerCheck, NewTicket, SlaRules, Status, Ticket, TicketId, TicketPatch, TicketQuery, intake,
+    now, sla,
 };
 use crate::error;
 use crate::store;
@@ -13,17 +14,6 @@ use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
 use crm_platform::{Error, etag};
 use sea_orm::DatabaseTransaction;
-
-/// What AssignTicket asks for.
-#[derive(Debug, Clone, Copy)]
-pub enum Assign {
-    /// Route again by the rules.
-    Reroute,
-    /// Any available agent of this team.
-    Team(TeamId),
-    /// This agent (in this team, when given).
-    Agent(AgentId, Option<TeamId>),
-}
 
 /// A ticket mutation opened by [`TicketsService::edit`].
 enum Edit {
@@ -230,30 +220,28 @@ impl TicketsService {
             Edit::Fresh(txn, t) => (txn, t),
         };
         let now = now();
-        if !t.status.is_open() {
-            return Err(error::not_open(&id.name(), t.status.as_str()));
-        }
+        let status = t.status;
+        let refused = |r| match r {
+            Refusal::NotOpen => error::not_open(&id.name(), status.as_str()),
+            Refusal::NotAMember { agent, team } => {
+                Error::invalid_field("agent", format!("{agent} is not a member of {team}"))
+            }
+        };
+        assignment::assignable(&t).map_err(refused)?;
         let previous = t.assignee;
         match how {
             Assign::Agent(a, team) => {
                 let agent = store::find_agent(&txn, a)
                     .await?
                     .ok_or_else(|| error::not_found(a))?;
-                if let Some(team) = team
-                    && team != agent.team
+                let handover = assignment::to_agent(&t, a, agent.team, team).map_err(refused)?;
+                if let Some(to) = handover.claim
+                    && !store::claim_capacity(&txn, to, now).await?
                 {
-                    return Err(Error::invalid_field(
-                        "agent",
-                        format!("{a} is not a member of {team}"),
-                    ));
+                    return Err(error::at_capacity(&to.name()));
                 }
-                if previous != Some(a) {
-                    if !store::claim_capacity(&txn, a, now).await? {
-                        return Err(error::at_capacity(&a.name()));
-                    }
-                    if let Some(p) = previous {
-                        store::release_capacity(&txn, p).await?;
-                    }
+                if let Some(p) = handover.release {
+                    store::release_capacity(&txn, p).await?;
                 }
                 t.team = Some(agent.team);
                 t.assignee = Some(a);
