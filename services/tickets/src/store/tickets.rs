@@ -2,10 +2,7 @@
 //! of the calendar-derived columns.
 use super::convert::{TICKET_COLUMNS_VERSION, durations, ticket_from_row, ticket_row};
 use super::entities::ticket;
-use crate::domain::{
-    AgentId, Calendar, Category, Channel, CustomerId, Priority, SlaState, Status, TeamId, Ticket,
-    TicketId,
-};
+use crate::domain::{Calendar, SlaState, Ticket, TicketId};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -66,19 +63,7 @@ pub async fn lock_ticket(
         .transpose()
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct TicketQuery {
-    pub status: Option<Status>,
-    pub priority: Option<Priority>,
-    pub team: Option<TeamId>,
-    pub assignee: Option<AgentId>,
-    pub customer: Option<CustomerId>,
-    pub channel: Option<Channel>,
-    pub category: Option<Category>,
-    pub sla_state: Option<SlaState>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-}
+pub use crate::domain::TicketQuery;
 
 /// Tickets whose SLA state at `now` is `state`, as conditions whose union it is (each an
 /// equality on the stored state, so each reads one index range). The stored state is the
