@@ -1,7 +1,7 @@
 //! Loyalty-specific errors. They are the platform's [`Error`] with the reasons documented in
 //! `crm.loyalty.v1.LoyaltyErrorReason`, so there is one mapping to the wire.
-use crate::domain::CustomerId;
 use crate::domain::reverse::ReverseError;
+use crate::domain::{CustomerId, Refusal};
 use crm_platform::{Error, ErrorCode};
 
 /// `google.rpc.ErrorInfo.domain` of this service.
@@ -87,4 +87,28 @@ pub fn hold_not_found(name: &str) -> Error {
 
 pub fn invalid(field: &str, why: impl Into<String>) -> Error {
     Error::invalid_field(field, why)
+}
+
+/// The error a refused write answers with.
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Insufficient {
+                customer,
+                wanted,
+                available,
+            } => insufficient(customer, wanted, available),
+            Refusal::BalanceLimit {
+                customer,
+                max_balance,
+            } => balance_limit(customer, max_balance),
+            Refusal::Overflow(what) => overflow(what),
+            Refusal::Invalid { field, why } => invalid(field, why),
+            Refusal::OrderAlreadyEarned(order_id) => order_already_earned(&order_id),
+            Refusal::HoldNotActive { hold, state } => hold_not_active(&hold, state),
+            Refusal::Reverse { order_id, error } => reverse(error, &order_id),
+            Refusal::TransfersDisabled => transfers_disabled(),
+            Refusal::Broken(problem) => Error::internal(anyhow::anyhow!(problem)),
+        }
+    }
 }

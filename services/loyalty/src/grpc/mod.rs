@@ -331,7 +331,7 @@ impl LoyaltyRpc for LoyaltyGrpc {
         let b = self.svc.balance_at(c, t).await.into_status(DOMAIN)?;
         Ok(Response::new(pb::GetBalanceAtResponse {
             customer: c.name(),
-            time: Some(convert::timestamp(t)),
+            time: Some(validate::to_timestamp(t)),
             wallet: b.wallet,
             held: b.held,
             sequence: b.sequence,
