@@ -230,3 +230,6 @@ pub(super) fn positive(field: &'static str, points: i64) -> Result<(), Refusal> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

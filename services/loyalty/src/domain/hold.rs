@@ -193,3 +193,6 @@ fn end(
     hold.state = state;
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,8 @@ pub mod balance;
 pub mod chain;
 pub mod earn;
 pub mod expire;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod hold;
 pub mod ledger;
 pub mod lots;

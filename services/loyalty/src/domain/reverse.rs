@@ -249,6 +249,99 @@ mod tests {
         assert_eq!(over.claw_back, 150);
     }
 
+    /// A wallet whose order "o" earned 150 points as lot 1 (of which `own` are left) and
+    /// redeemed 40; lot 2 holds `other` available points of another order.
+    fn wallet_after_order(own: i64, other: i64) -> WalletState {
+        use crate::domain::fixtures::{lot, wallet};
+        let mut earned = lot(1, 150, -1, 300);
+        earned.order_id = "o".into();
+        earned.remaining = own;
+        let mut lots = vec![earned];
+        if other > 0 {
+            lots.push(lot(2, other, -1, 100));
+        }
+        wallet(lots, 150)
+    }
+
+    /// (case, points left in the order's lot, other available points, order, refund,
+    /// outcome: clawed back, shortfall, restored, lots' remaining after)
+    type ReverseRow = (
+        &'static str,
+        i64,
+        i64,
+        OrderState,
+        Option<(&'static str, i64)>,
+        Result<(i64, i64, i64, Vec<i64>), Refusal>,
+    );
+
+    #[test]
+    fn reversing_claws_back_from_the_order_first_and_records_the_rest_as_owed() {
+        use crate::domain::fixtures::{program, remaining};
+        let earned_only = || OrderState {
+            redeemed: 0,
+            ..order()
+        };
+        let unknown = Refusal::Reverse {
+            order_id: "o".into(),
+            error: ReverseError::UnknownOrder,
+        };
+        let currency = ReverseError::CurrencyMismatch("USD".into(), "CNY".into());
+        let mismatch = Refusal::Reverse {
+            order_id: "o".into(),
+            error: currency,
+        };
+        #[rustfmt::skip]
+        let table: Vec<ReverseRow> = vec![
+            ("the order's own lot", 150, 0, earned_only(), None, Ok((150, 0, 0, vec![0]))),
+            ("then other available points", 100, 80, earned_only(), None, Ok((150, 0, 0, vec![0, 30]))),
+            ("what is spent is owed", 100, 20, earned_only(), None, Ok((120, 30, 0, vec![0, 0]))),
+            ("nothing left: all owed", 0, 0, earned_only(), None, Ok((0, 150, 0, vec![0]))),
+            ("a quarter refunded", 150, 0, earned_only(), Some(("CNY", 2_500)), Ok((37, 0, 0, vec![113]))),
+            ("restored points are clawed back before any is owed", 0, 0, order(), None, Ok((40, 110, 40, vec![0, 0]))),
+            ("redeemed points restored, earned taken from the order's lot", 150, 0, order(), None, Ok((150, 0, 40, vec![0, 40]))),
+            ("an unknown order", 150, 0, OrderState::default(), None, Err(unknown)),
+            ("another currency", 150, 0, earned_only(), Some(("USD", 1)), Err(mismatch)),
+        ];
+        for (case, own, other, o, refund, want) in table {
+            let mut w = wallet_after_order(own, other);
+            let balance = w.wallet.balance;
+            let got = reverse(&program(), &mut w, "o", o.clone(), refund, "refund").map(|r| {
+                assert_eq!(
+                    r.transaction.wallet_delta(),
+                    r.restored - r.clawed_back,
+                    "{case}"
+                );
+                assert_eq!(
+                    w.wallet.balance,
+                    balance + r.restored - r.clawed_back,
+                    "{case}"
+                );
+                assert_eq!(
+                    (
+                        w.wallet.owed,
+                        r.order.shortfall,
+                        r.order.clawed_back,
+                        r.order.restored
+                    ),
+                    (r.shortfall, r.shortfall, r.clawed_back, r.restored),
+                    "{case}"
+                );
+                assert_eq!(
+                    r.transaction.qualifying_delta,
+                    -(r.clawed_back + r.shortfall),
+                    "{case}"
+                );
+                assert_eq!(
+                    r.transaction.qualify_time,
+                    o.earn_time.unwrap_or(w.now),
+                    "{case}"
+                );
+                (r.clawed_back, r.shortfall, r.restored, remaining(&w))
+            });
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
     #[test]
     fn extreme_amounts_never_overflow() {
         let mut o = order();

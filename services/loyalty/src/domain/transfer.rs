@@ -64,3 +64,84 @@ pub fn transfer(
     let credit = receiver.post(p, inn)?;
     Ok((debit, credit))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures::{
+        customer, day, lot, other_customer, program, t0, wallet, wallet_of,
+    };
+    use chrono::{DateTime, Utc};
+
+    /// (case, programme change, points, to oneself, outcome: the receiver's new lots as
+    /// (points, expiry))
+    type TransferRow = (
+        &'static str,
+        fn(&mut Program),
+        i64,
+        bool,
+        Result<Vec<(i64, DateTime<Utc>)>, Refusal>,
+    );
+
+    #[test]
+    fn transfers_move_available_points_with_their_expiry() {
+        let sender_lots = || vec![lot(1, 100, -1, 10), lot(2, 50, -1, 5), lot(3, 70, 3, 20)];
+        let off = |p: &mut Program| p.transfers_allowed = false;
+        let low_limit = |p: &mut Program| p.limits.max_balance = 1_030;
+        let as_is = |_: &mut Program| {};
+        let short = Refusal::Insufficient {
+            customer: customer(),
+            wanted: 151,
+            available: 150,
+        };
+        let limit = Refusal::BalanceLimit {
+            customer: other_customer(),
+            max_balance: 1_030,
+        };
+        #[rustfmt::skip]
+        let table: Vec<TransferRow> = vec![
+            ("one lot's points keep its expiry", as_is, 30, false, Ok(vec![(30, day(5))])),
+            ("across lots, a lot for each", as_is, 120, false, Ok(vec![(50, day(5)), (70, day(10))])),
+            ("everything available", as_is, 150, false, Ok(vec![(50, day(5)), (100, day(10))])),
+            ("pending points stay", as_is, 151, false, Err(short)),
+            ("up to the receiver's limit", low_limit, 30, false, Ok(vec![(30, day(5))])),
+            ("beyond the receiver's limit", low_limit, 31, false, Err(limit)),
+            ("zero points", as_is, 0, false, Err(Refusal::invalid("points", "must be at least 1"))),
+            ("to oneself", as_is, 10, true, Err(Refusal::invalid("to_customer", "must differ from from_customer"))),
+            ("transfers switched off", off, 10, false, Err(Refusal::TransfersDisabled)),
+        ];
+        for (case, tweak, points, to_self, want) in table {
+            let mut p = program();
+            tweak(&mut p);
+            let mut sender = wallet(sender_lots(), 0);
+            let receiver_id = if to_self {
+                customer()
+            } else {
+                other_customer()
+            };
+            let mut receiver = wallet_of(receiver_id, vec![lot(9, 1_000, -1, 400)], 0);
+            let got = transfer(&p, &mut sender, &mut receiver, points, "gift").map(|(out, inn)| {
+                assert_eq!(
+                    (out.wallet_delta(), inn.wallet_delta()),
+                    (-points, points),
+                    "{case}"
+                );
+                assert_eq!(out.related, inn.name(), "{case}");
+                assert_eq!(inn.related, out.name(), "{case}");
+                assert_eq!(
+                    (out.qualifying_delta, inn.qualifying_delta),
+                    (0, 0),
+                    "{case}: gifts do not qualify"
+                );
+                receiver.lots[1..]
+                    .iter()
+                    .map(|l| {
+                        assert!(l.is_available(t0()), "{case}: available at once");
+                        (l.amount, l.expire_time)
+                    })
+                    .collect()
+            });
+            assert_eq!(got, want, "{case}");
+        }
+    }
+}

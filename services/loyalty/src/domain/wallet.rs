@@ -251,3 +251,6 @@ impl WalletState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
