@@ -1,9 +1,10 @@
-//! Writes to one locked wallet: lot consumption, chained transactions, tier recomputation.
-//!
-//! A writer keeps the wallet, its live lots, qualifying history and touched orders in
-//! memory and collects what it writes in a [`WriteSet`], flushed with one multi-row
-//! statement per table. Within a group commit the next call on the same wallet resumes
-//! from the [`Carried`] state instead of reading rows the batch has not written yet.
+//! Loads and stores one locked wallet. The rules of a write (lot consumption, chained
+//! transactions, the balance limit, tier recomputation) are the domain's, on a
+//! [`WalletState`]; a writer reads that state under the wallet lock, reads orders and
+//! emptied lots on demand, and collects what the write changed in a [`WriteSet`], flushed
+//! with one multi-row statement per table. Within a group commit the next call on the same
+//! wallet resumes from the [`Carried`] state instead of reading rows the batch has not
+//! written yet.
 use super::write_set::WriteSet;
 use crate::domain::lots::Consumption;
 use crate::domain::reverse::OrderState;
