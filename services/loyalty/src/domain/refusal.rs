@@ -1,5 +1,5 @@
 //! Why a write is refused. The domain's rules say which refusal; the service maps each to the
-//! platform error with its documented reason (`crate::error::refused`).
+//! platform error with its documented reason (`From<Refusal>` in `crate::error`).
 use super::CustomerId;
 use super::points;
 use super::reverse::ReverseError;

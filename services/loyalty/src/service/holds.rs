@@ -2,7 +2,7 @@
 //! by the expiry job. The rules are [`crate::domain::hold`]'s.
 use super::writer::WalletWriter;
 use super::{Begun, HoldOutcome, LoyaltyService, Mutation};
-use crate::domain::{CustomerId, Hold, Snapshot, Transaction, hold};
+use crate::domain::{CustomerId, Hold, Transaction, hold};
 use crate::error;
 use crate::store::lots as lot_store;
 use crm_platform::Error;
@@ -83,7 +83,7 @@ impl LoyaltyService {
         w: WalletWriter<'_, DatabaseTransaction>,
     ) -> Result<Mutation<HoldOutcome>, Error> {
         let now = w.state.now;
-        let snapshot: Snapshot = w.finish().await?;
+        let snapshot = w.finish().await?;
         Ok(Mutation {
             resource: hold.name(),
             touched: vec![hold.customer],
