@@ -21,9 +21,10 @@ test: ## all tests: SQLite always; PostgreSQL + Redis when installed (required w
 	scripts/chart-check.sh
 
 .PHONY: lint
-lint: ## cargo fmt --check, clippy -D warnings, buf lint + breaking
+lint: ## cargo fmt --check, clippy -D warnings, unused dependencies, buf lint + breaking
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/unused-deps.sh
 	scripts/buf-check.sh
 
 .PHONY: fmt
@@ -31,7 +32,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 .PHONY: tools
-tools: ## install the pinned tools (buf, grpcurl, ghz, helm, kubeconform, hadolint) into ./.tools
+tools: ## install the pinned tools (buf, grpcurl, ghz, helm, kubeconform, hadolint, cargo-machete) into ./.tools
 	scripts/install-tools.sh all
 
 .PHONY: bench

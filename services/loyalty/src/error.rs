@@ -1,13 +1,13 @@
 //! Loyalty-specific errors. They are the platform's [`Error`] with the reasons documented in
 //! `crm.loyalty.v1.LoyaltyErrorReason`, so there is one mapping to the wire.
-use crate::domain::CustomerId;
 use crate::domain::reverse::ReverseError;
+use crate::domain::{CustomerId, Refusal};
 use crm_platform::{Error, ErrorCode};
 
 /// `google.rpc.ErrorInfo.domain` of this service.
 pub const DOMAIN: &str = "loyalty.crm";
 
-pub fn insufficient(customer: CustomerId, wanted: i64, available: i64) -> Error {
+fn insufficient(customer: CustomerId, wanted: i64, available: i64) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
         "INSUFFICIENT_POINTS",
@@ -18,7 +18,7 @@ pub fn insufficient(customer: CustomerId, wanted: i64, available: i64) -> Error 
     .with_metadata("requested", wanted.to_string())
 }
 
-pub fn hold_not_active(name: &str, state: &str) -> Error {
+fn hold_not_active(name: &str, state: &str) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
         "HOLD_NOT_ACTIVE",
@@ -28,7 +28,7 @@ pub fn hold_not_active(name: &str, state: &str) -> Error {
     .with_metadata("state", state.to_owned())
 }
 
-pub fn transfers_disabled() -> Error {
+fn transfers_disabled() -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
         "TRANSFERS_DISABLED",
@@ -36,7 +36,7 @@ pub fn transfers_disabled() -> Error {
     )
 }
 
-pub fn order_already_earned(order_id: &str) -> Error {
+fn order_already_earned(order_id: &str) -> Error {
     Error::new(
         ErrorCode::AlreadyExists,
         "ALREADY_EXISTS",
@@ -45,7 +45,7 @@ pub fn order_already_earned(order_id: &str) -> Error {
     .with_metadata("order_id", order_id.to_owned())
 }
 
-pub fn reverse(e: ReverseError, order_id: &str) -> Error {
+fn reverse(e: ReverseError, order_id: &str) -> Error {
     let (code, reason) = match e {
         ReverseError::UnknownOrder => (ErrorCode::NotFound, "NOT_FOUND"),
         ReverseError::AlreadyReversed => (ErrorCode::FailedPrecondition, "ALREADY_REVERSED"),
@@ -62,7 +62,7 @@ pub fn reverse(e: ReverseError, order_id: &str) -> Error {
 
 /// A credit that would take `customer` beyond the largest balance (or beyond what the
 /// arithmetic can hold).
-pub fn balance_limit(customer: CustomerId, max_balance: i64) -> Error {
+fn balance_limit(customer: CustomerId, max_balance: i64) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
         "BALANCE_LIMIT",
@@ -73,7 +73,7 @@ pub fn balance_limit(customer: CustomerId, max_balance: i64) -> Error {
 }
 
 /// A total (lifetime counter, order sum, outcome) beyond `i64`: refused, never wrapped.
-pub fn overflow(what: &str) -> Error {
+fn overflow(what: &str) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
         "BALANCE_LIMIT",
@@ -85,6 +85,30 @@ pub fn hold_not_found(name: &str) -> Error {
     Error::not_found(name).with_metadata("hold", name.to_owned())
 }
 
-pub fn invalid(field: &str, why: impl Into<String>) -> Error {
+fn invalid(field: &str, why: impl Into<String>) -> Error {
     Error::invalid_field(field, why)
+}
+
+/// The error a refused write answers with.
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Insufficient {
+                customer,
+                wanted,
+                available,
+            } => insufficient(customer, wanted, available),
+            Refusal::BalanceLimit {
+                customer,
+                max_balance,
+            } => balance_limit(customer, max_balance),
+            Refusal::Overflow(what) => overflow(what),
+            Refusal::Invalid { field, why } => invalid(field, why),
+            Refusal::OrderAlreadyEarned(order_id) => order_already_earned(&order_id),
+            Refusal::HoldNotActive { hold, state } => hold_not_active(&hold, state),
+            Refusal::Reverse { order_id, error } => reverse(error, &order_id),
+            Refusal::TransfersDisabled => transfers_disabled(),
+            Refusal::Broken(problem) => Error::internal(anyhow::anyhow!(problem)),
+        }
+    }
 }

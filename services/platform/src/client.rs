@@ -1,71 +1,88 @@
-//! Outgoing gRPC: channels with deadlines, and W3C trace context injected into every call so
-//! a trace continues in the callee.
-use opentelemetry::propagation::Injector;
-use std::time::Duration;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+//! Outgoing gRPC: one [`Remote`] per service called, built from its [`ClientSettings`]. A
+//! service keeps only a typed facade over it (which RPCs it calls, what their answers mean to
+//! it). Every call made through a `Remote`
+//!
+//! - carries the current span's W3C trace context ([`PropagateTrace`]), so the trace
+//!   continues in the callee;
+//! - has a deadline: the settings' total time, capped by what remains of the deadline of the
+//!   call being served ([`deadline`]), sent as `grpc-timeout` so the callee gives up too;
+//! - is retried only when it is read-only or idempotent (it carries a request id), on
+//!   UNAVAILABLE, DEADLINE_EXCEEDED and, where configured, RESOURCE_EXHAUSTED: exponential
+//!   backoff with jitter, a bounded number of attempts, never past the deadline.
+//!
+//! Retry is the `backon` crate rather than tower's retry layer: at the channel, tower's layer
+//! sees HTTP requests whose bodies must be buffered to be sent again and responses whose gRPC
+//! status sits in trailers, and it cannot know which RPC is idempotent. `backon` retries the
+//! typed call (the message is cloned per attempt), and its `adjust` hook stops the retries
+//! when the next pause would end past the deadline.
+pub mod deadline;
+mod retry;
+mod settings;
+mod trace;
+
+pub use settings::{ClientSettings, Idempotence, RetryPolicy};
+pub use trace::PropagateTrace;
+
+use std::future::Future;
+use std::sync::Arc;
+use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-/// A lazily connecting channel to `url` with connect and per-call timeouts.
-pub fn channel(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .connect_lazy())
+/// The channel under every typed client: lazily connecting, trace context on every call.
+pub type TracedChannel = InterceptedService<Channel, PropagateTrace>;
+
+/// A lazily connecting channel to `s.url`: nothing is dialled until the first call.
+pub fn channel(s: &ClientSettings) -> anyhow::Result<TracedChannel> {
+    let channel = Endpoint::from_shared(s.url.clone())?
+        .connect_timeout(s.connect_timeout)
+        .timeout(s.call_timeout)
+        .connect_lazy();
+    Ok(InterceptedService::new(channel, PropagateTrace))
 }
 
-struct Metadata<'a>(&'a mut MetadataMap);
+/// A typed client `C` (e.g. `CustomerServiceClient<TracedChannel>`) with its call policy.
+#[derive(Clone)]
+pub struct Remote<C> {
+    client: C,
+    settings: Arc<ClientSettings>,
+}
 
-impl Injector for Metadata<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(k), Ok(v)) = (
-            MetadataKey::from_bytes(key.as_bytes()),
-            MetadataValue::try_from(value.as_str()),
-        ) {
-            self.0.insert(k, v);
-        }
+impl<C: Clone> Remote<C> {
+    /// `make` wraps the channel in the typed client, e.g. `CustomerServiceClient::new`.
+    pub fn new(
+        settings: ClientSettings,
+        make: impl FnOnce(TracedChannel) -> C,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: make(channel(&settings)?),
+            settings: Arc::new(settings),
+        })
     }
-}
 
-/// Interceptor that propagates the current span's trace context.
-#[derive(Clone, Copy, Default)]
-pub struct PropagateTrace;
-
-impl tonic::service::Interceptor for PropagateTrace {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let cx = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.inject_context(&cx, &mut Metadata(req.metadata_mut()))
-        });
-        Ok(req)
+    /// Calls `rpc` with `message` under the deadline and retry policy; `call` says whether
+    /// the RPC may be repeated. `rpc` is the typed method, e.g.
+    /// `|mut c, req| async move { c.get_customer(req).await }`.
+    pub async fn call<Req, Resp, F, Fut>(
+        &self,
+        call: Idempotence,
+        message: Req,
+        rpc: F,
+    ) -> Result<Resp, Status>
+    where
+        Req: Clone,
+        F: Fn(C, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        retry::run(&self.settings, call, |timeout| {
+            let mut req = tonic::Request::new(message.clone());
+            req.set_timeout(timeout);
+            let answer = rpc(self.client.clone(), req);
+            async move { answer.await.map(tonic::Response::into_inner) }
+        })
+        .await
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use opentelemetry::trace::TraceContextExt as _;
-    use tonic::service::Interceptor as _;
-
-    #[test]
-    fn outgoing_calls_carry_the_current_trace() {
-        let (subscriber, _) = crate::trace_capture::subscriber();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let span = tracing::info_span!("handler");
-        let _entered = span.enter();
-        let trace_id = span.context().span().span_context().trace_id().to_string();
-        let req = PropagateTrace
-            .call(tonic::Request::new(()))
-            .expect("intercepted");
-        let header = req
-            .metadata()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            header.starts_with(&format!("00-{trace_id}-")),
-            "{header} should carry {trace_id}"
-        );
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::{Instant, Sleep};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -66,7 +67,7 @@ where
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = DeadlineFuture<TaskLocalFuture<Instant, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -74,9 +75,11 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let limit = grpc_timeout(req.headers()).map_or(self.limit, |t| t.min(self.limit));
+        let deadline = Instant::now() + limit;
         DeadlineFuture {
-            inner: self.inner.call(req),
-            deadline: Instant::now() + limit,
+            // Calls the handler makes to other services end by this deadline too.
+            inner: crate::client::deadline::serving_until(deadline, self.inner.call(req)),
+            deadline,
             sleep: None,
         }
     }

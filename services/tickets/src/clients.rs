@@ -1,19 +1,15 @@
-//! Calls to the customers and loyalty services: deadlines (the channel's timeout), one retry
-//! on UNAVAILABLE, trace propagation. Answers come back as plain values so the service layer
-//! knows no tonic types; an unconfigured or unreachable service is an answer too.
+//! Calls to the customers and loyalty services, on the platform's client (deadlines capped by
+//! the call being served, retry of read-only and idempotent calls, trace propagation).
+//! Answers come back as plain values so the service layer knows no tonic types; an
+//! unconfigured or unreachable service is an answer too.
 use crate::domain::CustomerId;
 use crate::settings::ClientsSettings;
-use crm_platform::client::{PropagateTrace, channel};
+use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::{customers as cpb, loyalty as lpb};
-use std::future::Future;
 use std::time::Duration;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
-
-type Svc = InterceptedService<Channel, PropagateTrace>;
 
 /// What the customers service said about a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,23 +43,22 @@ pub enum Goodwill {
 
 #[derive(Clone, Default)]
 pub struct Clients {
-    customers: Option<CustomerServiceClient<Svc>>,
-    loyalty: Option<LoyaltyServiceClient<Svc>>,
+    customers: Option<Remote<CustomerServiceClient<TracedChannel>>>,
+    loyalty: Option<Remote<LoyaltyServiceClient<TracedChannel>>>,
 }
 
-/// Runs `call` and once more after a short pause when the first answer is UNAVAILABLE.
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, Status>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Status>>,
-{
-    match call().await {
-        Err(s) if s.code() == Code::Unavailable => {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            call().await
-        }
-        other => other,
+/// A client of the service at `url`; none when the url is empty (not configured). The one
+/// `timeout_ms` bounds each call, retries included.
+fn remote<C: Clone>(
+    url: &str,
+    s: &ClientsSettings,
+    make: impl FnOnce(TracedChannel) -> C,
+) -> anyhow::Result<Option<Remote<C>>> {
+    if url.is_empty() {
+        return Ok(None);
     }
+    let settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms));
+    Remote::new(settings, make).map(Some)
 }
 
 /// Reads GetCustomer's answer about `asked`. Both forms of a gone customer are understood:
@@ -102,24 +97,10 @@ fn lookup(asked: CustomerId, res: Result<cpb::Customer, Status>) -> CustomerLook
 impl Clients {
     /// Lazy channels: nothing is dialled until the first call.
     pub fn new(s: &ClientsSettings) -> anyhow::Result<Self> {
-        let timeout = Duration::from_millis(s.timeout_ms);
-        let customers = if s.customers_url.is_empty() {
-            None
-        } else {
-            Some(CustomerServiceClient::with_interceptor(
-                channel(&s.customers_url, timeout)?,
-                PropagateTrace,
-            ))
-        };
-        let loyalty = if s.loyalty_url.is_empty() {
-            None
-        } else {
-            Some(LoyaltyServiceClient::with_interceptor(
-                channel(&s.loyalty_url, timeout)?,
-                PropagateTrace,
-            ))
-        };
-        Ok(Self { customers, loyalty })
+        Ok(Self {
+            customers: remote(&s.customers_url, s, CustomerServiceClient::new)?,
+            loyalty: remote(&s.loyalty_url, s, LoyaltyServiceClient::new)?,
+        })
     }
 
     pub fn customers_configured(&self) -> bool {
@@ -134,34 +115,26 @@ impl Clients {
         let Some(client) = &self.customers else {
             return CustomerLookup::Unknown;
         };
-        let name = id.name();
-        let res = retry(|| {
-            let mut c = client.clone();
-            let name = name.clone();
-            async move {
-                c.get_customer(cpb::GetCustomerRequest { name })
-                    .await
-                    .map(tonic::Response::into_inner)
-            }
-        })
-        .await;
+        let req = cpb::GetCustomerRequest { name: id.name() };
+        let res = client
+            .call(Idempotence::ReadOnly, req, |mut c, req| async move {
+                c.get_customer(req).await
+            })
+            .await;
         lookup(id, res)
     }
 
     /// The customer's loyalty tier code, when loyalty is configured and answers.
     pub async fn tier(&self, id: CustomerId) -> Option<String> {
         let client = self.loyalty.as_ref()?;
-        let customer = id.name();
-        let res = retry(|| {
-            let mut c = client.clone();
-            let customer = customer.clone();
-            async move {
-                c.get_tier(lpb::GetTierRequest { customer })
-                    .await
-                    .map(tonic::Response::into_inner)
-            }
-        })
-        .await;
+        let req = lpb::GetTierRequest {
+            customer: id.name(),
+        };
+        let res = client
+            .call(Idempotence::ReadOnly, req, |mut c, req| async move {
+                c.get_tier(req).await
+            })
+            .await;
         match res {
             Ok(t) => Some(t.tier),
             Err(s) => {
@@ -194,12 +167,12 @@ impl Clients {
             expire_time: None,
             request_id: request_id.to_string(),
         };
-        let res = retry(|| {
-            let mut c = client.clone();
-            let req = req.clone();
-            async move { c.earn(req).await }
-        })
-        .await;
+        // The request id makes a repeat a replay: safe to retry.
+        let res = client
+            .call(Idempotence::Idempotent, req, |mut c, req| async move {
+                c.earn(req).await
+            })
+            .await;
         match res {
             Ok(_) => Goodwill::Awarded,
             Err(s) => {
@@ -220,46 +193,6 @@ impl Clients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    /// Calls `retry` with answers taken from `script` in turn; returns (result, calls made).
-    async fn run(script: &[Code]) -> (Result<u32, Code>, u32) {
-        let calls = AtomicU32::new(0);
-        let res = retry(|| {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            let code = script[n as usize];
-            async move {
-                if code == Code::Ok {
-                    Ok(n)
-                } else {
-                    Err(Status::new(code, "scripted"))
-                }
-            }
-        })
-        .await;
-        (res.map_err(|s| s.code()), calls.load(Ordering::SeqCst))
-    }
-
-    #[tokio::test]
-    async fn unavailable_is_retried_once() {
-        assert_eq!(run(&[Code::Unavailable, Code::Ok]).await, (Ok(1), 2));
-        assert_eq!(
-            run(&[Code::Unavailable, Code::Unavailable]).await,
-            (Err(Code::Unavailable), 2)
-        );
-    }
-
-    #[tokio::test]
-    async fn other_answers_are_not_retried() {
-        assert_eq!(run(&[Code::Ok]).await, (Ok(0), 1));
-        for code in [
-            Code::NotFound,
-            Code::DeadlineExceeded,
-            Code::InvalidArgument,
-        ] {
-            assert_eq!(run(&[code]).await, (Err(code), 1));
-        }
-    }
 
     fn answered(name: &str, state: cpb::customer::State) -> Result<cpb::Customer, Status> {
         Ok(cpb::Customer {

@@ -1,7 +1,30 @@
 //! Merging duplicates: the survivor chosen by the caller keeps its values; empty fields are
 //! filled from the merged-away customers; lists are united; for consent the latest decision
 //! per channel wins (a revocation is never lost to an older grant).
+use super::CustomerId;
 use super::customer::{Gender, Profile};
+use crm_platform::Violations;
+
+/// Checks who takes part in a merge: at least one and at most `max` customers to merge away,
+/// none of them the survivor, none named twice.
+pub fn check_parties(survivor: CustomerId, merged: &[CustomerId], max: usize, v: &mut Violations) {
+    if merged.is_empty() {
+        v.add(
+            "merged",
+            "name at least one customer to merge into the survivor",
+        );
+    }
+    if merged.len() > max {
+        v.add("merged", format!("at most {max} customers"));
+    }
+    for (i, m) in merged.iter().enumerate() {
+        if *m == survivor {
+            v.add(format!("merged[{i}]"), "is the survivor");
+        } else if merged[..i].contains(m) {
+            v.add(format!("merged[{i}]"), "appears twice");
+        }
+    }
+}
 
 pub fn merge_profiles(survivor: &Profile, merged: &[&Profile]) -> Profile {
     let mut out = survivor.clone();
@@ -67,6 +90,26 @@ mod tests {
     use crate::domain::customer::{Channel, Consent, RelationshipLevel};
     use crate::domain::{Email, Phone, Tag};
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn merge_parties_are_checked() {
+        let id = |n| CustomerId(uuid::Uuid::from_u128(n));
+        let (s, a, b) = (id(1), id(2), id(3));
+        let table: [(&[CustomerId], usize, &[&str]); 6] = [
+            (&[a], 2, &[]),
+            (&[a, b], 2, &[]),
+            (&[], 2, &["merged"]),
+            (&[a, b], 1, &["merged"]),
+            (&[a, s], 2, &["merged[1]"]),
+            (&[a, b, a, s], 3, &["merged", "merged[2]", "merged[3]"]),
+        ];
+        for (merged, max, want) in table {
+            let mut v = Violations::new();
+            check_parties(s, merged, max, &mut v);
+            let fields: Vec<_> = v.iter().map(|x| x.field.clone()).collect();
+            assert_eq!(fields, want, "{merged:?} max {max}");
+        }
+    }
 
     fn email(s: &str) -> Email {
         Email::parse(s).expect("email")

@@ -5,12 +5,17 @@ pub mod contact;
 pub mod customer;
 pub mod duplicates;
 pub mod erase;
+pub mod import;
 pub mod insights;
+pub mod lifecycle;
+pub mod listing;
 pub mod merge;
 
 pub use activity::{Activity, ActivityKind, PurchaseItem};
 pub use contact::{Email, Phone, Tag};
 pub use customer::*;
+pub use lifecycle::Refusal;
+pub use listing::OrderField;
 
 crm_platform::resource_id!(CustomerId, "customers");
 

@@ -11,6 +11,7 @@ use crm_platform::Violations;
 use crm_platform::grpc::to_status;
 use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::ids::RequestId;
+use crm_platform::validate::to_timestamp;
 use crm_proto::customers as pb;
 use futures::FutureExt as _;
 use prost::Message as _;
@@ -57,7 +58,7 @@ pub fn export(svc: CustomersService, id: CustomerId) -> ReplyStream<pb::ExportCu
         let owner = head.customer.id;
         tx.send(Ok(pb::ExportCustomerResponse {
             customer: Some(convert::customer(&head.customer)),
-            export_time: Some(convert::timestamp(head.export_time)),
+            export_time: Some(to_timestamp(head.export_time)),
             ..Default::default()
         }))
         .await

@@ -32,11 +32,9 @@ impl CustomersService {
         let now = domain::now();
         check_under("activity", |v| activity.validate(v))?;
         let target = self.resolve(customer).await?;
-        match target.state {
-            CustomerState::Active => {}
-            CustomerState::Deleted => return Err(error::deleted(target.id)),
-            _ => return Err(error::erased(target.id)),
-        }
+        target
+            .writable()
+            .map_err(|why| error::refused(target.id, why))?;
         let owner = target.id;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
@@ -50,16 +48,12 @@ impl CustomersService {
             let c = store::find_locked(txn, owner, store::RowLock::Share)
                 .await?
                 .ok_or_else(|| error::not_found(owner))?;
-            match c.state {
-                CustomerState::Active => {}
-                CustomerState::Erased => return Err(error::erased(owner)),
-                CustomerState::Deleted => return Err(error::deleted(owner)),
-                CustomerState::Merged => {
-                    return Err(error::failed_precondition(format!(
-                        "{owner} changed while recording; retry"
-                    )));
-                }
+            if c.state == CustomerState::Merged {
+                return Err(error::failed_precondition(format!(
+                    "{owner} changed while recording; retry"
+                )));
             }
+            c.writable().map_err(|why| error::refused(owner, why))?;
             let a = Activity {
                 id: uuid::Uuid::now_v7(),
                 customer: owner,

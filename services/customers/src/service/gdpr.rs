@@ -1,7 +1,6 @@
 //! Data-protection requests: export everything held about a customer, or erase it.
 use super::{Begun, CustomersService, Mutation, save_revision};
-use crate::domain::erase::anonymise;
-use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId, CustomerState};
+use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId};
 use crate::error;
 use crate::store::{activities, customers as store};
 use crm_platform::Error;
@@ -113,24 +112,17 @@ impl CustomersService {
             let mut c = store::find_locked(txn, id, store::RowLock::Update)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
-            match (c.state, c.merged_into) {
-                (CustomerState::Merged, Some(survivor)) => return Err(error::merged(id, survivor)),
-                (CustomerState::Erased, _) => return Err(error::erased(id)),
-                _ => {}
-            }
             let now = domain::now();
+            c.erase(now).map_err(|why| error::refused(id, why))?;
             let mut touched = vec![id];
             for loser_id in store::merged_into(txn, id).await? {
                 if let Some(mut loser) = store::find(txn, loser_id).await? {
-                    loser.profile = anonymise(&loser.profile);
+                    loser.erase_merged();
                     save_revision(txn, &mut loser, now, "erased", actor, "").await?;
                     idempotency::forget_resource(txn, &loser_id.name()).await?;
                     touched.push(loser_id);
                 }
             }
-            c.profile = anonymise(&c.profile);
-            c.state = CustomerState::Erased;
-            c.delete_time = Some(now);
             save_revision(txn, &mut c, now, "erased", actor, "").await?;
             activities::scrub(txn, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;

@@ -4,7 +4,8 @@
 //! first result instead of writing again.
 use super::writes::validate;
 use super::{CustomersService, save_revision};
-use crate::domain::{self, Customer, CustomerId, CustomerState, Profile};
+use crate::domain::import::{self, UpsertKey};
+use crate::domain::{self, Customer, CustomerId, Profile};
 use crate::store::customers as store;
 use chrono::{DateTime, Utc};
 use crm_platform::idempotency::{self, Completion, IdempotencyKey};
@@ -146,28 +147,22 @@ async fn upsert(
     profile: Profile,
     now: DateTime<Utc>,
 ) -> Result<(ImportAction, Customer), Error> {
-    if profile.external_id.is_none() && profile.primary_email.is_none() {
+    let Some(upsert_key) = import::upsert_key(&profile) else {
         return Err(Error::invalid_field(
             "customer",
             "needs external_id or primary_email to upsert by",
         ));
-    }
-    let existing = match (&profile.external_id, &profile.primary_email) {
-        (Some(x), _) => store::find_by_external_id(txn, x).await?,
-        (None, Some(e)) => store::find_active_by_primary_email(txn, e.as_str()).await?,
-        _ => None,
+    };
+    let existing = match upsert_key {
+        UpsertKey::ExternalId(x) => store::find_by_external_id(txn, x).await?,
+        UpsertKey::PrimaryEmail(e) => store::find_active_by_primary_email(txn, e.as_str()).await?,
     };
     match existing {
-        Some(c) if c.state != CustomerState::Active => {
-            Err(crate::error::failed_precondition(format!(
-                "{} is {}; it cannot be imported over",
-                c.id,
-                c.state.as_str()
-            )))
-        }
         Some(mut c) => {
-            let fields = profile.set_fields();
-            c.profile.apply(profile, fields.iter().copied());
+            if let Some(why) = import::refused_over(&c) {
+                return Err(crate::error::failed_precondition(why));
+            }
+            let fields = import::update_with(&mut c.profile, profile);
             validate(&c.profile)?;
             let details = format!("fields: {}", fields.join(", "));
             save_revision(txn, &mut c, now, "imported", "import", &details).await?;

@@ -1,7 +1,7 @@
 //! Merging duplicates into a survivor chosen by the caller.
 use super::{Begun, CustomersService, Mutation, load_writable, save_revision};
-use crate::domain::merge::merge_profiles;
-use crate::domain::{self, Customer, CustomerId, CustomerState};
+use crate::domain::merge::{check_parties, merge_profiles};
+use crate::domain::{self, Customer, CustomerId};
 use crate::store::{activities, customers as store};
 use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::{Error, Violations};
@@ -17,27 +17,10 @@ pub struct MergeOutcome {
 }
 
 impl CustomersService {
-    pub fn check_merge(&self, survivor: CustomerId, merged: &[CustomerId]) -> Result<(), Error> {
+    /// Checks who takes part in a merge before anything is read.
+    fn check_merge(&self, survivor: CustomerId, merged: &[CustomerId]) -> Result<(), Error> {
         let mut v = Violations::new();
-        if merged.is_empty() {
-            v.add(
-                "merged",
-                "name at least one customer to merge into the survivor",
-            );
-        }
-        if merged.len() > self.cfg.max_batch {
-            v.add(
-                "merged",
-                format!("at most {} customers", self.cfg.max_batch),
-            );
-        }
-        for (i, m) in merged.iter().enumerate() {
-            if *m == survivor {
-                v.add(format!("merged[{i}]"), "is the survivor");
-            } else if merged[..i].contains(m) {
-                v.add(format!("merged[{i}]"), "appears twice");
-            }
-        }
+        check_parties(survivor, merged, self.cfg.max_batch, &mut v);
         v.into_result()
     }
 
@@ -84,9 +67,7 @@ impl CustomersService {
             let mut touched = vec![survivor];
             // Losers first: their search keys and external ids go before the survivor takes them.
             for mut l in losers.iter().cloned() {
-                l.state = CustomerState::Merged;
-                l.merged_into = Some(survivor);
-                l.profile.external_id = None;
+                l.merge_into(survivor);
                 save_revision(txn, &mut l, now, "merged_into", actor, &survivor.name()).await?;
                 touched.push(l.id);
             }

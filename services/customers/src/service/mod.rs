@@ -11,11 +11,13 @@ pub use gdpr::{EXPORT_CHUNK, ExportChunk, ExportCursor, ExportHead};
 pub use import::{IMPORT_METHOD, ImportAction, ImportOutcome, ImportRow};
 pub use merge::MergeOutcome;
 
-use crate::domain::{Customer, CustomerId, CustomerState, Email, LifecycleStage, Phone};
+use crate::domain::{
+    Customer, CustomerId, CustomerState, Email, LifecycleStage, OrderField, Phone,
+};
 use crate::error;
 use crate::settings::CustomersSettings;
 use crate::store::customers::{
-    self as store, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, Cursor, ListQuery, OrderField,
+    self as store, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, Cursor, ListQuery,
 };
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -341,10 +343,6 @@ async fn load_writable(txn: &DatabaseTransaction, id: CustomerId) -> Result<Cust
     let c = store::find(txn, id)
         .await?
         .ok_or_else(|| error::not_found(id))?;
-    match (c.state, c.merged_into) {
-        (CustomerState::Active, _) => Ok(c),
-        (CustomerState::Deleted, _) => Err(error::deleted(id)),
-        (CustomerState::Merged, Some(survivor)) => Err(error::merged(id, survivor)),
-        _ => Err(error::erased(id)),
-    }
+    c.writable().map_err(|why| error::refused(id, why))?;
+    Ok(c)
 }

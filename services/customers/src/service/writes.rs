@@ -1,6 +1,6 @@
 //! Create, update, delete, undelete.
 use super::{Begun, CustomersService, Mutation, check_under, load_writable, save_revision};
-use crate::domain::{self, Customer, CustomerId, CustomerState, Profile};
+use crate::domain::{self, Customer, CustomerId, Profile};
 use crate::error;
 use crate::store::customers as store;
 use crm_platform::field_mask::UpdateMask;
@@ -86,8 +86,7 @@ impl CustomersService {
             let mut c = load_writable(txn, id).await?;
             etag::check(etag, c.revision)?;
             let now = domain::now();
-            c.state = CustomerState::Deleted;
-            c.delete_time = Some(now);
+            c.delete(now);
             save_revision(txn, &mut c, now, "deleted", actor, "").await?;
             Mutation {
                 resource: id.name(),
@@ -113,12 +112,8 @@ impl CustomersService {
             let mut c = store::find(txn, id)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
-            if c.state != CustomerState::Deleted {
-                return Err(error::failed_precondition(format!("{id} is not deleted")));
-            }
+            c.undelete().map_err(|why| error::refused(id, why))?;
             let now = domain::now();
-            c.state = CustomerState::Active;
-            c.delete_time = None;
             save_revision(txn, &mut c, now, "undeleted", actor, "").await?;
             Mutation {
                 resource: id.name(),

@@ -15,9 +15,8 @@ pub const CONTACT_PHONE: &str = "phone";
 pub const CONTACT_NAME: &str = "name";
 
 pub use super::queries::{
-    ContactMatch, Cursor, DuplicateCursor, DuplicateKeys, ListQuery, OrderField, SearchCursor,
-    cursor_of, duplicate_page, list, list_select, prefix_upper_bound, search_contact,
-    search_select,
+    ContactMatch, Cursor, DuplicateCursor, DuplicateKeys, ListQuery, SearchCursor, cursor_of,
+    duplicate_page, list, list_select, prefix_upper_bound, search_contact, search_select,
 };
 
 pub async fn find(conn: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, Error> {

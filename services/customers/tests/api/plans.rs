@@ -2,9 +2,9 @@
 //! both backends, never a full scan or a sort of the table (issue 10: a tag-filtered page went
 //! from 28 ms to 1,113 ms between 5,000 and 212,000 customers).
 use crate::harness::*;
-use crm_customers::domain::LifecycleStage;
+use crm_customers::domain::{LifecycleStage, OrderField};
 use crm_customers::store::customers::{
-    self as store, ContactMatch, Cursor, ListQuery, OrderField, SearchCursor,
+    self as store, ContactMatch, Cursor, ListQuery, SearchCursor,
 };
 use crm_platform::testing::Backend;
 use crm_platform::testing::plans::{

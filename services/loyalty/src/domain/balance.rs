@@ -4,6 +4,7 @@ use super::lots::{self, Lot};
 use super::program::{self, Program};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// The wallet row: chain head, balances, lifetime counters, stored tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +29,7 @@ impl Wallet {
         Self {
             customer,
             sequence: 0,
-            last_hash: super::ledger::GENESIS.to_owned(),
+            last_hash: super::chain::GENESIS.to_owned(),
             balance: 0,
             held: 0,
             lifetime_earned: 0,
@@ -57,6 +58,19 @@ pub struct TierStatus {
     pub next_tier: String,
     pub points_to_next_tier: i64,
     pub multiplier_permille: i32,
+}
+
+/// A move from one tier to another, recorded by the write that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChange {
+    pub id: Uuid,
+    pub customer: CustomerId,
+    pub from_tier: String,
+    pub to_tier: String,
+    pub qualifying_points: i64,
+    /// The name of the transaction that caused it (empty when none did).
+    pub transaction: String,
+    pub change_time: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

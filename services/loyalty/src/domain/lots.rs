@@ -195,6 +195,41 @@ mod tests {
         assert_eq!(pending(&lots, now), 70);
     }
 
+    /// (lot id, points) taken, in order.
+    type Taken = Vec<(u128, i64)>;
+
+    #[test]
+    fn fefo_order_is_total() {
+        let t = Utc::now();
+        // (id, earn time, expire time) in days from now, 10 points each.
+        let lot_at = |id: u128, earned: i64, expires: i64| Lot {
+            id: Uuid::from_u128(id),
+            order_id: String::new(),
+            earn_time: t + Duration::days(earned),
+            available_time: t - Duration::days(30),
+            expire_time: t + Duration::days(expires),
+            amount: 10,
+            remaining: 10,
+        };
+        // (case, lots, points wanted, (lot id, points) taken in order)
+        #[rustfmt::skip]
+        let table: Vec<(&str, Vec<Lot>, i64, Taken)> = vec![
+            ("soonest expiry first", vec![lot_at(1, -5, 20), lot_at(2, -5, 10)], 15, vec![(2, 10), (1, 5)]),
+            ("same expiry: oldest first", vec![lot_at(1, -2, 10), lot_at(2, -4, 10)], 15, vec![(2, 10), (1, 5)]),
+            ("same expiry and age: lowest id first", vec![lot_at(2, -3, 10), lot_at(1, -3, 10)], 15, vec![(1, 10), (2, 5)]),
+            ("expiry beats age", vec![lot_at(1, -9, 20), lot_at(2, -1, 10)], 5, vec![(2, 5)]),
+            ("nothing wanted", vec![lot_at(1, -1, 10)], 0, vec![]),
+            ("a negative want takes nothing", vec![lot_at(1, -1, 10)], -5, vec![]),
+            ("more than there is takes everything", vec![lot_at(1, -1, 20), lot_at(2, -1, 10)], 99, vec![(2, 10), (1, 10)]),
+        ];
+        for (case, mut lots, want, expected) in table {
+            let taken = consume(&mut lots, want, |_| true);
+            let taken: Vec<(u128, i64)> =
+                taken.iter().map(|c| (c.lot.as_u128(), c.points)).collect();
+            assert_eq!(taken, expected, "{case}");
+        }
+    }
+
     #[test]
     fn partial_give_back_returns_the_latest_expiring_points() {
         let now = Utc::now();

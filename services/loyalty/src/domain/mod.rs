@@ -1,19 +1,31 @@
 //! Pure loyalty rules and types: no I/O, no tonic, no sea-orm. Points are integers (`i64`)
 //! everywhere; multipliers are integer thousandths.
 pub mod balance;
+pub mod chain;
+pub mod earn;
+pub mod expire;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod hold;
 pub mod ledger;
 pub mod lots;
 pub mod points;
 pub mod program;
+pub mod refusal;
 pub mod reverse;
+pub mod transfer;
+pub mod wallet;
 
-pub use balance::{BalanceView, Snapshot, TierStatus, Wallet};
+pub use balance::{BalanceView, Snapshot, TierChange, TierStatus, Wallet};
+pub use chain::{Draft, Transaction};
+pub use earn::{Adjust, EarnRequest, EarnSource, Redeem};
 pub use hold::{Hold, HoldState};
-pub use ledger::{Account, Posting, Transaction, TxKind};
+pub use ledger::{Account, Posting, TxKind};
 pub use lots::{Consumption, Lot};
 pub use points::{Limits, Overflow};
 pub use program::{ItemBonus, Line, Program, TierDef};
+pub use refusal::Refusal;
+pub use wallet::{Applied, WalletState};
 
 crm_platform::resource_id!(CustomerId, "customers");
 

@@ -225,6 +225,19 @@ impl Program {
             .and_then(|d| now.checked_sub_signed(d))
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
+
+    /// Where the qualifying history a wallet keeps starts: a day before the window, so a
+    /// snapshot still covers the window a little later.
+    pub fn qualifying_history_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.window_start(now)
+            .checked_sub_signed(TimeDelta::days(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The tier of a new wallet (the lowest).
+    pub fn base_tier(&self) -> &str {
+        self.tiers.first().map(|t| t.code.as_str()).unwrap_or("")
+    }
 }
 
 /// Sum of qualifying deltas whose qualify time lies in `[window_start, now]`.

@@ -1,16 +1,11 @@
 //! domain -> proto, and the small parsers the adapter shares.
 use crate::domain::{
-    BalanceView, Hold, HoldState, Posting, Program, TierStatus, Transaction, TxKind,
+    BalanceView, Hold, HoldState, Posting, Program, TierChange, TierStatus, Transaction, TxKind,
 };
 use crate::service::{Inconsistency, Verification};
-use crate::store::tiers::TierChange;
-use chrono::{DateTime, Utc};
 use crm_platform::Violations;
+use crm_platform::validate::to_timestamp;
 use crm_proto::loyalty as pb;
-
-pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    crm_platform::validate::to_timestamp(t)
-}
 
 const KINDS: &[(pb::TransactionKind, TxKind)] = &[
     (pb::TransactionKind::Earn, TxKind::Earn),
@@ -64,7 +59,7 @@ pub fn transaction(t: &Transaction) -> pb::Transaction {
         actor: t.actor.clone(),
         shortfall_points: t.shortfall,
         related: t.related.clone(),
-        create_time: Some(timestamp(t.create_time)),
+        create_time: Some(to_timestamp(t.create_time)),
         hash: t.hash.clone(),
     }
 }
@@ -89,7 +84,7 @@ pub fn balance(b: &BalanceView) -> pb::Balance {
             .expiring
             .iter()
             .map(|(t, p)| pb::ExpiringPoints {
-                expire_time: Some(timestamp(*t)),
+                expire_time: Some(to_timestamp(*t)),
                 points: *p,
             })
             .collect(),
@@ -98,7 +93,7 @@ pub fn balance(b: &BalanceView) -> pb::Balance {
         lifetime_expired: b.lifetime_expired,
         owed: b.owed,
         tier: Some(tier_status(&b.tier)),
-        read_time: Some(timestamp(b.read_time)),
+        read_time: Some(to_timestamp(b.read_time)),
     }
 }
 
@@ -116,8 +111,8 @@ pub fn hold(h: &Hold) -> pb::LoyaltyHold {
         captured_points: h.captured,
         state: state as i32,
         order_id: h.order_id.clone(),
-        create_time: Some(timestamp(h.create_time)),
-        expire_time: Some(timestamp(h.expire_time)),
+        create_time: Some(to_timestamp(h.create_time)),
+        expire_time: Some(to_timestamp(h.expire_time)),
     }
 }
 
@@ -128,7 +123,7 @@ pub fn tier_change(c: &TierChange) -> pb::TierChange {
         to_tier: c.to_tier.clone(),
         qualifying_points: c.qualifying_points,
         transaction: c.transaction.clone(),
-        change_time: Some(timestamp(c.change_time)),
+        change_time: Some(to_timestamp(c.change_time)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Request field parsers: each records a violation under the field's proto path.
+use crate::domain::EarnSource;
 use crate::domain::{CustomerId, Limits, Line, Program};
 use crate::error::DOMAIN;
-use crate::service::EarnSource;
 use chrono::{DateTime, Utc};
 pub use crm_platform::grpc::{page_size, text};
 use crm_platform::{Violations, validate};

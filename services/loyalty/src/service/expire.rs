@@ -1,13 +1,11 @@
 //! Expiry: timed-out holds go back to the wallet, then due lots move to breakage. Runs per
 //! wallet under its lock and sets the lots' remaining points to zero, so each point expires
 //! exactly once however often (and wherever) the job runs.
-use super::holds::release_into;
 use super::isolation::guarded;
-use super::writer::{Draft, WalletWriter, add_to};
+use super::writer::WalletWriter;
 use super::{Begun, LoyaltyService, Mutation};
-use crate::domain::ledger::movement;
-use crate::domain::lots::total;
-use crate::domain::{Account, CustomerId, HoldState, TxKind};
+use crate::domain::expire::expire_due_lots;
+use crate::domain::{CustomerId, hold};
 use crate::store::lots as lot_store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -34,7 +32,7 @@ impl ExpireOutcome {
 }
 
 impl LoyaltyService {
-    /// Expires one wallet inside `conn`'s transaction.
+    /// Expires one wallet inside `conn`'s transaction: timed-out holds first, then due lots.
     async fn expire_wallet<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -43,33 +41,23 @@ impl LoyaltyService {
     ) -> Result<ExpireOutcome, Error> {
         let p = self.program();
         let mut w = WalletWriter::open(conn, p, customer, now).await?;
-        let now = w.now;
+        let now = w.state.now;
         let mut out = ExpireOutcome::default();
-        for mut hold in lot_store::active_holds(conn, customer).await? {
-            if hold.is_expired(now) {
-                release_into(&mut w, conn, &mut hold, HoldState::Expired, "hold expired").await?;
+        for mut h in lot_store::active_holds(conn, customer).await? {
+            if h.is_expired(now) {
+                w.load_lots(&h.lots).await?;
+                hold::expire(p, &mut w.state, &mut h)?;
+                lot_store::save_hold(conn, &h).await?;
                 out.expired_holds += 1;
             }
         }
-        let taken = w.consume(i64::MAX, |l| l.is_due(now));
-        let points = total(&taken);
-        if points > 0 {
-            let mut d = Draft::new(
-                TxKind::Expire,
-                movement(Account::Wallet(customer), Account::Breakage, points),
-            );
-            d.reason = format!("{} lot(s) expired", taken.len());
-            w.post(d)?;
-            add_to(
-                &mut w.wallet.lifetime_expired,
-                points,
-                "lifetime expired points",
-            )?;
-            out.expired_points = points;
-            out.expired_lots = i64::try_from(taken.len()).unwrap_or(i64::MAX);
+        let lots = expire_due_lots(p, &mut w.state)?;
+        if let Some(e) = &lots {
+            out.expired_points = e.points;
+            out.expired_lots = i64::try_from(e.lots).unwrap_or(i64::MAX);
         }
         w.finish().await?;
-        out.customers = i64::from(points > 0 || out.expired_holds > 0);
+        out.customers = i64::from(lots.is_some() || out.expired_holds > 0);
         Ok(out)
     }
 

@@ -1,9 +1,9 @@
 //! Statements, balances at a point in time, tiers.
 use super::{LoyaltyService, Page};
 use crate::domain::balance::tier_status;
-use crate::domain::{CustomerId, TierStatus, Transaction, TxKind};
+use crate::domain::{CustomerId, TierChange, TierStatus, Transaction, TxKind};
 use crate::store::ledger::{self as store, TxQuery};
-use crate::store::tiers::{self, TierChange};
+use crate::store::tiers;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::page_token::PageTokens;

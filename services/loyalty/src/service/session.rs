@@ -92,7 +92,7 @@ impl LoyaltyService {
             Write::Redeem(r) => self.redeem_on(&mut writer, r).await?,
             Write::Adjust(a) => self.adjust_on(&mut writer, a)?,
         };
-        let now = writer.now;
+        let now = writer.state.now;
         let (snapshot, carried, writes) = writer.finish_deferred()?;
         session.carried.insert(customer, carried);
         session.writes.merge(writes);

@@ -1,7 +1,7 @@
 //! VerifyLedger: walks every chain, recomputing hashes and balances, and compares the heads
 //! with the wallets, the lots and the holds. Reports the first inconsistency.
 use super::LoyaltyService;
-use crate::domain::ledger::GENESIS;
+use crate::domain::chain::GENESIS;
 use crate::domain::{CustomerId, Wallet};
 use crate::store::{ledger as store, lots as lot_store};
 use crm_platform::Error;

@@ -2,8 +2,8 @@
 //! the end with one multi-row statement per table, so a batch costs a handful of round
 //! trips whatever its size. Rows are keyed so the last state of each wins.
 use crate::domain::reverse::OrderState;
-use crate::domain::{CustomerId, Lot, Transaction, Wallet};
-use crate::store::tiers::{self, TierChange};
+use crate::domain::{CustomerId, Lot, TierChange, Transaction, Wallet};
+use crate::store::tiers;
 use crate::store::{ledger as store, lots as lot_store};
 use crm_platform::Error;
 use crm_platform::idempotency::{self, Completion};

@@ -1,31 +1,15 @@
 //! Tier history.
 use super::entities::tier_change;
-use crate::domain::CustomerId;
-use chrono::{DateTime, Utc};
+use crate::domain::{CustomerId, TierChange};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TierChange {
-    pub id: Uuid,
-    pub customer: CustomerId,
-    pub from_tier: String,
-    pub to_tier: String,
-    pub qualifying_points: i64,
-    pub transaction: String,
-    pub change_time: DateTime<Utc>,
-}
-
-pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) -> Result<(), Error> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    tier_change::Entity::insert_many(changes.iter().map(|c| tier_change::ActiveModel {
+fn tier_change_row(c: &TierChange) -> tier_change::ActiveModel {
+    tier_change::ActiveModel {
         id: Set(c.id),
         customer_id: Set(c.customer.0),
         from_tier: Set(c.from_tier.clone()),
@@ -33,9 +17,28 @@ pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) ->
         qualifying_points: Set(c.qualifying_points),
         transaction: Set(c.transaction.clone()),
         change_time: Set(c.change_time),
-    }))
-    .exec_without_returning(conn)
-    .await?;
+    }
+}
+
+fn tier_change_from_row(r: tier_change::Model) -> TierChange {
+    TierChange {
+        id: r.id,
+        customer: CustomerId(r.customer_id),
+        from_tier: r.from_tier,
+        to_tier: r.to_tier,
+        qualifying_points: r.qualifying_points,
+        transaction: r.transaction,
+        change_time: r.change_time,
+    }
+}
+
+pub async fn insert_many(conn: &impl ConnectionTrait, changes: &[TierChange]) -> Result<(), Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    tier_change::Entity::insert_many(changes.iter().map(tier_change_row))
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -67,14 +70,6 @@ pub async fn list(
         .all(conn)
         .await?
         .into_iter()
-        .map(|r| TierChange {
-            id: r.id,
-            customer: CustomerId(r.customer_id),
-            from_tier: r.from_tier,
-            to_tier: r.to_tier,
-            qualifying_points: r.qualifying_points,
-            transaction: r.transaction,
-            change_time: r.change_time,
-        })
+        .map(tier_change_from_row)
         .collect())
 }

@@ -1,17 +1,29 @@
-//! Pure ticket rules and types: no tonic, no sea-orm. Unit-tested here, property-tested in
-//! `calendar`.
+//! Pure ticket rules and types: no tonic, no sea-orm, no IO. The service loads values, asks
+//! these rules what follows and writes the result. Unit-tested here (table-driven),
+//! property-tested in `calendar` and `sla`.
+pub mod assignment;
 pub mod calendar;
+pub mod escalation;
+#[cfg(test)]
+mod fixtures;
+pub mod intake;
 pub mod macros;
+mod org;
+mod query;
+pub mod reply;
 pub mod routing;
 pub mod sla;
 pub mod stats;
 pub mod status;
+pub mod survey;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use calendar::Calendar;
-pub use sla::{SlaPolicy, SlaTrack, Target};
+pub use org::{AgentPatch, TeamPatch};
+pub use query::TicketQuery;
+pub use sla::{SlaPolicy, SlaRules, SlaTrack, Target};
 
 crm_platform::resource_id!(TicketId, "tickets");
 crm_platform::resource_id!(TeamId, "teams");

@@ -92,6 +92,13 @@ pub fn select(policies: &[SlaPolicy], p: Priority, c: Category) -> Option<&SlaPo
         .map(|(_, x)| x)
 }
 
+/// A ticket's SLA policy and the calendar its targets run on: what a rule needs to move them.
+#[derive(Debug, Clone, Copy)]
+pub struct SlaRules<'a> {
+    pub policy: &'a SlaPolicy,
+    pub calendar: &'a Calendar,
+}
+
 /// A target missed at its due time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Miss {

@@ -1,18 +1,9 @@
 //! Domain -> proto.
 use crate::domain::{Agent, Macro, Message, Satisfaction, Team, Ticket, now};
 use crate::service::{DurationStats, GroupStats, TicketStats};
-use chrono::{DateTime, Utc};
 use crm_platform::etag;
+use crm_platform::validate::to_timestamp;
 use crm_proto::tickets as pb;
-use prost_types::Timestamp;
-
-pub fn ts(t: DateTime<Utc>) -> Timestamp {
-    crm_platform::validate::to_timestamp(t)
-}
-
-fn opt_ts(t: Option<DateTime<Utc>>) -> Option<Timestamp> {
-    t.map(ts)
-}
 
 /// A ticket as callers see it; the SLA state is computed at the time of the call.
 pub fn ticket(t: &Ticket) -> pb::Ticket {
@@ -35,9 +26,9 @@ pub fn ticket(t: &Ticket) -> pb::Ticket {
         sla: Some(pb::Sla {
             policy: t.sla.policy.clone(),
             state: t.sla.state(at).code(),
-            first_response_due: opt_ts(t.sla.first_response_due),
-            next_response_due: opt_ts(t.sla.next_response_due),
-            resolution_due: opt_ts(t.sla.resolution_due),
+            first_response_due: t.sla.first_response_due.map(to_timestamp),
+            next_response_due: t.sla.next_response_due.map(to_timestamp),
+            resolution_due: t.sla.resolution_due.map(to_timestamp),
             paused: t.sla.paused_since.is_some(),
             missed_targets: t
                 .sla
@@ -46,11 +37,11 @@ pub fn ticket(t: &Ticket) -> pb::Ticket {
                 .map(str::to_owned)
                 .collect(),
         }),
-        create_time: Some(ts(t.create_time)),
-        update_time: Some(ts(t.update_time)),
-        first_response_time: opt_ts(t.first_response_time),
-        solve_time: opt_ts(t.solve_time),
-        close_time: opt_ts(t.close_time),
+        create_time: Some(to_timestamp(t.create_time)),
+        update_time: Some(to_timestamp(t.update_time)),
+        first_response_time: t.first_response_time.map(to_timestamp),
+        solve_time: t.solve_time.map(to_timestamp),
+        close_time: t.close_time.map(to_timestamp),
         merged_into: t.merged_into.map(|x| x.name()).unwrap_or_default(),
         merged_from: t.merged_from.iter().map(|x| x.name()).collect(),
         escalations: t.escalations,
@@ -75,7 +66,7 @@ pub fn message(m: &Message) -> pb::Message {
                 uri: a.uri.clone(),
             })
             .collect(),
-        create_time: Some(ts(m.create_time)),
+        create_time: Some(to_timestamp(m.create_time)),
         origin_ticket: m.origin_ticket.map(|x| x.name()).unwrap_or_default(),
     }
 }
@@ -92,8 +83,8 @@ pub fn team(t: &Team) -> pb::Team {
             .map(|(c, s)| (category_key(*c), s.clone()))
             .collect(),
         escalation_team: t.escalation_team,
-        create_time: Some(ts(t.create_time)),
-        update_time: Some(ts(t.update_time)),
+        create_time: Some(to_timestamp(t.create_time)),
+        update_time: Some(to_timestamp(t.update_time)),
         etag: etag::of_revision(t.revision),
     }
 }
@@ -113,8 +104,8 @@ pub fn agent(a: &Agent) -> pb::Agent {
         max_open_tickets: a.max_open_tickets,
         available: a.available,
         open_tickets: a.open_tickets,
-        create_time: Some(ts(a.create_time)),
-        update_time: Some(ts(a.update_time)),
+        create_time: Some(to_timestamp(a.create_time)),
+        update_time: Some(to_timestamp(a.update_time)),
         etag: etag::of_revision(a.revision),
     }
 }
@@ -125,7 +116,7 @@ pub fn macro_(m: &Macro) -> pb::Macro {
         code: m.code.clone(),
         title: m.title.clone(),
         body: m.body.clone(),
-        create_time: Some(ts(m.create_time)),
+        create_time: Some(to_timestamp(m.create_time)),
     }
 }
 
@@ -137,7 +128,7 @@ pub fn satisfaction(s: &Satisfaction) -> pb::Satisfaction {
         product_quality: s.product_quality,
         logistics: s.logistics,
         comment: s.comment.clone(),
-        submit_time: Some(ts(s.submit_time)),
+        submit_time: Some(to_timestamp(s.submit_time)),
         goodwill_points: s.goodwill_points,
         goodwill_pending: s.goodwill_pending,
     }
@@ -181,8 +172,8 @@ fn group(g: &GroupStats) -> pb::GroupStats {
 
 pub fn stats(s: &TicketStats) -> pb::TicketStats {
     pb::TicketStats {
-        start_time: Some(ts(s.start)),
-        end_time: Some(ts(s.end)),
+        start_time: Some(to_timestamp(s.start)),
+        end_time: Some(to_timestamp(s.end)),
         total: Some(group(&s.total)),
         teams: s.teams.iter().map(group).collect(),
         agents: s.agents.iter().map(group).collect(),

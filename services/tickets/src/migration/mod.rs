@@ -3,6 +3,7 @@ mod m20261123_000001_create_tickets;
 mod m20261201_000002_ticket_stats_columns;
 mod m20261201_000003_survey_answers;
 mod m20261201_000004_range_scan_indexes;
+mod m20261201_000005_record_columns;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -10,4 +11,5 @@ crm_platform::migrator!(Migrator: [
     m20261201_000002_ticket_stats_columns::Migration,
     m20261201_000003_survey_answers::Migration,
     m20261201_000004_range_scan_indexes::Migration,
+    m20261201_000005_record_columns::Migration,
 ]);

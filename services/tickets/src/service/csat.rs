@@ -2,29 +2,13 @@
 //! follow-up and may award goodwill points through loyalty.
 use super::TicketsService;
 use crate::clients::Goodwill;
+use crate::domain::survey::{self, Refusal, goodwill_request_id};
 use crate::domain::{CustomerId, Satisfaction, Status, TicketId, now};
 use crate::error;
 use crate::store;
 use crm_platform::Error;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use sea_orm::TransactionTrait;
-use sha2::{Digest, Sha256};
-
-/// The loyalty request id of the goodwill award for survey `survey` of a ticket: derived
-/// from both, so however often it is sent, loyalty awards it once per survey. (The first
-/// survey keeps the id used before surveys were numbered, so an award pending across the
-/// upgrade is not paid twice.)
-pub fn goodwill_request_id(ticket: TicketId, survey: i32) -> uuid::Uuid {
-    let seed = if survey <= 1 {
-        format!("tickets.crm goodwill {}", ticket.name())
-    } else {
-        format!("tickets.crm goodwill {} survey {survey}", ticket.name())
-    };
-    let d = Sha256::digest(seed);
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    uuid::Builder::from_random_bytes(b).into_uuid()
-}
 
 /// What became of one attempt to settle a pending goodwill award.
 enum Award {
@@ -66,10 +50,9 @@ impl TicketsService {
             Goodwill::Later => return Ok(Award::Later),
             Goodwill::Awarded => {
                 s.goodwill_points = self.cfg.goodwill_points;
-                let when = if late { " (late)" } else { "" };
-                format!("{} goodwill points awarded{when}.", s.goodwill_points)
+                survey::goodwill_note(Some(s.goodwill_points), late)
             }
-            Goodwill::Refused => "The loyalty service refused the goodwill points.".to_owned(),
+            Goodwill::Refused => survey::goodwill_note(None, late),
         };
         s.goodwill_pending = false;
         let txn = self.db.begin().await?;
@@ -116,7 +99,7 @@ impl TicketsService {
         key: &IdempotencyKey,
         id: TicketId,
         token: &str,
-        mut s: Satisfaction,
+        s: Satisfaction,
     ) -> Result<Satisfaction, Error> {
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return self.current_answer(previous).await,
@@ -124,40 +107,29 @@ impl TicketsService {
         };
         let now = now();
         let mut t = self.lock(&txn, id).await?;
-        if t.survey_token != token && store::token_answered(&txn, id, token).await? {
-            // An earlier survey (the ticket was solved again since): answered for good.
-            return Err(error::survey_answered(&id.name()));
-        }
-        if t.solve_time.is_none()
-            || t.survey_token.is_empty()
-            || t.survey_token != token
-            || t.merged_into.is_some()
-        {
-            return Err(error::survey_not_open(&id.name()));
-        }
+        let refused = |r| match r {
+            Refusal::Answered => error::survey_answered(&id.name()),
+            Refusal::NotOpen => error::survey_not_open(&id.name()),
+        };
+        let earlier_answered =
+            t.survey_token != token && store::token_answered(&txn, id, token).await?;
+        survey::accepts(&t, token, earlier_answered).map_err(refused)?;
         if store::answer_of(&txn, id, t.survey).await?.is_some() {
-            return Err(error::survey_answered(&id.name()));
+            return Err(refused(Refusal::Answered));
         }
-        s.ticket = id;
-        s.survey = t.survey;
-        s.survey_token = t.survey_token.clone();
-        s.submit_time = now;
-        s.goodwill_points = 0;
-        let low = s.overall <= self.cfg.low_score_threshold;
-        s.goodwill_pending = low && self.goodwill_owed();
+        let (s, follow_up) = survey::record(
+            &t,
+            s,
+            now,
+            self.cfg.low_score_threshold,
+            self.goodwill_owed(),
+        );
         if !store::insert_satisfaction(&txn, &s).await? {
-            return Err(error::survey_answered(&id.name()));
+            return Err(refused(Refusal::Answered));
         }
-        if low {
-            let mut body = format!(
-                "Low satisfaction score ({}/5): follow up with the customer by phone.",
-                s.overall
-            );
-            if s.goodwill_pending {
-                body.push_str(" Goodwill points follow when the loyalty service answers.");
-            }
-            self.note(&txn, id, body, now).await?;
-            if t.status == Status::Solved {
+        if let Some(f) = follow_up {
+            self.note(&txn, id, f.note, now).await?;
+            if f.reopens {
                 self.transition(&txn, &mut t, Status::Open, now, false)
                     .await?;
                 self.save(&txn, &mut t, now).await?;
@@ -183,21 +155,5 @@ impl TicketsService {
         Ok(store::answer_of(&self.db, s.ticket, s.survey)
             .await?
             .unwrap_or(s))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn goodwill_request_id_is_stable_per_ticket() {
-        let a = TicketId::generate();
-        let b = TicketId::generate();
-        assert_eq!(goodwill_request_id(a, 1), goodwill_request_id(a, 1));
-        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(b, 1));
-        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(a, 2));
-        // Survey 1 keeps the id of the time before surveys were numbered.
-        assert_eq!(goodwill_request_id(a, 0), goodwill_request_id(a, 1));
     }
 }

@@ -1,7 +1,8 @@
 //! Background work: the SLA breach job and the customer verification pass.
 use super::TicketsService;
 use crate::clients::CustomerLookup;
-use crate::domain::{CustomerCheck, TicketId, now};
+use crate::domain::intake::{self, Settled};
+use crate::domain::{CustomerCheck, TicketId, escalation, now};
 use crate::store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -46,46 +47,29 @@ impl TicketsService {
         let now = now();
         let mut claimed = Vec::new();
         for (target, due) in t.sla.overdue(at) {
-            let action = "priority bump; escalation team";
-            if store::claim_breach(&txn, id, target, due, now, action).await? {
-                t.sla.breach(target, due);
-                claimed.push(target.as_str());
+            if store::claim_breach(&txn, id, target, due, now, escalation::ACTION).await? {
+                claimed.push((target, due));
             }
         }
         if claimed.is_empty() {
             txn.rollback().await?;
             return Ok(0);
         }
-        t.priority = t.priority.bumped();
-        t.escalations += 1;
+        let escalation_team = store::claim_holder(&txn, store::Claim::Escalation).await?;
+        let e = escalation::plan(&t, claimed, escalation_team);
+        let released = e.apply(&mut t);
         // At the job's clock, so the breaches just claimed (due before `at`) stay put.
         self.repolicy(&mut t, at)?;
-        let escalation = store::claim_holder(&txn, store::Claim::Escalation).await?;
-        let mut moved = String::new();
-        if let Some(team) = escalation
-            && t.team != Some(team)
-        {
-            if let Some(a) = t.assignee.take() {
+        if let Some(team) = e.team {
+            if let Some(a) = released {
                 store::release_capacity(&txn, a).await?;
             }
-            t.team = Some(team);
             t.assignee = self.route_within(&txn, team, t.category, now).await?;
-            moved = format!("; reassigned to {team}");
         }
-        self.note(
-            &txn,
-            id,
-            format!(
-                "SLA missed: {}. Priority raised to {}{moved}.",
-                claimed.join(", "),
-                t.priority.as_str()
-            ),
-            now,
-        )
-        .await?;
+        self.note(&txn, id, e.note(), now).await?;
         self.save(&txn, &mut t, now).await?;
         txn.commit().await?;
-        Ok(claimed.len() as u64)
+        Ok(e.breaches.len() as u64)
     }
 
     /// The recorded breaches of a ticket: (target, due, action).
@@ -117,23 +101,8 @@ impl TicketsService {
             let Some(mut t) = store::lock_ticket(&txn, t.id).await? else {
                 continue;
             };
-            if t.customer_check == CustomerCheck::Unverified {
-                t.customer_check = check;
+            if let Settled::Now(note) = intake::settle_customer(&mut t, check, survivor) {
                 let now = now();
-                let note = match check {
-                    CustomerCheck::NotFound => Some(format!(
-                        "The customers service does not know {}.",
-                        t.customer
-                    )),
-                    CustomerCheck::Erased => Some(format!("{} was erased.", t.customer)),
-                    CustomerCheck::Deleted => Some(format!("{} is deleted.", t.customer)),
-                    _ if survivor != t.customer => Some(format!(
-                        "{} was merged into {survivor}; the ticket moved to it.",
-                        t.customer
-                    )),
-                    _ => None,
-                };
-                t.customer = survivor;
                 self.save(&txn, &mut t, now).await?;
                 if let Some(body) = note {
                     self.note(&txn, t.id, body, now).await?;

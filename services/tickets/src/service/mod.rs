@@ -9,13 +9,13 @@
 //! award marked pending in it and a deterministic request id, so a repeat is a replay.
 mod csat;
 mod jobs;
+mod messages;
 mod org;
-pub use org::{AgentPatch, TeamPatch};
 mod stats;
 mod tickets;
 
+pub use messages::NewMessage;
 pub use stats::{DurationStats, GroupStats, TicketStats};
-pub use tickets::{Assign, NewMessage};
 
 use crate::clients::Clients;
 use crate::domain::routing::{self, Candidate};

@@ -1,33 +1,12 @@
 //! Teams, agents (team members with skills, capacity and availability) and macros.
 use super::{Page, TicketsService};
-use crate::domain::{Agent, AgentId, Macro, Team, TeamId, now};
+use crate::domain::{Agent, AgentId, AgentPatch, Macro, Team, TeamId, TeamPatch, now};
 use crate::error;
 use crate::store::{self, Claim};
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
 use crm_platform::{Error, etag};
 use sea_orm::DatabaseTransaction;
-
-/// Changes to a team (None: keep).
-#[derive(Debug, Clone, Default)]
-pub struct TeamPatch {
-    pub display_name: Option<String>,
-    pub routing_strategy: Option<crate::domain::RoutingStrategy>,
-    pub categories: Option<Vec<crate::domain::Category>>,
-    pub category_skills: Option<std::collections::BTreeMap<crate::domain::Category, String>>,
-    pub escalation_team: Option<bool>,
-}
-
-/// Changes to an agent (None: keep).
-#[derive(Debug, Clone, Default)]
-pub struct AgentPatch {
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub team: Option<TeamId>,
-    pub skills: Option<Vec<String>>,
-    pub max_open_tickets: Option<i32>,
-    pub available: Option<bool>,
-}
 
 impl TicketsService {
     /// A category is routed by one team only; one team is the escalation team. Enforced by
@@ -91,21 +70,7 @@ impl TicketsService {
             .await?
             .ok_or_else(|| error::not_found(id))?;
         etag::check(sent_etag, t.revision)?;
-        if let Some(v) = p.display_name {
-            t.display_name = v;
-        }
-        if let Some(v) = p.routing_strategy {
-            t.routing_strategy = v;
-        }
-        if let Some(v) = p.categories {
-            t.categories = v;
-        }
-        if let Some(v) = p.category_skills {
-            t.category_skills = v;
-        }
-        if let Some(v) = p.escalation_team {
-            t.escalation_team = v;
-        }
+        p.apply(&mut t);
         self.claim(&txn, &t).await?;
         t.revision += 1;
         t.update_time = now();
@@ -198,27 +163,12 @@ impl TicketsService {
             .await?
             .ok_or_else(|| error::not_found(id))?;
         etag::check(sent_etag, a.revision)?;
-        if let Some(team) = p.team {
-            if store::find_team(&txn, team).await?.is_none() {
-                return Err(error::not_found(team));
-            }
-            a.team = team;
+        if let Some(team) = p.team
+            && store::find_team(&txn, team).await?.is_none()
+        {
+            return Err(error::not_found(team));
         }
-        if let Some(v) = p.display_name {
-            a.display_name = v;
-        }
-        if let Some(v) = p.email {
-            a.email = v;
-        }
-        if let Some(v) = p.skills {
-            a.skills = v;
-        }
-        if let Some(v) = p.max_open_tickets {
-            a.max_open_tickets = v;
-        }
-        if let Some(v) = p.available {
-            a.available = v;
-        }
+        p.apply(&mut a);
         a.revision += 1;
         a.update_time = now();
         if !store::update_agent(&txn, &a).await? {

@@ -1,43 +1,19 @@
-//! Tickets: create, read, list, update, thread, status, assignment, merge, macros.
+//! Tickets: create, read, list, update, status, assignment, merge.
 use super::{Page, TicketsService};
 use crate::clients::CustomerLookup;
-use crate::domain::status;
+use crate::domain::assignment::{self, Assign, Refusal};
+use crate::domain::status::{self, Capacity};
 use crate::domain::{
-    AgentId, Attachment, Author, CustomerCheck, CustomerId, Message, MessageId, MessageKind,
-    NewTicket, SlaTrack, Status, Target, TeamId, Ticket, TicketId, TicketPatch, macros, now,
+    CustomerCheck, NewTicket, SlaRules, Status, Ticket, TicketId, TicketPatch, TicketQuery, intake,
+    now, sla,
 };
 use crate::error;
-use crate::store::{self, TicketQuery};
+use crate::store;
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
 use crm_platform::{Error, etag};
 use sea_orm::DatabaseTransaction;
-use std::collections::BTreeMap;
-
-/// A message as written by a caller.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub kind: MessageKind,
-    pub author: Author,
-    pub body: String,
-    pub attachments: Vec<Attachment>,
-}
-
-/// What AssignTicket asks for.
-#[derive(Debug, Clone, Copy)]
-pub enum Assign {
-    /// Route again by the rules.
-    Reroute,
-    /// Any available agent of this team.
-    Team(TeamId),
-    /// This agent (in this team, when given).
-    Agent(AgentId, Option<TeamId>),
-}
-
-fn uuid_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
 
 /// A ticket mutation opened by [`TicketsService::edit`].
 enum Edit {
@@ -48,6 +24,19 @@ enum Edit {
 }
 
 impl TicketsService {
+    /// How long after solving a caller may reopen a ticket.
+    pub(super) fn reopen_window(&self) -> Duration {
+        Duration::hours(self.cfg.reopen_window_hours)
+    }
+
+    /// The SLA policy of `t` and the calendar, for the rules that move its targets.
+    pub(super) fn sla_rules(&self, t: &Ticket) -> Result<SlaRules<'_>, Error> {
+        Ok(SlaRules {
+            policy: self.policy(t)?,
+            calendar: &self.calendar,
+        })
+    }
+
     /// Opens a mutation of ticket `id` guarded by `key` and the caller's etag.
     async fn edit(
         &self,
@@ -82,46 +71,20 @@ impl TicketsService {
             CustomerLookup::Deleted => return Err(error::customer_deleted(&asked)),
             CustomerLookup::Unknown => (new.customer, CustomerCheck::Unverified),
         };
-        let mut priority = new.priority;
-        if let Some(tier) = self.clients.tier(customer).await
-            && self.cfg.priority_tiers.contains(&tier)
-        {
-            priority = priority.bumped();
-        }
+        let tier = self.clients.tier(customer).await;
+        let priority = intake::priority(new.priority, tier.as_deref(), &self.cfg.priority_tiers);
+        let policy = sla::select(&self.cfg.sla_policies, priority, new.category)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("no SLA policy matches")))?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
         let now = now();
-        let mut t = Ticket {
-            id: TicketId::generate(),
-            customer,
-            channel: new.channel,
-            category: new.category,
-            priority,
-            status: Status::New,
-            subject: new.subject,
-            description: new.description,
-            tags: new.tags,
-            team: None,
-            assignee: None,
-            order_id: new.order_id,
-            booking_id: new.booking_id,
-            customer_check: check,
-            sla: SlaTrack::none(""),
-            create_time: now,
-            update_time: now,
-            first_response_time: None,
-            solve_time: None,
-            close_time: None,
-            merged_into: None,
-            merged_from: Vec::new(),
-            escalations: 0,
-            survey_token: String::new(),
-            survey: 0,
-            revision: 1,
+        let rules = SlaRules {
+            policy,
+            calendar: &self.calendar,
         };
-        t.sla = SlaTrack::start(self.policy(&t)?, &self.calendar, now);
+        let mut t = new.open(customer, check, priority, now, rules);
         self.route(&txn, &mut t, now).await?;
         store::insert_ticket(&txn, &t, now, &self.calendar).await?;
         let name = t.id.name();
@@ -188,161 +151,8 @@ impl TicketsService {
         self.commit(txn, key, &id.name(), t).await
     }
 
-    /// Applies the effects of a message on its ticket and stores both.
-    async fn post(
-        &self,
-        txn: &DatabaseTransaction,
-        t: &mut Ticket,
-        m: NewMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Message, Error> {
-        if t.status == Status::Closed {
-            return Err(error::closed(&t.id.name()));
-        }
-        match (&m.kind, &m.author) {
-            (MessageKind::PublicReply, Author::Agent(a)) => {
-                if store::find_agent(txn, *a).await?.is_none() {
-                    return Err(error::not_found(a));
-                }
-                if t.first_response_time.is_none() {
-                    t.first_response_time = Some(now);
-                    t.sla.met(Target::FirstResponse, now);
-                } else {
-                    t.sla.met(Target::NextResponse, now);
-                }
-                if t.status == Status::New {
-                    t.status = Status::Open;
-                }
-            }
-            (MessageKind::PublicReply, Author::Customer(c)) => {
-                if *c != t.customer {
-                    return Err(error::customer_mismatch(
-                        format!("{c} is not the customer of {}", t.id),
-                        &t.customer.name(),
-                    ));
-                }
-                if t.status == Status::PendingCustomer {
-                    t.sla.resume(&self.calendar, now);
-                    t.status = Status::Open;
-                }
-                // A reply to a solved ticket within the reopen window reopens it.
-                let window = Duration::hours(self.cfg.reopen_window_hours);
-                if t.status == Status::Solved && t.solve_time.is_some_and(|s| now - s <= window) {
-                    self.transition(txn, t, Status::Open, now, true).await?;
-                }
-                let policy = self.policy(t)?.clone();
-                t.sla.owe_reply(&policy, &self.calendar, now);
-            }
-            (MessageKind::InternalNote, Author::Agent(a)) => {
-                store::find_agent(txn, *a)
-                    .await?
-                    .ok_or_else(|| error::not_found(a))?;
-            }
-            _ => {}
-        }
-        let msg = Message {
-            id: MessageId::generate(),
-            ticket: t.id,
-            kind: m.kind,
-            author: m.author,
-            body: m.body,
-            attachments: m.attachments,
-            create_time: now,
-            origin_ticket: None,
-        };
-        store::insert_message(txn, &msg).await?;
-        self.save(txn, t, now).await?;
-        Ok(msg)
-    }
-
-    /// A system note on a ticket's thread (no effect on the ticket).
-    pub(super) async fn note(
-        &self,
-        txn: &DatabaseTransaction,
-        ticket: TicketId,
-        body: String,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        store::insert_message(
-            txn,
-            &Message {
-                id: MessageId::generate(),
-                ticket,
-                kind: MessageKind::System,
-                author: Author::System,
-                body,
-                attachments: Vec::new(),
-                create_time: now,
-                origin_ticket: None,
-            },
-        )
-        .await
-    }
-
-    pub async fn add_message(
-        &self,
-        key: &IdempotencyKey,
-        id: TicketId,
-        mut m: NewMessage,
-    ) -> Result<Message, Error> {
-        if let Author::Customer(c) = m.author {
-            m.author = Author::Customer(self.survivor_of(id, c).await?);
-        }
-        let txn = match self.begin(key).await? {
-            Begun::Replay(previous) => return Ok(previous),
-            Begun::Fresh(txn) => txn,
-        };
-        let now = now();
-        let mut t = self.lock(&txn, id).await?;
-        let msg = self.post(&txn, &mut t, m, now).await?;
-        let name = msg.name();
-        self.commit(txn, key, &name, msg).await
-    }
-
-    /// `c` itself, or the ticket's customer when `c` is another customer merged into it (the
-    /// customers service says so; asked before any transaction opens).
-    async fn survivor_of(&self, id: TicketId, c: CustomerId) -> Result<CustomerId, Error> {
-        let Some(t) = store::find_ticket(&self.db, id).await? else {
-            return Ok(c);
-        };
-        if t.customer == c {
-            return Ok(c);
-        }
-        Ok(match self.clients.customer(c).await {
-            CustomerLookup::Found { id, .. } if id == t.customer => id,
-            _ => c,
-        })
-    }
-
-    pub async fn list_messages(
-        &self,
-        id: TicketId,
-        public_only: bool,
-        page_size: u32,
-        page_token: &str,
-    ) -> Result<Page<Message>, Error> {
-        let fingerprint = PageTokens::fingerprint(&[
-            "messages",
-            &id.name(),
-            if public_only { "public" } else { "all" },
-        ]);
-        let cursor: Option<(DateTime<Utc>, uuid::Uuid)> =
-            self.tokens.decode(page_token, &fingerprint)?;
-        if store::find_ticket(&self.db, id).await?.is_none() {
-            return Err(error::not_found(id));
-        }
-        let limit = self.page_size(page_size);
-        let mut rows = store::list_messages(&self.db, id, public_only, cursor, limit + 1).await?;
-        let next = self
-            .tokens
-            .next_page(&mut rows, limit, &fingerprint, |m| (m.create_time, m.id.0));
-        Ok(Page {
-            items: rows,
-            next_page_token: next,
-        })
-    }
-
-    /// Moves `t` to `to` with every side effect (SLA clock, capacity, survey token).
+    /// Moves `t` to `to` with every effect (see [`status::apply`]); the reopen window
+    /// applies when `enforce_window` (a caller's move, not the service's own).
     pub(super) async fn transition(
         &self,
         txn: &DatabaseTransaction,
@@ -351,53 +161,33 @@ impl TicketsService {
         now: DateTime<Utc>,
         enforce_window: bool,
     ) -> Result<(), Error> {
-        let from = t.status;
-        let window = if enforce_window {
-            Duration::hours(self.cfg.reopen_window_hours)
-        } else {
-            Duration::MAX
-        };
-        status::check(from, to, t.solve_time, now, window).map_err(error::transition)?;
-        if from == Status::PendingCustomer {
-            t.sla.resume(&self.calendar, now);
-        }
-        match to {
-            Status::PendingCustomer => t.sla.pause(now),
-            Status::Solved => {
-                t.sla.finish(now);
-                t.solve_time = Some(now);
-                // Each solve issues a new survey; an earlier one stays as answered (or not).
-                t.survey += 1;
-                t.survey_token = uuid_token();
-            }
-            Status::Closed => {
-                if !t.sla.finished {
-                    t.sla.finish(now);
-                }
-                t.close_time = Some(now);
-            }
-            Status::Open if from == Status::Solved => {
-                let policy = self.policy(t)?.clone();
-                t.sla.restart(&policy, &self.calendar, now);
-            }
-            _ => {}
-        }
-        // Capacity follows "open or not".
-        match (from.is_open(), to.is_open(), t.assignee) {
-            (true, false, Some(a)) => store::release_capacity(txn, a).await?,
-            (false, true, Some(a)) => {
-                let claimed = store::claim_capacity(txn, a, now).await?;
-                if !claimed {
-                    // The agent is full now: back to the team's queue.
+        let window = enforce_window.then(|| self.reopen_window());
+        let capacity =
+            status::apply(t, to, now, window, self.sla_rules(t)?).map_err(error::transition)?;
+        self.apply_capacity(txn, t, capacity, now).await
+    }
+
+    /// Keeps the assignee's open-ticket count: a reopened ticket whose agent is full now goes
+    /// back to its team's queue.
+    pub(super) async fn apply_capacity(
+        &self,
+        txn: &DatabaseTransaction,
+        t: &mut Ticket,
+        capacity: Capacity,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        match capacity {
+            Capacity::Unchanged => {}
+            Capacity::Release(a) => store::release_capacity(txn, a).await?,
+            Capacity::Claim(a) => {
+                if !store::claim_capacity(txn, a, now).await? {
                     t.assignee = match t.team {
                         Some(team) => self.route_within(txn, team, t.category, now).await?,
                         None => None,
                     };
                 }
             }
-            _ => {}
         }
-        t.status = to;
         Ok(())
     }
 
@@ -430,30 +220,28 @@ impl TicketsService {
             Edit::Fresh(txn, t) => (txn, t),
         };
         let now = now();
-        if !t.status.is_open() {
-            return Err(error::not_open(&id.name(), t.status.as_str()));
-        }
+        let status = t.status;
+        let refused = |r| match r {
+            Refusal::NotOpen => error::not_open(&id.name(), status.as_str()),
+            Refusal::NotAMember { agent, team } => {
+                Error::invalid_field("agent", format!("{agent} is not a member of {team}"))
+            }
+        };
+        assignment::assignable(&t).map_err(refused)?;
         let previous = t.assignee;
         match how {
             Assign::Agent(a, team) => {
                 let agent = store::find_agent(&txn, a)
                     .await?
                     .ok_or_else(|| error::not_found(a))?;
-                if let Some(team) = team
-                    && team != agent.team
+                let handover = assignment::to_agent(&t, a, agent.team, team).map_err(refused)?;
+                if let Some(to) = handover.claim
+                    && !store::claim_capacity(&txn, to, now).await?
                 {
-                    return Err(Error::invalid_field(
-                        "agent",
-                        format!("{a} is not a member of {team}"),
-                    ));
+                    return Err(error::at_capacity(&to.name()));
                 }
-                if previous != Some(a) {
-                    if !store::claim_capacity(&txn, a, now).await? {
-                        return Err(error::at_capacity(&a.name()));
-                    }
-                    if let Some(p) = previous {
-                        store::release_capacity(&txn, p).await?;
-                    }
+                if let Some(p) = handover.release {
+                    store::release_capacity(&txn, p).await?;
                 }
                 t.team = Some(agent.team);
                 t.assignee = Some(a);
@@ -529,61 +317,5 @@ impl TicketsService {
         self.save(&txn, &mut s, now).await?;
         self.save(&txn, &mut t, now).await?;
         self.commit(txn, key, &target.name(), t).await
-    }
-
-    /// Posts a canned reply, rendered for the ticket, as the agent's public reply.
-    pub async fn apply_macro(
-        &self,
-        key: &IdempotencyKey,
-        id: TicketId,
-        code: &str,
-        agent: AgentId,
-    ) -> Result<Message, Error> {
-        if let Some(previous) = crm_platform::idempotency::stored(&self.db, key).await? {
-            return Ok(previous);
-        }
-        let m = store::find_macro(&self.db, code)
-            .await?
-            .ok_or_else(|| error::not_found(format!("macros/{code}")))?;
-        let a = store::find_agent(&self.db, agent)
-            .await?
-            .ok_or_else(|| error::not_found(agent))?;
-        let ticket = self.get_ticket(id).await?;
-        let mut values = BTreeMap::new();
-        if let CustomerLookup::Found {
-            given_name,
-            display_name,
-            ..
-        } = self.clients.customer(ticket.customer).await
-        {
-            values.insert("customer.given_name", given_name);
-            values.insert("customer.display_name", display_name);
-        }
-        values.insert("ticket.id", ticket.id.0.to_string());
-        values.insert("ticket.subject", ticket.subject.clone());
-        values.insert("agent.display_name", a.display_name.clone());
-        let body = macros::render(&m.body, &values)
-            .map_err(|e| Error::internal(anyhow::anyhow!("stored macro {code} invalid: {e}")))?;
-        let txn = match self.begin(key).await? {
-            Begun::Replay(previous) => return Ok(previous),
-            Begun::Fresh(txn) => txn,
-        };
-        let now = now();
-        let mut t = self.lock(&txn, id).await?;
-        let msg = self
-            .post(
-                &txn,
-                &mut t,
-                NewMessage {
-                    kind: MessageKind::PublicReply,
-                    author: Author::Agent(agent),
-                    body,
-                    attachments: Vec::new(),
-                },
-                now,
-            )
-            .await?;
-        let name = msg.name();
-        self.commit(txn, key, &name, msg).await
     }
 }

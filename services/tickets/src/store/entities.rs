@@ -1,4 +1,6 @@
-//! sea-orm entities, one module per table (schema in `migration`).
+//! sea-orm entities, one module per table (schema in `migration`). Every field of a record
+//! is a column; list-valued fields are JSON columns in the format `json_version` names (see
+//! [`super::lists`]).
 macro_rules! no_relations {
     () => {
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -30,7 +32,35 @@ pub mod ticket {
         pub update_time: ChronoDateTimeUtc,
         pub revision: i64,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub subject: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+        /// JSON: `[tag]`.
+        #[sea_orm(column_type = "Text")]
+        pub tags: String,
+        pub order_id: String,
+        pub booking_id: String,
+        pub sla_policy: String,
+        pub sla_first_response_due: Option<ChronoDateTimeUtc>,
+        pub sla_next_response_due: Option<ChronoDateTimeUtc>,
+        pub sla_resolution_due: Option<ChronoDateTimeUtc>,
+        pub sla_paused_since: Option<ChronoDateTimeUtc>,
+        /// JSON: `[{target, due}]`.
+        #[sea_orm(column_type = "Text")]
+        pub sla_missed: String,
+        pub sla_finished: bool,
+        pub sla_unanswered: bool,
+        pub first_response_time: Option<ChronoDateTimeUtc>,
+        pub solve_time: Option<ChronoDateTimeUtc>,
+        pub close_time: Option<ChronoDateTimeUtc>,
+        pub merged_into: Option<Uuid>,
+        /// JSON: `[ticket id]`, in merge order.
+        #[sea_orm(column_type = "Text")]
+        pub merged_from: String,
+        pub escalations: i32,
+        pub survey_token: String,
+        pub survey: i32,
+        pub json_version: i32,
         pub first_response_seconds: Option<i64>,
         pub first_response_business_seconds: Option<i64>,
         pub resolution_seconds: Option<i64>,
@@ -54,8 +84,15 @@ pub mod message {
         pub origin_ticket_id: Option<Uuid>,
         pub kind: String,
         pub create_time: ChronoDateTimeUtc,
+        /// `agent`, `customer` or `system` (no id).
+        pub author_kind: String,
+        pub author_id: Option<Uuid>,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub body: String,
+        /// JSON: `[{file_name, content_type, size_bytes, uri}]`.
+        #[sea_orm(column_type = "Text")]
+        pub attachments: String,
+        pub json_version: i32,
     }
 
     no_relations!();
@@ -72,7 +109,17 @@ pub mod team {
         pub create_time: ChronoDateTimeUtc,
         pub revision: i64,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub display_name: String,
+        pub routing_strategy: String,
+        /// JSON: `[category]`.
+        #[sea_orm(column_type = "Text")]
+        pub categories: String,
+        /// JSON: `{category: skill}`.
+        #[sea_orm(column_type = "Text")]
+        pub category_skills: String,
+        pub escalation_team: bool,
+        pub update_time: ChronoDateTimeUtc,
+        pub json_version: i32,
     }
 
     no_relations!();
@@ -94,7 +141,13 @@ pub mod agent {
         pub create_time: ChronoDateTimeUtc,
         pub revision: i64,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub display_name: String,
+        pub email: String,
+        /// JSON: `[skill]`.
+        #[sea_orm(column_type = "Text")]
+        pub skills: String,
+        pub update_time: ChronoDateTimeUtc,
+        pub json_version: i32,
     }
 
     no_relations!();
@@ -110,7 +163,9 @@ pub mod macro_ {
         pub code: String,
         pub create_time: ChronoDateTimeUtc,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub title: String,
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
     }
 
     no_relations!();
@@ -145,8 +200,12 @@ pub mod satisfaction {
         pub overall: i32,
         pub submit_time: ChronoDateTimeUtc,
         pub goodwill_pending: bool,
+        pub service: i32,
+        pub product_quality: i32,
+        pub logistics: i32,
         #[sea_orm(column_type = "Text")]
-        pub doc: String,
+        pub comment: String,
+        pub goodwill_points: i64,
     }
 
     no_relations!();

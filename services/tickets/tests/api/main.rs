@@ -8,4 +8,5 @@ mod routing;
 mod services;
 mod sla;
 mod stats;
+mod stored_docs;
 mod tickets;

@@ -1,0 +1,96 @@
+//! Proto enum numbers <-> domain enums, one table per enum.
+use crate::domain::{ActivityKind, Channel, Gender, LifecycleStage, RelationshipLevel};
+use crm_platform::Violations;
+use crm_proto::customers as pb;
+
+pub(super) fn enum_field<T: Copy>(
+    raw: i32,
+    field: &str,
+    table: &[(i32, T)],
+    v: &mut Violations,
+) -> Option<T> {
+    let found = table.iter().find(|(n, _)| *n == raw).map(|(_, t)| *t);
+    if found.is_none() {
+        v.add(field, format!("{raw} is not a known value"));
+    }
+    found
+}
+
+pub(super) const GENDERS: &[(i32, Gender)] = &[
+    (pb::Gender::Unspecified as i32, Gender::Unspecified),
+    (pb::Gender::Female as i32, Gender::Female),
+    (pb::Gender::Male as i32, Gender::Male),
+    (pb::Gender::Other as i32, Gender::Other),
+    (pb::Gender::Undisclosed as i32, Gender::Undisclosed),
+];
+pub(super) const CHANNELS: &[(i32, Channel)] = &[
+    (pb::Channel::Email as i32, Channel::Email),
+    (pb::Channel::Sms as i32, Channel::Sms),
+    (pb::Channel::Push as i32, Channel::Push),
+    (pb::Channel::Phone as i32, Channel::Phone),
+];
+pub(super) const STAGES: &[(i32, LifecycleStage)] = &[
+    (pb::LifecycleStage::Unspecified as i32, LifecycleStage::New),
+    (pb::LifecycleStage::Lead as i32, LifecycleStage::Lead),
+    (pb::LifecycleStage::New as i32, LifecycleStage::New),
+    (pb::LifecycleStage::Active as i32, LifecycleStage::Active),
+    (pb::LifecycleStage::AtRisk as i32, LifecycleStage::AtRisk),
+    (pb::LifecycleStage::Churned as i32, LifecycleStage::Churned),
+];
+pub(super) const LEVELS: &[(i32, RelationshipLevel)] = &[
+    (
+        pb::RelationshipLevel::Unspecified as i32,
+        RelationshipLevel::Unspecified,
+    ),
+    (
+        pb::RelationshipLevel::Basic as i32,
+        RelationshipLevel::Basic,
+    ),
+    (
+        pb::RelationshipLevel::Passive as i32,
+        RelationshipLevel::Passive,
+    ),
+    (
+        pb::RelationshipLevel::Responsible as i32,
+        RelationshipLevel::Responsible,
+    ),
+    (
+        pb::RelationshipLevel::Proactive as i32,
+        RelationshipLevel::Proactive,
+    ),
+    (
+        pb::RelationshipLevel::Partner as i32,
+        RelationshipLevel::Partner,
+    ),
+];
+pub(super) const KINDS: &[(i32, ActivityKind)] = &[
+    (pb::ActivityKind::Purchase as i32, ActivityKind::Purchase),
+    (pb::ActivityKind::View as i32, ActivityKind::View),
+    (pb::ActivityKind::Search as i32, ActivityKind::Search),
+    (pb::ActivityKind::Review as i32, ActivityKind::Review),
+    (pb::ActivityKind::Inquiry as i32, ActivityKind::Inquiry),
+    (pb::ActivityKind::Complaint as i32, ActivityKind::Complaint),
+    (pb::ActivityKind::Booking as i32, ActivityKind::Booking),
+];
+
+pub(super) fn code_of<T: Copy + PartialEq>(table: &[(i32, T)], value: T) -> i32 {
+    table
+        .iter()
+        .find(|(_, t)| *t == value)
+        .map(|(n, _)| *n)
+        .unwrap_or(0)
+}
+
+pub fn lifecycle_stage(raw: i32, field: &str, v: &mut Violations) -> Option<LifecycleStage> {
+    if raw == 0 {
+        return None;
+    }
+    enum_field(raw, field, STAGES, v)
+}
+
+pub fn activity_kind(raw: i32, field: &str, v: &mut Violations) -> Option<ActivityKind> {
+    if raw == 0 {
+        return None;
+    }
+    enum_field(raw, field, KINDS, v)
+}

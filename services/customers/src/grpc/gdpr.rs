@@ -1,0 +1,46 @@
+//! Data-protection requests: export, erase, and the bulk import stream.
+use super::streams::{self, ReplyStream};
+use super::{Reply, convert, parse_name, parsed};
+use crate::error::DOMAIN;
+use crate::service::CustomersService;
+use crm_platform::Violations;
+use crm_platform::grpc::{IntoStatus, actor};
+use crm_proto::customers as pb;
+use tonic::{Request, Response};
+
+pub(super) async fn export(
+    svc: &CustomersService,
+    request: Request<pb::ExportCustomerRequest>,
+) -> Reply<ReplyStream<pb::ExportCustomerResponse>> {
+    let mut v = Violations::new();
+    let id = parse_name("name", &request.get_ref().name, &mut v);
+    let id = parsed(v, id)?;
+    // Fail before the stream starts when the customer does not exist.
+    svc.get(id).await.into_status(DOMAIN)?;
+    Ok(Response::new(streams::export(svc.clone(), id)))
+}
+
+pub(super) async fn erase(
+    svc: &CustomersService,
+    request: Request<pb::EraseCustomerRequest>,
+) -> Reply<pb::Customer> {
+    let meta_actor = actor(request.metadata());
+    let req = request.into_inner();
+    let mut v = Violations::new();
+    let key = request_key!(req, "EraseCustomer", &mut v);
+    let id = parse_name("name", &req.name, &mut v);
+    let actor = convert::actor(&req.actor, meta_actor, &mut v);
+    let (key, id) = parsed(v, key.zip(id))?;
+    let c = svc.erase(&key, id, &actor).await.into_status(DOMAIN)?;
+    Ok(Response::new(convert::customer(&c)))
+}
+
+pub(super) async fn import(
+    svc: &CustomersService,
+    request: Request<tonic::Streaming<pb::ImportCustomersRequest>>,
+) -> Reply<ReplyStream<pb::ImportCustomersResponse>> {
+    Ok(Response::new(streams::import(
+        svc.clone(),
+        request.into_inner(),
+    )))
+}
