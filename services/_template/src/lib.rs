@@ -21,17 +21,14 @@ use tonic::service::RoutesBuilder;
 
 pub use settings::Settings;
 
-/// Name used for the database (`{service}` in its URL), cache keys and telemetry.
-pub const SERVICE: &str = "template";
-/// The gRPC service name reported by health (the chart's `healthService`).
-pub const GRPC_SERVICE: &str = "crm.template.v1.TemplateService";
-
 /// The template service as the platform serves it.
 pub struct Template;
 
 impl Service for Template {
-    const NAME: &'static str = SERVICE;
-    const GRPC_SERVICE: &'static str = GRPC_SERVICE;
+    /// Its database (`{service}` in the URL), cache keys, telemetry, and the chart's key.
+    const NAME: &'static str = "template";
+    /// Reported by health (the chart's `healthService`).
+    const GRPC_SERVICE: &'static str = "crm.template.v1.TemplateService";
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = TemplateService;
@@ -58,4 +55,5 @@ impl Service for Template {
     }
 }
 
+// `SERVICE`, `GRPC_SERVICE`, `component`, `application`, `migrate` and `Application`.
 crm_platform::service_api!(Template);

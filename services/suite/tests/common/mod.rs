@@ -39,8 +39,7 @@ async fn loyalty(storage: Storage) -> anyhow::Result<Component> {
 }
 
 async fn template(storage: Storage) -> anyhow::Result<Component> {
-    let mut s = crm_template::Settings::load(None)?;
-    storage.apply(&mut s.platform);
+    let s = settings::<crm_template::Template>(&storage, |_| {});
     Ok(crm_template::component(&s).await?.0)
 }
 
