@@ -39,5 +39,5 @@ pub mod crm {
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::loyalty::v1 as loyalty;
-pub use crm::tickets::v1 as tickets;
 pub use crm::template::v1 as template;
+pub use crm::tickets::v1 as tickets;
