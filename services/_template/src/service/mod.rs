@@ -17,7 +17,7 @@ use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
 use crm_platform::paging::Paging;
 use crm_platform::{Error, etag};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -119,11 +119,9 @@ impl TemplateService {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
-        let current = store::find(&txn, id)
+        let note = current(&txn, id, sent_etag)
             .await?
-            .ok_or_else(|| error::not_found(id))?;
-        etag::check(sent_etag, current.revision)?;
-        let note = current.updated(patch, mask, domain::now());
+            .updated(patch, mask, domain::now());
         // Compare-and-set on the revision read: a concurrent writer makes this ABORTED too.
         if !store::update(&txn, &note).await? {
             return Err(Error::etag_mismatch());
@@ -146,11 +144,8 @@ impl TemplateService {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
-        let current = store::find(&txn, id)
-            .await?
-            .ok_or_else(|| error::not_found(id))?;
-        etag::check(sent_etag, current.revision)?;
-        if !store::delete(&txn, id, current.revision).await? {
+        let revision = current(&txn, id, sent_etag).await?.revision;
+        if !store::delete(&txn, id, revision).await? {
             return Err(Error::etag_mismatch());
         }
         let m = Mutation {
@@ -160,4 +155,13 @@ impl TemplateService {
         };
         self.writes.commit(txn, key, m).await
     }
+}
+
+/// The note as stored in `txn`, when `sent_etag` (empty: no precondition) is its current etag.
+async fn current(txn: &DatabaseTransaction, id: NoteId, sent_etag: &str) -> Result<Note, Error> {
+    let note = store::find(txn, id)
+        .await?
+        .ok_or_else(|| error::not_found(id))?;
+    etag::check(sent_etag, note.revision)?;
+    Ok(note)
 }
