@@ -49,7 +49,7 @@ grep -q '^crm-template = ' Cargo.toml || die "Cargo.toml: no crm-template in [wo
 grep -q '^    pub mod template {$' proto/src/lib.rs || die "proto/src/lib.rs: no 'pub mod template' block"
 
 # Every check passed: from here on, write.
-rename() {
+renamed() {
   sed -e '/(template only)/d' \
     -e "s/TemplateService/${Service}Service/g" -e "s/template_service/${service_snake}_service/g" \
     -e "s/template/$name/g" -e "s/Template/$Name/g" -e "s/TEMPLATE/$NAME/g"
@@ -62,11 +62,11 @@ copy() {
   rm -rf "$to/target"
   # Deepest first, so a renamed directory does not hide the files below it.
   find "$to" -depth -name '*template*' | while IFS= read -r f; do
-    new="$(dirname "$f")/$(basename "$f" | rename)"
+    new="$(dirname "$f")/$(basename "$f" | renamed)"
     mv "$f" "$new"
   done
   find "$to" -type f | while IFS= read -r f; do
-    rename <"$f" >"$f.new-service"
+    renamed <"$f" >"$f.new-service"
     mv "$f.new-service" "$f"
   done
 }

@@ -146,3 +146,30 @@ async fn a_replayed_request_id_returns_the_first_answer_and_another_payload_is_r
     })
     .await;
 }
+
+#[tokio::test]
+async fn of_two_concurrent_updates_from_one_read_one_wins_and_the_other_is_aborted() {
+    each_backend(|b| async move {
+        let mut app = spawn_app(b).await;
+        let read = app.create("draft").await;
+        let update = |title: &str| {
+            let mut client = app.client.clone();
+            let req = update_request(
+                pb::Note {
+                    title: title.into(),
+                    ..read.clone()
+                },
+                &["title"],
+            );
+            async move { client.update_note(req).await }
+        };
+        let (a, b) = tokio::join!(update("from a"), update("from b"));
+        let (won, lost) = match (a, b) {
+            (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won.into_inner(), lost),
+            other => panic!("exactly one update wins: {other:?}"),
+        };
+        assert_status(&lost, Code::Aborted, "ETAG_MISMATCH");
+        assert_eq!(app.get(&read.name).await.expect("get"), won);
+    })
+    .await;
+}
