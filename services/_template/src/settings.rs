@@ -1,10 +1,10 @@
 //! Settings of the template binary: the platform sections plus `[template]`, whose documented
 //! defaults are embedded from `config/template.toml`.
 use crate::domain::Limits;
-use crm_platform::config::{ConfigError, Loader, PlatformSettings, Validate};
+use crm_platform::config::Validate;
+use crm_platform::idempotency::validate_retention;
 use crm_platform::paging::Paging;
 use serde::Deserialize;
-use std::path::Path;
 
 pub const DEFAULTS: &str = include_str!("../config/template.toml");
 
@@ -27,30 +27,13 @@ impl TemplateSettings {
 impl Validate for TemplateSettings {
     fn validate(&self, p: &mut Vec<String>) {
         self.paging().validate("template", p);
-        crm_platform::idempotency::validate_retention(
-            "template",
-            self.idempotency_retention_hours,
-            p,
-        );
+        validate_retention("template", self.idempotency_retention_hours, p);
         self.limits.validate("template.limits", p);
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub platform: PlatformSettings,
-    pub template: TemplateSettings,
-}
-
-impl Settings {
-    /// Embedded defaults -> `file` -> `CRM_*` env, validated.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let (platform, template) = Loader::service(DEFAULTS, file, |l| l.section("template"))?;
-        Ok(Self { platform, template })
-    }
-}
-
-crm_platform::service_settings!(Settings);
+// `Settings`: the platform sections plus `template`, and `Settings::load(file)`.
+crm_platform::service_settings!(Settings, DEFAULTS, { template: TemplateSettings });
 
 #[cfg(test)]
 mod tests {
