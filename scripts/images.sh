@@ -30,6 +30,8 @@ list_bins() {
   local manifest dir pkg f
   for manifest in services/*/Cargo.toml; do
     dir="$(dirname "$manifest")"
+    # services/_template is the skeleton new services are copied from: never deployed.
+    [[ "$(basename "$dir")" == _* ]] && continue
     pkg="$(sed -n 's/^name *= *"\(crm-[a-z0-9-]*\)".*/\1/p' "$manifest" | head -1)"
     [[ -n "$pkg" ]] || continue
     if [[ -f "$dir/src/main.rs" ]]; then echo "$pkg"; fi

@@ -28,9 +28,16 @@ pub mod crm {
             tonic::include_proto!("crm.tickets.v1");
         }
     }
+    /// The skeleton new services are copied from; not deployed.
+    pub mod template {
+        pub mod v1 {
+            tonic::include_proto!("crm.template.v1");
+        }
+    }
 }
 
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::loyalty::v1 as loyalty;
+pub use crm::template::v1 as template;
 pub use crm::tickets::v1 as tickets;

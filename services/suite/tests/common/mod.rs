@@ -23,6 +23,8 @@ pub const SPAWNERS: &[(&str, Spawner)] = &[
     (crm_tickets::GRPC_SERVICE, |s, own| {
         Box::pin(tickets(s, own))
     }),
+    // The skeleton new services are copied from: not in the suite binary, but in its proto.
+    (crm_template::GRPC_SERVICE, |s, _| Box::pin(template(s))),
 ];
 
 async fn customers(storage: Storage) -> anyhow::Result<Component> {
@@ -34,6 +36,11 @@ async fn loyalty(storage: Storage) -> anyhow::Result<Component> {
     // Background jobs off: they would write while a test compares row counts.
     let s = settings::<crm_loyalty::Loyalty>(&storage, |s| s.loyalty.expire_interval_secs = 0);
     Ok(crm_loyalty::component(&s).await?.0)
+}
+
+async fn template(storage: Storage) -> anyhow::Result<Component> {
+    let s = settings::<crm_template::Template>(&storage, |_| {});
+    Ok(crm_template::component(&s).await?.0)
 }
 
 async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
