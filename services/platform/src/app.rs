@@ -94,6 +94,13 @@ pub trait Service: 'static {
     /// Adds the service's gRPC routes (its adapter over `use_cases`), configured with
     /// [`configure_service!`](crate::configure_service) from `server`.
     fn routes(use_cases: Self::UseCases, server: &ServerSettings, routes: &mut RoutesBuilder);
+
+    /// Called when the service runs in a suite (several services on one port, see
+    /// [`suite`](crate::suite)) before it is built: e.g. point unset client URLs of services
+    /// in the same process at `own_url`. Nothing by default.
+    fn in_suite(settings: &mut Self::Settings, own_url: &str) {
+        let _ = (settings, own_url);
+    }
 }
 
 /// What every service is built on, started by [`component`].

@@ -111,6 +111,21 @@ pub fn idempotency_key<M: prost::Message + Clone>(
     ))
 }
 
+/// [`idempotency_key`] of a request message whose id field is `request_id` (every mutation
+/// of the suite's APIs): `request_key!(req, "CreateWidget", &mut v)`.
+#[macro_export]
+macro_rules! request_key {
+    ($req:ident, $method:literal, $v:expr) => {
+        $crate::grpc::idempotency_key(
+            &$req,
+            &$req.request_id,
+            $method,
+            |r| r.request_id.clear(),
+            $v,
+        )
+    };
+}
+
 /// Who is calling, for audit logs: the `x-crm-actor` metadata, else "api".
 pub fn actor(metadata: &tonic::metadata::MetadataMap) -> String {
     metadata

@@ -28,6 +28,7 @@ pub mod panic;
 pub mod reflection;
 pub mod rpc_span;
 pub mod server;
+pub mod suite;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

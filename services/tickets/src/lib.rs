@@ -95,6 +95,17 @@ impl Service for Tickets {
             server
         ));
     }
+
+    /// Tickets calls customers and loyalty over gRPC even in one process: unless configured
+    /// otherwise, at the suite's own address (the calls go through the same server).
+    fn in_suite(settings: &mut Settings, own_url: &str) {
+        let c = &mut settings.clients;
+        for url in [&mut c.customers_url, &mut c.loyalty_url] {
+            if url.is_empty() {
+                own_url.clone_into(url);
+            }
+        }
+    }
 }
 
 crm_platform::service_api!(Tickets);

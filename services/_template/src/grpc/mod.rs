@@ -7,7 +7,8 @@ use crate::error::DOMAIN;
 use crate::service::TemplateService;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
-use crm_platform::grpc::{IntoStatus, idempotency_key, page_size};
+use crm_platform::grpc::{IntoStatus, page_size};
+use crm_platform::request_key;
 use crm_proto::template as pb;
 use tonic::{Request, Response, Status};
 
@@ -35,13 +36,7 @@ impl pb::template_service_server::TemplateService for TemplateGrpc {
     async fn create_note(&self, request: Request<pb::CreateNoteRequest>) -> Reply<pb::Note> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let key = idempotency_key(
-            &req,
-            &req.request_id,
-            "CreateNote",
-            |r| r.request_id.clear(),
-            &mut v,
-        );
+        let key = request_key!(req, "CreateNote", &mut v);
         let fields = match &req.note {
             Some(n) => Some(convert::note_fields(n, self.svc.limits(), None, &mut v)),
             None => {
@@ -84,13 +79,7 @@ impl pb::template_service_server::TemplateService for TemplateGrpc {
     async fn update_note(&self, request: Request<pb::UpdateNoteRequest>) -> Reply<pb::Note> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let key = idempotency_key(
-            &req,
-            &req.request_id,
-            "UpdateNote",
-            |r| r.request_id.clear(),
-            &mut v,
-        );
+        let key = request_key!(req, "UpdateNote", &mut v);
         let paths = req
             .update_mask
             .as_ref()
@@ -119,13 +108,7 @@ impl pb::template_service_server::TemplateService for TemplateGrpc {
     async fn delete_note(&self, request: Request<pb::DeleteNoteRequest>) -> Reply<()> {
         let req = request.into_inner();
         let mut v = Violations::new();
-        let key = idempotency_key(
-            &req,
-            &req.request_id,
-            "DeleteNote",
-            |r| r.request_id.clear(),
-            &mut v,
-        );
+        let key = request_key!(req, "DeleteNote", &mut v);
         let id = convert::note_id("name", &req.name, &mut v);
         let etag = convert::sent_etag("etag", &req.etag, &mut v);
         let (key, id) = parsed(v, key.zip(id))?;

@@ -5,6 +5,7 @@ use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
 use crm_platform::grpc::{IntoStatus, page_size};
+use crm_platform::request_key;
 use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};

@@ -7,6 +7,7 @@ use crate::service::{CustomersService, ListFilter};
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::grpc::{IntoStatus, actor, page_size};
+use crm_platform::request_key;
 use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};

@@ -1,20 +1,6 @@
 //! The gRPC adapter: parses requests into domain types (every bad field reported at once),
 //! calls [`CustomersService`], converts results back. No business rules live here. One file
 //! per group of RPCs; this one routes the trait's methods to them.
-/// The idempotency key of a request message with a `request_id` field: the id, and a hash
-/// of the rest of the message under the RPC's name.
-macro_rules! request_key {
-    ($req:ident, $method:literal, $v:expr) => {
-        crm_platform::grpc::idempotency_key(
-            &$req,
-            &$req.request_id,
-            $method,
-            |r| r.request_id.clear(),
-            $v,
-        )
-    };
-}
-
 mod activities;
 mod convert;
 mod customers;

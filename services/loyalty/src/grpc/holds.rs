@@ -5,7 +5,8 @@ use super::{Reply, limits};
 use crate::error::DOMAIN;
 use crate::service::LoyaltyService;
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::grpc::IntoStatus;
+use crm_platform::request_key;
 use crm_proto::loyalty as pb;
 use tonic::{Request, Response};
 
@@ -15,13 +16,7 @@ pub(super) async fn hold(
 ) -> Reply<pb::HoldResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Hold",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Hold", &mut v);
     let c = customer("customer", &req.customer, &mut v);
     let points = parse::points("points", req.points, limits(svc), &mut v);
     let order_id = text("order_id", &req.order_id, 128, false, &mut v);
@@ -44,13 +39,7 @@ pub(super) async fn capture_hold(
 ) -> Reply<pb::HoldResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "CaptureHold",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "CaptureHold", &mut v);
     let hold = v.check("name", crate::domain::parse_hold_name(&req.name));
     if req.points != 0 {
         parse::points("points", req.points, limits(svc), &mut v);
@@ -67,13 +56,7 @@ pub(super) async fn release_hold(
 ) -> Reply<pb::HoldResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "ReleaseHold",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "ReleaseHold", &mut v);
     let hold = v.check("name", crate::domain::parse_hold_name(&req.name));
     let (key, (c, h)) = parsed(v, key.zip(hold))?;
     let out = svc.release(&key, c, h).await.into_status(DOMAIN)?;

@@ -6,7 +6,8 @@ use crate::domain::CustomerId;
 use crate::error::DOMAIN;
 use crate::service::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem};
 use crm_platform::Violations;
-use crm_platform::grpc::{IntoStatus, idempotency_key};
+use crm_platform::grpc::IntoStatus;
+use crm_platform::request_key;
 use crm_proto::loyalty as pb;
 use tonic::{Request, Response};
 
@@ -16,13 +17,7 @@ pub(super) async fn earn(
 ) -> Reply<pb::EarnResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Earn",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Earn", &mut v);
     let c = customer("customer", &req.customer, &mut v);
     let source = parse::earn_source(req.source.as_ref(), svc.program(), &mut v);
     let (available_time, expire_time) = parse::earn_times(
@@ -57,13 +52,7 @@ pub(super) async fn redeem(
 ) -> Reply<pb::RedeemResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Redeem",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Redeem", &mut v);
     let c = customer("customer", &req.customer, &mut v);
     let points = parse::points("points", req.points, limits(svc), &mut v);
     let order_id = text("order_id", &req.order_id, 128, false, &mut v);
@@ -95,13 +84,7 @@ pub(super) async fn adjust(
 ) -> Reply<pb::AdjustResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Adjust",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Adjust", &mut v);
     let c = customer("customer", &req.customer, &mut v);
     let points = parse::adjust_points(req.points, limits(svc), &mut v);
     let reason = text("reason", &req.reason, 500, true, &mut v);
@@ -132,13 +115,7 @@ pub(super) async fn reverse(
 ) -> Reply<pb::ReverseResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Reverse",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Reverse", &mut v);
     let c = customer("customer", &req.customer, &mut v);
     let order_id = text("order_id", &req.order_id, 128, true, &mut v);
     let reason = text("reason", &req.reason, 500, false, &mut v);
@@ -166,13 +143,7 @@ pub(super) async fn transfer(
 ) -> Reply<pb::TransferResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Transfer",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Transfer", &mut v);
     let from = customer("from_customer", &req.from_customer, &mut v);
     let to = customer("to_customer", &req.to_customer, &mut v);
     if from.is_some() && from == to {
@@ -198,13 +169,7 @@ pub(super) async fn expire(
 ) -> Reply<pb::ExpireResponse> {
     let req = request.into_inner();
     let mut v = Violations::new();
-    let key = idempotency_key(
-        &req,
-        &req.request_id,
-        "Expire",
-        |r| r.request_id.clear(),
-        &mut v,
-    );
+    let key = request_key!(req, "Expire", &mut v);
     let c: Option<Option<CustomerId>> = if req.customer.is_empty() {
         Some(None)
     } else {

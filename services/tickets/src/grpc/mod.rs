@@ -1,19 +1,6 @@
 //! The gRPC adapter: parses requests into domain types (every bad field reported at once,
 //! in [`parse`]), calls [`TicketsService`], converts results back ([`convert`]). No business
 //! rules live here.
-/// The idempotency key of a mutating request: its `request_id` and a hash of the rest.
-macro_rules! request_key {
-    ($req:ident, $method:literal, $v:expr) => {
-        crm_platform::grpc::idempotency_key(
-            &$req,
-            &$req.request_id,
-            $method,
-            |r| r.request_id.clear(),
-            $v,
-        )
-    };
-}
-
 mod convert;
 mod csat;
 mod org;

@@ -6,6 +6,7 @@ use crate::error::DOMAIN;
 use crate::service::TicketsService;
 use crm_platform::Violations;
 use crm_platform::grpc::IntoStatus;
+use crm_platform::request_key;
 use crm_proto::tickets as pb;
 use tonic::{Request, Response};
 
