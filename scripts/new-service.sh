@@ -108,7 +108,7 @@ Left to do (the README's "Adding a service" has the details):
      resources in proto/crm/$name/v1 and services/$name/src; describe the service in
      services/$name/Cargo.toml and in its proto.
   2. The suite binary: add crm-$name.workspace = true to services/suite/Cargo.toml and
-     its line to services/suite/src/main.rs.
+     the line suite.add::<crm_$name::$Name>(); to services() in services/suite/src/main.rs.
   3. The suite tests: one line in SPAWNERS of services/suite/tests/common/mod.rs.
   4. The chart: this entry under services: in charts/crm/values.yaml
        $name:
