@@ -39,12 +39,7 @@ impl Service for Template {
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), t.idempotency_retention_hours);
-        Ok(TemplateService::new(
-            parts.db.clone(),
-            parts.cache()?,
-            parts.tokens.clone(),
-            t,
-        ))
+        Ok(TemplateService::new(parts.core(t.paging())?, t))
     }
 
     fn routes(svc: TemplateService, server: &ServerSettings, routes: &mut RoutesBuilder) {

@@ -34,12 +34,7 @@ impl Service for Customers {
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
-        Ok(CustomersService::new(
-            parts.db.clone(),
-            parts.cache()?,
-            parts.tokens.clone(),
-            c.clone(),
-        ))
+        Ok(CustomersService::new(parts.core(c.paging())?, c.clone()))
     }
 
     fn routes(svc: CustomersService, server: &ServerSettings, routes: &mut RoutesBuilder) {

@@ -31,13 +31,7 @@ impl Service for Loyalty {
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<LoyaltyService> {
         let l = &settings.loyalty;
-        let svc = LoyaltyService::new(
-            parts.db.clone(),
-            parts.cache()?,
-            parts.tokens.clone(),
-            l.clone(),
-        )
-        .with_group_commit();
+        let svc = LoyaltyService::new(parts.core(l.paging())?, l.clone()).with_group_commit();
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), l.idempotency_retention_hours);

@@ -115,7 +115,31 @@ pub struct Parts {
     cache: CacheSettings,
 }
 
+/// What the use cases of a service with a cache hold: the pool, the cache, signed page
+/// tokens, page sizes and the write path. Clones share the pool and the cache.
+#[derive(Clone)]
+pub struct Core {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub tokens: PageTokens,
+    pub paging: crate::paging::Paging,
+    /// Begin/commit of idempotent mutations, dropping touched ids from `cache` after commit.
+    pub writes: crate::mutation::Mutations,
+}
+
 impl Parts {
+    /// The [`Core`] of a service's use cases, with its cache and `paging`.
+    pub fn core(&self, paging: crate::paging::Paging) -> Result<Core> {
+        let cache = self.cache()?;
+        Ok(Core {
+            writes: crate::mutation::Mutations::with_cache(self.db.clone(), cache.clone()),
+            db: self.db.clone(),
+            cache,
+            tokens: self.tokens.clone(),
+            paging,
+        })
+    }
+
     /// The service's two-tier cache with its shared generation (the service's migrator must
     /// include [`CreateCacheGeneration`](crate::cache_generation::CreateCacheGeneration)).
     pub fn cache(&self) -> Result<Cache> {

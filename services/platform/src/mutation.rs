@@ -110,21 +110,21 @@ impl Mutations {
 }
 
 /// Declares, inside a service's `impl`, the methods its use cases call on its [`Mutations`]
-/// field `$field`: `begin(key)`, and with the service's [`Touched`] id type also
+/// field (a path such as `core.writes`): `begin(key)`, and with the service's [`Touched`] id type also
 /// `commit(txn, key, Mutation<T, $touched>)` and `invalidate(&[$touched])`.
 #[macro_export]
 macro_rules! write_path {
-    ($field:ident) => {
+    ($($field:ident).+) => {
         /// Opens a mutation guarded by `key`; `Replay` carries the result of an earlier call.
         async fn begin<T: $crate::app::__private::DeserializeOwned>(
             &self,
             key: &$crate::idempotency::IdempotencyKey,
         ) -> Result<$crate::idempotency::Begun<T>, $crate::Error> {
-            self.$field.begin(key).await
+            self.$($field).+.begin(key).await
         }
     };
-    ($field:ident, $touched:ty) => {
-        $crate::write_path!($field);
+    ($($field:ident).+, $touched:ty) => {
+        $crate::write_path!($($field).+);
 
         /// Commits a mutation with its response, then drops what it touched from the cache.
         async fn commit<T: $crate::app::__private::Serialize>(
@@ -133,12 +133,12 @@ macro_rules! write_path {
             key: &$crate::idempotency::IdempotencyKey,
             m: $crate::mutation::Mutation<T, $touched>,
         ) -> Result<T, $crate::Error> {
-            self.$field.commit(txn, key, m).await
+            self.$($field).+.commit(txn, key, m).await
         }
 
         /// Drops the cached values of `touched` (for writes that commit on their own).
         async fn invalidate(&self, touched: &[$touched]) {
-            self.$field.invalidate(touched).await;
+            self.$($field).+.invalidate(touched).await;
         }
     };
 }

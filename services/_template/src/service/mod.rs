@@ -9,25 +9,21 @@ use crate::domain::{self, Limits, Note, NoteFields, NoteId};
 use crate::error;
 use crate::settings::TemplateSettings;
 use crate::store;
+use crm_platform::app::Core;
 use crm_platform::cache::{Cache, Cacheable};
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
-use crm_platform::mutation::{Mutations, Touched};
+use crm_platform::mutation::Touched;
 use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
-use crm_platform::paging::Paging;
 use crm_platform::{Error, etag};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct TemplateService {
-    db: DatabaseConnection,
-    cache: Cache,
-    writes: Mutations,
-    tokens: PageTokens,
-    paging: Paging,
+    core: Core,
     limits: Arc<Limits>,
 }
 
@@ -45,18 +41,9 @@ impl Touched for NoteId {
 }
 
 impl TemplateService {
-    pub fn new(
-        db: DatabaseConnection,
-        cache: Cache,
-        tokens: PageTokens,
-        cfg: &TemplateSettings,
-    ) -> Self {
+    pub fn new(core: Core, cfg: &TemplateSettings) -> Self {
         Self {
-            writes: Mutations::with_cache(db.clone(), cache.clone()),
-            db,
-            cache,
-            tokens,
-            paging: cfg.paging(),
+            core,
             limits: Arc::new(cfg.limits.clone()),
         }
     }
@@ -67,7 +54,7 @@ impl TemplateService {
     }
 
     pub async fn create(&self, key: &IdempotencyKey, fields: NoteFields) -> Result<Note, Error> {
-        let txn = match self.writes.begin(key).await? {
+        let txn = match self.core.writes.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
@@ -78,13 +65,14 @@ impl TemplateService {
             touched: vec![note.id],
             value: note,
         };
-        self.writes.commit(txn, key, m).await
+        self.core.writes.commit(txn, key, m).await
     }
 
     /// A note, through the cache.
     pub async fn get(&self, id: NoteId) -> Result<Arc<Note>, Error> {
-        self.cache
-            .get_or_load(&id.0.to_string(), || store::find(&self.db, id))
+        self.core
+            .cache
+            .get_or_load(&id.0.to_string(), || store::find(&self.core.db, id))
             .await?
             .ok_or_else(|| error::not_found(id))
     }
@@ -94,10 +82,11 @@ impl TemplateService {
         // Everything that selects the rows (filters, order) goes in the fingerprint, so a
         // token is refused with another query.
         let fingerprint = PageTokens::fingerprint(&["notes"]);
-        let after: Option<Uuid> = self.tokens.decode(page_token, &fingerprint)?;
-        let limit = self.paging.limit(page_size);
-        let mut items = store::list(&self.db, after, limit + 1).await?;
+        let after: Option<Uuid> = self.core.tokens.decode(page_token, &fingerprint)?;
+        let limit = self.core.paging.limit(page_size);
+        let mut items = store::list(&self.core.db, after, limit + 1).await?;
         let next_page_token = self
+            .core
             .tokens
             .next_page(&mut items, limit, &fingerprint, |n| n.id.0);
         Ok(Page {
@@ -115,7 +104,7 @@ impl TemplateService {
         mask: &UpdateMask,
         sent_etag: &str,
     ) -> Result<Note, Error> {
-        let txn = match self.writes.begin(key).await? {
+        let txn = match self.core.writes.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
@@ -131,7 +120,7 @@ impl TemplateService {
             touched: vec![id],
             value: note,
         };
-        self.writes.commit(txn, key, m).await
+        self.core.writes.commit(txn, key, m).await
     }
 
     pub async fn delete(
@@ -140,7 +129,7 @@ impl TemplateService {
         id: NoteId,
         sent_etag: &str,
     ) -> Result<(), Error> {
-        let txn = match self.writes.begin(key).await? {
+        let txn = match self.core.writes.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
@@ -153,7 +142,7 @@ impl TemplateService {
             touched: vec![id],
             value: (),
         };
-        self.writes.commit(txn, key, m).await
+        self.core.writes.commit(txn, key, m).await
     }
 }
 

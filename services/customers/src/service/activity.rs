@@ -87,7 +87,7 @@ impl CustomersService {
             &start.map(|t| t.to_rfc3339()).unwrap_or_default(),
             &end.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ]);
-        let after: Option<Cursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<Cursor> = self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let q = ActivityQuery {
             customer: owner,
@@ -97,8 +97,9 @@ impl CustomersService {
             after,
             limit: limit + 1,
         };
-        let mut rows = activities::list(&self.db, &q).await?;
+        let mut rows = activities::list(&self.core.db, &q).await?;
         let next = self
+            .core
             .tokens
             .next_page(&mut rows, limit, &fingerprint, |a| Cursor {
                 t: a.occur_time,
@@ -113,7 +114,7 @@ impl CustomersService {
     pub async fn insights(&self, customer: CustomerId) -> Result<InsightsReport, Error> {
         let owner = self.resolve(customer).await?.id;
         let now = domain::now();
-        let summary = activities::purchase_summary(&self.db, owner, now).await?;
+        let summary = activities::purchase_summary(&self.core.db, owner, now).await?;
         let insights = insights::compute(&summary, now, &self.cfg.insights);
         Ok(InsightsReport {
             customer: owner,

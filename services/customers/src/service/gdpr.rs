@@ -38,7 +38,7 @@ impl CustomersService {
     /// loaded), starting at `ExportCursor::Activities(None)`.
     pub async fn export_head(&self, id: CustomerId) -> Result<ExportHead, Error> {
         let owner = self.resolve(id).await?.id;
-        let customer = store::find(&self.db, owner)
+        let customer = store::find(&self.core.db, owner)
             .await?
             .ok_or_else(|| error::not_found(owner))?;
         Ok(ExportHead {
@@ -55,7 +55,7 @@ impl CustomersService {
         Ok(match at {
             ExportCursor::Activities(after) => {
                 let rows =
-                    activities::page_of(&self.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
+                    activities::page_of(&self.core.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
                 let next = match rows.last() {
                     Some(a) if rows.len() as u64 == EXPORT_CHUNK => {
                         ExportCursor::Activities(Some(activities::Cursor {
@@ -68,7 +68,8 @@ impl CustomersService {
                 (ExportChunk::Activities(rows), Some(next))
             }
             ExportCursor::Audit(after) => {
-                let rows = store::audit_page(&self.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
+                let rows =
+                    store::audit_page(&self.core.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
                 let next = match rows.last() {
                     Some((c, _)) if rows.len() as u64 == EXPORT_CHUNK => {
                         ExportCursor::Audit(Some(c.clone()))
@@ -81,7 +82,7 @@ impl CustomersService {
                 )
             }
             ExportCursor::Merged(after) => {
-                let ids = store::merged_page(&self.db, owner, after, EXPORT_CHUNK).await?;
+                let ids = store::merged_page(&self.core.db, owner, after, EXPORT_CHUNK).await?;
                 let next = match ids.last() {
                     Some(id) if ids.len() as u64 == EXPORT_CHUNK => {
                         Some(ExportCursor::Merged(Some(id.0)))

@@ -63,7 +63,7 @@ impl CustomersService {
     /// here (the database failed) means nothing of this batch was written.
     pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
         let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
-        let txn = self.db.begin().await?;
+        let txn = self.core.db.begin().await?;
         let claims = idempotency::claim_many::<StoredRow>(&txn, &keys).await?;
         let now = domain::now();
         let mut out = Vec::with_capacity(rows.len());

@@ -31,7 +31,7 @@ impl CustomersService {
         merged: &[CustomerId],
     ) -> Result<MergeOutcome, Error> {
         self.check_merge(survivor, merged)?;
-        let txn = self.db.begin().await?;
+        let txn = self.core.db.begin().await?;
         let (mut s, losers) = load_parties(&txn, survivor, merged).await?;
         let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
         s.profile = merge_profiles(&s.profile, &profiles);

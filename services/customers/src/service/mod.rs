@@ -21,22 +21,18 @@ use crate::store::customers::{
 };
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
+use crm_platform::app::Core;
 use crm_platform::cache::Cache;
 use crm_platform::idempotency::Begun;
-use crm_platform::mutation::{Mutations, Touched};
+use crm_platform::mutation::Touched;
 use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
-use crm_platform::paging::Paging;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct CustomersService {
-    db: DatabaseConnection,
-    cache: Cache,
-    writes: Mutations,
-    tokens: PageTokens,
-    paging: Paging,
+    core: Core,
     cfg: Arc<CustomersSettings>,
 }
 
@@ -68,24 +64,15 @@ pub struct Duplicate {
 const MAX_MERGE_HOPS: usize = 8;
 
 impl CustomersService {
-    pub fn new(
-        db: DatabaseConnection,
-        cache: Cache,
-        tokens: PageTokens,
-        cfg: CustomersSettings,
-    ) -> Self {
+    pub fn new(core: Core, cfg: CustomersSettings) -> Self {
         Self {
-            writes: Mutations::with_cache(db.clone(), cache.clone()),
-            db,
-            cache,
-            tokens,
-            paging: cfg.paging(),
+            core,
             cfg: Arc::new(cfg),
         }
     }
 
     pub fn cache(&self) -> &Cache {
-        &self.cache
+        &self.core.cache
     }
 
     /// Bounds on request input, for the adapter's parsing.
@@ -94,13 +81,14 @@ impl CustomersService {
     }
 
     fn page_size(&self, requested: u32) -> u64 {
-        self.paging.limit(requested)
+        self.core.paging.limit(requested)
     }
 
     /// A customer as stored, through the cache.
     async fn load(&self, id: CustomerId) -> Result<Option<Arc<Customer>>, Error> {
-        self.cache
-            .get_or_load(&id.0.to_string(), || store::find(&self.db, id))
+        self.core
+            .cache
+            .get_or_load(&id.0.to_string(), || store::find(&self.core.db, id))
             .await
     }
 
@@ -145,7 +133,7 @@ impl CustomersService {
             if wanted.is_empty() {
                 break;
             }
-            let found = store::find_many(&self.db, &wanted).await?;
+            let found = store::find_many(&self.core.db, &wanted).await?;
             wanted = found
                 .iter()
                 .filter(|c| c.state == CustomerState::Merged)
@@ -186,7 +174,7 @@ impl CustomersService {
             &f.updated_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
             &format!("{order:?}:{descending}:{}", f.show_deleted),
         ]);
-        let after: Option<Cursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<Cursor> = self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let q = ListQuery {
             tag: f.tag.clone(),
@@ -198,10 +186,13 @@ impl CustomersService {
             after,
             limit: limit + 1,
         };
-        let mut rows = store::list(&self.db, &q).await?;
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
-            store::cursor_of(c, order)
-        });
+        let mut rows = store::list(&self.core.db, &q).await?;
+        let next = self
+            .core
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |c| {
+                store::cursor_of(c, order)
+            });
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -220,30 +211,35 @@ impl CustomersService {
             SearchQuery::NamePrefix(n) => (CONTACT_NAME, n.clone(), true),
         };
         let fingerprint = PageTokens::fingerprint(&["search", kind, &value]);
-        let after: Option<store::SearchCursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<store::SearchCursor> =
+            self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let m = if prefix {
             store::ContactMatch::Prefix(&value)
         } else {
             store::ContactMatch::Exact(&value)
         };
-        let mut rows = store::search_contact(&self.db, kind, m, after.as_ref(), limit + 1).await?;
+        let mut rows =
+            store::search_contact(&self.core.db, kind, m, after.as_ref(), limit + 1).await?;
         let upper = store::prefix_upper_bound(&value);
-        let next = self.tokens.next_page(&mut rows, limit, &fingerprint, |c| {
-            // The key the row was found at: the value itself, or the customer's smallest
-            // name key in the prefix range (the one the store lists it at).
-            let v = if prefix {
-                c.profile
-                    .name_keys()
-                    .into_iter()
-                    .filter(|k| *k >= value && upper.as_ref().is_none_or(|u| k < u))
-                    .min()
-                    .unwrap_or_else(|| value.clone())
-            } else {
-                value.clone()
-            };
-            store::SearchCursor { v, id: c.id.0 }
-        });
+        let next = self
+            .core
+            .tokens
+            .next_page(&mut rows, limit, &fingerprint, |c| {
+                // The key the row was found at: the value itself, or the customer's smallest
+                // name key in the prefix range (the one the store lists it at).
+                let v = if prefix {
+                    c.profile
+                        .name_keys()
+                        .into_iter()
+                        .filter(|k| *k >= value && upper.as_ref().is_none_or(|u| k < u))
+                        .min()
+                        .unwrap_or_else(|| value.clone())
+                } else {
+                    value.clone()
+                };
+                store::SearchCursor { v, id: c.id.0 }
+            });
         Ok(Page {
             items: rows,
             next_page_token: next,
@@ -265,16 +261,19 @@ impl CustomersService {
             name_and_birth_date: p.birth_date.map(|d| (p.full_name_key(), d)),
         };
         let fingerprint = PageTokens::fingerprint(&["duplicates", &target.id.name()]);
-        let after: Option<store::DuplicateCursor> = self.tokens.decode(page_token, &fingerprint)?;
+        let after: Option<store::DuplicateCursor> =
+            self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let mut ranked =
-            store::duplicate_page(&self.db, target.id, &keys, after.as_ref(), limit + 1).await?;
+            store::duplicate_page(&self.core.db, target.id, &keys, after.as_ref(), limit + 1)
+                .await?;
         let next = self
+            .core
             .tokens
             .next_page(&mut ranked, limit, &fingerprint, Clone::clone);
         let ids: Vec<uuid::Uuid> = ranked.iter().map(|r| r.id).collect();
         let mut found: std::collections::HashMap<uuid::Uuid, Customer> =
-            store::find_many(&self.db, &ids)
+            store::find_many(&self.core.db, &ids)
                 .await?
                 .into_iter()
                 .map(|c| (c.id.0, c))
@@ -296,7 +295,7 @@ impl CustomersService {
         })
     }
 
-    crm_platform::write_path!(writes, CustomerId);
+    crm_platform::write_path!(core.writes, CustomerId);
 }
 
 /// A customers mutation: its response, resource and the customers to drop from the cache.

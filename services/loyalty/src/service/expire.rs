@@ -67,7 +67,7 @@ impl LoyaltyService {
         customer: CustomerId,
         now: DateTime<Utc>,
     ) -> Result<ExpireOutcome, Error> {
-        let txn = self.db.begin().await?;
+        let txn = self.core.db.begin().await?;
         let o = self.expire_wallet(&txn, customer, now).await?;
         txn.commit().await?;
         self.invalidate(&[customer]).await;
@@ -86,7 +86,7 @@ impl LoyaltyService {
         let mut cursor = lot_store::DueCursor::default();
         loop {
             let (page, more) =
-                lot_store::customers_due(&self.db, now, &mut cursor, page_size).await?;
+                lot_store::customers_due(&self.core.db, now, &mut cursor, page_size).await?;
             for c in &page {
                 match guarded("wallet expiry", self.expire_alone(*c, now)).await {
                     Ok(o) => total.add(&o),

@@ -235,7 +235,7 @@ async fn try_batch(
     batch: &[Job],
     apply: ApplyFn,
 ) -> Result<Committed, Failure> {
-    let txn = svc.db.begin().await.map_err(|e| {
+    let txn = svc.core.db.begin().await.map_err(|e| {
         tracing::warn!(error = %e, "group commit could not begin");
         Failure::Batch
     })?;

@@ -26,28 +26,20 @@ use crate::domain::{BalanceView, CustomerId, Hold, Program, Snapshot, Transactio
 use crate::settings::LoyaltySettings;
 use crate::store::ledger as store;
 use crm_platform::Error;
+use crm_platform::app::Core;
 use crm_platform::cache::{Cache, Cacheable};
 use crm_platform::idempotency::{Begun, IdempotencyKey};
-use crm_platform::mutation::{Mutations, Touched};
-use crm_platform::page_token::PageTokens;
+use crm_platform::mutation::Touched;
 pub use crm_platform::paging::Page;
-use crm_platform::paging::Paging;
 use group::GroupCommit;
-use sea_orm::{
-    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
-    TransactionTrait,
-};
+use sea_orm::{AccessMode, DatabaseTransaction, DbBackend, IsolationLevel, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use session::{Session, Write};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct LoyaltyService {
-    db: DatabaseConnection,
-    cache: Cache,
-    writes: Mutations,
-    tokens: PageTokens,
-    paging: Paging,
+    core: Core,
     cfg: Arc<LoyaltySettings>,
     /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
     group: Option<Arc<GroupCommit>>,
@@ -89,18 +81,9 @@ impl Cacheable for Snapshot {
 }
 
 impl LoyaltyService {
-    pub fn new(
-        db: DatabaseConnection,
-        cache: Cache,
-        tokens: PageTokens,
-        cfg: LoyaltySettings,
-    ) -> Self {
+    pub fn new(core: Core, cfg: LoyaltySettings) -> Self {
         Self {
-            writes: Mutations::with_cache(db.clone(), cache.clone()),
-            db,
-            cache,
-            tokens,
-            paging: cfg.paging(),
+            core,
             cfg: Arc::new(cfg),
             group: None,
             warm: writer::WarmWallets::default(),
@@ -140,7 +123,7 @@ impl LoyaltyService {
 
     /// Applies `w` in a transaction of its own and drops the touched wallets from the cache.
     async fn apply_alone(&self, key: &IdempotencyKey, w: &Write) -> Result<Posted, Error> {
-        let txn = self.db.begin().await?;
+        let txn = self.core.db.begin().await?;
         let mut session = Session::default();
         let value = self.apply(&txn, &mut session, key, w).await?;
         session.flush(&txn).await?;
@@ -151,7 +134,7 @@ impl LoyaltyService {
     }
 
     pub fn cache(&self) -> &Cache {
-        &self.cache
+        &self.core.cache
     }
 
     pub fn program(&self) -> &Program {
@@ -159,22 +142,23 @@ impl LoyaltyService {
     }
 
     fn page_size(&self, requested: u32) -> u64 {
-        self.paging.limit(requested)
+        self.core.paging.limit(requested)
     }
 
     /// A read-only transaction that sees one consistent state (REPEATABLE READ on
     /// PostgreSQL; SQLite transactions are serialisable already).
     async fn read_txn(&self) -> Result<DatabaseTransaction, Error> {
-        Ok(match self.db.get_database_backend() {
+        Ok(match self.core.db.get_database_backend() {
             DbBackend::Postgres => {
-                self.db
+                self.core
+                    .db
                     .begin_with_config(
                         Some(IsolationLevel::RepeatableRead),
                         Some(AccessMode::ReadOnly),
                     )
                     .await?
             }
-            _ => self.db.begin().await?,
+            _ => self.core.db.begin().await?,
         })
     }
 
@@ -182,6 +166,7 @@ impl LoyaltyService {
     /// are computed from it at read time, so pending points turn available on time).
     async fn snapshot(&self, customer: CustomerId) -> Result<Arc<Snapshot>, Error> {
         let loaded = self
+            .core
             .cache
             .get_or_load(&customer.0.to_string(), move || async move {
                 let txn = self.read_txn().await?;
@@ -198,14 +183,14 @@ impl LoyaltyService {
         Ok(s.balance(self.program(), crate::domain::now()))
     }
 
-    crm_platform::write_path!(writes, CustomerId);
+    crm_platform::write_path!(core.writes, CustomerId);
 
     /// The wallet row as stored (tests compare it with the chain).
     pub async fn stored_wallet(
         &self,
         customer: CustomerId,
     ) -> Result<Option<crate::domain::Wallet>, Error> {
-        store::find_wallet(&self.db, customer).await
+        store::find_wallet(&self.core.db, customer).await
     }
 }
 

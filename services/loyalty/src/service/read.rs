@@ -39,7 +39,7 @@ impl LoyaltyService {
             &f.end.map(|t| t.to_rfc3339()).unwrap_or_default(),
             &kinds.join(","),
         ]);
-        let before: Option<i64> = self.tokens.decode(page_token, &fingerprint)?;
+        let before: Option<i64> = self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
         let q = TxQuery {
             customer,
@@ -49,8 +49,9 @@ impl LoyaltyService {
             before_sequence: before,
             limit: limit + 1,
         };
-        let mut rows = store::list(&self.db, &q).await?;
+        let mut rows = store::list(&self.core.db, &q).await?;
         let next = self
+            .core
             .tokens
             .next_page(&mut rows, limit, &fingerprint, |t| t.sequence);
         Ok(Page {
@@ -64,7 +65,7 @@ impl LoyaltyService {
         customer: CustomerId,
         t: DateTime<Utc>,
     ) -> Result<BalanceAt, Error> {
-        let found = store::state_at(&self.db, customer, t).await?;
+        let found = store::state_at(&self.core.db, customer, t).await?;
         let (sequence, wallet, held) = found.unwrap_or((0, 0, 0));
         Ok(BalanceAt {
             wallet,
@@ -89,10 +90,11 @@ impl LoyaltyService {
         page_token: &str,
     ) -> Result<Page<TierChange>, Error> {
         let fingerprint = PageTokens::fingerprint(&["tiers", &customer.name()]);
-        let before: Option<uuid::Uuid> = self.tokens.decode(page_token, &fingerprint)?;
+        let before: Option<uuid::Uuid> = self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
-        let mut rows = tiers::list(&self.db, customer, before, limit + 1).await?;
+        let mut rows = tiers::list(&self.core.db, customer, before, limit + 1).await?;
         let next = self
+            .core
             .tokens
             .next_page(&mut rows, limit, &fingerprint, |c| c.id);
         Ok(Page {

@@ -153,7 +153,7 @@ impl LoyaltyService {
         }
         if out.first_inconsistency.is_none() {
             // Every transaction sums to zero, so the total is zero at any consistent state.
-            let total = store::total_of_all_postings(&self.db).await?;
+            let total = store::total_of_all_postings(&self.core.db).await?;
             if total != 0 {
                 out.first_inconsistency = Some(Inconsistency {
                     customer: None,
