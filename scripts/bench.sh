@@ -5,6 +5,7 @@
 #
 #   BENCH_SECONDS=10 BENCH_CONCURRENCY=32 scripts/bench.sh
 #   CRM_BENCH_ONLY=Earn scripts/bench.sh   # only scenarios whose name contains "Earn" (+ baselines)
+#   CRM_BENCH_SCALE_CUSTOMERS=10000 scripts/bench.sh   # customers-at-scale sizes (default 10000,1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -41,7 +41,12 @@ pub struct Args {
     pub customers: usize,
     /// Table sizes of the customers-at-scale scenarios (first-page list and search), e.g.
     /// "10000,1000000"; each is seeded into its own database. Empty: none.
-    #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+    #[arg(
+        long,
+        env = "CRM_BENCH_SCALE_CUSTOMERS",
+        value_delimiter = ',',
+        default_value = "10000,1000000"
+    )]
     pub scale_customers: Vec<usize>,
     /// Rounds; each runs the baseline and then every scenario.
     #[arg(long, default_value_t = 3)]
