@@ -6,6 +6,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
 
 pub mod codec;
+mod event_types;
 
 pub mod crm {
     pub mod common {
@@ -16,6 +17,13 @@ pub mod crm {
     pub mod customers {
         pub mod v1 {
             tonic::include_proto!("crm.customers.v1");
+        }
+    }
+    /// The event backbone's envelope and payloads (README "Events").
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("crm.events.v1");
+            pub use crate::event_types::{DATA_CONTENT_TYPE, SCHEMA_VERSION, SPEC_VERSION, types};
         }
     }
     pub mod loyalty {
@@ -38,6 +46,7 @@ pub mod crm {
 
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
+pub use crm::events::v1 as events;
 pub use crm::loyalty::v1 as loyalty;
 pub use crm::template::v1 as template;
 pub use crm::tickets::v1 as tickets;

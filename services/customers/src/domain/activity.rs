@@ -12,9 +12,22 @@ pub enum ActivityKind {
     Inquiry,
     Complaint,
     Booking,
+    /// Money paid back for an order, with the items returned: never a purchase.
+    Refund,
 }
 
 impl ActivityKind {
+    pub const ALL: [Self; 8] = [
+        Self::Purchase,
+        Self::View,
+        Self::Search,
+        Self::Review,
+        Self::Inquiry,
+        Self::Complaint,
+        Self::Booking,
+        Self::Refund,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Purchase => "purchase",
@@ -24,20 +37,11 @@ impl ActivityKind {
             Self::Inquiry => "inquiry",
             Self::Complaint => "complaint",
             Self::Booking => "booking",
+            Self::Refund => "refund",
         }
     }
     pub fn from_db(s: &str) -> Option<Self> {
-        [
-            Self::Purchase,
-            Self::View,
-            Self::Search,
-            Self::Review,
-            Self::Inquiry,
-            Self::Complaint,
-            Self::Booking,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -73,9 +77,10 @@ impl Activity {
     /// (time, amounts, quantities, text) was checked when the request was parsed.
     pub fn validate(&self, v: &mut crm_platform::Violations) {
         match self.kind {
-            ActivityKind::Purchase if self.amount.is_none() => {
-                v.add("amount", "is required for a purchase")
-            }
+            ActivityKind::Purchase | ActivityKind::Refund if self.amount.is_none() => v.add(
+                "amount",
+                format!("is required for a {}", self.kind.as_str()),
+            ),
             ActivityKind::View if self.item_id.is_empty() => {
                 v.add("item_id", "is required for a view")
             }
@@ -86,6 +91,10 @@ impl Activity {
                 v.add("rating", "must be 1-5 for a review")
             }
             _ => {}
+        }
+        // The order refunded: what loyalty reverses, and what ties the refund to a purchase.
+        if self.kind == ActivityKind::Refund && self.reference.is_empty() {
+            v.add("reference", "is required for a refund (the order refunded)");
         }
         if self.kind != ActivityKind::Review && self.rating != 0 {
             v.add("rating", "only reviews have a rating");
@@ -145,6 +154,53 @@ mod tests {
         };
         assert_eq!(fields(&rated_view), ["rating"]);
         assert!(fields(&activity(ActivityKind::Inquiry)).is_empty());
+        assert_eq!(
+            fields(&activity(ActivityKind::Refund)),
+            ["amount", "reference"]
+        );
+    }
+
+    #[test]
+    fn a_refund_names_its_order_and_amount() {
+        let refund = Activity {
+            amount: Some(Money {
+                currency: "CNY".into(),
+                amount_minor: 4_500,
+            }),
+            reference: "order-17".into(),
+            items: vec![PurchaseItem {
+                item_id: "sku-1".into(),
+                quantity: 1,
+                unit_price: None,
+            }],
+            ..activity(ActivityKind::Refund)
+        };
+        assert!(fields(&refund).is_empty());
+        let mut v = crm_platform::Violations::new();
+        Activity {
+            amount: None,
+            ..refund.clone()
+        }
+        .validate(&mut v);
+        assert_eq!(
+            v.iter().map(|x| x.description.as_str()).collect::<Vec<_>>(),
+            ["is required for a refund"]
+        );
+        assert_eq!(
+            fields(&Activity {
+                reference: String::new(),
+                ..refund
+            }),
+            ["reference"]
+        );
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name() {
+        for kind in ActivityKind::ALL {
+            assert_eq!(ActivityKind::from_db(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ActivityKind::from_db("return"), None);
     }
 
     #[test]

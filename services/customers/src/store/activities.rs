@@ -1,7 +1,7 @@
-//! Activity queries and the purchase aggregates behind insights.
+//! Activity queries and the purchase and refund aggregates behind insights.
 use super::convert::{activity_from_row, activity_to_row};
 use super::entities::activity;
-use crate::domain::insights::{CurrencyTotal, PurchaseSummary, RECENT_WINDOW};
+use crate::domain::insights::{CurrencyTotal, KindTotals, PurchaseSummary, RECENT_WINDOW};
 use crate::domain::{Activity, ActivityKind, CustomerId};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
@@ -135,24 +135,30 @@ pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<
 
 const SCRUB_CHUNK: u64 = 500;
 
-/// A customer's purchases, optionally only those at or after `since`.
-fn purchases_of(customer: CustomerId, since: Option<DateTime<Utc>>) -> Select<activity::Entity> {
+/// A customer's activities of one kind, optionally only those at or after `since`.
+fn of_kind(
+    customer: CustomerId,
+    kind: ActivityKind,
+    since: Option<DateTime<Utc>>,
+) -> Select<activity::Entity> {
     let mut find = activity::Entity::find()
         .filter(activity::Column::CustomerId.eq(customer.0))
-        .filter(activity::Column::Kind.eq(ActivityKind::Purchase.as_str()));
+        .filter(activity::Column::Kind.eq(kind.as_str()));
     if let Some(s) = since {
         find = find.filter(activity::Column::OccurTime.gte(s));
     }
     find
 }
 
-/// Orders and spend per currency, summed by the database. An amount is summed as its high
+/// Rows and amounts of one kind (purchases, refunds) per currency, summed by the database.
+/// An amount is summed as its high
 /// and low 32 bits (`a = (a / 2^32) * 2^32 + a % 2^32`, truncating on both backends), so no
 /// sum can overflow (SQLite's SUM raises "integer overflow" past `i64::MAX`; rows stored
 /// before amounts were bounded may hold `i64::MAX`) until 2^31 rows; Rust adds them in 128
 /// bits.
 pub fn currency_totals_select(
     customer: CustomerId,
+    kind: ActivityKind,
     since: Option<DateTime<Utc>>,
 ) -> Select<activity::Entity> {
     let part = |op: &str| {
@@ -160,7 +166,7 @@ pub fn currency_totals_select(
             "CAST(COALESCE(SUM(amount_minor {op} 4294967296), 0) AS BIGINT)"
         ))
     };
-    purchases_of(customer, since)
+    of_kind(customer, kind, since)
         .select_only()
         .column(activity::Column::Currency)
         .column_as(Expr::col(activity::Column::Id).count(), "orders")
@@ -173,12 +179,14 @@ pub fn currency_totals_select(
 async fn currency_totals(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
+    kind: ActivityKind,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<CurrencyTotal>, Error> {
-    let rows: Vec<(Option<String>, i64, i64, i64, i64)> = currency_totals_select(customer, since)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let rows: Vec<(Option<String>, i64, i64, i64, i64)> =
+        currency_totals_select(customer, kind, since)
+            .into_tuple()
+            .all(conn)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(currency, orders, priced, high, low)| CurrencyTotal {
@@ -190,30 +198,44 @@ async fn currency_totals(
         .collect())
 }
 
+/// One kind's totals per currency, ever and since a year before `now`.
+async fn kind_totals(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    kind: ActivityKind,
+    now: DateTime<Utc>,
+) -> Result<KindTotals, Error> {
+    Ok(KindTotals {
+        ever: currency_totals(conn, customer, kind, None).await?,
+        last_year: currency_totals(conn, customer, kind, Some(now - Duration::days(365))).await?,
+    })
+}
+
 /// The most recent purchase times, newest first: the index range of the customer's
 /// purchases read backwards, [`RECENT_WINDOW`] rows.
 pub fn recent_purchases_select(customer: CustomerId) -> Select<activity::Entity> {
-    purchases_of(customer, None)
+    of_kind(customer, ActivityKind::Purchase, None)
         .select_only()
         .column(activity::Column::OccurTime)
         .order_by_desc(activity::Column::OccurTime)
         .limit(RECENT_WINDOW as u64)
 }
 
-/// What insights need of a customer's purchases, in a fixed number of queries whose results
-/// are bounded (a row per currency, [`RECENT_WINDOW`] times) however long the history.
+/// What insights need of a customer's purchases and refunds, in a fixed number of queries
+/// whose results are bounded (a row per currency, [`RECENT_WINDOW`] times) however long the
+/// history.
 pub async fn purchase_summary(
     conn: &impl ConnectionTrait,
     customer: CustomerId,
     now: DateTime<Utc>,
 ) -> Result<PurchaseSummary, Error> {
-    let ever = currency_totals(conn, customer, None).await?;
-    let last_year = currency_totals(conn, customer, Some(now - Duration::days(365))).await?;
+    let purchases = kind_totals(conn, customer, ActivityKind::Purchase, now).await?;
+    let refunds = kind_totals(conn, customer, ActivityKind::Refund, now).await?;
     let recent: Vec<DateTime<Utc>> = recent_purchases_select(customer)
         .into_tuple()
         .all(conn)
         .await?;
-    let first: Option<DateTime<Utc>> = purchases_of(customer, None)
+    let first: Option<DateTime<Utc>> = of_kind(customer, ActivityKind::Purchase, None)
         .select_only()
         .column(activity::Column::OccurTime)
         .order_by_asc(activity::Column::OccurTime)
@@ -228,8 +250,8 @@ pub async fn purchase_summary(
         .count(conn)
         .await?;
     Ok(PurchaseSummary::from_totals(
-        &ever,
-        &last_year,
+        &purchases,
+        &refunds,
         recent,
         first,
         i64::try_from(complaints).unwrap_or(i64::MAX),

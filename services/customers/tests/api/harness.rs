@@ -124,23 +124,25 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
-    /// Stores a purchase through the service (below request parsing, so amounts the API now
-    /// refuses can be stored as rows written before the bound were); `n` tells calls apart.
-    pub async fn store_purchase(
+    /// Stores a purchase (or a refund, of order `order-{n}`) through the service (below
+    /// request parsing, so amounts the API now refuses can be stored as rows written before
+    /// the bound were); `n` tells calls apart.
+    pub async fn store_activity(
         &self,
         customer: crm_customers::domain::CustomerId,
+        kind: crm_customers::domain::ActivityKind,
         p: &crm_customers::domain::insights::Purchase,
         n: usize,
     ) {
         let a = crm_customers::domain::Activity {
             id: uuid::Uuid::nil(),
             customer,
-            kind: crm_customers::domain::ActivityKind::Purchase,
+            kind,
             occur_time: p.time,
             channel: String::new(),
             amount: p.amount.clone(),
             items: Vec::new(),
-            reference: String::new(),
+            reference: format!("order-{n}"),
             text: String::new(),
             item_id: String::new(),
             rating: 0,

@@ -202,7 +202,13 @@ async fn huge_stored_amounts_never_break_insights() {
                     amount_minor: i64::MAX,
                 }),
             };
-            app.store_purchase(id, &purchase, days as usize).await;
+            app.store_activity(
+                id,
+                crm_customers::domain::ActivityKind::Purchase,
+                &purchase,
+                days as usize,
+            )
+            .await;
         }
         for _ in 0..2 {
             let i = insights(&mut app, &c.name).await;

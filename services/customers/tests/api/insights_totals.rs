@@ -1,9 +1,10 @@
-//! GetCustomerInsights' purchase figures are aggregated by the database (a row per currency,
-//! the 100 most recent times) and equal the definition computed over the whole history.
+//! GetCustomerInsights' purchase and refund figures are aggregated by the database (a row per
+//! currency, the 100 most recent times) and equal the definition computed over the whole
+//! history.
 use crate::harness::*;
 use chrono::{Duration, DurationRound, Utc};
-use crm_customers::domain::insights::{Purchase, PurchaseSummary, RECENT_WINDOW};
-use crm_customers::domain::{CustomerId, Money};
+use crm_customers::domain::insights::{Purchase, PurchaseSummary, RECENT_WINDOW, Refund};
+use crm_customers::domain::{ActivityKind, CustomerId, Money};
 use crm_customers::store::activities;
 use crm_platform::testing::plans::{assert_index_range, planning_session, query_plan};
 use sea_orm::{ConnectionTrait, QueryTrait};
@@ -33,11 +34,36 @@ async fn purchase_totals_in_sql_equal_the_definition_over_the_whole_history() {
                 }),
             });
         }
+        // Refunds: CNY and USD netted, more EUR refunded than bought (floored at 0), GBP
+        // never bought; some older than a year.
+        let mut refunds = Vec::new();
+        for i in 0..45_i64 {
+            let (currency, amount) = match i % 3 {
+                0 => ("CNY", 3_000 + i),
+                1 => ("USD", 700 + i),
+                _ if i < 20 => ("GBP", 100),
+                _ => ("EUR", 1_000),
+            };
+            refunds.push(Refund {
+                time: now - Duration::days(29 * i % 500),
+                amount: Some(Money {
+                    currency: currency.into(),
+                    amount_minor: amount,
+                }),
+            });
+        }
         for (n, p) in purchases.iter().enumerate() {
-            app.store_purchase(id, p, n).await;
+            app.store_activity(id, ActivityKind::Purchase, p, n).await;
+        }
+        for (n, r) in refunds.iter().enumerate() {
+            app.store_activity(id, ActivityKind::Refund, r, n).await;
         }
         purchases.sort_by_key(|p| std::cmp::Reverse(p.time));
-        let expected = PurchaseSummary::from_purchases(&purchases, 0, now);
+        refunds.sort_by_key(|p| std::cmp::Reverse(p.time));
+        let expected = PurchaseSummary::from_history(&purchases, &refunds, 0, now);
+        let eur = expected.totals.iter().find(|m| m.currency == "EUR");
+        assert_eq!(eur.map(|m| m.amount_minor), Some(0), "refunds beyond spend");
+        assert!(expected.totals.iter().all(|m| m.currency != "GBP"));
         let db = sea_orm::Database::connect(app.storage.database_url.as_str())
             .await
             .expect("db");
@@ -69,11 +95,13 @@ async fn purchase_totals_read_the_customers_index_range() {
         let (_db, txn) = planning_session(&app.storage.database_url).await;
         let b = txn.get_database_backend();
         let id = CustomerId(uuid::Uuid::now_v7());
-        for since in [None, Some(Utc::now() - Duration::days(365))] {
-            let what = format!("totals since {since:?}");
-            let s = activities::currency_totals_select(id, since).build(b);
-            let p = query_plan(&txn, s).await;
-            assert_index_range(backend, &what, &p, "activities", "idx_activities_customer");
+        for kind in [ActivityKind::Purchase, ActivityKind::Refund] {
+            for since in [None, Some(Utc::now() - Duration::days(365))] {
+                let what = format!("{kind:?} totals since {since:?}");
+                let s = activities::currency_totals_select(id, kind, since).build(b);
+                let p = query_plan(&txn, s).await;
+                assert_index_range(backend, &what, &p, "activities", "idx_activities_customer");
+            }
         }
         let p = query_plan(&txn, activities::recent_purchases_select(id).build(b)).await;
         crm_platform::testing::plans::assert_ordered_index_read(

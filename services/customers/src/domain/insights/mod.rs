@@ -1,4 +1,5 @@
-//! RFM scoring, segment and a simple, explainable churn-risk score. Every figure is defined
+//! RFM scoring, segment and a simple, explainable churn-risk score, from purchases net of
+//! refunds. Every figure is defined
 //! in the README ("Insights, figure by figure"); the tests (here, in `rfm` and in `churn`)
 //! check each one against a hand computation.
 use super::Money;
@@ -13,7 +14,7 @@ mod testing;
 
 use rfm::{recency_score, score_up, segment};
 use summary::saturate;
-pub use summary::{CurrencyTotal, Purchase, PurchaseSummary, RECENT_WINDOW};
+pub use summary::{CurrencyTotal, KindTotals, Purchase, PurchaseSummary, RECENT_WINDOW, Refund};
 
 /// Score thresholds (configurable in `[customers.insights]`). Each list holds the lower
 /// bounds for scores 2, 3, 4 and 5; recency bounds are upper bounds in days for 5, 4, 3, 2.
@@ -91,7 +92,7 @@ pub fn compute(s: &PurchaseSummary, now: DateTime<Utc>, t: &RfmThresholds) -> In
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{cny, history, insights, now, spread, thresholds};
+    use super::testing::{cny, history, insights, insights_with_refunds, now, spread, thresholds};
     use super::*;
     use chrono::Duration;
 
@@ -150,7 +151,7 @@ mod tests {
                 amount_minor: 5_000,
             }),
         });
-        let s = PurchaseSummary::from_purchases(&mixed, 0, now());
+        let s = PurchaseSummary::from_history(&mixed, &[], 0, now());
         assert_eq!(s.order_count, 3);
         assert_eq!(
             s.totals.iter().map(|m| m.amount_minor).collect::<Vec<_>>(),
@@ -162,7 +163,7 @@ mod tests {
     #[test]
     fn huge_stored_amounts_never_overflow() {
         let items = [(1, i64::MAX), (2, i64::MAX), (3, i64::MAX)];
-        let s = PurchaseSummary::from_purchases(&history(&items), 0, now());
+        let s = PurchaseSummary::from_history(&history(&items), &[], 0, now());
         assert_eq!(s.totals, [cny(i64::MAX).expect("money")]);
         assert_eq!(s.main_total_minor, 3 * i128::from(i64::MAX));
         assert_eq!(s.spend_last_year_minor, i64::MAX);
@@ -180,10 +181,29 @@ mod tests {
                 amount: cny(i64::MAX),
             },
         ];
-        let s = PurchaseSummary::from_purchases(&odd, 0, now());
+        let s = PurchaseSummary::from_history(&odd, &[], 0, now());
         let i = compute(&s, now(), &thresholds());
         assert_eq!(i.days_since_last_purchase, Some(0));
         assert!((0.0..=1.0).contains(&i.churn_risk));
+    }
+
+    #[test]
+    fn a_refund_lowers_spend_but_is_no_order_and_no_visit() {
+        // Orders of 600.00 and 400.00 CNY 10 and 40 days ago; 300.00 refunded 5 days ago.
+        let orders = [(10, 60_000), (40, 40_000)];
+        let before = insights(&orders, 0);
+        assert_eq!((before.recency, before.frequency, before.monetary), (5, 2, 4));
+        let i = insights_with_refunds(&orders, &[(5, 30_000)]);
+        // M: 100,000 - 30,000 = 70,000 fen (>= 50,000, < 100,000) -> 3; R still counts from
+        // the purchase 10 days ago (5) and F from the 2 orders (2).
+        assert_eq!((i.recency, i.frequency, i.monetary), (5, 2, 3));
+        assert_eq!(i.days_since_last_purchase, Some(10));
+        // 70,000 net over 2 orders.
+        assert_eq!(i.average_order, cny(35_000));
+        assert_eq!(i.segment, before.segment);
+        assert_eq!(i.churn_risk, before.churn_risk);
+        // Refunds alone are no purchases.
+        assert_eq!(insights_with_refunds(&[], &[(5, 30_000)]).segment, "no_purchases");
     }
 
     #[test]

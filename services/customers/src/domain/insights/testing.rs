@@ -37,7 +37,13 @@ pub(super) fn history(items: &[(i64, i64)]) -> Vec<Purchase> {
 }
 
 pub(super) fn insights(items: &[(i64, i64)], complaints: i64) -> Insights {
-    let s = PurchaseSummary::from_purchases(&history(items), complaints, now());
+    let s = PurchaseSummary::from_history(&history(items), &[], complaints, now());
+    compute(&s, now(), &thresholds())
+}
+
+/// Insights of purchases and refunds, both `(days ago, amount in fen)`.
+pub(super) fn insights_with_refunds(purchases: &[(i64, i64)], refunds: &[(i64, i64)]) -> Insights {
+    let s = PurchaseSummary::from_history(&history(purchases), &history(refunds), 0, now());
     compute(&s, now(), &thresholds())
 }
 

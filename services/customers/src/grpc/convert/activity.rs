@@ -120,6 +120,33 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_parses_with_its_order_amount_and_returned_items() {
+        let wire = pb::Activity {
+            kind: pb::ActivityKind::Refund as i32,
+            occur_time: at(Utc::now().timestamp() - 60),
+            amount: cny(4_500),
+            items: vec![pb::PurchaseItem {
+                item_id: "sku-1".into(),
+                quantity: 2,
+                unit_price: cny(2_250),
+            }],
+            reference: "order-17".into(),
+            ..Default::default()
+        };
+        let mut v = Violations::new();
+        let a = activity_from_proto(&wire, CustomerId(uuid::Uuid::nil()), &limits(), &mut v)
+            .expect("parsed");
+        assert!(v.is_empty());
+        assert_eq!(a.kind, crate::domain::ActivityKind::Refund);
+        assert_eq!((a.reference.as_str(), a.items.len()), ("order-17", 1));
+        let back = activity(&a);
+        assert_eq!(
+            (back.kind, back.amount, back.items, back.reference),
+            (wire.kind, wire.amount, wire.items, wire.reference)
+        );
+    }
+
+    #[test]
     fn every_bad_activity_field_is_reported() {
         let l = limits();
         let a = pb::Activity {

@@ -71,6 +71,7 @@ pub(super) const KINDS: &[(i32, ActivityKind)] = &[
     (pb::ActivityKind::Inquiry as i32, ActivityKind::Inquiry),
     (pb::ActivityKind::Complaint as i32, ActivityKind::Complaint),
     (pb::ActivityKind::Booking as i32, ActivityKind::Booking),
+    (pb::ActivityKind::Refund as i32, ActivityKind::Refund),
 ];
 
 pub(super) fn code_of<T: Copy + PartialEq>(table: &[(i32, T)], value: T) -> i32 {
@@ -93,4 +94,24 @@ pub fn activity_kind(raw: i32, field: &str, v: &mut Violations) -> Option<Activi
         return None;
     }
     enum_field(raw, field, KINDS, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_activity_kind_has_one_wire_value_and_back() {
+        for kind in ActivityKind::ALL {
+            let n = code_of(KINDS, kind);
+            assert_ne!(n, 0, "{kind:?} has a wire value");
+            assert_eq!(KINDS.iter().filter(|(_, k)| *k == kind).count(), 1);
+            assert_eq!(activity_kind(n, "kind", &mut Violations::new()), Some(kind));
+        }
+        // Every value the proto defines (but UNSPECIFIED) is parsed.
+        for n in (1..64).filter(|n| pb::ActivityKind::try_from(*n).is_ok()) {
+            assert!(KINDS.iter().any(|(k, _)| *k == n), "{n} has a domain kind");
+        }
+        assert_eq!(code_of(KINDS, ActivityKind::Refund), pb::ActivityKind::Refund as i32);
+    }
 }
