@@ -179,11 +179,13 @@ mod tests {
             let (file, index, _) = defining_file(&files, &message);
             // customers_events.proto -> "customers"; event.proto (shared) -> "events".
             let file_name = file.name().rsplit('/').next().expect("file name");
-            let producer = file_name
-                .strip_suffix("_events.proto")
-                .unwrap_or("events");
+            let producer = file_name.strip_suffix("_events.proto").unwrap_or("events");
             let parts: Vec<&str> = t.split('.').collect();
-            assert_eq!(parts.len(), 5, "{t}: crm.{{producer}}.v1.{{resource}}.{{verb}}");
+            assert_eq!(
+                parts.len(),
+                5,
+                "{t}: crm.{{producer}}.v1.{{resource}}.{{verb}}"
+            );
             assert_eq!(
                 (parts[0], parts[1], parts[2]),
                 ("crm", producer, "v1"),
@@ -218,7 +220,9 @@ mod tests {
                     let path = [4, mi as i32, 2, fi as i32];
                     let commented = info.location.iter().any(|l| {
                         l.path == path
-                            && l.leading_comments.as_deref().is_some_and(|c| !c.trim().is_empty())
+                            && l.leading_comments
+                                .as_deref()
+                                .is_some_and(|c| !c.trim().is_empty())
                     });
                     assert!(
                         commented,

@@ -151,11 +151,10 @@ fn of_kind(
 }
 
 /// Rows and amounts of one kind (purchases, refunds) per currency, summed by the database.
-/// An amount is summed as its high
-/// and low 32 bits (`a = (a / 2^32) * 2^32 + a % 2^32`, truncating on both backends), so no
-/// sum can overflow (SQLite's SUM raises "integer overflow" past `i64::MAX`; rows stored
-/// before amounts were bounded may hold `i64::MAX`) until 2^31 rows; Rust adds them in 128
-/// bits.
+/// An amount is summed as its high and low 32 bits (`a = (a / 2^32) * 2^32 + a % 2^32`,
+/// truncating on both backends), so no sum can overflow (SQLite's SUM raises "integer
+/// overflow" past `i64::MAX`; rows stored before amounts were bounded may hold `i64::MAX`)
+/// until 2^31 rows; Rust adds them in 128 bits.
 pub fn currency_totals_select(
     customer: CustomerId,
     kind: ActivityKind,

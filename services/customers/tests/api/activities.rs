@@ -238,7 +238,10 @@ async fn a_refund_is_recorded_listed_and_lowers_spend_not_orders() {
             .into_inner();
         assert_eq!(recorded.kind, pb::ActivityKind::Refund as i32);
         assert_eq!(recorded.reference, bought.reference);
-        assert_eq!(recorded.amount.as_ref().map(|m| m.amount_minor), Some(30_000));
+        assert_eq!(
+            recorded.amount.as_ref().map(|m| m.amount_minor),
+            Some(30_000)
+        );
         assert_eq!(recorded.items.len(), 1);
         let refunds = app
             .client

@@ -42,7 +42,7 @@ async fn purchase_totals_in_sql_equal_the_definition_over_the_whole_history() {
                 0 => ("CNY", 3_000 + i),
                 1 => ("USD", 700 + i),
                 _ if i < 20 => ("GBP", 100),
-                _ => ("EUR", 1_000),
+                _ => ("EUR", 2_000),
             };
             refunds.push(Refund {
                 time: now - Duration::days(29 * i % 500),

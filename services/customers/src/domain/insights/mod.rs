@@ -192,7 +192,10 @@ mod tests {
         // Orders of 600.00 and 400.00 CNY 10 and 40 days ago; 300.00 refunded 5 days ago.
         let orders = [(10, 60_000), (40, 40_000)];
         let before = insights(&orders, 0);
-        assert_eq!((before.recency, before.frequency, before.monetary), (5, 2, 4));
+        assert_eq!(
+            (before.recency, before.frequency, before.monetary),
+            (5, 2, 4)
+        );
         let i = insights_with_refunds(&orders, &[(5, 30_000)]);
         // M: 100,000 - 30,000 = 70,000 fen (>= 50,000, < 100,000) -> 3; R still counts from
         // the purchase 10 days ago (5) and F from the 2 orders (2).
@@ -203,7 +206,10 @@ mod tests {
         assert_eq!(i.segment, before.segment);
         assert_eq!(i.churn_risk, before.churn_risk);
         // Refunds alone are no purchases.
-        assert_eq!(insights_with_refunds(&[], &[(5, 30_000)]).segment, "no_purchases");
+        assert_eq!(
+            insights_with_refunds(&[], &[(5, 30_000)]).segment,
+            "no_purchases"
+        );
     }
 
     #[test]

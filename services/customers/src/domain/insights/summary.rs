@@ -61,7 +61,11 @@ impl PurchaseSummary {
         Self::from_totals(
             &totals(purchases),
             &totals(refunds),
-            purchases.iter().take(RECENT_WINDOW).map(|p| p.time).collect(),
+            purchases
+                .iter()
+                .take(RECENT_WINDOW)
+                .map(|p| p.time)
+                .collect(),
             purchases.last().map(|p| p.time),
             complaints_last_90_days,
         )
@@ -210,12 +214,18 @@ mod tests {
                 amount_minor: 999,
             }),
         });
+        purchases.sort_by_key(|p| std::cmp::Reverse(p.time));
+        refunds.sort_by_key(|p| std::cmp::Reverse(p.time));
         let s = PurchaseSummary::from_history(&purchases, &refunds, 0, now());
         assert_eq!(s.order_count, 3, "refunds are not orders");
         assert_eq!(s.totals, [cny(35_000), eur(0)].map(|m| m.expect("money")));
         assert_eq!((s.main_total_minor, s.main_orders), (35_000, 2));
         assert_eq!(s.spend_last_year_minor, 35_000);
-        assert_eq!(s.last_purchase, Some(now() - Duration::days(3)), "not the refund");
+        assert_eq!(
+            s.last_purchase,
+            Some(now() - Duration::days(3)),
+            "not the refund"
+        );
     }
 
     #[test]

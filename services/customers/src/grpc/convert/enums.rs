@@ -112,6 +112,9 @@ mod tests {
         for n in (1..64).filter(|n| pb::ActivityKind::try_from(*n).is_ok()) {
             assert!(KINDS.iter().any(|(k, _)| *k == n), "{n} has a domain kind");
         }
-        assert_eq!(code_of(KINDS, ActivityKind::Refund), pb::ActivityKind::Refund as i32);
+        assert_eq!(
+            code_of(KINDS, ActivityKind::Refund),
+            pb::ActivityKind::Refund as i32
+        );
     }
 }
