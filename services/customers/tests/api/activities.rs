@@ -254,14 +254,7 @@ async fn a_refund_is_recorded_listed_and_lowers_spend_not_orders() {
             .expect("list refunds")
             .into_inner();
         assert_eq!(refunds.activities, [recorded]);
-        let i = app
-            .client
-            .get_customer_insights(pb::GetCustomerInsightsRequest {
-                name: c.name.clone(),
-            })
-            .await
-            .expect("insights")
-            .into_inner();
+        let i = app.insights(&c.name).await;
         // Two orders, 100,000 - 30,000 = 70,000 fen net: M 3 (it was 4), the average
         // 35,000; recency from the purchase 20 days ago, not the refund.
         assert_eq!(i.order_count, 2);

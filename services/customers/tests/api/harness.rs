@@ -124,6 +124,14 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    pub async fn insights(&mut self, name: &str) -> pb::CustomerInsights {
+        self.client
+            .get_customer_insights(pb::GetCustomerInsightsRequest { name: name.into() })
+            .await
+            .expect("insights")
+            .into_inner()
+    }
+
     /// Stores a purchase (or a refund, of order `order-{n}`) through the service (below
     /// request parsing, so amounts the API now refuses can be stored as rows written before
     /// the bound were); `n` tells calls apart.

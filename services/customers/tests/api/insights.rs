@@ -33,14 +33,6 @@ async fn history(app: &mut TestApp, customer: &str, base: DateTime<Utc>, items: 
     }
 }
 
-async fn insights(app: &mut TestApp, name: &str) -> pb::CustomerInsights {
-    app.client
-        .get_customer_insights(pb::GetCustomerInsightsRequest { name: name.into() })
-        .await
-        .expect("insights")
-        .into_inner()
-}
-
 fn base() -> DateTime<Utc> {
     Utc::now()
         .duration_trunc(Duration::seconds(1))
@@ -64,7 +56,7 @@ async fn insights_match_hand_computations() {
             (380, 72_000),
         ];
         history(&mut app, &guest.name, base, &stays).await;
-        let i = insights(&mut app, &guest.name).await;
+        let i = app.insights(&guest.name).await;
         // R: 12 days <= 30 -> 5. F: 5 stays in the last 365 days (>= 5) -> 4.
         // M: 86,000 + 120,000 + 64,050 + 98,000 + 110,000 = 478,050 fen (>= 100,000) -> 4.
         assert_eq!(
@@ -87,7 +79,7 @@ async fn insights_match_hand_computations() {
         // A first-time buyer of 5,000.00 CNY ten days ago: F = 1, M = 5. Not "loyal": new.
         let first = app.create(person("First", "first@example.com")).await;
         history(&mut app, &first.name, base, &[(10, 500_000)]).await;
-        let i = insights(&mut app, &first.name).await;
+        let i = app.insights(&first.name).await;
         assert_eq!(
             (i.recency_score, i.frequency_score, i.monetary_score),
             (5, 1, 5)
@@ -97,7 +89,7 @@ async fn insights_match_hand_computations() {
         assert_eq!(i.churn_risk, 0.0);
         let second = app.create(person("Second", "second@example.com")).await;
         history(&mut app, &second.name, base, &[(60, 8_000)]).await;
-        assert_eq!(insights(&mut app, &second.name).await.segment, "promising");
+        assert_eq!(app.insights(&second.name).await.segment, "promising");
 
         // Gaps 10, 20, 40, 50 (purchases 90, 100, 120, 160, 210 days ago): the median is
         // (20 + 40) / 2 = 30, not the upper middle 40. x = 90 / 30 = 3, risk 2 / 4 = 0.5.
@@ -115,7 +107,7 @@ async fn insights_match_hand_computations() {
             ],
         )
         .await;
-        let i = insights(&mut app, &even.name).await;
+        let i = app.insights(&even.name).await;
         assert_eq!(i.churn_risk, 0.5);
         assert_eq!(
             i.churn_risk_reasons,
@@ -138,7 +130,7 @@ async fn insights_match_hand_computations() {
             &[(4, 101), (6, 100), (8, 100), (10, 100)],
         )
         .await;
-        let i = insights(&mut app, &often.name).await;
+        let i = app.insights(&often.name).await;
         assert_eq!(i.churn_risk, 0.333);
         assert_eq!(
             i.churn_risk_reasons,
@@ -146,7 +138,7 @@ async fn insights_match_hand_computations() {
         );
         let half = app.create(person("Half", "half@example.com")).await;
         history(&mut app, &half.name, base, &[(1, 100), (3, 101)]).await;
-        let i = insights(&mut app, &half.name).await;
+        let i = app.insights(&half.name).await;
         // 201 fen / 2 = 100.5 -> 101 (half away from zero; truncation gave 100).
         assert_eq!(
             i.average_order_value.as_ref().map(|m| m.amount_minor),
@@ -164,7 +156,7 @@ async fn insights_match_hand_computations() {
         )
         .await;
         // x = 120 / 30 = 4: 3 / 5 = 0.6.
-        assert_eq!(insights(&mut app, &months.name).await.churn_risk, 0.6);
+        assert_eq!(app.insights(&months.name).await.churn_risk, 0.6);
         let gone = app.create(person("Gone", "gone@example.com")).await;
         history(
             &mut app,
@@ -179,7 +171,7 @@ async fn insights_match_hand_computations() {
         )
         .await;
         // x = 10,592 / 30 = 353.07: 352.07 / 354.07 = 0.99435 -> 0.994.
-        let i = insights(&mut app, &gone.name).await;
+        let i = app.insights(&gone.name).await;
         assert_eq!(i.churn_risk, 0.994);
         assert_eq!(i.segment, "lost");
     })
@@ -211,7 +203,7 @@ async fn huge_stored_amounts_never_break_insights() {
             .await;
         }
         for _ in 0..2 {
-            let i = insights(&mut app, &c.name).await;
+            let i = app.insights(&c.name).await;
             assert_eq!(i.order_count, 2);
             assert_eq!(i.total_spend[0].amount_minor, i64::MAX, "saturated");
             assert_eq!(
