@@ -179,15 +179,19 @@ mod tests {
     fn an_envelope_survives_its_fields_and_carries_the_current_trace() {
         let (subscriber, _) = crate::trace_capture::subscriber();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let span = tracing::info_span!("mutation");
-        let _entered = span.enter();
-        let trace_id = span.context().span().span_context().trace_id().to_string();
-        let e = Envelope::new("customers", "crm.t.v1.thing.made", "things/1", vec![0, 159, 255])
-            .with_schema_version(3);
+        let (e, trace_id) = {
+            let span = tracing::info_span!("mutation");
+            let _entered = span.enter();
+            let trace_id = span.context().span().span_context().trace_id().to_string();
+            let e = Envelope::new("customers", "crm.t.v1.thing.made", "things/1", vec![0, 159, 255])
+                .with_schema_version(3);
+            (e, trace_id)
+        };
         assert_eq!(e.id.get_version_num(), 7, "UUIDv7");
         assert!(e.traceparent.starts_with(&format!("00-{trace_id}-")), "{e:?}");
         let back = Envelope::from_fields(&e.to_fields()).expect("decodes");
         assert_eq!(back, e);
+        // Outside the producer's span: only the traceparent links the two.
         let handled = back.span("loyalty.points");
         assert_eq!(
             handled.context().span().span_context().trace_id().to_string(),

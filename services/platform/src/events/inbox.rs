@@ -3,8 +3,9 @@
 use crate::Error;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, TryInsertResult};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseConnection, TryInsertResult};
 use std::time::Duration;
+use uuid::Uuid;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "event_inbox")]
@@ -60,24 +61,8 @@ pub(super) async fn purge(
     retention: Duration,
     limit: u64,
 ) -> Result<u64, Error> {
-    use sea_orm::QuerySelect as _;
-    let cutoff = Utc::now() - chrono::Duration::from_std(retention).map_err(Error::internal)?;
-    let old: Vec<String> = Entity::find()
-        .select_only()
-        .column(Column::EventId)
-        .filter(Column::Consumer.eq(consumer))
-        .filter(Column::ProcessTime.lt(cutoff))
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if old.is_empty() {
-        return Ok(0);
-    }
-    Ok(Entity::delete_many()
-        .filter(Column::Consumer.eq(consumer))
-        .filter(Column::EventId.is_in(old))
-        .exec(db)
-        .await?
-        .rows_affected)
+    let old = Condition::all()
+        .add(Column::Consumer.eq(consumer))
+        .add(Column::ProcessTime.lt(super::retention::cutoff(retention)?));
+    super::retention::delete_some::<Entity, String>(db, Column::EventId, old, limit).await
 }

@@ -133,34 +133,37 @@ impl MemoryBus {
         }
     }
 
-    fn take_new(&self, stream: &str, group: &str, consumer: &str, count: usize) -> Vec<Delivery> {
+    /// Runs `f` on the entries and the group `group` of `stream`, if both exist.
+    fn with_group<R: Default>(
+        &self,
+        stream: &str,
+        group: &str,
+        f: impl FnOnce(&BTreeMap<EntryId, Fields>, &mut Group) -> R,
+    ) -> R {
         let mut streams = self.lock();
-        let Some(s) = streams.get_mut(stream) else {
-            return Vec::new();
-        };
-        let Some(g) = s.groups.get_mut(group) else {
-            return Vec::new();
-        };
-        let now = Instant::now();
-        let mut out = Vec::new();
-        let after = EntryId(g.delivered.0, g.delivered.1.saturating_add(1));
-        for (id, fields) in s.entries.range(after..).take(count.max(1)) {
-            g.delivered = *id;
-            g.pending.insert(
-                *id,
-                Pending {
-                    consumer: consumer.to_owned(),
-                    since: now,
-                    deliveries: 1,
-                },
-            );
-            out.push(Delivery {
-                entry_id: id.to_string(),
-                deliveries: 1,
-                fields: fields.clone(),
-            });
+        match streams.get_mut(stream) {
+            Some(s) => s.groups.get_mut(group).map_or_else(R::default, |g| f(&s.entries, g)),
+            None => R::default(),
         }
-        out
+    }
+
+    fn take_new(&self, stream: &str, group: &str, consumer: &str, count: usize) -> Vec<Delivery> {
+        self.with_group(stream, group, |entries, g| {
+            let now = Instant::now();
+            let after = EntryId(g.delivered.0, g.delivered.1.saturating_add(1));
+            let mut out = Vec::new();
+            for (id, fields) in entries.range(after..).take(count.max(1)) {
+                g.delivered = *id;
+                let consumer = consumer.to_owned();
+                g.pending.insert(*id, Pending { consumer, since: now, deliveries: 1 });
+                out.push(Delivery {
+                    entry_id: id.to_string(),
+                    deliveries: 1,
+                    fields: fields.clone(),
+                });
+            }
+            out
+        })
     }
 
     pub(super) fn reclaim(
@@ -171,50 +174,44 @@ impl MemoryBus {
         min_idle: Duration,
         count: usize,
     ) -> Vec<Delivery> {
-        let mut streams = self.lock();
-        let Some(s) = streams.get_mut(stream) else {
-            return Vec::new();
-        };
-        let Some(g) = s.groups.get_mut(group) else {
-            return Vec::new();
-        };
-        let now = Instant::now();
-        let mut out = Vec::new();
-        let mut trimmed = Vec::new();
-        for (id, p) in g.pending.iter_mut() {
-            if out.len() >= count.max(1) {
-                break;
+        self.with_group(stream, group, |entries, g| {
+            let now = Instant::now();
+            let mut out = Vec::new();
+            let mut trimmed = Vec::new();
+            for (id, p) in g.pending.iter_mut() {
+                if out.len() >= count.max(1) {
+                    break;
+                }
+                if now.duration_since(p.since) < min_idle {
+                    continue;
+                }
+                let Some(fields) = entries.get(id) else {
+                    trimmed.push(*id);
+                    continue;
+                };
+                p.consumer = consumer.to_owned();
+                p.since = now;
+                p.deliveries += 1;
+                out.push(Delivery {
+                    entry_id: id.to_string(),
+                    deliveries: p.deliveries,
+                    fields: fields.clone(),
+                });
             }
-            if now.duration_since(p.since) < min_idle {
-                continue;
+            for id in trimmed {
+                g.pending.remove(&id);
+                tracing::error!(stream, group, entry = %id, "pending event trimmed from its stream before it was handled (stream_max_len too small for this backlog)");
             }
-            let Some(fields) = s.entries.get(id) else {
-                trimmed.push(*id);
-                continue;
-            };
-            p.consumer = consumer.to_owned();
-            p.since = now;
-            p.deliveries += 1;
-            out.push(Delivery {
-                entry_id: id.to_string(),
-                deliveries: p.deliveries,
-                fields: fields.clone(),
-            });
-        }
-        for id in trimmed {
-            g.pending.remove(&id);
-            tracing::error!(stream, group, entry = %id, "pending event trimmed from its stream before it was handled (stream_max_len too small for this backlog)");
-        }
-        out
+            out
+        })
     }
 
     pub(super) fn ack(&self, stream: &str, group: &str, entry_ids: &[String]) {
-        let mut streams = self.lock();
-        if let Some(g) = streams.get_mut(stream).and_then(|s| s.groups.get_mut(group)) {
+        self.with_group(stream, group, |_, g| {
             for id in entry_ids.iter().filter_map(|i| EntryId::parse(i)) {
                 g.pending.remove(&id);
             }
-        }
+        });
     }
 
     pub(super) fn dead_letter(
@@ -225,6 +222,7 @@ impl MemoryBus {
         dead: &str,
         fields: Fields,
     ) {
+        // One lock: the dead letter and the acknowledgement happen together.
         let mut streams = self.lock();
         streams
             .entry(dead.to_owned())
@@ -239,10 +237,7 @@ impl MemoryBus {
     }
 
     pub(super) fn pending(&self, stream: &str, group: &str) -> u64 {
-        self.lock()
-            .get(stream)
-            .and_then(|s| s.groups.get(group))
-            .map_or(0, |g| g.pending.len() as u64)
+        self.with_group(stream, group, |_, g| g.pending.len() as u64)
     }
 
     pub(super) fn len(&self, stream: &str) -> u64 {

@@ -56,10 +56,13 @@
 //! back ones never. Handlers see each event once per group (the inbox), for as long as the
 //! inbox keeps it (`inbox_retention_hours`). With several replicas of a consumer, or after a
 //! retry, events of one subject may be handled out of order: handlers tolerate that.
+//! Redis keeps the streams: run it with persistence (`appendonly yes`), or a Redis restart
+//! loses what was published and not yet consumed (the outbox rows are marked sent by then).
 //! The in-process bus is one per process: services in one process (the suite, `make run`)
 //! see each other's events; separate processes need Redis.
 mod bus;
 mod consumer;
+mod entry;
 mod envelope;
 pub mod inbox;
 mod memory;
@@ -67,6 +70,7 @@ mod migration;
 pub mod outbox;
 mod redis_streams;
 mod relay;
+mod retention;
 
 pub use bus::{BusError, DeadLetter, Delivery, EventBus, Subscription, TimeRange, dead_letter_stream};
 pub use consumer::{Consumer, ConsumerStats, Handler};

@@ -5,8 +5,11 @@ use crate::Error;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{LockBehavior, LockType};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, Condition, DatabaseConnection, DbBackend, QueryOrder, QuerySelect,
+};
 use std::time::Duration;
+use uuid::Uuid;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "event_outbox")]
@@ -152,23 +155,8 @@ pub(super) async fn purge_sent(
     retention: Duration,
     limit: u64,
 ) -> Result<u64, Error> {
-    let cutoff = Utc::now() - chrono::Duration::from_std(retention).map_err(Error::internal)?;
-    let old: Vec<i64> = Entity::find()
-        .select_only()
-        .column(Column::Seq)
-        .filter(Column::SentTime.lt(cutoff))
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if old.is_empty() {
-        return Ok(0);
-    }
-    Ok(Entity::delete_many()
-        .filter(Column::Seq.is_in(old))
-        .exec(db)
-        .await?
-        .rows_affected)
+    let old = Condition::all().add(Column::SentTime.lt(super::retention::cutoff(retention)?));
+    super::retention::delete_some::<Entity, i64>(db, Column::Seq, old, limit).await
 }
 
 /// How far the relay is behind.

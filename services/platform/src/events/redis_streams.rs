@@ -88,11 +88,16 @@ async fn query_pipe<T: FromRedisValue>(
     pipe.query_async(&mut conn).await
 }
 
-fn xadd(stream: &str, fields: &Fields, max_len: u64) -> redis::Cmd {
+/// `XADD stream [MAXLEN ~ max_len] * fields...` (no trimming without `max_len`).
+fn xadd(stream: &str, fields: &Fields, max_len: Option<u64>) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
-    cmd.arg(stream).arg("MAXLEN").arg("~").arg(max_len).arg("*");
+    cmd.arg(stream);
+    if let Some(n) = max_len {
+        cmd.arg("MAXLEN").arg("~").arg(n);
+    }
+    cmd.arg("*");
     for (k, v) in fields {
-        cmd.arg(k).arg(v);
+        cmd.arg(k).arg(v.as_slice());
     }
     cmd
 }
@@ -144,7 +149,7 @@ impl RedisBus {
     ) -> Result<Vec<String>, BusError> {
         let mut pipe = redis::pipe();
         for fields in entries {
-            pipe.add_command(xadd(stream, fields, max_len));
+            pipe.add_command(xadd(stream, fields, Some(max_len)));
         }
         self.link.run(self.timeout, |c| query_pipe(pipe, c)).await
     }
@@ -152,10 +157,14 @@ impl RedisBus {
     pub(super) async fn create_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
         let mut cmd = redis::cmd("XGROUP");
         cmd.arg("CREATE").arg(stream).arg(group).arg("0").arg("MKSTREAM");
-        match self.link.run(self.timeout, |c| query::<()>(cmd, c)).await {
-            Err(e) if e.0.contains("BUSYGROUP") => Ok(()),
-            other => other,
-        }
+        self.link
+            .run(self.timeout, |c| async move {
+                match query::<()>(cmd, c).await {
+                    Err(e) if e.code() == Some("BUSYGROUP") => Ok(()), // created before
+                    other => other,
+                }
+            })
+            .await
     }
 
     pub(super) async fn reclaim(
@@ -228,7 +237,7 @@ impl RedisBus {
         let mut pipe = redis::pipe();
         pipe.atomic();
         // Dead letters are not trimmed: each one waits for an operator.
-        pipe.add_command(xadd(dead, fields, u64::MAX)).ignore();
+        pipe.add_command(xadd(dead, fields, None)).ignore();
         pipe.cmd("XACK").arg(stream).arg(group).arg(entry_id).ignore();
         self.link.run(self.timeout, |c| query_pipe::<()>(pipe, c)).await
     }
@@ -282,7 +291,7 @@ impl RedisBus {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (id, fields) in &batch {
-            pipe.add_command(xadd(stream, &DeadLetter::replay_fields(fields), max_len))
+            pipe.add_command(xadd(stream, &DeadLetter::replay_fields(fields), Some(max_len)))
                 .ignore();
             pipe.cmd("XDEL").arg(dead).arg(id).ignore();
         }

@@ -7,8 +7,8 @@
 //!   from the oldest unsent one on ([`outbox::claim`]), so two relays never reorder one subject.
 //! - SQLite (one replica): one relay; rows are read, published, then marked outside a
 //!   transaction (the single pooled connection is not held while the bus is called).
-//! - Bus unavailable: the rows stay unsent, the outage is logged once, and the next run
-//!   publishes them (the relay runs every `relay_interval_ms`).
+//! - Bus (or database) unavailable: the rows stay unsent, the outage is logged once, and
+//!   the next run publishes them (the relay runs every `relay_interval_ms`).
 use super::bus::EventBus;
 use super::outbox::{self, OutboxLag};
 use crate::Error;
@@ -34,7 +34,8 @@ pub struct RelayStats {
     /// The lag as last read by the lag report (see [`Relay::lag`] for a fresh one).
     pub last_unsent: AtomicU64,
     pub last_oldest_unsent_ms: AtomicU64,
-    bus_down: AtomicBool,
+    /// The bus or the database was away at the last run (its outage is logged once).
+    paused: AtomicBool,
 }
 
 /// Publishes one service's outbox to its stream.
@@ -79,25 +80,30 @@ impl Relay {
     pub async fn run(&self) -> Result<u64, Error> {
         let mut total = 0;
         for _ in 0..BATCHES_PER_RUN {
-            match self.publish_batch().await? {
-                Ok(0) => break,
-                Ok(n) => {
+            let unavailable = match self.publish_batch().await {
+                Ok(Ok(n)) => {
                     total += n;
                     if n < self.batch {
                         break;
                     }
+                    continue;
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     self.stats.bus_failures.fetch_add(1, Ordering::Relaxed);
-                    if !self.stats.bus_down.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(stream = %self.stream, error = %e, "event bus unavailable; outbox rows wait and are published when it is back");
-                    }
-                    break;
+                    ("event bus", e.to_string())
                 }
+                Err(e) if e.reason == crate::gate::DATABASE_UNAVAILABLE => ("database", e.to_string()),
+                Err(e) => return Err(e),
+            };
+            if !self.stats.paused.swap(true, Ordering::Relaxed) {
+                let (what, error) = unavailable;
+                tracing::warn!(stream = %self.stream, error = %error, "{what} unavailable; outbox rows wait and are published when it is back");
             }
+            self.stats.published.fetch_add(total, Ordering::Relaxed);
+            return Ok(total);
         }
-        if total > 0 && self.stats.bus_down.swap(false, Ordering::Relaxed) {
-            tracing::info!(stream = %self.stream, "event bus back; outbox publishing resumed");
+        if self.stats.paused.swap(false, Ordering::Relaxed) {
+            tracing::info!(stream = %self.stream, "outbox publishing resumed");
         }
         self.stats.published.fetch_add(total, Ordering::Relaxed);
         Ok(total)
