@@ -47,9 +47,7 @@
 //! crm_platform::service_api!(Widgets);
 //! ```
 use crate::cache::Cache;
-use crate::config::{
-    CacheSettings, ConfigError, EventsSettings, PlatformSettings, ServerSettings,
-};
+use crate::config::{CacheSettings, ConfigError, EventsSettings, PlatformSettings, ServerSettings};
 use crate::db::SchemaReadiness;
 use crate::jobs::Jobs;
 use crate::page_token::PageTokens;

@@ -208,7 +208,9 @@ fn validate_redis_url(section: &str, url: &Secret, p: &mut Vec<String>) {
 /// Problems of a `section.key_prefix` (non-empty, no spaces).
 fn validate_key_prefix(section: &str, prefix: &str, p: &mut Vec<String>) {
     if prefix.is_empty() || prefix.contains(char::is_whitespace) {
-        p.push(format!("{section}.key_prefix: must be non-empty with no spaces"));
+        p.push(format!(
+            "{section}.key_prefix: must be non-empty with no spaces"
+        ));
     }
 }
 
@@ -238,7 +240,12 @@ impl Validate for EventsSettings {
             ("redis_timeout_ms", self.redis_timeout_ms, 10, 60_000),
             ("relay_interval_ms", self.relay_interval_ms, 1, 60_000),
             ("relay_batch", self.relay_batch, 1, 10_000),
-            ("outbox_retention_hours", self.outbox_retention_hours, 1, year),
+            (
+                "outbox_retention_hours",
+                self.outbox_retention_hours,
+                1,
+                year,
+            ),
             ("consumer_batch", self.consumer_batch, 1, 1_000),
             ("read_block_ms", self.read_block_ms, 1, 60_000),
             ("claim_idle_ms", self.claim_idle_ms, 100, 3_600_000),

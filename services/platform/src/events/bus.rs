@@ -231,13 +231,9 @@ impl Subscription {
     ) -> Result<Vec<Delivery>, BusError> {
         self.ensure_group().await?;
         match &*self.bus.backend {
-            Backend::Memory(m) => Ok(m.reclaim(
-                &self.stream,
-                &self.group,
-                &self.consumer,
-                min_idle,
-                count,
-            )),
+            Backend::Memory(m) => {
+                Ok(m.reclaim(&self.stream, &self.group, &self.consumer, min_idle, count))
+            }
             Backend::Redis(r) => {
                 let (next, claimed) = r
                     .reclaim(
@@ -279,8 +275,14 @@ impl Subscription {
                 Ok(())
             }
             Backend::Redis(r) => {
-                r.dead_letter(&self.stream, &self.group, &delivery.entry_id, &dead, &fields)
-                    .await
+                r.dead_letter(
+                    &self.stream,
+                    &self.group,
+                    &delivery.entry_id,
+                    &dead,
+                    &fields,
+                )
+                .await
             }
         }
     }

@@ -126,4 +126,3 @@ impl TimeRange {
 pub fn dead_letter_stream(stream: &str) -> String {
     format!("{stream}:dead")
 }
-

@@ -74,7 +74,10 @@ impl Envelope {
             (field::TYPE.into(), self.event_type.clone().into_bytes()),
             (field::SUBJECT.into(), self.subject.clone().into_bytes()),
             (field::TIME.into(), self.time.to_rfc3339().into_bytes()),
-            (field::TRACEPARENT.into(), self.traceparent.clone().into_bytes()),
+            (
+                field::TRACEPARENT.into(),
+                self.traceparent.clone().into_bytes(),
+            ),
             (
                 field::SCHEMA_VERSION.into(),
                 self.schema_version.to_string().into_bytes(),
@@ -132,8 +135,8 @@ impl Envelope {
         );
         if !self.traceparent.is_empty() {
             let carrier = HashMap::from([("traceparent".to_owned(), self.traceparent.clone())]);
-            let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
-                .extract(&carrier);
+            let parent =
+                opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
             // No OpenTelemetry layer installed: nothing to continue.
             let _ = span.set_parent(parent);
         }
@@ -183,18 +186,31 @@ mod tests {
             let span = tracing::info_span!("mutation");
             let _entered = span.enter();
             let trace_id = span.context().span().span_context().trace_id().to_string();
-            let e = Envelope::new("customers", "crm.t.v1.thing.made", "things/1", vec![0, 159, 255])
-                .with_schema_version(3);
+            let e = Envelope::new(
+                "customers",
+                "crm.t.v1.thing.made",
+                "things/1",
+                vec![0, 159, 255],
+            )
+            .with_schema_version(3);
             (e, trace_id)
         };
         assert_eq!(e.id.get_version_num(), 7, "UUIDv7");
-        assert!(e.traceparent.starts_with(&format!("00-{trace_id}-")), "{e:?}");
+        assert!(
+            e.traceparent.starts_with(&format!("00-{trace_id}-")),
+            "{e:?}"
+        );
         let back = Envelope::from_fields(&e.to_fields()).expect("decodes");
         assert_eq!(back, e);
         // Outside the producer's span: only the traceparent links the two.
         let handled = back.span("loyalty.points");
         assert_eq!(
-            handled.context().span().span_context().trace_id().to_string(),
+            handled
+                .context()
+                .span()
+                .span_context()
+                .trace_id()
+                .to_string(),
             trace_id,
             "the consumer's span continues the producer's trace"
         );

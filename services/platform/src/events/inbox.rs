@@ -48,10 +48,12 @@ pub async fn contains(
     consumer: &str,
     event_id: Uuid,
 ) -> Result<bool, Error> {
-    Ok(Entity::find_by_id((consumer.to_owned(), event_id.to_string()))
-        .one(db)
-        .await?
-        .is_some())
+    Ok(
+        Entity::find_by_id((consumer.to_owned(), event_id.to_string()))
+            .one(db)
+            .await?
+            .is_some(),
+    )
 }
 
 /// Deletes up to `limit` of `consumer`'s rows older than `retention`; returns how many.

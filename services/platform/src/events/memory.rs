@@ -142,7 +142,10 @@ impl MemoryBus {
     ) -> R {
         let mut streams = self.lock();
         match streams.get_mut(stream) {
-            Some(s) => s.groups.get_mut(group).map_or_else(R::default, |g| f(&s.entries, g)),
+            Some(s) => s
+                .groups
+                .get_mut(group)
+                .map_or_else(R::default, |g| f(&s.entries, g)),
             None => R::default(),
         }
     }
@@ -155,7 +158,14 @@ impl MemoryBus {
             for (id, fields) in entries.range(after..).take(count.max(1)) {
                 g.delivered = *id;
                 let consumer = consumer.to_owned();
-                g.pending.insert(*id, Pending { consumer, since: now, deliveries: 1 });
+                g.pending.insert(
+                    *id,
+                    Pending {
+                        consumer,
+                        since: now,
+                        deliveries: 1,
+                    },
+                );
                 out.push(Delivery {
                     entry_id: id.to_string(),
                     deliveries: 1,
@@ -229,7 +239,9 @@ impl MemoryBus {
             .or_default()
             .add(fields, u64::MAX);
         if let (Some(g), Some(id)) = (
-            streams.get_mut(stream).and_then(|s| s.groups.get_mut(group)),
+            streams
+                .get_mut(stream)
+                .and_then(|s| s.groups.get_mut(group)),
             EntryId::parse(entry_id),
         ) {
             g.pending.remove(&id);
@@ -246,7 +258,12 @@ impl MemoryBus {
             .map_or(0, |s| s.entries.len() as u64)
     }
 
-    pub(super) fn range(&self, stream: &str, range: TimeRange, limit: usize) -> Vec<(String, Fields)> {
+    pub(super) fn range(
+        &self,
+        stream: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Vec<(String, Fields)> {
         let streams = self.lock();
         let Some(s) = streams.get(stream) else {
             return Vec::new();

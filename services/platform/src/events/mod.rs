@@ -72,7 +72,9 @@ mod redis_streams;
 mod relay;
 mod retention;
 
-pub use bus::{BusError, DeadLetter, Delivery, EventBus, Subscription, TimeRange, dead_letter_stream};
+pub use bus::{
+    BusError, DeadLetter, Delivery, EventBus, Subscription, TimeRange, dead_letter_stream,
+};
 pub use consumer::{Consumer, ConsumerStats, Handler};
 pub use envelope::{DecodeError, Envelope, Fields, PROTOBUF};
 pub use migration::{CreateEventInbox, CreateEventOutbox};
@@ -182,7 +184,12 @@ impl Events {
         let group = format!("{}.{name}", self.service);
         let me = format!("{group}:{}", uuid::Uuid::new_v4().simple());
         let subscription = self.bus.subscribe(&self.stream(producer), &group, &me);
-        Consumer::new(self.db.clone(), subscription, Arc::new(handler), &self.settings)
+        Consumer::new(
+            self.db.clone(),
+            subscription,
+            Arc::new(handler),
+            &self.settings,
+        )
     }
 
     /// Starts [`Events::consumer`] in `jobs`, with the hourly purge of its old inbox rows;

@@ -78,7 +78,9 @@ pub async fn append_all(txn: &impl ConnectionTrait, events: &[Envelope]) -> Resu
             create_time: Set(now),
             sent_time: Set(None),
         });
-        Entity::insert_many(rows).exec_without_returning(txn).await?;
+        Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }

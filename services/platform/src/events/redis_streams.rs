@@ -7,8 +7,8 @@ use super::bus::{BusError, DeadLetter, Delivery, TimeRange};
 use super::envelope::Fields;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
-    StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamPendingReply,
-    StreamRangeReply, StreamReadReply,
+    StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamPendingReply, StreamRangeReply,
+    StreamReadReply,
 };
 use redis::{AsyncConnectionConfig, FromRedisValue};
 use std::collections::HashMap;
@@ -48,7 +48,8 @@ impl Link {
             .set_response_timeout(None);
         let c = tokio::time::timeout(
             self.connect_timeout,
-            self.client.get_multiplexed_async_connection_with_config(&config),
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
         )
         .await
         .map_err(|_| BusError("redis: connecting timed out".into()))??;
@@ -67,7 +68,10 @@ impl Link {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) if e.code().is_some() => return Err(e.into()), // Redis refused the command
             Ok(Err(e)) => BusError::from(e),
-            Err(_) => BusError(format!("redis: no answer within {} ms", timeout.as_millis())),
+            Err(_) => BusError(format!(
+                "redis: no answer within {} ms",
+                timeout.as_millis()
+            )),
         };
         *self.slot() = None;
         Err(out)
@@ -156,7 +160,11 @@ impl RedisBus {
 
     pub(super) async fn create_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
         let mut cmd = redis::cmd("XGROUP");
-        cmd.arg("CREATE").arg(stream).arg(group).arg("0").arg("MKSTREAM");
+        cmd.arg("CREATE")
+            .arg(stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM");
         self.link
             .run(self.timeout, |c| async move {
                 match query::<()>(cmd, c).await {
@@ -238,8 +246,14 @@ impl RedisBus {
         pipe.atomic();
         // Dead letters are not trimmed: each one waits for an operator.
         pipe.add_command(xadd(dead, fields, None)).ignore();
-        pipe.cmd("XACK").arg(stream).arg(group).arg(entry_id).ignore();
-        self.link.run(self.timeout, |c| query_pipe::<()>(pipe, c)).await
+        pipe.cmd("XACK")
+            .arg(stream)
+            .arg(group)
+            .arg(entry_id)
+            .ignore();
+        self.link
+            .run(self.timeout, |c| query_pipe::<()>(pipe, c))
+            .await
     }
 
     pub(super) async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
@@ -291,8 +305,12 @@ impl RedisBus {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (id, fields) in &batch {
-            pipe.add_command(xadd(stream, &DeadLetter::replay_fields(fields), Some(max_len)))
-                .ignore();
+            pipe.add_command(xadd(
+                stream,
+                &DeadLetter::replay_fields(fields),
+                Some(max_len),
+            ))
+            .ignore();
             pipe.cmd("XDEL").arg(dead).arg(id).ignore();
         }
         self.link

@@ -92,7 +92,9 @@ impl Relay {
                     self.stats.bus_failures.fetch_add(1, Ordering::Relaxed);
                     ("event bus", e.to_string())
                 }
-                Err(e) if e.reason == crate::gate::DATABASE_UNAVAILABLE => ("database", e.to_string()),
+                Err(e) if e.reason == crate::gate::DATABASE_UNAVAILABLE => {
+                    ("database", e.to_string())
+                }
                 Err(e) => return Err(e),
             };
             if !self.stats.paused.swap(true, Ordering::Relaxed) {

@@ -17,7 +17,12 @@ fn buses() -> Vec<(&'static str, EventBus, String)> {
 }
 
 fn envelope(subject: &str, n: u64) -> Envelope {
-    Envelope::new("producer", "crm.test.v1.thing.changed", subject, n.to_string().into_bytes())
+    Envelope::new(
+        "producer",
+        "crm.test.v1.thing.changed",
+        subject,
+        n.to_string().into_bytes(),
+    )
 }
 
 fn ns(deliveries: &[Delivery]) -> Vec<String> {
@@ -42,11 +47,26 @@ async fn each_group_reads_every_entry_once_and_entries_stay_pending_until_acked(
         let events: Vec<Envelope> = (1..=3).map(|n| envelope("s", n)).collect();
         bus.publish(&stream, &events, 1000).await.expect("publish");
         let got = first.read(2, WAIT).await.expect("read");
-        assert_eq!(ns(&got), ["1", "2"], "{name}: oldest first, bounded by count");
+        assert_eq!(
+            ns(&got),
+            ["1", "2"],
+            "{name}: oldest first, bounded by count"
+        );
         assert!(got.iter().all(|d| d.deliveries == 1));
-        assert_eq!(ns(&other.read(10, WAIT).await.expect("read")), ["3"], "{name}: the group's other consumer gets the rest");
-        assert!(first.read(10, WAIT).await.expect("read").is_empty(), "{name}: nothing twice");
-        assert_eq!(ns(&second.read(10, WAIT).await.expect("read")), ["1", "2", "3"], "{name}: another group reads everything");
+        assert_eq!(
+            ns(&other.read(10, WAIT).await.expect("read")),
+            ["3"],
+            "{name}: the group's other consumer gets the rest"
+        );
+        assert!(
+            first.read(10, WAIT).await.expect("read").is_empty(),
+            "{name}: nothing twice"
+        );
+        assert_eq!(
+            ns(&second.read(10, WAIT).await.expect("read")),
+            ["1", "2", "3"],
+            "{name}: another group reads everything"
+        );
         assert_eq!(first.pending().await.expect("pending"), 3);
         first.ack(&[got[0].entry_id.clone()]).await.expect("ack");
         assert_eq!(first.pending().await.expect("pending"), 2, "{name}");
@@ -61,19 +81,33 @@ async fn a_blocking_read_wakes_on_publish_and_gives_up_after_its_block() {
         let stream = format!("{prefix}:events:b");
         let mut sub = bus.subscribe(&stream, "g", "c");
         let started = Instant::now();
-        assert!(sub.read(1, Duration::from_millis(200)).await.expect("read").is_empty());
+        assert!(
+            sub.read(1, Duration::from_millis(200))
+                .await
+                .expect("read")
+                .is_empty()
+        );
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(2), "{name}: {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+            "{name}: {waited:?}"
+        );
         let publisher = bus.clone();
         let s = stream.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            publisher.publish(&s, &[envelope("s", 7)], 1000).await.expect("publish");
+            publisher
+                .publish(&s, &[envelope("s", 7)], 1000)
+                .await
+                .expect("publish");
         });
         let started = Instant::now();
         let got = sub.read(1, Duration::from_secs(5)).await.expect("read");
         assert_eq!(ns(&got), ["7"], "{name}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{name}: woken by the publish");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{name}: woken by the publish"
+        );
     }
 }
 
@@ -89,7 +123,10 @@ async fn idle_entries_are_reclaimed_with_their_delivery_count() {
             .expect("publish");
         assert_eq!(crashed.read(10, WAIT).await.expect("read").len(), 2);
         let idle = Duration::from_millis(150);
-        assert!(rescuer.reclaim(idle, 10).await.expect("reclaim").is_empty(), "{name}: not idle yet");
+        assert!(
+            rescuer.reclaim(idle, 10).await.expect("reclaim").is_empty(),
+            "{name}: not idle yet"
+        );
         tokio::time::sleep(idle + Duration::from_millis(50)).await;
         let got = rescuer.reclaim(idle, 1).await.expect("reclaim");
         assert_eq!(ns(&got), ["1"], "{name}: bounded by count");
@@ -106,7 +143,11 @@ async fn idle_entries_are_reclaimed_with_their_delivery_count() {
         if again.is_empty() {
             again = crashed.reclaim(idle, 10).await.expect("reclaim");
         }
-        assert_eq!(again.first().map(|d| d.deliveries), Some(3), "{name}: counted again");
+        assert_eq!(
+            again.first().map(|d| d.deliveries),
+            Some(3),
+            "{name}: counted again"
+        );
     }
 }
 
@@ -123,7 +164,10 @@ async fn a_stream_keeps_its_newest_entries() {
         let mut late = bus.subscribe(&stream, "late", "c");
         let first = late.read(1, WAIT).await.expect("read");
         let n: u64 = ns(&first)[0].parse().expect("n");
-        assert!(n >= 3000, "{name}: a new group starts at the oldest entry kept ({n})");
+        assert!(
+            n >= 3000,
+            "{name}: a new group starts at the oldest entry kept ({n})"
+        );
     }
 }
 
@@ -141,24 +185,60 @@ async fn dead_letters_carry_the_error_and_replay_only_for_their_group() {
         assert_eq!(fine.read(10, WAIT).await.expect("read").len(), 1);
         let got = failing.read(10, WAIT).await.expect("read");
         let before = chrono::Utc::now() - chrono::Duration::seconds(5);
-        failing.dead_letter(&got[0], "boom").await.expect("dead letter");
-        assert_eq!(failing.pending().await.expect("pending"), 0, "{name}: acknowledged");
-        let dead = bus.dead_letters(&stream, TimeRange::all(), 10).await.expect("dead");
+        failing
+            .dead_letter(&got[0], "boom")
+            .await
+            .expect("dead letter");
+        assert_eq!(
+            failing.pending().await.expect("pending"),
+            0,
+            "{name}: acknowledged"
+        );
+        let dead = bus
+            .dead_letters(&stream, TimeRange::all(), 10)
+            .await
+            .expect("dead");
         assert_eq!(dead.len(), 1, "{name}");
         let d = &dead[0];
-        assert_eq!((d.group.as_str(), d.error.as_str(), d.deliveries), ("failing", "boom", 1));
+        assert_eq!(
+            (d.group.as_str(), d.error.as_str(), d.deliveries),
+            ("failing", "boom", 1)
+        );
         assert_eq!(d.original_entry_id, got[0].entry_id);
         assert_eq!(d.envelope.as_ref().expect("envelope"), &poison);
-        let earlier = TimeRange { from: None, to: Some(before) };
-        assert_eq!(bus.replay(&stream, earlier, 1000).await.expect("replay"), 0, "{name}: out of range");
-        let since = TimeRange { from: Some(before), to: None };
-        assert_eq!(bus.replay(&stream, since, 1000).await.expect("replay"), 1, "{name}");
-        assert!(bus.dead_letters(&stream, TimeRange::all(), 10).await.expect("dead").is_empty());
+        let earlier = TimeRange {
+            from: None,
+            to: Some(before),
+        };
+        assert_eq!(
+            bus.replay(&stream, earlier, 1000).await.expect("replay"),
+            0,
+            "{name}: out of range"
+        );
+        let since = TimeRange {
+            from: Some(before),
+            to: None,
+        };
+        assert_eq!(
+            bus.replay(&stream, since, 1000).await.expect("replay"),
+            1,
+            "{name}"
+        );
+        assert!(
+            bus.dead_letters(&stream, TimeRange::all(), 10)
+                .await
+                .expect("dead")
+                .is_empty()
+        );
         let again = failing.read(10, WAIT).await.expect("read");
         assert_eq!(again.len(), 1, "{name}");
         assert_eq!(again[0].envelope().expect("envelope"), poison);
         assert_eq!(again[0].replay_for(), Some("failing"));
         let seen_by_fine = fine.read(10, WAIT).await.expect("read");
-        assert_eq!(seen_by_fine[0].replay_for(), Some("failing"), "{name}: others can skip it");
+        assert_eq!(
+            seen_by_fine[0].replay_for(),
+            Some("failing"),
+            "{name}: others can skip it"
+        );
     }
 }

@@ -25,9 +25,24 @@ async fn a_rolled_back_write_publishes_nothing_and_a_committed_one_is_delivered_
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await; // room for a wrong second one
         jobs.stop().await;
-        assert_eq!(applied(&db, "producer.record").await, [("things/1".to_owned(), 2)]);
-        assert!(inbox::contains(&db, "producer.record", committed.id).await.expect("inbox"));
-        assert_eq!(events.bus().len(&events.stream("producer")).await.expect("len"), 1, "the rolled-back event never reached the bus");
+        assert_eq!(
+            applied(&db, "producer.record").await,
+            [("things/1".to_owned(), 2)]
+        );
+        assert!(
+            inbox::contains(&db, "producer.record", committed.id)
+                .await
+                .expect("inbox")
+        );
+        assert_eq!(
+            events
+                .bus()
+                .len(&events.stream("producer"))
+                .await
+                .expect("len"),
+            1,
+            "the rolled-back event never reached the bus"
+        );
         assert_eq!(relay.lag().await.expect("lag"), OutboxLag::default());
         assert_eq!(relay.stats().published.load(Ordering::SeqCst), 1);
     })
@@ -43,7 +58,11 @@ async fn a_redelivered_event_is_only_acknowledged() {
         // Published twice, as by a relay that stopped before marking its batch sent.
         let stream = events.stream("producer");
         for _ in 0..2 {
-            events.bus().publish(&stream, std::slice::from_ref(&e), 1000).await.expect("publish");
+            events
+                .bus()
+                .publish(&stream, std::slice::from_ref(&e), 1000)
+                .await
+                .expect("publish");
         }
         let mut consumer = events.consumer("producer", "record", Record::new("record"));
         let stats = consumer.stats();
@@ -55,7 +74,11 @@ async fn a_redelivered_event_is_only_acknowledged() {
         assert_eq!(stats.duplicates.load(Ordering::SeqCst), 1);
         assert_eq!(applied(&events.db, "producer.record").await.len(), 1);
         let mut check = events.bus().subscribe(&stream, "producer.record", "check");
-        assert_eq!(check.pending().await.expect("pending"), 0, "both acknowledged");
+        assert_eq!(
+            check.pending().await.expect("pending"),
+            0,
+            "both acknowledged"
+        );
     })
     .await;
 }
@@ -79,7 +102,10 @@ async fn handlers_see_only_their_event_types() {
     let mut consumer = events.consumer("producer", "created", OnlyCreated(Record::new("created")));
     run_until(&mut consumer, |s| s.applied.load(Ordering::SeqCst) == 1).await;
     assert_eq!(consumer.stats().skipped.load(Ordering::SeqCst), 1);
-    assert_eq!(applied(&events.db, "producer.created").await, [("things/1".to_owned(), 1)]);
+    assert_eq!(
+        applied(&events.db, "producer.created").await,
+        [("things/1".to_owned(), 1)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,14 +126,20 @@ async fn per_subject_order_is_kept_across_two_relays() {
         };
         let runs = relays.iter().map(drain);
         futures::future::join_all(runs).await;
-        let published: u64 = relays.iter().map(|r| r.stats().published.load(Ordering::SeqCst)).sum();
+        let published: u64 = relays
+            .iter()
+            .map(|r| r.stats().published.load(Ordering::SeqCst))
+            .sum();
         assert!(published >= 200, "{published}");
         let stream = events.stream("producer");
         let mut reader = events.bus().subscribe(&stream, "check", "c");
         let mut last: std::collections::HashMap<String, i64> = Default::default();
         let mut seen = 0;
         while seen < 200 {
-            let got = reader.read(100, Duration::from_millis(200)).await.expect("read");
+            let got = reader
+                .read(100, Duration::from_millis(200))
+                .await
+                .expect("read");
             assert!(!got.is_empty(), "only {seen} of 200 published");
             for d in got {
                 let e = d.envelope().expect("envelope");

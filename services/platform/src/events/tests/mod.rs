@@ -76,7 +76,11 @@ async fn events(backend: Backend, settings: &EventsSettings) -> Events {
 
 /// The n-th event of `subject` (its payload is `n`).
 fn event(events: &Events, subject: &str, n: u64) -> Envelope {
-    events.envelope("crm.test.v1.thing.changed", subject, n.to_string().into_bytes())
+    events.envelope(
+        "crm.test.v1.thing.changed",
+        subject,
+        n.to_string().into_bytes(),
+    )
 }
 
 /// Appends `envelopes` in one committed transaction.
@@ -115,7 +119,9 @@ impl Handler for Record {
         {
             return Err(Error::internal(anyhow::anyhow!("poison {}", event.subject)));
         }
-        let n: i64 = String::from_utf8_lossy(&event.payload).parse().unwrap_or(-1);
+        let n: i64 = String::from_utf8_lossy(&event.payload)
+            .parse()
+            .unwrap_or(-1);
         let backend = txn.get_database_backend();
         let placeholders = match backend {
             sea_orm::DbBackend::Postgres => "$1, $2, $3, $4",
@@ -139,7 +145,8 @@ impl Handler for Record {
 /// `(subject, n)` of every row `group` applied, sorted.
 async fn applied(db: &DatabaseConnection, group: &str) -> Vec<(String, i64)> {
     let backend = db.get_database_backend();
-    let sql = format!("SELECT subject, n FROM applied WHERE consumer = '{group}' ORDER BY subject, n");
+    let sql =
+        format!("SELECT subject, n FROM applied WHERE consumer = '{group}' ORDER BY subject, n");
     db.query_all_raw(Statement::from_string(backend, sql))
         .await
         .expect("read applied")
@@ -183,7 +190,10 @@ async fn drain(relay: &Relay) {
         if relay.lag().await.expect("lag").unsent == 0 {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "the outbox never drained");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the outbox never drained"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
