@@ -31,7 +31,6 @@ impl From<redis::RedisError> for BusError {
 #[derive(Clone)]
 pub struct EventBus {
     backend: Arc<Backend>,
-    timeout: Duration,
 }
 
 enum Backend {
@@ -46,10 +45,10 @@ impl EventBus {
     /// Redis Streams when `settings.redis_url` is set, else the process's in-process bus
     /// (shared by every service of the process, as a Redis would be).
     pub fn from_settings(settings: &EventsSettings) -> anyhow::Result<Self> {
-        let timeout = Duration::from_millis(settings.redis_timeout_ms);
         let backend = if settings.redis_url.is_empty() {
             Backend::Memory(MemoryBus::process())
         } else {
+            let timeout = Duration::from_millis(settings.redis_timeout_ms);
             Backend::Redis(RedisBus::new(settings.redis_url.expose(), timeout)?)
         };
         tracing::info!(
@@ -62,7 +61,6 @@ impl EventBus {
         );
         Ok(Self {
             backend: Arc::new(backend),
-            timeout,
         })
     }
 
@@ -71,7 +69,6 @@ impl EventBus {
     pub(super) fn isolated_in_process() -> Self {
         Self {
             backend: Arc::new(Backend::Memory(Arc::new(MemoryBus::default()))),
-            timeout: Duration::from_secs(1),
         }
     }
 
@@ -294,10 +291,5 @@ impl Subscription {
             Backend::Memory(m) => Ok(m.pending(&self.stream, &self.group)),
             Backend::Redis(r) => r.pending(&self.stream, &self.group).await,
         }
-    }
-
-    /// Bound of one non-blocking call.
-    pub fn timeout(&self) -> Duration {
-        self.bus.timeout
     }
 }

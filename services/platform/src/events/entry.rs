@@ -126,3 +126,16 @@ impl TimeRange {
 pub fn dead_letter_stream(stream: &str) -> String {
     format!("{stream}:dead")
 }
+
+/// Logs pending entries of `group` that `stream` trimmed before they were handled: lost
+/// to that group (its backlog outgrew `stream_max_len`).
+pub(super) fn log_trimmed(stream: &str, group: &str, entries: &[String]) {
+    if !entries.is_empty() {
+        tracing::error!(
+            stream,
+            group,
+            ?entries,
+            "pending events trimmed from their stream before they were handled (stream_max_len too small for this backlog)"
+        );
+    }
+}

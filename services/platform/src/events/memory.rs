@@ -208,10 +208,11 @@ impl MemoryBus {
                     fields: fields.clone(),
                 });
             }
-            for id in trimmed {
-                g.pending.remove(&id);
-                tracing::error!(stream, group, entry = %id, "pending event trimmed from its stream before it was handled (stream_max_len too small for this backlog)");
+            for id in &trimmed {
+                g.pending.remove(id);
             }
+            let trimmed: Vec<String> = trimmed.iter().map(EntryId::to_string).collect();
+            super::entry::log_trimmed(stream, group, &trimmed);
             out
         })
     }

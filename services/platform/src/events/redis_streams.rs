@@ -193,9 +193,7 @@ impl RedisBus {
             .arg("COUNT")
             .arg(count.max(1));
         let reply: StreamAutoClaimReply = self.link.run(self.timeout, |c| query(cmd, c)).await?;
-        if !reply.deleted_ids.is_empty() {
-            tracing::error!(stream, group, entries = ?reply.deleted_ids, "pending events trimmed from their stream before they were handled (stream_max_len too small for this backlog)");
-        }
+        super::entry::log_trimmed(stream, group, &reply.deleted_ids);
         if reply.claimed.is_empty() {
             return Ok((reply.next_stream_id, Vec::new()));
         }

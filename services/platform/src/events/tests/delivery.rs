@@ -152,3 +152,40 @@ async fn per_subject_order_is_kept_across_two_relays() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_entry_that_is_no_envelope_is_dead_lettered_at_once() {
+    each_backend(|backend| async move {
+        let s = settings(&redis_for(backend));
+        let events = events(backend, &s).await;
+        let junk: Fields = vec![("hello".into(), b"world".to_vec())];
+        let stream = events.stream("producer");
+        events
+            .bus()
+            .append(&stream, vec![junk], 1000)
+            .await
+            .expect("append");
+        let mut consumer = events.consumer("producer", "record", Record::new("record"));
+        run_until(&mut consumer, |s| {
+            s.dead_lettered.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        assert_eq!(
+            consumer.stats().failures.load(Ordering::SeqCst),
+            0,
+            "never handled"
+        );
+        let dead = events
+            .dead_letters("producer", TimeRange::all(), 10)
+            .await
+            .expect("dead");
+        assert_eq!(dead.len(), 1);
+        assert!(
+            dead[0].error.contains("missing field id"),
+            "{}",
+            dead[0].error
+        );
+        assert!(dead[0].envelope.is_err());
+    })
+    .await;
+}
