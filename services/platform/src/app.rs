@@ -212,6 +212,9 @@ impl<S: Service> crate::cli::Binary for Binary<S> {
     fn telemetry(settings: &S::Settings) -> &crate::config::TelemetrySettings {
         &settings.platform().telemetry
     }
+    fn events(settings: &S::Settings) -> &crate::config::EventsSettings {
+        &settings.platform().events
+    }
     async fn migrate(settings: &S::Settings) -> Result<()> {
         migrate::<S>(settings).await
     }

@@ -49,7 +49,8 @@
 //! }
 //! ```
 //! Replay: [`Events::replay`] (all dead letters of a producer's stream, or those
-//! dead-lettered in a time range); a `replay` subcommand or admin RPC over it is still to come.
+//! dead-lettered in a time range), and from a shell, against the Redis bus, every binary's
+//! `replay --producer customers [--from RFC3339] [--to RFC3339]` ([`replay_dead_letters`]).
 //!
 //! # Delivery guarantees
 //! Committed events are published at least once and in append order per subject; rolled
@@ -94,6 +95,33 @@ const CONSUMER_TICK: Duration = Duration::from_millis(1);
 const INBOX_PURGE_EVERY: Duration = Duration::from_secs(3600);
 const INBOX_PURGE_BATCH: u64 = 1000;
 
+/// The stream `producer` publishes to: `{key_prefix}:events:{producer}`.
+pub fn stream_name(settings: &EventsSettings, producer: &str) -> String {
+    format!("{}:events:{producer}", settings.key_prefix)
+}
+
+/// Re-drives `producer`'s dead letters in `range` from outside a server (the `replay`
+/// subcommand); returns how many. Only the Redis bus outlives a process, so the in-process
+/// one is refused (replay those with [`Events::replay`] inside the serving process).
+pub async fn replay_dead_letters(
+    settings: &EventsSettings,
+    producer: &str,
+    range: TimeRange,
+) -> anyhow::Result<usize> {
+    anyhow::ensure!(
+        !settings.redis_url.is_empty(),
+        "replay needs events.redis_url: the in-process bus's dead letters live only in the serving process"
+    );
+    let bus = EventBus::from_settings(settings)?;
+    Ok(bus
+        .replay(
+            &stream_name(settings, producer),
+            range,
+            settings.stream_max_len,
+        )
+        .await?)
+}
+
 /// A service's access to the backbone: its database, the bus, the `[events]` settings.
 /// Clones share the bus connections.
 #[derive(Clone)]
@@ -127,9 +155,9 @@ impl Events {
         &self.settings
     }
 
-    /// The stream `producer` publishes to: `{key_prefix}:events:{producer}`.
+    /// The stream `producer` publishes to (see [`stream_name`]).
     pub fn stream(&self, producer: &str) -> String {
-        format!("{}:events:{producer}", self.settings.key_prefix)
+        stream_name(&self.settings, producer)
     }
 
     /// An event of this service (its `source`) happening now; see [`Envelope::new`].

@@ -211,3 +211,11 @@ fn event_settings_are_bounded() {
     crate::config::Validate::validate(&s, &mut p);
     assert_eq!(p.len(), 4, "{p:?}");
 }
+
+#[tokio::test]
+async fn replay_from_a_shell_refuses_the_in_process_bus() {
+    let err = replay_dead_letters(&settings(""), "producer", TimeRange::all())
+        .await
+        .expect_err("the in-process bus lives in the serving process only");
+    assert!(err.to_string().contains("events.redis_url"), "{err}");
+}
