@@ -47,7 +47,7 @@
 //! crm_platform::service_api!(Widgets);
 //! ```
 use crate::cache::Cache;
-use crate::config::{CacheSettings, ConfigError, PlatformSettings, ServerSettings};
+use crate::config::{CacheSettings, ConfigError, EventsSettings, PlatformSettings, ServerSettings};
 use crate::db::SchemaReadiness;
 use crate::jobs::Jobs;
 use crate::page_token::PageTokens;
@@ -113,6 +113,7 @@ pub struct Parts {
     pub jobs: Jobs,
     name: &'static str,
     cache: CacheSettings,
+    events: EventsSettings,
 }
 
 /// What the use cases of a service with a cache hold: the pool, the cache, signed page
@@ -145,6 +146,13 @@ impl Parts {
     pub fn cache(&self) -> Result<Cache> {
         Cache::with_generation(&self.cache, self.name, self.db.clone())
     }
+
+    /// The service's access to the event backbone (see [`events`](crate::events)): the
+    /// service's migrator must include `CreateEventOutbox` to produce (then call
+    /// `start_relay(&mut parts.jobs)`), `CreateEventInbox` to consume.
+    pub fn events(&self) -> Result<crate::events::Events> {
+        crate::events::Events::new(&self.events, self.name, self.db.clone())
+    }
 }
 
 /// Wires `S` for a server: a lazy pool, the start-up migration (when configured; a database
@@ -161,6 +169,7 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
         jobs,
         name: S::NAME,
         cache: p.cache.clone(),
+        events: p.events.clone(),
     };
     let use_cases = S::build(settings, &mut parts).await?;
     let served = use_cases.clone();
@@ -202,6 +211,9 @@ impl<S: Service> crate::cli::Binary for Binary<S> {
     }
     fn telemetry(settings: &S::Settings) -> &crate::config::TelemetrySettings {
         &settings.platform().telemetry
+    }
+    fn events(settings: &S::Settings) -> &crate::config::EventsSettings {
+        &settings.platform().events
     }
     async fn migrate(settings: &S::Settings) -> Result<()> {
         migrate::<S>(settings).await

@@ -15,6 +15,8 @@ pub enum Command {
     Serve(ConfigArgs),
     /// Apply pending database migrations and exit.
     Migrate(ConfigArgs),
+    /// Re-drive the dead-lettered events of a producer's stream (Redis bus) and exit.
+    Replay(ReplayArgs),
     /// Ask a running server's grpc.health.v1 service; exit 0 when SERVING.
     Healthcheck {
         /// host:port of the server.
@@ -33,6 +35,21 @@ pub struct ConfigArgs {
     /// TOML file layered over the embedded defaults.
     #[arg(long, env = "CRM_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The producing service whose stream's dead letters are re-driven, e.g. "customers".
+    #[arg(long)]
+    pub producer: String,
+    /// Only those dead-lettered at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only those dead-lettered at or before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Checks `service` on the server at `addr` (host:port or a URL).
@@ -72,6 +89,7 @@ pub trait Binary {
     const NAME: &'static str;
     fn load(file: Option<&std::path::Path>) -> Result<Self::Settings, crate::config::ConfigError>;
     fn telemetry(settings: &Self::Settings) -> &crate::config::TelemetrySettings;
+    fn events(settings: &Self::Settings) -> &crate::config::EventsSettings;
     fn migrate(
         settings: &Self::Settings,
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
@@ -80,7 +98,7 @@ pub trait Binary {
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
 }
 
-/// Parses the command line and runs `serve`, `migrate` or `healthcheck` for `B`; telemetry
+/// Parses the command line and runs `serve`, `migrate`, `replay` or `healthcheck` for `B`; telemetry
 /// is set up around the first two and flushed at exit.
 pub async fn run<B: Binary>() -> anyhow::Result<()> {
     use clap::Parser as _;
@@ -91,6 +109,17 @@ pub async fn run<B: Binary>() -> anyhow::Result<()> {
             timeout_ms,
         } => {
             return healthcheck(&addr, &service, Duration::from_millis(timeout_ms)).await;
+        }
+        Command::Replay(r) => {
+            let settings = B::load(r.config.config.as_deref())?;
+            let range = crate::events::TimeRange {
+                from: r.from,
+                to: r.to,
+            };
+            let n = crate::events::replay_dead_letters(B::events(&settings), &r.producer, range)
+                .await?;
+            println!("replayed {n} dead letters of {}", r.producer);
+            return Ok(());
         }
         Command::Migrate(args) => (args, false),
         Command::Serve(args) => (args, true),

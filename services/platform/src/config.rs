@@ -81,6 +81,26 @@ pub struct CacheSettings {
     pub redis_timeout_ms: u64,
 }
 
+/// The event backbone (see [`events`](crate::events)): outbox relay, bus, consumers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Empty: the in-process bus; `redis://...`: Redis Streams.
+    pub redis_url: Secret,
+    pub key_prefix: String,
+    pub stream_max_len: u64,
+    pub redis_timeout_ms: u64,
+    pub relay_interval_ms: u64,
+    pub relay_batch: u64,
+    pub outbox_retention_hours: u64,
+    pub consumer_batch: u64,
+    pub read_block_ms: u64,
+    pub claim_idle_ms: u64,
+    pub max_attempts: u64,
+    pub handler_timeout_ms: u64,
+    pub inbox_retention_hours: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
@@ -111,6 +131,7 @@ pub struct PlatformSettings {
     pub cache: CacheSettings,
     pub telemetry: TelemetrySettings,
     pub security: SecuritySettings,
+    pub events: EventsSettings,
 }
 
 mod load;
@@ -170,17 +191,32 @@ impl Validate for DatabaseSettings {
     }
 }
 
+/// Problems of a `section.redis_url` (empty, `redis://` or `unix://`; no TLS).
+fn validate_redis_url(section: &str, url: &Secret, p: &mut Vec<String>) {
+    let r = url.expose();
+    if r.starts_with("rediss://") {
+        p.push(format!(
+            "{section}.redis_url: rediss:// (TLS) is not supported: the Redis client is built without TLS; use redis:// over a trusted network or a TLS sidecar"
+        ));
+    } else if !r.is_empty() && !["redis://", "unix://"].iter().any(|s| r.starts_with(s)) {
+        p.push(format!(
+            "{section}.redis_url: must be empty or start with redis:// or unix://"
+        ));
+    }
+}
+
+/// Problems of a `section.key_prefix` (non-empty, no spaces).
+fn validate_key_prefix(section: &str, prefix: &str, p: &mut Vec<String>) {
+    if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+        p.push(format!(
+            "{section}.key_prefix: must be non-empty with no spaces"
+        ));
+    }
+}
+
 impl Validate for CacheSettings {
     fn validate(&self, p: &mut Vec<String>) {
-        let r = self.redis_url.expose();
-        if r.starts_with("rediss://") {
-            p.push(
-                "cache.redis_url: rediss:// (TLS) is not supported: the Redis client is built without TLS; use redis:// over a trusted network or a TLS sidecar"
-                    .into(),
-            );
-        } else if !r.is_empty() && !["redis://", "unix://"].iter().any(|s| r.starts_with(s)) {
-            p.push("cache.redis_url: must be empty or start with redis:// or unix://".into());
-        }
+        validate_redis_url("cache", &self.redis_url, p);
         if self.local_ttl_ms < 10 {
             p.push(
                 "cache.local_ttl_ms: must be at least 10 (it bounds staleness across replicas)"
@@ -190,8 +226,42 @@ impl Validate for CacheSettings {
         if self.ttl_secs == 0 {
             p.push("cache.ttl_secs: must be > 0 (every cache write has a TTL)".into());
         }
-        if self.key_prefix.is_empty() || self.key_prefix.contains(char::is_whitespace) {
-            p.push("cache.key_prefix: must be non-empty with no spaces".into());
+        validate_key_prefix("cache", &self.key_prefix, p);
+    }
+}
+
+impl Validate for EventsSettings {
+    fn validate(&self, p: &mut Vec<String>) {
+        validate_redis_url("events", &self.redis_url, p);
+        validate_key_prefix("events", &self.key_prefix, p);
+        let year = crate::idempotency::MAX_RETENTION_HOURS;
+        for (name, v, min, max) in [
+            ("stream_max_len", self.stream_max_len, 1_000, 100_000_000),
+            ("redis_timeout_ms", self.redis_timeout_ms, 10, 60_000),
+            ("relay_interval_ms", self.relay_interval_ms, 1, 60_000),
+            ("relay_batch", self.relay_batch, 1, 10_000),
+            (
+                "outbox_retention_hours",
+                self.outbox_retention_hours,
+                1,
+                year,
+            ),
+            ("consumer_batch", self.consumer_batch, 1, 1_000),
+            ("read_block_ms", self.read_block_ms, 1, 60_000),
+            ("claim_idle_ms", self.claim_idle_ms, 100, 3_600_000),
+            ("max_attempts", self.max_attempts, 1, 100),
+            ("handler_timeout_ms", self.handler_timeout_ms, 1, 600_000),
+            ("inbox_retention_hours", self.inbox_retention_hours, 1, year),
+        ] {
+            if !(min..=max).contains(&v) {
+                p.push(format!("events.{name}: must be between {min} and {max}"));
+            }
+        }
+        if self.claim_idle_ms <= self.handler_timeout_ms {
+            p.push(
+                "events.claim_idle_ms: must exceed handler_timeout_ms (a delivery still being handled is not reclaimed)"
+                    .into(),
+            );
         }
     }
 }

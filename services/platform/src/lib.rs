@@ -15,6 +15,7 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod etag;
+pub mod events;
 pub mod field_mask;
 pub mod gate;
 pub mod grpc;

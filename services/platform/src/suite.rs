@@ -169,6 +169,9 @@ impl crate::cli::Binary for Binary {
     fn telemetry(suite: &Suite) -> &TelemetrySettings {
         &suite.platform().telemetry
     }
+    fn events(suite: &Suite) -> &crate::config::EventsSettings {
+        &suite.platform().events
+    }
     async fn migrate(suite: &Suite) -> app::Result<()> {
         suite.migrate().await
     }

@@ -142,6 +142,8 @@ impl Storage {
                     .unwrap_or_default(),
             ),
         };
+        platform.events.key_prefix = self.cache_prefix.clone();
+        platform.events.redis_url = platform.cache.redis_url.clone();
         platform.security.page_token_secret =
             Secret::new("test-page-token-secret-0123456789abcdef");
     }

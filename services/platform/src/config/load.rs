@@ -100,12 +100,14 @@ impl Loader {
         let cache = self.section("cache");
         let telemetry = self.section("telemetry");
         let security = self.section("security");
+        let events = self.section("events");
         Some(PlatformSettings {
             server: server?,
             database: database?,
             cache: cache?,
             telemetry: telemetry?,
             security: security?,
+            events: events?,
         })
     }
 

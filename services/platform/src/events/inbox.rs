@@ -1,0 +1,70 @@
+//! The inbox: which events a consumer has applied, written in the transaction of the
+//! handler's effects, so an event delivered again is recognised and only acknowledged.
+use crate::Error;
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, Condition, DatabaseConnection, TryInsertResult};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "event_inbox")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub consumer: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub event_id: String,
+    pub process_time: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Records that `consumer` applies `event_id` in `txn`; false when it already had (or a
+/// concurrent transaction of another replica has, once that one commits: the insert waits
+/// for it on PostgreSQL).
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, Error> {
+    let row = ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(event_id.to_string()),
+        process_time: Set(Utc::now()),
+    };
+    let inserted = Entity::insert(row)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// True when `consumer` has applied `event_id`.
+pub async fn contains(
+    db: &impl ConnectionTrait,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, Error> {
+    Ok(
+        Entity::find_by_id((consumer.to_owned(), event_id.to_string()))
+            .one(db)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Deletes up to `limit` of `consumer`'s rows older than `retention`; returns how many.
+pub(super) async fn purge(
+    db: &DatabaseConnection,
+    consumer: &str,
+    retention: Duration,
+    limit: u64,
+) -> Result<u64, Error> {
+    let old = Condition::all()
+        .add(Column::Consumer.eq(consumer))
+        .add(Column::ProcessTime.lt(super::retention::cutoff(retention)?));
+    super::retention::delete_some::<Entity, String>(db, Column::EventId, old, limit).await
+}
