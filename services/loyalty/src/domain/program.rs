@@ -44,6 +44,8 @@ pub struct Program {
     pub pending_days: i32,
     pub expire_after_months: u32,
     pub qualifying_window_days: i64,
+    /// How many days before now a purchase's purchase time may lie.
+    pub max_backdate_days: i64,
     pub transfers_allowed: bool,
     pub hold_timeout_secs: i64,
     pub action_awards: BTreeMap<String, i64>,
@@ -88,6 +90,7 @@ impl Program {
             1,
             36_500,
         );
+        bounded("max_backdate_days", self.max_backdate_days, 0, 3_650);
         bounded("hold_timeout_secs", self.hold_timeout_secs, 1, 30 * 86_400);
         let max_award = self.limits.max_points_per_call;
         if self
@@ -232,6 +235,51 @@ impl Program {
         self.window_start(now)
             .checked_sub_signed(TimeDelta::days(1))
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Where the qualifying history a write keeps starts: far enough back to rate a purchase
+    /// back-dated by `max_backdate_days`.
+    pub fn write_history_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let oldest = TimeDelta::try_days(self.max_backdate_days)
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.qualifying_history_from(oldest)
+    }
+
+    /// The time a purchase is earned as of: `purchase_time` (none: `now`), refused when it
+    /// lies more than `max_backdate_days` before `now` or beyond the clock skew after it (a
+    /// purchase a little ahead of this clock counts as now).
+    pub fn purchase_time(
+        &self,
+        purchase_time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, String> {
+        let Some(t) = purchase_time else {
+            return Ok(now);
+        };
+        if t > now + crm_platform::validate::CLOCK_SKEW {
+            return Err("must not be in the future".into());
+        }
+        let days = self.max_backdate_days;
+        if TimeDelta::try_days(days).and_then(|d| t.checked_add_signed(d)) < Some(now) {
+            return Err(format!(
+                "must be at most {days} days ago (loyalty.program.max_backdate_days)"
+            ));
+        }
+        Ok(t.min(now))
+    }
+
+    /// The tier for a purchase at `t`: the qualifying points of the window before it (not
+    /// those at `t` itself, so purchases at one instant do not rate each other).
+    pub fn tier_before(&self, qualifying: &[(DateTime<Utc>, i64)], t: DateTime<Utc>) -> &TierDef {
+        let start = self.window_start(t);
+        let points = points::saturating_sum(
+            qualifying
+                .iter()
+                .filter(|(q, _)| *q >= start && *q < t)
+                .map(|(_, d)| *d),
+        );
+        self.tier_for(points.max(0))
     }
 
     /// The tier of a new wallet (the lowest).
