@@ -392,12 +392,15 @@ pub(crate) mod tests {
         p.points_per_unit = i64::MAX;
         p.tiers[2].multiplier_permille = i32::MAX;
         p.action_awards.insert("huge".into(), i64::MAX);
+        p.max_backdate_days = i64::MAX;
         let mut problems = Vec::new();
         p.validate(&mut problems);
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         // Out-of-range settings never panic the clock arithmetic.
         let now = Utc::now();
         assert_eq!(p.window_start(now), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(p.write_history_from(now), DateTime::<Utc>::MIN_UTC);
+        assert!(p.purchase_time(Some(DateTime::<Utc>::MIN_UTC), now).is_ok());
     }
 
     #[test]

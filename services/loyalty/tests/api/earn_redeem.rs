@@ -239,6 +239,7 @@ async fn invalid_requests_list_every_bad_field() {
                         quantity: 0,
                         unit_price: None,
                     }],
+                    purchase_time: None,
                 })),
                 request_id: "not-a-uuid".into(),
                 ..Default::default()
