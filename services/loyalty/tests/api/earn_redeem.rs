@@ -35,14 +35,7 @@ async fn purchases_earn_through_the_rules_and_the_tier_multiplier() {
             ("silver", 1325, "gold")
         );
         assert_eq!(tier.points_to_next_tier, 5000 - 1325);
-        let direct = app
-            .client
-            .get_tier(pb::GetTierRequest {
-                customer: c.clone(),
-            })
-            .await
-            .expect("tier")
-            .into_inner();
+        let direct = app.tier(&c).await;
         assert_eq!(
             (direct.tier.as_str(), direct.multiplier_permille),
             ("silver", 1250)

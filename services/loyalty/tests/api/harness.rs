@@ -144,6 +144,16 @@ impl TestApp {
             .into_inner()
     }
 
+    pub async fn tier(&mut self, customer: &str) -> pb::TierStatus {
+        self.client
+            .get_tier(pb::GetTierRequest {
+                customer: customer.into(),
+            })
+            .await
+            .expect("tier")
+            .into_inner()
+    }
+
     /// VerifyLedger over the whole ledger.
     pub async fn verify(&mut self) -> pb::VerifyLedgerResponse {
         self.client

@@ -167,7 +167,12 @@ fn a_year_of_orders_in_any_order_earns_as_in_time_order() {
     // the other 9 earn 375; today's window leaves out the one 390 days ago.
     assert_eq!(
         (want.0, want.1, want.2.as_str(), want.3),
-        (4 * 300 + 9 * 375, 4 * 300 + 9 * 375, "silver", 3 * 300 + 9 * 375)
+        (
+            4 * 300 + 9 * 375,
+            4 * 300 + 9 * 375,
+            "silver",
+            3 * 300 + 9 * 375
+        )
     );
     assert_eq!(load(&reversed), want, "newest first");
     assert_eq!(load(&interleaved), want, "interleaved");
@@ -197,7 +202,10 @@ fn re_rating_tops_up_and_leaves_reversed_orders() {
     )
     .expect("re-rated");
     assert_eq!(rerated.len(), 1, "{rerated:?}");
-    assert_eq!((rerated[0].0.as_str(), rerated[0].1.earned), ("silver", 125));
+    assert_eq!(
+        (rerated[0].0.as_str(), rerated[0].1.earned),
+        ("silver", 125)
+    );
     let lot = w.lots.last().expect("the top-up lot");
     assert_eq!(
         (lot.amount, lot.order_id.as_str(), lot.expire_time),
