@@ -261,7 +261,8 @@ impl Program {
             return Err("must not be in the future".into());
         }
         let days = self.max_backdate_days;
-        if TimeDelta::try_days(days).and_then(|d| t.checked_add_signed(d)) < Some(now) {
+        let limit_after = TimeDelta::try_days(days).and_then(|d| t.checked_add_signed(d));
+        if limit_after.is_some_and(|l| l < now) {
             return Err(format!(
                 "must be at most {days} days ago (loyalty.program.max_backdate_days)"
             ));
