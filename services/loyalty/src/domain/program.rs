@@ -44,6 +44,8 @@ pub struct Program {
     pub pending_days: i32,
     pub expire_after_months: u32,
     pub qualifying_window_days: i64,
+    /// How many days before now a purchase's purchase time may lie.
+    pub max_backdate_days: i64,
     pub transfers_allowed: bool,
     pub hold_timeout_secs: i64,
     pub action_awards: BTreeMap<String, i64>,
@@ -88,6 +90,7 @@ impl Program {
             1,
             36_500,
         );
+        bounded("max_backdate_days", self.max_backdate_days, 0, 3_650);
         bounded("hold_timeout_secs", self.hold_timeout_secs, 1, 30 * 86_400);
         let max_award = self.limits.max_points_per_call;
         if self
@@ -234,6 +237,52 @@ impl Program {
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
+    /// Where the qualifying history a write keeps starts: far enough back to rate a purchase
+    /// back-dated by `max_backdate_days`.
+    pub fn write_history_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let oldest = TimeDelta::try_days(self.max_backdate_days)
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.qualifying_history_from(oldest)
+    }
+
+    /// The time a purchase is earned as of: `purchase_time` (none: `now`), refused when it
+    /// lies more than `max_backdate_days` before `now` or beyond the clock skew after it (a
+    /// purchase a little ahead of this clock counts as now).
+    pub fn purchase_time(
+        &self,
+        purchase_time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, String> {
+        let Some(t) = purchase_time else {
+            return Ok(now);
+        };
+        if t > now + crm_platform::validate::CLOCK_SKEW {
+            return Err("must not be in the future".into());
+        }
+        let days = self.max_backdate_days;
+        let limit_after = TimeDelta::try_days(days).and_then(|d| t.checked_add_signed(d));
+        if limit_after.is_some_and(|l| l < now) {
+            return Err(format!(
+                "must be at most {days} days ago (loyalty.program.max_backdate_days)"
+            ));
+        }
+        Ok(t.min(now))
+    }
+
+    /// The tier for a purchase at `t`: the qualifying points of the window before it (not
+    /// those at `t` itself, so purchases at one instant do not rate each other).
+    pub fn tier_before(&self, qualifying: &[(DateTime<Utc>, i64)], t: DateTime<Utc>) -> &TierDef {
+        let start = self.window_start(t);
+        let points = points::saturating_sum(
+            qualifying
+                .iter()
+                .filter(|(q, _)| *q >= start && *q < t)
+                .map(|(_, d)| *d),
+        );
+        self.tier_for(points.max(0))
+    }
+
     /// The tier of a new wallet (the lowest).
     pub fn base_tier(&self) -> &str {
         self.tiers.first().map(|t| t.code.as_str()).unwrap_or("")
@@ -344,12 +393,15 @@ pub(crate) mod tests {
         p.points_per_unit = i64::MAX;
         p.tiers[2].multiplier_permille = i32::MAX;
         p.action_awards.insert("huge".into(), i64::MAX);
+        p.max_backdate_days = i64::MAX;
         let mut problems = Vec::new();
         p.validate(&mut problems);
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         // Out-of-range settings never panic the clock arithmetic.
         let now = Utc::now();
         assert_eq!(p.window_start(now), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(p.write_history_from(now), DateTime::<Utc>::MIN_UTC);
+        assert!(p.purchase_time(Some(DateTime::<Utc>::MIN_UTC), now).is_ok());
     }
 
     #[test]

@@ -22,8 +22,12 @@ pub struct OrderState {
     pub redeemed: i64,
     pub restored: i64,
     pub fully_reversed: bool,
-    /// When the order earned (reversals reduce tier qualification at this time).
+    /// The purchase time the order earned as of (reversals reduce tier qualification at
+    /// this time).
     pub earn_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// A purchase's points before the tier multiplier, to re-rate it when an earlier
+    /// purchase arrives after it.
+    pub base_points: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub struct WalletState {
     pub wallet: Wallet,
     /// Lots with points left, and emptied lots loaded to be given back to.
     pub lots: Vec<Lot>,
-    /// (qualify time, delta) from [`Program::qualifying_history_from`] on.
+    /// (qualify time, delta) from [`Program::write_history_from`] on.
     pub qualifying: Vec<(DateTime<Utc>, i64)>,
     /// The write's clock: never earlier than an earlier write's on this state.
     pub now: DateTime<Utc>,
@@ -194,7 +194,7 @@ impl WalletState {
         t.wallet_after = wallet_after;
         t.held_after = held_after;
         t.hash = t.compute_hash();
-        if t.qualifying_delta != 0 && t.qualify_time >= p.qualifying_history_from(self.now) {
+        if t.qualifying_delta != 0 && t.qualify_time >= p.write_history_from(self.now) {
             self.qualifying.push((t.qualify_time, t.qualifying_delta));
         }
         w.sequence = t.sequence;

@@ -101,6 +101,27 @@ fn purchase_line(
     }
 }
 
+/// A purchase's purchase time: `Some(None)` when not given (now), `None` when refused
+/// (see [`Program::purchase_time`]).
+fn purchase_time(
+    t: Option<&prost_types::Timestamp>,
+    p: &Program,
+    v: &mut Violations,
+) -> Option<Option<DateTime<Utc>>> {
+    let field = "purchase.purchase_time";
+    let Some(t) = t else {
+        return Some(None);
+    };
+    let t = opt_time(Some(t), field, v)?;
+    match p.purchase_time(Some(t), crate::domain::now()) {
+        Ok(_) => Some(Some(t)),
+        Err(why) => {
+            v.add(field, why);
+            None
+        }
+    }
+}
+
 pub fn earn_source(
     source: Option<&pb::earn_request::Source>,
     p: &Program,
@@ -135,7 +156,9 @@ pub fn earn_source(
                     ));
                 }
             }
+            let purchase_time = purchase_time(purchase.purchase_time.as_ref(), p, v);
             let (currency, amount_minor) = amount?;
+            let purchase_time = purchase_time?;
             if !p.accepts_currency(&currency) {
                 v.add(
                     "purchase.amount.currency_code",
@@ -158,6 +181,7 @@ pub fn earn_source(
                 currency,
                 amount_minor,
                 lines,
+                purchase_time,
             })
         }
         Some(Source::Action(action)) => {

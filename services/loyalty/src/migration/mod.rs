@@ -1,6 +1,7 @@
 //! Schema migrations, one per file, never edited once released.
 mod m20261123_000001_create_ledger;
 mod m20261201_000001_range_scan_indexes;
+mod m20261201_000002_order_base_points;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -8,4 +9,5 @@ crm_platform::migrator!(Migrator: [
     // Platform: the shared-cache generation (see crm_platform::cache_generation).
     crm_platform::cache_generation::CreateCacheGeneration,
     m20261201_000001_range_scan_indexes::Migration,
+    m20261201_000002_order_base_points::Migration,
 ]);

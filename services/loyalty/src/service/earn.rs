@@ -9,7 +9,8 @@ use sea_orm::ConnectionTrait;
 pub use crate::domain::{Adjust, EarnRequest, EarnSource, Redeem};
 
 impl LoyaltyService {
-    /// Earns on the locked wallet of `w` ([`earn::earn`]).
+    /// Earns on the locked wallet of `w` ([`earn::earn`]), re-rating the wallet's later
+    /// purchases after a back-dated one ([`earn::rerate_later`]).
     pub(super) async fn earn_on<C: ConnectionTrait>(
         &self,
         w: &mut WalletWriter<'_, C>,
@@ -21,7 +22,19 @@ impl LoyaltyService {
         };
         let order = w.order_if_any(order_id).await?;
         let applied = earn::earn(self.program(), &mut w.state, req, order)?;
+        let back_dated = applied
+            .order
+            .as_ref()
+            .and_then(|o| o.earn_time)
+            .filter(|t| *t < w.state.now);
         w.save_order(order_id, applied.order);
+        // A purchase earlier than this wallet's later ones raises the tier they earned at.
+        if let Some(t) = back_dated {
+            let later = w.purchases_after(t).await?;
+            for (id, o) in earn::rerate_later(self.program(), &mut w.state, later)? {
+                w.save_order(&id, Some(o));
+            }
+        }
         Ok(applied.transaction)
     }
 

@@ -88,7 +88,7 @@ pub(super) async fn open_many(
     if !ids.is_empty() {
         let mut lots = lot_store::live_many(conn, &ids).await?;
         let mut qualifying =
-            store::qualifying_since_many(conn, &ids, program.qualifying_history_from(now)).await?;
+            store::qualifying_since_many(conn, &ids, program.write_history_from(now)).await?;
         for wallet in cold {
             let c = wallet.customer;
             let carried = Carried {
@@ -198,6 +198,29 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
             return Ok(None);
         }
         self.order(order_id).await
+    }
+
+    /// The wallet's purchase orders whose purchase time is after `t`, as of this
+    /// transaction (what this writer read or wrote over what is stored).
+    pub async fn purchases_after(
+        &mut self,
+        t: DateTime<Utc>,
+    ) -> Result<Vec<(String, OrderState)>, Error> {
+        let mut found: HashMap<String, OrderState> =
+            lot_store::purchases_after(self.conn, self.customer(), t)
+                .await?
+                .into_iter()
+                .filter(|(id, _)| !self.orders.contains_key(id))
+                .collect();
+        for (id, o) in &self.orders {
+            if let Some(o) = o
+                && o.base_points.is_some()
+                && o.earn_time.is_some_and(|e| e > t)
+            {
+                found.insert(id.clone(), o.clone());
+            }
+        }
+        Ok(found.into_iter().collect())
     }
 
     /// Keeps `o` as the order's state, to be written with the rest.

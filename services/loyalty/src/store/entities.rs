@@ -139,6 +139,7 @@ pub mod order {
         pub redeemed: i64,
         pub restored: i64,
         pub fully_reversed: bool,
+        pub base_points: Option<i64>,
     }
 
     no_relations!();

@@ -307,18 +307,41 @@ pub async fn find_order(
     Ok(order::Entity::find_by_id((customer.0, order_id.to_owned()))
         .one(conn)
         .await?
-        .map(|r| OrderState {
-            purchase_amount_minor: r.purchase_amount_minor,
-            currency: r.currency,
-            earned: r.earned,
-            refunded_minor: r.refunded_minor,
-            clawed_back: r.clawed_back,
-            shortfall: r.shortfall,
-            redeemed: r.redeemed,
-            restored: r.restored,
-            fully_reversed: r.fully_reversed,
-            earn_time: r.earn_time,
-        }))
+        .map(order_from_row))
+}
+
+/// The customer's purchase orders (those with points before the tier multiplier) whose
+/// purchase time is after `t`, by order id.
+pub async fn purchases_after(
+    conn: &impl ConnectionTrait,
+    customer: CustomerId,
+    t: DateTime<Utc>,
+) -> Result<Vec<(String, OrderState)>, Error> {
+    Ok(order::Entity::find()
+        .filter(order::Column::CustomerId.eq(customer.0))
+        .filter(order::Column::EarnTime.gt(t))
+        .filter(order::Column::BasePoints.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.order_id.clone(), order_from_row(r)))
+        .collect())
+}
+
+fn order_from_row(r: order::Model) -> OrderState {
+    OrderState {
+        purchase_amount_minor: r.purchase_amount_minor,
+        currency: r.currency,
+        earned: r.earned,
+        refunded_minor: r.refunded_minor,
+        clawed_back: r.clawed_back,
+        shortfall: r.shortfall,
+        redeemed: r.redeemed,
+        restored: r.restored,
+        fully_reversed: r.fully_reversed,
+        earn_time: r.earn_time,
+        base_points: r.base_points,
+    }
 }
 
 /// Inserts or replaces orders' states, in one statement.
@@ -342,6 +365,7 @@ pub async fn save_orders(
                 redeemed: Set(o.redeemed),
                 restored: Set(o.restored),
                 fully_reversed: Set(o.fully_reversed),
+                base_points: Set(o.base_points),
             }
         }))
         .on_conflict(
@@ -357,6 +381,7 @@ pub async fn save_orders(
                     C::Redeemed,
                     C::Restored,
                     C::FullyReversed,
+                    C::BasePoints,
                 ])
                 .to_owned(),
         )

@@ -35,14 +35,7 @@ async fn purchases_earn_through_the_rules_and_the_tier_multiplier() {
             ("silver", 1325, "gold")
         );
         assert_eq!(tier.points_to_next_tier, 5000 - 1325);
-        let direct = app
-            .client
-            .get_tier(pb::GetTierRequest {
-                customer: c.clone(),
-            })
-            .await
-            .expect("tier")
-            .into_inner();
+        let direct = app.tier(&c).await;
         assert_eq!(
             (direct.tier.as_str(), direct.multiplier_permille),
             ("silver", 1250)
@@ -239,6 +232,7 @@ async fn invalid_requests_list_every_bad_field() {
                         quantity: 0,
                         unit_price: None,
                     }],
+                    purchase_time: None,
                 })),
                 request_id: "not-a-uuid".into(),
                 ..Default::default()

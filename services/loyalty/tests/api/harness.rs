@@ -60,6 +60,16 @@ pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
 }
 
 pub fn purchase_request(customer: &str, order_id: &str, amount_minor: i64) -> pb::EarnRequest {
+    purchase_at(customer, order_id, amount_minor, None)
+}
+
+/// [`purchase_request`] of a purchase made at `at` (none: now).
+pub fn purchase_at(
+    customer: &str,
+    order_id: &str,
+    amount_minor: i64,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> pb::EarnRequest {
     pb::EarnRequest {
         customer: customer.into(),
         source: Some(pb::earn_request::Source::Purchase(pb::Purchase {
@@ -70,6 +80,7 @@ pub fn purchase_request(customer: &str, order_id: &str, amount_minor: i64) -> pb
                 quantity: 1,
                 unit_price: None,
             }],
+            purchase_time: at.map(ts),
         })),
         request_id: rid(),
         ..Default::default()
@@ -130,6 +141,16 @@ impl TestApp {
             })
             .await
             .expect("balance")
+            .into_inner()
+    }
+
+    pub async fn tier(&mut self, customer: &str) -> pb::TierStatus {
+        self.client
+            .get_tier(pb::GetTierRequest {
+                customer: customer.into(),
+            })
+            .await
+            .expect("tier")
             .into_inner()
     }
 

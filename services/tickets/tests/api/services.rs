@@ -107,6 +107,7 @@ async fn with_customers_and_loyalty_up() {
                     amount_minor: 600_000,
                 }),
                 items: vec![],
+                purchase_time: None,
             })),
             request_id: rid(),
             ..Default::default()

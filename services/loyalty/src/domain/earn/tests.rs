@@ -9,6 +9,7 @@ fn purchase(order_id: &str, amount_minor: i64) -> EarnSource {
         currency: "CNY".into(),
         amount_minor,
         lines: Vec::new(),
+        purchase_time: None,
     }
 }
 

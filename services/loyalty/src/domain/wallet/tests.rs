@@ -111,7 +111,7 @@ fn posting_keeps_balances_non_negative_and_within_the_limit() {
 #[test]
 fn posts_chain_in_order_and_collect_qualifying_points() {
     let p = program();
-    let history_start = p.qualifying_history_from(t0());
+    let history_start = p.write_history_from(t0());
     let before_history = history_start - chrono::TimeDelta::microseconds(1);
     // (case, qualifying delta, qualify time, kept in the history)
     #[rustfmt::skip]
