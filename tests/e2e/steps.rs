@@ -69,6 +69,7 @@ impl Suite {
                         amount_minor,
                     }),
                     items: vec![],
+                    purchase_time: None,
                 })),
                 request_id: rid(),
                 ..Default::default()
