@@ -238,6 +238,12 @@ user's env. The non-secret settings come from the service's ConfigMap through en
     secretKeyRef:
       name: {{ $cfg.secretName }}
       key: {{ $cfg.secrets.redisUrlKey }}
+# The event backbone shares the cache's Redis (its streams, consumer groups, dead letters).
+- name: CRM_EVENTS__REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cfg.secretName }}
+      key: {{ $cfg.secrets.redisUrlKey }}
 {{- end }}
 {{- if $cfg.secrets.pageTokenSecretKey }}
 - name: CRM_SECURITY__PAGE_TOKEN_SECRET
