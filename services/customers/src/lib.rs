@@ -5,6 +5,7 @@
 //! platform's [`Service`](crm_platform::app::Service).
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
@@ -34,7 +35,13 @@ impl Service for Customers {
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
-        Ok(CustomersService::new(parts.core(c.paging())?, c.clone()))
+        let events = parts.events()?;
+        events.start_relay(&mut parts.jobs);
+        Ok(CustomersService::new(
+            parts.core(c.paging())?,
+            events::CustomerEvents::new(events),
+            c.clone(),
+        ))
     }
 
     fn routes(svc: CustomersService, server: &ServerSettings, routes: &mut RoutesBuilder) {
