@@ -6,7 +6,7 @@ use crate::domain::{Activity, ActivityKind, Customer, CustomerId};
 use crate::grpc::convert::{
     CHANNELS, KINDS, STAGES, code_of, consent_state, money, purchase_item,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use crm_platform::Error;
 use crm_platform::events::{Envelope, Events, outbox};
 use crm_platform::validate::to_timestamp;
@@ -34,6 +34,11 @@ impl CustomerEvents {
             .envelope(payload.event_type(), customer.name(), Vec::new())
             .with_schema_version(SCHEMA_VERSION.unsigned_abs())
             .with_content_type(DATA_CONTENT_TYPE);
+        // The outbox keeps microseconds: cut here so the payload's time is the envelope's.
+        envelope.time = envelope
+            .time
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap_or(envelope.time);
         envelope.payload = ev::Event {
             id: envelope.id.to_string(),
             source: envelope.source.clone(),

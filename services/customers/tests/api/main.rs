@@ -6,6 +6,8 @@ mod bounded;
 mod bulk;
 mod cache;
 mod customers;
+mod event_tap;
+mod events;
 mod field_rules;
 mod gdpr;
 mod harness;
