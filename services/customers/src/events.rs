@@ -3,9 +3,7 @@
 //! outbox in the transaction of the change they report.
 use crate::domain::changes::{self, ConsentChange};
 use crate::domain::{Activity, ActivityKind, Customer, CustomerId};
-use crate::grpc::convert::{
-    CHANNELS, KINDS, STAGES, code_of, consent_state, money, purchase_item,
-};
+use crate::grpc::convert::{CHANNELS, KINDS, STAGES, code_of, consent_state, money, purchase_item};
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use crm_platform::Error;
 use crm_platform::events::{Envelope, Events, outbox};

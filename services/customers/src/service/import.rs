@@ -81,7 +81,9 @@ impl CustomersService {
                 Err(e) => ImportOutcome::Failed(row_errors(e)),
                 Ok(None) => {
                     let outcome = match row.profile {
-                        Ok(profile) => upsert_in_savepoint(&txn, &self.events, profile, now).await?,
+                        Ok(profile) => {
+                            upsert_in_savepoint(&txn, &self.events, profile, now).await?
+                        }
                         Err(errors) => ImportOutcome::Failed(errors),
                     };
                     match &outcome {

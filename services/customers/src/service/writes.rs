@@ -94,7 +94,9 @@ impl CustomersService {
             let now = domain::now();
             c.delete(now);
             save_revision(txn, &mut c, now, "deleted", actor, "").await?;
-            self.events.append(txn, id, vec![events::deleted(&c)]).await?;
+            self.events
+                .append(txn, id, vec![events::deleted(&c)])
+                .await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],

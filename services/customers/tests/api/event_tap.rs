@@ -17,10 +17,8 @@ pub struct EventTap {
 impl TestApp {
     /// A new group on this app's stream, reading what is published from now on.
     pub async fn tap_events(&mut self) -> EventTap {
-        let settings = crm_platform::testing::settings::<crm_customers::Customers>(
-            &self.storage,
-            |_| {},
-        );
+        let settings =
+            crm_platform::testing::settings::<crm_customers::Customers>(&self.storage, |_| {});
         let events = &crm_platform::app::ServiceSettings::platform(&settings).events;
         let bus = EventBus::from_settings(events).expect("bus");
         let mut tap = EventTap {
@@ -38,7 +36,10 @@ impl TestApp {
     /// Every event published before this call, in order: a marker customer is created, and
     /// the events are read up to its `created` (it committed after them, so it comes after).
     pub async fn published(&mut self, tap: &mut EventTap) -> Vec<ev::Event> {
-        let marker = self.create(person("Marker", "marker@example.com")).await.name;
+        let marker = self
+            .create(person("Marker", "marker@example.com"))
+            .await
+            .name;
         let mut out = Vec::new();
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -80,12 +81,22 @@ fn decode(envelope: &Envelope) -> ev::Event {
     assert_eq!(e.subject, envelope.subject);
     assert_eq!(e.time, Some(to_timestamp(envelope.time)));
     assert_eq!(e.traceparent, envelope.traceparent);
-    assert_eq!((e.data_content_type.as_str(), envelope.content_type.as_str()), (PROTOBUF, PROTOBUF));
+    assert_eq!(
+        (e.data_content_type.as_str(), envelope.content_type.as_str()),
+        (PROTOBUF, PROTOBUF)
+    );
     assert_eq!(e.schema_version, ev::SCHEMA_VERSION);
-    assert_eq!(i64::from(envelope.schema_version), i64::from(e.schema_version));
+    assert_eq!(
+        i64::from(envelope.schema_version),
+        i64::from(e.schema_version)
+    );
     assert_eq!(e.spec_version, ev::SPEC_VERSION);
     let payload = e.payload.as_ref().expect("a payload");
-    assert_eq!(payload.event_type(), e.r#type, "type names the payload case");
+    assert_eq!(
+        payload.event_type(),
+        e.r#type,
+        "type names the payload case"
+    );
     e
 }
 

@@ -3,10 +3,12 @@
 use crate::event_tap::kinds;
 use crate::harness::*;
 use crm_proto::customers as pb;
+use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::events::event::Payload;
 use crm_proto::events::{self as ev, types};
 use prost::Message as _;
 use tonic::Code;
+use tonic::transport::Channel;
 
 fn consent(channel: pb::Channel, state: pb::ConsentState) -> pb::Consent {
     pb::Consent {
@@ -17,12 +19,20 @@ fn consent(channel: pb::Channel, state: pb::ConsentState) -> pb::Consent {
     }
 }
 
-fn record(parent: &str, activity: pb::Activity, request_id: &str) -> pb::RecordActivityRequest {
-    pb::RecordActivityRequest {
-        parent: parent.into(),
-        activity: Some(activity),
-        request_id: request_id.into(),
-    }
+async fn record(
+    client: &mut CustomerServiceClient<Channel>,
+    parent: &str,
+    activity: pb::Activity,
+    request_id: &str,
+) -> Result<pb::Activity, tonic::Status> {
+    client
+        .record_activity(pb::RecordActivityRequest {
+            parent: parent.into(),
+            activity: Some(activity),
+            request_id: request_id.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 fn money(amount_minor: i64) -> Option<crm_proto::common::Money> {
@@ -215,58 +225,34 @@ async fn activities_publish_their_order_once_even_when_replayed() {
         let mut tap = app.tap_events().await;
         let once = rid();
         let purchase = order_activity(pb::ActivityKind::Purchase, "order-1", 2000);
-        let first = app
-            .client
-            .record_activity(record(&c.name, purchase.clone(), &once))
+        let first = record(&mut app.client, &c.name, purchase.clone(), &once)
             .await
-            .expect("purchase")
-            .into_inner();
-        let replay = app
-            .client
-            .record_activity(record(&c.name, purchase, &once))
+            .expect("purchase");
+        let replay = record(&mut app.client, &c.name, purchase, &once)
             .await
-            .expect("replayed purchase")
-            .into_inner();
+            .expect("replayed purchase");
         assert_eq!(replay.name, first.name, "a replay, not a second purchase");
         // Refused: a refund must name its order; nothing is published.
-        let refused = app
-            .client
-            .record_activity(record(
-                &c.name,
-                order_activity(pb::ActivityKind::Refund, "", 500),
-                &rid(),
-            ))
+        let refund_of = |order: &str| order_activity(pb::ActivityKind::Refund, order, 500);
+        let refused = record(&mut app.client, &c.name, refund_of(""), &rid())
             .await
             .expect_err("refund without order");
         assert_eq!(refused.code(), Code::InvalidArgument);
-        let refund = app
-            .client
-            .record_activity(record(
-                &c.name,
-                order_activity(pb::ActivityKind::Refund, "order-1", 500),
-                &rid(),
-            ))
+        let refund = record(&mut app.client, &c.name, refund_of("order-1"), &rid())
             .await
-            .expect("refund")
-            .into_inner();
-        let view = app
-            .client
-            .record_activity(record(
-                &c.name,
-                pb::Activity {
-                    kind: pb::ActivityKind::View as i32,
-                    occur_time: Some(prost_types::Timestamp {
-                        seconds: 1_700_000_100,
-                        nanos: 0,
-                    }),
-                    item_id: "sku-9".into(),
-                    ..Default::default()
-                },
-                &rid(),
-            ))
+            .expect("refund");
+        let seen = pb::Activity {
+            kind: pb::ActivityKind::View as i32,
+            occur_time: Some(prost_types::Timestamp {
+                seconds: 1_700_000_100,
+                nanos: 0,
+            }),
+            item_id: "sku-9".into(),
+            ..Default::default()
+        };
+        let view = record(&mut app.client, &c.name, seen, &rid())
             .await
-            .expect("view")
-            .into_inner();
+            .expect("view");
 
         let events = app.published(&mut tap).await;
         let name = c.name.as_str();
@@ -319,8 +305,18 @@ async fn activities_publish_their_order_once_even_when_replayed() {
             panic!("{:?}", payloads[2])
         };
         assert_eq!(
-            (v.activity.as_str(), v.kind, v.item_id.as_str(), v.order.is_none()),
-            (view.name.as_str(), pb::ActivityKind::View as i32, "sku-9", true)
+            (
+                v.activity.as_str(),
+                v.kind,
+                v.item_id.as_str(),
+                v.order.is_none()
+            ),
+            (
+                view.name.as_str(),
+                pb::ActivityKind::View as i32,
+                "sku-9",
+                true
+            )
         );
     })
     .await;
@@ -384,7 +380,9 @@ async fn merge_and_erase_publish_names_not_personal_data() {
             let bytes = e.encode_to_vec();
             for personal in ["Cy ", "example.com", "8613800138000"] {
                 assert!(
-                    !bytes.windows(personal.len()).any(|w| w == personal.as_bytes()),
+                    !bytes
+                        .windows(personal.len())
+                        .any(|w| w == personal.as_bytes()),
                     "{} carries {personal:?}",
                     e.r#type
                 );
@@ -485,9 +483,10 @@ async fn one_customers_events_follow_commit_order_under_concurrent_writers() {
                 let (mut buyer, mut editor) = (app.client.clone(), app.client.clone());
                 let c = c.clone();
                 tokio::spawn(async move {
-                    let mut activity = order_activity(pb::ActivityKind::Purchase, "", 100);
-                    activity.reference = format!("order-{i}");
-                    let purchase = buyer.record_activity(record(&c.name, activity, &rid()));
+                    let order = format!("order-{i}");
+                    let activity = order_activity(pb::ActivityKind::Purchase, &order, 100);
+                    let (parent, request_id) = (c.name.clone(), rid());
+                    let purchase = record(&mut buyer, &parent, activity, &request_id);
                     let update = editor.update_customer(pb::UpdateCustomerRequest {
                         customer: Some(pb::Customer {
                             display_name: format!("Eve {i}"),
