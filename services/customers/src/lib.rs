@@ -2,7 +2,9 @@
 //!
 //! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
 //! (pure rules) and `store` (sea-orm) -> `migration`. The wiring is [`Customers`], the
-//! platform's [`Service`](crm_platform::app::Service).
+//! platform's [`Service`](crm_platform::app::Service). Every mutation also appends its facts
+//! to the outbox in its own transaction ([`events`]); the relay started in `build` publishes
+//! them on the `customers` stream.
 pub mod domain;
 pub mod error;
 pub mod events;
