@@ -32,20 +32,30 @@ fn money(amount_minor: i64) -> Option<crm_proto::common::Money> {
     })
 }
 
+/// When every order of these tests happened.
+fn occur_time() -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 0,
+    })
+}
+
+/// Two of one item, together `amount_minor`.
+fn two_items(amount_minor: i64) -> Vec<pb::PurchaseItem> {
+    vec![pb::PurchaseItem {
+        item_id: "sku-1".into(),
+        quantity: 2,
+        unit_price: money(amount_minor / 2),
+    }]
+}
+
 fn order_activity(kind: pb::ActivityKind, order: &str, amount_minor: i64) -> pb::Activity {
     pb::Activity {
         kind: kind as i32,
-        occur_time: Some(prost_types::Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        }),
+        occur_time: occur_time(),
         channel: "store".into(),
         amount: money(amount_minor),
-        items: vec![pb::PurchaseItem {
-            item_id: "sku-1".into(),
-            quantity: 2,
-            unit_price: money(amount_minor / 2),
-        }],
+        items: two_items(amount_minor),
         reference: order.into(),
         ..Default::default()
     }
@@ -100,16 +110,9 @@ async fn activities_publish_their_order_once_even_when_replayed() {
         let order = |amount_minor| ev::Order {
             order_id: "order-1".into(),
             amount: money(amount_minor),
-            items: vec![pb::PurchaseItem {
-                item_id: "sku-1".into(),
-                quantity: 2,
-                unit_price: money(amount_minor / 2),
-            }],
+            items: two_items(amount_minor),
         };
-        let occur = Some(prost_types::Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        });
+        let occur = occur_time();
         let payloads: Vec<Payload> = events.into_iter().filter_map(|e| e.payload).collect();
         assert_eq!(
             payloads[0],
