@@ -2,9 +2,12 @@
 //!
 //! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
 //! (pure rules) and `store` (sea-orm) -> `migration`. The wiring is [`Customers`], the
-//! platform's [`Service`](crm_platform::app::Service).
+//! platform's [`Service`](crm_platform::app::Service). Every mutation also appends its facts
+//! to the outbox in its own transaction ([`events`]); the relay started in `build` publishes
+//! them on the `customers` stream.
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
@@ -34,7 +37,13 @@ impl Service for Customers {
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
-        Ok(CustomersService::new(parts.core(c.paging())?, c.clone()))
+        let events = parts.events()?;
+        events.start_relay(&mut parts.jobs);
+        Ok(CustomersService::new(
+            parts.core(c.paging())?,
+            events::CustomerEvents::new(events),
+            c.clone(),
+        ))
     }
 
     fn routes(svc: CustomersService, server: &ServerSettings, routes: &mut RoutesBuilder) {

@@ -1,6 +1,7 @@
 //! Pure customer rules and types: no I/O, no tonic, no sea-orm. Input is parsed into these
 //! types once at the edge (parse, don't validate), so the rest of the service trusts them.
 pub mod activity;
+pub mod changes;
 pub mod contact;
 pub mod customer;
 pub mod duplicates;

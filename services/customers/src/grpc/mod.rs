@@ -2,7 +2,7 @@
 //! calls [`CustomersService`], converts results back. No business rules live here. One file
 //! per group of RPCs; this one routes the trait's methods to them.
 mod activities;
-mod convert;
+pub(crate) mod convert;
 mod customers;
 mod gdpr;
 mod merge;

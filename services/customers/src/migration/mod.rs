@@ -8,4 +8,6 @@ crm_platform::migrator!(Migrator: [
     // Platform: the shared-cache generation (see crm_platform::cache_generation).
     crm_platform::cache_generation::CreateCacheGeneration,
     m20261201_000001_range_scan_indexes::Migration,
+    // Platform: the transactional outbox of the events customers publishes.
+    crm_platform::events::CreateEventOutbox,
 ]);

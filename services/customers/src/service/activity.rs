@@ -3,6 +3,7 @@ use super::{Begun, CustomersService, Mutation, Page, check_under};
 use crate::domain::insights::{self, Insights, PurchaseSummary};
 use crate::domain::{self, Activity, ActivityKind, CustomerId, CustomerState};
 use crate::error;
+use crate::events;
 use crate::store::activities::{self, ActivityQuery, Cursor};
 use crate::store::customers as store;
 use chrono::{DateTime, Utc};
@@ -61,6 +62,9 @@ impl CustomersService {
                 ..activity.clone()
             };
             activities::insert(txn, &a).await?;
+            self.events
+                .append(txn, owner, vec![events::activity_recorded(&a)])
+                .await?;
             Mutation {
                 resource: owner.name(),
                 touched: Vec::new(),

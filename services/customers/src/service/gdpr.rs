@@ -2,6 +2,7 @@
 use super::{Begun, CustomersService, Mutation, save_revision};
 use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId};
 use crate::error;
+use crate::events;
 use crate::store::{activities, customers as store};
 use crm_platform::Error;
 use crm_platform::idempotency::{self, IdempotencyKey};
@@ -116,7 +117,8 @@ impl CustomersService {
             let now = domain::now();
             c.erase(now).map_err(|why| error::refused(id, why))?;
             let mut touched = vec![id];
-            for loser_id in store::merged_into(txn, id).await? {
+            let merged = store::merged_into(txn, id).await?;
+            for &loser_id in &merged {
                 if let Some(mut loser) = store::find(txn, loser_id).await? {
                     loser.erase_merged();
                     save_revision(txn, &mut loser, now, "erased", actor, "").await?;
@@ -127,6 +129,9 @@ impl CustomersService {
             save_revision(txn, &mut c, now, "erased", actor, "").await?;
             activities::scrub(txn, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;
+            self.events
+                .append(txn, id, vec![events::erased(id, &merged, now)])
+                .await?;
             Mutation {
                 resource: id.name(),
                 touched,

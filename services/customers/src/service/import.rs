@@ -6,6 +6,7 @@ use super::writes::validate;
 use super::{CustomersService, save_revision};
 use crate::domain::import::{self, UpsertKey};
 use crate::domain::{self, Customer, CustomerId, Profile};
+use crate::events::{self, CustomerEvents};
 use crate::store::customers as store;
 use chrono::{DateTime, Utc};
 use crm_platform::idempotency::{self, Completion, IdempotencyKey};
@@ -80,7 +81,9 @@ impl CustomersService {
                 Err(e) => ImportOutcome::Failed(row_errors(e)),
                 Ok(None) => {
                     let outcome = match row.profile {
-                        Ok(profile) => upsert_in_savepoint(&txn, profile, now).await?,
+                        Ok(profile) => {
+                            upsert_in_savepoint(&txn, &self.events, profile, now).await?
+                        }
                         Err(errors) => ImportOutcome::Failed(errors),
                     };
                     match &outcome {
@@ -118,11 +121,12 @@ impl CustomersService {
 /// Upserts one row inside a savepoint of `txn`: a failure rolls back only this row.
 async fn upsert_in_savepoint(
     txn: &DatabaseTransaction,
+    publisher: &CustomerEvents,
     profile: Profile,
     now: DateTime<Utc>,
 ) -> Result<ImportOutcome, Error> {
     let sp = txn.begin().await?;
-    match upsert(&sp, profile, now).await {
+    match upsert(&sp, publisher, profile, now).await {
         Ok((action, c)) => {
             sp.commit().await?;
             Ok(ImportOutcome::Written {
@@ -142,8 +146,11 @@ async fn upsert_in_savepoint(
     }
 }
 
+/// Creates or updates the customer of one row, with its events (in the row's savepoint: a
+/// refused row publishes nothing).
 async fn upsert(
     txn: &DatabaseTransaction,
+    publisher: &CustomerEvents,
     profile: Profile,
     now: DateTime<Utc>,
 ) -> Result<(ImportAction, Customer), Error> {
@@ -162,10 +169,14 @@ async fn upsert(
             if let Some(why) = import::refused_over(&c) {
                 return Err(crate::error::failed_precondition(why));
             }
+            let before = c.clone();
             let fields = import::update_with(&mut c.profile, profile);
             validate(&c.profile)?;
             let details = format!("fields: {}", fields.join(", "));
             save_revision(txn, &mut c, now, "imported", "import", &details).await?;
+            publisher
+                .append(txn, c.id, events::updated(&before, &c))
+                .await?;
             Ok((ImportAction::Updated, c))
         }
         None => {
@@ -173,6 +184,7 @@ async fn upsert(
             let c = Customer::new(profile, now);
             store::insert(txn, &c).await?;
             store::add_audit(txn, c.id, "imported", "import", "created", now).await?;
+            publisher.append(txn, c.id, events::created(&c)).await?;
             Ok((ImportAction::Created, c))
         }
     }

@@ -2,6 +2,7 @@
 use super::{Begun, CustomersService, Mutation, load_writable, save_revision};
 use crate::domain::merge::{check_parties, merge_profiles};
 use crate::domain::{self, Customer, CustomerId};
+use crate::events;
 use crate::store::{activities, customers as store};
 use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::{Error, Violations};
@@ -62,6 +63,7 @@ impl CustomersService {
             let txn = &txn;
             let now = domain::now();
             let (mut s, losers) = load_parties(txn, survivor, merged).await?;
+            let before = s.clone();
             let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
             s.profile = merge_profiles(&s.profile, &profiles);
             let mut touched = vec![survivor];
@@ -77,6 +79,10 @@ impl CustomersService {
             let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
             let details = format!("merged {} ({moved} activities moved)", names.join(", "));
             save_revision(txn, &mut s, now, "merged", actor, &details).await?;
+            // The merge, then what it filled in on the survivor.
+            let mut facts = vec![events::merged(survivor, merged, actor, now)];
+            facts.extend(events::updated(&before, &s));
+            self.events.append(txn, survivor, facts).await?;
             let value = MergeOutcome {
                 survivor: s,
                 merged: merged.to_vec(),

@@ -15,6 +15,7 @@ use crate::domain::{
     Customer, CustomerId, CustomerState, Email, LifecycleStage, OrderField, Phone,
 };
 use crate::error;
+use crate::events::CustomerEvents;
 use crate::settings::CustomersSettings;
 use crate::store::customers::{
     self as store, CONTACT_EMAIL, CONTACT_NAME, CONTACT_PHONE, Cursor, ListQuery,
@@ -33,6 +34,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct CustomersService {
     core: Core,
+    /// Where each mutation appends its events, in its own transaction.
+    events: CustomerEvents,
     cfg: Arc<CustomersSettings>,
 }
 
@@ -64,9 +67,10 @@ pub struct Duplicate {
 const MAX_MERGE_HOPS: usize = 8;
 
 impl CustomersService {
-    pub fn new(core: Core, cfg: CustomersSettings) -> Self {
+    pub fn new(core: Core, events: CustomerEvents, cfg: CustomersSettings) -> Self {
         Self {
             core,
+            events,
             cfg: Arc::new(cfg),
         }
     }

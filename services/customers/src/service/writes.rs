@@ -2,6 +2,7 @@
 use super::{Begun, CustomersService, Mutation, check_under, load_writable, save_revision};
 use crate::domain::{self, Customer, CustomerId, Profile};
 use crate::error;
+use crate::events;
 use crate::store::customers as store;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::idempotency::IdempotencyKey;
@@ -30,6 +31,7 @@ impl CustomersService {
             let c = Customer::new(profile.clone(), now);
             store::insert(txn, &c).await?;
             store::add_audit(txn, c.id, "created", actor, "", now).await?;
+            self.events.append(txn, c.id, events::created(&c)).await?;
             Mutation {
                 resource: c.id.name(),
                 touched: vec![c.id],
@@ -56,11 +58,15 @@ impl CustomersService {
             let txn = &txn;
             let mut c = load_writable(txn, id).await?;
             etag::check(etag, c.revision)?;
+            let before = c.clone();
             c.profile.apply(patch.clone(), mask.paths());
             validate(&c.profile)?;
             let fields: Vec<&str> = mask.paths().collect();
             let details = format!("fields: {}", fields.join(", "));
             save_revision(txn, &mut c, domain::now(), "updated", actor, &details).await?;
+            self.events
+                .append(txn, id, events::updated(&before, &c))
+                .await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],
@@ -88,6 +94,9 @@ impl CustomersService {
             let now = domain::now();
             c.delete(now);
             save_revision(txn, &mut c, now, "deleted", actor, "").await?;
+            self.events
+                .append(txn, id, vec![events::deleted(&c)])
+                .await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],
@@ -112,9 +121,13 @@ impl CustomersService {
             let mut c = store::find(txn, id)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
+            let before = c.clone();
             c.undelete().map_err(|why| error::refused(id, why))?;
             let now = domain::now();
             save_revision(txn, &mut c, now, "undeleted", actor, "").await?;
+            self.events
+                .append(txn, id, events::updated(&before, &c))
+                .await?;
             Mutation {
                 resource: id.name(),
                 touched: vec![id],

@@ -2,10 +2,13 @@
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
 mod activities;
+mod activity_events;
 mod bounded;
 mod bulk;
 mod cache;
 mod customers;
+mod event_tap;
+mod events;
 mod field_rules;
 mod gdpr;
 mod harness;

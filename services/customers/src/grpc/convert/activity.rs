@@ -82,20 +82,20 @@ pub fn activity(a: &Activity) -> pb::Activity {
         occur_time: Some(to_timestamp(a.occur_time)),
         channel: a.channel.clone(),
         amount: a.amount.as_ref().map(money),
-        items: a
-            .items
-            .iter()
-            .map(|i| pb::PurchaseItem {
-                item_id: i.item_id.clone(),
-                quantity: i.quantity,
-                unit_price: i.unit_price.as_ref().map(money),
-            })
-            .collect(),
+        items: a.items.iter().map(purchase_item).collect(),
         reference: a.reference.clone(),
         text: a.text.clone(),
         item_id: a.item_id.clone(),
         rating: a.rating,
         create_time: Some(to_timestamp(a.create_time)),
+    }
+}
+
+pub(crate) fn purchase_item(i: &PurchaseItem) -> pb::PurchaseItem {
+    pb::PurchaseItem {
+        item_id: i.item_id.clone(),
+        quantity: i.quantity,
+        unit_price: i.unit_price.as_ref().map(money),
     }
 }
 

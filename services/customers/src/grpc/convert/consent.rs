@@ -64,13 +64,17 @@ pub(super) fn consents_from_proto(
 pub(super) fn consent(c: &Consent) -> pb::Consent {
     pb::Consent {
         channel: code_of(CHANNELS, c.channel),
-        state: if c.granted {
-            pb::ConsentState::Granted as i32
-        } else {
-            pb::ConsentState::Revoked as i32
-        },
+        state: consent_state(c.granted),
         source: c.source.clone(),
         update_time: Some(to_timestamp(c.update_time)),
+    }
+}
+
+pub(crate) fn consent_state(granted: bool) -> i32 {
+    if granted {
+        pb::ConsentState::Granted as i32
+    } else {
+        pb::ConsentState::Revoked as i32
     }
 }
 

@@ -23,13 +23,13 @@ pub(super) const GENDERS: &[(i32, Gender)] = &[
     (pb::Gender::Other as i32, Gender::Other),
     (pb::Gender::Undisclosed as i32, Gender::Undisclosed),
 ];
-pub(super) const CHANNELS: &[(i32, Channel)] = &[
+pub(crate) const CHANNELS: &[(i32, Channel)] = &[
     (pb::Channel::Email as i32, Channel::Email),
     (pb::Channel::Sms as i32, Channel::Sms),
     (pb::Channel::Push as i32, Channel::Push),
     (pb::Channel::Phone as i32, Channel::Phone),
 ];
-pub(super) const STAGES: &[(i32, LifecycleStage)] = &[
+pub(crate) const STAGES: &[(i32, LifecycleStage)] = &[
     (pb::LifecycleStage::Unspecified as i32, LifecycleStage::New),
     (pb::LifecycleStage::Lead as i32, LifecycleStage::Lead),
     (pb::LifecycleStage::New as i32, LifecycleStage::New),
@@ -63,7 +63,7 @@ pub(super) const LEVELS: &[(i32, RelationshipLevel)] = &[
         RelationshipLevel::Partner,
     ),
 ];
-pub(super) const KINDS: &[(i32, ActivityKind)] = &[
+pub(crate) const KINDS: &[(i32, ActivityKind)] = &[
     (pb::ActivityKind::Purchase as i32, ActivityKind::Purchase),
     (pb::ActivityKind::View as i32, ActivityKind::View),
     (pb::ActivityKind::Search as i32, ActivityKind::Search),
@@ -74,7 +74,7 @@ pub(super) const KINDS: &[(i32, ActivityKind)] = &[
     (pb::ActivityKind::Refund as i32, ActivityKind::Refund),
 ];
 
-pub(super) fn code_of<T: Copy + PartialEq>(table: &[(i32, T)], value: T) -> i32 {
+pub(crate) fn code_of<T: Copy + PartialEq>(table: &[(i32, T)], value: T) -> i32 {
     table
         .iter()
         .find(|(_, t)| *t == value)

@@ -19,6 +19,10 @@ pub use enums::{activity_kind, lifecycle_stage};
 pub use insights::insights;
 pub use profile::profile_from_proto;
 pub use request::{actor, etag, search_query};
+// Shared with the event payloads (crate::events), which carry the same wire values.
+pub(crate) use activity::purchase_item;
+pub(crate) use consent::consent_state;
+pub(crate) use enums::{CHANNELS, KINDS, STAGES, code_of};
 
 use crate::domain::Money;
 use crate::settings::InputLimits;
