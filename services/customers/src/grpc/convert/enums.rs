@@ -29,8 +29,9 @@ pub(crate) const CHANNELS: &[(i32, Channel)] = &[
     (pb::Channel::Push as i32, Channel::Push),
     (pb::Channel::Phone as i32, Channel::Phone),
 ];
+/// No Unspecified row: unset on input is "not given" ([`lifecycle_stage`]), and `New` goes
+/// out as NEW, not as UNSPECIFIED.
 pub(crate) const STAGES: &[(i32, LifecycleStage)] = &[
-    (pb::LifecycleStage::Unspecified as i32, LifecycleStage::New),
     (pb::LifecycleStage::Lead as i32, LifecycleStage::Lead),
     (pb::LifecycleStage::New as i32, LifecycleStage::New),
     (pb::LifecycleStage::Active as i32, LifecycleStage::Active),
@@ -115,6 +116,26 @@ mod tests {
         assert_eq!(
             code_of(KINDS, ActivityKind::Refund),
             pb::ActivityKind::Refund as i32
+        );
+    }
+
+    #[test]
+    fn every_stage_goes_out_as_its_own_wire_value_and_unset_is_not_given() {
+        for (n, stage) in STAGES {
+            let out = code_of(STAGES, *stage);
+            assert_ne!(out, pb::LifecycleStage::Unspecified as i32, "{stage:?}");
+            assert_eq!(
+                lifecycle_stage(out, "stage", &mut Violations::new()),
+                Some(*stage)
+            );
+            assert_eq!(
+                lifecycle_stage(*n, "stage", &mut Violations::new()),
+                Some(*stage)
+            );
+        }
+        assert_eq!(
+            code_of(STAGES, LifecycleStage::New),
+            pb::LifecycleStage::New as i32
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The settable fields of a customer, parsed from the wire.
-use super::enums::{CHANNELS, GENDERS, LEVELS, STAGES, enum_field};
+use super::enums::{CHANNELS, GENDERS, LEVELS, enum_field};
 use super::{address, attributes, bounded, consent, dates, max_chars};
 use crate::domain::{Email, Phone, Profile, Tag, contact};
 use crate::settings::InputLimits;
@@ -92,8 +92,9 @@ pub fn profile_from_proto(c: &pb::Customer, limits: &InputLimits, v: &mut Violat
     }
     p.important_dates = dates::important_dates(&c.important_dates, limits, v);
     p.consents = consent::consents_from_proto(&c.consents, now, v);
+    // Unset: the default stage (New).
     p.lifecycle_stage =
-        enum_field(c.lifecycle_stage, "lifecycle_stage", STAGES, v).unwrap_or_default();
+        super::enums::lifecycle_stage(c.lifecycle_stage, "lifecycle_stage", v).unwrap_or_default();
     p.relationship_level =
         enum_field(c.relationship_level, "relationship_level", LEVELS, v).unwrap_or_default();
     let external = text("external_id", &c.external_id, max::EXTERNAL_ID, false, v);
