@@ -3,7 +3,6 @@
 //! query ([`crate::store::stats`]); nothing here holds more than one entry per group.
 use super::TicketsService;
 use crate::domain::{AgentId, SlaState, TeamId};
-use crate::store::entities::ticket::Column as C;
 use crate::store::stats::{self as q, Group, Percentiles, Scope, Window};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
@@ -119,13 +118,13 @@ impl TicketsService {
         for (g, _, n) in q::volume(db, w, scope, None).await? {
             groups.entry(g).or_default().volume = n;
         }
-        for dim in [C::Channel, C::Category, C::Priority] {
+        for dim in q::Dimension::ALL {
             for (g, value, n) in q::volume(db, w, scope, Some(dim)).await? {
                 let s = groups.entry(g).or_default();
                 let map = match dim {
-                    C::Channel => &mut s.by_channel,
-                    C::Category => &mut s.by_category,
-                    _ => &mut s.by_priority,
+                    q::Dimension::Channel => &mut s.by_channel,
+                    q::Dimension::Category => &mut s.by_category,
+                    q::Dimension::Priority => &mut s.by_priority,
                 };
                 map.insert(value, n);
             }

@@ -120,8 +120,29 @@ async fn counts(
 }
 
 /// The statement of [`volume`].
-pub fn volume_select(w: &Window, scope: Scope, dim: Option<C>) -> Select<ticket::Entity> {
-    counts_select(w.created(), scope, dim)
+/// What ticket volume is broken down by (the service names these; the store knows their
+/// columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Channel,
+    Category,
+    Priority,
+}
+
+impl Dimension {
+    pub const ALL: [Self; 3] = [Self::Channel, Self::Category, Self::Priority];
+
+    fn column(self) -> C {
+        match self {
+            Self::Channel => C::Channel,
+            Self::Category => C::Category,
+            Self::Priority => C::Priority,
+        }
+    }
+}
+
+pub fn volume_select(w: &Window, scope: Scope, dim: Option<Dimension>) -> Select<ticket::Entity> {
+    counts_select(w.created(), scope, dim.map(Dimension::column))
 }
 
 /// Tickets created in the window, per group and `dim` value (`None`: per group only).
@@ -129,9 +150,9 @@ pub async fn volume(
     conn: &impl ConnectionTrait,
     w: &Window,
     scope: Scope,
-    dim: Option<C>,
+    dim: Option<Dimension>,
 ) -> Result<Vec<(Group, String, i64)>, Error> {
-    counts(conn, w.created(), scope, dim).await
+    counts(conn, w.created(), scope, dim.map(Dimension::column)).await
 }
 
 /// Finished tickets created in the window (merged-away ones excluded), per group and final

@@ -9,7 +9,6 @@ use crm_platform::testing::plans::{
 use crm_tickets::domain::{
     AgentId, Category, Channel, CustomerId, Priority, SlaState, Status, TeamId, TicketId,
 };
-use crm_tickets::store::entities::ticket::Column as C;
 use crm_tickets::store::stats::{self, Scope, Window};
 use crm_tickets::store::{self, TicketQuery};
 use sea_orm::{ConnectionTrait, QueryTrait};
@@ -242,7 +241,7 @@ async fn every_stats_query_reads_the_window_by_an_index_range() {
                     ("outcomes", stats::sla_outcomes_select(&w, scope).build(b)),
                     ("volume", stats::volume_select(&w, scope, None).build(b)),
                 ];
-                for dim in [C::Channel, C::Category, C::Priority] {
+                for dim in stats::Dimension::ALL {
                     window.push((
                         "volume by",
                         stats::volume_select(&w, scope, Some(dim)).build(b),
@@ -291,7 +290,7 @@ async fn every_stats_query_reads_the_window_by_an_index_range() {
 }
 
 #[tokio::test]
-async fn the_index_migration_goes_down_and_up_again() {
+async fn the_last_migration_goes_down_and_up_again() {
     use crm_platform::testing::last_migration_goes_down_and_up;
     each_backend(last_migration_goes_down_and_up::<crm_tickets::migration::Migrator>).await;
 }
