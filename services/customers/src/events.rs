@@ -4,16 +4,15 @@
 use crate::domain::changes::{self, ConsentChange};
 use crate::domain::{Activity, ActivityKind, Customer, CustomerId};
 use crate::grpc::convert::{CHANNELS, KINDS, STAGES, code_of, consent_state, money, purchase_item};
-use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use crm_platform::Error;
-use crm_platform::events::{Envelope, Events, outbox};
+use crm_platform::events::Events;
 use crm_platform::validate::to_timestamp;
-use crm_proto::events::{self as ev, DATA_CONTENT_TYPE, SCHEMA_VERSION, SPEC_VERSION};
+use crm_proto::events as ev;
 use ev::event::Payload;
-use prost::Message as _;
 use sea_orm::ConnectionTrait;
 
-/// Customers' handle on the backbone: envelopes of source "customers" into the outbox.
+/// Customers' handle on the backbone: typed events of source "customers" into the outbox.
 #[derive(Clone)]
 pub struct CustomerEvents {
     events: Events,
@@ -24,35 +23,6 @@ impl CustomerEvents {
         Self { events }
     }
 
-    /// The envelope of `payload` about `customer`: its data is the whole encoded `Event`,
-    /// whose attributes are the envelope's (same id, source, type, subject, time, trace).
-    pub fn envelope(&self, customer: CustomerId, payload: Payload) -> Envelope {
-        let mut envelope = self
-            .events
-            .envelope(payload.event_type(), customer.name(), Vec::new())
-            .with_schema_version(SCHEMA_VERSION.unsigned_abs())
-            .with_content_type(DATA_CONTENT_TYPE);
-        // The outbox keeps microseconds: cut here so the payload's time is the envelope's.
-        envelope.time = envelope
-            .time
-            .duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or(envelope.time);
-        envelope.payload = ev::Event {
-            id: envelope.id.to_string(),
-            source: envelope.source.clone(),
-            r#type: envelope.event_type.clone(),
-            subject: envelope.subject.clone(),
-            time: Some(to_timestamp(envelope.time)),
-            data_content_type: DATA_CONTENT_TYPE.to_owned(),
-            schema_version: SCHEMA_VERSION,
-            traceparent: envelope.traceparent.clone(),
-            spec_version: SPEC_VERSION.to_owned(),
-            payload: Some(payload),
-        }
-        .encode_to_vec();
-        envelope
-    }
-
     /// Appends `payloads` about `customer` in `txn`, after the write they report (so the
     /// customer's events are in commit order).
     pub async fn append(
@@ -61,11 +31,7 @@ impl CustomerEvents {
         customer: CustomerId,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        let envelopes: Vec<Envelope> = payloads
-            .into_iter()
-            .map(|p| self.envelope(customer, p))
-            .collect();
-        outbox::append_all(txn, &envelopes).await
+        self.events.append(txn, customer.name(), payloads).await
     }
 }
 

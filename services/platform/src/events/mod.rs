@@ -72,6 +72,7 @@ pub mod outbox;
 mod redis_streams;
 mod relay;
 mod retention;
+mod typed;
 
 pub use bus::{
     BusError, DeadLetter, Delivery, EventBus, Subscription, TimeRange, dead_letter_stream,
@@ -81,6 +82,7 @@ pub use envelope::{DecodeError, Envelope, Fields, PROTOBUF};
 pub use migration::{CreateEventInbox, CreateEventOutbox};
 pub use outbox::OutboxLag;
 pub use relay::{Relay, RelayStats};
+pub use typed::payload_of;
 
 use crate::config::EventsSettings;
 use crate::jobs::Jobs;
