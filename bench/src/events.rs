@@ -11,22 +11,24 @@
 //!   own, sharing the bus: loyalty (group loyalty.customers), or a bench handler (one insert
 //!   per purchase) that shows the backbone alone. A purchase's effect is visible when its
 //!   inbox row is: that row commits in the transaction of the effects. The watcher maps event
-//!   ids to orders from the customers outbox and polls the consumer's inbox for them; the
-//!   latency is from the RecordActivity answer (after its commit) to the poll that saw it.
+//!   ids to orders with a group of its own on the customers stream (a tap: it sees each entry
+//!   once, as published) and polls the consumer's inbox for them; the latency is from the
+//!   RecordActivity answer (after its commit) to the poll that saw the inbox row.
 use crate::customers::new_customer;
 use crate::{Args, Stats, channels, drive, platform_settings};
 use crm_platform::Error;
 use crm_platform::config::Secret;
-use crm_platform::events::{CreateEventInbox, Envelope, Events, Handler, payload_of};
+use crm_platform::events::{
+    CreateEventInbox, Envelope, EventBus, Events, Handler, Subscription, payload_of,
+};
 use crm_platform::jobs::Jobs;
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::events::event::Payload;
 use crm_proto::events::types::ACTIVITY_RECORDED;
-use prost::Message as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -37,8 +39,11 @@ pub const COST_OFF: &str = "events: RecordActivity purchase, outbox row discarde
 const PREFIX: &str = "events:";
 /// Customers each producing server has; purchases spread over them.
 const CUSTOMERS: usize = 500;
-/// Most purchases in flight in the open-loop load (a backlog beyond that is lateness).
-const OPEN_LOOP_IN_FLIGHT: usize = 512;
+/// Most purchases in flight in the open-loop load, twice the closed loop's: past that the
+/// producer is not keeping up, and the achieved rate falls below the offered one.
+const OPEN_LOOP_IN_FLIGHT: usize = 64;
+/// Waiting events the watcher probes the inbox for per statement.
+const PROBE: usize = 32;
 /// How often the watcher looks for applied purchases.
 const WATCH_EVERY: Duration = Duration::from_millis(5);
 /// How long after the last purchase the watcher waits for the stragglers.
@@ -66,6 +71,8 @@ struct Producer {
 struct Flow {
     label: &'static str,
     producer: Producer,
+    /// The bench's own group on the stream: which event carries which order.
+    tap: tokio::sync::Mutex<Subscription>,
     /// Where the consumer's inbox is.
     consumer_db: DatabaseConnection,
     group: String,
@@ -265,6 +272,18 @@ impl Bench {
             }
             let prefix = random_prefix();
             let producer = Producer::start(args, &database_url().await?, &prefix).await?;
+            let tap = {
+                let mut s = crm_customers::Settings::load(None)?;
+                settings_for(&mut s.platform, "sqlite::memory:", args, &prefix);
+                let stream = crm_platform::events::stream_name(&s.platform.events, "customers");
+                let mut tap = EventBus::from_settings(&s.platform.events)?.subscribe(
+                    &stream,
+                    "bench.tap",
+                    "tap",
+                );
+                tap.pending().await?; // creates the group (it reads the stream from its start)
+                tokio::sync::Mutex::new(tap)
+            };
             let consumer_url = database_url().await?;
             // A backlog first, then the consumer: how fast it catches up.
             let backlog = args.events_backlog;
@@ -304,6 +323,7 @@ impl Bench {
             let flow = Flow {
                 label,
                 producer,
+                tap,
                 consumer_db,
                 group,
             };
@@ -495,108 +515,109 @@ fn placeholders(backend: DbBackend, first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Follows one flow's purchases: which event carries which order (from the customers
-/// outbox), and when each event's inbox row became visible.
+/// Follows one flow's purchases: which event carries which order (from the tap), and
+/// when each event's inbox row became visible.
 struct Watcher<'a> {
     flow: &'a Flow,
     tag: String,
-    /// Outbox rows read so far.
-    last_seq: i64,
     /// Events of this tag not seen applied yet, oldest first: (event id, order id).
     waiting: VecDeque<(String, String)>,
+    /// When the tap first saw each order's event on the stream.
+    published: HashMap<String, Instant>,
     applied: HashMap<String, Instant>,
 }
 
+/// Most entries one tap read takes.
+const TAP_READ: usize = 1000;
+
 impl<'a> Watcher<'a> {
-    async fn new(flow: &'a Flow, tag: &str) -> anyhow::Result<Self> {
-        let db = &flow.producer.db;
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COALESCE(MAX(seq), 0) AS seq FROM event_outbox",
-            ))
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no max seq"))?;
-        Ok(Self {
+    fn new(flow: &'a Flow, tag: &str) -> Self {
+        Self {
             flow,
             tag: format!("{tag}-"),
-            last_seq: row.try_get("", "seq")?,
             waiting: VecDeque::new(),
+            published: HashMap::new(),
             applied: HashMap::new(),
-        })
+        }
     }
 
-    /// New outbox rows of this tag become waiting events.
-    async fn read_outbox(&mut self) -> anyhow::Result<()> {
-        let db = &self.flow.producer.db;
-        let backend = db.get_database_backend();
+    /// Entries published since the last read: those of this tag become waiting events.
+    async fn read_stream(&mut self) -> anyhow::Result<()> {
+        let mut tap = self.flow.tap.lock().await;
         loop {
-            let sql = format!(
-                "SELECT seq, id, payload FROM event_outbox WHERE seq > {} ORDER BY seq LIMIT 2000",
-                placeholders(backend, 1, 1)
-            );
-            let rows = db
-                .query_all_raw(Statement::from_sql_and_values(
-                    backend,
-                    sql,
-                    [self.last_seq.into()],
-                ))
-                .await?;
-            for row in &rows {
-                self.last_seq = row.try_get("", "seq")?;
-                let payload: Vec<u8> = row.try_get("", "payload")?;
-                let event = crm_proto::events::Event::decode(payload.as_slice())?;
-                if let Some(Payload::ActivityRecorded(a)) = event.payload
+            let batch = tap.read(TAP_READ, Duration::ZERO).await?;
+            let ids: Vec<String> = batch.iter().map(|d| d.entry_id.clone()).collect();
+            let now = Instant::now();
+            for d in &batch {
+                let Ok(envelope) = d.envelope() else { continue };
+                if let Ok(Payload::ActivityRecorded(a)) = payload_of(&envelope)
                     && let Some(order) = a.order
                     && order.order_id.starts_with(&self.tag)
                 {
+                    self.published.insert(order.order_id.clone(), now);
                     self.waiting
-                        .push_back((row.try_get("", "id")?, order.order_id));
+                        .push_back((envelope.id.to_string(), order.order_id));
                 }
             }
-            if rows.len() < 2000 {
+            tap.ack(&ids).await?;
+            if batch.len() < TAP_READ {
                 return Ok(());
             }
         }
     }
 
-    /// Waiting events whose inbox row is visible now are applied, at `now`.
+    /// Waiting events whose inbox row is visible now are applied, at `now`. The consumer
+    /// applies in stream order, so the oldest are probed first, a chunk at a time, the next
+    /// chunk only when the whole previous one was applied: the watcher's own load on the
+    /// consumer's database stays small.
     async fn read_inbox(&mut self) -> anyhow::Result<()> {
         let db = &self.flow.consumer_db;
         let backend = db.get_database_backend();
-        let probe: Vec<String> = self
-            .waiting
-            .iter()
-            .take(1000)
-            .map(|(e, _)| e.clone())
-            .collect();
-        if probe.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "SELECT event_id FROM event_inbox WHERE consumer = {} AND event_id IN ({})",
-            placeholders(backend, 1, 1),
-            placeholders(backend, 2, probe.len())
-        );
-        let mut values: Vec<sea_orm::Value> = vec![self.flow.group.clone().into()];
-        values.extend(probe.into_iter().map(Into::into));
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        let now = Instant::now();
-        let mut seen = std::collections::HashSet::new();
-        for row in rows {
-            seen.insert(row.try_get::<String>("", "event_id")?);
-        }
-        self.waiting.retain(|(event, order)| {
-            if seen.contains(event) {
-                self.applied.insert(order.clone(), now);
-                false
-            } else {
-                true
+        let mut skip = 0;
+        loop {
+            let probe: Vec<String> = self
+                .waiting
+                .iter()
+                .skip(skip)
+                .take(PROBE)
+                .map(|(e, _)| e.clone())
+                .collect();
+            if probe.is_empty() {
+                return Ok(());
             }
-        });
-        Ok(())
+            let sql = format!(
+                "SELECT event_id FROM event_inbox WHERE consumer = {} AND event_id IN ({})",
+                placeholders(backend, 1, 1),
+                placeholders(backend, 2, probe.len())
+            );
+            let probed = probe.len();
+            let mut values: Vec<sea_orm::Value> = vec![self.flow.group.clone().into()];
+            values.extend(probe.into_iter().map(Into::into));
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
+            let now = Instant::now();
+            let mut seen = std::collections::HashSet::new();
+            for row in rows {
+                seen.insert(row.try_get::<String>("", "event_id")?);
+            }
+            let found = seen.len();
+            let applied = &mut self.applied;
+            let mut i = 0;
+            self.waiting.retain(|(event, order)| {
+                i += 1;
+                if i > skip && i <= skip + probed && seen.contains(event) {
+                    applied.insert(order.clone(), now);
+                    false
+                } else {
+                    true
+                }
+            });
+            if found < probed {
+                return Ok(());
+            }
+            skip += probed - found;
+        }
     }
 }
 
@@ -605,30 +626,25 @@ impl Flow {
     /// latency, and the producing calls/s with their own latency.
     async fn measure(&self, name: &str, load: Load, args: &Args) -> Vec<Stats> {
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        let mut watcher = match Watcher::new(self, &tag).await {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                return vec![failed(name)];
-            }
-        };
-        let producing = Arc::new(AtomicBool::new(true));
+        let mut watcher = Watcher::new(self, &tag);
+        // Purchases answered, once the load is done.
+        let answered = Arc::new(AtomicUsize::new(usize::MAX));
         let started = Instant::now();
         let sent = {
-            let producing = producing.clone();
             let watch = async {
                 let mut drained_at = None;
                 loop {
                     let round = async {
-                        watcher.read_outbox().await?;
+                        watcher.read_stream().await?;
                         watcher.read_inbox().await
                     };
                     if let Err(e) = round.await {
                         eprintln!("{name}: watching: {e}");
                     }
-                    if !producing.load(Ordering::SeqCst) {
+                    let target = answered.load(Ordering::SeqCst);
+                    if target != usize::MAX {
                         let since = *drained_at.get_or_insert_with(Instant::now);
-                        if watcher.waiting.is_empty() || since.elapsed() > DRAIN_LIMIT {
+                        if watcher.applied.len() >= target || since.elapsed() > DRAIN_LIMIT {
                             return;
                         }
                     }
@@ -637,29 +653,31 @@ impl Flow {
             };
             let send = async {
                 let s = produce(&self.producer, &tag, load, args).await;
-                producing.store(false, Ordering::SeqCst);
+                answered.store(s.answered.len(), Ordering::SeqCst);
                 s
             };
             let (s, ()) = tokio::join!(send, watch);
             s
         };
         // Orders answered but never seen applied (or never seen in the outbox) are failures.
+        let us = |d: Duration| d.as_micros().min(u128::from(u32::MAX)) as u32;
         let mut latencies_us = Vec::with_capacity(sent.answered.len());
+        let mut relay_us = Vec::with_capacity(sent.answered.len());
         let mut missing = 0;
         let mut last = started;
         for (order, answered) in &sent.answered {
+            if let Some(at) = watcher.published.get(order) {
+                relay_us.push(us(at.saturating_duration_since(*answered)));
+            }
             match watcher.applied.get(order) {
                 Some(at) => {
                     last = last.max(*at);
-                    latencies_us.push(
-                        at.saturating_duration_since(*answered)
-                            .as_micros()
-                            .min(u128::from(u32::MAX)) as u32,
-                    );
+                    latencies_us.push(us(at.saturating_duration_since(*answered)));
                 }
                 None => missing += 1,
             }
         }
+        relay_us.sort_unstable();
         if missing > 0 {
             eprintln!("{name}: {missing} purchases never seen applied");
         }
@@ -686,7 +704,18 @@ impl Flow {
             vs_pgbench: false,
             versus: None,
         };
-        vec![calls.against_pgbench(), effects.against_pgbench()]
+        // The relay's share of the latency: commit -> seen on the stream.
+        let relay = Stats {
+            name: format!("{name}: published/s, commit -> on the stream ms"),
+            requests: relay_us.len(),
+            errors: 0,
+            elapsed: last - started,
+            latencies_us: relay_us,
+            postings_per_call: 0.0,
+            vs_pgbench: false,
+            versus: None,
+        };
+        vec![calls.against_pgbench(), relay, effects.against_pgbench()]
     }
 
     /// The rate at which the consumer, started on a backlog of `backlog` purchases, applies
@@ -737,18 +766,5 @@ impl Flow {
             anyhow::ensure!(now < limit, "{name}: only {n} of {backlog} applied");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-fn failed(name: &str) -> Stats {
-    Stats {
-        name: name.to_owned(),
-        requests: 0,
-        errors: 1,
-        elapsed: Duration::from_secs(1),
-        latencies_us: Vec::new(),
-        postings_per_call: 0.0,
-        vs_pgbench: false,
-        versus: None,
     }
 }
