@@ -105,3 +105,69 @@ fn completion(event: &Envelope, payload: &ev::ErasureCompleted) -> Result<Comple
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> ev::ErasureCompleted {
+        ev::ErasureCompleted {
+            service: "loyalty".into(),
+            customer: format!("customers/{}", uuid::Uuid::now_v7()),
+            erasure_event_id: uuid::Uuid::now_v7().to_string(),
+            complete_time: Some(prost_types::Timestamp {
+                seconds: 1_796_000_000,
+                nanos: 0,
+            }),
+            scrubbed_records: 0,
+        }
+    }
+
+    fn envelope() -> Envelope {
+        Envelope::new(
+            "loyalty",
+            types::ERASURE_COMPLETED,
+            "customers/x",
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_report_keeps_its_fields_and_the_events_id() {
+        let r = report();
+        let e = envelope();
+        let c = completion(&e, &r).expect("valid");
+        assert_eq!(c.customer.name(), r.customer);
+        assert_eq!(c.erasure_event_id.to_string(), r.erasure_event_id);
+        assert_eq!(c.event_id, e.id);
+        assert_eq!(c.complete_time.timestamp(), 1_796_000_000);
+        assert_eq!((c.service.as_str(), c.scrubbed_records), ("loyalty", 0));
+    }
+
+    #[test]
+    fn a_report_breaking_the_contract_is_an_error_naming_each_field() {
+        let broken = ev::ErasureCompleted {
+            customer: "tickets/1".into(),
+            erasure_event_id: "not-a-uuid".into(),
+            complete_time: None,
+            scrubbed_records: -1,
+            ..report()
+        };
+        let err = completion(&envelope(), &broken)
+            .expect_err("broken")
+            .to_string();
+        for field in [
+            "customer:",
+            "erasure_event_id:",
+            "complete_time:",
+            "scrubbed_records:",
+        ] {
+            assert!(err.contains(field), "{field} in {err}");
+        }
+        let negative = ev::ErasureCompleted {
+            scrubbed_records: -1,
+            ..report()
+        };
+        assert!(completion(&envelope(), &negative).is_err());
+    }
+}

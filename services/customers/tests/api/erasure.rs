@@ -418,3 +418,40 @@ async fn get_erasure_status_validates_its_input() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_erasure_from_before_erasures_were_recorded_takes_any_report() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let reporter = Reporter::of(&app);
+        let c = app.create(person("Li Wei", "li@example.com")).await;
+        app.erase(&c.name).await;
+        let erased = app.get(&c.name).await.expect("tombstone");
+        // As if erased before this release: no erasure row.
+        let db = sea_orm::Database::connect(app.storage.database_url.as_str())
+            .await
+            .expect("db");
+        db.execute_unprepared("DELETE FROM customer_erasures")
+            .await
+            .expect("forget the erasure row");
+        let old = app.erasure_status(&c.name).await.expect("status");
+        assert_eq!(old.erasure_event_id, "");
+        assert_eq!(old.erase_time, erased.delete_time);
+        assert_eq!(old.state, PENDING);
+        let answer = uuid::Uuid::now_v7().to_string();
+        reporter
+            .report(
+                "loyalty",
+                ev::ErasureCompleted {
+                    erasure_event_id: answer.clone(),
+                    ..done("loyalty", &old, 1)
+                },
+            )
+            .await;
+        let s = app
+            .erasure_status_until(&c.name, |s| service(s, "loyalty").state == COMPLETED)
+            .await;
+        assert_eq!(service(&s, "loyalty").erasure_event_id, answer);
+    })
+    .await;
+}
