@@ -284,3 +284,51 @@ async fn concurrent_writes_publish_only_what_committed() {
         app.assert_consistent().await;
     }
 }
+
+/// A back-dated purchase that raises the tier a later one earned at publishes its own
+/// PointsEarned, then one per re-rate top-up (reason "tier re-rate", the new multiplier).
+#[tokio::test]
+async fn a_back_dated_purchase_publishes_its_re_rates() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let mut tap = app.tap_events().await;
+        let c = new_customer();
+        let days = |n| Some(chrono::Utc::now() - chrono::TimeDelta::days(n));
+        let cl = &mut app.client;
+        cl.earn(purchase_at(&c, "o-late", 10_000, days(10)))
+            .await
+            .expect("later purchase, at regular");
+        cl.earn(purchase_at(&c, "o-early", 100_000, days(20)))
+            .await
+            .expect("earlier purchase");
+        let got = app.published(&mut tap).await;
+        let earned: Vec<(&str, i64, &str, i32)> = got
+            .iter()
+            .filter_map(|e| match payload(e) {
+                Payload::PointsEarned(p) => Some((
+                    p.order_id.as_str(),
+                    p.points,
+                    p.reason.as_str(),
+                    p.multiplier_permille,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            earned,
+            [
+                ("o-late", 100, "", 1000),
+                ("o-early", 1000, "", 1000),
+                ("o-late", 25, "tier re-rate", 1250),
+            ],
+            "{got:#?}"
+        );
+        assert_eq!(
+            tier_changed(got.last().expect("events")),
+            ("regular", "silver", ev::TierChangeReason::Earned)
+        );
+        assert_eq!(app.balance(&c).await.lifetime_earned, 1125);
+        app.assert_consistent().await;
+    })
+    .await;
+}
