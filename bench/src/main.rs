@@ -71,7 +71,7 @@ pub struct Args {
         long,
         env = "CRM_BENCH_EVENTS_CONSUMERS",
         value_delimiter = ',',
-        default_value = "bench"
+        default_value = "bench,loyalty"
     )]
     pub events_consumers: Vec<events::ConsumerKind>,
     /// Purchases per second of the open-loop purchase -> effect scenarios.

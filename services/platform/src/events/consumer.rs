@@ -2,8 +2,10 @@
 //!
 //! The deliveries of one read (up to `consumer_batch`) are applied in one transaction: the
 //! inbox rows (consumer group, event id) of all of them, written with one statement, and the
-//! handler's effects for each, in stream order; it commits (one WAL flush for the batch),
+//! handler's effects for each (order below); it commits (one WAL flush for the batch),
 //! then the entries are acknowledged with one `XACK`. So:
+//! - within a batch, events are applied grouped by subject in subject order, each subject's
+//!   in stream order, so handlers locking their subject's rows lock in one global order;
 //! - a delivery seen again (ack lost, entry reclaimed, two replicas racing, a second copy in
 //!   the same read) finds its inbox row and is only acknowledged; on PostgreSQL the second
 //!   insert waits for the first transaction, so two replicas never both apply it (their
@@ -286,9 +288,15 @@ impl<H: Handler> Consumer<H> {
                 return Err(e);
             }
         };
+        // By subject, each subject's events in stream order (a stable sort; events of
+        // different subjects have no order to keep): handlers that lock their subject's rows
+        // take them in one global order, so two batches, or a batch and a writer that locks
+        // in that order, wait for each other instead of deadlocking.
+        let mut in_order: Vec<&Envelope> = batch.iter().map(|(_, e)| e).collect();
+        in_order.sort_by(|a, b| a.subject.cmp(&b.subject));
         let work = async {
             let mut outcomes = Vec::with_capacity(batch.len());
-            for (_, event) in batch {
+            for event in in_order {
                 // A second copy of an event in one read finds its id taken by the first.
                 if fresh.remove(&event.id) {
                     let span = event.span(self.group());
