@@ -76,6 +76,9 @@ struct Flow {
     /// Where the consumer's inbox is.
     consumer_db: DatabaseConnection,
     group: String,
+    /// Counts the effects of orders `LIKE $1` in the consumer's database (checked after
+    /// each load: every purchase seen applied must have its effect).
+    effects_sql: &'static str,
 }
 
 /// The consumers a run measures purchase -> effect with.
@@ -287,15 +290,10 @@ impl Bench {
             let consumer_url = database_url().await?;
             // A backlog first, then the consumer: how fast it catches up.
             let backlog = args.events_backlog;
-            let sent = produce(
-                &producer,
-                &format!("backlog{prefix}"),
-                Load::Count(backlog),
-                args,
-            )
-            .await;
+            let backlog_tag = format!("backlog{prefix}");
+            let sent = produce(&producer, &backlog_tag, Load::Count(backlog), args).await;
             anyhow::ensure!(sent.errors == 0, "{} backlog purchases failed", sent.errors);
-            let (consumer_db, group) = match kind {
+            let (consumer_db, group, effects_sql) = match kind {
                 ConsumerKind::Bench => {
                     let db = connect(&consumer_url).await?;
                     crm_platform::db::migrate::<BenchConsumerSchema>(&db).await?;
@@ -307,7 +305,11 @@ impl Bench {
                     settings_for(&mut s.platform, &consumer_url, args, &prefix);
                     let events = Events::new(&s.platform.events, "bench", db.clone())?;
                     events.start_consumer(&mut jobs, "customers", "points", BenchPoints);
-                    (db, "bench.points".to_owned())
+                    (
+                        db,
+                        "bench.points".to_owned(),
+                        "SELECT COUNT(*) AS n FROM bench_points WHERE order_id LIKE $1",
+                    )
                 }
                 ConsumerKind::Loyalty => {
                     let mut s = crm_loyalty::Settings::load(None)?;
@@ -317,6 +319,7 @@ impl Bench {
                     (
                         connect(&consumer_url).await?,
                         "loyalty.customers".to_owned(),
+                        "SELECT COUNT(*) AS n FROM loyalty_orders WHERE order_id LIKE $1 AND earned > 0",
                     )
                 }
             };
@@ -326,9 +329,13 @@ impl Bench {
                 tap,
                 consumer_db,
                 group,
+                effects_sql,
             };
             if args.wants(&names[0]) {
-                catch_up.push(flow.catch_up(&names[0], backlog as u64).await?);
+                catch_up.push(
+                    flow.catch_up(&names[0], &backlog_tag, backlog as u64)
+                        .await?,
+                );
             }
             flows.push(flow);
         }
@@ -681,6 +688,18 @@ impl Flow {
         if missing > 0 {
             eprintln!("{name}: {missing} purchases never seen applied");
         }
+        let seen = latencies_us.len();
+        match self.effects(&tag).await {
+            Ok(n) if n == seen => {}
+            Ok(n) => {
+                eprintln!("{name}: {seen} purchases applied, {n} with their effect");
+                missing += seen.abs_diff(n);
+            }
+            Err(e) => {
+                eprintln!("{name}: counting effects: {e}");
+                missing += seen;
+            }
+        }
         latencies_us.sort_unstable();
         let mut calls = sent.call_latencies_us;
         calls.sort_unstable();
@@ -718,9 +737,28 @@ impl Flow {
         vec![calls.against_pgbench(), relay, effects.against_pgbench()]
     }
 
+    /// Effects of the orders tagged `tag` in the consumer's database.
+    async fn effects(&self, tag: &str) -> anyhow::Result<usize> {
+        let db = &self.consumer_db;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => self.effects_sql.to_owned(),
+            _ => self.effects_sql.replace("$1", "?"),
+        };
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [format!("{tag}-%").into()],
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no count"))?;
+        Ok(row.try_get::<i64>("", "n")? as usize)
+    }
+
     /// The rate at which the consumer, started on a backlog of `backlog` purchases, applies
     /// them: from the first inbox row seen to the last (its start-up is not counted).
-    async fn catch_up(&self, name: &str, backlog: u64) -> anyhow::Result<Stats> {
+    async fn catch_up(&self, name: &str, tag: &str, backlog: u64) -> anyhow::Result<Stats> {
         let db = &self.consumer_db;
         let backend = db.get_database_backend();
         let count = || async {
@@ -751,6 +789,11 @@ impl Flow {
                 let (t0, n0) = first.unwrap_or((now, n));
                 let elapsed = (now - t0).max(Duration::from_millis(1));
                 eprintln!("{name}: {backlog} applied, {} in {elapsed:?}", n - n0);
+                let effects = self.effects(tag).await?;
+                anyhow::ensure!(
+                    effects == backlog as usize,
+                    "{name}: {backlog} applied, {effects} with their effect"
+                );
                 return Ok(Stats {
                     name: format!("{name} of {backlog}: applied/s"),
                     requests: (n - n0) as usize,
