@@ -1,4 +1,7 @@
 //! A service stopped or killed mid-flow and restarted on the same storage.
+mod backbone;
+mod load;
+
 use crate::harness::{Deadline, Service, Suite, Topology, on_every_topology};
 use crate::steps::{complaint, score};
 use crm_proto::tickets as tpb;
