@@ -27,10 +27,11 @@ async fn a_purchase_earns_points_once_at_the_tier_multiplier(mut s: Suite) {
     s.await_available(&wei, 6_000 + 150, ARRIVAL).await;
 
     let earns = s.transactions(&wei, &[TransactionKind::Earn]).await;
-    let per_order: Vec<(&str, i64)> = earns
+    let mut per_order: Vec<(&str, i64)> = earns
         .iter()
         .map(|t| (t.order_id.as_str(), t.wallet_delta))
         .collect();
+    per_order.sort();
     assert_eq!(per_order, [("order-1", 6_000), ("order-2", 150)]);
     s.assert_ledger_consistent(&wei).await;
 }

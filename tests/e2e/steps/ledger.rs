@@ -8,7 +8,7 @@ use std::time::Duration;
 const MAX_TRANSACTIONS: usize = 20_000;
 
 impl Suite {
-    /// Every transaction of `customer` of the `kinds` (empty: all), oldest first.
+    /// Every transaction of `customer` of the `kinds` (empty: all), newest first.
     pub async fn transactions(
         &mut self,
         customer: &str,
