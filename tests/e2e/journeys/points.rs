@@ -36,26 +36,27 @@ async fn a_purchase_earns_points_once_at_the_tier_multiplier(mut s: Suite) {
     s.assert_ledger_consistent(&wei).await;
 }
 
-/// Orders loaded after the fact earn as of their purchase time: two orders of the last year,
-/// recorded newest first, make Fang gold (the older one made her silver, so the newer one
-/// earns x1.25: 3,000 + 3,750), while Ming's single bigger order of 380 days ago is
-/// outside the 365-day tier window (its points count, its tier does not). Today's purchase
-/// then earns at each one's tier.
+/// Orders loaded after the fact earn as of their purchase time. Fang's two orders of the
+/// last year, recorded newest first: 1,000 yuan 300 days ago made her silver, so 4,000 yuan
+/// 200 days ago earns x1.25 (1,000 + 5,000 = 6,000, gold). Rated in arrival order they
+/// would give 5,250, without re-rating the newer one 5,000. Ming's single bigger order of
+/// 380 days ago is outside the 365-day tier window: its points count, its tier does not.
+/// Today's purchase then earns at each one's tier.
 async fn a_year_of_past_orders_gives_todays_tier(mut s: Suite) {
     let fang = s.create_customer("Fang").await;
     let ming = s.create_customer("Ming").await;
-    s.record(&fang, purchase("order-200", 300_000, Some(days_ago(200))))
+    s.record(&fang, purchase("order-200", 400_000, Some(days_ago(200))))
         .await;
-    s.record(&fang, purchase("order-300", 300_000, Some(days_ago(300))))
+    s.record(&fang, purchase("order-300", 100_000, Some(days_ago(300))))
         .await;
     s.record(&ming, purchase("order-380", 600_000, Some(days_ago(380))))
         .await;
-    s.await_available(&fang, 3_000 + 3_750, ARRIVAL).await;
+    s.await_available(&fang, 1_000 + 5_000, ARRIVAL).await;
     s.await_available(&ming, 6_000, ARRIVAL).await;
     let (fang_tier, ming_tier) = (s.tier_status(&fang).await, s.tier_status(&ming).await);
     assert_eq!(
         (fang_tier.tier.as_str(), fang_tier.qualifying_points),
-        ("gold", 6_750)
+        ("gold", 6_000)
     );
     assert_eq!(
         (ming_tier.tier.as_str(), ming_tier.qualifying_points),
@@ -64,7 +65,7 @@ async fn a_year_of_past_orders_gives_todays_tier(mut s: Suite) {
 
     s.record(&fang, purchase("order-f1", 10_000, None)).await;
     s.record(&ming, purchase("order-m1", 10_000, None)).await;
-    s.await_available(&fang, 6_750 + 150, ARRIVAL).await;
+    s.await_available(&fang, 6_000 + 150, ARRIVAL).await;
     s.await_available(&ming, 6_000 + 100, ARRIVAL).await;
     s.assert_ledger_consistent(&fang).await;
     s.assert_ledger_consistent(&ming).await;
