@@ -1,5 +1,6 @@
 //! What a journey does, one public RPC per step: the request builders shared by the tests.
 mod activities;
+mod erasure;
 mod ledger;
 
 pub use activities::{days_ago, purchase, refund};

@@ -83,8 +83,15 @@ async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: Suite) {
     let ledger_before = s.transactions(&wei, &[]).await;
 
     s.erase(&wei).await;
-    s.await_erasure_completed(&wei, &["loyalty", "tickets"], ARRIVAL)
+    let status = s
+        .await_erasure_completed(&wei, &["loyalty", "tickets"], ARRIVAL)
         .await;
+    for service in &status.services {
+        assert!(
+            service.scrubbed_records > 0,
+            "both held Wei's texts: {status:?}"
+        );
+    }
 
     let ledger = s.transactions(&wei, &[]).await;
     let amounts = |l: &[lpb::Transaction]| -> Vec<(i32, i64)> {

@@ -58,7 +58,8 @@ impl Suite {
         loop {
             let status = self.erasure_status(customer).await;
             if status.state == completed {
-                let reported: Vec<&str> = status.services.iter().map(|s| s.service.as_str()).collect();
+                let reported: Vec<&str> =
+                    status.services.iter().map(|s| s.service.as_str()).collect();
                 assert_eq!(reported, services, "{status:?}");
                 for s in &status.services {
                     assert_eq!(s.state, completed, "{status:?}");
@@ -67,7 +68,10 @@ impl Suite {
                 }
                 return status;
             }
-            assert!(!deadline.passed(), "erasure of {customer} still pending: {status:?}");
+            assert!(
+                !deadline.passed(),
+                "erasure of {customer} still pending: {status:?}"
+            );
             deadline.wait().await;
         }
     }
