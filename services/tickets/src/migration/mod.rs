@@ -12,4 +12,6 @@ crm_platform::migrator!(Migrator: [
     m20261201_000003_survey_answers::Migration,
     m20261201_000004_range_scan_indexes::Migration,
     m20261201_000005_record_columns::Migration,
+    crm_platform::events::CreateEventOutbox,
+    crm_platform::events::CreateEventInbox,
 ]);
