@@ -72,17 +72,43 @@ impl TestApp {
                             format!("COALESCE(CAST(\"{c}\" AS TEXT), '')")
                         })
                         .collect();
-                    format!("SELECT {} AS r FROM \"{table}\"", each.join(" || '|' || "))
+                    format!(
+                        "SELECT CAST({} AS BLOB) AS r FROM \"{table}\"",
+                        each.join(" || '|' || ")
+                    )
                 }
-                _ => format!("SELECT CAST(x AS TEXT) AS r FROM \"{table}\" x"),
+                _ => {
+                    // bytea shows as hex in a row's text: its bytes as escaped text besides.
+                    let cols = db
+                        .query_all_raw(Statement::from_string(
+                            backend,
+                            format!(
+                                "SELECT column_name::text AS c FROM information_schema.columns \
+                                 WHERE table_schema = current_schema() AND table_name = '{table}' \
+                                 AND data_type = 'bytea'"
+                            ),
+                        ))
+                        .await
+                        .expect("columns");
+                    let mut each = vec!["CAST(x AS TEXT)".to_owned()];
+                    for c in &cols {
+                        let c: String = c.try_get("", "c").expect("column");
+                        each.push(format!("COALESCE(encode(x.\"{c}\", 'escape'), '')"));
+                    }
+                    format!(
+                        "SELECT convert_to({}, 'UTF8') AS r FROM \"{table}\" x",
+                        each.join(" || '|' || ")
+                    )
+                }
             };
             for r in db
                 .query_all_raw(Statement::from_string(backend, rows_sql))
                 .await
                 .expect("rows")
             {
-                let text: String = r.try_get("", "r").expect("row text");
-                out.push_str(&text);
+                // Bytes (encoded events hold text too), read leniently.
+                let bytes: Vec<u8> = r.try_get("", "r").expect("row text");
+                out.push_str(&String::from_utf8_lossy(&bytes));
                 out.push('\n');
             }
         }
