@@ -69,8 +69,9 @@ impl Handler for CustomerFacts {
 }
 
 impl TicketsService {
-    /// Files every ticket of `losers` under `survivor`, a page at a time, each with a system
-    /// note; returns how many moved. A repeat finds nothing left to move.
+    /// Files every ticket of `losers` under `survivor` (or the customer it was merged into
+    /// since), a page at a time, each with a system note, and records the merges; returns
+    /// how many moved. A repeat finds nothing left to move.
     pub async fn repoint_customer_tickets(
         &self,
         txn: &DatabaseTransaction,
@@ -78,8 +79,11 @@ impl TicketsService {
         survivor: CustomerId,
     ) -> Result<u64, Error> {
         let now = now();
+        // Merged away itself since (that merge's event handled first): its survivor.
+        let survivor = store::final_survivor(txn, survivor).await?;
         let mut moved = 0;
         for &loser in losers.iter().filter(|&&l| l != survivor) {
+            store::record_merge(txn, loser, survivor, now).await?;
             let note = format!("Customer {loser} merged into {survivor}: ticket moved to {survivor}.");
             // Moved tickets leave the loser, so each page starts from the first left.
             loop {

@@ -2,7 +2,7 @@
 //! time, re-pointed to another customer, or scrubbed of every text a person wrote or that
 //! names one (the ids, statuses, times and scores stay). Each page is a few statements
 //! whatever its size, and a page is bounded, so a customer with 10k tickets is 20 pages.
-use super::entities::{message, satisfaction, ticket};
+use super::entities::{customer_merge, message, satisfaction, ticket};
 use super::lists;
 use crate::domain::{CustomerId, TicketId};
 use chrono::{DateTime, Utc};
@@ -112,4 +112,41 @@ pub async fn scrub_tickets(
     });
     Keys::delete_many().filter(about).exec(conn).await?;
     Ok(changed)
+}
+
+/// Longest chain of merges [`final_survivor`] follows (a cycle cannot form, customers
+/// refuses merging a merged-away customer; this only bounds the walk).
+const MAX_MERGE_CHAIN: usize = 64;
+
+/// Records that `loser` was merged into `survivor` (a repeat changes nothing).
+pub async fn record_merge(
+    conn: &impl ConnectionTrait,
+    loser: CustomerId,
+    survivor: CustomerId,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    customer_merge::Entity::insert(customer_merge::ActiveModel {
+        loser: sea_orm::Set(loser.0),
+        survivor: sea_orm::Set(survivor.0),
+        merge_time: sea_orm::Set(now),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// `survivor`, or the customer it was merged into since (following recorded merges).
+pub async fn final_survivor(
+    conn: &impl ConnectionTrait,
+    survivor: CustomerId,
+) -> Result<CustomerId, Error> {
+    let mut at = survivor;
+    for _ in 0..MAX_MERGE_CHAIN {
+        match customer_merge::Entity::find_by_id(at.0).one(conn).await? {
+            Some(m) if m.survivor != at.0 => at = CustomerId(m.survivor),
+            _ => break,
+        }
+    }
+    Ok(at)
 }

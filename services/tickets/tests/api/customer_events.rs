@@ -189,6 +189,33 @@ async fn a_merge_moves_the_losers_tickets_to_the_survivor_once_with_a_note() {
 }
 
 #[tokio::test]
+async fn merges_handled_out_of_order_file_tickets_under_the_final_survivor() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let (a, b, c) = (new_customer(), new_customer(), new_customer());
+        let of_a = app.create(ticket(&a, pb::Category::Inquiry)).await;
+        let of_b = app.create(ticket(&b, pb::Category::Inquiry)).await;
+        // B was merged into C after A into B, but C's event is handled first.
+        app.feed(&c, merged(&c, &[&b])).await;
+        app.feed(&b, merged(&b, &[&a])).await;
+        eventually("A's ticket moved", || {
+            let mut client = app.client.clone();
+            let name = of_a.name.clone();
+            let a = a.clone();
+            async move {
+                let t = client.get_ticket(pb::GetTicketRequest { name }).await;
+                t.expect("get").into_inner().customer != a
+            }
+        })
+        .await;
+        assert_eq!(app.get(&of_a.name).await.customer, c, "the final survivor");
+        assert_eq!(app.get(&of_b.name).await.customer, c);
+        assert!(app.tickets_of(&b).await.is_empty(), "nothing under a merged-away customer");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_loser_with_ten_thousand_tickets_moves_in_pages() {
     each_backend(|backend| async move {
         use sea_orm::TransactionTrait;

@@ -299,7 +299,7 @@ async fn the_sla_job_publishes_each_breach_once() {
         claimed += app.service.run_sla_check(at).await.expect("again").breaches;
         // Every ticket breaches (the tap's marker tickets too): one event per breach claimed.
         let events = app.published(&mut tap).await;
-        let mut breached: Vec<_> = payloads(&events)
+        let breached: Vec<_> = payloads(&events)
             .into_iter()
             .map(|p| match p {
                 Payload::TicketSlaBreached(b) => {
