@@ -322,6 +322,14 @@ async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
             .expect("answer")
             .expect("stored");
         assert_eq!((answer.goodwill_points, answer.goodwill_pending), (100, false));
+        // What keeps two replicas from handing one answer over twice: settling is
+        // conditional on the answer still pending.
+        assert!(
+            !crm_tickets::store::settle_goodwill(db, &answer)
+                .await
+                .expect("settle"),
+            "a settled answer is not settled again"
+        );
         let notes = app
             .messages(&t.name)
             .await
