@@ -58,7 +58,9 @@ impl Service for Tickets {
         tokio::spawn(async move {
             match hand_over.hand_over_pending_goodwill().await {
                 Ok(0) => {}
-                Ok(handed) => tracing::info!(handed, "pending goodwill handed to loyalty as events"),
+                Ok(handed) => {
+                    tracing::info!(handed, "pending goodwill handed to loyalty as events")
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "pending goodwill hand-over failed; retried at the next start")
                 }

@@ -27,9 +27,8 @@ impl CustomerFacts {
 }
 
 fn customer(field: &str, name: &str) -> Result<CustomerId, Error> {
-    CustomerId::parse_name(name).map_err(|e| {
-        Error::internal(anyhow::anyhow!("{field} {name:?} is no customer name: {e}"))
-    })
+    CustomerId::parse_name(name)
+        .map_err(|e| Error::internal(anyhow::anyhow!("{field} {name:?} is no customer name: {e}")))
 }
 
 impl Handler for CustomerFacts {
@@ -46,7 +45,10 @@ impl Handler for CustomerFacts {
                     .iter()
                     .map(|l| customer("loser", l))
                     .collect::<Result<Vec<_>, _>>()?;
-                let moved = self.0.repoint_customer_tickets(txn, &losers, survivor).await?;
+                let moved = self
+                    .0
+                    .repoint_customer_tickets(txn, &losers, survivor)
+                    .await?;
                 tracing::info!(survivor = %m.survivor, losers = losers.len(), moved, "merged customers' tickets re-pointed");
                 Ok(())
             }
@@ -84,7 +86,8 @@ impl TicketsService {
         let mut moved = 0;
         for &loser in losers.iter().filter(|&&l| l != survivor) {
             store::record_merge(txn, loser, survivor, now).await?;
-            let note = format!("Customer {loser} merged into {survivor}: ticket moved to {survivor}.");
+            let note =
+                format!("Customer {loser} merged into {survivor}: ticket moved to {survivor}.");
             // Moved tickets leave the loser, so each page starts from the first left.
             loop {
                 let page = store::tickets_of_customer(txn, loser, None, PAGE).await?;

@@ -16,11 +16,17 @@ pub async fn insert_message(conn: &impl ConnectionTrait, m: &Message) -> Result<
 }
 
 /// Inserts `messages` in one statement (callers bound how many).
-pub async fn insert_messages(conn: &impl ConnectionTrait, messages: &[Message]) -> Result<(), Error> {
+pub async fn insert_messages(
+    conn: &impl ConnectionTrait,
+    messages: &[Message],
+) -> Result<(), Error> {
     if messages.is_empty() {
         return Ok(());
     }
-    let rows = messages.iter().map(message_row).collect::<Result<Vec<_>, _>>()?;
+    let rows = messages
+        .iter()
+        .map(message_row)
+        .collect::<Result<Vec<_>, _>>()?;
     message::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await?;

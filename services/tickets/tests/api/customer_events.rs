@@ -47,7 +47,9 @@ impl TestApp {
         let backend = db.get_database_backend();
         let tables_sql = match backend {
             DatabaseBackend::Sqlite => "SELECT name AS t FROM sqlite_master WHERE type = 'table'",
-            _ => "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()",
+            _ => {
+                "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()"
+            }
         };
         let mut out = String::new();
         for row in db
@@ -120,15 +122,21 @@ impl TestApp {
 async fn a_merge_moves_the_losers_tickets_to_the_survivor_once_with_a_note() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
-        let (survivor, loser, other_loser, bystander) =
-            (new_customer(), new_customer(), new_customer(), new_customer());
+        let (survivor, loser, other_loser, bystander) = (
+            new_customer(),
+            new_customer(),
+            new_customer(),
+            new_customer(),
+        );
         let mut moved = Vec::new();
         for c in [&loser, &loser, &other_loser] {
             moved.push(app.create(ticket(c, pb::Category::Inquiry)).await);
         }
         let own = app.create(ticket(&survivor, pb::Category::Inquiry)).await;
         let kept = app.create(ticket(&bystander, pb::Category::Inquiry)).await;
-        let event = app.feed(&survivor, merged(&survivor, &[&loser, &other_loser])).await;
+        let event = app
+            .feed(&survivor, merged(&survivor, &[&loser, &other_loser]))
+            .await;
         eventually("the losers' tickets moved", || {
             let mut c = app.client.clone();
             let survivor = survivor.clone();
@@ -182,7 +190,11 @@ async fn a_merge_moves_the_losers_tickets_to_the_survivor_once_with_a_note() {
             );
         }
         assert!(app.tickets_of(&loser).await.is_empty());
-        assert_eq!(app.get(&own.name).await.etag, own.etag, "the survivor's own stay");
+        assert_eq!(
+            app.get(&own.name).await.etag,
+            own.etag,
+            "the survivor's own stay"
+        );
         assert_eq!(app.get(&kept.name).await.customer, bystander);
     })
     .await;
@@ -210,7 +222,10 @@ async fn merges_handled_out_of_order_file_tickets_under_the_final_survivor() {
         .await;
         assert_eq!(app.get(&of_a.name).await.customer, c, "the final survivor");
         assert_eq!(app.get(&of_b.name).await.customer, c);
-        assert!(app.tickets_of(&b).await.is_empty(), "nothing under a merged-away customer");
+        assert!(
+            app.tickets_of(&b).await.is_empty(),
+            "nothing under a merged-away customer"
+        );
     })
     .await;
 }
@@ -290,20 +305,45 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
         let written = |who: &str| pb::Ticket {
             subject: format!("{who}: kettle leaks"),
             description: format!("Call {who} back"),
-            tags: vec![if who == SECRET { "call-13800138000" } else { "bystander" }.into()],
+            tags: vec![
+                if who == SECRET {
+                    "call-13800138000"
+                } else {
+                    "bystander"
+                }
+                .into(),
+            ],
             ..ticket(&customer, pb::Category::Complaint)
         };
         let t = app.create(written(SECRET)).await;
-        app.reply(&t.name, &customer, pb::MessageKind::PublicReply, &format!("I am {SECRET}"))
+        app.reply(
+            &t.name,
+            &customer,
+            pb::MessageKind::PublicReply,
+            &format!("I am {SECRET}"),
+        )
+        .await
+        .expect("customer reply");
+        app.reply(
+            &t.name,
+            &agent.name,
+            pb::MessageKind::InternalNote,
+            &format!("{SECRET} sounds upset"),
+        )
+        .await
+        .expect("note");
+        app.reply(
+            &t.name,
+            &agent.name,
+            pb::MessageKind::PublicReply,
+            &format!("Dear {SECRET}"),
+        )
+        .await
+        .expect("agent reply");
+        let solved = app
+            .status(&t.name, pb::Status::Solved)
             .await
-            .expect("customer reply");
-        app.reply(&t.name, &agent.name, pb::MessageKind::InternalNote, &format!("{SECRET} sounds upset"))
-            .await
-            .expect("note");
-        app.reply(&t.name, &agent.name, pb::MessageKind::PublicReply, &format!("Dear {SECRET}"))
-            .await
-            .expect("agent reply");
-        let solved = app.status(&t.name, pb::Status::Solved).await.expect("solve");
+            .expect("solve");
         app.client
             .submit_satisfaction(pb::SubmitSatisfactionRequest {
                 name: t.name.clone(),
@@ -332,7 +372,9 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             .await;
         let mut tap = app.tap_events().await;
 
-        let event = app.feed(&customer, erased(&customer, &[&merged_away])).await;
+        let event = app
+            .feed(&customer, erased(&customer, &[&merged_away]))
+            .await;
         eventually("the ticket scrubbed", || {
             let mut c = app.client.clone();
             let name = t.name.clone();
@@ -365,7 +407,11 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
         for name in [&t.name, &old.name] {
             let now = app.get(name).await;
             assert_eq!(
-                (now.subject.as_str(), now.description.as_str(), now.tags.len()),
+                (
+                    now.subject.as_str(),
+                    now.description.as_str(),
+                    now.tags.len()
+                ),
                 (crm_tickets::store::ERASED, crm_tickets::store::ERASED, 0)
             );
             for m in app.messages(name).await {
@@ -395,7 +441,10 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             (answer.overall, answer.comment.as_str()),
             (2, crm_tickets::store::ERASED)
         );
-        assert_eq!(app.get(&other.name).await.subject, "Bystander Text: kettle leaks");
+        assert_eq!(
+            app.get(&other.name).await.subject,
+            "Bystander Text: kettle leaks"
+        );
         let text = app.database_text().await;
         assert!(text.contains("Bystander Text"), "the dump reads the rows");
         for piece in ["Wei Li", "13800138000"] {
@@ -438,10 +487,14 @@ async fn an_erasure_of_a_customer_without_tickets_is_answered_with_nothing_scrub
         let deadline = std::time::Instant::now() + crate::event_tap::PATIENCE;
         let done = loop {
             assert!(std::time::Instant::now() < deadline, "no ErasureCompleted");
-            let found = app.published(&mut tap).await.into_iter().find_map(|e| match e.payload {
-                Some(Payload::ErasureCompleted(d)) => Some(d),
-                _ => None,
-            });
+            let found = app
+                .published(&mut tap)
+                .await
+                .into_iter()
+                .find_map(|e| match e.payload {
+                    Some(Payload::ErasureCompleted(d)) => Some(d),
+                    _ => None,
+                });
             if let Some(d) = found {
                 break d;
             }

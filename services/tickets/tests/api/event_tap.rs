@@ -18,7 +18,8 @@ pub struct EventTap {
 
 impl TestApp {
     fn events_settings(&self) -> crm_platform::config::EventsSettings {
-        let settings = crm_platform::testing::settings::<crm_tickets::Tickets>(&self.storage, |_| {});
+        let settings =
+            crm_platform::testing::settings::<crm_tickets::Tickets>(&self.storage, |_| {});
         crm_platform::app::ServiceSettings::platform(&settings)
             .events
             .clone()
@@ -106,13 +107,20 @@ impl EventTap {
 fn decode(envelope: &Envelope) -> ev::Event {
     let e = ev::Event::decode(envelope.payload.as_slice()).expect("data is an encoded Event");
     assert_eq!(e.id, envelope.id.to_string());
-    assert_eq!((e.source.as_str(), envelope.source.as_str()), ("tickets", "tickets"));
+    assert_eq!(
+        (e.source.as_str(), envelope.source.as_str()),
+        ("tickets", "tickets")
+    );
     assert_eq!(e.r#type, envelope.event_type);
     assert_eq!(e.subject, envelope.subject);
     assert_eq!(e.time, Some(to_timestamp(envelope.time)));
     assert_eq!(envelope.content_type, PROTOBUF);
     let payload = e.payload.as_ref().expect("a payload");
-    assert_eq!(payload.event_type(), e.r#type, "type names the payload case");
+    assert_eq!(
+        payload.event_type(),
+        e.r#type,
+        "type names the payload case"
+    );
     e
 }
 

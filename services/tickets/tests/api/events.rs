@@ -113,8 +113,10 @@ async fn each_ticket_mutation_publishes_exactly_its_events() {
                 (types::TICKET_SOLVED, name)
             ]
         );
-        let [Payload::TicketStatusChanged(moved), Payload::TicketSolved(s)] =
-            &payloads(&events)[..]
+        let [
+            Payload::TicketStatusChanged(moved),
+            Payload::TicketSolved(s),
+        ] = &payloads(&events)[..]
         else {
             panic!("{events:?}")
         };
@@ -180,13 +182,19 @@ async fn each_ticket_mutation_publishes_exactly_its_events() {
                 (types::SATISFACTION_SUBMITTED, name)
             ]
         );
-        let [Payload::TicketStatusChanged(reopened), Payload::SatisfactionSubmitted(answered)] =
-            &payloads(&events)[..]
+        let [
+            Payload::TicketStatusChanged(reopened),
+            Payload::SatisfactionSubmitted(answered),
+        ] = &payloads(&events)[..]
         else {
             panic!("{events:?}")
         };
         assert_eq!(
-            (reopened.from_status, reopened.to_status, reopened.actor.as_str()),
+            (
+                reopened.from_status,
+                reopened.to_status,
+                reopened.actor.as_str()
+            ),
             (pb::Status::Solved as i32, pb::Status::Open as i32, "")
         );
         assert_eq!(
@@ -253,8 +261,13 @@ async fn a_good_score_earns_no_goodwill_and_an_answer_without_goodwill_configure
         })
         .await;
         let mut tap = app.tap_events().await;
-        let t = app.create(ticket(&new_customer(), pb::Category::Complaint)).await;
-        let solved = app.status(&t.name, pb::Status::Solved).await.expect("solve");
+        let t = app
+            .create(ticket(&new_customer(), pb::Category::Complaint))
+            .await;
+        let solved = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve");
         let s = app
             .survey(&t.name, &solved.survey_token, 1)
             .await
@@ -286,7 +299,9 @@ async fn the_sla_job_publishes_each_breach_once() {
         let mut app = spawn_app(backend).await;
         let replica = spawn_app_with(app.storage.clone(), |_| {}).await;
         let mut tap = app.tap_events().await;
-        let t = app.create(ticket(&new_customer(), pb::Category::Complaint)).await;
+        let t = app
+            .create(ticket(&new_customer(), pb::Category::Complaint))
+            .await;
         app.published(&mut tap).await;
         let at = chrono::Utc::now() + chrono::Duration::days(30);
         let (a, b) = tokio::join!(
@@ -304,7 +319,12 @@ async fn the_sla_job_publishes_each_breach_once() {
             .map(|p| match p {
                 Payload::TicketSlaBreached(b) => {
                     assert_eq!(b.breach_time, Some(ts(at)));
-                    (b.ticket, b.target, b.policy, b.due_time.map(|d| (d.seconds, d.nanos)))
+                    (
+                        b.ticket,
+                        b.target,
+                        b.policy,
+                        b.due_time.map(|d| (d.seconds, d.nanos)),
+                    )
                 }
                 other => panic!("only breaches: {other:?}"),
             })
