@@ -273,6 +273,54 @@ async fn a_low_score_with_loyalty_down_earns_goodwill_all_the_same() {
 }
 
 #[tokio::test]
+async fn a_low_scores_goodwill_reaches_loyalty_over_the_backbone_once() {
+    each_backend(|backend| async move {
+        let storage = Storage::fresh(backend).await;
+        // Loyalty reads the tickets stream of this storage's bus (same key prefix); tickets
+        // is not told where loyalty is, so nothing but the event can carry the award.
+        let lstorage = Storage {
+            cache_prefix: storage.cache_prefix.clone(),
+            ..Storage::fresh(backend).await
+        };
+        let (lport, _lstop) = loyalty(&lstorage, 0).await;
+        let mut app = spawn_app_with(storage, |_| {}).await;
+        let customer = new_customer();
+        let t = app
+            .create(ticket(&customer, pb::Category::Complaint))
+            .await;
+        let solved = app
+            .status(&t.name, pb::Status::Solved)
+            .await
+            .expect("solve");
+        let s = app
+            .survey(&t.name, &solved.survey_token, 1)
+            .await
+            .expect("answer");
+        assert_eq!(s.goodwill_points, 100);
+        let mut l = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{lport}"))
+            .await
+            .expect("connect loyalty");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let balance = l
+                .get_balance(lpb::GetBalanceRequest {
+                    customer: customer.clone(),
+                })
+                .await
+                .map(|b| b.into_inner().available)
+                .unwrap_or(0);
+            if balance == 100 {
+                break;
+            }
+            assert!(balance < 100, "awarded more than once: {balance}");
+            assert!(std::time::Instant::now() < deadline, "goodwill never arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
     use crm_tickets::domain::TicketId;
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
