@@ -103,15 +103,59 @@ pub async fn scrub_tickets(
             .await?
             .rows_affected
     };
-    // Responses about a ticket or one of its messages (`tickets/{id}/messages/{m}`).
-    use crm_platform::idempotency::{Column as K, Entity as Keys};
-    let about = tickets.iter().fold(sea_orm::Condition::any(), |c, t| {
-        let name = t.name();
-        c.add(K::Resource.eq(name.clone()))
-            .add(K::Resource.starts_with(format!("{name}/")))
-    });
-    Keys::delete_many().filter(about).exec(conn).await?;
+    forget_responses(conn, tickets).await?;
     Ok(changed)
+}
+
+/// Drops the stored responses about `tickets` and the messages people wrote on them (each
+/// named as when it was written: under the ticket it was first posted on), by exact resource
+/// name (the indexed column), the messages a bounded page at a time.
+async fn forget_responses(conn: &impl ConnectionTrait, tickets: &[TicketId]) -> Result<(), Error> {
+    use crm_platform::idempotency::{Column as K, Entity as Keys};
+    const MESSAGES_PAGE: u64 = 1000;
+    let names: Vec<String> = tickets.iter().map(TicketId::name).collect();
+    Keys::delete_many()
+        .filter(K::Resource.is_in(names))
+        .exec(conn)
+        .await?;
+    let mut after: Option<uuid::Uuid> = None;
+    loop {
+        use message::Column as C;
+        let mut q = message::Entity::find()
+            .select_only()
+            .columns([C::Id, C::TicketId, C::OriginTicketId])
+            .filter(C::TicketId.is_in(tickets.iter().map(|t| t.0)))
+            .filter(C::Kind.ne("system"));
+        if let Some(a) = after {
+            q = q.filter(C::Id.gt(a));
+        }
+        let page: Vec<(uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>)> = q
+            .order_by_asc(C::Id)
+            .limit(MESSAGES_PAGE)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let Some(&(last, _, _)) = page.last() else {
+            return Ok(());
+        };
+        let names: Vec<String> = page
+            .iter()
+            .map(|&(id, ticket, origin)| {
+                format!(
+                    "{}/messages/{id}",
+                    TicketId(origin.unwrap_or(ticket)).name()
+                )
+            })
+            .collect();
+        Keys::delete_many()
+            .filter(K::Resource.is_in(names))
+            .exec(conn)
+            .await?;
+        if (page.len() as u64) < MESSAGES_PAGE {
+            return Ok(());
+        }
+        after = Some(last);
+    }
 }
 
 /// Longest chain of merges [`final_survivor`] follows (a cycle cannot form, customers

@@ -285,6 +285,23 @@ async fn a_loser_with_ten_thousand_tickets_moves_in_pages() {
             .filter(|m| m.body.contains("merged into"))
             .count();
         assert_eq!(notes, 1);
+
+        // Erased, the 10,000 are scrubbed in pages too.
+        app.feed(&survivor, erased(&survivor, &[&loser])).await;
+        eventually("10,000 tickets scrubbed", || {
+            use crm_tickets::store::entities::ticket;
+            use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+            let db = db.clone();
+            async move {
+                ticket::Entity::find()
+                    .filter(ticket::Column::Subject.ne(crm_tickets::store::ERASED))
+                    .count(&db)
+                    .await
+                    .expect("count")
+                    == 0
+            }
+        })
+        .await;
     })
     .await;
 }
@@ -357,6 +374,25 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             })
             .await
             .expect("survey");
+        // A second ticket merged into the first: its message moves, its stored response still
+        // names the ticket it was written on.
+        let t2 = app.create(written(SECRET)).await;
+        app.reply(
+            &t2.name,
+            &customer,
+            pb::MessageKind::PublicReply,
+            &format!("Also {SECRET}"),
+        )
+        .await
+        .expect("reply on the second");
+        app.client
+            .merge_tickets(pb::MergeTicketsRequest {
+                name: t.name.clone(),
+                source: t2.name.clone(),
+                request_id: rid(),
+            })
+            .await
+            .expect("merge tickets");
         // A ticket still filed under a customer merged into the erased one.
         let old = app
             .create(pb::Ticket {
@@ -404,7 +440,7 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
         })
         .await;
 
-        for name in [&t.name, &old.name] {
+        for name in [&t.name, &t2.name, &old.name] {
             let now = app.get(name).await;
             assert_eq!(
                 (
@@ -431,7 +467,7 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             .filter(|m| m.kind != pb::MessageKind::System as i32)
             .map(|m| m.body)
             .collect();
-        assert_eq!(people, [crm_tickets::store::ERASED; 3]);
+        assert_eq!(people, [crm_tickets::store::ERASED; 4]);
         let id = TicketId::parse_name(&t.name).expect("name");
         let answer = crm_tickets::store::answer_of(app.service.db(), id, 1)
             .await
@@ -471,8 +507,8 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             ),
             ("tickets", customer.as_str(), event.id.to_string())
         );
-        // Two tickets, three people's messages on one and the one survey comment.
-        assert_eq!(done.scrubbed_records, 2 + 3 + 1);
+        // Three tickets, four people's messages (one moved by the merge), one survey comment.
+        assert_eq!(done.scrubbed_records, 3 + 4 + 1);
     })
     .await;
 }

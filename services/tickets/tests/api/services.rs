@@ -285,9 +285,7 @@ async fn a_low_scores_goodwill_reaches_loyalty_over_the_backbone_once() {
         let (lport, _lstop) = loyalty(&lstorage, 0).await;
         let mut app = spawn_app_with(storage, |_| {}).await;
         let customer = new_customer();
-        let t = app
-            .create(ticket(&customer, pb::Category::Complaint))
-            .await;
+        let t = app.create(ticket(&customer, pb::Category::Complaint)).await;
         let solved = app
             .status(&t.name, pb::Status::Solved)
             .await
@@ -313,7 +311,10 @@ async fn a_low_scores_goodwill_reaches_loyalty_over_the_backbone_once() {
                 break;
             }
             assert!(balance < 100, "awarded more than once: {balance}");
-            assert!(std::time::Instant::now() < deadline, "goodwill never arrived");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "goodwill never arrived"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     })
