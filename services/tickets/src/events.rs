@@ -140,3 +140,32 @@ pub fn erasure_completed(
         scrubbed_records: i64::try_from(scrubbed_records).unwrap_or(i64::MAX),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures::{at, solved_at, ticket};
+
+    #[test]
+    fn a_status_move_is_published_with_its_solve_and_no_move_is_not() {
+        let open = ticket(Status::Open);
+        assert_eq!(moved(Status::Open, &open, "agents/x", at(1)), []);
+        let [Payload::TicketStatusChanged(c)] = &moved(Status::New, &open, "", at(1))[..] else {
+            panic!("one status change")
+        };
+        assert_eq!((c.from_status, c.to_status), (1, 2));
+        let solved = solved_at(3);
+        let facts = moved(Status::Open, &solved, "api", at(4));
+        let [Payload::TicketStatusChanged(_), Payload::TicketSolved(s)] = &facts[..] else {
+            panic!("a move and a solve: {facts:?}")
+        };
+        assert_eq!(
+            (s.category, s.solve_time, s.resolution_seconds),
+            (
+                solved.category.code(),
+                Some(to_timestamp(at(3))),
+                (at(3) - solved.create_time).num_seconds()
+            )
+        );
+    }
+}

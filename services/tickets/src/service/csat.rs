@@ -88,16 +88,13 @@ impl TicketsService {
             let n = page.len() as u64;
             for mut s in page {
                 let txn = self.db.begin().await?;
-                // Tickets are never deleted; an answer without one is settled with nothing.
-                let ticket = store::find_ticket(&txn, s.ticket).await?;
                 s.goodwill_pending = false;
-                s.goodwill_points = match ticket {
-                    Some(_) => self.cfg.goodwill_points.max(0),
-                    None => 0,
-                };
-                if store::settle_goodwill(&txn, &s).await?
-                    && let Some(t) = ticket
-                {
+                s.goodwill_points = self.cfg.goodwill_points.max(0);
+                // The conditional write first: it takes the row (and SQLite's write lock) at
+                // once, so a replica doing the same waits instead of failing an upgrade.
+                let settled = store::settle_goodwill(&txn, &s).await?;
+                // Tickets are never deleted; an answer without one is settled with no event.
+                if settled && let Some(t) = store::find_ticket(&txn, s.ticket).await? {
                     if s.goodwill_points > 0 {
                         let body = survey::goodwill_note(s.goodwill_points);
                         self.note(&txn, s.ticket, body, now()).await?;

@@ -328,7 +328,6 @@ async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
     each_backend(|backend| async move {
         let storage = Storage::fresh(backend).await;
         let mut app = spawn_app_with(storage.clone(), |_| {}).await;
-        let replica = spawn_app_with(storage, |_| {}).await;
         let t = app
             .create(ticket(&new_customer(), pb::Category::Complaint))
             .await;
@@ -340,6 +339,9 @@ async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
             .await
             .expect("answer");
         let mut tap = app.tap_events().await;
+        // Started after the tap skipped what was there: with two relays from here on, events
+        // of different tickets may come in any order.
+        let replica = spawn_app_with(app.storage.clone(), |_| {}).await;
         // As the earlier design left an answer whose award loyalty never answered.
         let id = TicketId::parse_name(&t.name).expect("name");
         let db = app.service.db();
@@ -358,7 +360,8 @@ async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
             app.service.hand_over_pending_goodwill(),
             replica.service.hand_over_pending_goodwill()
         );
-        assert_eq!(a.expect("one") + b.expect("two"), 1);
+        // (The replica's own start-up hand-over may have raced them to it: at most one.)
+        assert!(a.expect("one") + b.expect("two") <= 1);
         assert_eq!(
             app.service
                 .hand_over_pending_goodwill()
@@ -386,17 +389,22 @@ async fn goodwill_left_pending_by_the_sync_design_is_handed_over_once() {
             .filter(|m| m.body.contains("goodwill points awarded"))
             .count();
         assert_eq!(notes, 2, "the answer's, and the hand-over's");
-        let handed: Vec<_> = app
-            .published(&mut tap)
-            .await
-            .into_iter()
-            .filter_map(|e| match e.payload {
-                Some(crm_proto::events::event::Payload::SatisfactionSubmitted(s)) => {
-                    Some(s.goodwill_points)
+        // Read until the handed-over event came (either relay may carry it), then once more.
+        let mut handed = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut extra_reads = 2;
+        while extra_reads > 0 {
+            assert!(std::time::Instant::now() < deadline, "never handed over");
+            for e in app.published(&mut tap).await {
+                if let Some(crm_proto::events::event::Payload::SatisfactionSubmitted(s)) = e.payload
+                {
+                    handed.push(s.goodwill_points);
                 }
-                _ => None,
-            })
-            .collect();
+            }
+            if !handed.is_empty() {
+                extra_reads -= 1;
+            }
+        }
         assert_eq!(handed, [100], "one event for the hand-over");
     })
     .await;
