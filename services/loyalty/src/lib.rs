@@ -2,7 +2,9 @@
 //!
 //! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
 //! (pure rules) and `store` (sea-orm) -> `migration`. The wiring is [`Loyalty`], the
-//! platform's [`Service`](crm_platform::app::Service).
+//! platform's [`Service`](crm_platform::app::Service). On the event backbone ([`events`]) it
+//! publishes every ledger fact and consumes customers' purchases and refunds and tickets'
+//! goodwill.
 pub mod domain;
 pub mod error;
 pub mod events;

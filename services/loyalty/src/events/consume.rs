@@ -29,9 +29,10 @@ use sea_orm::DatabaseTransaction;
 pub const CUSTOMERS: (&str, &str) = ("customers", "customers");
 pub const TICKETS: (&str, &str) = ("tickets", "tickets");
 
-/// Group `loyalty.customers`. The customer lifecycle (CUSTOMER_MERGED, CUSTOMER_ERASED) is
-/// dispatched here too once its use cases exist: add the type to [`CUSTOMER_TYPES`] and
-/// its arm below.
+/// Group `loyalty.customers`. The customer lifecycle (CUSTOMER_MERGED, CUSTOMER_ERASED)
+/// is dispatched here too, to use cases of its own: its types join [`CUSTOMER_TYPES`]
+/// with them (until then they are not delivered, so not marked applied) and its arm below
+/// calls them.
 pub struct CustomerFacts(pub LoyaltyService);
 
 /// The customers' event types group `loyalty.customers` applies.
@@ -47,16 +48,19 @@ impl Handler for CustomerFacts {
         match payload_of(event)? {
             Payload::ActivityRecorded(a) => match purchase(&a, svc.program())? {
                 Use::Apply(req) => svc.earn_from_event(txn, req).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
             Payload::RefundRecorded(r) => match refund(&r)? {
                 Use::Apply(refund) => svc.refund_from_event(txn, refund).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
-            other => Ok(skipped(
+            Payload::CustomerMerged(_) | Payload::CustomerErased(_) => {
+                skipped(event, "the customer lifecycle is not applied by this build")
+            }
+            other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),
-            )),
+            ),
         }
     }
 }
@@ -73,12 +77,12 @@ impl Handler for TicketFacts {
         match payload_of(event)? {
             Payload::SatisfactionSubmitted(s) => match goodwill(&s)? {
                 Use::Apply(req) => self.0.earn_from_event(txn, req).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
-            other => Ok(skipped(
+            other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),
-            )),
+            ),
         }
     }
 }
@@ -90,8 +94,10 @@ pub enum Use<T> {
     Skip(String),
 }
 
-fn skipped(event: &Envelope, why: &str) {
+/// Logs that `event` applies nothing (the inbox row still commits: it is not retried).
+fn skipped(event: &Envelope, why: &str) -> Result<(), Error> {
     tracing::info!(event = %event.id, r#type = %event.event_type, subject = %event.subject, why, "event applies nothing to the ledger");
+    Ok(())
 }
 
 /// A refund of one order: reversed in proportion to `refund` (`None`: the whole order).
@@ -199,4 +205,100 @@ pub fn goodwill(s: &ev::SatisfactionSubmitted) -> Result<Use<EarnRequest>, Error
         available_time: None,
         expire_time: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_platform::validate::to_timestamp;
+
+    fn program() -> Program {
+        crate::Settings::load(None)
+            .expect("defaults")
+            .loyalty
+            .program
+    }
+
+    fn activity(kind: ActivityKind, order_id: &str, days_ago: i64) -> ev::ActivityRecorded {
+        let c = CustomerId::generate().name();
+        ev::ActivityRecorded {
+            activity: format!("{c}/activities/a1"),
+            customer: c,
+            kind: kind as i32,
+            occur_time: Some(to_timestamp(
+                crate::domain::now() - chrono::TimeDelta::days(days_ago),
+            )),
+            order: Some(ev::Order {
+                order_id: order_id.into(),
+                amount: Some(crm_proto::common::Money {
+                    currency_code: "CNY".into(),
+                    amount_minor: 10_000,
+                }),
+                items: Vec::new(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn order_of(u: Use<EarnRequest>) -> Option<String> {
+        match u {
+            Use::Apply(EarnRequest {
+                source: EarnSource::Purchase { order_id, .. },
+                ..
+            }) => Some(order_id),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn purchases_earn_by_order_or_activity_and_only_within_the_backdate_limit() {
+        let p = program();
+        let a = activity(ActivityKind::Purchase, "o-1", 10);
+        assert_eq!(order_of(purchase(&a, &p).expect("ok")), Some("o-1".into()));
+        let a = activity(ActivityKind::Purchase, "", 10);
+        assert_eq!(
+            order_of(purchase(&a, &p).expect("ok")),
+            Some(a.activity.clone())
+        );
+        #[rustfmt::skip]
+        let skipped = [
+            ("older than max_backdate_days", activity(ActivityKind::Purchase, "o-1", 401)),
+            ("not a purchase", activity(ActivityKind::Booking, "o-1", 1)),
+            ("no order", ev::ActivityRecorded { order: None, ..activity(ActivityKind::Purchase, "o", 1) }),
+        ];
+        for (case, a) in skipped {
+            let got = purchase(&a, &p).expect(case);
+            assert!(matches!(got, Use::Skip(_)), "{case}: {got:?}");
+        }
+        let bad = ev::ActivityRecorded {
+            customer: "people/1".into(),
+            ..activity(ActivityKind::Purchase, "o-1", 1)
+        };
+        assert!(
+            purchase(&bad, &p).is_err(),
+            "a malformed name fails (dead letter)"
+        );
+    }
+
+    #[test]
+    fn goodwill_only_when_owed() {
+        let s = ev::SatisfactionSubmitted {
+            ticket: "tickets/t".into(),
+            customer: CustomerId::generate().name(),
+            goodwill_points: 0,
+            ..Default::default()
+        };
+        assert!(matches!(goodwill(&s), Ok(Use::Skip(_))));
+        let owed = ev::SatisfactionSubmitted {
+            goodwill_points: 25,
+            ..s
+        };
+        let Ok(Use::Apply(req)) = goodwill(&owed) else {
+            panic!("owed goodwill earns")
+        };
+        assert!(matches!(
+            req.source,
+            EarnSource::Goodwill { points: 25, .. }
+        ));
+    }
 }

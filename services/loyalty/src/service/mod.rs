@@ -3,7 +3,8 @@
 //!
 //! Every mutation runs in one database transaction that first claims the request id
 //! (idempotency), then locks the wallet row(s) through [`writer::WalletWriter`], checks
-//! "available >= debit" on the locked state, appends chained transactions and commits.
+//! "available >= debit" on the locked state, appends chained transactions and the events
+//! they report (see [`crate::events`]) and commits.
 mod consumed;
 mod earn;
 mod expire;

@@ -14,6 +14,15 @@ async fn service() -> LoyaltyService {
     crate::component(&s).await.expect("component").1
 }
 
+/// Rows in the outbox, sent or not.
+async fn outbox_rows(svc: &LoyaltyService) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    crm_platform::events::outbox::Entity::find()
+        .count(&svc.core.db)
+        .await
+        .expect("count the outbox")
+}
+
 fn key(method: &'static str) -> IdempotencyKey {
     IdempotencyKey::new(RequestId(uuid::Uuid::new_v4()), method, b"")
 }
@@ -89,6 +98,8 @@ async fn a_panicking_call_fails_only_itself() {
     let v = svc.verify(None).await.expect("verify");
     assert_eq!(v.first_inconsistency, None);
     assert_eq!(v.transactions_checked, 19);
+    // The batch the panic rolled back appended no event: one per committed review.
+    assert_eq!(outbox_rows(&svc).await, 19);
     let (k, w) = review(wallets[0]);
     group.submit(k, w).await.expect("the writer still runs");
 }
