@@ -94,7 +94,8 @@ impl TicketsService {
                 if page.is_empty() {
                     break;
                 }
-                moved += store::repoint_tickets(txn, &page, loser, survivor, now).await?;
+                let n = store::repoint_tickets(txn, &page, loser, survivor, now).await?;
+                moved = moved.saturating_add(n);
                 let notes: Vec<_> = page
                     .iter()
                     .map(|&t| system_note(t, note.clone(), now))
