@@ -83,7 +83,7 @@ impl TicketsService {
         let now = now();
         // Merged away itself since (that merge's event handled first): its survivor.
         let survivor = store::final_survivor(txn, survivor).await?;
-        let mut moved = 0;
+        let mut moved: u64 = 0;
         for &loser in losers.iter().filter(|&&l| l != survivor) {
             store::record_merge(txn, loser, survivor, now).await?;
             let note =
