@@ -2,6 +2,7 @@
 mod m20261123_000001_create_ledger;
 mod m20261201_000001_range_scan_indexes;
 mod m20261201_000002_order_base_points;
+mod m20261201_000003_merge_and_erase;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -10,4 +11,5 @@ crm_platform::migrator!(Migrator: [
     crm_platform::cache_generation::CreateCacheGeneration,
     m20261201_000001_range_scan_indexes::Migration,
     m20261201_000002_order_base_points::Migration,
+    m20261201_000003_merge_and_erase::Migration,
 ]);
