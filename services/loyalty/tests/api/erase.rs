@@ -110,6 +110,11 @@ async fn an_erasure_scrubs_the_text_keeps_the_amounts_and_the_chain_verifies() {
         let db = db(&app).await;
         assert!(personal_rows(&db).await > 0, "the test writes text to scrub");
         let before = app.balance(&c).await;
+        let head = |app: &TestApp| {
+            let (svc, c) = (app.service.clone(), CustomerId::parse_name(&c).expect("name"));
+            async move { svc.stored_wallet(c).await.expect("wallet").expect("row").last_hash }
+        };
+        let head_before = head(&app).await;
         let verified = app.assert_consistent().await;
 
         let done = erase(&app, &c, &[&merged], "0193-erasure").await;
@@ -136,6 +141,7 @@ async fn an_erasure_scrubs_the_text_keeps_the_amounts_and_the_chain_verifies() {
         let after = app.balance(&c).await;
         assert_eq!(after, same_time(&before, &after), "amounts unchanged");
         assert_eq!(app.assert_consistent().await, verified);
+        assert_eq!(head(&app).await, head_before, "the hashes stay: only text was cleared");
 
         let again = erase(&app, &c, &[&merged], "0193-erasure").await;
         assert_eq!(again.scrubbed_records, 0, "nothing left to scrub");
