@@ -30,6 +30,16 @@ pub fn erased(id: CustomerId) -> Error {
     .with_metadata("customer", id.name())
 }
 
+/// GetErasureStatus of a customer that exists and was never erased.
+pub fn not_erased(id: CustomerId) -> Error {
+    Error::new(
+        ErrorCode::NotFound,
+        "CUSTOMER_NOT_ERASED",
+        format!("{id} was never erased; it has no erasure status"),
+    )
+    .with_metadata("customer", id.name())
+}
+
 pub fn merged(id: CustomerId, survivor: CustomerId) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,

@@ -33,6 +33,22 @@ impl CustomerEvents {
     ) -> Result<(), Error> {
         self.events.append(txn, customer.name(), payloads).await
     }
+
+    /// Appends the erasure of `customer` in `txn`; returns the event's id, which the other
+    /// services' ErasureCompleted answer.
+    pub async fn append_erased(
+        &self,
+        txn: &impl ConnectionTrait,
+        customer: CustomerId,
+        merged: &[CustomerId],
+        time: DateTime<Utc>,
+    ) -> Result<uuid::Uuid, Error> {
+        let event = self
+            .events
+            .typed(customer.name(), erased(customer, merged, time));
+        crm_platform::events::outbox::append(txn, &event).await?;
+        Ok(event.id)
+    }
 }
 
 /// A new customer, and the consent decisions it came with.

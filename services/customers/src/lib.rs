@@ -4,7 +4,9 @@
 //! (pure rules) and `store` (sea-orm) -> `migration`. The wiring is [`Customers`], the
 //! platform's [`Service`](crm_platform::app::Service). Every mutation also appends its facts
 //! to the outbox in its own transaction ([`events`]); the relay started in `build` publishes
-//! them on the `customers` stream.
+//! them on the `customers` stream. It consumes the erasure completions of the services in
+//! `customers.erasure.reporting_services` ([`consumers`]).
+pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -39,11 +41,17 @@ impl Service for Customers {
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
         let events = parts.events()?;
         events.start_relay(&mut parts.jobs);
-        Ok(CustomersService::new(
+        let svc = CustomersService::new(
             parts.core(c.paging())?,
-            events::CustomerEvents::new(events),
+            events::CustomerEvents::new(events.clone()),
             c.clone(),
-        ))
+        );
+        // Group "customers.erasure" on each reporting service's stream.
+        for producer in &c.erasure.reporting_services {
+            let handler = consumers::ErasureCompletions::new(svc.clone(), producer.clone());
+            events.start_consumer(&mut parts.jobs, producer, consumers::ERASURE, handler);
+        }
+        Ok(svc)
     }
 
     fn routes(svc: CustomersService, server: &ServerSettings, routes: &mut RoutesBuilder) {

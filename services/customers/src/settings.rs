@@ -20,6 +20,16 @@ pub struct CustomersSettings {
     pub idempotency_retention_hours: u64,
     pub insights: RfmThresholds,
     pub limits: InputLimits,
+    pub erasure: ErasureSettings,
+}
+
+/// `[customers.erasure]`: who has to report an erasure done.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureSettings {
+    /// The services that hold customer data and answer CustomerErased with
+    /// ErasureCompleted; customers consumes each one's stream (group `customers.erasure`).
+    pub reporting_services: Vec<String>,
 }
 
 /// Bounds on what one request may carry (`[customers.limits]`); the defaults are in
@@ -104,6 +114,7 @@ impl Validate for CustomersSettings {
             p.push("customers.insights.default_purchase_gap_days: must be 1..=36500".into());
         }
         self.limits.validate(p);
+        crate::domain::erasure::validate_reporting_services(&self.erasure.reporting_services, p);
     }
 }
 
@@ -125,6 +136,10 @@ mod tests {
         let s = Settings::load(None).expect("defaults load");
         assert_eq!(s.customers.insights.recency_days, [30, 90, 180, 365]);
         assert_eq!(s.customers.limits.max_amount_major, 1_000_000_000);
+        assert_eq!(
+            s.customers.erasure.reporting_services,
+            ["loyalty", "tickets"]
+        );
     }
 
     #[test]
@@ -144,5 +159,24 @@ mod tests {
             .filter(|p| p.starts_with("customers.limits."))
             .collect();
         assert_eq!(limits.len(), 3, "{:?}", err.0);
+    }
+
+    #[test]
+    fn bad_reporting_services_are_refused_at_load() {
+        let file =
+            std::env::temp_dir().join(format!("crm-customers-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &file,
+            "[customers.erasure]\nreporting_services = [\"loyalty\", \"loyalty\", \"Tickets\"]\n",
+        )
+        .expect("write config");
+        let err = Settings::load(Some(&file)).expect_err("bad services");
+        std::fs::remove_file(&file).ok();
+        let erasure: Vec<_> = err
+            .0
+            .iter()
+            .filter(|p| p.starts_with("customers.erasure.reporting_services["))
+            .collect();
+        assert_eq!(erasure.len(), 2, "{:?}", err.0);
     }
 }

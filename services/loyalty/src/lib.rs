@@ -5,6 +5,7 @@
 //! platform's [`Service`](crm_platform::app::Service).
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
@@ -31,7 +32,17 @@ impl Service for Loyalty {
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<LoyaltyService> {
         let l = &settings.loyalty;
-        let svc = LoyaltyService::new(parts.core(l.paging())?, l.clone()).with_group_commit();
+        let events = parts.events()?;
+        events.start_relay(&mut parts.jobs);
+        let produced = events::LoyaltyEvents::new(events.clone());
+        let svc =
+            LoyaltyService::new(parts.core(l.paging())?, produced, l.clone()).with_group_commit();
+        let (producer, group) = events::consume::CUSTOMERS;
+        let handler = events::consume::CustomerFacts(svc.clone());
+        events.start_consumer(&mut parts.jobs, producer, group, handler);
+        let (producer, group) = events::consume::TICKETS;
+        let handler = events::consume::TicketFacts(svc.clone());
+        events.start_consumer(&mut parts.jobs, producer, group, handler);
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), l.idempotency_retention_hours);

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod customer;
 pub mod duplicates;
 pub mod erase;
+pub mod erasure;
 pub mod import;
 pub mod insights;
 pub mod lifecycle;

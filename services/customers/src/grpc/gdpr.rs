@@ -1,11 +1,13 @@
 //! Data-protection requests: export, erase, and the bulk import stream.
 use super::streams::{self, ReplyStream};
 use super::{Reply, convert, parse_name, parsed};
+use crate::domain::erasure;
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
 use crm_platform::grpc::{IntoStatus, actor};
 use crm_platform::request_key;
+use crm_platform::validate::to_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
 
@@ -34,6 +36,54 @@ pub(super) async fn erase(
     let (key, id) = parsed(v, key.zip(id))?;
     let c = svc.erase(&key, id, &actor).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::customer(&c)))
+}
+
+pub(super) async fn erasure_status(
+    svc: &CustomersService,
+    request: Request<pb::GetErasureStatusRequest>,
+) -> Reply<pb::ErasureStatus> {
+    let mut v = Violations::new();
+    let id = parse_name("name", &request.get_ref().name, &mut v);
+    let id = parsed(v, id)?;
+    let status = svc.erasure_status(id).await.into_status(DOMAIN)?;
+    Ok(Response::new(erasure_status_of(&status)))
+}
+
+pub(super) fn erasure_status_of(s: &erasure::ErasureStatus) -> pb::ErasureStatus {
+    pb::ErasureStatus {
+        customer: s.erasure.customer.name(),
+        erase_time: Some(to_timestamp(s.erasure.erase_time)),
+        erasure_event_id: s
+            .erasure
+            .event_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        state: state_of(s.state()) as i32,
+        services: s
+            .services
+            .iter()
+            .map(|service| {
+                let c = service.completion.as_ref();
+                pb::ServiceErasure {
+                    service: service.service.clone(),
+                    state: state_of(service.state()) as i32,
+                    complete_time: c.map(|c| to_timestamp(c.complete_time)),
+                    scrubbed_records: c.map_or(0, |c| c.scrubbed_records),
+                    completion_event_id: c.map(|c| c.event_id.to_string()).unwrap_or_default(),
+                    erasure_event_id: c
+                        .map(|c| c.erasure_event_id.to_string())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn state_of(s: erasure::State) -> pb::ErasureState {
+    match s {
+        erasure::State::Pending => pb::ErasureState::Pending,
+        erasure::State::Completed => pb::ErasureState::Completed,
+    }
 }
 
 pub(super) async fn import(

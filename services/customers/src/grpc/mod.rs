@@ -145,6 +145,13 @@ impl CustomerService for CustomersGrpc {
         gdpr::erase(&self.svc, request).await
     }
 
+    async fn get_erasure_status(
+        &self,
+        request: Request<pb::GetErasureStatusRequest>,
+    ) -> Reply<pb::ErasureStatus> {
+        gdpr::erasure_status(&self.svc, request).await
+    }
+
     type ImportCustomersStream = streams::ReplyStream<pb::ImportCustomersResponse>;
 
     async fn import_customers(

@@ -59,6 +59,7 @@ pub fn export(svc: CustomersService, id: CustomerId) -> ReplyStream<pb::ExportCu
         tx.send(Ok(pb::ExportCustomerResponse {
             customer: Some(convert::customer(&head.customer)),
             export_time: Some(to_timestamp(head.export_time)),
+            erasure_status: head.erasure.as_ref().map(super::gdpr::erasure_status_of),
             ..Default::default()
         }))
         .await

@@ -1,6 +1,7 @@
 //! Schema migrations, one per file, never edited once released.
 mod m20261123_000001_create_customers;
 mod m20261201_000001_range_scan_indexes;
+mod m20261201_000002_erasure_status;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -10,4 +11,7 @@ crm_platform::migrator!(Migrator: [
     m20261201_000001_range_scan_indexes::Migration,
     // Platform: the transactional outbox of the events customers publishes.
     crm_platform::events::CreateEventOutbox,
+    // Platform: the inbox of the events customers consumes (erasure completions).
+    crm_platform::events::CreateEventInbox,
+    m20261201_000002_erasure_status::Migration,
 ]);

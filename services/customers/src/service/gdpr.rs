@@ -2,8 +2,7 @@
 use super::{Begun, CustomersService, Mutation, save_revision};
 use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId};
 use crate::error;
-use crate::events;
-use crate::store::{activities, customers as store};
+use crate::store::{activities, customers as store, erasures};
 use crm_platform::Error;
 use crm_platform::idempotency::{self, IdempotencyKey};
 
@@ -12,6 +11,8 @@ use crm_platform::idempotency::{self, IdempotencyKey};
 pub struct ExportHead {
     pub customer: Customer,
     pub export_time: chrono::DateTime<chrono::Utc>,
+    /// Set when the customer is erased.
+    pub erasure: Option<domain::erasure::ErasureStatus>,
 }
 
 /// The next chunk of an export, and where the one after it starts (`None`: done).
@@ -42,9 +43,14 @@ impl CustomersService {
         let customer = store::find(&self.core.db, owner)
             .await?
             .ok_or_else(|| error::not_found(owner))?;
+        let erasure = match customer.state {
+            domain::CustomerState::Erased => Some(self.erasure_status_of(&customer).await?),
+            _ => None,
+        };
         Ok(ExportHead {
             customer,
             export_time: domain::now(),
+            erasure,
         })
     }
 
@@ -129,9 +135,8 @@ impl CustomersService {
             save_revision(txn, &mut c, now, "erased", actor, "").await?;
             activities::scrub(txn, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;
-            self.events
-                .append(txn, id, vec![events::erased(id, &merged, now)])
-                .await?;
+            let event_id = self.events.append_erased(txn, id, &merged, now).await?;
+            erasures::record_erasure(txn, id, event_id, now).await?;
             Mutation {
                 resource: id.name(),
                 touched,

@@ -1,12 +1,14 @@
 //! The customers use cases. No tonic or proto types here: the gRPC adapter parses requests
 //! into domain types, calls these methods and converts the results back.
 mod activity;
+mod erasure;
 mod gdpr;
 mod import;
 mod merge;
 mod writes;
 
 pub use activity::{ActivityPage, InsightsReport};
+pub use erasure::Recorded;
 pub use gdpr::{EXPORT_CHUNK, ExportChunk, ExportCursor, ExportHead};
 pub use import::{IMPORT_METHOD, ImportAction, ImportOutcome, ImportRow};
 pub use merge::MergeOutcome;

@@ -4,4 +4,5 @@ pub mod activities;
 mod convert;
 pub mod customers;
 pub mod entities;
+pub mod erasures;
 mod queries;

@@ -92,6 +92,7 @@ impl TestApp {
         while let Some(m) = stream.message().await.expect("export message") {
             all.customer = all.customer.or(m.customer);
             all.export_time = all.export_time.or(m.export_time);
+            all.erasure_status = all.erasure_status.or(m.erasure_status);
             all.activities.extend(m.activities);
             all.audit_entries.extend(m.audit_entries);
             all.merged_customers.extend(m.merged_customers);

@@ -73,6 +73,11 @@ impl WalletState {
         self.wallet.customer
     }
 
+    /// Transactions appended since the state was loaded or continued, in chain order.
+    pub fn posted(&self) -> &[Transaction] {
+        &self.posted
+    }
+
     pub fn available(&self) -> i64 {
         lots::available(&self.lots, self.now)
     }

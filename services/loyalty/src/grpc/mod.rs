@@ -4,7 +4,7 @@
 //! [`reads`].
 mod convert;
 mod holds;
-mod parse;
+pub(crate) mod parse;
 mod points;
 mod reads;
 

@@ -11,5 +11,8 @@ crm_platform::migrator!(Migrator: [
     crm_platform::cache_generation::CreateCacheGeneration,
     m20261201_000001_range_scan_indexes::Migration,
     m20261201_000002_order_base_points::Migration,
+    // Platform: the event backbone's outbox (produced) and inbox (consumed) tables.
+    crm_platform::events::CreateEventOutbox,
+    crm_platform::events::CreateEventInbox,
     m20261201_000003_merge_and_erase::Migration,
 ]);

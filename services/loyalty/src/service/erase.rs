@@ -6,10 +6,10 @@
 use super::LoyaltyService;
 use crate::domain::CustomerId;
 use crate::domain::erase::Scrubber;
+use crate::events::produce;
 use crate::store::{ledger as store, merge as merge_store};
 use crm_platform::Error;
 use crm_platform::idempotency;
-use crm_platform::validate::to_timestamp;
 use crm_proto::events as ev;
 use ev::event::Payload;
 use sea_orm::ConnectionTrait;
@@ -17,19 +17,18 @@ use sea_orm::ConnectionTrait;
 /// Transactions of one chain read and scrubbed at a time.
 const PAGE: u64 = 500;
 
-/// This service, as ErasureCompleted names it.
-const SERVICE: &str = "loyalty";
-
 impl LoyaltyService {
     /// Applies CUSTOMER_ERASED in `txn` (the consumer's); `erasure_event_id` is the erased
-    /// event's envelope id. Returns the ErasureCompleted to append. Idempotent: a second
-    /// run scrubs nothing and reports 0 records.
+    /// event's envelope id. Appends ErasureCompleted (subject: the customer) in `txn` and
+    /// returns it. Idempotent: a second run scrubs nothing and reports 0 records.
     pub async fn erase_customer_in(
         &self,
         txn: &impl ConnectionTrait,
         e: &ev::CustomerErased,
         erasure_event_id: &str,
     ) -> Result<Vec<Payload>, Error> {
+        let erased = CustomerId::parse_name(&e.customer)
+            .map_err(|_| Error::invalid_field("customer", "is no customer name"))?;
         let mut customers = Vec::with_capacity(1 + e.merged_customers.len());
         for name in std::iter::once(&e.customer).chain(&e.merged_customers) {
             let c = CustomerId::parse_name(name).map_err(|_| {
@@ -47,13 +46,16 @@ impl LoyaltyService {
             let dropped = idempotency::forget_resource(txn, &c.name()).await?;
             scrubbed = scrubbed.saturating_add(dropped);
         }
-        Ok(vec![Payload::ErasureCompleted(ev::ErasureCompleted {
-            service: SERVICE.to_owned(),
-            customer: e.customer.clone(),
-            erasure_event_id: erasure_event_id.to_owned(),
-            complete_time: Some(to_timestamp(crate::domain::now())),
-            scrubbed_records: i64::try_from(scrubbed).unwrap_or(i64::MAX),
-        })])
+        let done = produce::erasure_completed(
+            &e.customer,
+            erasure_event_id,
+            i64::try_from(scrubbed).unwrap_or(i64::MAX),
+            crate::domain::now(),
+        );
+        self.events
+            .append(txn, vec![(erased, done.clone())])
+            .await?;
+        Ok(vec![done])
     }
 
     /// Scrubs `customer`'s chain under its wallet lock, a page at a time; the number of
@@ -108,7 +110,6 @@ impl LoyaltyService {
         if stored != new {
             wallet.last_hash = new.to_owned();
             store::save_wallets(txn, &[wallet]).await?;
-            self.invalidate(&[customer]).await;
         }
         Ok(s.scrubbed)
     }

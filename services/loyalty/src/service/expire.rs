@@ -6,6 +6,7 @@ use super::writer::WalletWriter;
 use super::{Begun, LoyaltyService, Mutation};
 use crate::domain::expire::expire_due_lots;
 use crate::domain::{CustomerId, hold};
+use crate::events::produce;
 use crate::store::lots as lot_store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -53,10 +54,11 @@ impl LoyaltyService {
         }
         let lots = expire_due_lots(p, &mut w.state)?;
         if let Some(e) = &lots {
+            w.publish(produce::expired(&e.transaction, e.points));
             out.expired_points = e.points;
             out.expired_lots = i64::try_from(e.lots).unwrap_or(i64::MAX);
         }
-        w.finish().await?;
+        w.finish(&self.events).await?;
         out.customers = i64::from(lots.is_some() || out.expired_holds > 0);
         Ok(out)
     }

@@ -288,7 +288,7 @@ async fn try_batch(
             }
         }
     }
-    let written = match session.flush(&txn).await {
+    let written = match session.flush(&txn, &svc.events).await {
         Ok(()) => txn.commit().await.map_err(Error::from),
         Err(e) => Err(e),
     };

@@ -4,6 +4,7 @@ use super::writer::WalletWriter;
 use super::{Begun, HoldOutcome, LoyaltyService, Mutation};
 use crate::domain::{CustomerId, Hold, Transaction, hold};
 use crate::error;
+use crate::events::produce;
 use crate::store::lots as lot_store;
 use crm_platform::Error;
 use crm_platform::idempotency::IdempotencyKey;
@@ -51,6 +52,7 @@ impl LoyaltyService {
         w.load_lots(&hold.lots).await?;
         let order = w.order_if_any(&hold.order_id).await?;
         let applied = hold::capture(p, &mut w.state, &mut hold, points, order)?;
+        w.publish(produce::redeemed(&applied.transaction));
         w.save_order(&hold.order_id, applied.order);
         lot_store::save_hold(&txn, &hold).await?;
         let m = self.hold_outcome(hold, applied.transaction, w).await?;
@@ -86,7 +88,7 @@ impl LoyaltyService {
         w: WalletWriter<'_, DatabaseTransaction>,
     ) -> Result<Mutation<HoldOutcome>, Error> {
         let now = w.state.now;
-        let snapshot = w.finish().await?;
+        let snapshot = w.finish(&self.events).await?;
         Ok(Mutation {
             resource: hold.name(),
             touched: vec![hold.customer],

@@ -12,11 +12,11 @@
 //! so a checkout in progress still captures or releases, by either customer's hold name.
 use super::{LoyaltyService, session::Write};
 use crate::domain::merge::{self, LoserStep, MAX_HOPS};
-use crate::domain::{CustomerId, Snapshot, TierChange, Transaction, Wallet};
+use crate::domain::{CustomerId, Snapshot, Transaction, Wallet};
 use crate::error;
+use crate::events::produce;
 use crate::store::{ledger as store, lots as lot_store, merge as merge_store, tiers};
 use crm_platform::Error;
-use crm_platform::validate::to_timestamp;
 use crm_proto::events as ev;
 use ev::event::Payload;
 use sea_orm::ConnectionTrait;
@@ -93,8 +93,8 @@ impl LoyaltyService {
     }
 
     /// Applies CUSTOMER_MERGED in `txn` (the consumer's): every loser with a wallet moves
-    /// into the survivor's (see the module doc). Returns the events to append: TierChanged
-    /// (reason MERGED) when the survivor's tier changes. Idempotent without the inbox: a
+    /// into the survivor's (see the module doc). Appends its events in `txn` and returns
+    /// them: TierChanged (reason MERGED) when the survivor's tier changes. Idempotent without the inbox: a
     /// loser merged already is left alone, so the same merge twice changes nothing. The
     /// survivor is followed to the open wallet it ends in; a loser merged elsewhere before
     /// is left where it went.
@@ -171,20 +171,26 @@ impl LoyaltyService {
             return Ok(Vec::new());
         }
         let points = merge_store::qualifying_sum(txn, survivor, p.window_start(now), now).await?;
-        let transaction = last_in.map(|t| t.name()).unwrap_or_default();
+        let transaction = last_in.as_ref().map(|t| t.name()).unwrap_or_default();
         let change = merge::retier(p, &mut s, points, transaction, now);
-        let touched: Vec<CustomerId> = closed
+        let heads: Vec<(CustomerId, i64)> = closed
             .iter()
-            .map(|w| w.customer)
-            .chain([survivor])
+            .chain([&s])
+            .map(|w| (w.customer, w.sequence))
             .collect();
         closed.push(s);
         store::save_wallets(txn, &closed).await?;
         tiers::insert_many(txn, change.as_slice()).await?;
-        // Before the consumer commits: a read in between may cache the old state again
-        // until the wallet's next write (see the report of issue 12).
-        self.invalidate(&touched).await;
-        Ok(change.iter().map(tier_changed_by_merge).collect())
+        let payloads: Vec<Payload> = change
+            .iter()
+            .map(|c| produce::tier_changed(p, c, last_in.as_ref()))
+            .collect();
+        let about = payloads.iter().map(|e| (survivor, e.clone())).collect();
+        self.events.append(txn, about).await?;
+        for (c, sequence) in heads {
+            self.invalidate_once_committed(c, sequence).await;
+        }
+        Ok(payloads)
     }
 
     /// Carries `loser`'s qualifying history that a write may still rate on (from
@@ -214,19 +220,6 @@ impl LoyaltyService {
             }
         }
     }
-}
-
-/// The survivor's tier change a merge caused.
-fn tier_changed_by_merge(c: &TierChange) -> Payload {
-    Payload::TierChanged(ev::TierChanged {
-        customer: c.customer.name(),
-        from_tier: c.from_tier.clone(),
-        to_tier: c.to_tier.clone(),
-        reason: ev::TierChangeReason::Merged as i32,
-        qualifying_points: c.qualifying_points,
-        transaction: c.transaction.clone(),
-        change_time: Some(to_timestamp(c.change_time)),
-    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Every mutation runs in one database transaction that first claims the request id
 //! (idempotency), then locks the wallet row(s) through [`writer::WalletWriter`], checks
 //! "available >= debit" on the locked state, appends chained transactions and commits.
+mod consumed;
 mod earn;
 mod erase;
 mod expire;
@@ -26,6 +27,7 @@ pub use read::{BalanceAt, TxFilter};
 pub use verify::{Inconsistency, Verification};
 
 use crate::domain::{BalanceView, CustomerId, Hold, Program, Snapshot, Transaction};
+use crate::events::LoyaltyEvents;
 use crate::settings::LoyaltySettings;
 use crate::store::ledger as store;
 use crm_platform::Error;
@@ -44,6 +46,8 @@ use std::sync::Arc;
 pub struct LoyaltyService {
     core: Core,
     cfg: Arc<LoyaltySettings>,
+    /// Where every ledger write appends its events, in its own transaction.
+    events: LoyaltyEvents,
     /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
     group: Option<Arc<GroupCommit>>,
     warm: writer::WarmWallets,
@@ -84,10 +88,11 @@ impl Cacheable for Snapshot {
 }
 
 impl LoyaltyService {
-    pub fn new(core: Core, cfg: LoyaltySettings) -> Self {
+    pub fn new(core: Core, events: LoyaltyEvents, cfg: LoyaltySettings) -> Self {
         Self {
             core,
             cfg: Arc::new(cfg),
+            events,
             group: None,
             warm: writer::WarmWallets::default(),
         }
@@ -146,7 +151,7 @@ impl LoyaltyService {
         let txn = self.core.db.begin().await?;
         let mut session = Session::default();
         let value = self.apply(&txn, &mut session, key, w).await?;
-        session.flush(&txn).await?;
+        session.flush(&txn, &self.events).await?;
         txn.commit().await?;
         self.invalidate(&session.touched).await;
         self.warm.keep(session.into_carried());

@@ -2,10 +2,12 @@
 //! back what it earned, restore what it redeemed), writes the wallet and the order.
 use super::writer::WalletWriter;
 use super::{Begun, LoyaltyService, Mutation, ReverseOutcome};
-use crate::domain::CustomerId;
-use crate::domain::reverse::reverse;
+use crate::domain::reverse::{OrderState, Reversed, reverse};
+use crate::domain::{CustomerId, Refusal};
+use crate::events::produce;
 use crm_platform::Error;
 use crm_platform::idempotency::IdempotencyKey;
+use sea_orm::ConnectionTrait;
 
 impl LoyaltyService {
     /// `refund`: (currency, amount_minor) refunded by this call; `None` reverses the order.
@@ -27,9 +29,8 @@ impl LoyaltyService {
         let now = w.state.now;
         let order = w.order(order_id).await?.unwrap_or_default();
         let refund = refund.as_ref().map(|(c, a)| (c.as_str(), *a));
-        let r = reverse(p, &mut w.state, order_id, order, refund, reason)?;
-        w.save_order(order_id, Some(r.order));
-        let snapshot = w.finish().await?;
+        let r = self.reverse_on(&mut w, order_id, order, refund, reason)?;
+        let snapshot = w.finish(&self.events).await?;
         let m = Mutation {
             resource: customer.name(),
             touched: vec![customer],
@@ -42,5 +43,33 @@ impl LoyaltyService {
             },
         };
         self.commit(txn, key, m).await
+    }
+
+    /// Reverses `order_id` (`order`: its state under the lock) on the locked wallet and
+    /// publishes the reversal; the order's new state is kept for the writer to store.
+    pub(super) fn reverse_on<C: ConnectionTrait>(
+        &self,
+        w: &mut WalletWriter<'_, C>,
+        order_id: &str,
+        order: OrderState,
+        refund: Option<(&str, i64)>,
+        reason: &str,
+    ) -> Result<Reversed, Refusal> {
+        let r = reverse(
+            self.program(),
+            &mut w.state,
+            order_id,
+            order,
+            refund,
+            reason,
+        )?;
+        w.publish(produce::reversed(
+            &r.transaction,
+            refund,
+            r.clawed_back,
+            r.restored,
+        ));
+        w.save_order(order_id, Some(r.order.clone()));
+        Ok(r)
     }
 }

@@ -4,6 +4,7 @@ use super::write_set::WriteSet;
 use super::writer::{Carried, WalletWriter};
 use super::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem};
 use crate::domain::CustomerId;
+use crate::events::LoyaltyEvents;
 use crm_platform::Error;
 use crm_platform::idempotency::{self, Completion, IdempotencyKey};
 use sea_orm::DatabaseTransaction;
@@ -50,8 +51,12 @@ impl Session {
     }
 
     /// Writes everything applied so far (inside the caller's transaction).
-    pub async fn flush(&mut self, txn: &DatabaseTransaction) -> Result<(), Error> {
-        std::mem::take(&mut self.writes).flush(txn).await
+    pub async fn flush(
+        &mut self,
+        txn: &DatabaseTransaction,
+        events: &LoyaltyEvents,
+    ) -> Result<(), Error> {
+        std::mem::take(&mut self.writes).flush(txn, events).await
     }
 }
 

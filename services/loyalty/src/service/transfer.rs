@@ -33,8 +33,8 @@ impl LoyaltyService {
         let now = sender.state.now;
         let (debit, credit) =
             transfer::transfer(p, &mut sender.state, &mut receiver.state, points, reason)?;
-        let from_snapshot = sender.finish().await?;
-        receiver.finish().await?;
+        let from_snapshot = sender.finish(&self.events).await?;
+        receiver.finish(&self.events).await?;
         let m = Mutation {
             resource: from.name(),
             touched: vec![from, to],

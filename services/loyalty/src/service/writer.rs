@@ -9,9 +9,11 @@ use super::write_set::WriteSet;
 use crate::domain::lots::Consumption;
 use crate::domain::reverse::OrderState;
 use crate::domain::{CustomerId, Program, Snapshot, Wallet, WalletState};
+use crate::events::{LoyaltyEvents, produce};
 use crate::store::{ledger as store, lots as lot_store};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
+use crm_proto::events::event::Payload;
 use sea_orm::ConnectionTrait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -240,19 +242,30 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         Ok(())
     }
 
-    /// Writes what this write changed (lots, orders, wallet, tier change, transactions) and
-    /// returns the new snapshot.
-    pub async fn finish(self) -> Result<Snapshot, Error> {
+    /// Publishes `event` about this wallet with this write (appended to the outbox with
+    /// its rows, in the order published; the tier change, if any, comes last).
+    pub fn publish(&mut self, event: Payload) {
+        self.writes.events.push((self.customer(), event));
+    }
+
+    /// Writes what this write changed (lots, orders, wallet, tier change, transactions,
+    /// events) and returns the new snapshot.
+    pub async fn finish(self, events: &LoyaltyEvents) -> Result<Snapshot, Error> {
         let conn = self.conn;
         let (snapshot, _, writes) = self.finish_deferred()?;
-        writes.flush(conn).await?;
+        writes.flush(conn, events).await?;
         Ok(snapshot)
     }
 
     /// Like [`Self::finish`] but leaves the writes to the caller, with the state the next
     /// write on this wallet in the same transaction resumes from.
     pub fn finish_deferred(mut self) -> Result<(Snapshot, Carried, WriteSet), Error> {
+        let cause = self.state.posted().last().cloned();
         let finished = self.state.finish(self.program)?;
+        if let Some(c) = &finished.tier_change {
+            let event = produce::tier_changed(self.program, c, cause.as_ref());
+            self.publish(event);
+        }
         let customer = self.customer();
         let mut writes = self.writes;
         writes.transactions = finished.transactions;

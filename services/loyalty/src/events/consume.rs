@@ -1,0 +1,215 @@
+//! What loyalty does with other services' events. Each handler runs in the consumer's
+//! transaction (inbox row + effects commit together, so a redelivered event is only
+//! acknowledged), never calls the producer, and turns an event it cannot apply for good
+//! (an unknown order, a purchase older than `max_backdate_days`) into a logged no-op:
+//! retrying those would never succeed. A write the ledger refuses (e.g. the balance limit)
+//! fails the event: it is retried, then dead-lettered for a replay after the fix.
+//!
+//! Groups:
+//! - `loyalty.customers` ([`CustomerFacts`], customers stream): a purchase activity earns
+//!   its points as of its occur time (keyed by its order id, or by the activity's name when
+//!   it has none, so an order earned already — by this event or by the Earn RPC — earns
+//!   nothing more); a refund reverses that order's points in proportion to the amount.
+//!   A merge moves each loser's wallet into the survivor's, an erasure scrubs the
+//!   customer's ledger text and reports ErasureCompleted (`service::merge`,
+//!   `service::erase`).
+//! - `loyalty.tickets` ([`TicketFacts`], tickets stream): a satisfaction answer that owes
+//!   goodwill points earns them (EARN_SOURCE_GOODWILL), once.
+use crate::domain::{CustomerId, EarnRequest, EarnSource, Program};
+use crate::grpc::parse;
+use crate::service::LoyaltyService;
+use crm_platform::events::{Envelope, Handler, payload_of};
+use crm_platform::{Error, Violations};
+use crm_proto::customers::ActivityKind;
+use crm_proto::events::event::Payload;
+use crm_proto::events::types::{
+    ACTIVITY_RECORDED, CUSTOMER_ERASED, CUSTOMER_MERGED, REFUND_RECORDED, SATISFACTION_SUBMITTED,
+};
+use crm_proto::events::{self as ev};
+use crm_proto::loyalty as pb;
+use sea_orm::DatabaseTransaction;
+
+/// The producers loyalty reads and its groups' names (`loyalty.{name}`).
+pub const CUSTOMERS: (&str, &str) = ("customers", "customers");
+pub const TICKETS: (&str, &str) = ("tickets", "tickets");
+
+/// Group `loyalty.customers`.
+pub struct CustomerFacts(pub LoyaltyService);
+
+/// The customers' event types group `loyalty.customers` applies.
+pub const CUSTOMER_TYPES: &[&str] = &[
+    ACTIVITY_RECORDED,
+    REFUND_RECORDED,
+    CUSTOMER_MERGED,
+    CUSTOMER_ERASED,
+];
+
+impl Handler for CustomerFacts {
+    fn event_types(&self) -> &[&str] {
+        CUSTOMER_TYPES
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
+        let svc = &self.0;
+        match payload_of(event)? {
+            Payload::ActivityRecorded(a) => match purchase(&a, svc.program())? {
+                Use::Apply(req) => svc.earn_from_event(txn, req).await,
+                Use::Skip(why) => Ok(skipped(event, &why)),
+            },
+            Payload::RefundRecorded(r) => match refund(&r)? {
+                Use::Apply(refund) => svc.refund_from_event(txn, refund).await,
+                Use::Skip(why) => Ok(skipped(event, &why)),
+            },
+            // Both append their own events (TierChanged, ErasureCompleted) in `txn`.
+            Payload::CustomerMerged(m) => svc.merge_customers_in(txn, &m).await.map(drop),
+            Payload::CustomerErased(e) => svc
+                .erase_customer_in(txn, &e, &event.id.to_string())
+                .await
+                .map(drop),
+            other => Ok(skipped(
+                event,
+                &format!("{} is not applied by loyalty", other.event_type()),
+            )),
+        }
+    }
+}
+
+/// Group `loyalty.tickets`.
+pub struct TicketFacts(pub LoyaltyService);
+
+impl Handler for TicketFacts {
+    fn event_types(&self) -> &[&str] {
+        &[SATISFACTION_SUBMITTED]
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
+        match payload_of(event)? {
+            Payload::SatisfactionSubmitted(s) => match goodwill(&s)? {
+                Use::Apply(req) => self.0.earn_from_event(txn, req).await,
+                Use::Skip(why) => Ok(skipped(event, &why)),
+            },
+            other => Ok(skipped(
+                event,
+                &format!("{} is not applied by loyalty", other.event_type()),
+            )),
+        }
+    }
+}
+
+/// What an event asks of the ledger: a write, or nothing (and why).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Use<T> {
+    Apply(T),
+    Skip(String),
+}
+
+fn skipped(event: &Envelope, why: &str) {
+    tracing::info!(event = %event.id, r#type = %event.event_type, subject = %event.subject, why, "event applies nothing to the ledger");
+}
+
+/// A refund of one order: reversed in proportion to `refund` (`None`: the whole order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub customer: CustomerId,
+    pub order_id: String,
+    pub refund: Option<(String, i64)>,
+    /// The ledger's reason: the refund activity's name.
+    pub reason: String,
+}
+
+/// A malformed event (a producer's bug): failed, so it is retried and dead-lettered.
+fn malformed(what: impl std::fmt::Display) -> Error {
+    Error::internal(anyhow::anyhow!("malformed event: {what}"))
+}
+
+fn customer(name: &str) -> Result<CustomerId, Error> {
+    CustomerId::parse_name(name).map_err(|e| malformed(format!("customer {name:?}: {e}")))
+}
+
+fn violations(v: &Violations) -> String {
+    format!("{v:?}")
+}
+
+/// The Earn of a purchase activity, as of its occur time, by the same rules as the Earn
+/// RPC's (amount, currency, items, `max_backdate_days`). Not a purchase, no order, or a
+/// purchase the programme does not earn on (too old, a currency it does not take, less
+/// than one unit): skipped.
+pub fn purchase(a: &ev::ActivityRecorded, p: &Program) -> Result<Use<EarnRequest>, Error> {
+    if a.kind != ActivityKind::Purchase as i32 {
+        return Ok(Use::Skip("not a purchase".into()));
+    }
+    let Some(order) = &a.order else {
+        return Ok(Use::Skip("a purchase without an order".into()));
+    };
+    let customer = customer(&a.customer)?;
+    // Without an order id the activity keys the points, so a redelivery earns once.
+    let order_id = if order.order_id.is_empty() {
+        a.activity.clone()
+    } else {
+        order.order_id.clone()
+    };
+    let source = pb::earn_request::Source::Purchase(pb::Purchase {
+        order_id,
+        amount: order.amount.clone(),
+        items: order
+            .items
+            .iter()
+            .map(|i| pb::PurchaseItem {
+                item_id: i.item_id.clone(),
+                quantity: i.quantity,
+                unit_price: i.unit_price.clone(),
+            })
+            .collect(),
+        purchase_time: a.occur_time,
+    });
+    let mut v = Violations::new();
+    match parse::earn_source(Some(&source), p, &mut v) {
+        Some(source) if v.is_empty() => Ok(Use::Apply(EarnRequest {
+            customer,
+            source,
+            available_time: None,
+            expire_time: None,
+        })),
+        _ => Ok(Use::Skip(format!(
+            "the programme earns nothing on it: {}",
+            violations(&v)
+        ))),
+    }
+}
+
+/// The reversal a refund asks for. A refund without an amount reverses the whole order.
+pub fn refund(r: &ev::RefundRecorded) -> Result<Use<Refund>, Error> {
+    let Some(order) = r.order.as_ref().filter(|o| !o.order_id.is_empty()) else {
+        return Ok(Use::Skip("a refund without an order".into()));
+    };
+    if order.amount.as_ref().is_some_and(|m| m.amount_minor <= 0) {
+        return Ok(Use::Skip("a refund of no amount".into()));
+    }
+    Ok(Use::Apply(Refund {
+        customer: customer(&r.customer)?,
+        order_id: order.order_id.clone(),
+        refund: order
+            .amount
+            .as_ref()
+            .map(|m| (m.currency_code.clone(), m.amount_minor)),
+        reason: r.activity.clone(),
+    }))
+}
+
+/// The goodwill a satisfaction answer owes (none: skipped). The ledger's reason names the
+/// ticket only: nothing about the customer.
+pub fn goodwill(s: &ev::SatisfactionSubmitted) -> Result<Use<EarnRequest>, Error> {
+    if s.goodwill_points <= 0 {
+        return Ok(Use::Skip("no goodwill owed".into()));
+    }
+    Ok(Use::Apply(EarnRequest {
+        customer: customer(&s.customer)?,
+        source: EarnSource::Goodwill {
+            points: s.goodwill_points,
+            reason: format!("low satisfaction score on {}", s.ticket),
+            actor: crate::events::produce::TICKETS_ACTOR.to_owned(),
+        },
+        available_time: None,
+        expire_time: None,
+    }))
+}
