@@ -13,6 +13,8 @@ pub struct TestApp {
     pub port: u16,
     pub service: crm_loyalty::service::LoyaltyService,
     pub db_url: String,
+    /// Where the app keeps its state (its settings' database, cache and event streams).
+    pub storage: Storage,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -31,7 +33,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         client: LoyaltyServiceClient::new(app.channel),
         port: app.port,
         service: app.service,
-        db_url: storage.database_url,
+        db_url: storage.database_url.clone(),
+        storage,
     }
 }
 

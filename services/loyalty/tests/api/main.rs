@@ -11,6 +11,7 @@ mod harness;
 mod holds;
 mod ledger;
 mod merge;
+mod merge_events;
 mod plans;
 mod proptests;
 mod reverse;

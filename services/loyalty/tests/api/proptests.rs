@@ -210,6 +210,7 @@ fn random_operation_sequences_keep_the_invariants() {
         });
         let client = app.client.clone();
         let (port, service, db_url) = (app.port, app.service.clone(), app.db_url.clone());
+        let storage = app.storage.clone();
         runner
             .run(&proptest::collection::vec(op(), 1..16), |ops| {
                 let mut app = TestApp {
@@ -217,6 +218,7 @@ fn random_operation_sequences_keep_the_invariants() {
                     port,
                     service: service.clone(),
                     db_url: db_url.clone(),
+                    storage: storage.clone(),
                 };
                 rt.block_on(async {
                     let c = new_customer();
