@@ -54,11 +54,11 @@ impl Handler for CustomerFacts {
         match payload_of(event)? {
             Payload::ActivityRecorded(a) => match purchase(&a, svc.program())? {
                 Use::Apply(req) => svc.earn_from_event(txn, req).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
             Payload::RefundRecorded(r) => match refund(&r)? {
                 Use::Apply(refund) => svc.refund_from_event(txn, refund).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
             // Both append their own events (TierChanged, ErasureCompleted) in `txn`.
             Payload::CustomerMerged(m) => svc.merge_customers_in(txn, &m).await.map(drop),
@@ -66,10 +66,10 @@ impl Handler for CustomerFacts {
                 .erase_customer_in(txn, &e, &event.id.to_string())
                 .await
                 .map(drop),
-            other => Ok(skipped(
+            other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),
-            )),
+            ),
         }
     }
 }
@@ -86,12 +86,12 @@ impl Handler for TicketFacts {
         match payload_of(event)? {
             Payload::SatisfactionSubmitted(s) => match goodwill(&s)? {
                 Use::Apply(req) => self.0.earn_from_event(txn, req).await,
-                Use::Skip(why) => Ok(skipped(event, &why)),
+                Use::Skip(why) => skipped(event, &why),
             },
-            other => Ok(skipped(
+            other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),
-            )),
+            ),
         }
     }
 }
@@ -103,8 +103,10 @@ pub enum Use<T> {
     Skip(String),
 }
 
-fn skipped(event: &Envelope, why: &str) {
+/// Logs an event that applies nothing; handled (the inbox keeps it as applied).
+fn skipped(event: &Envelope, why: &str) -> Result<(), Error> {
     tracing::info!(event = %event.id, r#type = %event.event_type, subject = %event.subject, why, "event applies nothing to the ledger");
+    Ok(())
 }
 
 /// A refund of one order: reversed in proportion to `refund` (`None`: the whole order).
