@@ -3,6 +3,7 @@
 //! twice, applied once, and loyalty publishes TierChanged (MERGED) and ErasureCompleted.
 use crate::harness::*;
 use crate::merge::goodwill;
+use crm_loyalty::domain::CustomerId;
 use crm_platform::app::ServiceSettings;
 use crm_platform::events::{EventBus, Events, Subscription, payload_of, stream_name};
 use crm_proto::events as ev;
@@ -171,4 +172,42 @@ async fn merges_and_erasures_arrive_through_the_consumer_once() {
         assert_eq!(app.balance(&l).await.available, total);
     })
     .await;
+}
+
+#[tokio::test]
+async fn earns_racing_a_merge_all_end_on_the_survivor() {
+    for (backend, group_commit) in backends_with_and_without_group_commit() {
+        eprintln!("-- backend {backend:?}, group commit {group_commit}");
+        let mut app = spawn_app_with(backend, |s| s.loyalty.group_commit = group_commit).await;
+        let bus = Backbone::of(&app).await;
+        let (s, l) = (new_customer(), new_customer());
+        let mut client = app.client.clone();
+        client.earn(goodwill(&s, 100, None, None)).await.expect("s");
+        client.earn(goodwill(&l, 50, None, None)).await.expect("l");
+        const RACERS: i64 = 24;
+        let earns = (0..RACERS).map(|_| {
+            let mut c = app.client.clone();
+            let req = goodwill(&l, 1, None, None);
+            async move { c.earn(req).await.expect("every earn lands somewhere") }
+        });
+        let merged = Payload::CustomerMerged(ev::CustomerMerged {
+            survivor: s.clone(),
+            losers: vec![l.clone()],
+            ..Default::default()
+        });
+        tokio::join!(futures::future::join_all(earns), bus.publish(&s, merged, 1));
+        eventually(&mut app, &s, 100 + 50 + RACERS).await;
+        let loser = CustomerId::parse_name(&l).expect("name");
+        let closed = app
+            .service
+            .stored_wallet(loser)
+            .await
+            .expect("wallet")
+            .expect("row");
+        assert_eq!(
+            closed.balance, 0,
+            "nothing landed on the loser after its move"
+        );
+        app.assert_consistent().await;
+    }
 }
