@@ -12,7 +12,6 @@ use ev::event::Payload;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement,
-    TransactionTrait,
 };
 
 async fn db(app: &TestApp) -> DatabaseConnection {
@@ -29,7 +28,7 @@ async fn erase(
     event_id: &str,
 ) -> ev::ErasureCompleted {
     let db = db(app).await;
-    let txn = db.begin().await.expect("begin");
+    let txn = crate::merge::writing(&db).await;
     let e = ev::CustomerErased {
         customer: customer.into(),
         merged_customers: merged.iter().map(|m| m.to_string()).collect(),

@@ -15,7 +15,7 @@ pub async fn merge(app: &TestApp, survivor: &str, losers: &[&str]) -> Vec<Payloa
     let db = sea_orm::Database::connect(app.db_url.as_str())
         .await
         .expect("db");
-    let txn = db.begin().await.expect("begin");
+    let txn = writing(&db).await;
     let m = ev::CustomerMerged {
         survivor: survivor.into(),
         losers: losers.iter().map(|l| l.to_string()).collect(),
@@ -29,6 +29,18 @@ pub async fn merge(app: &TestApp, survivor: &str, losers: &[&str]) -> Vec<Payloa
         .expect("merge");
     txn.commit().await.expect("commit");
     out
+}
+
+/// A transaction on this test's own connection that holds SQLite's write lock from its
+/// first statement (waiting for it), as the service's one-connection pool would: a
+/// deferred transaction upgraded later fails at once when the app wrote meanwhile.
+pub async fn writing(db: &sea_orm::DatabaseConnection) -> sea_orm::DatabaseTransaction {
+    use sea_orm::ConnectionTrait;
+    let txn = db.begin().await.expect("begin");
+    txn.execute_unprepared("UPDATE loyalty_wallets SET sequence = sequence WHERE 1 = 0")
+        .await
+        .expect("write lock");
+    txn
 }
 
 pub fn goodwill(
