@@ -55,7 +55,7 @@ async fn nothing_is_lost_when_the_event_redis_stops_and_starts() {
     else {
         return;
     };
-    let load = Load::new(&mut s, 10, 30).await;
+    let load = Load::new(&mut s, 10, 20).await;
     let recording = load.record_in_background(&s);
     load.await_recorded(load.total() / 4).await;
     s.events_redis().kill();
@@ -85,7 +85,7 @@ async fn two_loyalty_replicas_apply_each_event_once() {
     else {
         return;
     };
-    let load = Load::new(&mut s, 20, 20).await;
+    let load = Load::new(&mut s, 20, 10).await;
     let recording = load.record_in_background(&s);
     load.await_recorded(load.total() / 2).await;
     s.replica(Service::Loyalty, 1).kill();
