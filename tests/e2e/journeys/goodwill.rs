@@ -1,6 +1,6 @@
 //! Low CSAT -> goodwill: a low score on a solved ticket awards goodwill points in loyalty.
 use crate::harness::{Suite, on_every_topology};
-use crate::steps::{complaint, score, unknown_customer};
+use crate::steps::{complaint, purchase, score, unknown_customer};
 use crm_platform::testing::assert_status;
 use crm_proto::tickets as tpb;
 use std::time::Duration;
@@ -18,8 +18,9 @@ on_every_topology!(a_gold_customers_low_score_earns_goodwill_once);
 async fn a_gold_customers_low_score_earns_goodwill_once(mut s: Suite) {
     let wei = s.create_customer("Wei").await;
     let fang = s.create_customer("Fang").await;
-    // 6,000 yuan: 6,000 points, past the gold threshold (5,000).
-    s.earn_purchase(&wei, "order-1", 600_000).await;
+    // A purchase of 6,000 yuan recorded in customers: 6,000 points, past gold (5,000).
+    s.record(&wei, purchase("order-1", 600_000, None)).await;
+    s.await_available(&wei, 6_000, ARRIVAL).await;
     assert_eq!(s.tier(&wei).await, "gold");
 
     // Verified with customers; the priority of a complaint (normal) bumped for gold only.

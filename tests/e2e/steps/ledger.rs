@@ -41,6 +41,20 @@ impl Suite {
         }
     }
 
+    /// Adjust of `points` for `reason`, by an agent.
+    pub async fn adjust(&mut self, customer: &str, points: i64, reason: &str) {
+        self.loyalty
+            .adjust(lpb::AdjustRequest {
+                customer: customer.into(),
+                points,
+                reason: reason.into(),
+                actor: "agents/ana".into(),
+                request_id: crm_platform::testing::rid(),
+            })
+            .await
+            .expect("adjust");
+    }
+
     /// Waits (at most `timeout`) until `customer` has `points` available: the events that
     /// earn or move them are asynchronous. Fails with the balance last seen.
     pub async fn await_available(&mut self, customer: &str, points: i64, timeout: Duration) {
