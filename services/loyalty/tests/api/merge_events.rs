@@ -1,53 +1,38 @@
 //! CustomerMerged and CustomerErased through the real consumer (group `loyalty.customers`
 //! on the customers stream, the in-process bus on SQLite, Redis on PostgreSQL): delivered
 //! twice, applied once, and loyalty publishes TierChanged (MERGED) and ErasureCompleted.
+use crate::event_tap::{PATIENCE, Producer};
 use crate::harness::*;
 use crate::merge::goodwill;
 use crm_loyalty::domain::CustomerId;
-use crm_platform::app::ServiceSettings;
-use crm_platform::events::{EventBus, Events, Subscription, payload_of, stream_name};
+use crm_platform::testing::events::Tap;
 use crm_proto::events as ev;
 use ev::event::Payload;
 use std::time::{Duration, Instant};
 
-/// Longest wait for the consumer or the relay.
-const PATIENCE: Duration = Duration::from_secs(20);
-
 struct Backbone {
-    customers: Events,
-    loyalty: Subscription,
-    settings: crm_platform::config::EventsSettings,
+    customers: Producer,
+    loyalty: Tap,
 }
 
 impl Backbone {
     async fn of(app: &TestApp) -> Self {
+        let customers = app.producer("customers").await;
         let s = crm_platform::testing::settings::<crm_loyalty::Loyalty>(&app.storage, |_| {});
-        let settings = s.platform().events.clone();
-        let db = sea_orm::Database::connect(app.db_url.as_str())
-            .await
-            .expect("db");
-        let bus = EventBus::from_settings(&settings).expect("bus");
+        let settings = &crm_platform::app::ServiceSettings::platform(&s).events;
         Self {
-            customers: Events::new(&settings, "customers", db).expect("events"),
-            loyalty: bus.subscribe(
-                &stream_name(&settings, "loyalty"),
-                &format!("test-{}", rid()),
-                "tap",
-            ),
-            settings,
+            customers,
+            loyalty: Tap::new(settings, "loyalty"),
         }
     }
 
     /// Publishes `payload` as customers would, `times` times (a redelivery keeps the id).
     async fn publish(&self, subject: &str, payload: Payload, times: usize) -> String {
-        let envelope = self.customers.typed(subject, payload);
-        let stream = stream_name(&self.settings, "customers");
+        let envelope = self.customers.envelope(subject, payload);
         for _ in 0..times {
             self.customers
-                .bus()
-                .publish(&stream, std::slice::from_ref(&envelope), 100_000)
-                .await
-                .expect("publish");
+                .publish(std::slice::from_ref(&envelope))
+                .await;
         }
         envelope.id.to_string()
     }
@@ -56,14 +41,8 @@ impl Backbone {
     async fn expect<T>(&mut self, found: impl Fn(&Payload) -> Option<T>) -> T {
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
-            for d in self
-                .loyalty
-                .read(100, Duration::from_millis(100))
-                .await
-                .expect("read")
-            {
-                let payload = payload_of(&d.envelope().expect("envelope")).expect("payload");
-                if let Some(t) = found(&payload) {
+            for e in self.loyalty.read().await {
+                if let Some(t) = e.payload.as_ref().and_then(&found) {
                     return t;
                 }
             }
