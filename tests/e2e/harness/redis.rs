@@ -60,7 +60,10 @@ impl PrivateRedis {
     }
 
     fn launch(&mut self) {
-        let child = Command::new("redis-server")
+        // The same override as scripts/test-servers.sh (it reads it before the harness
+        // drops CRM_* from the children's environment).
+        let program = std::env::var("CRM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&program)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -76,7 +79,9 @@ impl PrivateRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server on PATH (the fault tests start their own Redis)");
+            .unwrap_or_else(|e| {
+                panic!("{program} (CRM_REDIS_SERVER, else on PATH; the fault tests start their own Redis): {e}")
+            });
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         while !self.answers_ping() {
