@@ -9,6 +9,7 @@ use tonic::transport::Channel;
 const HOT: &str = "GetCustomer, cached (hot set of 100)";
 const COLD: &str = "GetCustomer, database (cache off)";
 const CREATE: &str = "CreateCustomer";
+pub const SCENARIOS: [&str; 3] = [HOT, COLD, CREATE];
 
 pub struct Bench {
     cached: Vec<CustomerServiceClient<Channel>>,
@@ -26,7 +27,7 @@ async fn spawn(args: &Args, db_url: &str, cache: bool) -> anyhow::Result<u16> {
     Ok(port)
 }
 
-fn new_customer(i: u64) -> pb::CreateCustomerRequest {
+pub fn new_customer(i: u64) -> pb::CreateCustomerRequest {
     pb::CreateCustomerRequest {
         customer: Some(pb::Customer {
             display_name: format!("Bench Customer {i}"),

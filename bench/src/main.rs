@@ -4,6 +4,7 @@
 //! connections, concurrency and duration. One module per service.
 mod customers;
 mod customers_scale;
+mod events;
 mod loyalty;
 mod tickets;
 
@@ -64,6 +65,21 @@ pub struct Args {
     /// Label for the database column of the report.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Consumers the purchase -> effect scenarios run with: "bench" (a bench handler, the
+    /// backbone alone) and/or "loyalty" (loyalty's purchase points).
+    #[arg(
+        long,
+        env = "CRM_BENCH_EVENTS_CONSUMERS",
+        value_delimiter = ',',
+        default_value = "bench,loyalty"
+    )]
+    pub events_consumers: Vec<events::ConsumerKind>,
+    /// Purchases per second of the open-loop purchase -> effect scenarios.
+    #[arg(long, env = "CRM_BENCH_EVENTS_RATE", default_value_t = 1000)]
+    pub events_rate: u64,
+    /// Purchases waiting before a consumer starts, for its catch-up rate.
+    #[arg(long, env = "CRM_BENCH_EVENTS_BACKLOG", default_value_t = 20000)]
+    pub events_backlog: usize,
 }
 
 impl Args {
@@ -82,6 +98,8 @@ pub struct Stats {
     postings_per_call: f64,
     /// Compared with pgbench TPC-B of the same round, not the tonic baseline.
     vs_pgbench: bool,
+    /// Compared with this scenario of the same round (name, label in the report) instead.
+    versus: Option<(&'static str, &'static str)>,
 }
 
 impl Stats {
@@ -94,6 +112,10 @@ impl Stats {
     }
     pub fn against_pgbench(mut self) -> Self {
         self.vs_pgbench = true;
+        self
+    }
+    pub fn versus(mut self, scenario: &'static str, label: &'static str) -> Self {
+        self.versus = Some((scenario, label));
         self
     }
     /// The rate the report compares: postings/s for ledger scenarios, else calls/s.
@@ -161,6 +183,7 @@ where
         latencies_us,
         postings_per_call: 0.0,
         vs_pgbench: false,
+        versus: None,
     }
 }
 
@@ -243,6 +266,7 @@ async fn pgbench(args: &Args, url: &str) -> anyhow::Result<Stats> {
         latencies_us: Vec::new(),
         postings_per_call: 0.0,
         vs_pgbench: false,
+        versus: None,
     })
 }
 
@@ -257,10 +281,18 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         .into_iter()
         .map(HealthClient::new)
         .collect();
-    let customers = customers::Bench::prepare(args, &database_url(args).await?).await?;
+    // Only what the run wants is prepared (preloads take a while).
+    let customers = match customers::SCENARIOS.iter().any(|s| args.wants(s)) {
+        true => Some(customers::Bench::prepare(args, &database_url(args).await?).await?),
+        false => None,
+    };
     let customers_scale = customers_scale::Bench::prepare(args, || database_url(args)).await?;
     let loyalty = loyalty::Bench::prepare(args, &database_url(args).await?).await?;
-    let tickets = tickets::Bench::prepare(args, &database_url(args).await?).await?;
+    let tickets = match tickets::SCENARIOS.iter().any(|s| args.wants(s)) {
+        true => Some(tickets::Bench::prepare(args, &database_url(args).await?).await?),
+        false => None,
+    };
+    let events = events::Bench::prepare(args, async || database_url(args).await).await?;
     if let Some(url) = &args.pgbench {
         let init = tokio::process::Command::new(&args.pgbench_bin)
             .args(["-q", "-i", "-s", "10", url])
@@ -284,10 +316,17 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         if let Some(url) = &args.pgbench {
             stats.push(pgbench(args, url).await?);
         }
-        stats.extend(customers.round(args).await);
+        if let Some(b) = &customers {
+            stats.extend(b.round(args).await);
+        }
         stats.extend(customers_scale.round(args).await);
         stats.extend(loyalty.round(args).await);
-        stats.extend(tickets.round(args).await);
+        if let Some(b) = &tickets {
+            stats.extend(b.round(args).await);
+        }
+        if let Some(b) = &events {
+            stats.extend(b.round(args).await);
+        }
         rounds.push(stats);
     }
     Ok(rounds)
@@ -296,6 +335,11 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The row of `round` named `name`.
+fn find<'a>(round: &'a [Stats], name: &str) -> Option<&'a Stats> {
+    round.iter().find(|s| s.name == name)
 }
 
 fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
@@ -322,25 +366,36 @@ fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
     };
     // The baseline a row is compared with, in the same round.
     let baseline_of = |round: &[Stats], row: &Stats| -> Option<f64> {
-        let name = if row.vs_pgbench { PGBENCH } else { BASELINE };
+        let name = match row.versus {
+            Some((name, _)) => name,
+            None if row.vs_pgbench => PGBENCH,
+            None => BASELINE,
+        };
         round.iter().find(|s| s.name == name).map(Stats::rate)
     };
-    for (i, scenario) in first.iter().enumerate() {
-        let runs: Vec<&Stats> = rounds.iter().filter_map(|r| r.get(i)).collect();
+    // Rows by name: a scenario measured once (before the rounds) is only in the first.
+    for scenario in first {
+        let runs: Vec<&Stats> = rounds
+            .iter()
+            .filter_map(|r| find(r, &scenario.name))
+            .collect();
         let rate = median(runs.iter().map(|r| r.rate()).collect());
         let ratios: Vec<f64> = rounds
             .iter()
-            .filter_map(|r| Some(r.get(i)?.rate() / baseline_of(r, r.get(i)?)?))
+            .filter_map(|r| {
+                let row = find(r, &scenario.name)?;
+                Some(row.rate() / baseline_of(r, row)?)
+            })
             .collect();
         let ratio = match (scenario.name.as_str(), ratios.is_empty()) {
             (BASELINE | PGBENCH, _) | (_, true) => "-".to_owned(),
             _ => format!(
                 "{:.2} (vs {})",
                 median(ratios),
-                if scenario.vs_pgbench {
-                    "pgbench"
-                } else {
-                    "tonic"
+                match scenario.versus {
+                    Some((_, label)) => label,
+                    None if scenario.vs_pgbench => "pgbench",
+                    None => "tonic",
                 }
             ),
         };
@@ -357,6 +412,7 @@ fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
             latencies_us: lat,
             postings_per_call: 0.0,
             vs_pgbench: false,
+            versus: None,
         };
         let errors: usize = runs.iter().map(|r| r.errors).sum();
         s.push_str(&format!(

@@ -9,6 +9,7 @@ use tonic::transport::Channel;
 
 const CREATE: &str = "CreateTicket (routed)";
 const LIST: &str = "ListTickets (filtered page of 50)";
+pub const SCENARIOS: [&str; 2] = [CREATE, LIST];
 
 pub struct Bench {
     clients: Vec<TicketServiceClient<Channel>>,

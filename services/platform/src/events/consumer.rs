@@ -1,22 +1,32 @@
 //! The consumer runner: reads a group's deliveries and applies each exactly once.
 //!
-//! Per delivery, one transaction holds the inbox row (consumer group, event id) and the
-//! handler's effects; it commits, then the entry is acknowledged. So:
-//! - a delivery seen again (ack lost, entry reclaimed, two replicas racing) finds its inbox
-//!   row and is only acknowledged; on PostgreSQL the second insert waits for the first
-//!   transaction, so two replicas never both apply it;
-//! - a handler error (a panic or `handler_timeout_ms` included) rolls everything back and
-//!   leaves the entry pending: after `claim_idle_ms` a replica (this one too) reclaims and
-//!   retries it; the failure of its `max_attempts`-th delivery sends it to the dead-letter
-//!   stream with the error, where it no longer blocks anything. Deliveries that never
-//!   finished (a crash) count too, so the first failure after more sends it there at once;
+//! The deliveries of one read (up to `consumer_batch`) are applied in one transaction: the
+//! inbox rows (consumer group, event id) of all of them, written with one statement, and the
+//! handler's effects for each (order below); it commits (one WAL flush for the batch),
+//! then the entries are acknowledged with one `XACK`. So:
+//! - within a batch, events are applied grouped by subject in subject order, each subject's
+//!   in stream order, so handlers locking their subject's rows lock in one global order;
+//! - a delivery seen again (ack lost, entry reclaimed, two replicas racing, a second copy in
+//!   the same read) finds its inbox row and is only acknowledged; on PostgreSQL the second
+//!   insert waits for the first transaction, so two replicas never both apply it (their
+//!   batches insert inbox rows in event id order, so they do not deadlock on them);
+//! - a batch that fails (any handler error, a panic, the batch running past
+//!   `handler_timeout_ms`, a failed commit) is rolled back whole and its deliveries are
+//!   applied again one transaction each, so a poison event fails alone and never holds back
+//!   or fails the others;
+//! - a handler error in its own transaction (a panic or `handler_timeout_ms` included) rolls
+//!   everything back and leaves the entry pending: after `claim_idle_ms` a replica (this one
+//!   too) reclaims and retries it; the failure of its `max_attempts`-th delivery sends it to
+//!   the dead-letter stream with the error, where it no longer blocks anything. Deliveries
+//!   that never finished (a crash) count too, so the first failure after more sends it there
+//!   at once;
 //! - the database being unreachable is no failure of the event: it stays pending and the
 //!   consumer pauses until the database answers;
 //! - an entry that is no envelope goes to the dead letters at once.
 //!
-//! A consumer handles its deliveries one at a time in stream order; entries of one subject
-//! reach the handler in order unless a retry or another replica interleaves them, so
-//! handlers tolerate out-of-order arrival (compare versions or times in the payload).
+//! A consumer handles its deliveries in stream order; entries of one subject reach the
+//! handler in order unless a retry or another replica interleaves them, so handlers tolerate
+//! out-of-order arrival (compare versions or times in the payload).
 use super::bus::{BusError, Delivery, Subscription};
 use super::envelope::Envelope;
 use super::inbox;
@@ -39,7 +49,9 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// Applies `event` in `txn` (the inbox row is in it already). An error rolls back and
-    /// retries the event later; it must not call the producer synchronously.
+    /// retries the event later; it must not call the producer synchronously. Several events
+    /// of one read may share `txn` (each sees the effects of those before it); the first
+    /// error rolls them all back and each is then retried in a transaction of its own.
     fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -56,6 +68,8 @@ pub struct ConsumerStats {
     pub duplicates: AtomicU64,
     /// Deliveries acknowledged unread (another type, or a replay for another group).
     pub skipped: AtomicU64,
+    /// Transactions that applied several deliveries of one read together (committed).
+    pub batches: AtomicU64,
     pub failures: AtomicU64,
     pub dead_lettered: AtomicU64,
     /// Polls stopped by the bus or the database being unavailable (each then pauses).
@@ -154,17 +168,13 @@ impl<H: Handler> Consumer<H> {
                 .reclaim(self.claim_idle, self.batch)
                 .await?;
             self.last_reclaim = Some(Instant::now());
-            for d in claimed {
-                self.process(d).await?;
-            }
+            self.process(claimed).await?;
         }
         for i in 0..READS_PER_RUN {
             let block = if i == 0 { self.block } else { Duration::ZERO };
             let batch = self.subscription.read(self.batch, block).await?;
             let full = batch.len() >= self.batch;
-            for d in batch {
-                self.process(d).await?;
-            }
+            self.process(batch).await?;
             if !full {
                 break;
             }
@@ -172,25 +182,72 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    async fn process(&mut self, d: Delivery) -> Result<(), Failure> {
-        let event = match d.envelope() {
-            Ok(e) => e,
-            Err(e) => return self.give_up(&d, &e.to_string()).await,
-        };
-        let for_other_group = d.replay_for().is_some_and(|g| g != self.group());
-        let types = self.handler.event_types();
-        if for_other_group || !(types.is_empty() || types.contains(&event.event_type.as_str())) {
-            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(self.subscription.ack(&[d.entry_id]).await?);
+    /// One read's deliveries: those for this group applied in one transaction (one at a time
+    /// if that fails), the others acknowledged unread or dead-lettered.
+    async fn process(&mut self, deliveries: Vec<Delivery>) -> Result<(), Failure> {
+        let mut wanted = Vec::with_capacity(deliveries.len());
+        let mut unread = Vec::new();
+        for d in deliveries {
+            let event = match d.envelope() {
+                Ok(e) => e,
+                Err(e) => {
+                    self.give_up(&d, &e.to_string()).await?;
+                    continue;
+                }
+            };
+            let for_other_group = d.replay_for().is_some_and(|g| g != self.group());
+            let types = self.handler.event_types();
+            if for_other_group || !(types.is_empty() || types.contains(&event.event_type.as_str()))
+            {
+                unread.push(d.entry_id);
+            } else {
+                wanted.push((d, event));
+            }
         }
+        if !unread.is_empty() {
+            self.stats
+                .skipped
+                .fetch_add(unread.len() as u64, Ordering::Relaxed);
+            self.subscription.ack(&unread).await?;
+        }
+        if wanted.len() > 1 {
+            match self.apply_batch(&wanted).await {
+                Ok(outcomes) => {
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    for outcome in outcomes {
+                        self.count(outcome);
+                    }
+                    let ids: Vec<String> = wanted.into_iter().map(|(d, _)| d.entry_id).collect();
+                    return Ok(self.subscription.ack(&ids).await?);
+                }
+                Err(e) if e.reason == crate::gate::DATABASE_UNAVAILABLE => {
+                    return Err(Failure::Database(e));
+                }
+                Err(e) => {
+                    tracing::debug!(group = self.group(), deliveries = wanted.len(), error = %e, "event batch failed; applying its events one at a time");
+                }
+            }
+        }
+        for (d, event) in wanted {
+            self.process_one(d, event).await?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Applied => &self.stats.applied,
+            Outcome::Duplicate => &self.stats.duplicates,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One delivery in a transaction of its own; a failure counts against it.
+    async fn process_one(&mut self, d: Delivery, event: Envelope) -> Result<(), Failure> {
         let span = event.span(self.group());
         match self.apply(&event).instrument(span.clone()).await {
             Ok(outcome) => {
-                let counter = match outcome {
-                    Outcome::Applied => &self.stats.applied,
-                    Outcome::Duplicate => &self.stats.duplicates,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                self.count(outcome);
                 Ok(self.subscription.ack(&[d.entry_id]).await?)
             }
             // Not the event's fault: it stays pending, uncounted, until the database is back.
@@ -214,26 +271,61 @@ impl<H: Handler> Consumer<H> {
             txn.rollback().await?;
             return Ok(Outcome::Duplicate);
         }
-        let handled = Caught::new(self.handler.handle(&txn, event));
-        let failed = match tokio::time::timeout(self.handler_timeout, handled).await {
-            Ok(Ok(Ok(()))) => {
-                txn.commit().await?;
-                return Ok(Outcome::Applied);
+        let handled = self.bounded(self.handler.handle(&txn, event)).await;
+        finish(txn, handled).await?;
+        Ok(Outcome::Applied)
+    }
+
+    /// The inbox rows of `batch` (one statement) and the effects of those not in the inbox
+    /// yet, in order, in one transaction bounded as a whole by `handler_timeout_ms`.
+    async fn apply_batch(&self, batch: &[(Delivery, Envelope)]) -> Result<Vec<Outcome>, Error> {
+        let txn = self.db.begin().await?;
+        let ids: Vec<uuid::Uuid> = batch.iter().map(|(_, e)| e.id).collect();
+        let mut fresh = match inbox::record_all(&txn, self.group(), &ids).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                txn.rollback().await.ok();
+                return Err(e);
             }
-            Ok(Ok(Err(e))) => e,
-            Ok(Err(panic)) => Error::internal(anyhow::anyhow!(
+        };
+        // By subject, each subject's events in stream order (a stable sort; events of
+        // different subjects have no order to keep): handlers that lock their subject's rows
+        // take them in one global order, so two batches, or a batch and a writer that locks
+        // in that order, wait for each other instead of deadlocking.
+        let mut in_order: Vec<&Envelope> = batch.iter().map(|(_, e)| e).collect();
+        in_order.sort_by(|a, b| a.subject.cmp(&b.subject));
+        let work = async {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for event in in_order {
+                // A second copy of an event in one read finds its id taken by the first.
+                if fresh.remove(&event.id) {
+                    let span = event.span(self.group());
+                    self.handler.handle(&txn, event).instrument(span).await?;
+                    outcomes.push(Outcome::Applied);
+                } else {
+                    outcomes.push(Outcome::Duplicate);
+                }
+            }
+            Ok(outcomes)
+        };
+        let handled = self.bounded(work).await;
+        finish(txn, handled).await
+    }
+
+    /// `work` with its panic and its running past `handler_timeout_ms` as errors.
+    async fn bounded<T>(&self, work: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        match tokio::time::timeout(self.handler_timeout, Caught::new(work)).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(panic)) => Err(Error::internal(anyhow::anyhow!(
                 "handler panicked: {} at {}",
                 panic.message,
                 panic.location
-            )),
-            Err(_) => Error::internal(anyhow::anyhow!(
+            ))),
+            Err(_) => Err(Error::internal(anyhow::anyhow!(
                 "handler timed out after {} ms",
                 self.handler_timeout.as_millis()
-            )),
-        };
-        // The handler's own error is the one to report, not a failed rollback's.
-        txn.rollback().await.ok();
-        Err(failed)
+            ))),
+        }
     }
 
     async fn give_up(&mut self, d: &Delivery, error: &str) -> Result<(), Failure> {
@@ -241,6 +333,21 @@ impl<H: Handler> Consumer<H> {
         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
         tracing::error!(group = self.group(), stream = self.subscription.stream(), entry = %d.entry_id, deliveries = d.deliveries, error, "event dead-lettered");
         Ok(())
+    }
+}
+
+/// Commits `txn` when `handled` succeeded, else rolls it back and returns the handler's
+/// error (not a failed rollback's: that one is the one to report).
+async fn finish<T>(txn: DatabaseTransaction, handled: Result<T, Error>) -> Result<T, Error> {
+    match handled {
+        Ok(v) => {
+            txn.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            txn.rollback().await.ok();
+            Err(e)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+mod batch;
 mod bus;
 mod delivery;
 mod faults;
