@@ -1,60 +1,6 @@
-//! The journeys across services that exist today, each on every topology.
-use crate::harness::{Suite, on_every_topology};
-use crate::steps::{complaint, score, unknown_customer};
-use crm_platform::testing::assert_status;
-use crm_proto::tickets as tpb;
-use tonic::Code;
-
-on_every_topology!(a_gold_customers_low_score_earns_goodwill_once);
-
-/// Customers -> loyalty -> tickets and back: a customer earns gold with a purchase, their
-/// complaint is verified with customers and bumped one priority level by their tier (a
-/// regular customer's is not, an unknown customer's is refused), and a low score on the solved
-/// ticket reopens it and awards goodwill points in loyalty, once, on a consistent ledger.
-async fn a_gold_customers_low_score_earns_goodwill_once(mut s: Suite) {
-    let wei = s.create_customer("Wei").await;
-    let fang = s.create_customer("Fang").await;
-    // 6,000 yuan: 6,000 points, past the gold threshold (5,000).
-    s.earn_purchase(&wei, "order-1", 600_000).await;
-    assert_eq!(s.tier(&wei).await, "gold");
-
-    // Verified with customers; the priority of a complaint (normal) bumped for gold only.
-    let mut tickets = Vec::new();
-    for (customer, priority) in [(&wei, tpb::Priority::High), (&fang, tpb::Priority::Normal)] {
-        let t = s.create_ticket(complaint(customer)).await.expect("ticket");
-        assert_eq!(t.customer_check, tpb::CustomerCheck::Verified as i32);
-        assert_eq!(t.priority, priority as i32, "{customer}");
-        tickets.push(t);
-    }
-    let t = &tickets[0];
-    let refused = s
-        .create_ticket(complaint(&unknown_customer()))
-        .await
-        .expect_err("a ticket for a customer customers does not know");
-    assert_status(&refused, Code::FailedPrecondition, "CUSTOMER_NOT_FOUND");
-
-    let solved = s.solve(&t.name).await;
-    let answer = s
-        .tickets
-        .submit_satisfaction(score(&t.name, &solved.survey_token, 1))
-        .await
-        .expect("survey answered")
-        .into_inner();
-    assert_eq!(
-        (answer.goodwill_points, answer.goodwill_pending),
-        (100, false)
-    );
-    assert_eq!(
-        s.get_ticket(&t.name).await.status,
-        tpb::Status::Open as i32,
-        "a low score reopens the ticket for a follow-up"
-    );
-    assert_eq!(s.goodwill_notes(&t.name).await, 1);
-
-    assert_eq!(s.balance(&wei).await.available, 6_000 + 100);
-    let awards = s.goodwill_awards(&wei).await;
-    assert_eq!(awards.len(), 1, "{awards:?}");
-    assert_eq!(awards[0].wallet_delta, 100);
-    assert!(awards[0].reason.contains(&t.name), "{awards:?}");
-    s.assert_ledger_consistent(&wei).await;
-}
+//! The journeys across services, each on every topology (`on_every_topology!`), through the
+//! public gRPC API only.
+mod erase;
+mod goodwill;
+mod merge;
+mod points;

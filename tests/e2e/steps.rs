@@ -1,4 +1,10 @@
 //! What a journey does, one public RPC per step: the request builders shared by the tests.
+mod activities;
+mod erasure;
+mod ledger;
+
+pub use activities::{days_ago, purchase, refund};
+
 use crate::harness::Suite;
 use crm_platform::testing::rid;
 use crm_proto::common::Money;
@@ -79,6 +85,10 @@ impl Suite {
     }
 
     pub async fn tier(&mut self, customer: &str) -> String {
+        self.tier_status(customer).await.tier
+    }
+
+    pub async fn tier_status(&mut self, customer: &str) -> lpb::TierStatus {
         self.loyalty
             .get_tier(lpb::GetTierRequest {
                 customer: customer.into(),
@@ -86,7 +96,6 @@ impl Suite {
             .await
             .expect("tier")
             .into_inner()
-            .tier
     }
 
     pub async fn balance(&mut self, customer: &str) -> lpb::Balance {
@@ -171,6 +180,24 @@ impl Suite {
             .await
             .expect("solve")
             .into_inner()
+    }
+
+    /// The bodies of a ticket's system notes, oldest first.
+    pub async fn system_notes(&mut self, ticket: &str) -> Vec<String> {
+        self.tickets
+            .list_messages(tpb::ListMessagesRequest {
+                parent: ticket.into(),
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("list messages")
+            .into_inner()
+            .messages
+            .into_iter()
+            .filter(|m| m.kind == tpb::MessageKind::System as i32)
+            .map(|m| m.body)
+            .collect()
     }
 
     /// The system notes of a ticket that report a goodwill award.

@@ -81,6 +81,30 @@ fn overflow(what: &str) -> Error {
     )
 }
 
+/// The reason of [`merged`].
+pub const CUSTOMER_MERGED: &str = "CUSTOMER_MERGED";
+
+/// `customer`'s wallet was merged into `survivor`'s after the call resolved it: a retry
+/// lands on the survivor (the Earn/Redeem/Adjust paths retry by themselves).
+pub fn merged(customer: CustomerId, survivor: CustomerId) -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        CUSTOMER_MERGED,
+        format!("{customer} was merged into {survivor}; retry"),
+    )
+    .with_metadata("customer", customer.name())
+    .with_metadata("survivor", survivor.name())
+}
+
+/// The survivor a [`merged`] error names.
+pub fn merged_survivor(e: &Error) -> Option<CustomerId> {
+    if e.reason != CUSTOMER_MERGED {
+        return None;
+    }
+    let (_, name) = e.metadata.iter().find(|(k, _)| k == "survivor")?;
+    CustomerId::parse_name(name).ok()
+}
+
 pub fn hold_not_found(name: &str) -> Error {
     Error::not_found(name).with_metadata("hold", name.to_owned())
 }
@@ -108,6 +132,7 @@ impl From<Refusal> for Error {
             Refusal::HoldNotActive { hold, state } => hold_not_active(&hold, state),
             Refusal::Reverse { order_id, error } => reverse(error, &order_id),
             Refusal::TransfersDisabled => transfers_disabled(),
+            Refusal::Merged { customer, survivor } => merged(customer, survivor),
             Refusal::Broken(problem) => Error::internal(anyhow::anyhow!(problem)),
         }
     }

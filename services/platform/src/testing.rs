@@ -360,6 +360,7 @@ pub fn host_port(url: &str) -> String {
         .to_owned()
 }
 
+pub mod events;
 pub mod plans;
 mod spawn;
 pub use spawn::{Spawned, settings, spawn};

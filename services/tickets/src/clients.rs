@@ -1,4 +1,5 @@
-//! Calls to the customers and loyalty services, on the platform's client (deadlines capped by
+//! Calls to the customers and loyalty services (questions only: the customer check and the
+//! loyalty tier; facts such as goodwill points travel as events), on the platform's client (deadlines capped by
 //! the call being served, retry of read-only and idempotent calls, trace propagation).
 //! Answers come back as plain values so the service layer knows no tonic types; an
 //! unconfigured or unreachable service is an answer too.
@@ -29,16 +30,6 @@ pub enum CustomerLookup {
     NotFound,
     /// Not configured, unreachable, or failing: the caller carries on unverified.
     Unknown,
-}
-
-/// What became of a goodwill award.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Goodwill {
-    Awarded,
-    /// Loyalty is not configured, or unreachable or failing: worth asking again later.
-    Later,
-    /// Loyalty said no for good (e.g. it does not know the customer).
-    Refused,
 }
 
 #[derive(Clone, Default)]
@@ -143,51 +134,6 @@ impl Clients {
             }
         }
     }
-
-    /// Awards goodwill points; `request_id` makes a repeat a replay (so `reason` must be the
-    /// same on every attempt).
-    pub async fn goodwill(
-        &self,
-        id: CustomerId,
-        points: i64,
-        reason: &str,
-        request_id: uuid::Uuid,
-    ) -> Goodwill {
-        let Some(client) = &self.loyalty else {
-            return Goodwill::Later;
-        };
-        let req = lpb::EarnRequest {
-            customer: id.name(),
-            source: Some(lpb::earn_request::Source::Goodwill(lpb::Goodwill {
-                points,
-                reason: reason.to_owned(),
-                actor: "tickets".to_owned(),
-            })),
-            available_time: None,
-            expire_time: None,
-            request_id: request_id.to_string(),
-        };
-        // The request id makes a repeat a replay: safe to retry.
-        let res = client
-            .call(Idempotence::Idempotent, req, |mut c, req| async move {
-                c.earn(req).await
-            })
-            .await;
-        match res {
-            Ok(_) => Goodwill::Awarded,
-            Err(s) => {
-                tracing::warn!(code = ?s.code(), message = s.message(), "goodwill points not awarded");
-                match s.code() {
-                    Code::NotFound
-                    | Code::InvalidArgument
-                    | Code::FailedPrecondition
-                    | Code::AlreadyExists
-                    | Code::PermissionDenied => Goodwill::Refused,
-                    _ => Goodwill::Later,
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -260,9 +206,5 @@ mod tests {
         let id = CustomerId::generate();
         assert_eq!(c.customer(id).await, CustomerLookup::Unknown);
         assert_eq!(c.tier(id).await, None);
-        assert_eq!(
-            c.goodwill(id, 10, "x", uuid::Uuid::new_v4()).await,
-            Goodwill::Later
-        );
     }
 }

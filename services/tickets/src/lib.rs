@@ -2,11 +2,16 @@
 //! SLAs on business hours, macros, satisfaction surveys and reporting.
 //!
 //! Shape (shared by every service): `grpc` (adapter) -> `service` (use cases) -> `domain`
-//! (pure rules) and `store` (sea-orm) -> `migration`. `clients` calls customers and loyalty.
+//! (pure rules) and `store` (sea-orm) -> `migration`. `clients` asks customers and loyalty
+//! questions. Every mutation appends its facts to the outbox in its own transaction
+//! ([`events`]); the relay started in `build` publishes them on the `tickets` stream, and the
+//! group `tickets.customers` applies customers' merges and erasures
+//! ([`service::CustomerFacts`]).
 //! The wiring is [`Tickets`], the platform's [`Service`](crm_platform::app::Service).
 pub mod clients;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod service;
@@ -33,12 +38,34 @@ impl Service for Tickets {
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<TicketsService> {
         let clients = clients::Clients::new(&settings.clients)?;
+        let backbone = parts.events()?;
+        backbone.start_relay(&mut parts.jobs);
         let svc = TicketsService::new(
             parts.db.clone(),
             parts.tokens.clone(),
             settings.tickets.clone(),
             clients,
+            events::TicketEvents::new(backbone.clone()),
         )?;
+        backbone.start_consumer(
+            &mut parts.jobs,
+            "customers",
+            "customers",
+            service::CustomerFacts::new(svc.clone()),
+        );
+        // Goodwill left pending by the earlier synchronous design goes out as events.
+        let hand_over = svc.clone();
+        tokio::spawn(async move {
+            match hand_over.hand_over_pending_goodwill().await {
+                Ok(0) => {}
+                Ok(handed) => {
+                    tracing::info!(handed, "pending goodwill handed to loyalty as events")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "pending goodwill hand-over failed; retried at the next start")
+                }
+            }
+        });
         // Rows written before the stats columns existed get them in the background; stats of
         // old windows are complete once this is done (it logs how many rows it filled).
         let backfill = svc.clone();
@@ -73,15 +100,12 @@ impl Service for Tickets {
         );
         parts.jobs.every(
             std::time::Duration::from_secs(t.verify_interval_secs),
-            "customer verification and goodwill",
+            "customer verification",
             svc.clone(),
             |svc| async move {
-                // Independent passes: one failing does not hold up the other.
-                let verified = svc.verify_customers().await;
-                let awarded = svc.award_pending_goodwill().await;
-                let settled = verified? + awarded?;
+                let settled = svc.verify_customers().await?;
                 if settled > 0 {
-                    tracing::info!(settled, "customer checks and goodwill settled");
+                    tracing::info!(settled, "customer checks settled");
                 }
                 Ok(())
             },

@@ -24,8 +24,8 @@ const INHERITED_CONFIG: [&str; 3] = ["CRM_", "OTEL_", "RUST_LOG"];
 type Log = Arc<Mutex<Vec<String>>>;
 
 pub struct Process {
-    /// Names the process in its log, e.g. `loyalty`.
-    label: &'static str,
+    /// Names the process in its log, e.g. `loyalty` (`loyalty-2` for a second replica).
+    label: String,
     program: PathBuf,
     env: Vec<(String, String)>,
     /// `None` while stopped.
@@ -38,12 +38,12 @@ pub struct Process {
 impl Process {
     /// Starts `program serve` with `env` on port 0 and waits until it is SERVING.
     pub async fn start(
-        label: &'static str,
+        label: impl Into<String>,
         program: impl Into<PathBuf>,
         env: Vec<(String, String)>,
     ) -> Process {
         let mut p = Process {
-            label,
+            label: label.into(),
             program: program.into(),
             env,
             child: None,

@@ -2,50 +2,42 @@
 //! their streams of the app's bus (in process on SQLite, Redis on PostgreSQL), become the
 //! per-service status of GetErasureStatus and ExportCustomer.
 use crate::harness::*;
-use crm_platform::events::{Envelope, EventBus, TimeRange, stream_name};
-use crm_platform::validate::to_timestamp;
+use crm_platform::events::{Envelope, typed};
+use crm_platform::testing::events::{PATIENCE, Producer};
 use crm_proto::customers as pb;
 use crm_proto::events::event::Payload;
 use crm_proto::events::{self as ev, types};
-use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, Statement};
 use std::time::{Duration, Instant};
 use tonic::Code;
 
-/// Longest wait for a consumer to apply a report.
-const PATIENCE: Duration = Duration::from_secs(20);
-
 const PENDING: i32 = pb::ErasureState::Pending as i32;
 const COMPLETED: i32 = pb::ErasureState::Completed as i32;
 
-/// A reporting service, as far as the bus can tell: it appends to its own stream.
+/// The reporting services, as far as the bus can tell: each appends to its own stream.
 struct Reporter {
-    bus: EventBus,
     settings: crm_platform::config::EventsSettings,
 }
 
 impl Reporter {
     fn of(app: &TestApp) -> Self {
         let s = crm_platform::testing::settings::<crm_customers::Customers>(&app.storage, |_| {});
-        let settings = crm_platform::app::ServiceSettings::platform(&s)
-            .events
-            .clone();
         Self {
-            bus: EventBus::from_settings(&settings).expect("bus"),
-            settings,
+            settings: crm_platform::app::ServiceSettings::platform(&s)
+                .events
+                .clone(),
         }
+    }
+
+    fn producer(&self, producer: &str) -> Producer {
+        Producer::new(&self.settings, producer)
     }
 
     /// Appends `envelope` to `producer`'s stream (again: a redelivery).
     async fn append(&self, producer: &str, envelope: &Envelope) {
-        self.bus
-            .publish(
-                &stream_name(&self.settings, producer),
-                std::slice::from_ref(envelope),
-                10_000,
-            )
-            .await
-            .expect("publish");
+        self.producer(producer)
+            .publish(std::slice::from_ref(envelope))
+            .await;
     }
 
     /// Appends a new ErasureCompleted from `producer` and returns it.
@@ -56,40 +48,14 @@ impl Reporter {
     }
 
     async fn dead_letters(&self, producer: &str) -> Vec<crm_platform::events::DeadLetter> {
-        self.bus
-            .dead_letters(
-                &stream_name(&self.settings, producer),
-                TimeRange::all(),
-                100,
-            )
-            .await
-            .expect("dead letters")
+        self.producer(producer).dead_letters().await
     }
 }
 
 /// The envelope a producer's relay would publish for `payload`.
 fn completed(producer: &str, payload: ev::ErasureCompleted) -> Envelope {
-    let mut envelope = Envelope::new(
-        producer,
-        types::ERASURE_COMPLETED,
-        payload.customer.clone(),
-        Vec::new(),
-    )
-    .with_content_type(ev::DATA_CONTENT_TYPE);
-    envelope.payload = ev::Event {
-        id: envelope.id.to_string(),
-        source: producer.into(),
-        r#type: types::ERASURE_COMPLETED.into(),
-        subject: envelope.subject.clone(),
-        time: Some(to_timestamp(envelope.time)),
-        data_content_type: ev::DATA_CONTENT_TYPE.into(),
-        schema_version: ev::SCHEMA_VERSION,
-        traceparent: String::new(),
-        spec_version: ev::SPEC_VERSION.into(),
-        payload: Some(Payload::ErasureCompleted(payload)),
-    }
-    .encode_to_vec();
-    envelope
+    let subject = payload.customer.clone();
+    typed(producer, subject, Payload::ErasureCompleted(payload))
 }
 
 fn done(service: &str, status: &pb::ErasureStatus, scrubbed: i64) -> ev::ErasureCompleted {

@@ -22,6 +22,10 @@ pub struct Wallet {
     pub owed: i64,
     /// The tier as of the last write (reads compute it afresh).
     pub tier: String,
+    /// The survivor this customer was merged into: the wallet is closed, its writes and
+    /// balance reads go to the survivor ([`super::merge`]).
+    #[serde(default)]
+    pub merged_into: Option<CustomerId>,
 }
 
 impl Wallet {
@@ -37,6 +41,7 @@ impl Wallet {
             lifetime_expired: 0,
             owed: 0,
             tier: tier.to_owned(),
+            merged_into: None,
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum Account {
     Breakage,
     /// Clearing account of transfers between customers (nets to zero per transfer).
     Transfers,
+    /// Clearing account of customer merges (nets to zero per merged wallet).
+    Merges,
 }
 
 impl Account {
@@ -29,6 +31,7 @@ impl Account {
             Self::Redemption => "system/redemption".into(),
             Self::Breakage => "system/breakage".into(),
             Self::Transfers => "system/transfers".into(),
+            Self::Merges => "system/merges".into(),
         }
     }
 
@@ -38,6 +41,7 @@ impl Account {
             "system/redemption" => Some(Self::Redemption),
             "system/breakage" => Some(Self::Breakage),
             "system/transfers" => Some(Self::Transfers),
+            "system/merges" => Some(Self::Merges),
             _ => {
                 if let Some(c) = s.strip_suffix("/wallet") {
                     CustomerId::parse_name(c).ok().map(Self::Wallet)
@@ -84,10 +88,14 @@ pub enum TxKind {
     TransferOut,
     TransferIn,
     Expire,
+    /// A merged customer's wallet leaves for the survivor's.
+    MergeOut,
+    /// A merged customer's wallet arrives (and its qualifying history is carried over).
+    MergeIn,
 }
 
 impl TxKind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::Earn,
         Self::Redeem,
         Self::Hold,
@@ -98,6 +106,8 @@ impl TxKind {
         Self::TransferOut,
         Self::TransferIn,
         Self::Expire,
+        Self::MergeOut,
+        Self::MergeIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +122,8 @@ impl TxKind {
             Self::TransferOut => "transfer_out",
             Self::TransferIn => "transfer_in",
             Self::Expire => "expire",
+            Self::MergeOut => "merge_out",
+            Self::MergeIn => "merge_in",
         }
     }
 
@@ -134,6 +146,7 @@ mod tests {
             Account::Redemption,
             Account::Breakage,
             Account::Transfers,
+            Account::Merges,
         ] {
             assert_eq!(Account::parse(&a.name()), Some(a));
         }

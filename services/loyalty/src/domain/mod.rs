@@ -3,12 +3,14 @@
 pub mod balance;
 pub mod chain;
 pub mod earn;
+pub mod erase;
 pub mod expire;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod hold;
 pub mod ledger;
 pub mod lots;
+pub mod merge;
 pub mod points;
 pub mod program;
 pub mod refusal;

@@ -35,6 +35,12 @@ pub enum Refusal {
         order_id: String,
         error: ReverseError,
     },
+    /// The customer's wallet was merged into `survivor`'s: writes go there.
+    #[error("{customer} was merged into {survivor}")]
+    Merged {
+        customer: CustomerId,
+        survivor: CustomerId,
+    },
     /// A state the rules never produce (a bug, or rows altered behind the service's back).
     #[error("{0}")]
     Broken(String),

@@ -160,6 +160,7 @@ impl WalletState {
             kind: d.kind,
             postings: d.postings,
             order_id: d.order_id,
+            text_digest: super::chain::text_digest(&d.reason, &d.actor),
             reason: d.reason,
             actor: d.actor,
             shortfall: d.shortfall,

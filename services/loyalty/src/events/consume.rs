@@ -10,7 +10,9 @@
 //!   its points as of its occur time (keyed by its order id, or by the activity's name when
 //!   it has none, so an order earned already — by this event or by the Earn RPC — earns
 //!   nothing more); a refund reverses that order's points in proportion to the amount.
-//!   Merges and erasures are applied by their own use cases (see [`CustomerFacts`]).
+//!   A merge moves each loser's wallet into the survivor's, an erasure scrubs the
+//!   customer's ledger text and reports ErasureCompleted (`service::merge`,
+//!   `service::erase`).
 //! - `loyalty.tickets` ([`TicketFacts`], tickets stream): a satisfaction answer that owes
 //!   goodwill points earns them (EARN_SOURCE_GOODWILL), once.
 use crate::domain::{CustomerId, EarnRequest, EarnSource, Program};
@@ -20,7 +22,9 @@ use crm_platform::events::{Envelope, Handler, payload_of};
 use crm_platform::{Error, Violations};
 use crm_proto::customers::ActivityKind;
 use crm_proto::events::event::Payload;
-use crm_proto::events::types::{ACTIVITY_RECORDED, REFUND_RECORDED, SATISFACTION_SUBMITTED};
+use crm_proto::events::types::{
+    ACTIVITY_RECORDED, CUSTOMER_ERASED, CUSTOMER_MERGED, REFUND_RECORDED, SATISFACTION_SUBMITTED,
+};
 use crm_proto::events::{self as ev};
 use crm_proto::loyalty as pb;
 use sea_orm::DatabaseTransaction;
@@ -29,14 +33,16 @@ use sea_orm::DatabaseTransaction;
 pub const CUSTOMERS: (&str, &str) = ("customers", "customers");
 pub const TICKETS: (&str, &str) = ("tickets", "tickets");
 
-/// Group `loyalty.customers`. The customer lifecycle (CUSTOMER_MERGED, CUSTOMER_ERASED)
-/// is dispatched here too, to use cases of its own: its types join [`CUSTOMER_TYPES`]
-/// with them (until then they are not delivered, so not marked applied) and its arm below
-/// calls them.
+/// Group `loyalty.customers`.
 pub struct CustomerFacts(pub LoyaltyService);
 
 /// The customers' event types group `loyalty.customers` applies.
-pub const CUSTOMER_TYPES: &[&str] = &[ACTIVITY_RECORDED, REFUND_RECORDED];
+pub const CUSTOMER_TYPES: &[&str] = &[
+    ACTIVITY_RECORDED,
+    REFUND_RECORDED,
+    CUSTOMER_MERGED,
+    CUSTOMER_ERASED,
+];
 
 impl Handler for CustomerFacts {
     fn event_types(&self) -> &[&str] {
@@ -54,9 +60,12 @@ impl Handler for CustomerFacts {
                 Use::Apply(refund) => svc.refund_from_event(txn, refund).await,
                 Use::Skip(why) => skipped(event, &why),
             },
-            Payload::CustomerMerged(_) | Payload::CustomerErased(_) => {
-                skipped(event, "the customer lifecycle is not applied by this build")
-            }
+            // Both append their own events (TierChanged, ErasureCompleted) in `txn`.
+            Payload::CustomerMerged(m) => svc.merge_customers_in(txn, &m).await.map(drop),
+            Payload::CustomerErased(e) => svc
+                .erase_customer_in(txn, &e, &event.id.to_string())
+                .await
+                .map(drop),
             other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),

@@ -151,7 +151,25 @@ pub fn tier_changed(p: &Program, c: &TierChange, cause: Option<&Transaction>) ->
     })
 }
 
-/// Why the tier moved: an operator's Adjust is ADJUSTED; an upgrade by a write that added
+/// This service's erasure of `customer` (the name CustomerErased gave) finished, answering
+/// the CustomerErased envelope `erasure_event_id`.
+pub fn erasure_completed(
+    customer: &str,
+    erasure_event_id: &str,
+    scrubbed_records: i64,
+    complete_time: DateTime<Utc>,
+) -> Payload {
+    Payload::ErasureCompleted(ev::ErasureCompleted {
+        service: "loyalty".to_owned(),
+        customer: customer.to_owned(),
+        erasure_event_id: erasure_event_id.to_owned(),
+        complete_time: time(complete_time),
+        scrubbed_records,
+    })
+}
+
+/// Why the tier moved: a merge that moved another wallet's qualifying points in is
+/// MERGED; an operator's Adjust is ADJUSTED; an upgrade by a write that added
 /// qualifying points is EARNED, a downgrade by one that removed them (a reversal) is
 /// REVERSED; anything else (points left the rolling window while some other write, e.g.
 /// the expiry job or a redemption, ran) is WINDOW. A wallet's tier is recorded by its
@@ -166,6 +184,7 @@ pub fn tier_change_reason(
     let delta = cause.map_or(0, |t| t.qualifying_delta);
     match cause.map(|t| t.kind) {
         Some(TxKind::Adjust) => ev::TierChangeReason::Adjusted,
+        Some(TxKind::MergeIn) => ev::TierChangeReason::Merged,
         _ if up && delta > 0 => ev::TierChangeReason::Earned,
         _ if !up && delta < 0 => ev::TierChangeReason::Reversed,
         _ => ev::TierChangeReason::Window,
@@ -221,6 +240,7 @@ mod tests {
             ("expiry while the window slid", "silver", "regular", Some(tx(TxKind::Expire, 0)), R::Window),
             ("goodwill while the window slid", "silver", "regular", Some(tx(TxKind::Earn, 0)), R::Window),
             ("no transaction", "silver", "regular", None, R::Window),
+            ("a merge moved points in", "regular", "silver", Some(tx(TxKind::MergeIn, 0)), R::Merged),
         ];
         for (case, from, to, cause, want) in table {
             let got = tier_change_reason(&p, &change(from, to), cause.as_ref());

@@ -18,6 +18,8 @@ const KINDS: &[(pb::TransactionKind, TxKind)] = &[
     (pb::TransactionKind::TransferOut, TxKind::TransferOut),
     (pb::TransactionKind::TransferIn, TxKind::TransferIn),
     (pb::TransactionKind::Expire, TxKind::Expire),
+    (pb::TransactionKind::MergeOut, TxKind::MergeOut),
+    (pb::TransactionKind::MergeIn, TxKind::MergeIn),
 ];
 
 pub fn kind_from(raw: i32, field: &str, v: &mut Violations) -> Option<TxKind> {

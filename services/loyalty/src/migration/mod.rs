@@ -2,6 +2,7 @@
 mod m20261123_000001_create_ledger;
 mod m20261201_000001_range_scan_indexes;
 mod m20261201_000002_order_base_points;
+mod m20261201_000003_merge_and_erase;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -13,4 +14,5 @@ crm_platform::migrator!(Migrator: [
     // Platform: the event backbone's outbox (produced) and inbox (consumed) tables.
     crm_platform::events::CreateEventOutbox,
     crm_platform::events::CreateEventInbox,
+    m20261201_000003_merge_and_erase::Migration,
 ]);

@@ -21,8 +21,10 @@ impl LoyaltyService {
     pub async fn earn_from_event(
         &self,
         txn: &DatabaseTransaction,
-        req: EarnRequest,
+        mut req: EarnRequest,
     ) -> Result<(), Error> {
+        // A purchase of a customer merged since lands on the survivor.
+        req.customer = self.survivor_of(txn, req.customer).await?;
         let customer = req.customer;
         let p = self.program();
         let now = crate::domain::now();
@@ -48,7 +50,8 @@ impl LoyaltyService {
         txn: &DatabaseTransaction,
         r: Refund,
     ) -> Result<(), Error> {
-        let customer = r.customer;
+        // A merged customer's orders moved to the survivor with its wallet.
+        let customer = self.survivor_of(txn, r.customer).await?;
         // Checked before locking, so an unknown customer gets no wallet.
         if lot_store::find_order(txn, customer, &r.order_id)
             .await?
@@ -80,7 +83,7 @@ impl LoyaltyService {
     /// committed (the handler cannot see the commit: a read between this drop and the
     /// commit could cache the state before it), i.e. once the stored wallet reaches
     /// `sequence`, or after [`COMMIT_WAIT`] (a rolled-back write never does).
-    async fn invalidate_once_committed(&self, customer: CustomerId, sequence: i64) {
+    pub(super) async fn invalidate_once_committed(&self, customer: CustomerId, sequence: i64) {
         self.invalidate(&[customer]).await;
         let svc = self.clone();
         tokio::spawn(async move {

@@ -137,6 +137,7 @@ impl LoyaltyService {
             };
             return self.commit(txn, key, m).await;
         };
+        let c = self.survivor_of(&txn, c).await?;
         let value = self.expire_wallet(&txn, c, now).await?;
         let m = Mutation {
             resource: c.name(),

@@ -25,6 +25,7 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let p = self.program();
+        let customer = self.survivor_of(&txn, customer).await?;
         let mut w = WalletWriter::open(&txn, p, customer, crate::domain::now()).await?;
         let (hold, t) = hold::place(p, &mut w.state, points, order_id, timeout_secs)?;
         lot_store::insert_hold(&txn, &hold).await?;
@@ -45,6 +46,7 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let p = self.program();
+        let customer = self.survivor_of(&txn, customer).await?;
         let mut w = WalletWriter::open(&txn, p, customer, crate::domain::now()).await?;
         let mut hold = find_hold(&txn, customer, hold_id).await?;
         w.load_lots(&hold.lots).await?;
@@ -68,6 +70,7 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let p = self.program();
+        let customer = self.survivor_of(&txn, customer).await?;
         let mut w = WalletWriter::open(&txn, p, customer, crate::domain::now()).await?;
         let mut hold = find_hold(&txn, customer, hold_id).await?;
         w.load_lots(&hold.lots).await?;

@@ -7,10 +7,12 @@
 //! they report (see [`crate::events`]) and commits.
 mod consumed;
 mod earn;
+mod erase;
 mod expire;
 mod group;
 mod holds;
 mod isolation;
+mod merge;
 mod read;
 mod reverse;
 mod session;
@@ -21,6 +23,7 @@ mod writer;
 
 pub use earn::{Adjust, EarnRequest, EarnSource, Redeem};
 pub use expire::ExpireOutcome;
+pub use merge::MAX_LOSERS;
 pub use read::{BalanceAt, TxFilter};
 pub use verify::{Inconsistency, Verification};
 
@@ -119,8 +122,25 @@ impl LoyaltyService {
         self.write(key, Write::Adjust(a)).await
     }
 
+    /// Runs a single-wallet write; a write for a merged customer is run again on the
+    /// survivor its closed wallet names.
+    async fn write(&self, key: &IdempotencyKey, mut w: Write) -> Result<Posted, Error> {
+        for _ in 0..crate::domain::merge::MAX_HOPS {
+            let result = self.write_once(key, w.clone()).await;
+            match result
+                .as_ref()
+                .err()
+                .and_then(crate::error::merged_survivor)
+            {
+                Some(survivor) => w = merge::redirected(&w, survivor),
+                None => return result,
+            }
+        }
+        self.write_once(key, w).await
+    }
+
     /// Runs a single-wallet write in its own transaction, or hands it to group commit.
-    async fn write(&self, key: &IdempotencyKey, w: Write) -> Result<Posted, Error> {
+    async fn write_once(&self, key: &IdempotencyKey, w: Write) -> Result<Posted, Error> {
         if let Some(group) = &self.group {
             return group.submit(key.clone(), w).await;
         }
@@ -184,8 +204,9 @@ impl LoyaltyService {
         loaded.ok_or_else(|| Error::internal(anyhow::anyhow!("snapshot load returned nothing")))
     }
 
+    /// The balance of `customer`'s wallet, or of the survivor's when it was merged.
     pub async fn balance(&self, customer: CustomerId) -> Result<BalanceView, Error> {
-        let s = self.snapshot(customer).await?;
+        let s = self.open_snapshot(customer).await?;
         Ok(s.balance(self.program(), crate::domain::now()))
     }
 

@@ -74,8 +74,9 @@ impl LoyaltyService {
         })
     }
 
+    /// The tier of `customer`, or of the survivor when it was merged.
     pub async fn tier(&self, customer: CustomerId) -> Result<TierStatus, Error> {
-        let s = self.snapshot(customer).await?;
+        let s = self.open_snapshot(customer).await?;
         Ok(tier_status(
             self.program(),
             &s.qualifying,

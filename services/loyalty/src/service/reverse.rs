@@ -24,6 +24,7 @@ impl LoyaltyService {
             Begun::Fresh(txn) => txn,
         };
         let p = self.program();
+        let customer = self.survivor_of(&txn, customer).await?;
         let mut w = WalletWriter::open(&txn, p, customer, crate::domain::now()).await?;
         let now = w.state.now;
         let order = w.order(order_id).await?.unwrap_or_default();

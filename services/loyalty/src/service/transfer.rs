@@ -21,6 +21,10 @@ impl LoyaltyService {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
+        let (from, to) = (
+            self.survivor_of(&txn, from).await?,
+            self.survivor_of(&txn, to).await?,
+        );
         let now = crate::domain::now();
         let (first, second) = if from < to { (from, to) } else { (to, from) };
         let a = WalletWriter::open(&txn, p, first, now).await?;

@@ -75,6 +75,7 @@ pub(super) async fn open_many(
         return Ok(HashMap::new());
     }
     let wallets = store::lock_wallets(conn, customers, program.base_tier()).await?;
+    super::merge::refuse_closed(&wallets)?;
     let now = crate::domain::now();
     let mut out = HashMap::with_capacity(wallets.len());
     let mut cold = Vec::new();

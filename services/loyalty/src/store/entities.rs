@@ -26,6 +26,8 @@ pub mod wallet {
         pub owed: i64,
         pub tier: String,
         pub update_time: ChronoDateTimeUtc,
+        /// The survivor this customer was merged into (none: an open wallet).
+        pub merged_into: Option<Uuid>,
     }
 
     no_relations!();
@@ -46,6 +48,8 @@ pub mod transaction {
         #[sea_orm(column_type = "Text")]
         pub reason: String,
         pub actor: String,
+        /// SHA-256 of reason and actor (empty on rows from before digests).
+        pub text_digest: String,
         pub shortfall: i64,
         pub related: String,
         pub qualifying_delta: i64,

@@ -24,6 +24,7 @@ fn wallet_from_row(r: wallet::Model) -> Wallet {
         lifetime_expired: r.lifetime_expired,
         owed: r.owed,
         tier: r.tier,
+        merged_into: r.merged_into.map(CustomerId),
     }
 }
 
@@ -40,6 +41,7 @@ fn wallet_to_row(w: &Wallet) -> wallet::ActiveModel {
         owed: Set(w.owed),
         tier: Set(w.tier.clone()),
         update_time: Set(crate::domain::now()),
+        merged_into: Set(w.merged_into.map(|c| c.0)),
     }
 }
 
@@ -132,6 +134,7 @@ fn transaction_row(t: &Transaction) -> transaction::ActiveModel {
         order_id: Set(t.order_id.clone()),
         reason: Set(t.reason.clone()),
         actor: Set(t.actor.clone()),
+        text_digest: Set(t.text_digest.clone()),
         shortfall: Set(t.shortfall),
         related: Set(t.related.clone()),
         qualifying_delta: Set(t.qualifying_delta),
@@ -174,6 +177,7 @@ pub async fn save_wallets(conn: &impl ConnectionTrait, wallets: &[Wallet]) -> Re
                         C::Owed,
                         C::Tier,
                         C::UpdateTime,
+                        C::MergedInto,
                     ])
                     .to_owned(),
             )
@@ -184,7 +188,7 @@ pub async fn save_wallets(conn: &impl ConnectionTrait, wallets: &[Wallet]) -> Re
 }
 
 /// Attaches postings to transaction rows (one query for the batch).
-async fn with_postings(
+pub(super) async fn with_postings(
     conn: &impl ConnectionTrait,
     rows: Vec<transaction::Model>,
 ) -> Result<Vec<Transaction>, Error> {
@@ -223,6 +227,7 @@ async fn with_postings(
                 order_id: r.order_id,
                 reason: r.reason,
                 actor: r.actor,
+                text_digest: r.text_digest,
                 shortfall: r.shortfall,
                 related: r.related,
                 qualifying_delta: r.qualifying_delta,

@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod ledger;
 pub mod lots;
+pub mod merge;
 pub mod tiers;
 
 fn corrupt(what: impl std::fmt::Display) -> crm_platform::Error {

@@ -259,7 +259,10 @@ async fn points_amounts_and_lists_are_bounded() {
             .client
             .list_transactions(pb::ListTransactionsRequest {
                 customer: c.clone(),
-                kinds: vec![pb::TransactionKind::Earn as i32; 11],
+                kinds: vec![
+                    pb::TransactionKind::Earn as i32;
+                    crm_loyalty::domain::TxKind::ALL.len() + 1
+                ],
                 ..Default::default()
             })
             .await

@@ -82,7 +82,7 @@ pub use envelope::{DecodeError, Envelope, Fields, PROTOBUF};
 pub use migration::{CreateEventInbox, CreateEventOutbox};
 pub use outbox::OutboxLag;
 pub use relay::{Relay, RelayStats};
-pub use typed::payload_of;
+pub use typed::{payload_of, typed};
 
 use crate::config::EventsSettings;
 use crate::jobs::Jobs;
@@ -155,6 +155,11 @@ impl Events {
 
     pub fn settings(&self) -> &EventsSettings {
         &self.settings
+    }
+
+    /// The service this handle produces as (its events' `source`, its stream's name).
+    pub fn service(&self) -> &str {
+        &self.service
     }
 
     /// The stream `producer` publishes to (see [`stream_name`]).

@@ -14,29 +14,7 @@ use sea_orm::ConnectionTrait;
 impl Events {
     /// The envelope of `payload` about `subject` (a resource name), happening now.
     pub fn typed(&self, subject: impl Into<String>, payload: Payload) -> Envelope {
-        let mut envelope = self
-            .envelope(payload.event_type(), subject, Vec::new())
-            .with_schema_version(SCHEMA_VERSION.unsigned_abs())
-            .with_content_type(DATA_CONTENT_TYPE);
-        // The outbox keeps microseconds: cut here so the payload's time is the envelope's.
-        envelope.time = envelope
-            .time
-            .duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or(envelope.time);
-        envelope.payload = ev::Event {
-            id: envelope.id.to_string(),
-            source: envelope.source.clone(),
-            r#type: envelope.event_type.clone(),
-            subject: envelope.subject.clone(),
-            time: Some(to_timestamp(envelope.time)),
-            data_content_type: DATA_CONTENT_TYPE.to_owned(),
-            schema_version: SCHEMA_VERSION,
-            traceparent: envelope.traceparent.clone(),
-            spec_version: SPEC_VERSION.to_owned(),
-            payload: Some(payload),
-        }
-        .encode_to_vec();
-        envelope
+        typed(self.service(), subject, payload)
     }
 
     /// Appends `payloads` about `subject` to the outbox in `txn`, in order. Call it after the
@@ -54,6 +32,33 @@ impl Events {
             .collect();
         outbox::append_all(txn, &envelopes).await
     }
+}
+
+/// The envelope of `payload` from `source` about `subject`, happening now: its data is the
+/// whole encoded `Event`, whose attributes are the envelope's (id, type, time, trace).
+pub fn typed(source: &str, subject: impl Into<String>, payload: Payload) -> Envelope {
+    let mut envelope = Envelope::new(source, payload.event_type(), subject, Vec::new())
+        .with_schema_version(SCHEMA_VERSION.unsigned_abs())
+        .with_content_type(DATA_CONTENT_TYPE);
+    // The outbox keeps microseconds: cut here so the payload's time is the envelope's.
+    envelope.time = envelope
+        .time
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(envelope.time);
+    envelope.payload = ev::Event {
+        id: envelope.id.to_string(),
+        source: envelope.source.clone(),
+        r#type: envelope.event_type.clone(),
+        subject: envelope.subject.clone(),
+        time: Some(to_timestamp(envelope.time)),
+        data_content_type: DATA_CONTENT_TYPE.to_owned(),
+        schema_version: SCHEMA_VERSION,
+        traceparent: envelope.traceparent.clone(),
+        spec_version: SPEC_VERSION.to_owned(),
+        payload: Some(payload),
+    }
+    .encode_to_vec();
+    envelope
 }
 
 /// The typed payload of `envelope`. An envelope that is no `Event`, or one without a payload

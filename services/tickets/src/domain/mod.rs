@@ -5,7 +5,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod escalation;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod intake;
 pub mod macros;
 mod org;

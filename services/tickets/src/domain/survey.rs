@@ -1,9 +1,9 @@
 //! Satisfaction surveys: each solve of a ticket opens a survey (see
 //! [`status::apply`](super::status::apply)), answered once with its token; a low score asks
-//! for a follow-up, reopens a solved ticket and may earn goodwill points.
-use super::{Satisfaction, Status, Ticket, TicketId};
+//! for a follow-up, reopens a solved ticket and may earn goodwill points (awarded by loyalty
+//! from the answer's event).
+use super::{Satisfaction, Status, Ticket};
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 /// Why an answer is not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,67 +35,52 @@ pub fn accepts(t: &Ticket, token: &str, earlier_answered: bool) -> Result<(), Re
 pub struct FollowUp {
     /// The note on the ticket's thread.
     pub note: String,
+    /// The note that goodwill points were granted (sent to loyalty), when they were.
+    pub goodwill_note: Option<String>,
     /// The ticket is solved: it reopens (whatever the reopen window).
     pub reopens: bool,
 }
 
 /// The answer `s` as stored for the current survey of `t` at `now`, and the follow-up of a
-/// score at or below `low_score_threshold`. `goodwill_owed`: a low score earns goodwill
-/// points here, so the award is marked pending (loyalty is asked after the answer commits).
+/// score at or below `low_score_threshold`. A low score earns `goodwill_points` (0: none
+/// here); the answer carries them and its event takes them to loyalty, which awards them.
 pub fn record(
     t: &Ticket,
     mut s: Satisfaction,
     now: DateTime<Utc>,
     low_score_threshold: i32,
-    goodwill_owed: bool,
+    goodwill_points: i64,
 ) -> (Satisfaction, Option<FollowUp>) {
     s.ticket = t.id;
     s.survey = t.survey;
     s.survey_token = t.survey_token.clone();
     s.submit_time = now;
-    s.goodwill_points = 0;
+    s.goodwill_pending = false;
     let low = s.overall <= low_score_threshold;
-    s.goodwill_pending = low && goodwill_owed;
+    s.goodwill_points = if low { goodwill_points.max(0) } else { 0 };
     if !low {
         return (s, None);
     }
-    let mut note = format!(
+    let note = format!(
         "Low satisfaction score ({}/5): follow up with the customer by phone.",
         s.overall
     );
-    if s.goodwill_pending {
-        note.push_str(" Goodwill points follow when the loyalty service answers.");
-    }
+    let goodwill_note = (s.goodwill_points > 0).then(|| goodwill_note(s.goodwill_points));
     let reopens = t.status == Status::Solved;
-    (s, Some(FollowUp { note, reopens }))
+    (
+        s,
+        Some(FollowUp {
+            note,
+            goodwill_note,
+            reopens,
+        }),
+    )
 }
 
-/// The note once loyalty answered a goodwill award: `awarded` points (None: refused for
-/// good); `late` when the background pass, not the answering call, got the answer.
-pub fn goodwill_note(awarded: Option<i64>, late: bool) -> String {
-    match awarded {
-        Some(points) => {
-            let when = if late { " (late)" } else { "" };
-            format!("{points} goodwill points awarded{when}.")
-        }
-        None => "The loyalty service refused the goodwill points.".to_owned(),
-    }
-}
-
-/// The loyalty request id of the goodwill award for survey `survey` of a ticket: derived
-/// from both, so however often it is sent, loyalty awards it once per survey. (The first
-/// survey keeps the id used before surveys were numbered, so an award pending across the
-/// upgrade is not paid twice.)
-pub fn goodwill_request_id(ticket: TicketId, survey: i32) -> uuid::Uuid {
-    let seed = if survey <= 1 {
-        format!("tickets.crm goodwill {}", ticket.name())
-    } else {
-        format!("tickets.crm goodwill {} survey {survey}", ticket.name())
-    };
-    let d = Sha256::digest(seed);
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    uuid::Builder::from_random_bytes(b).into_uuid()
+/// The note that an answer's goodwill points were granted: loyalty credits them from the
+/// answer's event (nothing about the customer in it).
+pub fn goodwill_note(points: i64) -> String {
+    format!("{points} goodwill points awarded (sent to the loyalty service).")
 }
 
 #[cfg(test)]
@@ -116,7 +101,7 @@ mod tests {
             comment: String::new(),
             submit_time: at(0),
             goodwill_points: 5,
-            goodwill_pending: false,
+            goodwill_pending: true,
         }
     }
 
@@ -157,66 +142,35 @@ mod tests {
             t
         };
         let low = "Low satisfaction score (2/5): follow up with the customer by phone.";
-        let pending = format!("{low} Goodwill points follow when the loyalty service answers.");
-        let follow = |note: &str, reopens| {
+        let granted = Some("50 goodwill points awarded (sent to the loyalty service).".to_owned());
+        let follow = |note: &str, goodwill_note: &Option<String>, reopens| {
             Some(FollowUp {
                 note: note.to_owned(),
+                goodwill_note: goodwill_note.clone(),
                 reopens,
             })
         };
-        // (case, ticket, overall, threshold, goodwill owed, pending, follow-up)
+        // (case, ticket, overall, threshold, goodwill configured, points earned, follow-up)
         #[rustfmt::skip]
         let table = [
-            ("a good score", solved_at(1), 4, 2, true, false, None),
-            ("just above the threshold", solved_at(1), 3, 2, true, false, None),
-            ("at the threshold: reopens, goodwill pending", solved_at(1), 2, 2, true, true, follow(&pending, true)),
-            ("low, no goodwill here", solved_at(1), 2, 2, false, false, follow(low, true)),
-            ("low on a ticket reopened since: no second reopen", open(), 2, 2, true, true, follow(&pending, false)),
-            ("the lowest score", solved_at(1), 1, 2, false, false, follow(&low.replace("2/5", "1/5"), true)),
-            ("threshold 0: nothing is low", solved_at(1), 1, 0, true, false, None),
+            ("a good score", solved_at(1), 4, 2, 50, 0, None),
+            ("just above the threshold", solved_at(1), 3, 2, 50, 0, None),
+            ("at the threshold: reopens, goodwill", solved_at(1), 2, 2, 50, 50, follow(low, &granted, true)),
+            ("low, no goodwill here", solved_at(1), 2, 2, 0, 0, follow(low, &None, true)),
+            ("low on a ticket reopened since: no second reopen", open(), 2, 2, 50, 50, follow(low, &granted, false)),
+            ("the lowest score", solved_at(1), 1, 2, 0, 0, follow(&low.replace("2/5", "1/5"), &None, true)),
+            ("threshold 0: nothing is low", solved_at(1), 1, 0, 50, 0, None),
         ];
-        for (case, t, overall, threshold, owed, want_pending, want) in table {
-            let (s, follow_up) = record(&t, answer(overall), at(5), threshold, owed);
+        for (case, t, overall, threshold, configured, points, want) in table {
+            let (s, follow_up) = record(&t, answer(overall), at(5), threshold, configured);
             assert_eq!(follow_up, want, "{case}");
-            assert_eq!(s.goodwill_pending, want_pending, "{case}");
+            assert_eq!(s.goodwill_points, points, "{case}");
+            assert!(!s.goodwill_pending, "{case}: nothing is left pending");
             assert_eq!(
-                (s.ticket, s.survey, s.survey_token.as_str()),
-                (t.id, 1, "token-1"),
+                (s.ticket, s.survey, s.survey_token.as_str(), s.submit_time),
+                (t.id, 1, "token-1", at(5)),
                 "{case}"
             );
-            assert_eq!((s.submit_time, s.goodwill_points), (at(5), 0), "{case}");
         }
-    }
-
-    #[test]
-    fn goodwill_notes() {
-        let table = [
-            (Some(50), false, "50 goodwill points awarded."),
-            (Some(50), true, "50 goodwill points awarded (late)."),
-            (
-                None,
-                false,
-                "The loyalty service refused the goodwill points.",
-            ),
-            (
-                None,
-                true,
-                "The loyalty service refused the goodwill points.",
-            ),
-        ];
-        for (awarded, late, want) in table {
-            assert_eq!(goodwill_note(awarded, late), want);
-        }
-    }
-
-    #[test]
-    fn goodwill_request_id_is_stable_per_ticket() {
-        let a = TicketId::generate();
-        let b = TicketId::generate();
-        assert_eq!(goodwill_request_id(a, 1), goodwill_request_id(a, 1));
-        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(b, 1));
-        assert_ne!(goodwill_request_id(a, 1), goodwill_request_id(a, 2));
-        // Survey 1 keeps the id of the time before surveys were numbered.
-        assert_eq!(goodwill_request_id(a, 0), goodwill_request_id(a, 1));
     }
 }

@@ -93,6 +93,7 @@ pub async fn change_status(
     svc: &TicketsService,
     request: Request<pb::ChangeStatusRequest>,
 ) -> Reply<pb::Ticket> {
+    let actor = crm_platform::grpc::actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "ChangeStatus", &mut v);
@@ -101,7 +102,7 @@ pub async fn change_status(
     etag("etag", &req.etag, &mut v);
     let ((key, id), to) = parsed(v, key.zip(id).zip(to))?;
     let out = svc
-        .change_status(&key, id, to, &req.etag)
+        .change_status(&key, id, to, &req.etag, &actor)
         .await
         .into_status(DOMAIN)?;
     Ok(Response::new(convert::ticket(&out)))

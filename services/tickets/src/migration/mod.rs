@@ -4,6 +4,7 @@ mod m20261201_000002_ticket_stats_columns;
 mod m20261201_000003_survey_answers;
 mod m20261201_000004_range_scan_indexes;
 mod m20261201_000005_record_columns;
+mod m20261201_000006_customer_merges;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -12,4 +13,7 @@ crm_platform::migrator!(Migrator: [
     m20261201_000003_survey_answers::Migration,
     m20261201_000004_range_scan_indexes::Migration,
     m20261201_000005_record_columns::Migration,
+    crm_platform::events::CreateEventOutbox,
+    crm_platform::events::CreateEventInbox,
+    m20261201_000006_customer_merges::Migration,
 ]);

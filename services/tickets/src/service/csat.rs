@@ -1,99 +1,20 @@
 //! Satisfaction surveys: one answer per solved ticket; a low score reopens it for a
-//! follow-up and may award goodwill points through loyalty.
+//! follow-up and earns goodwill points, which travel to loyalty in the answer's event
+//! (SatisfactionSubmitted): tickets never calls loyalty for them.
 use super::TicketsService;
-use crate::clients::Goodwill;
-use crate::domain::survey::{self, Refusal, goodwill_request_id};
-use crate::domain::{CustomerId, Satisfaction, Status, TicketId, now};
+use crate::domain::survey::{self, Refusal};
+use crate::domain::{Satisfaction, Status, TicketId, now};
 use crate::error;
+use crate::events;
 use crate::store;
 use crm_platform::Error;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
-use sea_orm::TransactionTrait;
-
-/// What became of one attempt to settle a pending goodwill award.
-enum Award {
-    /// Loyalty answered and this caller recorded it.
-    Settled(Satisfaction),
-    /// Loyalty is still away: the award stays pending.
-    Later,
-    /// Another caller recorded it first.
-    Elsewhere,
-}
 
 impl TicketsService {
-    /// Whether a low score earns goodwill points here at all.
-    fn goodwill_owed(&self) -> bool {
-        self.cfg.goodwill_points > 0 && self.clients.loyalty_configured()
-    }
-
-    /// Asks loyalty for the goodwill award of an answer (the same request however often),
-    /// then records the outcome in its own short transaction: the answer is settled with a
-    /// conditional update (still pending), so two callers (the answering call and the
-    /// background pass, or two replicas) write one note, and loyalty sees one request id
-    /// from both and awards once. No connection or row lock is held while loyalty answers.
-    async fn award_and_settle(
-        &self,
-        customer: CustomerId,
-        mut s: Satisfaction,
-        late: bool,
-    ) -> Result<Award, Error> {
-        let answer = self
-            .clients
-            .goodwill(
-                customer,
-                self.cfg.goodwill_points,
-                &format!("low satisfaction score on {}", s.ticket),
-                goodwill_request_id(s.ticket, s.survey),
-            )
-            .await;
-        let body = match answer {
-            Goodwill::Later => return Ok(Award::Later),
-            Goodwill::Awarded => {
-                s.goodwill_points = self.cfg.goodwill_points;
-                survey::goodwill_note(Some(s.goodwill_points), late)
-            }
-            Goodwill::Refused => survey::goodwill_note(None, late),
-        };
-        s.goodwill_pending = false;
-        let txn = self.db.begin().await?;
-        let settled = store::settle_goodwill(&txn, &s).await?;
-        if settled {
-            self.note(&txn, s.ticket, body, now()).await?;
-        }
-        txn.commit().await?;
-        Ok(if settled {
-            Award::Settled(s)
-        } else {
-            Award::Elsewhere
-        })
-    }
-
-    /// Awards the goodwill points owed for low scores that came in while loyalty was away
-    /// (or whose answering call ended before loyalty answered). Stops at the first "later"
-    /// (loyalty is still away). Returns how many were settled.
-    pub async fn award_pending_goodwill(&self) -> Result<u64, Error> {
-        if !self.goodwill_owed() {
-            return Ok(0);
-        }
-        let mut settled = 0;
-        for s in store::pending_goodwill(&self.db, 100).await? {
-            let Some(t) = store::find_ticket(&self.db, s.ticket).await? else {
-                continue;
-            };
-            match self.award_and_settle(t.customer, s, true).await? {
-                Award::Settled(_) => settled += 1,
-                Award::Later => break,
-                Award::Elsewhere => {}
-            }
-        }
-        Ok(settled)
-    }
-
-    /// Stores the answer and, for a low score, reopens the ticket and marks the goodwill
-    /// award pending, all in one transaction; loyalty is asked only after that commit (a
-    /// slow or unreachable loyalty never holds the ticket's row lock or a pooled
-    /// connection), and its answer is recorded afterwards. If the call ends before loyalty
-    /// answers, the background pass ([`TicketsService::award_pending_goodwill`]) awards it.
+    /// Stores the answer and, for a low score, reopens the ticket with a follow-up note and
+    /// grants the configured goodwill points, all in one transaction with the answer's event
+    /// (loyalty awards the points from it, once). A refused or replayed answer publishes
+    /// nothing.
     pub async fn submit_satisfaction(
         &self,
         key: &IdempotencyKey,
@@ -102,7 +23,7 @@ impl TicketsService {
         s: Satisfaction,
     ) -> Result<Satisfaction, Error> {
         let txn = match self.begin(key).await? {
-            Begun::Replay(previous) => return self.current_answer(previous).await,
+            Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
         let now = now();
@@ -122,38 +43,76 @@ impl TicketsService {
             s,
             now,
             self.cfg.low_score_threshold,
-            self.goodwill_owed(),
+            self.cfg.goodwill_points,
         );
         if !store::insert_satisfaction(&txn, &s).await? {
             return Err(refused(Refusal::Answered));
         }
         if let Some(f) = follow_up {
             self.note(&txn, id, f.note, now).await?;
+            if let Some(body) = f.goodwill_note {
+                self.note(&txn, id, body, now).await?;
+            }
             if f.reopens {
+                let from = t.status;
                 self.transition(&txn, &mut t, Status::Open, now, false)
                     .await?;
-                self.save(&txn, &mut t, now).await?;
+                self.save(&txn, &mut t, from, "", now).await?;
             }
         }
-        let s = self.commit(txn, key, &id.name(), s).await?;
-        if !s.goodwill_pending {
-            return Ok(s);
-        }
-        match self.award_and_settle(t.customer, s.clone(), false).await {
-            Ok(Award::Settled(settled)) => Ok(settled),
-            Ok(Award::Later | Award::Elsewhere) => self.current_answer(s).await,
-            // The answer is stored; the award stays pending for the background pass.
-            Err(e) => {
-                tracing::warn!(ticket = %id, error = %e, "goodwill outcome not recorded; the pass retries");
-                Ok(s)
-            }
-        }
+        self.events
+            .append(
+                &txn,
+                id,
+                vec![events::satisfaction_submitted(t.customer, &s)],
+            )
+            .await?;
+        self.commit(txn, key, &id.name(), s).await
     }
+}
 
-    /// The stored state of an answer (its goodwill may have been settled since `s`).
-    async fn current_answer(&self, s: Satisfaction) -> Result<Satisfaction, Error> {
-        Ok(store::answer_of(&self.db, s.ticket, s.survey)
-            .await?
-            .unwrap_or(s))
+/// Answers handed over per transaction by [`TicketsService::hand_over_pending_goodwill`].
+const HAND_OVER_PAGE: u64 = 100;
+
+impl TicketsService {
+    /// Hands the goodwill awards left pending by the earlier, synchronous design (answers
+    /// stored while loyalty was away) to the backbone: each gets its points, its note and its
+    /// SatisfactionSubmitted event in one transaction, settled with a conditional update so
+    /// two replicas starting at once hand each over once. Runs at start until none is left;
+    /// returns how many were handed over.
+    pub async fn hand_over_pending_goodwill(&self) -> Result<u64, Error> {
+        use sea_orm::TransactionTrait;
+        let mut handed = 0;
+        loop {
+            let page = store::pending_goodwill(&self.db, HAND_OVER_PAGE).await?;
+            let n = page.len() as u64;
+            for mut s in page {
+                let txn = self.db.begin().await?;
+                s.goodwill_pending = false;
+                s.goodwill_points = self.cfg.goodwill_points.max(0);
+                // The conditional write first: it takes the row (and SQLite's write lock) at
+                // once, so a replica doing the same waits instead of failing an upgrade.
+                let settled = store::settle_goodwill(&txn, &s).await?;
+                // Tickets are never deleted; an answer without one is settled with no event.
+                if settled && let Some(t) = store::find_ticket(&txn, s.ticket).await? {
+                    if s.goodwill_points > 0 {
+                        let body = survey::goodwill_note(s.goodwill_points);
+                        self.note(&txn, s.ticket, body, now()).await?;
+                    }
+                    self.events
+                        .append(
+                            &txn,
+                            s.ticket,
+                            vec![events::satisfaction_submitted(t.customer, &s)],
+                        )
+                        .await?;
+                    handed += 1;
+                }
+                txn.commit().await?;
+            }
+            if n < HAND_OVER_PAGE {
+                return Ok(handed);
+            }
+        }
     }
 }

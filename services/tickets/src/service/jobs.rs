@@ -3,6 +3,7 @@ use super::TicketsService;
 use crate::clients::CustomerLookup;
 use crate::domain::intake::{self, Settled};
 use crate::domain::{CustomerCheck, TicketId, escalation, now};
+use crate::events;
 use crate::store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -45,6 +46,7 @@ impl TicketsService {
             return Ok(0);
         };
         let now = now();
+        let from = t.status;
         let mut claimed = Vec::new();
         for (target, due) in t.sla.overdue(at) {
             if store::claim_breach(&txn, id, target, due, now, escalation::ACTION).await? {
@@ -56,6 +58,10 @@ impl TicketsService {
             return Ok(0);
         }
         let escalation_team = store::claim_holder(&txn, store::Claim::Escalation).await?;
+        let breached: Vec<_> = claimed
+            .iter()
+            .map(|&(target, due)| events::sla_breached(&t, target, due, at))
+            .collect();
         let e = escalation::plan(&t, claimed, escalation_team);
         let released = e.apply(&mut t);
         // At the job's clock, so the breaches just claimed (due before `at`) stay put.
@@ -67,7 +73,8 @@ impl TicketsService {
             t.assignee = self.route_within(&txn, team, t.category, now).await?;
         }
         self.note(&txn, id, e.note(), now).await?;
-        self.save(&txn, &mut t, now).await?;
+        self.save(&txn, &mut t, from, "", now).await?;
+        self.events.append(&txn, id, breached).await?;
         txn.commit().await?;
         Ok(e.breaches.len() as u64)
     }
@@ -101,9 +108,10 @@ impl TicketsService {
             let Some(mut t) = store::lock_ticket(&txn, t.id).await? else {
                 continue;
             };
+            let from = t.status;
             if let Settled::Now(note) = intake::settle_customer(&mut t, check, survivor) {
                 let now = now();
-                self.save(&txn, &mut t, now).await?;
+                self.save(&txn, &mut t, from, "", now).await?;
                 if let Some(body) = note {
                     self.note(&txn, t.id, body, now).await?;
                 }

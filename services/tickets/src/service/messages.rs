@@ -36,6 +36,20 @@ fn refused(t: &Ticket, r: Refusal) -> Error {
     }
 }
 
+/// A note of the service's own on `ticket`'s thread.
+pub(super) fn system_note(ticket: TicketId, body: String, now: DateTime<Utc>) -> Message {
+    Message {
+        id: MessageId::generate(),
+        ticket,
+        kind: MessageKind::System,
+        author: Author::System,
+        body,
+        attachments: Vec::new(),
+        create_time: now,
+        origin_ticket: None,
+    }
+}
+
 impl TicketsService {
     /// Applies the effects of a message on its ticket and stores both.
     async fn post(
@@ -45,6 +59,7 @@ impl TicketsService {
         m: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<Message, Error> {
+        let from = t.status;
         let effects = reply::plan(t, m.kind, &m.author, now, self.reopen_window())
             .map_err(|r| refused(t, r))?;
         if let Some(a) = effects.author_agent()
@@ -67,7 +82,7 @@ impl TicketsService {
             origin_ticket: None,
         };
         store::insert_message(txn, &msg).await?;
-        self.save(txn, t, now).await?;
+        self.save(txn, t, from, &msg.author.name(), now).await?;
         Ok(msg)
     }
 
@@ -79,20 +94,7 @@ impl TicketsService {
         body: String,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        store::insert_message(
-            txn,
-            &Message {
-                id: MessageId::generate(),
-                ticket,
-                kind: MessageKind::System,
-                author: Author::System,
-                body,
-                attachments: Vec::new(),
-                create_time: now,
-                origin_ticket: None,
-            },
-        )
-        .await
+        store::insert_message(txn, &system_note(ticket, body, now)).await
     }
 
     pub async fn add_message(

@@ -3,24 +3,30 @@
 //!
 //! Every mutation runs in one database transaction that first claims its request id
 //! (idempotency), then locks the rows it changes, applies the domain rules and writes with a
-//! revision check. Calls to other services never happen while a transaction (a pooled
-//! connection, a row lock) is open: questions (customer check, loyalty tier, macro values)
-//! are asked before it opens; goodwill points are asked for after it commits, with the
-//! award marked pending in it and a deterministic request id, so a repeat is a replay.
+//! revision check, then appends the events it publishes to the outbox ([`crate::events`]) in
+//! that transaction: a refused or replayed call publishes nothing. Calls to other services
+//! never happen while a transaction (a pooled connection, a row lock) is open: questions
+//! (customer check, loyalty tier, macro values) are asked before it opens. Goodwill points
+//! travel as an event (SatisfactionSubmitted), never as a call.
 mod csat;
+mod customer_events;
 mod jobs;
 mod messages;
 mod org;
 mod stats;
 mod tickets;
 
+pub use customer_events::CustomerFacts;
 pub use messages::NewMessage;
 pub use stats::{DurationStats, GroupStats, TicketStats};
 
 use crate::clients::Clients;
 use crate::domain::routing::{self, Candidate};
-use crate::domain::{AgentId, Calendar, Category, SlaPolicy, TeamId, Ticket, TicketId, sla};
+use crate::domain::{
+    AgentId, Calendar, Category, SlaPolicy, Status, TeamId, Ticket, TicketId, sla,
+};
 use crate::error;
+use crate::events::{self, TicketEvents};
 use crate::settings::TicketsSettings;
 use crate::store;
 use chrono::{DateTime, Utc};
@@ -43,6 +49,8 @@ pub struct TicketsService {
     cfg: Arc<TicketsSettings>,
     calendar: Arc<Calendar>,
     clients: Clients,
+    /// Where each mutation appends its events, in its own transaction.
+    events: TicketEvents,
 }
 
 impl TicketsService {
@@ -51,6 +59,7 @@ impl TicketsService {
         tokens: PageTokens,
         cfg: TicketsSettings,
         clients: Clients,
+        events: TicketEvents,
     ) -> anyhow::Result<Self> {
         let calendar = cfg.calendar.calendar()?;
         Ok(Self {
@@ -61,6 +70,7 @@ impl TicketsService {
             cfg: Arc::new(cfg),
             calendar: Arc::new(calendar),
             clients,
+            events,
         })
     }
 
@@ -191,19 +201,24 @@ impl TicketsService {
             .ok_or_else(|| error::not_found(id))
     }
 
-    /// Writes a changed ticket (revision + 1, compared in the statement).
+    /// Writes a changed ticket (revision + 1, compared in the statement) and, when its status
+    /// moved from `from` (as loaded), the facts of that move by `actor` (empty: the service).
+    /// Every write of a ticket goes through here, so every status change is published.
     async fn save(
         &self,
         txn: &DatabaseTransaction,
         t: &mut Ticket,
+        from: Status,
+        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         t.revision += 1;
         t.update_time = now;
-        if store::update_ticket(txn, t, now, &self.calendar).await? {
-            Ok(())
-        } else {
-            Err(Error::etag_mismatch())
+        if !store::update_ticket(txn, t, now, &self.calendar).await? {
+            return Err(Error::etag_mismatch());
         }
+        self.events
+            .append(txn, t.id, events::moved(from, t, actor, now))
+            .await
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::{
     now, sla,
 };
 use crate::error;
+use crate::events;
 use crate::store;
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::idempotency::{Begun, IdempotencyKey};
@@ -87,6 +88,9 @@ impl TicketsService {
         let mut t = new.open(customer, check, priority, now, rules);
         self.route(&txn, &mut t, now).await?;
         store::insert_ticket(&txn, &t, now, &self.calendar).await?;
+        self.events
+            .append(&txn, t.id, vec![events::created(&t)])
+            .await?;
         let name = t.id.name();
         self.commit(txn, key, &name, t).await
     }
@@ -145,9 +149,10 @@ impl TicketsService {
         if t.status == Status::Closed {
             return Err(error::closed(&id.name()));
         }
+        let from = t.status;
         patch.apply(&mut t);
         self.repolicy(&mut t, now)?;
-        self.save(&txn, &mut t, now).await?;
+        self.save(&txn, &mut t, from, "", now).await?;
         self.commit(txn, key, &id.name(), t).await
     }
 
@@ -191,20 +196,24 @@ impl TicketsService {
         Ok(())
     }
 
+    /// Moves a ticket to `to` on a caller's request; `actor` is who asked (published with
+    /// the move).
     pub async fn change_status(
         &self,
         key: &IdempotencyKey,
         id: TicketId,
         to: Status,
         sent_etag: &str,
+        actor: &str,
     ) -> Result<Ticket, Error> {
         let (txn, mut t) = match self.edit(key, id, sent_etag).await? {
             Edit::Replay(previous) => return Ok(previous),
             Edit::Fresh(txn, t) => (txn, t),
         };
         let now = now();
+        let from = t.status;
         self.transition(&txn, &mut t, to, now, true).await?;
-        self.save(&txn, &mut t, now).await?;
+        self.save(&txn, &mut t, from, actor, now).await?;
         self.commit(txn, key, &id.name(), t).await
     }
 
@@ -265,7 +274,7 @@ impl TicketsService {
                 self.route(&txn, &mut t, now).await?;
             }
         }
-        self.save(&txn, &mut t, now).await?;
+        self.save(&txn, &mut t, status, "", now).await?;
         self.commit(txn, key, &id.name(), t).await
     }
 
@@ -300,6 +309,7 @@ impl TicketsService {
                 &t.customer.name(),
             ));
         }
+        let (source_was, target_was) = (s.status, t.status);
         let moved = store::move_messages(&txn, source, target).await?;
         self.note(
             &txn,
@@ -314,8 +324,8 @@ impl TicketsService {
             .await?;
         s.merged_into = Some(target);
         t.merged_from.push(source);
-        self.save(&txn, &mut s, now).await?;
-        self.save(&txn, &mut t, now).await?;
+        self.save(&txn, &mut s, source_was, "", now).await?;
+        self.save(&txn, &mut t, target_was, "", now).await?;
         self.commit(txn, key, &target.name(), t).await
     }
 }

@@ -230,3 +230,18 @@ pub mod sla_event {
 
     no_relations!();
 }
+
+pub mod customer_merge {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customer_merges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub loser: Uuid,
+        pub survivor: Uuid,
+        pub merge_time: ChronoDateTimeUtc,
+    }
+
+    no_relations!();
+}

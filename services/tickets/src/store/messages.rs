@@ -15,6 +15,24 @@ pub async fn insert_message(conn: &impl ConnectionTrait, m: &Message) -> Result<
     Ok(())
 }
 
+/// Inserts `messages` in one statement (callers bound how many).
+pub async fn insert_messages(
+    conn: &impl ConnectionTrait,
+    messages: &[Message],
+) -> Result<(), Error> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows = messages
+        .iter()
+        .map(message_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    message::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 /// One ListMessages page: oldest first, after the (create_time, id) cursor.
 pub fn list_messages_select(
     ticket: TicketId,

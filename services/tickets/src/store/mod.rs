@@ -6,6 +6,7 @@
 //! so it can never be exceeded. Every record field is a column (list-valued ones are
 //! versioned JSON columns, see [`lists`]).
 pub mod convert;
+mod customer_data;
 pub mod entities;
 pub mod lists;
 mod macros;
@@ -16,6 +17,7 @@ pub mod stats;
 mod surveys;
 mod tickets;
 
+pub use customer_data::*;
 pub use macros::*;
 pub use messages::*;
 pub use org::*;

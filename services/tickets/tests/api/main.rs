@@ -2,6 +2,9 @@
 //! through the generated client. Every test runs on SQLite and, when available (always in
 //! CI), on PostgreSQL + Redis. `services` also runs the real customers and loyalty services
 //! in-process (dev-dependencies of these tests only).
+mod customer_events;
+mod event_tap;
+mod events;
 mod harness;
 mod plans;
 mod routing;

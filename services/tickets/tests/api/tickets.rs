@@ -656,7 +656,11 @@ async fn satisfaction_once_and_a_low_score_reopens() {
             .expect("answer")
             .into_inner();
         assert_eq!(s.overall, 1);
-        assert_eq!(s.goodwill_points, 0, "loyalty is not configured");
+        assert_eq!(
+            (s.goodwill_points, s.goodwill_pending),
+            (100, false),
+            "earned without loyalty configured: loyalty takes it from the event"
+        );
         let reopened = app.get(&t.name).await;
         assert_eq!(reopened.status, pb::Status::Open as i32);
         assert!(
