@@ -7,7 +7,7 @@
 //! programme's rules rate the survivor on both histories. The loser's wallet is then closed:
 //! it names the survivor, and every later write or balance read for it goes there.
 use super::balance::TierChange;
-use super::chain::{Draft, GENESIS, Transaction, text_digest, transaction_name};
+use super::chain::{Draft, Transaction, transaction_name};
 use super::ledger::{Account, Posting, TxKind};
 use super::points;
 use super::refusal::Refusal;
@@ -171,54 +171,10 @@ pub fn retier(
     })
 }
 
-/// Appends `d` to `w`'s chain at `now`, with the chain rules of
-/// [`super::WalletState::post`] (balanced postings, no negative balance) but no balance
-/// limit and no lots: a merge moves points the customers hold already.
+/// Appends `d` to `w`'s chain at `now` with no balance limit and no lots: a merge moves
+/// points the customers hold already.
 fn append(w: &mut Wallet, d: Draft, now: DateTime<Utc>) -> Result<Transaction, Refusal> {
-    let mut t = Transaction {
-        id: d.id,
-        customer: w.customer,
-        sequence: w
-            .sequence
-            .checked_add(1)
-            .ok_or(Refusal::Overflow("the chain's sequence"))?,
-        kind: d.kind,
-        postings: d.postings,
-        order_id: d.order_id,
-        text_digest: text_digest(&d.reason, &d.actor),
-        reason: d.reason,
-        actor: d.actor,
-        shortfall: d.shortfall,
-        related: d.related,
-        qualifying_delta: d.qualifying_delta,
-        qualify_time: d.qualify_time.unwrap_or(now),
-        wallet_after: 0,
-        held_after: 0,
-        create_time: now,
-        prev_hash: if w.sequence == 0 {
-            GENESIS.to_owned()
-        } else {
-            w.last_hash.clone()
-        },
-        hash: String::new(),
-    };
-    if t.sum() != 0 {
-        return Err(Refusal::Broken(format!("refusing unbalanced merge {t:?}")));
-    }
-    let (wallet_after, held_after) = t
-        .balances_after(w.balance, w.held)
-        .ok_or(Refusal::Overflow("the survivor's balance"))?;
-    if wallet_after < 0 || held_after < 0 {
-        return Err(Refusal::Broken(format!("refusing negative balance {t:?}")));
-    }
-    t.wallet_after = wallet_after;
-    t.held_after = held_after;
-    t.hash = t.compute_hash();
-    w.sequence = t.sequence;
-    w.last_hash = t.hash.clone();
-    w.balance = wallet_after;
-    w.held = held_after;
-    Ok(t)
+    super::wallet::chain_append(w, d, now, None)
 }
 
 #[cfg(test)]

@@ -149,64 +149,10 @@ impl WalletState {
     /// wallet or held balance negative or the postings unbalanced, and a credit that takes
     /// the customer beyond `limits.max_balance`.
     pub fn post(&mut self, p: &Program, d: Draft) -> Result<Transaction, Refusal> {
-        let w = &mut self.wallet;
-        let mut t = Transaction {
-            id: d.id,
-            customer: w.customer,
-            sequence: w
-                .sequence
-                .checked_add(1)
-                .ok_or(Refusal::Overflow("the chain's sequence"))?,
-            kind: d.kind,
-            postings: d.postings,
-            order_id: d.order_id,
-            text_digest: super::chain::text_digest(&d.reason, &d.actor),
-            reason: d.reason,
-            actor: d.actor,
-            shortfall: d.shortfall,
-            related: d.related,
-            qualifying_delta: d.qualifying_delta,
-            qualify_time: d.qualify_time.unwrap_or(self.now),
-            wallet_after: 0,
-            held_after: 0,
-            create_time: self.now,
-            prev_hash: if w.sequence == 0 {
-                GENESIS.to_owned()
-            } else {
-                w.last_hash.clone()
-            },
-            hash: String::new(),
-        };
-        if t.sum() != 0 {
-            return Err(Refusal::Broken(format!(
-                "refusing unbalanced transaction {t:?}"
-            )));
-        }
-        let refused = || Refusal::BalanceLimit {
-            customer: t.customer,
-            max_balance: p.limits.max_balance,
-        };
-        let (wallet_after, held_after) = t.balances_after(w.balance, w.held).ok_or_else(refused)?;
-        if wallet_after < 0 || held_after < 0 {
-            return Err(Refusal::Broken(format!("refusing negative balance {t:?}")));
-        }
-        // Only a movement that gives the customer more points can exceed the limit (a wallet
-        // above it after the limit was lowered can still spend, expire and release).
-        let before = i128::from(w.balance) + i128::from(w.held);
-        let after = i128::from(wallet_after) + i128::from(held_after);
-        if after > before && after > i128::from(p.limits.max_balance) {
-            return Err(refused());
-        }
-        t.wallet_after = wallet_after;
-        t.held_after = held_after;
-        t.hash = t.compute_hash();
+        let t = chain_append(&mut self.wallet, d, self.now, Some(p.limits.max_balance))?;
         if t.qualifying_delta != 0 && t.qualify_time >= p.write_history_from(self.now) {
             self.qualifying.push((t.qualify_time, t.qualifying_delta));
         }
-        w.sequence = t.sequence;
-        w.last_hash = t.hash.clone();
-        w.balance = t.wallet_after;
-        w.held = t.held_after;
         self.posted.push(t.clone());
         Ok(t)
     }
@@ -260,3 +206,77 @@ impl WalletState {
 
 #[cfg(test)]
 mod tests;
+
+/// Appends `d` to `w`'s chain at `now` (next sequence, hash linked to the last one, the
+/// balances after it) and moves the wallet on. Refuses unbalanced postings and a negative
+/// wallet or held balance; with `max_balance`, also a movement that gives the customer more
+/// points beyond it (a wallet above it after the limit was lowered can still spend, expire
+/// and release). A merge passes none: it moves points the customers hold already.
+pub(super) fn chain_append(
+    w: &mut Wallet,
+    d: Draft,
+    now: DateTime<Utc>,
+    max_balance: Option<i64>,
+) -> Result<Transaction, Refusal> {
+    let mut t = Transaction {
+        id: d.id,
+        customer: w.customer,
+        sequence: w
+            .sequence
+            .checked_add(1)
+            .ok_or(Refusal::Overflow("the chain's sequence"))?,
+        kind: d.kind,
+        postings: d.postings,
+        order_id: d.order_id,
+        text_digest: super::chain::text_digest(&d.reason, &d.actor),
+        reason: d.reason,
+        actor: d.actor,
+        shortfall: d.shortfall,
+        related: d.related,
+        qualifying_delta: d.qualifying_delta,
+        qualify_time: d.qualify_time.unwrap_or(now),
+        wallet_after: 0,
+        held_after: 0,
+        create_time: now,
+        prev_hash: if w.sequence == 0 {
+            GENESIS.to_owned()
+        } else {
+            w.last_hash.clone()
+        },
+        hash: String::new(),
+    };
+    if t.sum() != 0 {
+        return Err(Refusal::Broken(format!(
+            "refusing unbalanced transaction {t:?}"
+        )));
+    }
+    let refused = |max_balance| Refusal::BalanceLimit {
+        customer: t.customer,
+        max_balance,
+    };
+    let (wallet_after, held_after) =
+        t.balances_after(w.balance, w.held)
+            .ok_or_else(|| match max_balance {
+                Some(max) => refused(max),
+                None => Refusal::Overflow("the wallet's balance"),
+            })?;
+    if wallet_after < 0 || held_after < 0 {
+        return Err(Refusal::Broken(format!("refusing negative balance {t:?}")));
+    }
+    let before = i128::from(w.balance) + i128::from(w.held);
+    let after = i128::from(wallet_after) + i128::from(held_after);
+    if let Some(max) = max_balance
+        && after > before
+        && after > i128::from(max)
+    {
+        return Err(refused(max));
+    }
+    t.wallet_after = wallet_after;
+    t.held_after = held_after;
+    t.hash = t.compute_hash();
+    w.sequence = t.sequence;
+    w.last_hash = t.hash.clone();
+    w.balance = t.wallet_after;
+    w.held = t.held_after;
+    Ok(t)
+}

@@ -80,7 +80,7 @@ fn a_move_refuses_what_does_not_add_up() {
     // A survivor whose balance cannot take the loser's points.
     survivor.balance = i64::MAX - 100;
     let r = move_wallet(&mut survivor, &mut loser, (200, 0), t0());
-    assert_eq!(r, Err(Refusal::Overflow("the survivor's balance")));
+    assert_eq!(r, Err(Refusal::Overflow("the wallet's balance")));
     survivor.balance = before.0.balance;
     // Into itself, or out of a closed wallet.
     let mut same = survivor.clone();
