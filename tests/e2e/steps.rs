@@ -182,8 +182,8 @@ impl Suite {
             .into_inner()
     }
 
-    /// The bodies of a ticket's system notes, oldest first.
-    pub async fn system_notes(&mut self, ticket: &str) -> Vec<String> {
+    /// Every message of a ticket, oldest first.
+    pub async fn messages(&mut self, ticket: &str) -> Vec<tpb::Message> {
         self.tickets
             .list_messages(tpb::ListMessagesRequest {
                 parent: ticket.into(),
@@ -194,6 +194,12 @@ impl Suite {
             .expect("list messages")
             .into_inner()
             .messages
+    }
+
+    /// The bodies of a ticket's system notes, oldest first.
+    pub async fn system_notes(&mut self, ticket: &str) -> Vec<String> {
+        self.messages(ticket)
+            .await
             .into_iter()
             .filter(|m| m.kind == tpb::MessageKind::System as i32)
             .map(|m| m.body)
@@ -202,21 +208,10 @@ impl Suite {
 
     /// The system notes of a ticket that report a goodwill award.
     pub async fn goodwill_notes(&mut self, ticket: &str) -> usize {
-        self.tickets
-            .list_messages(tpb::ListMessagesRequest {
-                parent: ticket.into(),
-                page_size: 1000,
-                ..Default::default()
-            })
+        self.system_notes(ticket)
             .await
-            .expect("list messages")
-            .into_inner()
-            .messages
             .iter()
-            .filter(|m| {
-                m.kind == tpb::MessageKind::System as i32
-                    && m.body.contains("goodwill points awarded")
-            })
+            .filter(|body| body.contains("goodwill points awarded"))
             .count()
     }
 }

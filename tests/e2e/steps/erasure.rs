@@ -3,7 +3,6 @@
 use crate::harness::{Deadline, Suite};
 use crm_platform::testing::rid;
 use crm_proto::customers as cpb;
-use crm_proto::tickets as tpb;
 use std::time::Duration;
 
 impl Suite {
@@ -20,16 +19,8 @@ impl Suite {
 
     /// The bodies of every message of a ticket, oldest first.
     pub async fn message_bodies(&mut self, ticket: &str) -> Vec<String> {
-        self.tickets
-            .list_messages(tpb::ListMessagesRequest {
-                parent: ticket.into(),
-                page_size: 1000,
-                ..Default::default()
-            })
+        self.messages(ticket)
             .await
-            .expect("list messages")
-            .into_inner()
-            .messages
             .into_iter()
             .map(|m| m.body)
             .collect()
