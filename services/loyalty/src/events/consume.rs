@@ -15,6 +15,10 @@
 //!   `service::erase`).
 //! - `loyalty.tickets` ([`TicketFacts`], tickets stream): a satisfaction answer that owes
 //!   goodwill points earns them (EARN_SOURCE_GOODWILL), once.
+//!
+//! A read's consecutive earns are applied together (`service::consumed_batch`), any other
+//! event alone between them; the consumer's commit hook then drops the wallets written from
+//! the cache (`service::consumed`).
 use crate::domain::{CustomerId, EarnRequest, EarnSource, Program};
 use crate::grpc::parse;
 use crate::service::LoyaltyService;

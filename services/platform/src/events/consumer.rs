@@ -5,7 +5,9 @@
 //! handler's effects for each (order below); it commits (one WAL flush for the batch),
 //! then the entries are acknowledged with one `XACK`. So:
 //! - within a batch, events are applied grouped by subject in subject order, each subject's
-//!   in stream order, so handlers locking their subject's rows lock in one global order;
+//!   in stream order, so handlers locking their subject's rows lock in one global order
+//!   (the fresh ones handed to [`Handler::handle_batch`] at once; [`Handler::committed`] is
+//!   told of them after the commit);
 //! - a delivery seen again (ack lost, entry reclaimed, two replicas racing, a second copy in
 //!   the same read) finds its inbox row and is only acknowledged; on PostgreSQL the second
 //!   insert waits for the first transaction, so two replicas never both apply it (their
