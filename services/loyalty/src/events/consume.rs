@@ -15,6 +15,10 @@
 //!   `service::erase`).
 //! - `loyalty.tickets` ([`TicketFacts`], tickets stream): a satisfaction answer that owes
 //!   goodwill points earns them (EARN_SOURCE_GOODWILL), once.
+//!
+//! A read's consecutive earns are applied together (`service::consumed_batch`), any other
+//! event alone between them; the consumer's commit hook then drops the wallets written from
+//! the cache (`service::consumed`).
 use crate::domain::{CustomerId, EarnRequest, EarnSource, Program};
 use crate::grpc::parse;
 use crate::service::LoyaltyService;
@@ -50,28 +54,83 @@ impl Handler for CustomerFacts {
     }
 
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        let svc = &self.0;
-        match payload_of(event)? {
-            Payload::ActivityRecorded(a) => match purchase(&a, svc.program())? {
-                Use::Apply(req) => svc.earn_from_event(txn, req).await,
-                Use::Skip(why) => skipped(event, &why),
+        in_runs(self, txn, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> Result<(), Error> {
+        in_runs(self, txn, events).await
+    }
+
+    async fn committed(&self, events: &[&Envelope]) {
+        self.0.consumed_committed(events.iter().map(|e| e.id)).await;
+    }
+}
+
+impl Facts for CustomerFacts {
+    fn service(&self) -> &LoyaltyService {
+        &self.0
+    }
+
+    fn step(&self, event: &Envelope) -> Result<Step, Error> {
+        Ok(match payload_of(event)? {
+            Payload::ActivityRecorded(a) => match purchase(&a, self.0.program())? {
+                Use::Apply(req) => Step::Earn(req),
+                Use::Skip(why) => Step::Skip(why),
             },
+            other => Step::Other(other),
+        })
+    }
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+        payload: Payload,
+    ) -> Result<(), Error> {
+        let svc = &self.0;
+        match payload {
             Payload::RefundRecorded(r) => match refund(&r)? {
-                Use::Apply(refund) => svc.refund_from_event(txn, refund).await,
+                Use::Apply(refund) => svc.refund_from_event(txn, event.id, refund).await,
                 Use::Skip(why) => skipped(event, &why),
             },
             // Both append their own events (TierChanged, ErasureCompleted) in `txn`.
-            Payload::CustomerMerged(m) => svc.merge_customers_in(txn, &m).await.map(drop),
-            Payload::CustomerErased(e) => svc
-                .erase_customer_in(txn, &e, &event.id.to_string())
-                .await
-                .map(drop),
+            Payload::CustomerMerged(m) => {
+                svc.merge_customers_in(txn, &m).await?;
+                let wallets = merged_wallets(svc, txn, &m).await?;
+                svc.consumed_touched(event.id, wallets).await;
+                Ok(())
+            }
+            Payload::CustomerErased(e) => {
+                svc.erase_customer_in(txn, &e, &event.id.to_string())
+                    .await?;
+                let names = std::iter::once(&e.customer).chain(&e.merged_customers);
+                let wallets = names.map(|n| customer(n)).collect::<Result<_, _>>()?;
+                svc.consumed_touched(event.id, wallets).await;
+                Ok(())
+            }
             other => skipped(
                 event,
                 &format!("{} is not applied by loyalty", other.event_type()),
             ),
         }
     }
+}
+
+/// The wallets a merge wrote: the losers' and the open wallet the survivor ends in.
+async fn merged_wallets(
+    svc: &LoyaltyService,
+    txn: &DatabaseTransaction,
+    m: &ev::CustomerMerged,
+) -> Result<Vec<CustomerId>, Error> {
+    let mut wallets = vec![svc.survivor_of(txn, customer(&m.survivor)?).await?];
+    for l in m.losers.iter().take(crate::service::MAX_LOSERS) {
+        wallets.push(customer(l)?);
+    }
+    Ok(wallets)
 }
 
 /// Group `loyalty.tickets`.
@@ -83,17 +142,92 @@ impl Handler for TicketFacts {
     }
 
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        match payload_of(event)? {
+        in_runs(self, txn, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> Result<(), Error> {
+        in_runs(self, txn, events).await
+    }
+
+    async fn committed(&self, events: &[&Envelope]) {
+        self.0.consumed_committed(events.iter().map(|e| e.id)).await;
+    }
+}
+
+impl Facts for TicketFacts {
+    fn service(&self) -> &LoyaltyService {
+        &self.0
+    }
+
+    fn step(&self, event: &Envelope) -> Result<Step, Error> {
+        Ok(match payload_of(event)? {
             Payload::SatisfactionSubmitted(s) => match goodwill(&s)? {
-                Use::Apply(req) => self.0.earn_from_event(txn, req).await,
-                Use::Skip(why) => skipped(event, &why),
+                Use::Apply(req) => Step::Earn(req),
+                Use::Skip(why) => Step::Skip(why),
             },
-            other => skipped(
-                event,
-                &format!("{} is not applied by loyalty", other.event_type()),
-            ),
+            other => Step::Other(other),
+        })
+    }
+
+    async fn apply(
+        &self,
+        _txn: &DatabaseTransaction,
+        event: &Envelope,
+        payload: Payload,
+    ) -> Result<(), Error> {
+        skipped(
+            event,
+            &format!("{} is not applied by loyalty", payload.event_type()),
+        )
+    }
+}
+
+/// What one event is to a handler: an earn (batched with its neighbours), nothing, or
+/// another write (applied on its own, in order).
+enum Step {
+    Earn(EarnRequest),
+    Skip(String),
+    Other(Payload),
+}
+
+/// A loyalty handler as [`in_runs`] drives it.
+trait Facts: Sync {
+    fn service(&self) -> &LoyaltyService;
+    fn step(&self, event: &Envelope) -> Result<Step, Error>;
+    /// Applies an event that is no earn.
+    fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+        payload: Payload,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+}
+
+/// Applies `events` in order: each run of consecutive earns together
+/// ([`LoyaltyService::earn_many_from_events`]), any other event alone between them.
+async fn in_runs<F: Facts>(
+    facts: &F,
+    txn: &DatabaseTransaction,
+    events: &[&Envelope],
+) -> Result<(), Error> {
+    let svc = facts.service();
+    let mut run = Vec::new();
+    for event in events {
+        match facts.step(event)? {
+            Step::Earn(req) => run.push((event.id, req)),
+            Step::Skip(why) => skipped(event, &why)?,
+            Step::Other(payload) => {
+                svc.earn_many_from_events(txn, std::mem::take(&mut run))
+                    .await?;
+                facts.apply(txn, event, payload).await?;
+            }
         }
     }
+    svc.earn_many_from_events(txn, run).await
 }
 
 /// What an event asks of the ledger: a write, or nothing (and why).

@@ -2,25 +2,82 @@
 //! the consumer's transaction (its inbox row commits with them): no request id of their
 //! own, the inbox makes them exactly once. Their effects and events are those of the same
 //! writes made through the RPCs.
+//!
+//! The consumer's commit hook finishes them: each write notes the wallets it wrote under
+//! its event's id ([`Uncommitted`]) and drops them from the cache at once; once the
+//! transaction has committed, [`LoyaltyService::consumed_committed`] drops them again (a
+//! read between the first drop and the commit may have cached the state before) and keeps
+//! their new states warm for the next write.
 use super::LoyaltyService;
-use super::writer::WalletWriter;
+use super::writer::{Carried, WalletWriter};
 use crate::domain::{CustomerId, EarnRequest, EarnSource, Refusal};
 use crate::events::consume::Refund;
-use crate::store::{ledger as store, lots as lot_store};
+use crate::store::lots as lot_store;
 use crm_platform::Error;
 use sea_orm::DatabaseTransaction;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
 
-/// How long after a consumed write its wallet's cached snapshot is dropped again at most.
-const COMMIT_WAIT: Duration = Duration::from_secs(5);
+/// What consumed events wrote, by event id, until their transaction has committed.
+#[derive(Clone, Default)]
+pub(super) struct Uncommitted(Arc<Mutex<HashMap<Uuid, Written>>>);
+
+#[derive(Default)]
+struct Written {
+    wallets: Vec<CustomerId>,
+    /// The wallets' states after the writes (valid once committed).
+    states: Vec<(CustomerId, Carried)>,
+}
+
+/// Notes kept before the map starts afresh: those of transactions that rolled back (their
+/// events are retried under the same ids, replacing them) or of events dead-lettered then.
+const MAX_UNCOMMITTED: usize = 16_384;
+
+impl Uncommitted {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Written>> {
+        // A panic while holding the lock leaves a map of whole entries: still usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note(&self, event: Uuid, wallets: Vec<CustomerId>, states: Vec<(CustomerId, Carried)>) {
+        let mut map = self.map();
+        if map.len() >= MAX_UNCOMMITTED {
+            map.clear();
+        }
+        let w = map.entry(event).or_default();
+        w.wallets.extend(wallets);
+        w.states.extend(states);
+    }
+
+    /// The notes of `events` (committed), removed; a wallet's last state wins.
+    fn take(
+        &self,
+        events: impl IntoIterator<Item = Uuid>,
+    ) -> (Vec<CustomerId>, HashMap<CustomerId, Carried>) {
+        let mut map = self.map();
+        let mut wallets = Vec::new();
+        let mut states = HashMap::new();
+        for e in events {
+            if let Some(w) = map.remove(&e) {
+                wallets.extend(w.wallets);
+                states.extend(w.states);
+            }
+        }
+        wallets.sort();
+        wallets.dedup();
+        (wallets, states)
+    }
+}
 
 impl LoyaltyService {
-    /// Earns `req` (a purchase or goodwill) in `txn`; a customer without a wallet gets one.
-    /// A purchase whose order earned already (this event before, or the Earn RPC) earns
-    /// nothing more.
+    /// Earns `req` (a purchase or goodwill) of `event` in `txn`; a customer without a
+    /// wallet gets one. A purchase whose order earned already (this event before, or the
+    /// Earn RPC) earns nothing more.
     pub async fn earn_from_event(
         &self,
         txn: &DatabaseTransaction,
+        event: Uuid,
         mut req: EarnRequest,
     ) -> Result<(), Error> {
         // A purchase of a customer merged since lands on the survivor.
@@ -29,25 +86,23 @@ impl LoyaltyService {
         let p = self.program();
         let now = crate::domain::now();
         let mut w = WalletWriter::open_with(txn, p, customer, now, &self.warm).await?;
-        if let EarnSource::Purchase { order_id, .. } = &req.source
-            && w.order(order_id).await?.is_some_and(|o| o.earned > 0)
-        {
-            tracing::info!(%customer, order_id, "order earned already; nothing to earn");
+        if earned_already(&mut w, &req).await? {
             return Ok(());
         }
         self.earn_on(&mut w, &req).await?;
-        let snapshot = w.finish(&self.events).await?;
-        self.invalidate_once_committed(customer, snapshot.wallet.sequence)
-            .await;
+        let (_, carried, writes) = w.finish_deferred()?;
+        writes.flush(txn, &self.events).await?;
+        self.consumed_wrote(event, vec![(customer, carried)]).await;
         Ok(())
     }
 
-    /// Reverses the refunded order in `txn`, in proportion to the amount. An order this
-    /// customer's wallet does not know (never earned here, or earned by another customer),
-    /// one reversed fully already, or a refund in another currency: nothing to do.
+    /// Reverses the refunded order of `event` in `txn`, in proportion to the amount. An
+    /// order this customer's wallet does not know (never earned here, or earned by another
+    /// customer), one reversed fully already, or a refund in another currency: nothing.
     pub async fn refund_from_event(
         &self,
         txn: &DatabaseTransaction,
+        event: Uuid,
         r: Refund,
     ) -> Result<(), Error> {
         // A merged customer's orders moved to the survivor with its wallet.
@@ -73,31 +128,54 @@ impl LoyaltyService {
             }
             Err(e) => return Err(e.into()),
         }
-        let snapshot = w.finish(&self.events).await?;
-        self.invalidate_once_committed(customer, snapshot.wallet.sequence)
-            .await;
+        let (_, carried, writes) = w.finish_deferred()?;
+        writes.flush(txn, &self.events).await?;
+        self.consumed_wrote(event, vec![(customer, carried)]).await;
         Ok(())
     }
 
-    /// Drops `customer`'s cached snapshot now and again once the consumer's transaction has
-    /// committed (the handler cannot see the commit: a read between this drop and the
-    /// commit could cache the state before it), i.e. once the stored wallet reaches
-    /// `sequence`, or after [`COMMIT_WAIT`] (a rolled-back write never does).
-    pub(super) async fn invalidate_once_committed(&self, customer: CustomerId, sequence: i64) {
-        self.invalidate(&[customer]).await;
-        let svc = self.clone();
-        tokio::spawn(async move {
-            let started = tokio::time::Instant::now();
-            let mut pause = Duration::from_millis(2);
-            while started.elapsed() < COMMIT_WAIT {
-                tokio::time::sleep(pause).await;
-                let stored = store::find_wallet(&svc.core.db, customer).await;
-                if stored.is_ok_and(|w| w.is_some_and(|w| w.sequence >= sequence)) {
-                    break;
-                }
-                pause = (pause * 2).min(Duration::from_millis(200));
-            }
-            svc.invalidate(&[customer]).await;
-        });
+    /// Notes that `event` wrote `wallets` in the consumer's transaction (a merge's, an
+    /// erasure's) and drops them from the cache now.
+    pub async fn consumed_touched(&self, event: Uuid, wallets: Vec<CustomerId>) {
+        self.drop_cached(&wallets).await;
+        self.uncommitted.note(event, wallets, Vec::new());
     }
+
+    /// [`Self::consumed_touched`] with the wallets' new states.
+    pub(super) async fn consumed_wrote(&self, event: Uuid, states: Vec<(CustomerId, Carried)>) {
+        let wallets: Vec<CustomerId> = states.iter().map(|(c, _)| *c).collect();
+        self.drop_cached(&wallets).await;
+        self.uncommitted.note(event, wallets, states);
+    }
+
+    /// The consumer's transaction that applied `events` committed: drops the wallets they
+    /// wrote from the cache and keeps their states warm.
+    pub async fn consumed_committed(&self, events: impl IntoIterator<Item = Uuid>) {
+        let (wallets, states) = self.uncommitted.take(events);
+        self.drop_cached(&wallets).await;
+        self.warm.keep(states);
+    }
+
+    /// Drops `wallets`' cached snapshots, all at once (one round trip to Redis each).
+    async fn drop_cached(&self, wallets: &[CustomerId]) {
+        let drops = wallets
+            .iter()
+            .map(|c| self.invalidate(std::slice::from_ref(c)));
+        futures::future::join_all(drops).await;
+    }
+}
+
+/// True when `req` is a purchase whose order earned already (nothing to do).
+pub(super) async fn earned_already(
+    w: &mut WalletWriter<'_, DatabaseTransaction>,
+    req: &EarnRequest,
+) -> Result<bool, Error> {
+    if let EarnSource::Purchase { order_id, .. } = &req.source
+        && w.order(order_id).await?.is_some_and(|o| o.earned > 0)
+    {
+        let customer = req.customer;
+        tracing::info!(%customer, order_id, "order earned already; nothing to earn");
+        return Ok(true);
+    }
+    Ok(false)
 }

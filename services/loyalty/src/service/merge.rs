@@ -173,11 +173,7 @@ impl LoyaltyService {
         let points = merge_store::qualifying_sum(txn, survivor, p.window_start(now), now).await?;
         let transaction = last_in.as_ref().map(|t| t.name()).unwrap_or_default();
         let change = merge::retier(p, &mut s, points, transaction, now);
-        let heads: Vec<(CustomerId, i64)> = closed
-            .iter()
-            .chain([&s])
-            .map(|w| (w.customer, w.sequence))
-            .collect();
+        let heads: Vec<CustomerId> = closed.iter().chain([&s]).map(|w| w.customer).collect();
         closed.push(s);
         store::save_wallets(txn, &closed).await?;
         tiers::insert_many(txn, change.as_slice()).await?;
@@ -187,9 +183,8 @@ impl LoyaltyService {
             .collect();
         let about = payloads.iter().map(|e| (survivor, e.clone())).collect();
         self.events.append(txn, about).await?;
-        for (c, sequence) in heads {
-            self.invalidate_once_committed(c, sequence).await;
-        }
+        // Dropped again by the consumer's commit hook once committed (`events::consume`).
+        self.invalidate(&heads).await;
         Ok(payloads)
     }
 

@@ -6,6 +6,7 @@
 //! "available >= debit" on the locked state, appends chained transactions and the events
 //! they report (see [`crate::events`]) and commits.
 mod consumed;
+mod consumed_batch;
 mod earn;
 mod erase;
 mod expire;
@@ -52,6 +53,8 @@ pub struct LoyaltyService {
     /// Present when group commit is on: Earn/Redeem/Adjust go through its writers.
     group: Option<Arc<GroupCommit>>,
     warm: writer::WarmWallets,
+    /// Wallets consumed events wrote, until the consumer's commit hook is told.
+    uncommitted: consumed::Uncommitted,
 }
 
 /// A movement and the balance right after it.
@@ -96,6 +99,7 @@ impl LoyaltyService {
             events,
             group: None,
             warm: writer::WarmWallets::default(),
+            uncommitted: consumed::Uncommitted::default(),
         }
     }
 

@@ -257,6 +257,14 @@ impl<'a, C: ConnectionTrait> WalletWriter<'a, C> {
         Ok(snapshot)
     }
 
+    /// The state to resume from when this writer wrote nothing.
+    pub fn unchanged(self) -> Carried {
+        Carried {
+            state: self.state,
+            orders: self.orders,
+        }
+    }
+
     /// Like [`Self::finish`] but leaves the writes to the caller, with the state the next
     /// write on this wallet in the same transaction resumes from.
     pub fn finish_deferred(mut self) -> Result<(Snapshot, Carried, WriteSet), Error> {

@@ -6,6 +6,7 @@ mod bad_input;
 mod bounds;
 mod concurrency;
 mod consumed;
+mod consumed_batch;
 mod earn_redeem;
 mod erase;
 mod event_tap;

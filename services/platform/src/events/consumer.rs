@@ -5,7 +5,9 @@
 //! handler's effects for each (order below); it commits (one WAL flush for the batch),
 //! then the entries are acknowledged with one `XACK`. So:
 //! - within a batch, events are applied grouped by subject in subject order, each subject's
-//!   in stream order, so handlers locking their subject's rows lock in one global order;
+//!   in stream order, so handlers locking their subject's rows lock in one global order
+//!   (the fresh ones handed to [`Handler::handle_batch`] at once; [`Handler::committed`] is
+//!   told of them after the commit);
 //! - a delivery seen again (ack lost, entry reclaimed, two replicas racing, a second copy in
 //!   the same read) finds its inbox row and is only acknowledged; on PostgreSQL the second
 //!   insert waits for the first transaction, so two replicas never both apply it (their
@@ -57,6 +59,34 @@ pub trait Handler: Send + Sync + 'static {
         txn: &DatabaseTransaction,
         event: &Envelope,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Applies the fresh events of one read in `txn` (their inbox rows are in it), in the
+    /// order given (by subject, each subject's in stream order). The default applies them
+    /// one [`Handler::handle`] at a time; a handler overrides it to share reads and writes
+    /// across events, with the same effects as one by one. An error rolls them all back and
+    /// each is then retried alone through `handle`.
+    fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async move {
+            for event in events {
+                self.handle(txn, event).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Called once the transaction that applied `events` has committed (only those applied
+    /// in it: never duplicates, skipped types or a rolled-back transaction's), before they
+    /// are acknowledged: where a handler drops caches of what the events changed, which a
+    /// read between a drop inside the transaction and its commit could have filled with the
+    /// state before. It cannot fail the events (they are durable); a panic is logged.
+    fn committed(&self, events: &[&Envelope]) -> impl Future<Output = ()> + Send {
+        let _ = events;
+        async {}
+    }
 }
 
 /// Counters of one consumer, for logs and tests.
@@ -273,6 +303,7 @@ impl<H: Handler> Consumer<H> {
         }
         let handled = self.bounded(self.handler.handle(&txn, event)).await;
         finish(txn, handled).await?;
+        self.committed(&[event]).await;
         Ok(Outcome::Applied)
     }
 
@@ -294,22 +325,34 @@ impl<H: Handler> Consumer<H> {
         // in that order, wait for each other instead of deadlocking.
         let mut in_order: Vec<&Envelope> = batch.iter().map(|(_, e)| e).collect();
         in_order.sort_by(|a, b| a.subject.cmp(&b.subject));
-        let work = async {
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for event in in_order {
-                // A second copy of an event in one read finds its id taken by the first.
-                if fresh.remove(&event.id) {
-                    let span = event.span(self.group());
-                    self.handler.handle(&txn, event).instrument(span).await?;
-                    outcomes.push(Outcome::Applied);
-                } else {
-                    outcomes.push(Outcome::Duplicate);
-                }
+        // A second copy of an event in one read finds its id taken by the first.
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut applied = Vec::with_capacity(batch.len());
+        for event in in_order {
+            if fresh.remove(&event.id) {
+                applied.push(event);
+                outcomes.push(Outcome::Applied);
+            } else {
+                outcomes.push(Outcome::Duplicate);
             }
-            Ok(outcomes)
-        };
+        }
+        let span = tracing::info_span!("events", consumer = self.group(), events = applied.len());
+        let work = self.handler.handle_batch(&txn, &applied).instrument(span);
         let handled = self.bounded(work).await;
-        finish(txn, handled).await
+        finish(txn, handled).await?;
+        self.committed(&applied).await;
+        Ok(outcomes)
+    }
+
+    /// The handler's [`Handler::committed`] for `events` (none: not called), a panic in it
+    /// logged: the events are durable, so it fails nothing.
+    async fn committed(&self, events: &[&Envelope]) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(panic) = Caught::new(self.handler.committed(events)).await {
+            tracing::error!(group = self.group(), message = %panic.message, location = %panic.location, "event commit hook panicked");
+        }
     }
 
     /// `work` with its panic and its running past `handler_timeout_ms` as errors.

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 mod batch;
 mod bus;
+mod committed;
 mod delivery;
 mod faults;
 
@@ -97,7 +98,13 @@ struct Record {
     poison: Option<String>,
     fixed: Arc<AtomicBool>,
     delay: Duration,
+    /// Where `committed` notes each event it is told of, with whether its row is visible
+    /// then from another connection of `db`.
+    commits: Option<(DatabaseConnection, Commits)>,
 }
+
+/// What a [`Record`]'s `committed` was told: calls, each call's `(event id, row visible)`.
+type Commits = Arc<std::sync::Mutex<Vec<Vec<(uuid::Uuid, bool)>>>>;
 
 impl Record {
     fn new(name: &str) -> Self {
@@ -106,6 +113,7 @@ impl Record {
             poison: None,
             fixed: Arc::default(),
             delay: Duration::ZERO,
+            commits: None,
         }
     }
 }
@@ -140,6 +148,22 @@ impl Handler for Record {
         ))
         .await?;
         Ok(())
+    }
+
+    async fn committed(&self, events: &[&Envelope]) {
+        let Some((db, commits)) = &self.commits else {
+            return;
+        };
+        let mut call = Vec::with_capacity(events.len());
+        for e in events {
+            let sql = format!("SELECT n FROM applied WHERE event_id = '{}'", e.id);
+            let rows = db
+                .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("read applied");
+            call.push((e.id, !rows.is_empty()));
+        }
+        commits.lock().expect("commits").push(call);
     }
 }
 
