@@ -40,10 +40,10 @@ impl Service for Loyalty {
         let svc =
             LoyaltyService::new(parts.core(l.paging())?, produced, l.clone()).with_group_commit();
         let (producer, group) = events::consume::CUSTOMERS;
-        let handler = events::consume::CustomerFacts(svc.clone());
+        let handler = events::consume::Consume(events::consume::CustomerFacts(svc.clone()));
         events.start_consumer(&mut parts.jobs, producer, group, handler);
         let (producer, group) = events::consume::TICKETS;
-        let handler = events::consume::TicketFacts(svc.clone());
+        let handler = events::consume::Consume(events::consume::TicketFacts(svc.clone()));
         events.start_consumer(&mut parts.jobs, producer, group, handler);
         parts
             .jobs

@@ -48,29 +48,11 @@ pub const CUSTOMER_TYPES: &[&str] = &[
     CUSTOMER_ERASED,
 ];
 
-impl Handler for CustomerFacts {
-    fn event_types(&self) -> &[&str] {
+impl Facts for CustomerFacts {
+    fn types(&self) -> &'static [&'static str] {
         CUSTOMER_TYPES
     }
 
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        in_runs(self, txn, &[event]).await
-    }
-
-    async fn handle_batch(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[&Envelope],
-    ) -> Result<(), Error> {
-        in_runs(self, txn, events).await
-    }
-
-    async fn committed(&self, events: &[&Envelope]) {
-        self.0.consumed_committed(events.iter().map(|e| e.id)).await;
-    }
-}
-
-impl Facts for CustomerFacts {
     fn service(&self) -> &LoyaltyService {
         &self.0
     }
@@ -136,29 +118,11 @@ async fn merged_wallets(
 /// Group `loyalty.tickets`.
 pub struct TicketFacts(pub LoyaltyService);
 
-impl Handler for TicketFacts {
-    fn event_types(&self) -> &[&str] {
+impl Facts for TicketFacts {
+    fn types(&self) -> &'static [&'static str] {
         &[SATISFACTION_SUBMITTED]
     }
 
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        in_runs(self, txn, &[event]).await
-    }
-
-    async fn handle_batch(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[&Envelope],
-    ) -> Result<(), Error> {
-        in_runs(self, txn, events).await
-    }
-
-    async fn committed(&self, events: &[&Envelope]) {
-        self.0.consumed_committed(events.iter().map(|e| e.id)).await;
-    }
-}
-
-impl Facts for TicketFacts {
     fn service(&self) -> &LoyaltyService {
         &self.0
     }
@@ -188,14 +152,16 @@ impl Facts for TicketFacts {
 
 /// What one event is to a handler: an earn (batched with its neighbours), nothing, or
 /// another write (applied on its own, in order).
-enum Step {
+pub enum Step {
     Earn(EarnRequest),
     Skip(String),
     Other(Payload),
 }
 
-/// A loyalty handler as [`in_runs`] drives it.
-trait Facts: Sync {
+/// What one of loyalty's groups reads: its event types, each event as a [`Step`], and how
+/// an event that is no earn applies. [`Consume`] makes it a consumer's [`Handler`].
+pub trait Facts: Send + Sync + 'static {
+    fn types(&self) -> &'static [&'static str];
     fn service(&self) -> &LoyaltyService;
     fn step(&self, event: &Envelope) -> Result<Step, Error>;
     /// Applies an event that is no earn.
@@ -205,6 +171,33 @@ trait Facts: Sync {
         event: &Envelope,
         payload: Payload,
     ) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+}
+
+/// The handler of a group reading `F`: every read's events applied in runs ([`in_runs`]),
+/// the wallets they wrote dropped from the cache once committed.
+pub struct Consume<F>(pub F);
+
+impl<F: Facts> Handler for Consume<F> {
+    fn event_types(&self) -> &[&str] {
+        self.0.types()
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
+        in_runs(&self.0, txn, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&Envelope],
+    ) -> Result<(), Error> {
+        in_runs(&self.0, txn, events).await
+    }
+
+    async fn committed(&self, events: &[&Envelope]) {
+        let svc = self.0.service();
+        svc.consumed_committed(events.iter().map(|e| e.id)).await;
+    }
 }
 
 /// Applies `events` in order: each run of consecutive earns together

@@ -4,7 +4,7 @@
 use crate::harness::*;
 use crate::merge::{merge, writing};
 use chrono::{DateTime, TimeDelta, Utc};
-use crm_loyalty::events::consume::CustomerFacts;
+use crm_loyalty::events::consume::{Consume, CustomerFacts};
 use crm_platform::events::{Envelope, Handler};
 use crm_platform::testing::Backend;
 use crm_platform::testing::events::Producer;
@@ -118,7 +118,7 @@ async fn purchases_applied_as_one_batch_earn_as_one_by_one() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
         let producer = app.producer("customers").await;
-        let facts = CustomerFacts(app.service.clone());
+        let facts = Consume(CustomerFacts(app.service.clone()));
         let db = sea_orm::Database::connect(app.db_url.as_str())
             .await
             .expect("db");
@@ -165,7 +165,7 @@ async fn a_wallet_read_before_the_consumer_commits_is_not_served_after() {
     each_backend(|backend| async move {
         let mut app = spawn_app(backend).await;
         let producer = app.producer("customers").await;
-        let facts = CustomerFacts(app.service.clone());
+        let facts = Consume(CustomerFacts(app.service.clone()));
         let db = sea_orm::Database::connect(app.db_url.as_str())
             .await
             .expect("db");
