@@ -31,7 +31,8 @@ impl CustomerEvents {
         customer: CustomerId,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        self.events.append(txn, customer.name(), payloads).await
+        self.events.append(txn, customer.name(), payloads).await?;
+        Ok(())
     }
 
     /// Appends the erasure of `customer` in `txn`; returns the event's id, which the other
@@ -43,11 +44,11 @@ impl CustomerEvents {
         merged: &[CustomerId],
         time: DateTime<Utc>,
     ) -> Result<uuid::Uuid, Error> {
-        let event = self
+        let ids = self
             .events
-            .typed(customer.name(), erased(customer, merged, time));
-        crm_platform::events::outbox::append(txn, &event).await?;
-        Ok(event.id)
+            .append(txn, customer.name(), vec![erased(customer, merged, time)])
+            .await?;
+        Ok(ids[0])
     }
 }
 

@@ -98,10 +98,6 @@ impl Clients {
         self.customers.is_some()
     }
 
-    pub fn loyalty_configured(&self) -> bool {
-        self.loyalty.is_some()
-    }
-
     pub async fn customer(&self, id: CustomerId) -> CustomerLookup {
         let Some(client) = &self.customers else {
             return CustomerLookup::Unknown;

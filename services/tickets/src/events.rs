@@ -33,10 +33,8 @@ impl TicketEvents {
         ticket: TicketId,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        if payloads.is_empty() {
-            return Ok(());
-        }
-        self.events.append(txn, ticket.name(), payloads).await
+        self.events.append(txn, ticket.name(), payloads).await?;
+        Ok(())
     }
 
     /// Appends a fact about a customer (an erasure's completion), subject the customer.
@@ -46,7 +44,8 @@ impl TicketEvents {
         customer: &str,
         payload: Payload,
     ) -> Result<(), Error> {
-        self.events.append(txn, customer, vec![payload]).await
+        self.events.append(txn, customer, vec![payload]).await?;
+        Ok(())
     }
 }
 

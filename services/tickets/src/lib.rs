@@ -53,31 +53,21 @@ impl Service for Tickets {
             "customers",
             service::CustomerFacts::new(svc.clone()),
         );
-        // Goodwill left pending by the earlier synchronous design goes out as events.
+        // Goodwill left pending by the earlier synchronous design goes out as events; rows
+        // written before the stats columns existed get them (stats of old windows are
+        // complete once this is done). Both once per start, stopped with the service.
         let hand_over = svc.clone();
-        tokio::spawn(async move {
-            match hand_over.hand_over_pending_goodwill().await {
-                Ok(0) => {}
-                Ok(handed) => {
-                    tracing::info!(handed, "pending goodwill handed to loyalty as events")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "pending goodwill hand-over failed; retried at the next start")
-                }
-            }
-        });
-        // Rows written before the stats columns existed get them in the background; stats of
-        // old windows are complete once this is done (it logs how many rows it filled).
+        parts
+            .jobs
+            .spawn(once_at_start("pending goodwill hand-over", async move {
+                hand_over.hand_over_pending_goodwill().await
+            }));
         let backfill = svc.clone();
-        tokio::spawn(async move {
-            match backfill.backfill_ticket_columns().await {
-                Ok(0) => {}
-                Ok(filled) => tracing::info!(filled, "ticket stats columns backfilled"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "ticket stats columns backfill failed; retried at the next start")
-                }
-            }
-        });
+        parts
+            .jobs
+            .spawn(once_at_start("ticket stats columns backfill", async move {
+                backfill.backfill_ticket_columns().await
+            }));
         let t = &settings.tickets;
         parts
             .jobs
@@ -133,3 +123,18 @@ impl Service for Tickets {
 }
 
 crm_platform::service_api!(Tickets);
+
+/// Start-up work that reports how many rows it changed: logged when it changed any, a
+/// failure logged and left for the next start.
+async fn once_at_start(
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<u64, crm_platform::Error>>,
+) {
+    match work.await {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, task = what, "start-up task done"),
+        Err(e) => {
+            tracing::warn!(error = %e, task = what, "start-up task failed; retried at the next start")
+        }
+    }
+}

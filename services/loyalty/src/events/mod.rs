@@ -17,7 +17,7 @@ pub mod produce;
 
 use crate::domain::CustomerId;
 use crm_platform::Error;
-use crm_platform::events::{Envelope, Events, outbox};
+use crm_platform::events::Events;
 use crm_proto::events::event::Payload;
 use sea_orm::ConnectionTrait;
 
@@ -32,10 +32,6 @@ impl LoyaltyEvents {
         Self { events }
     }
 
-    pub fn events(&self) -> &Events {
-        &self.events
-    }
-
     /// Appends `payloads` (each about its customer, in ledger order) in `txn` with one
     /// statement, after the ledger writes they report.
     pub async fn append(
@@ -43,13 +39,8 @@ impl LoyaltyEvents {
         txn: &impl ConnectionTrait,
         payloads: Vec<(CustomerId, Payload)>,
     ) -> Result<(), Error> {
-        if payloads.is_empty() {
-            return Ok(());
-        }
-        let envelopes: Vec<Envelope> = payloads
-            .into_iter()
-            .map(|(c, p)| self.events.typed(c.name(), p))
-            .collect();
-        outbox::append_all(txn, &envelopes).await
+        let about = payloads.into_iter().map(|(c, p)| (c.name(), p));
+        self.events.append_about(txn, about).await?;
+        Ok(())
     }
 }

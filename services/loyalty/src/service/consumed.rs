@@ -17,22 +17,29 @@ use crm_platform::Error;
 use sea_orm::DatabaseTransaction;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// What consumed events wrote, by event id, until their transaction has committed.
 #[derive(Clone, Default)]
 pub(super) struct Uncommitted(Arc<Mutex<HashMap<Uuid, Written>>>);
 
-#[derive(Default)]
 struct Written {
+    noted: Instant,
     wallets: Vec<CustomerId>,
     /// The wallets' states after the writes (valid once committed).
     states: Vec<(CustomerId, Carried)>,
 }
 
-/// Notes kept before the map starts afresh: those of transactions that rolled back (their
+/// Notes kept before old ones are dropped: those of transactions that rolled back (their
 /// events are retried under the same ids, replacing them) or of events dead-lettered then.
 const MAX_UNCOMMITTED: usize = 16_384;
+/// Age after which a note can only be a rolled-back transaction's (a consumer's transaction
+/// is bounded by `events.handler_timeout_ms`, at most 10 minutes), so it may go when the map
+/// is full; younger notes stay, so an open transaction's wallets are still dropped at commit.
+/// Should rolled-back notes outgrow four times the cap even so, the map starts afresh (a
+/// missed drop costs a cached snapshot until its TTL, never a wrong write).
+const STALE_AFTER: Duration = Duration::from_secs(900);
 
 impl Uncommitted {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Written>> {
@@ -43,9 +50,16 @@ impl Uncommitted {
     fn note(&self, event: Uuid, wallets: Vec<CustomerId>, states: Vec<(CustomerId, Carried)>) {
         let mut map = self.map();
         if map.len() >= MAX_UNCOMMITTED {
-            map.clear();
+            map.retain(|_, w| w.noted.elapsed() < STALE_AFTER);
+            if map.len() >= 4 * MAX_UNCOMMITTED {
+                map.clear();
+            }
         }
-        let w = map.entry(event).or_default();
+        let w = map.entry(event).or_insert_with(|| Written {
+            noted: Instant::now(),
+            wallets: Vec::new(),
+            states: Vec::new(),
+        });
         w.wallets.extend(wallets);
         w.states.extend(states);
     }
@@ -71,31 +85,6 @@ impl Uncommitted {
 }
 
 impl LoyaltyService {
-    /// Earns `req` (a purchase or goodwill) of `event` in `txn`; a customer without a
-    /// wallet gets one. A purchase whose order earned already (this event before, or the
-    /// Earn RPC) earns nothing more.
-    pub async fn earn_from_event(
-        &self,
-        txn: &DatabaseTransaction,
-        event: Uuid,
-        mut req: EarnRequest,
-    ) -> Result<(), Error> {
-        // A purchase of a customer merged since lands on the survivor.
-        req.customer = self.survivor_of(txn, req.customer).await?;
-        let customer = req.customer;
-        let p = self.program();
-        let now = crate::domain::now();
-        let mut w = WalletWriter::open_with(txn, p, customer, now, &self.warm).await?;
-        if earned_already(&mut w, &req).await? {
-            return Ok(());
-        }
-        self.earn_on(&mut w, &req).await?;
-        let (_, carried, writes) = w.finish_deferred()?;
-        writes.flush(txn, &self.events).await?;
-        self.consumed_wrote(event, vec![(customer, carried)]).await;
-        Ok(())
-    }
-
     /// Reverses the refunded order of `event` in `txn`, in proportion to the amount. An
     /// order this customer's wallet does not know (never earned here, or earned by another
     /// customer), one reversed fully already, or a refund in another currency: nothing.

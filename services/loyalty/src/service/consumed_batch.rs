@@ -2,8 +2,8 @@
 //! transaction, written as a group commit writes its calls: the wallets locked with one
 //! statement in ascending id order and read once (their lots and qualifying history, unless
 //! warm), each event applied in order on its wallet's carried state, and every row flushed
-//! multi-row at the end. The effects are those of [`LoyaltyService::earn_from_event`] one
-//! event at a time: the merged-wallet redirect, an order earning once, back-dating and
+//! multi-row at the end. A customer without a wallet gets one. The effects are those of Earn
+//! one event at a time: the merged-wallet redirect, an order earning once, back-dating and
 //! re-rates, the events appended in ledger order.
 use super::LoyaltyService;
 use super::consumed::earned_already;
@@ -26,10 +26,7 @@ impl LoyaltyService {
         txn: &DatabaseTransaction,
         mut run: Vec<(Uuid, EarnRequest)>,
     ) -> Result<(), Error> {
-        if run.len() <= 1 {
-            if let Some((event, req)) = run.pop() {
-                self.earn_from_event(txn, event, req).await?;
-            }
+        if run.is_empty() {
             return Ok(());
         }
         // Customers merged since land on their survivors (most have no closed wallet: one

@@ -4,7 +4,7 @@ use crate::Error;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ActiveValue::Set, Condition, DatabaseConnection, TryInsertResult};
+use sea_orm::{Condition, DatabaseConnection};
 use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
@@ -32,16 +32,9 @@ pub async fn record(
     consumer: &str,
     event_id: Uuid,
 ) -> Result<bool, Error> {
-    let row = ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event_id.to_string()),
-        process_time: Set(Utc::now()),
-    };
-    let inserted = Entity::insert(row)
-        .on_conflict_do_nothing()
-        .exec_without_returning(txn)
-        .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+    Ok(record_all(txn, consumer, &[event_id])
+        .await?
+        .contains(&event_id))
 }
 
 /// Records that `consumer` applies each of `event_ids` in `txn`, with one statement; returns

@@ -32,8 +32,7 @@
 //! ```ignore
 //! let txn = match self.begin(key).await? { Begun::Replay(v) => return Ok(v), Begun::Fresh(t) => t };
 //! store::save(&txn, &customer).await?;
-//! let event = self.events.envelope(CUSTOMER_UPDATED, &customer.name(), payload.encode_to_vec());
-//! crm_platform::events::outbox::append(&txn, &event).await?;
+//! self.events.append(&txn, customer.name(), vec![Payload::CustomerUpdated(updated)]).await?;
 //! self.commit(txn, key, Mutation { .. }).await
 //! ```
 //! Consume: a [`Handler`] applies one event in the given transaction (its effects commit with

@@ -10,6 +10,7 @@ use crm_proto::events::{self as ev, DATA_CONTENT_TYPE, SCHEMA_VERSION, SPEC_VERS
 use ev::event::Payload;
 use prost::Message as _;
 use sea_orm::ConnectionTrait;
+use uuid::Uuid;
 
 impl Events {
     /// The envelope of `payload` about `subject` (a resource name), happening now.
@@ -17,20 +18,35 @@ impl Events {
         typed(self.service(), subject, payload)
     }
 
-    /// Appends `payloads` about `subject` to the outbox in `txn`, in order. Call it after the
-    /// write they report, so a subject's events are in commit order.
+    /// Appends `payloads` about `subject` to the outbox in `txn`, in order; returns their
+    /// event ids. Call it after the write they report, so a subject's events are in commit
+    /// order.
     pub async fn append(
         &self,
         txn: &impl ConnectionTrait,
         subject: impl Into<String>,
         payloads: Vec<Payload>,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<Uuid>, Error> {
         let subject = subject.into();
+        self.append_about(txn, payloads.into_iter().map(|p| (subject.clone(), p)))
+            .await
+    }
+
+    /// Appends each payload about its own subject, in order, with one statement; returns
+    /// their event ids.
+    pub async fn append_about(
+        &self,
+        txn: &impl ConnectionTrait,
+        payloads: impl IntoIterator<Item = (String, Payload)>,
+    ) -> Result<Vec<Uuid>, Error> {
         let envelopes: Vec<Envelope> = payloads
             .into_iter()
-            .map(|p| self.typed(subject.clone(), p))
+            .map(|(subject, p)| self.typed(subject, p))
             .collect();
-        outbox::append_all(txn, &envelopes).await
+        if !envelopes.is_empty() {
+            outbox::append_all(txn, &envelopes).await?;
+        }
+        Ok(envelopes.iter().map(|e| e.id).collect())
     }
 }
 
