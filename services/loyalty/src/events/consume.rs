@@ -251,7 +251,9 @@ fn malformed(what: impl std::fmt::Display) -> Error {
     Error::internal(anyhow::anyhow!("malformed event: {what}"))
 }
 
-fn customer(name: &str) -> Result<CustomerId, Error> {
+/// The customer an event names: a malformed name is a malformed event (retried, then
+/// dead-lettered), never a caller's error.
+pub(crate) fn customer(name: &str) -> Result<CustomerId, Error> {
     CustomerId::parse_name(name).map_err(|e| malformed(format!("customer {name:?}: {e}")))
 }
 

@@ -6,6 +6,7 @@
 use super::LoyaltyService;
 use crate::domain::CustomerId;
 use crate::domain::erase::Scrubber;
+use crate::events::consume::customer;
 use crate::events::produce;
 use crate::store::{ledger as store, merge as merge_store};
 use crm_platform::Error;
@@ -27,13 +28,10 @@ impl LoyaltyService {
         e: &ev::CustomerErased,
         erasure_event_id: &str,
     ) -> Result<Vec<Payload>, Error> {
-        let erased = CustomerId::parse_name(&e.customer)
-            .map_err(|_| Error::invalid_field("customer", "is no customer name"))?;
+        let erased = customer(&e.customer)?;
         let mut customers = Vec::with_capacity(1 + e.merged_customers.len());
         for name in std::iter::once(&e.customer).chain(&e.merged_customers) {
-            let c = CustomerId::parse_name(name).map_err(|_| {
-                Error::invalid_field("customer", format!("{name:?} is no customer name"))
-            })?;
+            let c = customer(name)?;
             if !customers.contains(&c) {
                 customers.push(c);
             }

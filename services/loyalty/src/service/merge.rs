@@ -14,6 +14,7 @@ use super::{LoyaltyService, session::Write};
 use crate::domain::merge::{self, LoserStep, MAX_HOPS};
 use crate::domain::{CustomerId, Snapshot, Transaction, Wallet};
 use crate::error;
+use crate::events::consume::customer;
 use crate::events::produce;
 use crate::store::{ledger as store, lots as lot_store, merge as merge_store, tiers};
 use crm_platform::Error;
@@ -49,11 +50,6 @@ pub(super) fn refuse_closed(wallets: &[Wallet]) -> Result<(), Error> {
         Some((customer, survivor)) => Err(error::merged(customer, survivor)),
         None => Ok(()),
     }
-}
-
-fn customer_of(field: &'static str, name: &str) -> Result<CustomerId, Error> {
-    CustomerId::parse_name(name)
-        .map_err(|_| Error::invalid_field(field, format!("{name:?} is no customer name")))
 }
 
 fn too_many_hops(customer: CustomerId) -> Error {
@@ -109,10 +105,10 @@ impl LoyaltyService {
                 format!("at most {MAX_LOSERS} per merge"),
             ));
         }
-        let named = customer_of("survivor", &m.survivor)?;
+        let named = customer(&m.survivor)?;
         let mut losers = Vec::with_capacity(m.losers.len());
         for l in &m.losers {
-            let l = customer_of("losers", l)?;
+            let l = customer(l)?;
             if !losers.contains(&l) {
                 losers.push(l);
             }

@@ -65,6 +65,11 @@ pub enum Settled {
     Now(Option<String>),
 }
 
+/// The system note of a ticket moved from a merged-away customer to its survivor.
+pub fn merged_note(loser: CustomerId, survivor: CustomerId) -> String {
+    format!("{loser} was merged into {survivor}; the ticket moved to it.")
+}
+
 /// Settles the customer of `t` with the customers service's answer: `check`, and the
 /// surviving customer (itself unless it was merged into another, which then takes the ticket).
 pub fn settle_customer(t: &mut Ticket, check: CustomerCheck, survivor: CustomerId) -> Settled {
@@ -77,9 +82,7 @@ pub fn settle_customer(t: &mut Ticket, check: CustomerCheck, survivor: CustomerI
         CustomerCheck::NotFound => Some(format!("The customers service does not know {c}.")),
         CustomerCheck::Erased => Some(format!("{c} was erased.")),
         CustomerCheck::Deleted => Some(format!("{c} is deleted.")),
-        _ if survivor != c => Some(format!(
-            "{c} was merged into {survivor}; the ticket moved to it."
-        )),
+        _ if survivor != c => Some(merged_note(c, survivor)),
         _ => None,
     };
     t.customer = survivor;

@@ -5,7 +5,7 @@
 //! inbox row, a page of tickets at a time; logs carry names and counts, never text.
 use super::TicketsService;
 use super::messages::system_note;
-use crate::domain::{CustomerId, TicketId, now};
+use crate::domain::{CustomerId, TicketId, intake, now};
 use crate::events;
 use crate::store;
 use crm_platform::Error;
@@ -86,8 +86,7 @@ impl TicketsService {
         let mut moved: u64 = 0;
         for &loser in losers.iter().filter(|&&l| l != survivor) {
             store::record_merge(txn, loser, survivor, now).await?;
-            let note =
-                format!("Customer {loser} merged into {survivor}: ticket moved to {survivor}.");
+            let note = intake::merged_note(loser, survivor);
             // Moved tickets leave the loser, so each page starts from the first left.
             loop {
                 let page = store::tickets_of_customer(txn, loser, None, PAGE).await?;
