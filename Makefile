@@ -61,6 +61,18 @@ deploy: ## helm upgrade --install --wait, then helm test
 kind-down: ## delete the kind cluster
 	scripts/kind.sh down
 
+.PHONY: cluster-tools cluster-up cluster-test cluster-status cluster-down
+cluster-tools: ## build the local cluster's pinned Kubernetes + CoreDNS into ./.tools/k8s (cold: ~11 min)
+	scripts/cluster.sh build
+cluster-up: cluster-tools ## start a real single-node Kubernetes here, no Docker (root; docs/kubernetes.md)
+	scripts/cluster.sh up
+cluster-test: ## on it: images, helm install + test, e2e journey, upgrade/rollback/pod kill under load
+	scripts/cluster-test.sh
+cluster-status: ## processes, node and pods of the local cluster
+	scripts/cluster.sh status
+cluster-down: ## stop the local cluster, undo every host change
+	scripts/cluster.sh down
+
 .PHONY: clean
 clean: ## remove build output and local data
 	$(CARGO) clean

@@ -58,8 +58,9 @@ kind_env() {
 
 cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; }
 
-# 48 hex characters from the kernel's RNG (no openssl needed).
-random_hex() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+# make_secrets (shared with the local cluster's scripts/cluster-test.sh).
+# shellcheck source=scripts/lib/dev-secrets.sh
+source "$ROOT/scripts/lib/dev-secrets.sh"
 
 # ------------------------------------------------------------------------------------------------
 cmd_up() {
@@ -85,43 +86,6 @@ cmd_up() {
   kc -n "$DEPS_NAMESPACE" rollout status deployment/redis --timeout=300s
   if [[ "${KIND_OTEL:-1}" != 0 ]]; then kc -n "$DEPS_NAMESPACE" rollout status deployment/jaeger --timeout=300s; fi
   log "ready: next 'make kind-load' and 'make deploy'"
-}
-
-# Random passwords, generated once per cluster and kept in the cluster only:
-#   crm-deps/postgres-init   superuser password + init.sql (one role and database per service)
-#   crm-deps/redis-auth      Redis password
-#   crm/<release>-<service>-credentials   database-url, redis-url, page-token-secret
-#     (the names the chart's defaults.secrets.existingSecret expects)
-make_secrets() {
-  if kc -n "$DEPS_NAMESPACE" get secret postgres-init >/dev/null 2>&1; then
-    log "Secrets exist (kept: the database already uses them)"
-    return
-  fi
-  log "generating credentials"
-  local redis_pw svc db pw init_sql="" i=0
-  redis_pw="$(random_hex)"
-  local -a creds=()
-  for svc in "${ALL_SERVICES[@]}"; do
-    db="crm_$svc"
-    pw="$(random_hex)"
-    init_sql+="CREATE ROLE $db LOGIN PASSWORD '$pw';"$'\n'
-    init_sql+="CREATE DATABASE $db OWNER $db;"$'\n'
-    # One Redis logical database per service (0..4) on top of the services' key prefixes.
-    kc -n "$NAMESPACE" create secret generic "$RELEASE-$svc-credentials" \
-      --from-literal=database-url="postgres://$db:$pw@postgres.$DEPS_NAMESPACE.svc:5432/$db" \
-      --from-literal=redis-url="redis://:$redis_pw@redis.$DEPS_NAMESPACE.svc:6379/$i" \
-      --from-literal=page-token-secret="$(random_hex)" \
-      --dry-run=client -o yaml | kc apply -f - >/dev/null
-    creds+=("$NAMESPACE/$RELEASE-$svc-credentials")
-    i=$((i + 1))
-  done
-  kc -n "$DEPS_NAMESPACE" create secret generic redis-auth \
-    --from-literal=password="$redis_pw" --dry-run=client -o yaml | kc apply -f - >/dev/null
-  # Last, so that its presence means "all credentials were made".
-  kc -n "$DEPS_NAMESPACE" create secret generic postgres-init \
-    --from-literal=superuser-password="$(random_hex)" \
-    --from-literal=init.sql="$init_sql" --dry-run=client -o yaml | kc apply -f - >/dev/null
-  printf '  %s\n' "${creds[@]}" "$DEPS_NAMESPACE/redis-auth" "$DEPS_NAMESPACE/postgres-init" >&2
 }
 
 # ------------------------------------------------------------------------------------------------

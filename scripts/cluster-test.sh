@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# `make cluster-test`: the chart on the local cluster (`make cluster-up`), as a platform team would
+# run it. Each step is timed; the results go to .tools/cluster/test/ (summary.md, loadgen-*.json,
+# diagnostics.txt when a step fails).
+#
+#   1. images: the services, the load generator, PostgreSQL, Redis, pause (scripts/cluster-images.sh)
+#   2. dependencies: namespaces (Pod Security "restricted"), Secrets, PostgreSQL + Redis (k8s/local)
+#   3. the CI values checked by the API server (`kubectl apply --dry-run=server`, PodSecurity warnings fail)
+#   4. helm install --wait --wait-for-jobs; every pod Ready, every migration Job complete; helm test
+#   5. the end-to-end journey of tests/ through `kubectl port-forward` (loopback)
+#   6. helm upgrade to a new image tag under load: failed calls counted, nothing acknowledged lost
+#   7. helm rollback
+#   8. pods deleted under load: replaced, callers see only retried UNAVAILABLE, nothing lost
+#
+# Environment: CLUSTER_TEST_SKIP_IMAGES=1 (images already imported), LOAD_RATE (calls/s, 20),
+# LOAD_SECONDS (45).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/.tools/k8s/bin:$ROOT/.tools/bin:$PATH"
+export KUBECONFIG="$ROOT/.tools/cluster/admin.kubeconfig"
+
+RELEASE=crm
+NAMESPACE=crm
+DEPS_NAMESPACE=crm-deps
+ALL_SERVICES=(customers tickets loyalty campaigns recommendations)
+SERVICES=(customers loyalty tickets) # enabled by the CI values
+VALUES=charts/crm/ci/cluster-values.yaml
+TAG_A=ci-a # installed, and the rollback's target
+TAG_B=ci-b # the upgrade (same image content, another tag: every Deployment rolls)
+OUT="$ROOT/.tools/cluster/test"
+LOAD_RATE="${LOAD_RATE:-20}"
+LOAD_SECONDS="${LOAD_SECONDS:-45}"
+
+log() { printf '\n\033[1m[cluster-test] %s\033[0m\n' "$*" >&2; }
+die() { printf '[cluster-test] ERROR: %s\n' "$*" >&2; exit 1; }
+kc() { kubectl "$@"; }
+# shellcheck source=scripts/lib/dev-secrets.sh
+source "$ROOT/scripts/lib/dev-secrets.sh"
+
+timings=()
+current_step=""
+# step NAME FUNCTION: runs and times one step.
+step() {
+  current_step=$1
+  local t0=$SECONDS
+  log "$1"
+  "$2"
+  timings+=("$(printf '| %-44s | %5ss |' "$1" $((SECONDS - t0)))")
+  current_step=""
+}
+
+on_exit() {
+  local rc=$?
+  stop_port_forwards
+  if ((rc != 0)); then
+    log "FAILED in step: ${current_step:-?} (exit $rc); diagnostics in $OUT/diagnostics.txt"
+    diagnostics >"$OUT/diagnostics.txt" 2>&1 || true
+    tail -n 80 "$OUT/diagnostics.txt" >&2 || true
+  fi
+  write_summary
+  exit "$rc"
+}
+
+diagnostics() {
+  kc get nodes -o wide
+  kc get all,jobs,networkpolicies -A -o wide
+  kc get events -A --sort-by=.lastTimestamp | tail -n 60
+  local pod
+  for pod in $(kc -n "$NAMESPACE" get pods -o name) $(kc -n "$DEPS_NAMESPACE" get pods -o name); do
+    echo "=== $pod"
+    kc -n "${pod%%/*}" describe "$pod" 2>/dev/null | sed -n '/^Conditions:/,$p' | head -n 40 || true
+  done
+  for pod in $(kc -n "$NAMESPACE" get pods -o name); do
+    echo "=== logs $pod"
+    kc -n "$NAMESPACE" logs "$pod" --all-containers --tail 30 2>&1 || true
+  done
+}
+
+write_summary() {
+  {
+    echo "# cluster-test on $(hostname), $(nproc) cores, $(date -u '+%F %T UTC')"
+    echo
+    echo "| step | time |"
+    echo "|---|---|"
+    printf '%s\n' "${timings[@]}"
+    local f
+    for f in "$OUT"/loadgen-*.json; do
+      [[ -f "$f" ]] || continue
+      echo
+      echo "$(basename "$f" .json): \`$(cat "$f")\`"
+    done
+  } >"$OUT/summary.md"
+  cat "$OUT/summary.md" >&2
+}
+
+# ---- 1. images -------------------------------------------------------------------------------
+images() {
+  if [[ "${CLUSTER_TEST_SKIP_IMAGES:-0}" == 1 ]]; then
+    echo "skipped (CLUSTER_TEST_SKIP_IMAGES=1)"
+    return
+  fi
+  TAGS="$TAG_A $TAG_B" scripts/cluster-images.sh
+}
+
+# ---- 2. dependencies -------------------------------------------------------------------------
+dependencies() {
+  kc apply -f k8s/dev/namespaces.yaml
+  make_secrets
+  kc apply -k k8s/local
+  kc -n "$DEPS_NAMESPACE" rollout status statefulset/postgres --timeout=180s
+  kc -n "$DEPS_NAMESPACE" rollout status deployment/redis --timeout=120s
+}
+
+helm_values() { printf '%s\n' -f "$VALUES" --set "defaults.image.tag=$1"; }
+
+# ---- 3. server-side validation ---------------------------------------------------------------
+# What a platform team runs before an install: the API server validates every object of the
+# render (schemas, admission, Pod Security), and persists nothing.
+server_dry_run() {
+  local warnings="$OUT/dry-run.stderr"
+  # shellcheck disable=SC2046
+  helm template "$RELEASE" charts/crm -n "$NAMESPACE" $(helm_values "$TAG_A") |
+    kc apply -n "$NAMESPACE" --dry-run=server -f - 2>"$warnings"
+  if grep -i "warning" "$warnings"; then die "the API server warned about the render (above)"; fi
+}
+
+# ---- 4. install ------------------------------------------------------------------------------
+install() {
+  # shellcheck disable=SC2046
+  helm install "$RELEASE" charts/crm -n "$NAMESPACE" $(helm_values "$TAG_A") \
+    --wait --wait-for-jobs --timeout 5m
+  assert_release_ready "$TAG_A"
+  helm test "$RELEASE" -n "$NAMESPACE" --logs --timeout 2m
+}
+
+# Every Deployment of the release fully rolled out on TAG (all replicas updated and ready, none
+# old left), every migration Job complete.
+assert_release_ready() {
+  local tag=$1 svc images
+  for svc in "${SERVICES[@]}"; do
+    kc -n "$NAMESPACE" rollout status "deployment/$RELEASE-$svc" --timeout=120s
+    images="$(kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$svc" \
+      --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort -u)"
+    [[ "$images" == "crm-$svc:$tag" ]] || die "$svc runs '$images', expected crm-$svc:$tag only"
+  done
+  kc -n "$NAMESPACE" wait --for=condition=complete job -l "app.kubernetes.io/instance=$RELEASE" --timeout=60s
+}
+
+# ---- 5. the journey through port-forwards ----------------------------------------------------
+forward_pids=()
+stop_port_forwards() {
+  local pid
+  for pid in "${forward_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  forward_pids=()
+}
+
+# forward SERVICE: prints the loopback URL of a port-forward to the service's Service.
+forward() {
+  local svc=$1 file="$OUT/forward-$1.log" port="" i
+  kc -n "$NAMESPACE" port-forward --address 127.0.0.1 "svc/$RELEASE-$svc" :50051 >"$file" 2>&1 &
+  forward_pids+=($!)
+  for ((i = 0; i < 100; i++)); do
+    port="$(sed -n 's/^Forwarding from 127.0.0.1:\([0-9]*\) .*/\1/p' "$file" | head -1)"
+    [[ -n "$port" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$port" ]] || die "port-forward to $svc did not start: $(cat "$file")"
+  echo "http://127.0.0.1:$port"
+}
+
+journey() {
+  CRM_E2E_CLUSTER_CUSTOMERS_URL="$(forward customers)"
+  CRM_E2E_CLUSTER_LOYALTY_URL="$(forward loyalty)"
+  CRM_E2E_CLUSTER_TICKETS_URL="$(forward tickets)"
+  export CRM_E2E_CLUSTER_CUSTOMERS_URL CRM_E2E_CLUSTER_LOYALTY_URL CRM_E2E_CLUSTER_TICKETS_URL
+  cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored
+  stop_port_forwards
+}
+
+# ---- 6-8. load -------------------------------------------------------------------------------
+# start_load NAME: the load generator as a pod of the namespace, calling the Services by name.
+start_load() {
+  local name="loadgen-$1"
+  kc -n "$NAMESPACE" delete pod "$name" --ignore-not-found --wait=true >/dev/null
+  kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  labels: {app.kubernetes.io/name: crm-loadgen}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: loadgen
+      image: crm-loadgen:$TAG_A
+      imagePullPolicy: Never
+      args:
+        - --customers-url=http://$RELEASE-customers:50051
+        - --loyalty-url=http://$RELEASE-loyalty:50051
+        - --rate=$LOAD_RATE
+        - --duration=${LOAD_SECONDS}s
+      resources:
+        requests: {cpu: 50m, memory: 32Mi}
+        limits: {memory: 128Mi}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities: {drop: [ALL]}
+YAML
+  kc -n "$NAMESPACE" wait --for=condition=Ready "pod/$name" --timeout=60s >/dev/null
+}
+
+# finish_load NAME: waits for the pod to end, keeps its result line; fails if the load
+# generator found anything acknowledged missing or any call failed after its retries.
+finish_load() {
+  local name="loadgen-$1" phase="" deadline=$((SECONDS + LOAD_SECONDS + 180)) result
+  while ((SECONDS < deadline)); do
+    phase="$(kc -n "$NAMESPACE" get pod "$name" -o jsonpath='{.status.phase}')"
+    [[ "$phase" == Succeeded || "$phase" == Failed ]] && break
+    sleep 1
+  done
+  kc -n "$NAMESPACE" logs "$name" >"$OUT/$name.log" 2>&1 || true
+  result="$(grep '^{"loadgen":' "$OUT/$name.log" | tail -1)"
+  [[ -n "$result" ]] || die "$name printed no result (phase '$phase'); its log: $(tail -n 20 "$OUT/$name.log")"
+  echo "$result" >"$OUT/$name.json"
+  log "$name: $result"
+  [[ "$phase" == Succeeded ]] || die "$name: the load generator failed its checks (phase $phase)"
+  python3 - "$OUT/$name.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["loadgen"]
+failed = sum(r.get("failed_by_code", {}).values())
+problems = []
+if r.get("acknowledged", 0) == 0:
+    problems.append("nothing was acknowledged")
+if failed:
+    problems.append(f"{failed} calls failed after retries: {r['failed_by_code']}")
+if r.get("verified_missing") or r.get("points_missing"):
+    problems.append("acknowledged writes are missing")
+if problems:
+    sys.exit("; ".join(problems))
+PY
+}
+
+upgrade_under_load() {
+  start_load upgrade
+  sleep 5
+  local t0=$SECONDS
+  # shellcheck disable=SC2046
+  helm upgrade "$RELEASE" charts/crm -n "$NAMESPACE" $(helm_values "$TAG_B") \
+    --wait --wait-for-jobs --timeout 5m
+  timings+=("$(printf '| %-44s | %5ss |' "  helm upgrade --wait itself" $((SECONDS - t0)))")
+  assert_release_ready "$TAG_B"
+  finish_load upgrade
+}
+
+rollback() {
+  helm rollback "$RELEASE" 1 -n "$NAMESPACE" --wait --wait-for-jobs --timeout 5m
+  assert_release_ready "$TAG_A"
+  helm test "$RELEASE" -n "$NAMESPACE" --timeout 2m >/dev/null
+}
+
+pods_deleted_under_load() {
+  start_load pod-kill
+  sleep 10
+  local svc pod
+  for svc in "${SERVICES[@]}"; do
+    pod="$(kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$svc" \
+      --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')"
+    log "deleting $pod"
+    kc -n "$NAMESPACE" delete pod "$pod" --wait=false
+  done
+  finish_load pod-kill
+  assert_release_ready "$TAG_A"
+}
+
+main() {
+  if [[ ! -f "$KUBECONFIG" ]] || ! kc get --raw /readyz >/dev/null 2>&1; then
+    die "the local cluster is not up: run 'make cluster-up' first"
+  fi
+  mkdir -p "$OUT"
+  rm -f "$OUT"/loadgen-*.json
+  trap on_exit EXIT
+  if helm status "$RELEASE" -n "$NAMESPACE" >/dev/null 2>&1; then
+    log "removing the release left by an earlier run"
+    helm uninstall "$RELEASE" -n "$NAMESPACE" --wait --timeout 2m
+  fi
+  step "1. images (build + import)" images
+  step "2. dependencies (PostgreSQL, Redis)" dependencies
+  step "3. server-side dry run of the CI values" server_dry_run
+  step "4. helm install --wait --wait-for-jobs + test" install
+  step "5. end-to-end journey (port-forward)" journey
+  step "6. helm upgrade under load" upgrade_under_load
+  step "7. helm rollback" rollback
+  step "8. pods deleted under load" pods_deleted_under_load
+}
+
+main "$@"
