@@ -12,7 +12,9 @@
 //!   others by `CRM_CLIENTS__*_URL`; it runs when `CRM_TEST_POSTGRES_URL` and
 //!   `CRM_TEST_REDIS_URL` are set (`make test` starts throwaway servers), is skipped with a
 //!   banner otherwise, and fails with `CI=true`. `Embedded`: `crm-suite`, SQLite files, the
-//!   in-process cache and event bus, one process; always.
+//!   in-process cache and event bus, one process; always. `Cluster`: services someone else
+//!   runs (the chart on the local Kubernetes, by `kubectl port-forward`), at the URLs in
+//!   `CRM_E2E_CLUSTER_*_URL`; the journeys listed in `cluster.rs`, ignored unless asked for.
 //! - **Setup** ([`harness::Setup`]). Extra `CRM_*` settings, several replicas of a service
 //!   on one database, or the event bus on a private `redis-server` the test may kill and
 //!   start again (the shared test Redis is never stopped). The harness runs the backbone at
@@ -29,6 +31,7 @@
 //! [`steps`], and waits for asynchronous effects with [`harness::Deadline`]. Fault tests
 //! take a `Suite` of `Topology::Separate` and use `kill` / `restart` (and `Process::stop`,
 //! `Suite::replica`, `Suite::events_redis`).
+mod cluster;
 mod faults;
 mod harness;
 mod journeys;
