@@ -215,3 +215,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     Ok(Duration::from_secs_f64(secs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+}

@@ -206,3 +206,30 @@ impl<T> Called<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mix_cycles_through_its_weights() {
+        let mix = Mix::parse("customer=1, purchase=2,balance=0").expect("a mix");
+        let ops: Vec<Op> = (0..6).map(|k| mix.nth(k)).collect();
+        use Op::*;
+        assert_eq!(
+            ops,
+            [
+                CreateCustomer,
+                RecordPurchase,
+                RecordPurchase,
+                CreateCustomer,
+                RecordPurchase,
+                RecordPurchase
+            ]
+        );
+        assert!(!mix.has(GetBalance));
+        for bad in ["", "customer=0", "refund=1", "customer", "customer=x"] {
+            assert!(Mix::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -91,3 +91,53 @@ pub fn failure_key(status: &Status) -> String {
     }
     key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_counted_under_the_protocols_names() {
+        assert_eq!(failure_key(&Status::unavailable("x")), "UNAVAILABLE");
+        assert_eq!(
+            failure_key(&Status::deadline_exceeded("x")),
+            "DEADLINE_EXCEEDED"
+        );
+        assert_eq!(
+            failure_key(&Status::failed_precondition("x")),
+            "FAILED_PRECONDITION"
+        );
+        assert_eq!(
+            failure_key(&Status::cancelled("Timeout expired")),
+            "TIMEOUT"
+        );
+        assert_eq!(failure_key(&Status::cancelled("by the peer")), "CANCELLED");
+    }
+
+    #[test]
+    fn only_an_absent_service_or_a_broken_connection_is_retried() {
+        assert!(retryable(&Status::unavailable("draining")));
+        assert!(retryable(&Status::from_error(Box::new(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset)
+        ))));
+        assert!(retryable(&Status::internal("h2 protocol error: reset")));
+        // An answer of the server, and the client's own timeout, are final.
+        assert!(!retryable(&Status::unknown("the server said so")));
+        assert!(!retryable(&Status::cancelled("Timeout expired")));
+        assert!(!retryable(&Status::not_found("x")));
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_cap_with_jitter_below_it() {
+        let r = Retry {
+            retries: 8,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        };
+        for (retry, full_ms) in [(0, 100), (1, 200), (3, 800), (5, 2000), (30, 2000)] {
+            let b = r.backoff(retry);
+            let full = Duration::from_millis(full_ms);
+            assert!(b >= full / 2 && b <= full, "retry {retry}: {b:?}");
+        }
+    }
+}

@@ -114,3 +114,36 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(quantile(&values, 0.5), 50);
+        assert_eq!(quantile(&values, 0.99), 99);
+        assert_eq!(quantile(&values, 1.0), 100);
+        assert_eq!(quantile(&[7], 0.5), 7);
+        assert_eq!(quantile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn the_report_counts_per_code_and_per_operation() {
+        let t = Tally::default();
+        t.call("a", 0, Duration::from_millis(2), None);
+        t.call("a", 2, Duration::from_millis(4), None);
+        t.call("b", 8, Duration::from_millis(9), Some("UNAVAILABLE".into()));
+        t.skipped_busy();
+        let r = serde_json::Value::Object(t.report());
+        assert_eq!(r["sent"], 3);
+        assert_eq!(r["ok"], 2);
+        assert_eq!(r["failed_by_code"]["UNAVAILABLE"], 1);
+        assert_eq!(r["retried_unavailable"], 2);
+        assert_eq!(r["retries"], 10);
+        assert_eq!(r["skipped_busy"], 1);
+        assert_eq!(r["by_op"]["a"]["ok"], 2);
+        assert_eq!(r["p99_ms"], 4.0);
+    }
+}
