@@ -25,10 +25,11 @@
 //!   wait and call is bounded; children die with their handle, and their logs are printed
 //!   when a test fails.
 //!
-//! Extending: a journey is an `async fn(Suite)` declared with `on_every_topology!` (it then
-//! runs once per topology); it drives the typed clients of [`harness::Suite`] (`customers`, `loyalty`, `tickets`; add a
+//! Extending: a journey is a `pub(crate) async fn(Suite)` declared with `on_every_topology!`
+//! (it then runs once per topology the harness starts) and listed in `cluster.rs` (for the
+//! cluster run); it drives the typed clients of [`harness::Suite`] (`customers`, `loyalty`, `tickets`; add a
 //! field and a [`harness::Service`] variant per new service) through the request builders of
-//! [`steps`], and waits for asynchronous effects with [`harness::Deadline`]. Fault tests
+//! [`steps`] (request shapes: `crm_e2e::requests`, shared with `crm-loadgen`), and waits for asynchronous effects with [`harness::Deadline`]. Fault tests
 //! take a `Suite` of `Topology::Separate` and use `kill` / `restart` (and `Process::stop`,
 //! `Suite::replica`, `Suite::events_redis`).
 mod cluster;
