@@ -161,7 +161,7 @@ async fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The final line: the calls' outcomes (`sent`, `ok`, `failed`, `failed_by_code`,
-/// `retried_unavailable` calls and their `retries`, `skipped_busy`, `by_op`, latency of the
+/// `retried_unavailable` calls and their `retries` (`retries_by_code`), `skipped_busy`, `by_op`, latency of the
 /// answered calls `p50_ms` / `p99_ms` / `max_ms`), what was `acknowledged` (and of which
 /// kind), what the checks found (`verified_missing` customers and tickets, `read_errors`,
 /// `points_missing`, `points_wrong`, `points_after_s`), `duration_s` of the load and

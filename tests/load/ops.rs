@@ -126,7 +126,7 @@ impl Run {
         };
         let failure = called.result.err().map(|s| failure_key(&s));
         self.tally
-            .call(op.label(), called.retries, started.elapsed(), failure);
+            .call(op.label(), &called.retried_on, started.elapsed(), failure);
     }
 
     async fn create_customer(&self) -> Called<()> {
@@ -202,7 +202,7 @@ impl<T> Called<T> {
     fn then(self, acknowledged: impl FnOnce(T)) -> Called<()> {
         Called {
             result: self.result.map(acknowledged),
-            retries: self.retries,
+            retried_on: self.retried_on,
         }
     }
 }

@@ -16,8 +16,9 @@ pub struct Retry {
 /// What became of a logical call.
 pub struct Called<T> {
     pub result: Result<T, Status>,
-    /// Attempts after the first (0: answered at once).
-    pub retries: u32,
+    /// What each attempt that was retried failed with (see [`failure_key`]); empty when the
+    /// first attempt was final.
+    pub retried_on: Vec<String>,
 }
 
 impl Retry {
@@ -28,23 +29,24 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
-        let mut retries = 0;
+        let mut retried_on = Vec::new();
         loop {
+            let retries = retried_on.len() as u32;
             match attempt().await {
                 Ok(answer) => {
                     return Called {
                         result: Ok(answer.into_inner()),
-                        retries,
+                        retried_on,
                     };
                 }
                 Err(status) if retries < self.retries && retryable(&status) => {
+                    retried_on.push(failure_key(&status));
                     tokio::time::sleep(self.backoff(retries)).await;
-                    retries += 1;
                 }
                 Err(status) => {
                     return Called {
                         result: Err(status),
-                        retries,
+                        retried_on,
                     };
                 }
             }

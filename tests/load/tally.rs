@@ -10,8 +10,8 @@ struct Counts {
     ok: u64,
     /// Calls retried at least once, answered in the end or not.
     retried: u64,
-    /// Attempts after the first, over all calls.
-    retries: u64,
+    /// Attempts after the first, over all calls, by what the retried attempt failed with.
+    retries_by_code: BTreeMap<String, u64>,
     failed_by_code: BTreeMap<String, u64>,
     /// Calls not sent at their time because `--concurrency` calls were already in flight.
     skipped_busy: u64,
@@ -23,13 +23,21 @@ struct Counts {
 pub struct Tally(Mutex<Counts>);
 
 impl Tally {
-    /// A logical call of `op` that ended after `retries` retries, in `latency`: answered, or
-    /// failed under `failure` (see `retry::failure_key`).
-    pub fn call(&self, op: &'static str, retries: u32, latency: Duration, failure: Option<String>) {
+    /// A logical call of `op` that was retried after attempts failing with `retried_on`,
+    /// in `latency` in all: answered, or failed under `failure` (see `retry::failure_key`).
+    pub fn call(
+        &self,
+        op: &'static str,
+        retried_on: &[String],
+        latency: Duration,
+        failure: Option<String>,
+    ) {
         let mut c = self.lock();
         c.sent += 1;
-        c.retries += u64::from(retries);
-        c.retried += u64::from(retries > 0);
+        c.retried += u64::from(!retried_on.is_empty());
+        for code in retried_on {
+            *c.retries_by_code.entry(code.clone()).or_default() += 1;
+        }
         let per_op = c.by_op.entry(op).or_default();
         per_op[0] += 1;
         match failure {
@@ -87,7 +95,8 @@ impl Tally {
             "failed": failed,
             "failed_by_code": c.failed_by_code,
             "retried_unavailable": c.retried,
-            "retries": c.retries,
+            "retries": c.retries_by_code.values().sum::<u64>(),
+            "retries_by_code": c.retries_by_code,
             "skipped_busy": c.skipped_busy,
             "by_op": by_op,
             "p50_ms": ms(0.50),
@@ -132,9 +141,16 @@ mod tests {
     #[test]
     fn the_report_counts_per_code_and_per_operation() {
         let t = Tally::default();
-        t.call("a", 0, Duration::from_millis(2), None);
-        t.call("a", 2, Duration::from_millis(4), None);
-        t.call("b", 8, Duration::from_millis(9), Some("UNAVAILABLE".into()));
+        let (unavailable, unknown) = ("UNAVAILABLE".to_owned(), "UNKNOWN".to_owned());
+        t.call("a", &[], Duration::from_millis(2), None);
+        t.call(
+            "a",
+            &[unknown, unavailable.clone()],
+            Duration::from_millis(4),
+            None,
+        );
+        let eight = vec![unavailable.clone(); 8];
+        t.call("b", &eight, Duration::from_millis(9), Some(unavailable));
         t.skipped_busy();
         let r = serde_json::Value::Object(t.report());
         assert_eq!(r["sent"], 3);
@@ -142,6 +158,8 @@ mod tests {
         assert_eq!(r["failed_by_code"]["UNAVAILABLE"], 1);
         assert_eq!(r["retried_unavailable"], 2);
         assert_eq!(r["retries"], 10);
+        assert_eq!(r["retries_by_code"]["UNAVAILABLE"], 9);
+        assert_eq!(r["retries_by_code"]["UNKNOWN"], 1);
         assert_eq!(r["skipped_busy"], 1);
         assert_eq!(r["by_op"]["a"]["ok"], 2);
         assert_eq!(r["p99_ms"], 4.0);
