@@ -12,7 +12,9 @@
 //!   others by `CRM_CLIENTS__*_URL`; it runs when `CRM_TEST_POSTGRES_URL` and
 //!   `CRM_TEST_REDIS_URL` are set (`make test` starts throwaway servers), is skipped with a
 //!   banner otherwise, and fails with `CI=true`. `Embedded`: `crm-suite`, SQLite files, the
-//!   in-process cache and event bus, one process; always.
+//!   in-process cache and event bus, one process; always. `Cluster`: services someone else
+//!   runs (the chart on the local Kubernetes, by `kubectl port-forward`), at the URLs in
+//!   `CRM_E2E_CLUSTER_*_URL`; the journeys listed in `cluster.rs`, ignored unless asked for.
 //! - **Setup** ([`harness::Setup`]). Extra `CRM_*` settings, several replicas of a service
 //!   on one database, or the event bus on a private `redis-server` the test may kill and
 //!   start again (the shared test Redis is never stopped). The harness runs the backbone at
@@ -23,12 +25,14 @@
 //!   wait and call is bounded; children die with their handle, and their logs are printed
 //!   when a test fails.
 //!
-//! Extending: a journey is an `async fn(Suite)` declared with `on_every_topology!` (it then
-//! runs once per topology); it drives the typed clients of [`harness::Suite`] (`customers`, `loyalty`, `tickets`; add a
+//! Extending: a journey is a `pub(crate) async fn(Suite)` declared with `on_every_topology!`
+//! (it then runs once per topology the harness starts) and listed in `cluster.rs` (for the
+//! cluster run); it drives the typed clients of [`harness::Suite`] (`customers`, `loyalty`, `tickets`; add a
 //! field and a [`harness::Service`] variant per new service) through the request builders of
-//! [`steps`], and waits for asynchronous effects with [`harness::Deadline`]. Fault tests
+//! [`steps`] (request shapes: `crm_e2e::requests`, shared with `crm-loadgen`), and waits for asynchronous effects with [`harness::Deadline`]. Fault tests
 //! take a `Suite` of `Topology::Separate` and use `kill` / `restart` (and `Process::stop`,
 //! `Suite::replica`, `Suite::events_redis`).
+mod cluster;
 mod faults;
 mod harness;
 mod journeys;

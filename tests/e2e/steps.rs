@@ -1,30 +1,18 @@
-//! What a journey does, one public RPC per step: the request builders shared by the tests.
+//! What a journey does, one public RPC per step (the request shapes are the shared ones of
+//! `crm_e2e::requests`, which the load generator sends too).
 mod activities;
 mod erasure;
 mod ledger;
 
-pub use activities::{days_ago, purchase, refund};
+pub use crm_e2e::requests::{complaint, days_ago, purchase, refund};
 
 use crate::harness::Suite;
 use crm_platform::testing::rid;
-use crm_proto::common::Money;
 use crm_proto::{customers as cpb, loyalty as lpb, tickets as tpb};
 
 /// A customer name nobody created.
 pub fn unknown_customer() -> String {
     format!("customers/{}", uuid::Uuid::now_v7())
-}
-
-/// A complaint by `customer`, by e-mail.
-pub fn complaint(customer: &str) -> tpb::Ticket {
-    tpb::Ticket {
-        customer: customer.into(),
-        channel: tpb::Channel::Email as i32,
-        category: tpb::Category::Complaint as i32,
-        subject: "The kettle leaks".into(),
-        description: "Bought last week, leaks from the base.".into(),
-        ..Default::default()
-    }
 }
 
 /// The answer to a survey with only the overall score.
@@ -45,16 +33,7 @@ impl Suite {
     pub async fn create_customer(&mut self, given_name: &str) -> String {
         self.customers
             .create_customer(cpb::CreateCustomerRequest {
-                customer: Some(cpb::Customer {
-                    display_name: format!("{given_name} Li"),
-                    given_name: given_name.into(),
-                    primary_email: format!(
-                        "{}.{}@example.com",
-                        given_name.to_lowercase(),
-                        uuid::Uuid::new_v4().simple()
-                    ),
-                    ..Default::default()
-                }),
+                customer: Some(crm_e2e::requests::customer(given_name)),
                 request_id: rid(),
             })
             .await
@@ -70,10 +49,7 @@ impl Suite {
                 customer: customer.into(),
                 source: Some(lpb::earn_request::Source::Purchase(lpb::Purchase {
                     order_id: order_id.into(),
-                    amount: Some(Money {
-                        currency_code: "CNY".into(),
-                        amount_minor,
-                    }),
+                    amount: crm_e2e::requests::yuan(amount_minor),
                     items: vec![],
                     purchase_time: None,
                 })),

@@ -1,5 +1,6 @@
 //! The suite under test: the processes of one [`Topology`] on their own fresh storage, and a
 //! typed client per service ([`Suite`]), started by a [`Setup`].
+mod cluster;
 mod process;
 mod redis;
 mod setup;
@@ -29,6 +30,10 @@ pub enum Topology {
     /// `crm-suite`: every service in one process on one port, SQLite files, the in-process
     /// cache and event bus (`make run`).
     Embedded,
+    /// Services someone else runs, e.g. the chart on the local Kubernetes reached through
+    /// `kubectl port-forward`: their URLs from `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`,
+    /// their settings from the deployment (a [`Setup`] adds none), no processes to kill.
+    Cluster,
 }
 
 /// A service of the suite: what a test kills or restarts, and which typed client it uses.
@@ -70,7 +75,8 @@ pub struct Suite {
     /// Dropped (killed) before the Redis and the files they use.
     processes: Vec<(Vec<Service>, Process)>,
     events_redis: Option<PrivateRedis>,
-    _files: ScratchDir,
+    /// `None` on the cluster (its storage is its own).
+    _files: Option<ScratchDir>,
 }
 
 impl Suite {
@@ -97,6 +103,10 @@ impl Suite {
 
     /// Replica `i` (from 0, in start order) of `service`.
     pub fn replica(&mut self, service: Service, i: usize) -> &mut Process {
+        assert!(
+            !self.processes.is_empty(),
+            "a suite on the cluster has no processes to stop, kill or restart"
+        );
         self.processes
             .iter_mut()
             .filter(|(served, _)| served.contains(&service))
@@ -122,6 +132,26 @@ impl Suite {
         self.events_redis
             .as_mut()
             .expect("the suite was set up with private_events_redis()")
+    }
+}
+
+impl Suite {
+    /// Clients of the services at `urls` (indexed like [`Service::ALL`]).
+    fn connect(
+        urls: [String; 3],
+        processes: Vec<(Vec<Service>, Process)>,
+        events_redis: Option<PrivateRedis>,
+        files: Option<ScratchDir>,
+    ) -> Suite {
+        let [customers, loyalty, tickets] = urls;
+        Suite {
+            customers: CustomerServiceClient::new(channel(customers)),
+            loyalty: LoyaltyServiceClient::new(channel(loyalty)),
+            tickets: TicketServiceClient::new(channel(tickets)),
+            processes,
+            events_redis,
+            _files: files,
+        }
     }
 }
 
@@ -185,8 +215,10 @@ impl Deadline {
     }
 }
 
-/// Runs a journey once per topology: `on_every_topology!(name)` declares the tests
-/// `name::separate_processes` and `name::embedded_suite`, each calling `name(suite)`.
+/// Runs a journey once per topology the harness starts: `on_every_topology!(name)` declares
+/// the tests `name::separate_processes` and `name::embedded_suite`, each calling
+/// `name(suite)`. The runs on `Topology::Cluster` (started by someone else) are listed in
+/// `cluster.rs`.
 macro_rules! on_every_topology {
     ($($journey:ident),+ $(,)?) => {$(
         mod $journey {

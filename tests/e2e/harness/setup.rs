@@ -1,10 +1,7 @@
 //! How a [`Suite`] is started: the topology, settings on top of the harness's, replicas,
 //! and where the event bus lives.
-use super::{PrivateRedis, ScratchDir, Service, Suite, Topology, channel};
+use super::{PrivateRedis, ScratchDir, Service, Suite, Topology};
 use crm_platform::testing::{Backend, Storage};
-use crm_proto::customers::customer_service_client::CustomerServiceClient;
-use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
-use crm_proto::tickets::ticket_service_client::TicketServiceClient;
 
 use super::Process;
 
@@ -87,8 +84,16 @@ impl Setup {
         self
     }
 
-    /// Starts it (see [`Suite::start`] for `None`).
+    /// Starts it (see [`Suite::start`] for `None`; on the cluster: connects to it).
     pub async fn start(self) -> Option<Suite> {
+        if self.topology == Topology::Cluster {
+            assert!(
+                self.extra.is_empty(),
+                "the cluster runs with its own settings (the chart's values), not {:?}",
+                self.extra
+            );
+            return Some(super::cluster::connect().await);
+        }
         let files = ScratchDir::new();
         let mut events_redis = None;
         let processes = match self.topology {
@@ -109,22 +114,16 @@ impl Setup {
                 self.separate(&shared, &bus).await
             }
             Topology::Embedded => vec![(Service::ALL.to_vec(), self.embedded(&files).await)],
+            Topology::Cluster => unreachable!("connected above"),
         };
-        let url = |s: Service| {
+        let urls = Service::ALL.map(|s| {
             processes
                 .iter()
                 .find(|(served, _)| served.contains(&s))
                 .map(|(_, p)| p.url())
                 .expect("every service is served")
-        };
-        Some(Suite {
-            customers: CustomerServiceClient::new(channel(url(Service::Customers))),
-            loyalty: LoyaltyServiceClient::new(channel(url(Service::Loyalty))),
-            tickets: TicketServiceClient::new(channel(url(Service::Tickets))),
-            processes,
-            events_redis,
-            _files: files,
-        })
+        });
+        Some(Suite::connect(urls, processes, events_redis, Some(files)))
     }
 
     /// Customers and loyalty first (at once), then their further replicas (on the migrated

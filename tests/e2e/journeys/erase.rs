@@ -32,7 +32,7 @@ on_every_topology!(an_erasure_scrubs_every_service_and_is_reported_done);
 /// GetErasureStatus) and then returns none of those texts, for either of them; the ledgers
 /// keep their amounts and valid chains; the erasure is COMPLETED with something scrubbed in
 /// each.
-async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: Suite) {
+pub(crate) async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: Suite) {
     let wei = s.create_customer("Wei").await;
     let fang = s.create_customer("Fang").await;
     s.record(&wei, purchase("order-w1", 100_000, None)).await;

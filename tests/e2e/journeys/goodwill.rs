@@ -15,7 +15,7 @@ on_every_topology!(a_gold_customers_low_score_earns_goodwill_once);
 /// regular customer's is not, an unknown customer's is refused), and a low score on the solved
 /// ticket reopens it and earns goodwill points in loyalty (by the backbone), once, on a
 /// consistent ledger.
-async fn a_gold_customers_low_score_earns_goodwill_once(mut s: Suite) {
+pub(crate) async fn a_gold_customers_low_score_earns_goodwill_once(mut s: Suite) {
     let wei = s.create_customer("Wei").await;
     let fang = s.create_customer("Fang").await;
     // A purchase of 6,000 yuan recorded in customers: 6,000 points, past gold (5,000).

@@ -12,7 +12,7 @@ on_every_topology!(a_merge_moves_the_losers_points_and_tickets_to_the_survivor);
 /// wallet then holds 2,100 points on a valid chain and is silver, a later purchase recorded
 /// for Fang earns on Wei's wallet at silver, and the losers' tickets are Wei's, each with a
 /// system note naming the survivor.
-async fn a_merge_moves_the_losers_points_and_tickets_to_the_survivor(mut s: Suite) {
+pub(crate) async fn a_merge_moves_the_losers_points_and_tickets_to_the_survivor(mut s: Suite) {
     let wei = s.create_customer("Wei").await;
     let fang = s.create_customer("Fang").await;
     let ming = s.create_customer("Ming").await;

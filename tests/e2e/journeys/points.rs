@@ -17,7 +17,7 @@ on_every_topology!(
 
 /// A purchase recorded in customers earns 1 point per yuan in loyalty; once gold (5,000
 /// qualifying points), the next purchase earns x1.5. One Earn per order.
-async fn a_purchase_earns_points_once_at_the_tier_multiplier(mut s: Suite) {
+pub(crate) async fn a_purchase_earns_points_once_at_the_tier_multiplier(mut s: Suite) {
     let wei = s.create_customer("Wei").await;
     s.record(&wei, purchase("order-1", 600_000, None)).await;
     s.await_available(&wei, 6_000, ARRIVAL).await;
@@ -42,7 +42,7 @@ async fn a_purchase_earns_points_once_at_the_tier_multiplier(mut s: Suite) {
 /// would give 5,250, without re-rating the newer one 5,000. Ming's single bigger order of
 /// 380 days ago is outside the 365-day tier window: its points count, its tier does not.
 /// Today's purchase then earns at each one's tier.
-async fn a_year_of_past_orders_gives_todays_tier(mut s: Suite) {
+pub(crate) async fn a_year_of_past_orders_gives_todays_tier(mut s: Suite) {
     let fang = s.create_customer("Fang").await;
     let ming = s.create_customer("Ming").await;
     s.record(&fang, purchase("order-200", 400_000, Some(days_ago(200))))
@@ -73,7 +73,7 @@ async fn a_year_of_past_orders_gives_todays_tier(mut s: Suite) {
 
 /// Refunds of half an order, then the rest: each reverses its share of the order's points,
 /// and the first already takes Lan back below silver (1,000).
-async fn a_refund_reverses_the_orders_points_in_proportion(mut s: Suite) {
+pub(crate) async fn a_refund_reverses_the_orders_points_in_proportion(mut s: Suite) {
     let lan = s.create_customer("Lan").await;
     s.record(&lan, purchase("order-1", 120_000, None)).await;
     s.await_available(&lan, 1_200, ARRIVAL).await;

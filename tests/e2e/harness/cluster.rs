@@ -1,0 +1,47 @@
+//! `Topology::Cluster`: services deployed by someone else (`make cluster-test`: the chart on
+//! the local Kubernetes, each Service reached through `kubectl port-forward`), found by the
+//! URLs in `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`. Nothing to start or own: their
+//! storage, settings and replicas are the deployment's.
+use super::{Service, Suite};
+use std::time::{Duration, Instant};
+
+/// How long each service may take to answer its health check: a port-forward just opened,
+/// a rollout finishing.
+const REACHABLE: Duration = Duration::from_secs(30);
+
+/// Clients of the cluster's services, once each is SERVING. Fails loudly when a URL is not
+/// set: these tests run only when asked (`--ignored`), so a missing URL is a mistake, never a
+/// reason to skip.
+pub(super) async fn connect() -> Suite {
+    let urls = Service::ALL.map(url);
+    for (service, url) in Service::ALL.iter().zip(&urls) {
+        await_serving(service.label(), url).await;
+    }
+    Suite::connect(urls, Vec::new(), None, None)
+}
+
+fn url(service: Service) -> String {
+    let var = format!("CRM_E2E_CLUSTER_{}_URL", service.label().to_uppercase());
+    match std::env::var(&var) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{var} is not set: the cluster tests call the services of a running cluster \
+             (`make cluster-test` port-forwards them and sets CRM_E2E_CLUSTER_CUSTOMERS_URL, \
+             _LOYALTY_URL and _TICKETS_URL, e.g. http://127.0.0.1:PORT)"
+        ),
+    }
+}
+
+/// Polls grpc.health.v1 (the whole server) at `url` until SERVING, at most [`REACHABLE`].
+async fn await_serving(label: &str, url: &str) {
+    let until = Instant::now() + REACHABLE;
+    loop {
+        match crm_platform::cli::healthcheck(url, "", Duration::from_secs(2)).await {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= until => {
+                panic!("{label} at {url} is not SERVING after {REACHABLE:?}: {e:#}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
