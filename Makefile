@@ -51,6 +51,12 @@ chart-check: ## helm lint, render, kubeconform, policy checks, golden files, Doc
 images: ## build the container images with docker or podman
 	scripts/images.sh
 
+.PHONY: cluster-images cluster-images-check
+cluster-images: ## images as tars without docker or a registry (.tools/cluster/images), imported into the local cluster
+	scripts/cluster-images.sh
+cluster-images-check: ## the same, plus unit tests, same bytes twice, and each image run as non-root without a cluster
+	scripts/cluster-images.sh --check
+
 .PHONY: kind-up kind-load deploy kind-down
 kind-up: ## create a kind cluster with PostgreSQL and Redis
 	scripts/kind.sh up
