@@ -205,8 +205,9 @@ main() {
   done
   local started=$SECONDS
   if ((check)); then
-    log "unit tests of scripts/oci-image.py"
-    python3 scripts/test_oci_image.py 2>&1 | tail -1 >&2
+    local out
+    out="$(python3 scripts/test_oci_image.py 2>&1)" || { printf '%s\n' "$out" >&2; die "unit tests of scripts/oci-image.py failed"; }
+    log "unit tests of scripts/oci-image.py: $(grep -m1 '^Ran ' <<<"$out"): OK"
   fi
   TAG_MAIN="${TAG:-$(workspace_version)}"
   [[ -n "$TAG_MAIN" ]] || die "cannot read the workspace version from Cargo.toml; set TAG"
