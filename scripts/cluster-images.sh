@@ -169,7 +169,7 @@ pack_all() {
 
 summary() {
   local tar
-  (cd "$OUT" && sha256sum -- *.tar >SHA256SUMS)
+  (cd "$OUT" && sha256sum -- "${PACKED[@]##*/}" >SHA256SUMS)
   for tar in "${PACKED[@]}"; do
     printf '%-20s %7.1f MB  sha256:%s\n' "$(basename "$tar")" \
       "$(awk -v b="$(stat -c %s "$tar")" 'BEGIN { print b / 1048576 }')" "$(sha256sum "$tar" | cut -d' ' -f1)"

@@ -219,10 +219,11 @@ check_pause() {
 }
 
 check_reproducible() {
-  local first="$OUT" t0=$SECONDS tar
+  local first="$OUT" packed=("${PACKED[@]}") t0=$SECONDS tar
   OUT="$CHECK_TMP/again"
   pack_all
   OUT="$first"
+  PACKED=("${packed[@]}")
   for tar in "$CHECK_TMP"/again/*.tar; do
     cmp -s "$tar" "$first/$(basename "$tar")" || fail "$(basename "$tar") differs when packed again"
   done
