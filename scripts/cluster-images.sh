@@ -169,7 +169,7 @@ pack_all() {
 
 summary() {
   local tar
-  (cd "$OUT" && sha256sum -- *.tar >SHA256SUMS)
+  (cd "$OUT" && sha256sum -- "${PACKED[@]##*/}" >SHA256SUMS)
   for tar in "${PACKED[@]}"; do
     printf '%-20s %7.1f MB  sha256:%s\n' "$(basename "$tar")" \
       "$(awk -v b="$(stat -c %s "$tar")" 'BEGIN { print b / 1048576 }')" "$(sha256sum "$tar" | cut -d' ' -f1)"
@@ -205,8 +205,9 @@ main() {
   done
   local started=$SECONDS
   if ((check)); then
-    log "unit tests of scripts/oci-image.py"
-    python3 scripts/test_oci_image.py 2>&1 | tail -1 >&2
+    local out
+    out="$(python3 scripts/test_oci_image.py 2>&1)" || { printf '%s\n' "$out" >&2; die "unit tests of scripts/oci-image.py failed"; }
+    log "unit tests of scripts/oci-image.py: $(grep -m1 '^Ran ' <<<"$out"): OK"
   fi
   TAG_MAIN="${TAG:-$(workspace_version)}"
   [[ -n "$TAG_MAIN" ]] || die "cannot read the workspace version from Cargo.toml; set TAG"

@@ -134,7 +134,7 @@ class Layer:
                 return
             if i == len(parts) - 1:
                 if stat.S_ISDIR(st.st_mode):
-                    self._put(cur, Entry("dir", perm(st.st_mode), implicit=True))
+                    self.add_tree(cur, cur)
                 else:
                     self.add_file(cur, cur)
 

@@ -156,6 +156,9 @@ class OciImageTest(unittest.TestCase):
         self.assertIn("usr/share/pg/postgres.bki", members)
         self.assertNotIn("usr/share/pg/extension/other.control", members)
         self.assertEqual(members["usr/share/pg/posix"].linkname, ".")
+        # --host of a directory takes what it holds too.
+        _, _, _, members, _, _ = layer_members(self.build("h.tar", "--host", src))
+        self.assertIn(f"{src}/extension/other.control".lstrip("/"), members)
 
     def test_refusals(self):
         out = os.path.join(self.tmp, "bad.tar")

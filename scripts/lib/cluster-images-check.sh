@@ -182,7 +182,10 @@ check_postgres() {
   [[ "$(PGPASSWORD=$pw psql -X -Atc 'SELECT count(*) FROM init_once' "$conn user=postgres")" == 1 ]] || fail "data lost on restart"
   grep -q initialising "$CHECK_TMP/postgres-again.log" && fail "initialised twice"
   stop_image "$pg" TERM 30
-  log "ok  crm-postgres: initdb + init.sql as 65532, SCRAM login over TCP, restart keeps data ($((SECONDS - t0))s)"
+  # The one image with a shell shows what every run here gets: nothing but volumes is writable.
+  in_image crm-postgres -- --entrypoint=/bin/sh -c ': >/usr/local/bin/x' 2>/dev/null && fail "the root is writable"
+  in_image crm-postgres --user 0:0 -- --entrypoint=/bin/sh -c ': >/etc/x' 2>/dev/null && fail "the root is writable for root"
+  log "ok  crm-postgres: initdb + init.sql as 65532, SCRAM login over TCP, restart keeps data, read-only root ($((SECONDS - t0))s)"
 }
 
 check_redis() {
@@ -216,10 +219,11 @@ check_pause() {
 }
 
 check_reproducible() {
-  local first="$OUT" t0=$SECONDS tar
+  local first="$OUT" packed=("${PACKED[@]}") t0=$SECONDS tar
   OUT="$CHECK_TMP/again"
   pack_all
   OUT="$first"
+  PACKED=("${packed[@]}")
   for tar in "$CHECK_TMP"/again/*.tar; do
     cmp -s "$tar" "$first/$(basename "$tar")" || fail "$(basename "$tar") differs when packed again"
   done
