@@ -121,7 +121,8 @@ helm_values() { printf '%s\n' -f "$VALUES" --set "defaults.image.tag=$1"; }
 server_dry_run() {
   local warnings="$OUT/dry-run.stderr"
   # shellcheck disable=SC2046
-  helm template "$RELEASE" charts/crm -n "$NAMESPACE" $(helm_values "$TAG_A") |
+  # --skip-tests: the test pod names a ServiceAccount the same (not persisted) apply creates.
+  helm template "$RELEASE" charts/crm -n "$NAMESPACE" --skip-tests $(helm_values "$TAG_A") |
     kc apply -n "$NAMESPACE" --dry-run=server -f - 2>"$warnings"
   if grep -i "warning" "$warnings"; then die "the API server warned about the render (above)"; fi
 }
@@ -205,6 +206,7 @@ spec:
       args:
         - --customers-url=http://$RELEASE-customers:50051
         - --loyalty-url=http://$RELEASE-loyalty:50051
+        - --tickets-url=http://$RELEASE-tickets:50051
         - --rate=$LOAD_RATE
         - --duration=${LOAD_SECONDS}s
       resources:

@@ -108,9 +108,6 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> anyhow::Resul
     Ok(())
 }
 
-/// Longest wait between two start-up migration attempts.
-const MIGRATE_RETRY_MAX: Duration = Duration::from_secs(30);
-
 /// Start-up migration (when `migrate_on_start`): tried once now; if the database does not
 /// answer, the service still starts (NOT_SERVING) and a task in `jobs` retries with backoff
 /// (1 s, 2 s, ... 30 s) until it succeeds, logging why each attempt failed.
@@ -126,19 +123,12 @@ pub async fn migrate_on_start<M: MigratorTrait>(
         return;
     };
     tracing::warn!(error = %format!("{e:#}"), "cannot migrate at start; serving NOT_SERVING and retrying in the background");
-    let (settings, service) = (settings.clone(), service.to_owned());
-    jobs.spawn(async move {
-        let mut delay = Duration::from_secs(1);
-        loop {
-            tokio::time::sleep(delay).await;
-            match migrate_service::<M>(&settings, &service).await {
-                Ok(()) => return,
-                Err(e) => {
-                    delay = (delay * 2).min(MIGRATE_RETRY_MAX);
-                    tracing::warn!(error = %format!("{e:#}"), retry_ms = delay.as_millis() as u64, "start-up migration failed; retrying");
-                }
-            }
-        }
+    let state = std::sync::Arc::new((settings.clone(), service.to_owned()));
+    jobs.until_done("start-up migration", state, |state| async move {
+        let (settings, service) = &*state;
+        migrate_service::<M>(settings, service)
+            .await
+            .map_err(crate::Error::internal)
     });
 }
 

@@ -10,8 +10,17 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-/// First retry delay after a failed or panicked run; it doubles up to the job's period.
+/// First retry delay after a failed or panicked run; it doubles up to the job's period, or
+/// to [`RETRY_CAP_FLOOR`] for a job with a shorter period.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// Failures of a frequent job (the event relay runs every 50 ms) back off to at least this,
+/// so that a database away (or a schema a migration Job is still creating) costs a few
+/// log lines a minute, not twenty a second.
+const RETRY_CAP_FLOOR: Duration = Duration::from_secs(10);
+
+/// Retries of a one-shot task ([`Jobs::until_done`]) back off to at most this.
+const ONE_SHOT_RETRY_CAP: Duration = Duration::from_secs(30);
 
 /// Outcome counters of one job, for logs and tests.
 #[derive(Debug, Default)]
@@ -19,6 +28,29 @@ pub struct JobStats {
     pub runs: AtomicU64,
     pub failures: AtomicU64,
     pub panics: AtomicU64,
+}
+
+/// Delays between retries of a failed job: `first`, doubling up to `cap`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Backoff {
+    first: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    const ONE_SHOT: Backoff = Backoff {
+        first: FIRST_RETRY,
+        cap: ONE_SHOT_RETRY_CAP,
+    };
+
+    /// A periodic job's: from 1 s (or its period, when shorter) to its period (or
+    /// [`RETRY_CAP_FLOOR`], when longer).
+    fn of_period(period: Duration) -> Backoff {
+        Backoff {
+            first: FIRST_RETRY.min(period),
+            cap: period.max(RETRY_CAP_FLOOR),
+        }
+    }
 }
 
 /// The running background tasks of a component. Dropping it aborts them.
@@ -33,7 +65,9 @@ impl Jobs {
     }
 
     /// Runs `job(state)` every `period` (zero: never). The first run is one period after
-    /// start. A failure or panic is retried after 1 s, 2 s, 4 s ... (at most `period`).
+    /// start. A failure or panic is retried after 1 s, 2 s, 4 s ... (at most `period`, or
+    /// [`RETRY_CAP_FLOOR`] when that is longer); a job shorter than 1 s starts its retries at
+    /// its period.
     pub fn every<S, F, Fut>(
         &mut self,
         period: Duration,
@@ -46,14 +80,35 @@ impl Jobs {
         F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), Error>> + Send,
     {
-        self.schedule(period, period, FIRST_RETRY, name, state, job)
+        self.schedule(
+            period,
+            Some(period),
+            Backoff::of_period(period),
+            name,
+            state,
+            job,
+        )
     }
 
+    /// Runs `job(state)` now and, until it succeeds, again after 1 s, 2 s, 4 s ... (at most
+    /// 30 s), each failure logged: start-up work that may find its tables not created yet (a
+    /// pod starts before its migration Job ends) or its database away.
+    pub fn until_done<S, F, Fut>(&mut self, name: &'static str, state: S, job: F) -> Arc<JobStats>
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send,
+    {
+        self.schedule(Duration::ZERO, None, Backoff::ONE_SHOT, name, state, job)
+    }
+
+    /// The loop of a job: runs at `first_run`, then every `period` (`None`: stops after the
+    /// first success), failures retried with `retry`.
     fn schedule<S, F, Fut>(
         &mut self,
         first_run: Duration,
-        period: Duration,
-        first_retry: Duration,
+        period: Option<Duration>,
+        retry: Backoff,
         name: &'static str,
         state: S,
         job: F,
@@ -64,14 +119,14 @@ impl Jobs {
         Fut: Future<Output = Result<(), Error>> + Send,
     {
         let stats = Arc::new(JobStats::default());
-        if period.is_zero() {
+        if period.is_some_and(|p| p.is_zero()) {
             return stats;
         }
         let counters = stats.clone();
         self.tasks.spawn(
             async move {
                 let mut wait = first_run;
-                let mut retry = first_retry.min(period);
+                let mut delay = retry.first;
                 loop {
                     tokio::time::sleep(wait).await;
                     counters.runs.fetch_add(1, Ordering::Relaxed);
@@ -79,7 +134,7 @@ impl Jobs {
                         Ok(Ok(())) => false,
                         Ok(Err(e)) => {
                             let failures = counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                            tracing::warn!(job = name, error = %e, failures, retry_ms = retry.as_millis() as u64, "background job failed");
+                            tracing::warn!(job = name, error = %e, failures, retry_ms = delay.as_millis() as u64, "background job failed");
                             true
                         }
                         Err(report) => {
@@ -90,18 +145,20 @@ impl Jobs {
                                 panic.location = %report.location,
                                 panic.backtrace = %report.backtrace,
                                 panics,
-                                retry_ms = retry.as_millis() as u64,
+                                retry_ms = delay.as_millis() as u64,
                                 "background job panicked"
                             );
                             true
                         }
                     };
                     if failed {
-                        wait = retry;
-                        retry = (retry * 2).min(period);
-                    } else {
+                        wait = delay;
+                        delay = (delay * 2).min(retry.cap);
+                    } else if let Some(period) = period {
                         wait = period;
-                        retry = first_retry.min(period);
+                        delay = retry.first;
+                    } else {
+                        return;
                     }
                 }
             }
@@ -160,10 +217,14 @@ mod tests {
     async fn a_panicking_run_is_counted_and_retried_with_backoff() {
         let calls = Arc::new(AtomicU64::new(0));
         let mut jobs = Jobs::new();
+        let retry = Backoff {
+            first: Duration::from_millis(50),
+            cap: Duration::from_secs(3600),
+        };
         let stats = jobs.schedule(
             Duration::ZERO,
-            Duration::from_secs(3600),
-            Duration::from_millis(50),
+            Some(Duration::from_secs(3600)),
+            retry,
             "flaky",
             calls.clone(),
             |calls| async move {
@@ -185,6 +246,55 @@ mod tests {
         assert_eq!(stats.panics.load(Ordering::SeqCst), 2);
         assert_eq!(stats.failures.load(Ordering::SeqCst), 1);
         assert_eq!(stats.runs.load(Ordering::SeqCst), 4);
+        jobs.stop().await;
+    }
+
+    #[test]
+    fn a_frequent_job_backs_off_past_its_period_a_slow_one_up_to_it() {
+        let ms = Duration::from_millis;
+        // The relay (50 ms): retries after 50, 100, 200 ... ms, capped at 10 s, not 50 ms.
+        assert_eq!(
+            Backoff::of_period(ms(50)),
+            Backoff {
+                first: ms(50),
+                cap: RETRY_CAP_FLOOR
+            }
+        );
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            Backoff::of_period(hour),
+            Backoff {
+                first: FIRST_RETRY,
+                cap: hour
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_one_shot_job_retries_until_its_first_success_then_stops() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let mut jobs = Jobs::new();
+        let retry = Backoff {
+            first: Duration::from_millis(20),
+            cap: Duration::from_millis(40),
+        };
+        let stats = jobs.schedule(
+            Duration::ZERO,
+            None,
+            retry,
+            "backfill",
+            calls.clone(),
+            |calls| async move {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..=2 => Err(Error::internal(anyhow::anyhow!("relation does not exist"))),
+                    _ => Ok(()),
+                }
+            },
+        );
+        // Now, then after 20, 40 and 40 ms; never again.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(stats.failures.load(Ordering::SeqCst), 3);
         jobs.stop().await;
     }
 

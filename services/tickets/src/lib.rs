@@ -55,19 +55,26 @@ impl Service for Tickets {
         );
         // Goodwill left pending by the earlier synchronous design goes out as events; rows
         // written before the stats columns existed get them (stats of old windows are
-        // complete once this is done). Both once per start, stopped with the service.
-        let hand_over = svc.clone();
-        parts
-            .jobs
-            .spawn(once_at_start("pending goodwill hand-over", async move {
-                hand_over.hand_over_pending_goodwill().await
-            }));
-        let backfill = svc.clone();
-        parts
-            .jobs
-            .spawn(once_at_start("ticket stats columns backfill", async move {
-                backfill.backfill_ticket_columns().await
-            }));
+        // complete once this is done). Once per start, retried until done: a pod may start
+        // before its migration Job has created the tables.
+        parts.jobs.until_done(
+            "pending goodwill hand-over",
+            svc.clone(),
+            |svc| async move {
+                svc.hand_over_pending_goodwill()
+                    .await
+                    .map(log_start_up_rows("pending goodwill hand-over"))
+            },
+        );
+        parts.jobs.until_done(
+            "ticket stats columns backfill",
+            svc.clone(),
+            |svc| async move {
+                svc.backfill_ticket_columns()
+                    .await
+                    .map(log_start_up_rows("ticket stats columns backfill"))
+            },
+        );
         let t = &settings.tickets;
         parts
             .jobs
@@ -124,17 +131,11 @@ impl Service for Tickets {
 
 crm_platform::service_api!(Tickets);
 
-/// Start-up work that reports how many rows it changed: logged when it changed any, a
-/// failure logged and left for the next start.
-async fn once_at_start(
-    what: &'static str,
-    work: impl std::future::Future<Output = Result<u64, crm_platform::Error>>,
-) {
-    match work.await {
-        Ok(0) => {}
-        Ok(rows) => tracing::info!(rows, task = what, "start-up task done"),
-        Err(e) => {
-            tracing::warn!(error = %e, task = what, "start-up task failed; retried at the next start")
+/// Logs how many rows a start-up task changed, if any.
+fn log_start_up_rows(task: &'static str) -> impl Fn(u64) {
+    move |rows| {
+        if rows > 0 {
+            tracing::info!(rows, task, "start-up task done");
         }
     }
 }
