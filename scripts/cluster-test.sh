@@ -10,7 +10,9 @@
 #   5. the end-to-end journey of tests/ through `kubectl port-forward` (loopback)
 #   6. helm upgrade to a new image tag under load: failed calls counted, nothing acknowledged lost
 #   7. helm rollback
-#   8. pods deleted under load: replaced, callers see only retried UNAVAILABLE, nothing lost
+#   8. pods deleted under load (gracefully, then SIGKILL): replaced, callers see only retried
+#      UNAVAILABLE, nothing acknowledged lost
+#   9. NetworkPolicies enforced (kube-router): a pod no policy admits cannot reach the services
 #
 # Environment: CLUSTER_TEST_SKIP_IMAGES=1 (images already imported), LOAD_RATE (calls/s, 20),
 # LOAD_SECONDS (45).
@@ -116,14 +118,17 @@ dependencies() {
 helm_values() { printf '%s\n' -f "$VALUES" --set "defaults.image.tag=$1"; }
 
 # ---- 3. server-side validation ---------------------------------------------------------------
-# What a platform team runs before an install: the API server validates every object of the
-# render (schemas, admission, Pod Security), and persists nothing.
+# What a platform team runs before an install (the README's command, run as it is written
+# there, on the CI values): the API server validates every object of the render (schemas,
+# admission, Pod Security) and persists nothing.
 server_dry_run() {
-  local warnings="$OUT/dry-run.stderr"
-  # shellcheck disable=SC2046
-  # --skip-tests: the test pod names a ServiceAccount the same (not persisted) apply creates.
-  helm template "$RELEASE" charts/crm -n "$NAMESPACE" --skip-tests $(helm_values "$TAG_A") |
-    kc apply -n "$NAMESPACE" --dry-run=server -f - 2>"$warnings"
+  local cmd warnings="$OUT/dry-run.stderr"
+  cmd="$(awk '/^helm template crm charts\/crm .*my-values.yaml/ { on = 1 } on && /^```/ { exit } on' README.md)"
+  [[ "$cmd" == *"--dry-run=server"* ]] || die "README.md has no 'helm template ... --dry-run=server' command"
+  printf 'defaults:\n  image:\n    tag: %s\n' "$TAG_A" >"$OUT/tag-values.yaml"
+  cmd="${cmd//my-values.yaml/$VALUES -f $OUT/tag-values.yaml}"
+  echo "$cmd"
+  bash -euo pipefail -c "$cmd" 2>"$warnings"
   if grep -i "warning" "$warnings"; then die "the API server warned about the render (above)"; fi
 }
 
@@ -136,17 +141,36 @@ install() {
   helm test "$RELEASE" -n "$NAMESPACE" --logs --timeout 2m
 }
 
-# Every Deployment of the release fully rolled out on TAG (all replicas updated and ready, none
-# old left), every migration Job complete.
+# Every Deployment of the release fully rolled out on TAG (all replicas updated and ready, the
+# old pods gone once their preStop sleep and drain are over), every migration Job complete.
 assert_release_ready() {
-  local tag=$1 svc images
+  local tag=$1 svc
   for svc in "${SERVICES[@]}"; do
     kc -n "$NAMESPACE" rollout status "deployment/$RELEASE-$svc" --timeout=120s
-    images="$(kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$svc" \
-      --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort -u)"
-    [[ "$images" == "crm-$svc:$tag" ]] || die "$svc runs '$images', expected crm-$svc:$tag only"
+    wait_for 60 "only crm-$svc:$tag pods" only_image "$svc" "crm-$svc:$tag" ||
+      die "$svc runs '$(pod_images "$svc")', expected crm-$svc:$tag only"
   done
   kc -n "$NAMESPACE" wait --for=condition=complete job -l "app.kubernetes.io/instance=$RELEASE" --timeout=60s
+}
+
+# The images of the service's pods, one per line (terminating ones included).
+pod_images() {
+  kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$1" \
+    -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort -u
+}
+only_image() { [[ "$(pod_images "$1")" == "$2" ]]; }
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every second.
+wait_for() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      echo "timed out waiting for $what" >&2
+      return 1
+    fi
+    sleep 1
+  done
 }
 
 # ---- 5. the journey through port-forwards ----------------------------------------------------
@@ -181,16 +205,19 @@ journey() {
 }
 
 # ---- 6-8. load -------------------------------------------------------------------------------
-# start_load NAME: the load generator as a pod of the namespace, calling the Services by name.
-start_load() {
-  local name="loadgen-$1"
+# loadgen_pod NAME NAME_LABEL ARG...: the load generator as a pod of the namespace (labelled
+# app.kubernetes.io/name=NAME_LABEL), calling the Services by name.
+loadgen_pod() {
+  local name=$1 label=$2 arg args=""
+  shift 2
+  for arg in "$@"; do args+="        - $arg"$'\n'; done
   kc -n "$NAMESPACE" delete pod "$name" --ignore-not-found --wait=true >/dev/null
   kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
 metadata:
   name: $name
-  labels: {app.kubernetes.io/name: crm-loadgen}
+  labels: {app.kubernetes.io/name: $label}
 spec:
   restartPolicy: Never
   automountServiceAccountToken: false
@@ -207,9 +234,7 @@ spec:
         - --customers-url=http://$RELEASE-customers:50051
         - --loyalty-url=http://$RELEASE-loyalty:50051
         - --tickets-url=http://$RELEASE-tickets:50051
-        - --rate=$LOAD_RATE
-        - --duration=${LOAD_SECONDS}s
-      resources:
+$args      resources:
         requests: {cpu: 50m, memory: 32Mi}
         limits: {memory: 128Mi}
       securityContext:
@@ -217,7 +242,22 @@ spec:
         readOnlyRootFilesystem: true
         capabilities: {drop: [ALL]}
 YAML
-  kc -n "$NAMESPACE" wait --for=condition=Ready "pod/$name" --timeout=60s >/dev/null
+}
+
+# start_load NAME: LOAD_RATE calls/s for LOAD_SECONDS from a pod the chart's gateway peers admit.
+start_load() {
+  loadgen_pod "loadgen-$1" crm-loadgen "--rate=$LOAD_RATE" "--duration=${LOAD_SECONDS}s"
+  kc -n "$NAMESPACE" wait --for=condition=Ready "pod/loadgen-$1" --timeout=60s >/dev/null
+}
+
+# pod_exit_code NAME SECONDS: waits for the pod's container to end, prints its exit code.
+pod_exit_code() {
+  local code="" deadline=$((SECONDS + $2))
+  while [[ -z "$code" ]] && ((SECONDS < deadline)); do
+    code="$(kc -n "$NAMESPACE" get pod "$1" -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}')"
+    [[ -n "$code" ]] || sleep 1
+  done
+  echo "${code:-timeout}"
 }
 
 # finish_load NAME: waits for the pod to end, keeps its result line; fails if the load
@@ -269,18 +309,44 @@ rollback() {
   helm test "$RELEASE" -n "$NAMESPACE" --timeout 2m >/dev/null
 }
 
+# One pod of every service deleted gracefully (SIGTERM: preStop sleep, drain), then one of
+# every service killed outright (grace 0: SIGKILL, its connections reset mid-call).
 pods_deleted_under_load() {
   start_load pod-kill
-  sleep 10
+  sleep 8
+  delete_one_pod_per_service
+  sleep 15
+  delete_one_pod_per_service --grace-period=0 --force
+  finish_load pod-kill
+  assert_release_ready "$TAG_A"
+}
+
+delete_one_pod_per_service() {
   local svc pod
   for svc in "${SERVICES[@]}"; do
     pod="$(kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$svc" \
       --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')"
-    log "deleting $pod"
-    kc -n "$NAMESPACE" delete pod "$pod" --wait=false
+    log "deleting $pod $*"
+    kc -n "$NAMESPACE" delete pod "$pod" --wait=false "$@" 2>&1 | grep -v "^Warning: Immediate deletion" >&2 || true
   done
-  finish_load pod-kill
-  assert_release_ready "$TAG_A"
+}
+
+# 9. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
+# the labels of an allowed caller cannot reach the services; the same pod as a gateway peer can.
+# (Steps 4-8 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
+# test pods and the migration Jobs are all allowed by the chart's own rules.)
+network_policies() {
+  local probe=(--duration=2s --rate=2 --ready-wait=20s) code
+  loadgen_pod netpol-stranger crm-netpol-probe "${probe[@]}"
+  loadgen_pod netpol-gateway crm-loadgen "${probe[@]}"
+  code="$(pod_exit_code netpol-stranger 90)"
+  kc -n "$NAMESPACE" logs netpol-stranger >"$OUT/netpol-stranger.log" 2>&1 || true
+  [[ "$code" == 3 ]] || die "a pod no policy admits reached the services (exit $code; 3 = unreachable): $(tail -n 5 "$OUT/netpol-stranger.log")"
+  log "a pod no policy admits cannot reach the services (loadgen exit 3: unreachable)"
+  code="$(pod_exit_code netpol-gateway 90)"
+  kc -n "$NAMESPACE" logs netpol-gateway >"$OUT/netpol-gateway.log" 2>&1 || true
+  [[ "$code" == 0 ]] || die "a gateway peer could not call the services (exit $code): $(tail -n 5 "$OUT/netpol-gateway.log")"
+  log "the same pod labelled as a gateway peer calls them"
 }
 
 main() {
@@ -302,6 +368,7 @@ main() {
   step "6. helm upgrade under load" upgrade_under_load
   step "7. helm rollback" rollback
   step "8. pods deleted under load" pods_deleted_under_load
+  step "9. NetworkPolicies enforced" network_policies
 }
 
 main "$@"

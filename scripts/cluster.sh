@@ -23,6 +23,12 @@ cd "$ROOT"
 # ---- pinned versions and fixed addresses -----------------------------------------------------
 K8S_VERSION=v1.37.2   # k8s/local/build/go.mod pins the same release of every staging module
 COREDNS_VERSION=v1.15.0
+# NetworkPolicy enforcement beside the bridge CNI (its firewall only: iptables + ipset). The
+# only release the module proxy here serves; flaws are reported for it, so it runs on this
+# throwaway test node only, with its router, service proxy, health and metrics ports off.
+# (sigs.k8s.io/kube-network-policies needs the nftables `queue` expression, which this kernel
+# lacks.)
+KUBE_ROUTER_VERSION=v2.1.0
 K8S_BIN="$ROOT/.tools/k8s/bin"
 STATE="$ROOT/.tools/cluster"        # configuration, PKI, logs, PIDs (kept by `down` for a look)
 RUN=/run/crm-cluster                # sockets, etcd data (tmpfs), CNI state
@@ -40,7 +46,8 @@ CONTAINERD_SOCK="$RUN/containerd.sock"
 # The pod sandbox image; scripts/cluster-images.sh makes it from k8s/local/pause.
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 # Started in this order, stopped in reverse (controllers first: they would recreate pods).
-COMPONENTS=(etcd kube-apiserver containerd kubelet kube-proxy coredns kube-scheduler kube-controller-manager)
+COMPONENTS=(etcd kube-apiserver containerd kubelet kube-proxy coredns kube-router kube-scheduler
+  kube-controller-manager)
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -49,7 +56,7 @@ node_name() { hostname; }
 
 # ---- build -----------------------------------------------------------------------------------
 build_stamp() {
-  printf '%s %s %s\n' "$K8S_VERSION" "$COREDNS_VERSION" \
+  printf '%s %s %s %s\n' "$K8S_VERSION" "$COREDNS_VERSION" "$KUBE_ROUTER_VERSION" \
     "$(cat k8s/local/build/go.mod k8s/local/build/go.sum | sha256sum | cut -c1-16)"
 }
 
@@ -77,6 +84,9 @@ cmd_build() {
   log "building CoreDNS $COREDNS_VERSION ..."
   env GOBIN="$K8S_BIN" CGO_ENABLED=0 GOFLAGS='' \
     go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  log "building kube-router $KUBE_ROUTER_VERSION ..."
+  env GOBIN="$K8S_BIN" CGO_ENABLED=0 GOFLAGS='' go install -trimpath -ldflags "-s -w" \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
   [[ "$("$K8S_BIN/kubectl" version --client)" == *"$K8S_VERSION"* ]] || die "kubectl does not report $K8S_VERSION"
   build_stamp >"$stamp"
   log "built in $((SECONDS - start))s into $K8S_BIN"
@@ -120,6 +130,7 @@ make_pki() {
   cert scheduler system:kube-scheduler "" clientAuth
   cert kube-proxy system:kube-proxy "" clientAuth
   cert coredns crm-coredns "" clientAuth
+  cert kube-router crm-kube-router "" clientAuth
   cert node "system:node:$node" system:nodes clientAuth
   cert kubelet "$node" "" serverAuth "DNS:$node,IP:127.0.0.1"
   if [[ ! -s "$PKI/sa.key" ]]; then
@@ -160,6 +171,7 @@ write_configs() {
   kubeconfig scheduler scheduler
   kubeconfig kube-proxy kube-proxy
   kubeconfig coredns coredns
+  kubeconfig kube-router kube-router
   kubeconfig node node
 
   # This VM lacks CAP_SYS_RESOURCE, so runc cannot apply the negative oom_score_adj the
@@ -364,18 +376,21 @@ host_network_up() {
   ip link set "$BRIDGE" up
   # Pods talk to each other and to the DNS server on the gateway, nothing else: no traffic
   # between the bridge and any other interface, no connection from a pod to the host's ports.
-  iptables -w -N CRM-CLUSTER-FORWARD 2>/dev/null || iptables -w -F CRM-CLUSTER-FORWARD
-  iptables -w -A CRM-CLUSTER-FORWARD -i "$BRIDGE" -o "$BRIDGE" -j RETURN
-  iptables -w -A CRM-CLUSTER-FORWARD -i "$BRIDGE" -j DROP
-  iptables -w -A CRM-CLUSTER-FORWARD -o "$BRIDGE" -j DROP
-  iptables -w -C FORWARD -j CRM-CLUSTER-FORWARD 2>/dev/null || iptables -w -I FORWARD 1 -j CRM-CLUSTER-FORWARD
-  iptables -w -N CRM-CLUSTER-INPUT 2>/dev/null || iptables -w -F CRM-CLUSTER-INPUT
-  iptables -w -A CRM-CLUSTER-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
-  iptables -w -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p udp --dport 53 -j RETURN
-  iptables -w -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p tcp --dport 53 -j RETURN
-  iptables -w -A CRM-CLUSTER-INPUT -j DROP
-  iptables -w -C INPUT -i "$BRIDGE" -j CRM-CLUSTER-INPUT 2>/dev/null ||
-    iptables -w -I INPUT 1 -i "$BRIDGE" -j CRM-CLUSTER-INPUT
+  # In the mangle table, which runs before the filter table's chains that kube-proxy and
+  # kube-router keep first in line (and that ACCEPT).
+  local t=(iptables -w -t mangle)
+  "${t[@]}" -N CRM-CLUSTER-FORWARD 2>/dev/null || "${t[@]}" -F CRM-CLUSTER-FORWARD
+  "${t[@]}" -A CRM-CLUSTER-FORWARD -i "$BRIDGE" -o "$BRIDGE" -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-FORWARD -i "$BRIDGE" -j DROP
+  "${t[@]}" -A CRM-CLUSTER-FORWARD -o "$BRIDGE" -j DROP
+  "${t[@]}" -C FORWARD -j CRM-CLUSTER-FORWARD 2>/dev/null || "${t[@]}" -I FORWARD 1 -j CRM-CLUSTER-FORWARD
+  "${t[@]}" -N CRM-CLUSTER-INPUT 2>/dev/null || "${t[@]}" -F CRM-CLUSTER-INPUT
+  "${t[@]}" -A CRM-CLUSTER-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p udp --dport 53 -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p tcp --dport 53 -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-INPUT -j DROP
+  "${t[@]}" -C INPUT -i "$BRIDGE" -j CRM-CLUSTER-INPUT 2>/dev/null ||
+    "${t[@]}" -I INPUT 1 -i "$BRIDGE" -j CRM-CLUSTER-INPUT
 }
 
 kube_chains() {
@@ -392,8 +407,8 @@ remove_kube_chains() {
   local cmd=$1 table rule chain
   for table in filter nat mangle raw; do
     while read -r rule; do
-      # shellcheck disable=SC2086 # a rule is a list of words, as -S printed it
-      "$cmd" -w -t "$table" -D ${rule#-A } 2>/dev/null || true
+      # -S prints a rule as shell words (comments in double quotes): eval re-reads them.
+      eval "$cmd -w -t $table -D ${rule#-A }" 2>/dev/null || true
     done < <("$cmd" -w -t "$table" -S 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j KUBE-')
     for chain in $("$cmd" -w -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ { print $2 }'); do
       "$cmd" -w -t "$table" -F "$chain" 2>/dev/null || true
@@ -405,14 +420,17 @@ remove_kube_chains() {
 }
 
 host_network_down() {
-  local chain parent line
+  local chain parent line t=(iptables -w -t mangle)
   for line in "FORWARD CRM-CLUSTER-FORWARD" "INPUT CRM-CLUSTER-INPUT"; do
     read -r parent chain <<<"$line"
-    while iptables -w -D "$parent" -j "$chain" 2>/dev/null; do :; done
-    while iptables -w -D "$parent" -i "$BRIDGE" -j "$chain" 2>/dev/null; do :; done
-    iptables -w -F "$chain" 2>/dev/null || true
-    iptables -w -X "$chain" 2>/dev/null || true
+    while "${t[@]}" -D "$parent" -j "$chain" 2>/dev/null; do :; done
+    while "${t[@]}" -D "$parent" -i "$BRIDGE" -j "$chain" 2>/dev/null; do :; done
+    "${t[@]}" -F "$chain" 2>/dev/null || true
+    "${t[@]}" -X "$chain" 2>/dev/null || true
   done
+  if [[ -x "$K8S_BIN/kube-router" ]]; then
+    "$K8S_BIN/kube-router" --cleanup-config >>"$STATE/logs/kube-router.log" 2>&1 || true
+  fi
   # kube-proxy's own chains and rules.
   if [[ -x "$K8S_BIN/kube-proxy" ]]; then
     "$K8S_BIN/kube-proxy" --cleanup >>"$STATE/logs/kube-proxy.log" 2>&1 || true
@@ -422,6 +440,8 @@ host_network_down() {
   if [[ -f "$STATE/kube-chains.before" && ! -s "$STATE/kube-chains.before" ]]; then
     remove_kube_chains iptables
     remove_kube_chains ip6tables
+    # kube-router's ipsets, once no rule refers to them.
+    ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' | xargs -r -n1 ipset destroy 2>/dev/null || true
   fi
   rm -f "$STATE/kube-chains.before"
   ip link delete "$BRIDGE" 2>/dev/null || true
@@ -483,6 +503,29 @@ metadata: {name: "crm:coredns"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "crm:coredns"}
 subjects:
   - {apiGroup: rbac.authorization.k8s.io, kind: User, name: crm-coredns}
+---
+# kube-router's firewall reads the policies and the pods, namespaces, nodes and Services they
+# refer to.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "crm:kube-router"}
+rules:
+  - apiGroups: [""]
+    resources: [pods, namespaces, nodes, services, endpoints]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "crm:kube-router"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "crm:kube-router"}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: crm-kube-router}
 YAML
 }
 
@@ -509,6 +552,13 @@ start_node() {
   wait_until 30 kube-proxy curl -fsS http://127.0.0.1:10256/healthz || fail_with_log kube-proxy
   start coredns "$K8S_BIN/coredns" -conf "$STATE/Corefile"
   wait_until 30 coredns curl -fsS http://127.0.0.1:18181/ready || fail_with_log coredns
+  # nodeipam is off; the node's podCIDR tells kube-router which addresses are this node's pods.
+  kc patch node "$node" --type merge -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >/dev/null 2>&1 || true
+  start kube-router "$K8S_BIN/kube-router" --kubeconfig "$STATE/kube-router.kubeconfig" \
+    --hostname-override "$node" --run-firewall=true --run-router=false --run-service-proxy=false \
+    --enable-cni=false --enable-pod-egress=false --health-port 0 --metrics-port 0 \
+    --service-cluster-ip-range "$SERVICE_CIDR" --v 1
+  wait_until 30 "kube-router's firewall" iptables -w -S KUBE-ROUTER-FORWARD || fail_with_log kube-router
 }
 
 node_ready() {
@@ -548,11 +598,12 @@ import_images() {
 preflight() {
   [[ $EUID -eq 0 ]] || die "needs root (kubelet, containerd, network namespaces, iptables)"
   local b
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns; do
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns \
+    kube-router; do
     [[ -x "$K8S_BIN/$b" ]] || die "$K8S_BIN/$b is missing: run 'make cluster-tools' first"
   done
-  for b in etcd containerd containerd-shim-runc-v2 ctr iptables conntrack openssl curl ip; do
-    command -v "$b" >/dev/null || die "$b is not installed (apt: etcd-server containerd runc containernetworking-plugins iptables conntrack)"
+  for b in etcd containerd containerd-shim-runc-v2 ctr iptables ipset conntrack openssl curl ip; do
+    command -v "$b" >/dev/null || die "$b is not installed (apt: etcd-server containerd runc containernetworking-plugins iptables ipset conntrack)"
   done
   [[ -x /usr/sbin/runc && -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] ||
     die "runc or the CNI plugins are missing (apt: runc containernetworking-plugins)"

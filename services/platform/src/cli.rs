@@ -25,8 +25,14 @@ pub enum Command {
         /// Service to ask about; empty asks about the whole server.
         #[arg(long, default_value = "")]
         service: String,
+        /// Bound on each attempt.
         #[arg(long, default_value_t = 3000)]
         timeout_ms: u64,
+        /// Keep asking (every 500 ms) until SERVING or this much time has passed; 0 asks
+        /// once. For a check that may start with the server, or before the network lets it
+        /// through (a NetworkPolicy agent programs a new pod's address a moment after it starts).
+        #[arg(long, default_value_t = 0)]
+        wait_ms: u64,
     },
 }
 
@@ -50,6 +56,27 @@ pub struct ReplayArgs {
     /// Only those dead-lettered at or before this time (RFC 3339).
     #[arg(long)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// [`healthcheck`] until it passes or `wait` has passed (zero: once), every 500 ms.
+pub async fn healthcheck_within(
+    addr: &str,
+    service: &str,
+    timeout: Duration,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    const PAUSE: Duration = Duration::from_millis(500);
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match healthcheck(addr, service, timeout).await {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() + PAUSE < deadline => {
+                eprintln!("not serving yet: {e:#}");
+                tokio::time::sleep(PAUSE).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Checks `service` on the server at `addr` (host:port or a URL).
@@ -107,8 +134,13 @@ pub async fn run<B: Binary>() -> anyhow::Result<()> {
             addr,
             service,
             timeout_ms,
+            wait_ms,
         } => {
-            return healthcheck(&addr, &service, Duration::from_millis(timeout_ms)).await;
+            let (timeout, wait) = (
+                Duration::from_millis(timeout_ms),
+                Duration::from_millis(wait_ms),
+            );
+            return healthcheck_within(&addr, &service, timeout, wait).await;
         }
         Command::Replay(r) => {
             let settings = B::load(r.config.config.as_deref())?;
