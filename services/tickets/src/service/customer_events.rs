@@ -89,7 +89,7 @@ impl TicketsService {
             let note = intake::merged_note(loser, survivor);
             // Moved tickets leave the loser, so each page starts from the first left.
             loop {
-                let page = store::tickets_of_customer(txn, loser, None, PAGE).await?;
+                let page = store::tickets_of_customers(txn, &[loser], None, PAGE).await?;
                 if page.is_empty() {
                     break;
                 }
@@ -121,17 +121,18 @@ impl TicketsService {
     ) -> Result<u64, Error> {
         let now = now();
         let mut scrubbed: u64 = 0;
-        for &c in whose {
-            let mut after: Option<TicketId> = None;
-            loop {
-                let page = store::tickets_of_customer(txn, c, after, PAGE).await?;
-                let Some(&last) = page.last() else { break };
-                scrubbed = scrubbed.saturating_add(store::scrub_tickets(txn, &page, now).await?);
-                if (page.len() as u64) < PAGE {
-                    break;
-                }
-                after = Some(last);
+        // One scan of all of `whose` in ticket order, not one per customer: a merge handled
+        // meanwhile by another replica moves a ticket from a merged customer to the erased
+        // one, and per-customer scans (each its own snapshot) could read it under neither.
+        let mut after: Option<TicketId> = None;
+        loop {
+            let page = store::tickets_of_customers(txn, whose, after, PAGE).await?;
+            let Some(&last) = page.last() else { break };
+            scrubbed = scrubbed.saturating_add(store::scrub_tickets(txn, &page, now).await?);
+            if (page.len() as u64) < PAGE {
+                break;
             }
+            after = Some(last);
         }
         self.events
             .append_about(

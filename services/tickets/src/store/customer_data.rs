@@ -13,10 +13,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 /// What erased text is replaced with.
 pub const ERASED: &str = "[erased]";
 
-/// Up to `limit` ids of `customer`'s tickets after `after`, in id order.
-pub async fn tickets_of_customer(
+/// Up to `limit` ids of the tickets of `customers` after `after`, in id order.
+pub async fn tickets_of_customers(
     conn: &impl ConnectionTrait,
-    customer: CustomerId,
+    customers: &[CustomerId],
     after: Option<TicketId>,
     limit: u64,
 ) -> Result<Vec<TicketId>, Error> {
@@ -24,7 +24,7 @@ pub async fn tickets_of_customer(
     let mut s = ticket::Entity::find()
         .select_only()
         .column(C::Id)
-        .filter(C::CustomerId.eq(customer.0));
+        .filter(C::CustomerId.is_in(customers.iter().map(|c| c.0)));
     if let Some(a) = after {
         s = s.filter(C::Id.gt(a.0));
     }

@@ -258,7 +258,7 @@ async fn a_loser_with_ten_thousand_tickets_moves_in_pages() {
         eventually("10,000 tickets moved", || {
             let db = db.clone();
             async move {
-                crm_tickets::store::tickets_of_customer(&db, loser_id, None, 1)
+                crm_tickets::store::tickets_of_customers(&db, &[loser_id], None, 1)
                     .await
                     .expect("left")
                     .is_empty()
@@ -268,7 +268,7 @@ async fn a_loser_with_ten_thousand_tickets_moves_in_pages() {
         let mut moved = 0;
         let mut after = None;
         loop {
-            let page = crm_tickets::store::tickets_of_customer(&db, survivor_id, after, 1000)
+            let page = crm_tickets::store::tickets_of_customers(&db, &[survivor_id], after, 1000)
                 .await
                 .expect("page");
             moved += page.len();
