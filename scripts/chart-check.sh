@@ -189,11 +189,14 @@ done
 # ---- kind flow manifests --------------------------------------------------------------------
 section "kind flow (k8s/)"
 kv_latest="${KUBE_VERSIONS[${#KUBE_VERSIONS[@]}-1]}"
+# The manifests, not the kustomization that lists them for k8s/local.
+dev_manifests=()
+for f in k8s/dev/*.yaml; do [[ "$f" == */kustomization.yaml ]] || dev_manifests+=("$f"); done
 run "k8s/dev/*.yaml: kubeconform -strict (k8s $kv_latest)" "$WORK/dev-kubeconform.log" \
   kubeconform -strict -summary -kubernetes-version "$kv_latest" -schema-location "$KUBECONFORM_LOCATION" \
-  -ignore-filename-pattern 'kustomization[.]yaml$' k8s/dev/
+  "${dev_manifests[@]}"
 run "k8s/dev/*.yaml: kubernetes-validate --strict (k8s $kv_latest)" "$WORK/dev-kv.log" \
-  kubernetes-validate --strict --quiet -k "$kv_latest" $(ls k8s/dev/*.yaml | grep -v /kustomization.yaml)
+  kubernetes-validate --strict --quiet -k "$kv_latest" "${dev_manifests[@]}"
 run "k8s/kind-cluster.yaml: every node image pinned by digest" "$WORK/kind-cluster.log" \
   "$PY" -c '
 import sys, yaml

@@ -200,7 +200,13 @@ journey() {
   CRM_E2E_CLUSTER_LOYALTY_URL="$(forward loyalty)"
   CRM_E2E_CLUSTER_TICKETS_URL="$(forward tickets)"
   export CRM_E2E_CLUSTER_CUSTOMERS_URL CRM_E2E_CLUSTER_LOYALTY_URL CRM_E2E_CLUSTER_TICKETS_URL
-  cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored
+  local listed passed
+  listed="$(cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored --list 2>/dev/null | grep -c ': test$')"
+  cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored 2>&1 | tee "$OUT/journeys.log"
+  passed="$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$OUT/journeys.log" | tail -1)"
+  if ((listed == 0)) || [[ "$passed" != "$listed" ]]; then
+    die "journeys: $listed listed, ${passed:-0} passed"
+  fi
   stop_port_forwards
 }
 
@@ -321,32 +327,66 @@ pods_deleted_under_load() {
   assert_release_ready "$TAG_A"
 }
 
+# delete_one_pod_per_service [KUBECTL DELETE FLAGS]: one running pod of each service; waits
+# until each is gone (the Deployment has replaced it by then or does so meanwhile).
 delete_one_pod_per_service() {
-  local svc pod
+  local svc pod deleted=()
   for svc in "${SERVICES[@]}"; do
     pod="$(kc -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=$svc" \
       --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')"
+    [[ -n "$pod" ]] || die "no running pod of $svc to delete"
     log "deleting $pod $*"
     kc -n "$NAMESPACE" delete pod "$pod" --wait=false "$@" 2>&1 | grep -v "^Warning: Immediate deletion" >&2 || true
+    deleted+=("pod/$pod")
   done
+  kc -n "$NAMESPACE" wait --for=delete "${deleted[@]}" --timeout=60s >/dev/null
 }
 
 # 9. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
-# the labels of an allowed caller cannot reach the services; the same pod as a gateway peer can.
+# the labels of an allowed caller cannot reach any service; the same pod as a gateway peer can.
 # (Steps 4-8 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
 # test pods and the migration Jobs are all allowed by the chart's own rules.)
 network_policies() {
-  local probe=(--duration=2s --rate=2 --ready-wait=20s) code
-  loadgen_pod netpol-stranger crm-netpol-probe "${probe[@]}"
-  loadgen_pod netpol-gateway crm-loadgen "${probe[@]}"
-  code="$(pod_exit_code netpol-stranger 90)"
-  kc -n "$NAMESPACE" logs netpol-stranger >"$OUT/netpol-stranger.log" 2>&1 || true
-  [[ "$code" == 3 ]] || die "a pod no policy admits reached the services (exit $code; 3 = unreachable): $(tail -n 5 "$OUT/netpol-stranger.log")"
-  log "a pod no policy admits cannot reach the services (loadgen exit 3: unreachable)"
-  code="$(pod_exit_code netpol-gateway 90)"
-  kc -n "$NAMESPACE" logs netpol-gateway >"$OUT/netpol-gateway.log" 2>&1 || true
-  [[ "$code" == 0 ]] || die "a gateway peer could not call the services (exit $code): $(tail -n 5 "$OUT/netpol-gateway.log")"
-  log "the same pod labelled as a gateway peer calls them"
+  local svc health code
+  for svc in "${SERVICES[@]}"; do
+    health="$(helm get values "$RELEASE" -n "$NAMESPACE" --all -o json |
+      python3 -c "import json, sys; print(json.load(sys.stdin)['services']['$svc']['healthService'])")"
+    health_pod "netpol-stranger-$svc" crm-netpol-probe "$svc" "$health"
+    health_pod "netpol-gateway-$svc" crm-loadgen "$svc" "$health"
+  done
+  for svc in "${SERVICES[@]}"; do
+    code="$(pod_exit_code "netpol-stranger-$svc" 60)"
+    [[ "$code" != 0 && "$code" != timeout ]] || die "a pod no policy admits reached $svc (exit $code)"
+    code="$(pod_exit_code "netpol-gateway-$svc" 60)"
+    [[ "$code" == 0 ]] || die "a gateway peer could not reach $svc (exit $code): $(kc -n "$NAMESPACE" logs "netpol-gateway-$svc" | tail -n 3)"
+    log "$svc: refused to a pod no policy admits, served to a gateway peer"
+  done
+}
+
+# health_pod NAME NAME_LABEL SERVICE HEALTH_NAME: the service's own image asking its Service
+# for up to 15 s (healthcheck --wait-ms), from a pod labelled app.kubernetes.io/name=NAME_LABEL.
+health_pod() {
+  kc -n "$NAMESPACE" delete pod "$1" --ignore-not-found --wait=true >/dev/null
+  kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  labels: {app.kubernetes.io/name: $2}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+    - name: probe
+      image: crm-$3:$TAG_A
+      imagePullPolicy: Never
+      args: [healthcheck, --addr, "$RELEASE-$3:50051", --service, "$4", --timeout-ms, "2000", --wait-ms, "15000"]
+      resources:
+        requests: {cpu: 10m, memory: 16Mi}
+        limits: {memory: 64Mi}
+      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+YAML
 }
 
 main() {

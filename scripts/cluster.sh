@@ -11,8 +11,9 @@
 #   scripts/cluster.sh down           # `make cluster-down`: stop by PID, undo every host change
 #   scripts/cluster.sh env            # prints `export KUBECONFIG=...` for this cluster
 #
-# Needs root (kubelet, containerd, network namespaces, iptables) and the apt packages etcd-server,
-# containerd, runc, containernetworking-plugins, iptables, conntrack (scripts/ci-packages.sh).
+# Needs root (kubelet, containerd, network namespaces, iptables), cgroup v1 and the apt packages
+# etcd-server containerd runc containernetworking-plugins iptables ipset conntrack procps iproute2
+# kmod (.ci/run installs them).
 # Everything the test driver calls listens on 127.0.0.1; the pods live on their own bridge,
 # which may reach only each other and the DNS server on the bridge's gateway address.
 set -euo pipefail
@@ -52,7 +53,12 @@ COMPONENTS=(etcd kube-apiserver containerd kubelet kube-proxy coredns kube-route
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-node_name() { hostname; }
+# The kubelet lowercases the host name; the API server reaches the kubelet by it, at the loopback
+# address it resolves to (Debian maps it to 127.0.1.1, these VMs to 127.0.0.1).
+node_name() { hostname | tr '[:upper:]' '[:lower:]'; }
+node_address() { getent ahostsv4 "$(node_name)" | awk 'NR == 1 { print $1 }'; }
+# Where the kubelet puts the pods' cgroups (under every v1 controller): ours alone.
+CGROUP_ROOT=crm-cluster
 
 # ---- build -----------------------------------------------------------------------------------
 build_stamp() {
@@ -132,7 +138,10 @@ make_pki() {
   cert coredns crm-coredns "" clientAuth
   cert kube-router crm-kube-router "" clientAuth
   cert node "system:node:$node" system:nodes clientAuth
-  cert kubelet "$node" "" serverAuth "DNS:$node,IP:127.0.0.1"
+  cert kubelet "$node" "" serverAuth "DNS:$node,IP:$(node_address)"
+  # etcd accepts only the API server's certificate.
+  cert etcd etcd "" serverAuth "DNS:localhost,IP:127.0.0.1"
+  cert apiserver-etcd-client kube-apiserver-etcd-client "" clientAuth
   if [[ ! -s "$PKI/sa.key" ]]; then
     openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/sa.key" 2>/dev/null
     openssl ec -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -214,6 +223,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "$STATE/runc-wrapper"
+        Root = "$RUN/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
@@ -247,7 +257,7 @@ JSON
   cat >"$STATE/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $(node_address)
 port: 10250
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -262,6 +272,8 @@ tlsPrivateKeyFile: $PKI/kubelet.key
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 # cgroup v1 here: support ends in 1.38 (keep the version pinned).
 cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_ROOT
+podLogsDir: $DATA/pod-logs
 failCgroupV1: false
 failSwapOn: false
 clusterDomain: $CLUSTER_DOMAIN
@@ -286,7 +298,8 @@ healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 # NodePorts only on the bridge's gateway, never on the machine's own addresses.
 nodePortAddresses: [$GATEWAY/32]
-conntrack: {maxPerCore: 0}
+# 0: leave the machine's conntrack settings alone.
+conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
 
   # No upstream: names outside the cluster do not resolve (the pods cannot leave the bridge).
@@ -359,11 +372,15 @@ fail_with_log() {
 
 # ---- host network: the pod bridge, forwarding, isolation -------------------------------------
 # Saved before `up` changes them, restored by `down`.
-SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables)
+# The first two are ours; the kubelet sets the others at start (its "protect kernel defaults").
+SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overcommit_memory vm.panic_on_oom
+  kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
 host_network_up() {
   local key
   [[ -f "$STATE/kube-chains.before" ]] || kube_chains >"$STATE/kube-chains.before"
+  # bridge-nf-call-iptables exists once br_netfilter is loaded.
+  [[ -e /proc/sys/net/bridge ]] || modprobe br_netfilter
   if [[ ! -f "$STATE/sysctl.saved" ]]; then
     for key in "${SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/sysctl.saved"
   fi
@@ -373,6 +390,8 @@ host_network_up() {
     ip link add "$BRIDGE" type bridge
   fi
   ip addr replace "$GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
+  # No IPv6 on the bridge: the isolation below is IPv4 only.
+  sysctl -qw "net.ipv6.conf.$BRIDGE.disable_ipv6=1"
   ip link set "$BRIDGE" up
   # Pods talk to each other and to the DNS server on the gateway, nothing else: no traffic
   # between the bridge and any other interface, no connection from a pod to the host's ports.
@@ -389,6 +408,13 @@ host_network_up() {
   "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p udp --dport 53 -j RETURN
   "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p tcp --dport 53 -j RETURN
   "${t[@]}" -A CRM-CLUSTER-INPUT -j DROP
+  # Linux accepts the DNS server's address on any interface: only from the bridge (and lo).
+  "${t[@]}" -N CRM-CLUSTER-DNS 2>/dev/null || "${t[@]}" -F CRM-CLUSTER-DNS
+  "${t[@]}" -A CRM-CLUSTER-DNS -i "$BRIDGE" -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-DNS -i lo -j RETURN
+  "${t[@]}" -A CRM-CLUSTER-DNS -j DROP
+  "${t[@]}" -C INPUT -d "$GATEWAY" -j CRM-CLUSTER-DNS 2>/dev/null ||
+    "${t[@]}" -I INPUT 1 -d "$GATEWAY" -j CRM-CLUSTER-DNS
   "${t[@]}" -C INPUT -i "$BRIDGE" -j CRM-CLUSTER-INPUT 2>/dev/null ||
     "${t[@]}" -I INPUT 1 -i "$BRIDGE" -j CRM-CLUSTER-INPUT
 }
@@ -421,22 +447,17 @@ remove_kube_chains() {
 
 host_network_down() {
   local chain parent line t=(iptables -w -t mangle)
-  for line in "FORWARD CRM-CLUSTER-FORWARD" "INPUT CRM-CLUSTER-INPUT"; do
+  for line in "FORWARD CRM-CLUSTER-FORWARD" "INPUT CRM-CLUSTER-INPUT" "INPUT CRM-CLUSTER-DNS"; do
     read -r parent chain <<<"$line"
     while "${t[@]}" -D "$parent" -j "$chain" 2>/dev/null; do :; done
     while "${t[@]}" -D "$parent" -i "$BRIDGE" -j "$chain" 2>/dev/null; do :; done
+    while "${t[@]}" -D "$parent" -d "$GATEWAY" -j "$chain" 2>/dev/null; do :; done
     "${t[@]}" -F "$chain" 2>/dev/null || true
     "${t[@]}" -X "$chain" 2>/dev/null || true
   done
-  if [[ -x "$K8S_BIN/kube-router" ]]; then
-    "$K8S_BIN/kube-router" --cleanup-config >>"$STATE/logs/kube-router.log" 2>&1 || true
-  fi
-  # kube-proxy's own chains and rules.
-  if [[ -x "$K8S_BIN/kube-proxy" ]]; then
-    "$K8S_BIN/kube-proxy" --cleanup >>"$STATE/logs/kube-proxy.log" 2>&1 || true
-  fi
-  # The kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY, ...) in both families, unless
-  # the machine had KUBE-* chains before `up` (then they are not ours to remove).
+  # The chains of kube-proxy, the kubelet and kube-router (KUBE-SERVICES, KUBE-FIREWALL,
+  # KUBE-ROUTER-*, ...) in both families and kube-router's ipsets, unless the machine had
+  # KUBE-* chains before `up` (then they, and their ipsets, are not ours to remove).
   if [[ -f "$STATE/kube-chains.before" && ! -s "$STATE/kube-chains.before" ]]; then
     remove_kube_chains iptables
     remove_kube_chains ip6tables
@@ -456,19 +477,23 @@ start_etcd() {
   mkdir -p "$RUN/etcd"
   # A throwaway cluster: its data lives in memory.
   mountpoint -q "$RUN/etcd" || mount -t tmpfs -o size=512m,mode=700 crm-etcd "$RUN/etcd"
+  # Client certificates only: a plaintext etcd would make any local user cluster-admin.
   start etcd etcd --name crm --data-dir "$RUN/etcd/data" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
+    --cert-file "$PKI/etcd.crt" --key-file "$PKI/etcd.key" --client-cert-auth --trusted-ca-file "$PKI/ca.crt" \
     --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
     --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
     --initial-cluster "crm=http://127.0.0.1:$((ETCD_PORT + 1))" --log-level warn
-  wait_until 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health" || fail_with_log etcd
+  wait_until 30 etcd curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+    --key "$PKI/apiserver-etcd-client.key" "https://127.0.0.1:$ETCD_PORT/health" || fail_with_log etcd
 }
 
 start_apiserver() {
   # A loopback advertise address needs endpoint-reconciler none; the kubelet is reached by its
   # host name, which resolves to 127.0.0.1 (never the machine's own address).
   start kube-apiserver "$K8S_BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --etcd-servers "https://127.0.0.1:$ETCD_PORT" --etcd-cafile "$PKI/ca.crt" \
+    --etcd-certfile "$PKI/apiserver-etcd-client.crt" --etcd-keyfile "$PKI/apiserver-etcd-client.key" \
     --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address 127.0.0.1 \
     --endpoint-reconciler-type none \
     --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -541,9 +566,24 @@ start_containerd() {
   fi
 }
 
+# The kubelet's cgroup root must exist in every v1 hierarchy; a new cpuset starts with no
+# CPUs and no memory nodes, so it gets the machine's.
+prepare_cgroups() {
+  local dir
+  for dir in /sys/fs/cgroup/*/; do
+    [[ -d "$dir" ]] || continue
+    mkdir -p "$dir$CGROUP_ROOT"
+  done
+  if [[ -f /sys/fs/cgroup/cpuset/cpuset.cpus ]]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$CGROUP_ROOT/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$CGROUP_ROOT/cpuset.mems"
+  fi
+}
+
 start_node() {
   local node
   node="$(node_name)"
+  prepare_cgroups
   start kubelet "$K8S_BIN/kubelet" --config "$STATE/kubelet.yaml" \
     --kubeconfig "$STATE/node.kubeconfig" --hostname-override "$node" \
     --root-dir "$DATA/kubelet" --cert-dir "$DATA/kubelet/pki" --v 1
@@ -607,9 +647,11 @@ preflight() {
   done
   [[ -x /usr/sbin/runc && -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] ||
     die "runc or the CNI plugins are missing (apt: runc containernetworking-plugins)"
+  [[ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]] ||
+    die "cgroup v2 only: this cluster is set up for cgroup v1 (see docs/kubernetes.md)"
   # The API server reaches the kubelet by the node's host name: it must be loopback.
   local addr
-  addr="$(getent ahostsv4 "$(node_name)" | awk 'NR == 1 { print $1 }')"
+  addr="$(node_address)"
   [[ "$addr" == 127.* ]] ||
     die "host name $(node_name) resolves to '${addr:-nothing}', not 127.0.0.1: add it to /etc/hosts"
 }
@@ -620,6 +662,7 @@ cmd_up() {
   mkdir -p "$STATE" "$RUN" "$DATA"
   make_pki
   write_configs
+  record_created_paths
   if [[ ! -f "$STATE/netns.before" ]]; then
     ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ { print $1 }' >"$STATE/netns.before"
   fi
@@ -652,9 +695,30 @@ cmd_down() {
   remove_leftovers
   host_network_down
   if mountpoint -q "$RUN/etcd"; then umount "$RUN/etcd"; fi
-  rm -rf "$RUN" "$DATA"
+  remove_created_paths
+  rm -rf --one-file-system "$RUN" "$DATA"
   rm -f "$STATE/netns.before"
   log "down in $((SECONDS - t0))s"
+}
+
+# Paths the kubelet, containerd and libcni use whatever they are told (hard-coded): the ones
+# missing before `up` are removed by `down`.
+HOST_PATHS=(/var/log/pods /var/log/containers /var/lib/cni /var/lib/kubelet /run/containerd)
+
+record_created_paths() {
+  [[ -f "$STATE/created-paths" ]] && return 0
+  local path
+  for path in "${HOST_PATHS[@]}"; do [[ -e "$path" ]] || echo "$path"; done >"$STATE/created-paths"
+}
+
+remove_created_paths() {
+  local path
+  if [[ -f "$STATE/created-paths" ]]; then
+    while read -r path; do rm -rf --one-file-system "$path"; done <"$STATE/created-paths"
+    rm -f "$STATE/created-paths"
+  fi
+  # libcni's cache of this network's results (named after it), where /var/lib/cni was there.
+  rm -f /var/lib/cni/results/crm-*
 }
 
 no_pods_left() { [[ -z "$(kc get pods --all-namespaces -o name 2>/dev/null)" ]]; }
@@ -663,9 +727,9 @@ no_pods_left() { [[ -z "$(kc get pods --all-namespaces -o name 2>/dev/null)" ]];
 # clean up (e.g. after a kill -9 of the kubelet).
 remove_leftovers() {
   local pid ns mnt dir
-  # Container processes: every process in a kubepods cgroup.
-  if [[ -d /sys/fs/cgroup/pids/kubepods ]]; then
-    find /sys/fs/cgroup/pids/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null |
+  # Container processes: every process in this kubelet's cgroups.
+  if [[ -d "/sys/fs/cgroup/pids/$CGROUP_ROOT" ]]; then
+    find "/sys/fs/cgroup/pids/$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null |
       while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
   fi
   # The shims of this cluster's containerd.
@@ -680,7 +744,7 @@ remove_leftovers() {
     umount -l "$mnt" 2>/dev/null || true
   done < <(awk -v a="$DATA" -v b="$RUN/containerd" '$2 ~ "^"a || $2 ~ "^"b { print $2 }' /proc/mounts | sort -r)
   # cgroups of the pods (v1: one tree per controller), leaves first.
-  for dir in /sys/fs/cgroup/*/kubepods; do
+  for dir in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
     if [[ -d "$dir" ]]; then find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
 }

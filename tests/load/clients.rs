@@ -70,19 +70,14 @@ impl Connections {
     }
 }
 
-/// Waits until every URL answers its health check with SERVING, at most `timeout`.
+/// Waits until every URL answers its health check with SERVING, at most `timeout` in all.
 pub async fn await_serving(urls: &[&str], timeout: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + timeout;
     for url in urls {
-        loop {
-            match crm_platform::cli::healthcheck(url, "", Duration::from_secs(2)).await {
-                Ok(()) => break,
-                Err(e) if Instant::now() >= until => {
-                    anyhow::bail!("{url} is not SERVING after {timeout:?}: {e:#}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        }
+        let left = until.saturating_duration_since(Instant::now());
+        crm_platform::cli::healthcheck_within(url, "", Duration::from_secs(2), left)
+            .await
+            .map_err(|e| anyhow::anyhow!("{url} is not SERVING after {timeout:?}: {e:#}"))?;
     }
     Ok(())
 }

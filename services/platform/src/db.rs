@@ -124,12 +124,18 @@ pub async fn migrate_on_start<M: MigratorTrait>(
     };
     tracing::warn!(error = %format!("{e:#}"), "cannot migrate at start; serving NOT_SERVING and retrying in the background");
     let state = std::sync::Arc::new((settings.clone(), service.to_owned()));
-    jobs.until_done("start-up migration", state, |state| async move {
-        let (settings, service) = &*state;
-        migrate_service::<M>(settings, service)
-            .await
-            .map_err(crate::Error::internal)
-    });
+    // The attempt above just failed: the next one in a second.
+    jobs.until_done(
+        Duration::from_secs(1),
+        "start-up migration",
+        state,
+        |state| async move {
+            let (settings, service) = &*state;
+            migrate_service::<M>(settings, service)
+                .await
+                .map_err(crate::Error::internal)
+        },
+    );
 }
 
 /// Ready when the database answers within the readiness timeout and every migration of `M`

@@ -90,16 +90,22 @@ impl Jobs {
         )
     }
 
-    /// Runs `job(state)` now and, until it succeeds, again after 1 s, 2 s, 4 s ... (at most
-    /// 30 s), each failure logged: start-up work that may find its tables not created yet (a
-    /// pod starts before its migration Job ends) or its database away.
-    pub fn until_done<S, F, Fut>(&mut self, name: &'static str, state: S, job: F) -> Arc<JobStats>
+    /// Runs `job(state)` after `first_run` and, until it succeeds, again after 1 s, 2 s, 4 s
+    /// ... (at most 30 s), each failure logged: start-up work that may find its tables not
+    /// created yet (a pod starts before its migration Job ends) or its database away.
+    pub fn until_done<S, F, Fut>(
+        &mut self,
+        first_run: Duration,
+        name: &'static str,
+        state: S,
+        job: F,
+    ) -> Arc<JobStats>
     where
         S: Clone + Send + 'static,
         F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), Error>> + Send,
     {
-        self.schedule(Duration::ZERO, None, Backoff::ONE_SHOT, name, state, job)
+        self.schedule(first_run, None, Backoff::ONE_SHOT, name, state, job)
     }
 
     /// The loop of a job: runs at `first_run`, then every `period` (`None`: stops after the

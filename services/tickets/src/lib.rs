@@ -58,6 +58,7 @@ impl Service for Tickets {
         // complete once this is done). Once per start, retried until done: a pod may start
         // before its migration Job has created the tables.
         parts.jobs.until_done(
+            std::time::Duration::ZERO,
             "pending goodwill hand-over",
             svc.clone(),
             |svc| async move {
@@ -67,6 +68,7 @@ impl Service for Tickets {
             },
         );
         parts.jobs.until_done(
+            std::time::Duration::ZERO,
             "ticket stats columns backfill",
             svc.clone(),
             |svc| async move {

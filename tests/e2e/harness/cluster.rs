@@ -34,14 +34,9 @@ fn url(service: Service) -> String {
 
 /// Polls grpc.health.v1 (the whole server) at `url` until SERVING, at most [`REACHABLE`].
 async fn await_serving(label: &str, url: &str) {
-    let until = Instant::now() + REACHABLE;
-    loop {
-        match crm_platform::cli::healthcheck(url, "", Duration::from_secs(2)).await {
-            Ok(()) => return,
-            Err(e) if Instant::now() >= until => {
-                panic!("{label} at {url} is not SERVING after {REACHABLE:?}: {e:#}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
+    if let Err(e) =
+        crm_platform::cli::healthcheck_within(url, "", Duration::from_secs(2), REACHABLE).await
+    {
+        panic!("{label} at {url} is not SERVING after {REACHABLE:?}: {e:#}")
     }
 }
