@@ -3,7 +3,7 @@
 //! URLs in `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`. Nothing to start or own: their
 //! storage, settings and replicas are the deployment's.
 use super::{Service, Suite};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long each service may take to answer its health check: a port-forward just opened,
 /// a rollout finishing.
