@@ -32,8 +32,9 @@ cd "$ROOT"
 
 OUT="$ROOT/.tools/cluster/images"
 WORK_DIR="$ROOT/.tools/cluster/image-build"
-CONTAINERD_SOCK=/run/crm-cluster/containerd.sock
-PAUSE_TAG=registry.k8s.io/pause:3.10
+# CONTAINERD_SOCK, PAUSE_IMAGE, wait_until.
+# shellcheck source=scripts/lib/cluster-common.sh
+source "$ROOT/scripts/lib/cluster-common.sh"
 PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
 OCI=(python3 "$ROOT/scripts/oci-image.py")
 # What distroless gives every image.
@@ -107,7 +108,7 @@ pack_pause() {
   mkdir -p "$WORK_DIR"
   gcc -static -Os -s -Wall -Wextra -Werror -o "$WORK_DIR/pause" k8s/local/pause/pause.c
   # 65535 like the upstream image; the kubelet runs the sandbox as the pod's user anyway.
-  pack pause.tar --tag "$PAUSE_TAG" --file "$WORK_DIR/pause:/pause:0755" \
+  pack pause.tar --tag "$PAUSE_IMAGE" --file "$WORK_DIR/pause:/pause:0755" \
     --user 65535:65535 --entrypoint '["/pause"]'
 }
 
@@ -181,15 +182,7 @@ import_all() {
     log "no cluster ($CONTAINERD_SOCK absent): not imported; 'scripts/cluster.sh import' them later"
     return
   fi
-  if [[ -x scripts/cluster.sh ]]; then
-    scripts/cluster.sh import "$@"
-  else
-    local tar
-    for tar in "$@"; do
-      ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$tar" >/dev/null
-      log "imported $(basename "$tar")"
-    done
-  fi
+  scripts/cluster.sh import "$@"
 }
 
 main() {

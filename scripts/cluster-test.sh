@@ -40,6 +40,8 @@ die() { printf '[cluster-test] ERROR: %s\n' "$*" >&2; exit 1; }
 kc() { kubectl "$@"; }
 # shellcheck source=scripts/lib/dev-secrets.sh
 source "$ROOT/scripts/lib/dev-secrets.sh"
+# shellcheck source=scripts/lib/cluster-common.sh
+source "$ROOT/scripts/lib/cluster-common.sh"
 
 timings=()
 current_step=""
@@ -147,7 +149,7 @@ assert_release_ready() {
   local tag=$1 svc
   for svc in "${SERVICES[@]}"; do
     kc -n "$NAMESPACE" rollout status "deployment/$RELEASE-$svc" --timeout=120s
-    wait_for 60 "only crm-$svc:$tag pods" only_image "$svc" "crm-$svc:$tag" ||
+    wait_until 60 "only crm-$svc:$tag pods" only_image "$svc" "crm-$svc:$tag" ||
       die "$svc runs '$(pod_images "$svc")', expected crm-$svc:$tag only"
   done
   kc -n "$NAMESPACE" wait --for=condition=complete job -l "app.kubernetes.io/instance=$RELEASE" --timeout=60s
@@ -159,19 +161,6 @@ pod_images() {
     -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort -u
 }
 only_image() { [[ "$(pod_images "$1")" == "$2" ]]; }
-
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every second.
-wait_for() {
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      echo "timed out waiting for $what" >&2
-      return 1
-    fi
-    sleep 1
-  done
-}
 
 # ---- 5. the journey through port-forwards ----------------------------------------------------
 forward_pids=()

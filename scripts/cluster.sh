@@ -43,9 +43,9 @@ API_PORT=16443
 ETCD_PORT=12379
 CLUSTER_DOMAIN=cluster.local
 KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
-CONTAINERD_SOCK="$RUN/containerd.sock"
-# The pod sandbox image; scripts/cluster-images.sh makes it from k8s/local/pause.
-PAUSE_IMAGE=registry.k8s.io/pause:3.10
+# CONTAINERD_SOCK, PAUSE_IMAGE, wait_until.
+# shellcheck source=scripts/lib/cluster-common.sh
+source "$ROOT/scripts/lib/cluster-common.sh"
 # Started in this order, stopped in reverse (controllers first: they would recreate pods).
 COMPONENTS=(etcd kube-apiserver containerd kubelet kube-proxy coredns kube-router kube-scheduler
   kube-controller-manager)
@@ -349,19 +349,6 @@ stop() {
     fi
   fi
   rm -f "$STATE/pids/$name.pid"
-}
-
-# wait_until SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s; fails with the log's tail.
-wait_until() {
-  local timeout=$1 what=$2 deadline=$((SECONDS + $1))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      log "timed out after ${timeout}s waiting for $what"
-      return 1
-    fi
-    sleep 0.2
-  done
 }
 
 fail_with_log() {

@@ -112,16 +112,6 @@ stop_image() {
   ((rc == 0)) || fail "pid $child exited with $rc after SIG$sig"
 }
 
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s.
-wait_for() {
-  local secs=$1 what=$2
-  shift 2
-  for _ in $(seq $((secs * 5))); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  fail "$what not within ${secs}s"
-}
 
 # A directory for a volume, writable by the images' user.
 volume() {
@@ -141,7 +131,8 @@ check_service() {
   port="$(free_port)"
   start_image "$bin-serve" "$bin" "${db[@]}" --env CRM_SERVER__HOST=127.0.0.1 --env "CRM_SERVER__PORT=$port"
   local serve=$STARTED_PID
-  wait_for 30 "$bin serving on 127.0.0.1:$port" in_image "$bin" -- healthcheck --addr "127.0.0.1:$port"
+  wait_until 30 "$bin serving on 127.0.0.1:$port" in_image "$bin" -- healthcheck --addr "127.0.0.1:$port" ||
+    fail "$bin serving on 127.0.0.1:$port not in time"
   expect_uid "$serve" 65532
   stop_image "$serve" TERM 30
   log "ok  $bin: --help, migrate (SQLite), serve + healthcheck, SIGTERM -> 0 ($((SECONDS - t0))s)"
@@ -162,7 +153,8 @@ check_postgres() {
   local args=(-c listen_addresses=127.0.0.1 -c "port=$port")
   start_image postgres crm-postgres "${mounts[@]}" -- "${args[@]}"
   local pg=$STARTED_PID
-  wait_for 60 "postgres ready on 127.0.0.1:$port" pg_isready -q -h 127.0.0.1 -p "$port"
+  wait_until 60 "postgres ready on 127.0.0.1:$port" pg_isready -q -h 127.0.0.1 -p "$port" ||
+    fail "postgres ready on 127.0.0.1:$port not in time"
   expect_uid "$pg" 65532
   in_image crm-postgres -- --entrypoint=pg_isready -h 127.0.0.1 -p "$port" >/dev/null || fail "the image's pg_isready"
   local conn="host=127.0.0.1 port=$port dbname=postgres sslmode=disable"
@@ -178,7 +170,8 @@ check_postgres() {
   # Again on the same volume: no second initialisation, the data is there.
   start_image postgres-again crm-postgres "${mounts[@]}" -- "${args[@]}"
   pg=$STARTED_PID
-  wait_for 60 "postgres ready again" pg_isready -q -h 127.0.0.1 -p "$port"
+  wait_until 60 "postgres ready again" pg_isready -q -h 127.0.0.1 -p "$port" ||
+    fail "postgres ready again not in time"
   [[ "$(PGPASSWORD=$pw psql -X -Atc 'SELECT count(*) FROM init_once' "$conn user=postgres")" == 1 ]] || fail "data lost on restart"
   grep -q initialising "$CHECK_TMP/postgres-again.log" && fail "initialised twice"
   stop_image "$pg" TERM 30
@@ -194,7 +187,8 @@ check_redis() {
   start_image redis crm-redis --volume "$(volume redis):/data" -- \
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no
   local redis=$STARTED_PID
-  wait_for 30 "redis on 127.0.0.1:$port" redis-cli -h 127.0.0.1 -p "$port" ping
+  wait_until 30 "redis on 127.0.0.1:$port" redis-cli -h 127.0.0.1 -p "$port" ping ||
+    fail "redis on 127.0.0.1:$port not in time"
   expect_uid "$redis" 65532
   [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping)" == PONG ]] || fail "redis PING"
   redis-cli -h 127.0.0.1 -p "$port" set crm-check ok >/dev/null
