@@ -68,7 +68,7 @@ kind-down: ## delete the kind cluster
 	scripts/kind.sh down
 
 .PHONY: cluster-tools cluster-up cluster-test cluster-status cluster-down
-cluster-tools: ## build the local cluster's pinned Kubernetes + CoreDNS into ./.tools/k8s (cold: ~11 min)
+cluster-tools: ## build the local cluster's pinned Kubernetes, CoreDNS, kube-router into ./.tools/k8s (cold: ~13 min)
 	scripts/cluster.sh build
 cluster-up: cluster-tools ## start a real single-node Kubernetes here, no Docker (root; docs/kubernetes.md)
 	scripts/cluster.sh up

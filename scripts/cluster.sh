@@ -81,7 +81,7 @@ cmd_build() {
     ld+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  log "building Kubernetes $K8S_VERSION (cold: ~11 min on 2 cores, ~4 GB of Go build cache) ..."
+  log "building Kubernetes $K8S_VERSION (cold: ~13 min on 2 cores, ~6 GB of Go build cache) ..."
   (cd k8s/local/build && env CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ld" \
     -o "$K8S_BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
