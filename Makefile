@@ -19,6 +19,7 @@ run: ## start the whole suite on 127.0.0.1:50051 (SQLite under ./data, in-proces
 test: ## all tests: SQLite always; PostgreSQL + Redis when installed (required with CI=true)
 	scripts/test-servers.sh $(CARGO) test --workspace --all-targets
 	scripts/chart-check.sh
+	python3 scripts/test_oci_image.py
 
 .PHONY: lint
 lint: ## cargo fmt --check, clippy -D warnings, unused dependencies, buf lint + breaking
