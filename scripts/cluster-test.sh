@@ -201,12 +201,12 @@ journey() {
 }
 
 # ---- 6-8. load -------------------------------------------------------------------------------
-# loadgen_pod NAME NAME_LABEL ARG...: the load generator as a pod of the namespace (labelled
-# app.kubernetes.io/name=NAME_LABEL), calling the Services by name.
-loadgen_pod() {
-  local name=$1 label=$2 arg args=""
-  shift 2
-  for arg in "$@"; do args+="        - $arg"$'\n'; done
+# test_pod NAME NAME_LABEL IMAGE ARG...: a restricted pod of the namespace running IMAGE with
+# ARGs, labelled app.kubernetes.io/name=NAME_LABEL (what the chart's policies look at).
+test_pod() {
+  local name=$1 label=$2 image=$3 arg args=""
+  shift 3
+  for arg in "$@"; do args+="        - \"$arg\""$'\n'; done
   kc -n "$NAMESPACE" delete pod "$name" --ignore-not-found --wait=true >/dev/null
   kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -223,13 +223,10 @@ spec:
     runAsGroup: 65532
     seccompProfile: {type: RuntimeDefault}
   containers:
-    - name: loadgen
-      image: crm-loadgen:$TAG_A
+    - name: main
+      image: $image
       imagePullPolicy: Never
       args:
-        - --customers-url=http://$RELEASE-customers:50051
-        - --loyalty-url=http://$RELEASE-loyalty:50051
-        - --tickets-url=http://$RELEASE-tickets:50051
 $args      resources:
         requests: {cpu: 50m, memory: 32Mi}
         limits: {memory: 128Mi}
@@ -242,7 +239,9 @@ YAML
 
 # start_load NAME: LOAD_RATE calls/s for LOAD_SECONDS from a pod the chart's gateway peers admit.
 start_load() {
-  loadgen_pod "loadgen-$1" crm-loadgen "--rate=$LOAD_RATE" "--duration=${LOAD_SECONDS}s"
+  test_pod "loadgen-$1" crm-loadgen "crm-loadgen:$TAG_A" --customers-url="http://$RELEASE-customers:50051" \
+    --loyalty-url="http://$RELEASE-loyalty:50051" --tickets-url="http://$RELEASE-tickets:50051" \
+    --rate="$LOAD_RATE" --duration="${LOAD_SECONDS}s"
   kc -n "$NAMESPACE" wait --for=condition=Ready "pod/loadgen-$1" --timeout=60s >/dev/null
 }
 
@@ -337,12 +336,15 @@ delete_one_pod_per_service() {
 # (Steps 4-8 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
 # test pods and the migration Jobs are all allowed by the chart's own rules.)
 network_policies() {
-  local svc health code
+  local svc health code pod
   for svc in "${SERVICES[@]}"; do
     health="$(helm get values "$RELEASE" -n "$NAMESPACE" --all -o json |
       python3 -c "import json, sys; print(json.load(sys.stdin)['services']['$svc']['healthService'])")"
-    health_pod "netpol-stranger-$svc" crm-netpol-probe "$svc" "$health"
-    health_pod "netpol-gateway-$svc" crm-loadgen "$svc" "$health"
+    for pod in "stranger crm-netpol-probe" "gateway crm-loadgen"; do
+      # The service's own image asking its Service for up to 15 s.
+      test_pod "netpol-${pod% *}-$svc" "${pod#* }" "crm-$svc:$TAG_A" healthcheck \
+        --addr "$RELEASE-$svc:50051" --service "$health" --timeout-ms 2000 --wait-ms 15000
+    done
   done
   for svc in "${SERVICES[@]}"; do
     code="$(pod_exit_code "netpol-stranger-$svc" 60)"
@@ -351,32 +353,6 @@ network_policies() {
     [[ "$code" == 0 ]] || die "a gateway peer could not reach $svc (exit $code): $(kc -n "$NAMESPACE" logs "netpol-gateway-$svc" | tail -n 3)"
     log "$svc: refused to a pod no policy admits, served to a gateway peer"
   done
-}
-
-# health_pod NAME NAME_LABEL SERVICE HEALTH_NAME: the service's own image asking its Service
-# for up to 15 s (healthcheck --wait-ms), from a pod labelled app.kubernetes.io/name=NAME_LABEL.
-health_pod() {
-  kc -n "$NAMESPACE" delete pod "$1" --ignore-not-found --wait=true >/dev/null
-  kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  labels: {app.kubernetes.io/name: $2}
-spec:
-  restartPolicy: Never
-  automountServiceAccountToken: false
-  securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
-  containers:
-    - name: probe
-      image: crm-$3:$TAG_A
-      imagePullPolicy: Never
-      args: [healthcheck, --addr, "$RELEASE-$3:50051", --service, "$4", --timeout-ms, "2000", --wait-ms, "15000"]
-      resources:
-        requests: {cpu: 10m, memory: 16Mi}
-        limits: {memory: 64Mi}
-      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-YAML
 }
 
 # 10. The chart's default: migrations as post-install hooks, `helm install` without --wait (Helm

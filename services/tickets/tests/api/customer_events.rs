@@ -333,30 +333,28 @@ async fn an_erasure_scrubs_the_customers_text_keeps_the_tickets_and_answers_once
             ..ticket(&customer, pb::Category::Complaint)
         };
         let t = app.create(written(SECRET)).await;
-        app.reply(
-            &t.name,
-            &customer,
-            pb::MessageKind::PublicReply,
-            &format!("I am {SECRET}"),
-        )
-        .await
-        .expect("customer reply");
-        app.reply(
-            &t.name,
-            &agent.name,
-            pb::MessageKind::InternalNote,
-            &format!("{SECRET} sounds upset"),
-        )
-        .await
-        .expect("note");
-        app.reply(
-            &t.name,
-            &agent.name,
-            pb::MessageKind::PublicReply,
-            &format!("Dear {SECRET}"),
-        )
-        .await
-        .expect("agent reply");
+        let written_by = [
+            (
+                &customer,
+                pb::MessageKind::PublicReply,
+                format!("I am {SECRET}"),
+            ),
+            (
+                &agent.name,
+                pb::MessageKind::InternalNote,
+                format!("{SECRET} sounds upset"),
+            ),
+            (
+                &agent.name,
+                pb::MessageKind::PublicReply,
+                format!("Dear {SECRET}"),
+            ),
+        ];
+        for (author, kind, body) in &written_by {
+            app.reply(&t.name, author, *kind, body)
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} by {author}: {e:?}"));
+        }
         let solved = app
             .status(&t.name, pb::Status::Solved)
             .await
