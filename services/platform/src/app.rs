@@ -83,6 +83,9 @@ pub trait Service: 'static {
     type Migrator: MigratorTrait + 'static;
     /// The use-case handle: served through the routes, and inspected by tests and benchmarks.
     type UseCases: Clone + Send + Sync + 'static;
+    /// The scope of every RPC (the service's `grpc/policy.rs`): the server refuses to start
+    /// when a method of the descriptor has no rule.
+    const POLICY: &'static [crate::auth::Rule];
 
     /// Builds the use cases on the started `parts`, adding the service's background jobs to
     /// `parts.jobs` (e.g. [`Jobs::purge_idempotency`]).
@@ -179,6 +182,7 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
         register: Box::new(move |routes| S::routes(served, &server, routes)),
         readiness: Arc::new(SchemaReadiness::<S::Migrator>::new(db, &p.database)),
         jobs: parts.jobs,
+        policy: S::POLICY,
     };
     Ok((component, use_cases))
 }
@@ -186,7 +190,8 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
 /// Connects, migrates (when configured), binds the listen address: `S` alone on a server.
 pub async fn application<S: Service>(settings: S::Settings) -> Result<Application<S::UseCases>> {
     let (component, use_cases) = component::<S>(&settings).await?;
-    Application::new(&settings.platform().server, component, use_cases).await
+    let p = settings.platform();
+    Application::new(&p.server, &p.auth, component, use_cases).await
 }
 
 /// Applies the pending migrations of `S` and returns (the `migrate` subcommand).

@@ -4,6 +4,7 @@
 //! not served, UNAVAILABLE at once while the database is known down), panics caught per call,
 //! per-request timeout, a global concurrency limit, background jobs stopped at shutdown, and
 //! graceful shutdown that drains in-flight calls up to a deadline.
+use crate::auth::{Auth, AuthLayer, AuthMode, AuthSettings, Policies};
 use crate::catch_panic::CatchPanicLayer;
 use crate::config::ServerSettings;
 use crate::gate::{Gate, GateLayer};
@@ -42,6 +43,8 @@ pub struct Component {
     pub register: Box<dyn FnOnce(&mut RoutesBuilder) + Send>,
     pub readiness: Arc<dyn Readiness>,
     pub jobs: Jobs,
+    /// The scope of every method (checked against the descriptor at start).
+    pub policy: &'static [crate::auth::Rule],
 }
 
 /// Binds the listen address from settings (port 0 picks a free port).
@@ -63,6 +66,7 @@ struct Check {
 /// Serves `components` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     settings: &ServerSettings,
+    auth: &AuthSettings,
     listener: TcpListener,
     components: Vec<Component>,
     shutdown: impl Future<Output = ()> + Send,
@@ -77,16 +81,25 @@ pub async fn serve(
     let mut checks = Vec::new();
     let mut jobs: Vec<Jobs> = Vec::new();
     let mut served: HashMap<String, Option<Arc<Gate>>> = HashMap::new();
+    let mut policies = Policies::default();
     for c in components {
         reporter
             .set_service_status(c.service_name, ServingStatus::NotServing)
             .await;
         (c.register)(&mut routes);
         jobs.push(c.jobs);
-        let gate = Arc::new(Gate::with_methods(crate::reflection::methods_of(
-            crm_proto::FILE_DESCRIPTOR_SET,
-            c.service_name,
-        )));
+        let methods = crate::reflection::methods_of(crm_proto::FILE_DESCRIPTOR_SET, c.service_name);
+        match &methods {
+            Some(m) => policies
+                .add(c.service_name, c.policy, m)
+                .map_err(anyhow::Error::msg)?,
+            None if auth.mode == AuthMode::Off => {}
+            None => anyhow::bail!(
+                "{}: not in the descriptor set, so its authorization table cannot be checked",
+                c.service_name
+            ),
+        }
+        let gate = Arc::new(Gate::with_methods(methods));
         served.insert(c.service_name.to_owned(), Some(gate.clone()));
         checks.push(Check {
             name: c.service_name,
@@ -96,18 +109,24 @@ pub async fn serve(
     }
     let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
     let crm = crate::reflection::served_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET, &names)?;
-    let (reflection_v1, reflection_v1alpha) = crate::reflection::services(&crm)?;
-    for always in [
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ] {
-        served.insert(always.to_owned(), None);
+    served.insert("grpc.health.v1.Health".to_owned(), None);
+    routes.add_service(health_service);
+    if auth.reflection {
+        let (reflection_v1, reflection_v1alpha) = crate::reflection::services(&crm)?;
+        for name in [
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ] {
+            served.insert(name.to_owned(), None);
+        }
+        routes
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
     }
-    routes
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+    let auth = Arc::new(Auth::new(auth, policies)?);
+    let mut auth_jobs = Jobs::new();
+    auth.start(&mut auth_jobs).await;
+    jobs.push(auth_jobs);
 
     let (stop_watching, watching) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(watch_readiness(reporter.clone(), checks, watching));
@@ -121,6 +140,7 @@ pub async fn serve(
         ))
         .layer(RpcSpanLayer)
         .layer(GateLayer::new(Arc::new(served)))
+        .layer(AuthLayer::new(auth))
         .layer(CatchPanicLayer)
         .add_routes(routes.routes());
 
@@ -293,12 +313,14 @@ pub struct Application<S> {
     listener: TcpListener,
     component: Component,
     settings: ServerSettings,
+    auth: AuthSettings,
     service: S,
 }
 
 impl<S> Application<S> {
     pub async fn new(
         settings: &ServerSettings,
+        auth: &AuthSettings,
         component: Component,
         service: S,
     ) -> anyhow::Result<Self> {
@@ -309,6 +331,7 @@ impl<S> Application<S> {
             listener,
             component,
             settings: settings.clone(),
+            auth: auth.clone(),
             service,
         })
     }
@@ -328,6 +351,7 @@ impl<S> Application<S> {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         serve(
             &self.settings,
+            &self.auth,
             self.listener,
             vec![self.component],
             shutdown,

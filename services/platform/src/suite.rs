@@ -124,6 +124,7 @@ impl Suite {
         );
         crate::server::serve(
             &server,
+            &self.platform().auth,
             listener,
             components,
             crate::server::shutdown_signal(),

@@ -93,6 +93,12 @@ fn settings() -> ServerSettings {
     }
 }
 
+/// The embedded default: authentication off (this test service has no descriptor).
+fn auth_off() -> crate::auth::AuthSettings {
+    let mut l = crate::config::Loader::new(&[], None).expect("defaults parse");
+    l.section("auth").expect("auth section")
+}
+
 struct Running {
     port: u16,
     service: TestService,
@@ -114,10 +120,11 @@ async fn start(jobs: Jobs) -> Running {
         }),
         readiness: Arc::new(Switch(ready.clone())),
         jobs,
+        policy: &[],
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        serve(&settings(), listener, vec![component], async {
+        serve(&settings(), &auth_off(), listener, vec![component], async {
             let _ = stopped.await;
         })
         .await
