@@ -29,6 +29,7 @@ impl Service for Template {
     const NAME: &'static str = "template";
     /// Reported by health (the chart's `healthService`).
     const GRPC_SERVICE: &'static str = "crm.template.v1.TemplateService";
+    const POLICY: &'static [crm_platform::auth::Rule] = grpc::policy::POLICY;
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = TemplateService;

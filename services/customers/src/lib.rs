@@ -30,6 +30,7 @@ pub struct Customers;
 impl Service for Customers {
     const NAME: &'static str = "customers";
     const GRPC_SERVICE: &'static str = "crm.customers.v1.CustomerService";
+    const POLICY: &'static [crm_platform::auth::Rule] = grpc::policy::POLICY;
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = CustomersService;

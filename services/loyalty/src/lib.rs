@@ -28,6 +28,7 @@ pub struct Loyalty;
 impl Service for Loyalty {
     const NAME: &'static str = "loyalty";
     const GRPC_SERVICE: &'static str = "crm.loyalty.v1.LoyaltyService";
+    const POLICY: &'static [crm_platform::auth::Rule] = grpc::policy::POLICY;
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = LoyaltyService;

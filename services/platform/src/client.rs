@@ -15,11 +15,13 @@
 //! status sits in trailers, and it cannot know which RPC is idempotent. `backon` retries the
 //! typed call (the message is cloned per attempt), and its `adjust` hook stops the retries
 //! when the next pause would end past the deadline.
+mod credentials;
 pub mod deadline;
 mod retry;
 mod settings;
 mod trace;
 
+pub use credentials::Credentials;
 pub use settings::{ClientSettings, Idempotence, RetryPolicy};
 pub use trace::PropagateTrace;
 
@@ -29,8 +31,9 @@ use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-/// The channel under every typed client: lazily connecting, trace context on every call.
-pub type TracedChannel = InterceptedService<Channel, PropagateTrace>;
+/// The channel under every typed client: lazily connecting, the trace context and this
+/// service's credentials on every call.
+pub type TracedChannel = InterceptedService<Channel, Outgoing>;
 
 /// A lazily connecting channel to `s.url`: nothing is dialled until the first call.
 pub fn channel(s: &ClientSettings) -> anyhow::Result<TracedChannel> {
@@ -38,7 +41,26 @@ pub fn channel(s: &ClientSettings) -> anyhow::Result<TracedChannel> {
         .connect_timeout(s.connect_timeout)
         .timeout(s.call_timeout)
         .connect_lazy();
-    Ok(InterceptedService::new(channel, PropagateTrace))
+    Ok(with_metadata(channel, s.credentials.clone()))
+}
+
+/// `channel` with the trace context and `credentials` added to every call.
+pub fn with_metadata(channel: Channel, credentials: Credentials) -> TracedChannel {
+    InterceptedService::new(channel, Outgoing { credentials })
+}
+
+/// What every outgoing call carries: trace context and credentials.
+#[derive(Clone, Default)]
+pub struct Outgoing {
+    credentials: Credentials,
+}
+
+impl tonic::service::Interceptor for Outgoing {
+    fn call(&mut self, req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let mut req = tonic::service::Interceptor::call(&mut PropagateTrace, req)?;
+        self.credentials.apply(req.metadata_mut());
+        Ok(req)
+    }
 }
 
 /// A typed client `C` (e.g. `CustomerServiceClient<TracedChannel>`) with its call policy.

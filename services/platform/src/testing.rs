@@ -146,6 +146,7 @@ impl Storage {
         platform.events.redis_url = platform.cache.redis_url.clone();
         platform.security.page_token_secret =
             Secret::new("test-page-token-secret-0123456789abcdef");
+        auth::enable(platform);
     }
 }
 
@@ -360,6 +361,7 @@ pub fn host_port(url: &str) -> String {
         .to_owned()
 }
 
+pub mod auth;
 pub mod events;
 pub mod plans;
 mod spawn;

@@ -5,7 +5,7 @@
 //! unconfigured or unreachable service is an answer too.
 use crate::domain::CustomerId;
 use crate::settings::ClientsSettings;
-use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
+use crm_platform::client::{ClientSettings, Credentials, Idempotence, Remote, TracedChannel};
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::{customers as cpb, loyalty as lpb};
@@ -43,12 +43,14 @@ pub struct Clients {
 fn remote<C: Clone>(
     url: &str,
     s: &ClientsSettings,
+    identity: &Credentials,
     make: impl FnOnce(TracedChannel) -> C,
 ) -> anyhow::Result<Option<Remote<C>>> {
     if url.is_empty() {
         return Ok(None);
     }
-    let settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms));
+    let settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms))
+        .with_credentials(identity.clone());
     Remote::new(settings, make).map(Some)
 }
 
@@ -87,10 +89,12 @@ fn lookup(asked: CustomerId, res: Result<cpb::Customer, Status>) -> CustomerLook
 
 impl Clients {
     /// Lazy channels: nothing is dialled until the first call.
-    pub fn new(s: &ClientsSettings) -> anyhow::Result<Self> {
+    /// Clients of the configured services, calling as `identity` (this service's own
+    /// credentials, `[auth.client]`).
+    pub fn new(s: &ClientsSettings, identity: &Credentials) -> anyhow::Result<Self> {
         Ok(Self {
-            customers: remote(&s.customers_url, s, CustomerServiceClient::new)?,
-            loyalty: remote(&s.loyalty_url, s, LoyaltyServiceClient::new)?,
+            customers: remote(&s.customers_url, s, identity, CustomerServiceClient::new)?,
+            loyalty: remote(&s.loyalty_url, s, identity, LoyaltyServiceClient::new)?,
         })
     }
 

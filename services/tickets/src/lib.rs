@@ -32,12 +32,15 @@ pub struct Tickets;
 impl Service for Tickets {
     const NAME: &'static str = "tickets";
     const GRPC_SERVICE: &'static str = "crm.tickets.v1.TicketService";
+    const POLICY: &'static [crm_platform::auth::Rule] = grpc::policy::POLICY;
     type Settings = Settings;
     type Migrator = migration::Migrator;
     type UseCases = TicketsService;
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<TicketsService> {
-        let clients = clients::Clients::new(&settings.clients)?;
+        let identity =
+            crm_platform::client::Credentials::from_settings(&settings.platform.auth.client)?;
+        let clients = clients::Clients::new(&settings.clients, &identity)?;
         let backbone = parts.events()?;
         backbone.start_relay(&mut parts.jobs);
         let svc = TicketsService::new(

@@ -1,6 +1,7 @@
 //! The gRPC adapter: parses requests into domain values (every bad field reported at once),
 //! calls [`TemplateService`], converts results back. No business rules live here.
 mod convert;
+pub mod policy;
 
 use crate::domain::UPDATABLE_FIELDS;
 use crate::error::DOMAIN;

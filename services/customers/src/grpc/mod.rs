@@ -6,6 +6,7 @@ pub(crate) mod convert;
 mod customers;
 mod gdpr;
 mod merge;
+pub mod policy;
 mod streams;
 
 use crate::domain::CustomerId;

@@ -6,6 +6,7 @@ mod convert;
 mod holds;
 pub(crate) mod parse;
 mod points;
+pub mod policy;
 mod reads;
 
 use crate::domain::Limits;

@@ -163,13 +163,19 @@ async fn fetch(s: &IssuerSettings) -> anyhow::Result<Vec<u8>> {
     let https = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let mut req = http::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, uri.authority().map_or(host.as_str(), |a| a.as_str()))
+        .header(
+            http::header::HOST,
+            uri.authority().map_or(host.as_str(), |a| a.as_str()),
+        )
         .header(http::header::ACCEPT, "application/json");
     if !s.jwks_bearer_token_file.is_empty() {
         let token = tokio::fs::read_to_string(&s.jwks_bearer_token_file)
             .await
             .with_context(|| format!("reading {}", s.jwks_bearer_token_file))?;
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {}", token.trim()));
+        req = req.header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", token.trim()),
+        );
     }
     let req = req.body(http_body_util::Empty::<bytes::Bytes>::new())?;
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
@@ -205,7 +211,10 @@ fn tls_client(ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
     .with_no_client_auth())
 }
 
-async fn get<I>(io: I, req: http::Request<http_body_util::Empty<bytes::Bytes>>) -> anyhow::Result<Vec<u8>>
+async fn get<I>(
+    io: I,
+    req: http::Request<http_body_util::Empty<bytes::Bytes>>,
+) -> anyhow::Result<Vec<u8>>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -242,9 +251,15 @@ mod tests {
         let set = KeySet::parse(JWKS.as_bytes()).expect("parses");
         assert_eq!(set.len(), 2, "the encryption key is skipped");
         assert!(set.find(Some("r1"), Algorithm::RS256).is_some());
-        assert!(set.find(Some("r1"), Algorithm::ES256).is_none(), "family must match");
+        assert!(
+            set.find(Some("r1"), Algorithm::ES256).is_none(),
+            "family must match"
+        );
         assert!(set.find(Some("enc"), Algorithm::RS256).is_none());
-        assert!(set.find(None, Algorithm::ES256).is_some(), "the only EC key");
+        assert!(
+            set.find(None, Algorithm::ES256).is_some(),
+            "the only EC key"
+        );
         assert!(set.find(Some("nope"), Algorithm::RS256).is_none());
     }
 

@@ -85,14 +85,21 @@ impl Auth {
         // Fail closed: the gate already answered methods the service does not have, and start
         // refused a table without one of its methods.
         let rule = self.policies.get(req.uri().path()).ok_or_else(|| {
-            Refusal::new(Code::PermissionDenied, "NO_POLICY", "this method has no authorization rule")
+            Refusal::new(
+                Code::PermissionDenied,
+                "NO_POLICY",
+                "this method has no authorization rule",
+            )
         })?;
         let principal = match req.headers().get(http::header::AUTHORIZATION) {
             Some(value) => {
                 let token = value
                     .to_str()
                     .ok()
-                    .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                    .and_then(|v| {
+                        v.strip_prefix("Bearer ")
+                            .or_else(|| v.strip_prefix("bearer "))
+                    })
                     .map(str::trim);
                 let token = token.ok_or_else(|| unauthenticated(Problem::Malformed))?;
                 self.verifier.verify(token).map_err(|p| {
@@ -168,12 +175,16 @@ impl Refusal {
     }
 
     fn into_response<B: Default>(self, service: &str) -> Response<B> {
-        let mut details =
-            ErrorDetails::with_error_info(self.reason, crate::gate::domain_of(service), self.metadata);
+        let mut details = ErrorDetails::with_error_info(
+            self.reason,
+            crate::gate::domain_of(service),
+            self.metadata,
+        );
         if let Some(wait) = self.retry {
             details.set_retry_info(Some(wait));
         }
-        let mut resp = tonic::Status::with_error_details(self.code, self.message, details).into_http::<B>();
+        let mut resp =
+            tonic::Status::with_error_details(self.code, self.message, details).into_http::<B>();
         if self.code == Code::Unauthenticated {
             resp.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,

@@ -32,6 +32,10 @@ pub fn hs256(secret: &str, claims: &serde_json::Value) -> anyhow::Result<String>
     )
 }
 
-pub fn sign(header: &Header, key: &EncodingKey, claims: &serde_json::Value) -> anyhow::Result<String> {
+pub fn sign(
+    header: &Header,
+    key: &EncodingKey,
+    claims: &serde_json::Value,
+) -> anyhow::Result<String> {
     Ok(jsonwebtoken::encode(header, claims, key)?)
 }

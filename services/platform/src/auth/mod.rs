@@ -16,11 +16,11 @@
 //! [`Principal`] ([`caller`]). Health and reflection never need a token.
 pub mod jwks;
 pub mod layer;
+pub mod mint;
 pub mod policy;
 pub mod rate;
 pub mod settings;
 pub mod verify;
-pub mod mint;
 
 pub use layer::{Auth, AuthLayer, PeerIdentity};
 pub use policy::{Class, Policies, Rule, admin, read, write};
@@ -68,9 +68,7 @@ impl Principal {
     /// `subject` with `scopes`; a `customers/{id}` subject is limited to that customer.
     pub fn new(subject: impl Into<String>, scopes: BTreeSet<String>, proof: Proof) -> Self {
         let subject = subject.into();
-        let customer = subject
-            .strip_prefix(CUSTOMER_SUBJECT)
-            .map(str::to_owned);
+        let customer = subject.strip_prefix(CUSTOMER_SUBJECT).map(str::to_owned);
         Self {
             rate_key: Arc::from(subject.as_str()),
             subject,

@@ -88,7 +88,10 @@ impl Policies {
         let mut seen = HashSet::new();
         for r in rules {
             if !methods.contains(r.method) {
-                problems.push(format!("rule for {:?}: {service} has no such method", r.method));
+                problems.push(format!(
+                    "rule for {:?}: {service} has no such method",
+                    r.method
+                ));
             }
             if !seen.insert(r.method) {
                 problems.push(format!("{:?} has two rules", r.method));
@@ -147,7 +150,10 @@ mod tests {
             )
             .expect_err("DeleteX has no rule");
         assert!(err.contains("\"DeleteX\" has no rule"), "{err}");
-        assert!(p.get("/crm.x.v1.X/GetX").is_none(), "nothing added on error");
+        assert!(
+            p.get("/crm.x.v1.X/GetX").is_none(),
+            "nothing added on error"
+        );
     }
 
     #[test]
@@ -174,14 +180,20 @@ mod tests {
         let mut p = Policies::default();
         p.add(
             "crm.x.v1.X",
-            &[read("GetX", "x.read").self_service(), admin("PurgeX", "x.admin")],
+            &[
+                read("GetX", "x.read").self_service(),
+                admin("PurgeX", "x.admin"),
+            ],
             &methods(&["GetX", "PurgeX"]),
         )
         .expect("complete");
         let get = p.get("/crm.x.v1.X/GetX").expect("rule");
         assert!(get.self_service);
         assert_eq!(get.class, Class::Read);
-        assert_eq!(p.scopes().into_iter().collect::<Vec<_>>(), ["x.admin", "x.read"]);
+        assert_eq!(
+            p.scopes().into_iter().collect::<Vec<_>>(),
+            ["x.admin", "x.read"]
+        );
     }
 
     #[test]

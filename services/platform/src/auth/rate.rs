@@ -12,7 +12,8 @@ use std::time::Duration;
 /// How often identities idle long enough to be at full budget are forgotten.
 pub const PRUNE_PERIOD: Duration = Duration::from_secs(60);
 
-type Keyed = RateLimiter<Arc<str>, governor::state::keyed::DefaultKeyedStateStore<Arc<str>>, DefaultClock>;
+type Keyed =
+    RateLimiter<Arc<str>, governor::state::keyed::DefaultKeyedStateStore<Arc<str>>, DefaultClock>;
 
 /// One limiter per method class; `None`: that class is unlimited.
 pub struct RateLimits {
@@ -91,18 +92,25 @@ mod tests {
             l.check(&greedy, Class::Read).expect("within the burst");
         }
         let wait = l.check(&greedy, Class::Read).expect_err("over budget");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(200), "{wait:?}");
-        l.check(&other, Class::Read).expect("another caller is unaffected");
-        l.check(&greedy, Class::Write).expect("another class has its own budget");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(200),
+            "{wait:?}"
+        );
+        l.check(&other, Class::Read)
+            .expect("another caller is unaffected");
+        l.check(&greedy, Class::Write)
+            .expect("another class has its own budget");
         assert!(l.check(&greedy, Class::Write).is_err(), "1 per second");
-        l.check(&greedy, Class::Admin).expect("admin unlimited here");
+        l.check(&greedy, Class::Admin)
+            .expect("admin unlimited here");
     }
 
     #[test]
     fn idle_callers_are_pruned() {
         let l = limits(1000, 0);
         for i in 0..100 {
-            l.check(&Arc::from(format!("c{i}")), Class::Read).expect("ok");
+            l.check(&Arc::from(format!("c{i}")), Class::Read)
+                .expect("ok");
         }
         std::thread::sleep(Duration::from_millis(20));
         l.prune();

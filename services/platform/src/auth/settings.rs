@@ -161,16 +161,22 @@ impl IssuerSettings {
         }
         for a in &self.algorithms {
             if !ALGORITHMS.contains(&a.as_str()) {
-                p.push(format!("{at}.algorithms: {a:?} is not one of {ALGORITHMS:?}"));
+                p.push(format!(
+                    "{at}.algorithms: {a:?} is not one of {ALGORITHMS:?}"
+                ));
             }
         }
         let hs = self.algorithms.iter().any(|a| a == "HS256");
         let public = self.algorithms.iter().any(|a| a != "HS256");
         if hs && self.hs256_secret.expose().len() < 32 {
-            p.push(format!("{at}.hs256_secret: HS256 needs a secret of at least 32 bytes"));
+            p.push(format!(
+                "{at}.hs256_secret: HS256 needs a secret of at least 32 bytes"
+            ));
         }
         if !hs && !self.hs256_secret.is_empty() {
-            p.push(format!("{at}.hs256_secret: set, but HS256 is not in algorithms"));
+            p.push(format!(
+                "{at}.hs256_secret: set, but HS256 is not in algorithms"
+            ));
         }
         if public && !self.has_keys() {
             p.push(format!("{at}: RS256/ES256 need jwks_url or jwks_file"));
@@ -182,7 +188,9 @@ impl IssuerSettings {
         if !url.is_empty() {
             if url.starts_with("https://") {
                 if self.jwks_ca_file.is_empty() {
-                    p.push(format!("{at}.jwks_ca_file: an https jwks_url needs the CA bundle to trust"));
+                    p.push(format!(
+                        "{at}.jwks_ca_file: an https jwks_url needs the CA bundle to trust"
+                    ));
                 }
             } else if !url.starts_with("http://") {
                 p.push(format!("{at}.jwks_url: must be http:// or https://"));

@@ -231,7 +231,9 @@ fn issuer(s: &IssuerSettings, leeway: u64) -> anyhow::Result<Issuer> {
     let hs256 = if s.hs256_secret.is_empty() {
         None
     } else {
-        Some(DecodingKey::from_secret(s.hs256_secret.expose().as_bytes())?)
+        Some(DecodingKey::from_secret(
+            s.hs256_secret.expose().as_bytes(),
+        )?)
     };
     let keys = s.has_keys().then(|| Arc::new(IssuerKeys::new(s.clone())));
     let mut validation = Validation::new(Algorithm::HS256);

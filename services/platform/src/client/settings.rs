@@ -15,6 +15,8 @@ pub struct ClientSettings {
     /// deadline caps it further.
     pub total_timeout: Duration,
     pub retry: RetryPolicy,
+    /// What the calls carry as this service's identity.
+    pub credentials: super::Credentials,
 }
 
 impl ClientSettings {
@@ -27,6 +29,15 @@ impl ClientSettings {
             call_timeout: timeout,
             total_timeout: timeout,
             retry: RetryPolicy::default(),
+            credentials: super::Credentials::default(),
+        }
+    }
+
+    /// The same, with `credentials` on every call.
+    pub fn with_credentials(self, credentials: super::Credentials) -> Self {
+        Self {
+            credentials,
+            ..self
         }
     }
 }

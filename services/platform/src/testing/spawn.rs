@@ -2,6 +2,7 @@
 //! does before its own request builders.
 use super::Storage;
 use crate::app::{Service, ServiceSettings};
+use crate::client::{Credentials, TracedChannel, with_metadata};
 use tonic::transport::Channel;
 
 /// A running test server of one service.
@@ -10,8 +11,11 @@ pub struct Spawned<U> {
     pub port: u16,
     /// Its use cases, for tests that go below the API.
     pub service: U,
-    /// A connected channel, for the service's generated client (`XClient::new(channel)`).
-    pub channel: Channel,
+    /// A connected channel carrying a token with every scope of the service, for its
+    /// generated client (`XClient::new(channel)`).
+    pub channel: TracedChannel,
+    /// The same connection without credentials (authentication tests).
+    pub raw: Channel,
 }
 
 /// The default settings of `S` pointed at `storage` (127.0.0.1 port 0), then changed by `tweak`.
@@ -42,9 +46,11 @@ pub async fn spawn<S: Service>(
         .connect()
         .await
         .expect("connect");
+    let credentials = Credentials::token(&super::auth::token_for(S::POLICY)).expect("ascii token");
     Spawned {
         port,
         service,
-        channel,
+        channel: with_metadata(channel.clone(), credentials),
+        raw: channel,
     }
 }

@@ -5,6 +5,7 @@ mod convert;
 mod csat;
 mod org;
 mod parse;
+pub mod policy;
 mod stats;
 mod tickets;
 

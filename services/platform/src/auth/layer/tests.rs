@@ -48,7 +48,10 @@ fn auth(mode: AuthMode, read_per_sec: u32) -> Arc<Auth> {
     let methods: HashSet<String> = ["GetX".to_owned(), "PurgeX".to_owned()].into();
     p.add(
         SVC,
-        &[read("GetX", "x.read").self_service(), admin("PurgeX", "x.admin")],
+        &[
+            read("GetX", "x.read").self_service(),
+            admin("PurgeX", "x.admin"),
+        ],
         &methods,
     )
     .expect("complete");
@@ -78,8 +81,10 @@ async fn call(
             .map(|p| p.subject.clone())
             .unwrap_or_default();
         let mut resp = Response::new(());
-        resp.headers_mut()
-            .insert("x-subject", http::HeaderValue::from_str(&subject).expect("ascii"));
+        resp.headers_mut().insert(
+            "x-subject",
+            http::HeaderValue::from_str(&subject).expect("ascii"),
+        );
         Ok::<_, std::convert::Infallible>(resp)
     });
     let mut req = Request::builder().uri(path);
@@ -99,8 +104,8 @@ async fn call(
         .headers()
         .get("x-subject")
         .map(|v| v.to_str().expect("ascii").to_owned());
-    let status = tonic::Status::from_header_map(resp.headers())
-        .unwrap_or_else(|| tonic::Status::ok(""));
+    let status =
+        tonic::Status::from_header_map(resp.headers()).unwrap_or_else(|| tonic::Status::ok(""));
     (status, subject)
 }
 
@@ -119,7 +124,10 @@ async fn calls_without_a_valid_identity_are_unauthenticated() {
     assert_eq!(reason(&s), UNAUTHENTICATED);
     assert_eq!(subject, None, "the handler never ran");
     let info = s.get_error_details().error_info().cloned().expect("info");
-    assert_eq!(info.metadata.get("problem").map(String::as_str), Some("missing"));
+    assert_eq!(
+        info.metadata.get("problem").map(String::as_str),
+        Some("missing")
+    );
     assert_eq!(info.domain, "x.crm");
     let (s, _) = call(&a, GET, Some("garbage"), None).await;
     assert_eq!(s.code(), Code::Unauthenticated);
@@ -128,7 +136,10 @@ async fn calls_without_a_valid_identity_are_unauthenticated() {
 #[tokio::test]
 async fn health_and_reflection_need_no_token() {
     let a = auth(AuthMode::Jwt, 0);
-    for path in ["/grpc.health.v1.Health/Check", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] {
+    for path in [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ] {
         let (s, _) = call(&a, path, None, None).await;
         assert_eq!(s.code(), Code::Ok, "{path}");
     }
@@ -140,12 +151,19 @@ async fn the_method_scope_is_required_and_named_when_missing() {
     let t = token("svc", &["x.read"]);
     let (s, subject) = call(&a, GET, Some(&t), None).await;
     assert_eq!(s.code(), Code::Ok, "{s:?}");
-    assert_eq!(subject.as_deref(), Some("svc"), "the handler sees the caller");
+    assert_eq!(
+        subject.as_deref(),
+        Some("svc"),
+        "the handler sees the caller"
+    );
     let (s, _) = call(&a, PURGE, Some(&t), None).await;
     assert_eq!(s.code(), Code::PermissionDenied);
     assert_eq!(reason(&s), MISSING_SCOPE);
     let info = s.get_error_details().error_info().cloned().expect("info");
-    assert_eq!(info.metadata.get("scope").map(String::as_str), Some("x.admin"));
+    assert_eq!(
+        info.metadata.get("scope").map(String::as_str),
+        Some("x.admin")
+    );
 }
 
 #[tokio::test]
@@ -181,9 +199,17 @@ async fn a_caller_over_its_rate_gets_resource_exhausted_with_retry_info() {
     let (s, _) = call(&a, GET, Some(&greedy), None).await;
     assert_eq!(s.code(), Code::ResourceExhausted);
     assert_eq!(reason(&s), RATE_LIMITED);
-    let retry = s.get_error_details().retry_info().cloned().expect("retry info");
+    let retry = s
+        .get_error_details()
+        .retry_info()
+        .cloned()
+        .expect("retry info");
     assert!(retry.retry_delay.is_some_and(|d| d > Duration::ZERO));
-    assert_eq!(call(&a, GET, Some(&polite), None).await.0.code(), Code::Ok, "others unaffected");
+    assert_eq!(
+        call(&a, GET, Some(&polite), None).await.0.code(),
+        Code::Ok,
+        "others unaffected"
+    );
 }
 
 #[tokio::test]

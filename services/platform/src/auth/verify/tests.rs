@@ -58,12 +58,21 @@ fn with(mut claims: serde_json::Value, key: &str, value: serde_json::Value) -> s
 #[test]
 fn a_valid_token_gives_its_scopes_and_the_granted_ones() {
     let v = Verifier::new(&settings(vec![hs_issuer()])).expect("verifier");
-    let t = token(&mint::claims(ISS, AUD, "system:serviceaccount:crm:tickets", &["loyalty.read"], HOUR));
+    let t = token(&mint::claims(
+        ISS,
+        AUD,
+        "system:serviceaccount:crm:tickets",
+        &["loyalty.read"],
+        HOUR,
+    ));
     let p = v.verify(&t).expect("valid");
     assert_eq!(p.subject, "system:serviceaccount:crm:tickets");
     assert!(p.has("loyalty.read") && p.has("customers.read"), "{p:?}");
     assert!(!p.has("customers.write"));
-    assert!(Arc::ptr_eq(&p, &v.verify(&t).expect("cached")), "second call is a cache hit");
+    assert!(
+        Arc::ptr_eq(&p, &v.verify(&t).expect("cached")),
+        "second call is a cache hit"
+    );
 }
 
 #[test]
@@ -72,11 +81,31 @@ fn every_kind_of_bad_token_is_refused_with_its_problem() {
     let good = mint::claims(ISS, AUD, "svc", &[], HOUR);
     let now = jsonwebtoken::get_current_timestamp();
     let cases = [
-        ("expired", token(&with(good.clone(), "exp", (now - 120).into())), Problem::Expired),
-        ("not yet valid", token(&with(good.clone(), "nbf", (now + 600).into())), Problem::NotYetValid),
-        ("wrong audience", token(&with(good.clone(), "aud", "other".into())), Problem::WrongAudience),
-        ("wrong issuer", token(&with(good.clone(), "iss", "https://evil".into())), Problem::WrongIssuer),
-        ("no issuer", token(&with(good.clone(), "iss", serde_json::Value::Null)), Problem::WrongIssuer),
+        (
+            "expired",
+            token(&with(good.clone(), "exp", (now - 120).into())),
+            Problem::Expired,
+        ),
+        (
+            "not yet valid",
+            token(&with(good.clone(), "nbf", (now + 600).into())),
+            Problem::NotYetValid,
+        ),
+        (
+            "wrong audience",
+            token(&with(good.clone(), "aud", "other".into())),
+            Problem::WrongAudience,
+        ),
+        (
+            "wrong issuer",
+            token(&with(good.clone(), "iss", "https://evil".into())),
+            Problem::WrongIssuer,
+        ),
+        (
+            "no issuer",
+            token(&with(good.clone(), "iss", serde_json::Value::Null)),
+            Problem::WrongIssuer,
+        ),
         (
             "bad signature",
             mint::hs256("another-secret-that-is-32-bytes-long", &good).expect("signs"),
@@ -85,7 +114,11 @@ fn every_kind_of_bad_token_is_refused_with_its_problem() {
         ("alg none", unsigned(&good), Problem::AlgorithmNotAllowed),
         ("garbage", "not.a.token".to_owned(), Problem::Malformed),
         ("two parts", "abc.def".to_owned(), Problem::Malformed),
-        ("no subject", token(&with(good.clone(), "sub", "".into())), Problem::Malformed),
+        (
+            "no subject",
+            token(&with(good.clone(), "sub", "".into())),
+            Problem::Malformed,
+        ),
         ("empty", String::new(), Problem::Missing),
         ("huge", "a".repeat(10_000), Problem::Malformed),
     ];
@@ -99,8 +132,14 @@ fn leeway_allows_small_clock_skew_only() {
     let v = Verifier::new(&settings(vec![hs_issuer()])).expect("verifier");
     let now = jsonwebtoken::get_current_timestamp();
     let good = mint::claims(ISS, AUD, "svc", &[], HOUR);
-    assert!(v.verify(&token(&with(good.clone(), "exp", (now - 10).into()))).is_ok());
-    assert!(v.verify(&token(&with(good, "nbf", (now + 10).into()))).is_ok());
+    assert!(
+        v.verify(&token(&with(good.clone(), "exp", (now - 10).into())))
+            .is_ok()
+    );
+    assert!(
+        v.verify(&token(&with(good, "nbf", (now + 10).into())))
+            .is_ok()
+    );
 }
 
 /// `{"alg":"none"}` with the claims and an empty signature.
@@ -165,19 +204,44 @@ fn signed(alg: Algorithm, kid: &str, pem: &[u8], claims: &serde_json::Value) -> 
 #[tokio::test]
 async fn rs256_and_es256_tokens_verify_against_the_jwks() {
     let file = jwks_file();
-    let v = Verifier::new(&settings(vec![jwks_issuer(&file, &["RS256", "ES256"])])).expect("verifier");
+    let v =
+        Verifier::new(&settings(vec![jwks_issuer(&file, &["RS256", "ES256"])])).expect("verifier");
     let claims = mint::claims(ISS, AUD, "svc", &["x.read"], HOUR);
-    let rs = signed(Algorithm::RS256, "r1", include_bytes!("../testdata/rs256.pem"), &claims);
-    assert_eq!(v.verify(&rs).err(), Some(Problem::KeysUnavailable), "not loaded yet");
+    let rs = signed(
+        Algorithm::RS256,
+        "r1",
+        include_bytes!("../testdata/rs256.pem"),
+        &claims,
+    );
+    assert_eq!(
+        v.verify(&rs).err(),
+        Some(Problem::KeysUnavailable),
+        "not loaded yet"
+    );
     for k in v.key_refreshers() {
         assert_eq!(k.load().await.expect("loads"), 2);
     }
     assert!(v.verify(&rs).expect("rs256").has("x.read"));
-    let es = signed(Algorithm::ES256, "e1", include_bytes!("../testdata/es256.pem"), &claims);
+    let es = signed(
+        Algorithm::ES256,
+        "e1",
+        include_bytes!("../testdata/es256.pem"),
+        &claims,
+    );
     assert!(v.verify(&es).is_ok(), "es256");
-    let forged = signed(Algorithm::RS256, "r1", include_bytes!("../testdata/other-rs256.pem"), &claims);
+    let forged = signed(
+        Algorithm::RS256,
+        "r1",
+        include_bytes!("../testdata/other-rs256.pem"),
+        &claims,
+    );
     assert_eq!(v.verify(&forged).err(), Some(Problem::BadSignature));
-    let unknown = signed(Algorithm::RS256, "r9", include_bytes!("../testdata/rs256.pem"), &claims);
+    let unknown = signed(
+        Algorithm::RS256,
+        "r9",
+        include_bytes!("../testdata/rs256.pem"),
+        &claims,
+    );
     assert_eq!(v.verify(&unknown).err(), Some(Problem::UnknownKey));
 }
 
@@ -189,19 +253,29 @@ async fn only_allowed_algorithms_verify() {
         k.load().await.expect("loads");
     }
     let claims = mint::claims(ISS, AUD, "svc", &[], HOUR);
-    let rs = signed(Algorithm::RS256, "r1", include_bytes!("../testdata/rs256.pem"), &claims);
+    let rs = signed(
+        Algorithm::RS256,
+        "r1",
+        include_bytes!("../testdata/rs256.pem"),
+        &claims,
+    );
     assert_eq!(v.verify(&rs).err(), Some(Problem::AlgorithmNotAllowed));
     // Key confusion: an HS256 token "signed" with the public key as the secret.
     let public = include_str!("../testdata/rs256.pub.pem");
     let confused = mint::hs256(public, &claims).expect("signs");
-    assert_eq!(v.verify(&confused).err(), Some(Problem::AlgorithmNotAllowed));
+    assert_eq!(
+        v.verify(&confused).err(),
+        Some(Problem::AlgorithmNotAllowed)
+    );
 }
 
 #[tokio::test]
 async fn a_jwks_url_is_fetched_over_http() {
     let file = jwks_file();
     let body = std::fs::read(&file.0).expect("jwks");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let seen = Arc::new(std::sync::Mutex::new(String::new()));
     let seen_by_server = seen.clone();
@@ -229,6 +303,14 @@ async fn a_jwks_url_is_fetched_over_http() {
     let keys = IssuerKeys::new(issuer);
     assert_eq!(keys.load().await.expect("fetched"), 2);
     let request = seen.lock().expect("lock").clone();
-    assert!(request.starts_with("GET /openid/v1/jwks HTTP/1.1"), "{request}");
-    assert!(request.to_ascii_lowercase().contains("authorization: bearer sa-token\r\n"), "{request}");
+    assert!(
+        request.starts_with("GET /openid/v1/jwks HTTP/1.1"),
+        "{request}"
+    );
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: bearer sa-token\r\n"),
+        "{request}"
+    );
 }

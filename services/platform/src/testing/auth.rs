@@ -1,0 +1,60 @@
+//! Tests run with authentication on: every test server trusts one HS256 issuer, and harnesses
+//! mint the tokens their clients send.
+use crate::auth::settings::{AuthMode, IssuerSettings};
+use crate::auth::{Rule, mint};
+use crate::config::{PlatformSettings, Secret};
+use std::time::Duration;
+
+pub const SECRET: &str = "crm-test-hs256-secret-of-at-least-32-bytes";
+pub const ISSUER: &str = "crm-test";
+pub const AUDIENCE: &str = "crm";
+/// The subject of harness tokens.
+pub const SUBJECT: &str = "crm-test-harness";
+
+/// Turns JWT authentication on with the test issuer (rate limits off: tests call fast).
+pub fn enable(p: &mut PlatformSettings) {
+    p.auth.mode = AuthMode::Jwt;
+    p.auth.issuers = vec![IssuerSettings {
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into()],
+        algorithms: vec!["HS256".into()],
+        jwks_url: String::new(),
+        jwks_file: String::new(),
+        jwks_ca_file: String::new(),
+        jwks_bearer_token_file: String::new(),
+        jwks_refresh_secs: 300,
+        hs256_secret: Secret::new(SECRET),
+    }];
+    p.auth.rate_limits.read_per_sec = 0;
+    p.auth.rate_limits.write_per_sec = 0;
+    p.auth.rate_limits.admin_per_sec = 0;
+}
+
+/// A token of the test issuer for `subject` with `scopes`, valid for an hour.
+pub fn token(subject: &str, scopes: &[&str]) -> String {
+    token_with(&mint::claims(
+        ISSUER,
+        AUDIENCE,
+        subject,
+        scopes,
+        Duration::from_secs(3600),
+    ))
+}
+
+/// `claims` signed by the test issuer (tests of expired, foreign or odd tokens).
+pub fn token_with(claims: &serde_json::Value) -> String {
+    mint::hs256(SECRET, claims).expect("test tokens sign")
+}
+
+/// Every scope the methods of `policy` need.
+pub fn scopes_of(policy: &[Rule]) -> Vec<&'static str> {
+    let mut s: Vec<&'static str> = policy.iter().map(|r| r.scope).collect();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+/// A harness token that may call every method of `policy`.
+pub fn token_for(policy: &[Rule]) -> String {
+    token(SUBJECT, &scopes_of(policy))
+}
