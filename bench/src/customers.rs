@@ -1,30 +1,71 @@
 //! Customers scenarios: hot reads through the cache, reads from the database, creates.
 use crate::{Args, Stats, channels, drive, platform_settings};
 use crm_customers::Settings;
+use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use std::sync::Arc;
 use tonic::transport::Channel;
 
 const HOT: &str = "GetCustomer, cached (hot set of 100)";
+const HOT_JWT: &str = "GetCustomer, cached, JWT verified + rate-limited";
 const COLD: &str = "GetCustomer, database (cache off)";
 const CREATE: &str = "CreateCustomer";
-pub const SCENARIOS: [&str; 3] = [HOT, COLD, CREATE];
+pub const SCENARIOS: [&str; 4] = [HOT, HOT_JWT, COLD, CREATE];
+
+/// The bench's token issuer (HS256: with verified tokens cached by hash, the per-call cost is
+/// the same for RS256/ES256; only the first call of a token pays for the signature).
+const ISSUER: &str = "crm-bench";
+const SECRET: &str = "crm-bench-hs256-secret-of-at-least-32-bytes";
 
 pub struct Bench {
     cached: Vec<CustomerServiceClient<Channel>>,
+    authenticated: Vec<CustomerServiceClient<TracedChannel>>,
     uncached: Vec<CustomerServiceClient<Channel>>,
     hot: Arc<Vec<String>>,
     all: Arc<Vec<String>>,
 }
 
-async fn spawn(args: &Args, db_url: &str, cache: bool) -> anyhow::Result<u16> {
+async fn spawn(args: &Args, db_url: &str, cache: bool, jwt: bool) -> anyhow::Result<u16> {
     let mut s = Settings::load(None)?;
     platform_settings(&mut s.platform, db_url, &args.redis_url, cache);
+    if jwt {
+        require_tokens(&mut s.platform.auth);
+    }
     let app = crm_customers::application(s).await?;
     let port = app.port();
     tokio::spawn(app.run_until(std::future::pending()));
     Ok(port)
+}
+
+/// Authentication on with the bench's issuer; rate limits high enough never to refuse, so
+/// their bookkeeping is measured too.
+fn require_tokens(a: &mut crm_platform::auth::AuthSettings) {
+    a.mode = crm_platform::auth::AuthMode::Jwt;
+    a.issuers = vec![crm_platform::auth::IssuerSettings {
+        issuer: ISSUER.into(),
+        audiences: vec!["crm".into()],
+        algorithms: vec!["HS256".into()],
+        jwks_url: String::new(),
+        jwks_file: String::new(),
+        jwks_ca_file: String::new(),
+        jwks_bearer_token_file: String::new(),
+        jwks_refresh_secs: 300,
+        hs256_secret: crm_platform::config::Secret::new(SECRET),
+    }];
+    a.rate_limits.read_per_sec = 10_000_000;
+}
+
+/// One caller's token (every connection of the scenario is the same caller).
+fn bench_token() -> anyhow::Result<Credentials> {
+    let claims = crm_platform::auth::mint::claims(
+        ISSUER,
+        "crm",
+        "crm-bench",
+        &["customers.read"],
+        std::time::Duration::from_secs(3600),
+    );
+    Credentials::token(&crm_platform::auth::mint::hs256(SECRET, &claims)?)
 }
 
 pub fn new_customer(i: u64) -> pb::CreateCustomerRequest {
@@ -43,12 +84,19 @@ pub fn new_customer(i: u64) -> pb::CreateCustomerRequest {
 impl Bench {
     /// Starts a cached and an uncached server on one database and preloads customers.
     pub async fn prepare(args: &Args, db_url: &str) -> anyhow::Result<Self> {
-        let cached: Vec<_> = channels(spawn(args, db_url, true).await?, args.connections)
+        let cached: Vec<_> = channels(spawn(args, db_url, true, false).await?, args.connections)
             .await?
             .into_iter()
             .map(CustomerServiceClient::new)
             .collect();
-        let uncached: Vec<_> = channels(spawn(args, db_url, false).await?, args.connections)
+        let token = bench_token()?;
+        let authenticated: Vec<_> =
+            channels(spawn(args, db_url, true, true).await?, args.connections)
+                .await?
+                .into_iter()
+                .map(|c| CustomerServiceClient::new(with_metadata(c, token.clone())))
+                .collect();
+        let uncached: Vec<_> = channels(spawn(args, db_url, false, false).await?, args.connections)
             .await?
             .into_iter()
             .map(CustomerServiceClient::new)
@@ -65,6 +113,7 @@ impl Bench {
         }
         Ok(Self {
             cached,
+            authenticated,
             uncached,
             hot: Arc::new(names.iter().take(100).cloned().collect()),
             all: Arc::new(names),
@@ -85,6 +134,21 @@ impl Bench {
                     }
                 })
                 .await,
+            );
+        }
+        if args.wants(HOT_JWT) {
+            let hot = self.hot.clone();
+            stats.push(
+                drive(HOT_JWT, args, &self.authenticated, move |mut c, n| {
+                    let name = hot[(n as usize * 7919) % hot.len()].clone();
+                    async move {
+                        c.get_customer(pb::GetCustomerRequest { name })
+                            .await
+                            .is_ok()
+                    }
+                })
+                .await
+                .versus(HOT, "auth off"),
             );
         }
         if args.wants(COLD) {

@@ -220,6 +220,9 @@ impl<S: Service> crate::cli::Binary for Binary<S> {
     fn events(settings: &S::Settings) -> &crate::config::EventsSettings {
         &settings.platform().events
     }
+    fn auth(settings: &S::Settings) -> &crate::auth::AuthSettings {
+        &settings.platform().auth
+    }
     async fn migrate(settings: &S::Settings) -> Result<()> {
         migrate::<S>(settings).await
     }

@@ -17,6 +17,9 @@ pub enum Command {
     Migrate(ConfigArgs),
     /// Re-drive the dead-lettered events of a producer's stream (Redis bus) and exit.
     Replay(ReplayArgs),
+    /// Print a development token signed by the configured HS256 issuer (never for
+    /// production: there tokens come from Kubernetes or your identity provider).
+    Token(TokenArgs),
     /// Ask a running server's grpc.health.v1 service; exit 0 when SERVING.
     Healthcheck {
         /// host:port of the server.
@@ -56,6 +59,48 @@ pub struct ReplayArgs {
     /// Only those dead-lettered at or before this time (RFC 3339).
     #[arg(long)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The token's subject (`sub`): a caller's name, or `customers/{id}` for a customer's own
+    /// token.
+    #[arg(long)]
+    pub subject: String,
+    /// A scope to grant, e.g. customers.read (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl_secs: u64,
+}
+
+/// A token for `args` from the first `[[auth.issuers]]` with an HS256 secret.
+pub fn development_token(
+    auth: &crate::auth::AuthSettings,
+    args: &TokenArgs,
+) -> anyhow::Result<String> {
+    let issuer = auth
+        .issuers
+        .iter()
+        .find(|i| !i.hs256_secret.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("no [[auth.issuers]] with an hs256_secret is configured"))?;
+    anyhow::ensure!(
+        (1..=86_400 * 30).contains(&args.ttl_secs),
+        "--ttl-secs must be between 1 and 2592000"
+    );
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    let audience = issuer.audiences.first().map_or("", String::as_str);
+    let claims = crate::auth::mint::claims(
+        &issuer.issuer,
+        audience,
+        &args.subject,
+        &scopes,
+        Duration::from_secs(args.ttl_secs),
+    );
+    crate::auth::mint::hs256(issuer.hs256_secret.expose(), &claims)
 }
 
 /// [`healthcheck`] until it passes or `wait` has passed (zero: once), every 500 ms.
@@ -117,6 +162,7 @@ pub trait Binary {
     fn load(file: Option<&std::path::Path>) -> Result<Self::Settings, crate::config::ConfigError>;
     fn telemetry(settings: &Self::Settings) -> &crate::config::TelemetrySettings;
     fn events(settings: &Self::Settings) -> &crate::config::EventsSettings;
+    fn auth(settings: &Self::Settings) -> &crate::auth::AuthSettings;
     fn migrate(
         settings: &Self::Settings,
     ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
@@ -151,6 +197,11 @@ pub async fn run<B: Binary>() -> anyhow::Result<()> {
             let n = crate::events::replay_dead_letters(B::events(&settings), &r.producer, range)
                 .await?;
             println!("replayed {n} dead letters of {}", r.producer);
+            return Ok(());
+        }
+        Command::Token(t) => {
+            let settings = B::load(t.config.config.as_deref())?;
+            println!("{}", development_token(B::auth(&settings), &t)?);
             return Ok(());
         }
         Command::Migrate(args) => (args, false),

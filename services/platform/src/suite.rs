@@ -117,6 +117,11 @@ impl Suite {
             "\nCRM suite listening on {addr} (services: {})",
             self.names().join(", ")
         );
+        if self.platform().auth.mode == crate::auth::AuthMode::Off {
+            println!(
+                "\n!!! authentication is OFF (auth.mode = \"off\", the embedded default for a laptop): any process that reaches {addr} may call every method. See README \"Security\" to turn it on. !!!"
+            );
+        }
         println!("try:\n  grpcurl -plaintext {addr} list");
         println!(
             "  grpcurl -plaintext -d '{{\"request_id\":\"{}\",\"customer\":{{\"display_name\":\"Li Wei\",\"primary_email\":\"li.wei@example.com\"}}}}' {addr} crm.customers.v1.CustomerService/CreateCustomer\n",
@@ -172,6 +177,9 @@ impl crate::cli::Binary for Binary {
     }
     fn events(suite: &Suite) -> &crate::config::EventsSettings {
         &suite.platform().events
+    }
+    fn auth(suite: &Suite) -> &crate::auth::AuthSettings {
+        &suite.platform().auth
     }
     async fn migrate(suite: &Suite) -> app::Result<()> {
         suite.migrate().await
