@@ -186,7 +186,8 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
 /// Connects, migrates (when configured), binds the listen address: `S` alone on a server.
 pub async fn application<S: Service>(settings: S::Settings) -> Result<Application<S::UseCases>> {
     let (component, use_cases) = component::<S>(&settings).await?;
-    Application::new(&settings.platform().server, component, use_cases).await
+    let p = settings.platform();
+    Application::new(&p.server, &p.tls, component, use_cases).await
 }
 
 /// Applies the pending migrations of `S` and returns (the `migrate` subcommand).

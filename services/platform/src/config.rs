@@ -132,6 +132,7 @@ pub struct PlatformSettings {
     pub telemetry: TelemetrySettings,
     pub security: SecuritySettings,
     pub events: EventsSettings,
+    pub tls: crate::tls::TlsSettings,
 }
 
 mod load;

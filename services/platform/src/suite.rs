@@ -124,6 +124,7 @@ impl Suite {
         );
         crate::server::serve(
             &server,
+            &self.platform().tls,
             listener,
             components,
             crate::server::shutdown_signal(),

@@ -101,6 +101,7 @@ impl Loader {
         let telemetry = self.section("telemetry");
         let security = self.section("security");
         let events = self.section("events");
+        let tls = self.section("tls");
         Some(PlatformSettings {
             server: server?,
             database: database?,
@@ -108,6 +109,7 @@ impl Loader {
             telemetry: telemetry?,
             security: security?,
             events: events?,
+            tls: tls?,
         })
     }
 

@@ -117,7 +117,7 @@ async fn start(jobs: Jobs) -> Running {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        serve(&settings(), listener, vec![component], async {
+        serve(&settings(), &Default::default(), listener, vec![component], async {
             let _ = stopped.await;
         })
         .await
