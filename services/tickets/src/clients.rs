@@ -6,6 +6,7 @@
 use crate::domain::CustomerId;
 use crate::settings::ClientsSettings;
 use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
+use crm_platform::tls::TlsClientSettings;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::{customers as cpb, loyalty as lpb};
@@ -43,12 +44,14 @@ pub struct Clients {
 fn remote<C: Clone>(
     url: &str,
     s: &ClientsSettings,
+    tls: &TlsClientSettings,
     make: impl FnOnce(TracedChannel) -> C,
 ) -> anyhow::Result<Option<Remote<C>>> {
     if url.is_empty() {
         return Ok(None);
     }
-    let settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms));
+    let mut settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms));
+    settings.tls = tls.clone();
     Remote::new(settings, make).map(Some)
 }
 
@@ -86,11 +89,11 @@ fn lookup(asked: CustomerId, res: Result<cpb::Customer, Status>) -> CustomerLook
 }
 
 impl Clients {
-    /// Lazy channels: nothing is dialled until the first call.
-    pub fn new(s: &ClientsSettings) -> anyhow::Result<Self> {
+    /// Lazy channels: nothing is dialled until the first call; `https://` urls with `tls`.
+    pub fn new(s: &ClientsSettings, tls: &TlsClientSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            customers: remote(&s.customers_url, s, CustomerServiceClient::new)?,
-            loyalty: remote(&s.loyalty_url, s, LoyaltyServiceClient::new)?,
+            customers: remote(&s.customers_url, s, tls, CustomerServiceClient::new)?,
+            loyalty: remote(&s.loyalty_url, s, tls, LoyaltyServiceClient::new)?,
         })
     }
 

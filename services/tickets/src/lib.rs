@@ -37,7 +37,7 @@ impl Service for Tickets {
     type UseCases = TicketsService;
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<TicketsService> {
-        let clients = clients::Clients::new(&settings.clients)?;
+        let clients = clients::Clients::new(&settings.clients, &settings.platform.tls.client)?;
         let backbone = parts.events()?;
         backbone.start_relay(&mut parts.jobs);
         let svc = TicketsService::new(

@@ -1,5 +1,6 @@
 //! How a service is called: where, how long to wait, and which failures are worth another
 //! attempt.
+use crate::tls::TlsClientSettings;
 use std::time::Duration;
 use tonic::Code;
 
@@ -15,11 +16,13 @@ pub struct ClientSettings {
     /// deadline caps it further.
     pub total_timeout: Duration,
     pub retry: RetryPolicy,
+    /// CA and client certificate for an `https://` url (the platform's `[tls.client]`).
+    pub tls: TlsClientSettings,
 }
 
 impl ClientSettings {
     /// `timeout` bounds the connection, each attempt and the whole call; the default retry
-    /// policy. A stalled attempt thus ends the call, a refused one is retried.
+    /// policy; no TLS files (set `tls` for an `https://` url). A stalled attempt thus ends the call, a refused one is retried.
     pub fn new(url: impl Into<String>, timeout: Duration) -> Self {
         Self {
             url: url.into(),
@@ -27,6 +30,7 @@ impl ClientSettings {
             call_timeout: timeout,
             total_timeout: timeout,
             retry: RetryPolicy::default(),
+            tls: TlsClientSettings::default(),
         }
     }
 }

@@ -117,9 +117,15 @@ async fn start(jobs: Jobs) -> Running {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        serve(&settings(), &Default::default(), listener, vec![component], async {
-            let _ = stopped.await;
-        })
+        serve(
+            &settings(),
+            &Default::default(),
+            listener,
+            vec![component],
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
     });
     let addr = format!("127.0.0.1:{port}");

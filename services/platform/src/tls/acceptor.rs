@@ -78,7 +78,11 @@ impl Acceptor {
         let accept = tokio_rustls::TlsAcceptor::from(self.config()).accept(tcp);
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
             Ok(Ok(stream)) => {
-                let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+                let leaf = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first());
                 let info = PeerInfo::new(remote_addr, leaf);
                 Some(TlsIo { stream, info })
             }

@@ -66,8 +66,12 @@ impl TlsConnector {
         loaded.config.clone()
     }
 
-    async fn connect(self, uri: Uri) -> io::Result<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
-        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{uri}: {what}"));
+    async fn connect(
+        self,
+        uri: Uri,
+    ) -> io::Result<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>> {
+        let invalid =
+            |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{uri}: {what}"));
         // An IPv6 literal is bracketed in a URI, not in a socket address or a server name.
         let host = uri
             .host()

@@ -73,6 +73,43 @@ impl Pem {
     }
 }
 
+/// The chain of `cert` and the key of `key`, checked to belong together: rustls cannot tell
+/// for every key type (not for ring's ECDSA keys), and a mismatch would only show as failed
+/// handshakes. A signature made with the key must verify with the certificate.
+fn certified(
+    cert: &Pem,
+    key: &Pem,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    const PROBE: &[u8] = b"crm tls key check";
+    let chain = cert.certs()?;
+    let der = key.key()?;
+    let mismatch = || {
+        format!(
+            "{} and {} are not a usable certificate and key",
+            cert.path, key.path
+        )
+    };
+    let algorithms = &PROVIDER.signature_verification_algorithms.mapping;
+    let schemes: Vec<_> = algorithms.iter().map(|(scheme, _)| *scheme).collect();
+    let signer = PROVIDER
+        .key_provider
+        .load_private_key(der.clone_key())
+        .with_context(mismatch)?
+        .choose_scheme(&schemes)
+        .with_context(mismatch)?;
+    let signature = signer.sign(PROBE).with_context(mismatch)?;
+    let leaf = webpki::EndEntityCert::try_from(&chain[0]).with_context(mismatch)?;
+    let verifies = algorithms
+        .iter()
+        .filter(|(scheme, _)| *scheme == signer.scheme())
+        .flat_map(|(_, algs)| algs.iter())
+        .any(|alg| leaf.verify_signature(*alg, PROBE, &signature).is_ok());
+    if !verifies {
+        bail!("{}: the key does not belong to the certificate", mismatch());
+    }
+    Ok((chain, der))
+}
+
 /// The server's certificate, key and (mTLS) client CA as last read.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ServerFiles {
@@ -105,14 +142,13 @@ impl ServerFiles {
             }
             None => builder.with_no_client_auth(),
         };
-        let mut config = builder
-            .with_single_cert(self.cert.certs()?, self.key.key()?)
-            .with_context(|| {
-                format!(
-                    "{} and {} are not a usable certificate and key",
-                    self.cert.path, self.key.path
-                )
-            })?;
+        let (chain, key) = certified(&self.cert, &self.key)?;
+        let mut config = builder.with_single_cert(chain, key).with_context(|| {
+            format!(
+                "{} and {} are not a usable certificate and key",
+                self.cert.path, self.key.path
+            )
+        })?;
         config.alpn_protocols = vec![H2.to_vec()];
         Ok(Arc::new(config))
     }
@@ -146,14 +182,15 @@ impl ClientFiles {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots);
         let mut config = match &self.identity {
-            Some((cert, key)) => builder
-                .with_client_auth_cert(cert.certs()?, key.key()?)
-                .with_context(|| {
+            Some((cert, key)) => {
+                let (chain, der) = certified(cert, key)?;
+                builder.with_client_auth_cert(chain, der).with_context(|| {
                     format!(
                         "{} and {} are not a usable certificate and key",
                         cert.path, key.path
                     )
-                })?,
+                })?
+            }
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = vec![H2.to_vec()];

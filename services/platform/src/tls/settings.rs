@@ -70,8 +70,10 @@ impl Validate for TlsSettings {
                     missing = true;
                 }
             }
-            if !missing && let Err(e) = super::files::ServerFiles::read(self) {
-                p.push(format!("tls: {e}"));
+            if !missing
+                && let Err(e) = super::files::ServerFiles::read(self).and_then(|f| f.config())
+            {
+                p.push(format!("tls: {e:#}"));
             }
         } else if !self.client_ca_file.is_empty() {
             p.push(
@@ -89,8 +91,8 @@ impl Validate for TlsClientSettings {
             p.push("tls.client: cert_file and key_file are set together or not at all".into());
             return;
         }
-        if let Err(e) = super::files::ClientFiles::read(self) {
-            p.push(format!("tls.client: {e}"));
+        if let Err(e) = super::files::ClientFiles::read(self).and_then(|f| f.config()) {
+            p.push(format!("tls.client: {e:#}"));
         }
     }
 }
