@@ -357,6 +357,27 @@ async fn rotated_server_files_are_used_by_new_connections_without_a_restart() {
 }
 
 #[tokio::test]
+async fn the_healthcheck_command_speaks_mtls_with_the_client_files() {
+    let dir = Dir::new();
+    let (server_ca, client_ca) = (Ca::new("servers"), Ca::new("clients"));
+    let tls = server_tls(&dir, &server_ca.server_leaf(), Some(&client_ca));
+    let url = format!("https://127.0.0.1:{}", serve(&tls).await);
+    let me = client_ca.leaf(&["probe.crm.svc"], &[]);
+    let timeout = Duration::from_secs(5);
+    let mine = client_tls(&dir, "probe", &server_ca, Some(&me));
+    crate::cli::healthcheck_with(&url, "", timeout, &mine)
+        .await
+        .expect("serving over mtls");
+    let anonymous = client_tls(&dir, "anonymous", &server_ca, None);
+    let refused = crate::cli::healthcheck_with(&url, "", timeout, &anonymous).await;
+    assert!(refused.is_err(), "no client certificate: {refused:?}");
+    assert_eq!(
+        crate::cli::tls_client_settings(None).expect("defaults"),
+        TlsClientSettings::default()
+    );
+}
+
+#[tokio::test]
 async fn a_rotated_client_ca_is_used_at_the_next_connection() {
     let dir = Dir::new();
     let (old_ca, new_ca) = (Ca::new("old"), Ca::new("new"));
