@@ -1,5 +1,5 @@
-//! Optional TLS and mTLS for every service (rustls, ring): the server's listen port
-//! ([`Acceptor`](acceptor) in `server::serve` when `tls.enabled`), the identity of a verified
+//! Optional TLS and mTLS for every service (rustls, ring): the server's listen port (a
+//! reloading acceptor in `server::serve` when `tls.enabled`), the identity of a verified
 //! client certificate for the auth layer ([`peer_identity`]), and `https://` outgoing calls
 //! ([`TlsConnector`] under `client::channel`). Certificates, keys and CAs are re-read while
 //! running, so rotated files are used without a restart.
@@ -9,7 +9,6 @@ mod files;
 mod identity;
 mod settings;
 
-pub use acceptor::TlsIo;
 pub use connector::TlsConnector;
 pub use identity::{PeerInfo, peer_identity};
 pub use settings::{TlsClientSettings, TlsSettings};

@@ -139,7 +139,7 @@ async fn reload(tls: TlsSettings, mut seen: ServerFiles, current: Current) {
 }
 
 /// A served TLS connection and who is on the other end.
-pub struct TlsIo {
+pub(crate) struct TlsIo {
     stream: tokio_rustls::server::TlsStream<TcpStream>,
     info: PeerInfo,
 }

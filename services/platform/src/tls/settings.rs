@@ -63,15 +63,22 @@ impl Validate for TlsSettings {
             ));
         }
         if self.enabled {
-            let mut missing = false;
+            let mut usable = true;
             for (name, path) in [("cert_file", &self.cert_file), ("key_file", &self.key_file)] {
                 if path.is_empty() {
                     p.push(format!("tls.{name}: required when tls.enabled = true"));
-                    missing = true;
+                    usable = false;
                 }
             }
-            if !missing
-                && let Err(e) = super::files::ServerFiles::read(self).and_then(|f| f.config())
+            for (name, path) in [
+                ("cert_file", &self.cert_file),
+                ("key_file", &self.key_file),
+                ("client_ca_file", &self.client_ca_file),
+            ] {
+                usable &= readable(&format!("tls.{name}"), path, p);
+            }
+            // Only readable files are parsed, so each problem is reported once.
+            if usable && let Err(e) = super::files::ServerFiles::read(self).and_then(|f| f.config())
             {
                 p.push(format!("tls: {e:#}"));
             }
@@ -87,12 +94,34 @@ impl Validate for TlsSettings {
 
 impl Validate for TlsClientSettings {
     fn validate(&self, p: &mut Vec<String>) {
+        let mut usable = true;
         if self.cert_file.is_empty() != self.key_file.is_empty() {
             p.push("tls.client: cert_file and key_file are set together or not at all".into());
-            return;
+            usable = false;
         }
-        if let Err(e) = super::files::ClientFiles::read(self).and_then(|f| f.config()) {
+        for (name, path) in [
+            ("ca_file", &self.ca_file),
+            ("cert_file", &self.cert_file),
+            ("key_file", &self.key_file),
+        ] {
+            usable &= readable(&format!("tls.client.{name}"), path, p);
+        }
+        if usable && let Err(e) = super::files::ClientFiles::read(self).and_then(|f| f.config()) {
             p.push(format!("tls.client: {e:#}"));
+        }
+    }
+}
+
+/// Whether the file at `path` (empty: none) can be read; a problem named `key` when not.
+fn readable(key: &str, path: &str, p: &mut Vec<String>) -> bool {
+    if path.is_empty() {
+        return true;
+    }
+    match std::fs::File::open(path) {
+        Ok(_) => true,
+        Err(e) => {
+            p.push(format!("{key}: cannot read {path}: {e}"));
+            false
         }
     }
 }

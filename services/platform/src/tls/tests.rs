@@ -419,8 +419,14 @@ fn settings_problems_are_reported_at_load() {
         "{p:?}"
     );
     tls.key_file = path_str(&dir.0.join("missing.key"));
+    tls.client_ca_file = path_str(&dir.0.join("missing-ca.pem"));
     let p = problems(&tls);
-    assert!(p.len() == 1 && p[0].contains("cannot read"), "{p:?}");
+    assert!(
+        p.len() == 2
+            && p[0].starts_with("tls.key_file: cannot read")
+            && p[1].starts_with("tls.client_ca_file: cannot read"),
+        "{p:?}"
+    );
     tls.enabled = false;
     let p = problems(&tls);
     assert!(
