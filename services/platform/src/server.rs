@@ -3,7 +3,8 @@
 //! served (v1 and v1alpha), one span per RPC, a gate per service (UNIMPLEMENTED for services
 //! not served, UNAVAILABLE at once while the database is known down), panics caught per call,
 //! per-request timeout, a global concurrency limit, background jobs stopped at shutdown, and
-//! graceful shutdown that drains in-flight calls up to a deadline.
+//! graceful shutdown that drains in-flight calls up to a deadline; TLS / mTLS on the port when
+//! `tls.enabled` (see [`tls`](crate::tls)).
 use crate::catch_panic::CatchPanicLayer;
 use crate::config::ServerSettings;
 use crate::gate::{Gate, GateLayer};
