@@ -75,9 +75,15 @@ pub async fn await_serving(urls: &[&str], timeout: Duration) -> anyhow::Result<(
     let until = Instant::now() + timeout;
     for url in urls {
         let left = until.saturating_duration_since(Instant::now());
-        crm_platform::cli::healthcheck_within(url, "", Duration::from_secs(2), left)
-            .await
-            .map_err(|e| anyhow::anyhow!("{url} is not SERVING after {timeout:?}: {e:#}"))?;
+        crm_platform::cli::healthcheck_within(
+            url,
+            "",
+            Duration::from_secs(2),
+            left,
+            &Default::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{url} is not SERVING after {timeout:?}: {e:#}"))?;
     }
     Ok(())
 }

@@ -191,7 +191,7 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
 pub async fn application<S: Service>(settings: S::Settings) -> Result<Application<S::UseCases>> {
     let (component, use_cases) = component::<S>(&settings).await?;
     let p = settings.platform();
-    Application::new(&p.server, &p.auth, component, use_cases).await
+    Application::new(&p.server, &p.auth, &p.tls, component, use_cases).await
 }
 
 /// Applies the pending migrations of `S` and returns (the `migrate` subcommand).

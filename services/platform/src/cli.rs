@@ -1,5 +1,6 @@
 //! The command line every service binary shares: `serve`, `migrate`, `healthcheck`.
-use std::path::PathBuf;
+use crate::tls::TlsClientSettings;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, clap::Parser)]
@@ -22,7 +23,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Ask a running server's grpc.health.v1 service; exit 0 when SERVING.
     Healthcheck {
-        /// host:port of the server.
+        /// host:port of the server, or its URL (`https://` dials TLS with the `[tls.client]`
+        /// files of the configuration, e.g. the service's own client certificate for mTLS).
         #[arg(long)]
         addr: String,
         /// Service to ask about; empty asks about the whole server.
@@ -36,6 +38,8 @@ pub enum Command {
         /// through (a NetworkPolicy agent programs a new pod's address a moment after it starts).
         #[arg(long, default_value_t = 0)]
         wait_ms: u64,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -109,11 +113,12 @@ pub async fn healthcheck_within(
     service: &str,
     timeout: Duration,
     wait: Duration,
+    tls: &TlsClientSettings,
 ) -> anyhow::Result<()> {
     const PAUSE: Duration = Duration::from_millis(500);
     let deadline = std::time::Instant::now() + wait;
     loop {
-        match healthcheck(addr, service, timeout).await {
+        match healthcheck_with(addr, service, timeout, tls).await {
             Ok(()) => return Ok(()),
             Err(e) if std::time::Instant::now() + PAUSE < deadline => {
                 eprintln!("not serving yet: {e:#}");
@@ -124,8 +129,18 @@ pub async fn healthcheck_within(
     }
 }
 
-/// Checks `service` on the server at `addr` (host:port or a URL).
+/// Checks `service` on the server at `addr` (host:port or a URL; no TLS files).
 pub async fn healthcheck(addr: &str, service: &str, timeout: Duration) -> anyhow::Result<()> {
+    healthcheck_with(addr, service, timeout, &TlsClientSettings::default()).await
+}
+
+/// [`healthcheck`] of an `https://` address with the CA and client certificate of `tls`.
+pub async fn healthcheck_with(
+    addr: &str,
+    service: &str,
+    timeout: Duration,
+    tls: &TlsClientSettings,
+) -> anyhow::Result<()> {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::health_client::HealthClient;
@@ -134,11 +149,15 @@ pub async fn healthcheck(addr: &str, service: &str, timeout: Duration) -> anyhow
     } else {
         format!("http://{addr}")
     };
-    let channel = tonic::transport::Endpoint::from_shared(url)?
+    let endpoint = tonic::transport::Endpoint::from_shared(url)?
         .connect_timeout(timeout)
-        .timeout(timeout)
-        .connect()
-        .await?;
+        .timeout(timeout);
+    let channel = if endpoint.uri().scheme_str() == Some("https") {
+        let connector = crate::tls::TlsConnector::new(tls)?;
+        endpoint.connect_with_connector(connector).await?
+    } else {
+        endpoint.connect().await?
+    };
     let resp = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: service.to_owned(),
@@ -152,6 +171,13 @@ pub async fn healthcheck(addr: &str, service: &str, timeout: Duration) -> anyhow
         status.as_str_name()
     );
     Ok(())
+}
+
+/// The `[tls.client]` section of the layered configuration (defaults -> `file` -> env).
+pub fn tls_client_settings(file: Option<&Path>) -> anyhow::Result<TlsClientSettings> {
+    let mut loader = crate::config::Loader::new(&[], file)?;
+    let tls = loader.section("tls.client");
+    Ok(loader.finish(tls)?)
 }
 
 /// What a binary plugs into the shared command line.
@@ -181,12 +207,19 @@ pub async fn run<B: Binary>() -> anyhow::Result<()> {
             service,
             timeout_ms,
             wait_ms,
+            config,
         } => {
             let (timeout, wait) = (
                 Duration::from_millis(timeout_ms),
                 Duration::from_millis(wait_ms),
             );
-            return healthcheck_within(&addr, &service, timeout, wait).await;
+            // Only a TLS check reads the configuration: a plain one works without any.
+            let tls = if addr.starts_with("https://") {
+                tls_client_settings(config.config.as_deref())?
+            } else {
+                TlsClientSettings::default()
+            };
+            return healthcheck_within(&addr, &service, timeout, wait, &tls).await;
         }
         Command::Replay(r) => {
             let settings = B::load(r.config.config.as_deref())?;

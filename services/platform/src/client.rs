@@ -35,12 +35,18 @@ use tonic::transport::{Channel, Endpoint};
 /// service's credentials on every call.
 pub type TracedChannel = InterceptedService<Channel, Outgoing>;
 
-/// A lazily connecting channel to `s.url`: nothing is dialled until the first call.
+/// A lazily connecting channel to `s.url`: nothing is dialled until the first call. An
+/// `https://` url is dialled with TLS under `s.tls` (its files are read now, so a bad one is
+/// an error here, and re-read at each new connection).
 pub fn channel(s: &ClientSettings) -> anyhow::Result<TracedChannel> {
-    let channel = Endpoint::from_shared(s.url.clone())?
+    let endpoint = Endpoint::from_shared(s.url.clone())?
         .connect_timeout(s.connect_timeout)
-        .timeout(s.call_timeout)
-        .connect_lazy();
+        .timeout(s.call_timeout);
+    let channel = if endpoint.uri().scheme_str() == Some("https") {
+        endpoint.connect_with_connector_lazy(crate::tls::TlsConnector::new(&s.tls)?)
+    } else {
+        endpoint.connect_lazy()
+    };
     Ok(with_metadata(channel, s.credentials.clone()))
 }
 

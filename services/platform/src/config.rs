@@ -133,6 +133,7 @@ pub struct PlatformSettings {
     pub security: SecuritySettings,
     pub events: EventsSettings,
     pub auth: crate::auth::AuthSettings,
+    pub tls: crate::tls::TlsSettings,
 }
 
 mod load;

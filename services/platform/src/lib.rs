@@ -34,6 +34,7 @@ pub mod suite;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tls;
 pub mod validate;
 
 pub use error::{Error, ErrorCode, Violations};

@@ -3,13 +3,18 @@
 //! served (v1 and v1alpha), one span per RPC, a gate per service (UNIMPLEMENTED for services
 //! not served, UNAVAILABLE at once while the database is known down), panics caught per call,
 //! per-request timeout, a global concurrency limit, background jobs stopped at shutdown, and
-//! graceful shutdown that drains in-flight calls up to a deadline.
+//! graceful shutdown that drains in-flight calls up to a deadline; TLS / mTLS on the port when
+//! `tls.enabled` (see [`tls`](crate::tls)); every call authenticated and authorized by the
+//! [`auth`](crate::auth) layer from each service's table of scopes.
 use crate::auth::{Auth, AuthLayer, AuthMode, AuthSettings, Policies};
 use crate::catch_panic::CatchPanicLayer;
 use crate::config::ServerSettings;
 use crate::gate::{Gate, GateLayer};
 use crate::jobs::Jobs;
 use crate::rpc_span::RpcSpanLayer;
+use crate::tls::TlsSettings;
+use crate::tls::acceptor::Acceptor;
+use futures::future::Either;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,15 +68,19 @@ struct Check {
     gate: Arc<Gate>,
 }
 
-/// Serves `components` on `listener` until `shutdown` resolves, then drains.
+/// Serves `components` on `listener` (over TLS when `tls.enabled`) until `shutdown`
+/// resolves, then drains.
 pub async fn serve(
     settings: &ServerSettings,
     auth: &AuthSettings,
+    tls: &TlsSettings,
     listener: TcpListener,
     components: Vec<Component>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
+    // Before anything runs: files that cannot be used stop the start.
+    let acceptor = tls.enabled.then(|| Acceptor::start(tls)).transpose()?;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     // "" is the whole server: serving only when every component is.
     reporter
@@ -144,16 +153,23 @@ pub async fn serve(
         .layer(CatchPanicLayer)
         .add_routes(routes.routes());
 
-    tracing::info!(%addr, services = ?names, "grpc server listening");
+    tracing::info!(%addr, services = ?names, tls = tls.enabled, "grpc server listening");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Nagle + delayed ACK would hold back a response written in more than one segment by
     // ~40 ms; tonic only sets TCP_NODELAY on listeners it binds itself.
     let incoming = tonic::transport::server::TcpIncoming::from(listener)
         .with_nodelay(Some(true))
         .with_keepalive(Some(std::time::Duration::from_secs(60)));
-    let serving = server.serve_with_incoming_shutdown(incoming, async {
+    let stop = async {
         let _ = stop_rx.await;
-    });
+    };
+    // The plain path serves the TCP streams themselves, as before.
+    let serving = match acceptor {
+        Some(acceptor) => {
+            Either::Left(server.serve_with_incoming_shutdown(acceptor.incoming(incoming), stop))
+        }
+        None => Either::Right(server.serve_with_incoming_shutdown(incoming, stop)),
+    };
     tokio::pin!(serving);
     let early = tokio::select! {
         res = &mut serving => Some(res),
@@ -314,6 +330,7 @@ pub struct Application<S> {
     component: Component,
     settings: ServerSettings,
     auth: AuthSettings,
+    tls: TlsSettings,
     service: S,
 }
 
@@ -321,6 +338,7 @@ impl<S> Application<S> {
     pub async fn new(
         settings: &ServerSettings,
         auth: &AuthSettings,
+        tls: &TlsSettings,
         component: Component,
         service: S,
     ) -> anyhow::Result<Self> {
@@ -332,6 +350,7 @@ impl<S> Application<S> {
             component,
             settings: settings.clone(),
             auth: auth.clone(),
+            tls: tls.clone(),
             service,
         })
     }
@@ -352,6 +371,7 @@ impl<S> Application<S> {
         serve(
             &self.settings,
             &self.auth,
+            &self.tls,
             self.listener,
             vec![self.component],
             shutdown,

@@ -130,6 +130,7 @@ impl Suite {
         crate::server::serve(
             &server,
             &self.platform().auth,
+            &self.platform().tls,
             listener,
             components,
             crate::server::shutdown_signal(),

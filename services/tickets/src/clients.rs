@@ -5,7 +5,8 @@
 //! unconfigured or unreachable service is an answer too.
 use crate::domain::CustomerId;
 use crate::settings::ClientsSettings;
-use crm_platform::client::{ClientSettings, Credentials, Idempotence, Remote, TracedChannel};
+use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
+use crm_platform::config::PlatformSettings;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::{customers as cpb, loyalty as lpb};
@@ -43,14 +44,14 @@ pub struct Clients {
 fn remote<C: Clone>(
     url: &str,
     s: &ClientsSettings,
-    identity: &Credentials,
+    platform: &PlatformSettings,
     make: impl FnOnce(TracedChannel) -> C,
 ) -> anyhow::Result<Option<Remote<C>>> {
     if url.is_empty() {
         return Ok(None);
     }
-    let settings = ClientSettings::new(url, Duration::from_millis(s.timeout_ms))
-        .with_credentials(identity.clone());
+    let settings =
+        ClientSettings::new(url, Duration::from_millis(s.timeout_ms)).calling_as(platform)?;
     Remote::new(settings, make).map(Some)
 }
 
@@ -89,12 +90,13 @@ fn lookup(asked: CustomerId, res: Result<cpb::Customer, Status>) -> CustomerLook
 
 impl Clients {
     /// Lazy channels: nothing is dialled until the first call.
-    /// Clients of the configured services, calling as `identity` (this service's own
-    /// credentials, `[auth.client]`).
-    pub fn new(s: &ClientsSettings, identity: &Credentials) -> anyhow::Result<Self> {
+    /// Lazy clients of the configured services (nothing is dialled until the first call),
+    /// calling as this service (`platform`'s `[auth.client]` credentials, `[tls.client]` for
+    /// https urls).
+    pub fn new(s: &ClientsSettings, platform: &PlatformSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            customers: remote(&s.customers_url, s, identity, CustomerServiceClient::new)?,
-            loyalty: remote(&s.loyalty_url, s, identity, LoyaltyServiceClient::new)?,
+            customers: remote(&s.customers_url, s, platform, CustomerServiceClient::new)?,
+            loyalty: remote(&s.loyalty_url, s, platform, LoyaltyServiceClient::new)?,
         })
     }
 

@@ -38,9 +38,7 @@ impl Service for Tickets {
     type UseCases = TicketsService;
 
     async fn build(settings: &Settings, parts: &mut Parts) -> anyhow::Result<TicketsService> {
-        let identity =
-            crm_platform::client::Credentials::from_settings(&settings.platform.auth.client)?;
-        let clients = clients::Clients::new(&settings.clients, &identity)?;
+        let clients = clients::Clients::new(&settings.clients, &settings.platform)?;
         let backbone = parts.events()?;
         backbone.start_relay(&mut parts.jobs);
         let svc = TicketsService::new(

@@ -34,8 +34,14 @@ fn url(service: Service) -> String {
 
 /// Polls grpc.health.v1 (the whole server) at `url` until SERVING, at most [`REACHABLE`].
 async fn await_serving(label: &str, url: &str) {
-    if let Err(e) =
-        crm_platform::cli::healthcheck_within(url, "", Duration::from_secs(2), REACHABLE).await
+    if let Err(e) = crm_platform::cli::healthcheck_within(
+        url,
+        "",
+        Duration::from_secs(2),
+        REACHABLE,
+        &Default::default(),
+    )
+    .await
     {
         panic!("{label} at {url} is not SERVING after {REACHABLE:?}: {e:#}")
     }

@@ -28,11 +28,6 @@ const OPEN_SERVICES: [&str; 3] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-/// The identity a verified client certificate gave the connection (put into the request's
-/// extensions by the TLS acceptor).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIdentity(pub String);
-
 static UNCHECKED: LazyLock<Arc<Principal>> = LazyLock::new(|| Arc::new(Principal::unchecked()));
 
 /// Everything the layer decides with, shared by every connection.
@@ -107,8 +102,8 @@ impl Auth {
                     unauthenticated(p)
                 })?
             }
-            None => match req.extensions().get::<PeerIdentity>() {
-                Some(id) => Arc::new(self.verifier.certificate_principal(&id.0)),
+            None => match crate::tls::peer_identity(req) {
+                Some(id) => Arc::new(self.verifier.certificate_principal(id)),
                 None => return Err(unauthenticated(Problem::Missing)),
             },
         };

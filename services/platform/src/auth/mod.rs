@@ -22,7 +22,7 @@ pub mod rate;
 pub mod settings;
 pub mod verify;
 
-pub use layer::{Auth, AuthLayer, PeerIdentity};
+pub use layer::{Auth, AuthLayer};
 pub use policy::{Class, Policies, Rule, admin, read, write};
 pub use settings::{AuthMode, AuthSettings, ClientAuthSettings, Grant, IssuerSettings};
 

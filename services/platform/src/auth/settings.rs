@@ -101,6 +101,15 @@ pub struct ClientAuthSettings {
 /// Algorithms this build verifies.
 pub const ALGORITHMS: [&str; 3] = ["RS256", "ES256", "HS256"];
 
+impl AuthSettings {
+    /// The embedded defaults (authentication off), for tests of servers without descriptors.
+    #[cfg(test)]
+    pub(crate) fn embedded() -> Self {
+        let mut l = crate::config::Loader::new(&[], None).expect("defaults parse");
+        l.section("auth").expect("auth section")
+    }
+}
+
 impl IssuerSettings {
     pub fn refresh(&self) -> Duration {
         Duration::from_secs(self.jwks_refresh_secs)

@@ -1,5 +1,6 @@
 //! How a service is called: where, how long to wait, and which failures are worth another
 //! attempt.
+use crate::tls::TlsClientSettings;
 use std::time::Duration;
 use tonic::Code;
 
@@ -17,11 +18,13 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// What the calls carry as this service's identity.
     pub credentials: super::Credentials,
+    /// CA and client certificate for an `https://` url (the platform's `[tls.client]`).
+    pub tls: TlsClientSettings,
 }
 
 impl ClientSettings {
     /// `timeout` bounds the connection, each attempt and the whole call; the default retry
-    /// policy. A stalled attempt thus ends the call, a refused one is retried.
+    /// policy; no TLS files (set `tls` for an `https://` url). A stalled attempt thus ends the call, a refused one is retried.
     pub fn new(url: impl Into<String>, timeout: Duration) -> Self {
         Self {
             url: url.into(),
@@ -30,15 +33,18 @@ impl ClientSettings {
             total_timeout: timeout,
             retry: RetryPolicy::default(),
             credentials: super::Credentials::default(),
+            tls: TlsClientSettings::default(),
         }
     }
 
-    /// The same, with `credentials` on every call.
-    pub fn with_credentials(self, credentials: super::Credentials) -> Self {
-        Self {
-            credentials,
+    /// The same, calling as the service configured by `platform`: its `[auth.client]`
+    /// credentials on every call, its `[tls.client]` files for an https url.
+    pub fn calling_as(self, platform: &crate::config::PlatformSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            credentials: super::Credentials::from_settings(&platform.auth.client)?,
+            tls: platform.tls.client.clone(),
             ..self
-        }
+        })
     }
 }
 

@@ -102,6 +102,7 @@ impl Loader {
         let security = self.section("security");
         let events = self.section("events");
         let auth = self.section("auth");
+        let tls = self.section("tls");
         Some(PlatformSettings {
             server: server?,
             database: database?,
@@ -110,6 +111,7 @@ impl Loader {
             security: security?,
             events: events?,
             auth: auth?,
+            tls: tls?,
         })
     }
 

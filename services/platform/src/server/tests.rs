@@ -93,12 +93,6 @@ fn settings() -> ServerSettings {
     }
 }
 
-/// The embedded default: authentication off (this test service has no descriptor).
-fn auth_off() -> crate::auth::AuthSettings {
-    let mut l = crate::config::Loader::new(&[], None).expect("defaults parse");
-    l.section("auth").expect("auth section")
-}
-
 struct Running {
     port: u16,
     service: TestService,
@@ -124,9 +118,16 @@ async fn start(jobs: Jobs) -> Running {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        serve(&settings(), &auth_off(), listener, vec![component], async {
-            let _ = stopped.await;
-        })
+        serve(
+            &settings(),
+            &crate::auth::AuthSettings::embedded(),
+            &Default::default(),
+            listener,
+            vec![component],
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
     });
     let addr = format!("127.0.0.1:{port}");

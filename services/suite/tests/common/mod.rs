@@ -78,10 +78,10 @@ pub fn spawner(service: &str) -> Option<Spawner> {
 /// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
 /// fresh database, and waits until the server reports SERVING.
 pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
-    let mut settings = crm_customers::Settings::load(None)
+    let platform = crm_customers::Settings::load(None)
         .expect("default settings")
-        .platform
-        .server;
+        .platform;
+    let mut settings = platform.server;
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     let listener = crm_platform::server::bind(&settings).await.expect("bind");
@@ -100,9 +100,15 @@ pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
         storages.insert(name.clone(), storage);
     }
     tokio::spawn(async move {
-        crm_platform::server::serve(&settings, listener, components, std::future::pending())
-            .await
-            .expect("suite serves");
+        crm_platform::server::serve(
+            &settings,
+            &platform.tls,
+            listener,
+            components,
+            std::future::pending(),
+        )
+        .await
+        .expect("suite serves");
     });
     assert!(
         crm_platform::testing::wait_serving(&addr, "").await,

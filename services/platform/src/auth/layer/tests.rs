@@ -93,7 +93,8 @@ async fn call(
     }
     let mut req = req.body(()).expect("request");
     if let Some(id) = peer {
-        req.extensions_mut().insert(PeerIdentity(id.to_owned()));
+        req.extensions_mut()
+            .insert(crate::tls::PeerInfo::with_identity(id));
     }
     let resp = AuthLayer::new(auth.clone())
         .layer(inner)
