@@ -4,16 +4,21 @@
 # diagnostics.txt when a step fails).
 #
 #   1. images: the services, the load generator, PostgreSQL, Redis, pause (scripts/cluster-images.sh)
-#   2. dependencies: namespaces (Pod Security "restricted"), Secrets, PostgreSQL + Redis (k8s/local)
+#   2. dependencies: namespaces (Pod Security "restricted"), Secrets, PostgreSQL + Redis (k8s/local),
+#      the test callers' ServiceAccounts (crm-e2e, crm-loadgen, crm-no-grants; granted in the CI values)
 #   3. the CI values checked by the API server (`kubectl apply --dry-run=server`, PodSecurity warnings fail)
 #   4. helm install --wait --wait-for-jobs; every pod Ready, every migration Job complete; helm test
-#   5. the end-to-end journey of tests/ through `kubectl port-forward` (loopback)
-#   6. helm upgrade to a new image tag under load: failed calls counted, nothing acknowledged lost
-#   7. helm rollback
-#   8. pods deleted under load (gracefully, then SIGKILL): replaced, callers see only retried
+#   5. authentication on the cluster's own service-account tokens and JWKS (grpcurl): no token ->
+#      UNAUTHENTICATED, another audience -> UNAUTHENTICATED, no grant -> PERMISSION_DENIED
+#      (MISSING_SCOPE), tickets' identity reads customers but cannot write them, a ticket's
+#      customer verified by tickets calling customers with its projected token
+#   6. the end-to-end journey of tests/ through `kubectl port-forward` (loopback), as crm-e2e
+#   7. helm upgrade to a new image tag under load: failed calls counted, nothing acknowledged lost
+#   8. helm rollback
+#   9. pods deleted under load (gracefully, then SIGKILL): replaced, callers see only retried
 #      UNAVAILABLE, nothing acknowledged lost
-#   9. NetworkPolicies enforced (kube-router): a pod no policy admits cannot reach the services
-#  10. the chart's default: migrations as post-install hooks, `helm install` without --wait
+#  10. NetworkPolicies enforced (kube-router): a pod no policy admits cannot reach the services
+#  11. the chart's default: migrations as post-install hooks, `helm install` without --wait
 #
 # Environment: CLUSTER_TEST_SKIP_IMAGES=1 (images already imported), LOAD_RATE (calls/s, 20),
 # LOAD_SECONDS (45).
@@ -35,6 +40,9 @@ TAG_B=ci-b # the upgrade (same image content, another tag: every Deployment roll
 OUT="$ROOT/.tools/cluster/test"
 LOAD_RATE="${LOAD_RATE:-20}"
 LOAD_SECONDS="${LOAD_SECONDS:-45}"
+AUDIENCE=crm # auth.audience, the chart's default
+# The test callers, each granted its scopes by the CI values' auth.grants (crm-no-grants: none).
+CALLERS=(crm-e2e crm-loadgen crm-no-grants)
 
 log() { printf '\n\033[1m[cluster-test] %s\033[0m\n' "$*" >&2; }
 die() { printf '[cluster-test] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -114,6 +122,15 @@ dependencies() {
   kc apply -f k8s/dev/namespaces.yaml
   make_secrets
   kc apply -k k8s/local
+  local sa
+  for sa in "${CALLERS[@]}"; do
+    kc -n "$NAMESPACE" apply -f - <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: $sa}
+automountServiceAccountToken: false
+YAML
+  done
   kc -n "$DEPS_NAMESPACE" rollout status statefulset/postgres --timeout=180s
   kc -n "$DEPS_NAMESPACE" rollout status deployment/redis --timeout=120s
 }
@@ -163,7 +180,7 @@ pod_images() {
 }
 only_image() { [[ "$(pod_images "$1")" == "$2" ]]; }
 
-# ---- 5. the journey through port-forwards ----------------------------------------------------
+# ---- port-forwards (steps 5 and 6) ------------------------------------------------------------
 forward_pids=()
 stop_port_forwards() {
   local pid
@@ -185,11 +202,79 @@ forward() {
   echo "http://127.0.0.1:$port"
 }
 
+# ---- 5. authentication and scopes ------------------------------------------------------------
+# token SERVICEACCOUNT: a 1 h token of the namespace's ServiceAccount for the suite's audience.
+token() { kc -n "$NAMESPACE" create token "$1" --audience "$AUDIENCE" --duration 1h; }
+
+# call ADDR METHOD JSON [TOKEN]: grpcurl's output of one call, errors included (reflection, which
+# gives grpcurl the schema, goes without the token).
+call() {
+  local addr=$1 method=$2 data=$3 header=()
+  [[ -n "${4:-}" ]] && header=(-rpc-header "authorization: Bearer $4")
+  grpcurl -plaintext -max-time 10 "${header[@]}" -d "$data" "$addr" "$method" 2>&1 || true
+}
+
+# expect WHAT PATTERN OUTPUT: OUTPUT matches the extended regex PATTERN, or the step fails.
+expect() {
+  if grep -Eq -- "$2" <<<"$3"; then
+    echo "ok: $1"
+  else
+    die "$1: expected /$2/, got: $3"
+  fi
+}
+
+new_uuid() { cat /proc/sys/kernel/random/uuid; }
+
+auth_enforced() {
+  local customers tickets out customer missing e2e
+  customers="$(forward customers)"
+  customers="${customers#http://}"
+  tickets="$(forward tickets)"
+  tickets="${tickets#http://}"
+  e2e="$(token crm-e2e)"
+  missing="customers/$(new_uuid)"
+  local get="crm.customers.v1.CustomerService/GetCustomer" read="{\"name\": \"$missing\"}"
+
+  out="$(call "$customers" grpc.health.v1.Health/Check '{"service": "crm.customers.v1.CustomerService"}')"
+  expect "health without a token" '"status": "SERVING"' "$out"
+  expect "reflection without a token" '^crm\.customers\.v1\.CustomerService$' "$(grpcurl -plaintext "$customers" list 2>&1)"
+  expect "no token: UNAUTHENTICATED" 'Code: Unauthenticated' "$(call "$customers" "$get" "$read")"
+  expect "a token for the API server's audience: UNAUTHENTICATED" 'Code: Unauthenticated' \
+    "$(call "$customers" "$get" "$read" "$(kc -n "$NAMESPACE" create token crm-e2e --duration 10m)")"
+  out="$(call "$customers" "$get" "$read" "$(token crm-no-grants)")"
+  expect "a ServiceAccount without grants: PERMISSION_DENIED" 'Code: PermissionDenied' "$out"
+  expect "  ... naming the missing scope" '"reason": "MISSING_SCOPE"' "$out"
+  # The tickets service's own identity: customers.read, nothing more.
+  out="$(token "$RELEASE-tickets")"
+  expect "tickets' identity reads customers" 'Code: NotFound' "$(call "$customers" "$get" "$read" "$out")"
+  expect "tickets' identity cannot create customers" 'Code: PermissionDenied' \
+    "$(call "$customers" crm.customers.v1.CustomerService/CreateCustomer \
+      "{\"customer\": {\"display_name\": \"Auth Probe\"}, \"request_id\": \"$(new_uuid)\"}" "$out")"
+  # tickets -> customers with the projected token of tickets' pods: the ticket's customer is
+  # VERIFIED (UNVERIFIED would mean customers refused tickets' call), an unknown one refused
+  # with CUSTOMER_NOT_FOUND (customers answered NOT_FOUND to tickets).
+  out="$(call "$customers" crm.customers.v1.CustomerService/CreateCustomer \
+    "{\"customer\": {\"display_name\": \"Auth Probe\", \"primary_email\": \"auth.probe.$(new_uuid)@example.com\"}, \"request_id\": \"$(new_uuid)\"}" "$e2e")"
+  customer="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])' <<<"$out" 2>/dev/null)" ||
+    die "CreateCustomer as crm-e2e failed: $out"
+  local ticket='{"ticket": {"customer": "%s", "channel": "CHANNEL_WEB", "category": "CATEGORY_INQUIRY", "subject": "auth probe"}, "request_id": "%s"}'
+  # shellcheck disable=SC2059 # the format is the JSON above
+  out="$(call "$tickets" crm.tickets.v1.TicketService/CreateTicket "$(printf "$ticket" "$customer" "$(new_uuid)")" "$e2e")"
+  expect "tickets -> customers: the new ticket's customer is verified" '"customerCheck": "CUSTOMER_CHECK_VERIFIED"' "$out"
+  # shellcheck disable=SC2059
+  out="$(call "$tickets" crm.tickets.v1.TicketService/CreateTicket "$(printf "$ticket" "$missing" "$(new_uuid)")" "$e2e")"
+  expect "tickets -> customers: an unknown customer is refused" '"reason": "CUSTOMER_NOT_FOUND"' "$out"
+  stop_port_forwards
+}
+
+# ---- 6. the journeys -------------------------------------------------------------------------
+# As crm-e2e: the journeys' clients send CRM_E2E_TOKEN as their bearer token.
 journey() {
   CRM_E2E_CLUSTER_CUSTOMERS_URL="$(forward customers)"
   CRM_E2E_CLUSTER_LOYALTY_URL="$(forward loyalty)"
   CRM_E2E_CLUSTER_TICKETS_URL="$(forward tickets)"
-  export CRM_E2E_CLUSTER_CUSTOMERS_URL CRM_E2E_CLUSTER_LOYALTY_URL CRM_E2E_CLUSTER_TICKETS_URL
+  CRM_E2E_TOKEN="$(token crm-e2e)"
+  export CRM_E2E_CLUSTER_CUSTOMERS_URL CRM_E2E_CLUSTER_LOYALTY_URL CRM_E2E_CLUSTER_TICKETS_URL CRM_E2E_TOKEN
   local listed passed
   listed="$(cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored --list 2>/dev/null | grep -c ': test$')"
   cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored 2>&1 | tee "$OUT/journeys.log"
@@ -200,13 +285,21 @@ journey() {
   stop_port_forwards
 }
 
-# ---- 6-8. load -------------------------------------------------------------------------------
-# test_pod NAME NAME_LABEL IMAGE ARG...: a restricted pod of the namespace running IMAGE with
-# ARGs, labelled app.kubernetes.io/name=NAME_LABEL (what the chart's policies look at).
+# ---- 7-9. load -------------------------------------------------------------------------------
+# test_pod NAME NAME_LABEL SERVICEACCOUNT IMAGE ARG...: a restricted pod of the namespace running
+# IMAGE with ARGs, labelled app.kubernetes.io/name=NAME_LABEL (what the chart's policies look
+# at). With a SERVICEACCOUNT, the pod runs as it with its token for the suite's audience at
+# /var/run/secrets/crm/token (projected, as the chart's pods have theirs).
 test_pod() {
-  local name=$1 label=$2 image=$3 arg args=""
-  shift 3
+  local name=$1 label=$2 sa=$3 image=$4 arg args="" identity="" mounts="" volumes=""
+  shift 4
   for arg in "$@"; do args+="        - \"$arg\""$'\n'; done
+  if [[ -n "$sa" ]]; then
+    identity="  serviceAccountName: $sa"$'\n'
+    mounts="      volumeMounts: [{name: token, mountPath: /var/run/secrets/crm, readOnly: true}]"$'\n'
+    volumes="  volumes: [{name: token, projected: {sources: [{serviceAccountToken: "
+    volumes+="{audience: $AUDIENCE, expirationSeconds: 3600, path: token}}]}}]"$'\n'
+  fi
   kc -n "$NAMESPACE" delete pod "$name" --ignore-not-found --wait=true >/dev/null
   kc -n "$NAMESPACE" apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -216,7 +309,7 @@ metadata:
   labels: {app.kubernetes.io/name: $label}
 spec:
   restartPolicy: Never
-  automountServiceAccountToken: false
+$identity  automountServiceAccountToken: false
   securityContext:
     runAsNonRoot: true
     runAsUser: 65532
@@ -234,12 +327,15 @@ $args      resources:
         allowPrivilegeEscalation: false
         readOnlyRootFilesystem: true
         capabilities: {drop: [ALL]}
+$mounts$volumes
 YAML
 }
 
-# start_load NAME: LOAD_RATE calls/s for LOAD_SECONDS from a pod the chart's gateway peers admit.
+# start_load NAME: LOAD_RATE calls/s for LOAD_SECONDS from a pod the chart's gateway peers admit,
+# as crm-loadgen (its projected token is the load generator's bearer token).
 start_load() {
-  test_pod "loadgen-$1" crm-loadgen "crm-loadgen:$TAG_A" --customers-url="http://$RELEASE-customers:50051" \
+  test_pod "loadgen-$1" crm-loadgen crm-loadgen "crm-loadgen:$TAG_A" --token-file=/var/run/secrets/crm/token \
+    --customers-url="http://$RELEASE-customers:50051" \
     --loyalty-url="http://$RELEASE-loyalty:50051" --tickets-url="http://$RELEASE-tickets:50051" \
     --rate="$LOAD_RATE" --duration="${LOAD_SECONDS}s"
   kc -n "$NAMESPACE" wait --for=condition=Ready "pod/loadgen-$1" --timeout=60s >/dev/null
@@ -331,7 +427,7 @@ delete_one_pod_per_service() {
   kc -n "$NAMESPACE" wait --for=delete "${deleted[@]}" --timeout=60s >/dev/null
 }
 
-# 9. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
+# 10. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
 # the labels of an allowed caller cannot reach any service; the same pod as a gateway peer can.
 # (Steps 4-8 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
 # test pods and the migration Jobs are all allowed by the chart's own rules.)
@@ -342,7 +438,7 @@ network_policies() {
       python3 -c "import json, sys; print(json.load(sys.stdin)['services']['$svc']['healthService'])")"
     for pod in "stranger crm-netpol-probe" "gateway crm-loadgen"; do
       # The service's own image asking its Service for up to 15 s.
-      test_pod "netpol-${pod% *}-$svc" "${pod#* }" "crm-$svc:$TAG_A" healthcheck \
+      test_pod "netpol-${pod% *}-$svc" "${pod#* }" "" "crm-$svc:$TAG_A" healthcheck \
         --addr "$RELEASE-$svc:50051" --service "$health" --timeout-ms 2000 --wait-ms 15000
     done
   done
@@ -355,7 +451,7 @@ network_policies() {
   done
 }
 
-# 10. The chart's default: migrations as post-install hooks, `helm install` without --wait (Helm
+# 11. The chart's default: migrations as post-install hooks, `helm install` without --wait (Helm
 # runs the hook Jobs after creating the Deployments and waits for them). On the databases of the
 # earlier steps the Jobs find nothing to apply; what this proves is that the hooks run,
 # complete and bring every pod to Ready, and that `helm test` passes.
@@ -383,12 +479,13 @@ main() {
   step "2. dependencies (PostgreSQL, Redis)" dependencies
   step "3. server-side dry run of the CI values" server_dry_run
   step "4. helm install --wait --wait-for-jobs + test" install
-  step "5. end-to-end journey (port-forward)" journey
-  step "6. helm upgrade under load" upgrade_under_load
-  step "7. helm rollback" rollback
-  step "8. pods deleted under load" pods_deleted_under_load
-  step "9. NetworkPolicies enforced" network_policies
-  step "10. migrations as hooks (the default)" hook_migrations
+  step "5. authentication and scopes (grpcurl)" auth_enforced
+  step "6. end-to-end journey (port-forward)" journey
+  step "7. helm upgrade under load" upgrade_under_load
+  step "8. helm rollback" rollback
+  step "9. pods deleted under load" pods_deleted_under_load
+  step "10. NetworkPolicies enforced" network_policies
+  step "11. migrations as hooks (the default)" hook_migrations
 }
 
 main "$@"

@@ -14,8 +14,9 @@
 # Needs root (kubelet, containerd, network namespaces, iptables), cgroup v1 and the apt packages
 # etcd-server containerd runc containernetworking-plugins iptables ipset conntrack procps iproute2
 # kmod (.ci/run installs them).
-# Everything the test driver calls listens on 127.0.0.1; the pods live on their own bridge,
-# which may reach only each other and the DNS server on the bridge's gateway address.
+# Everything the test driver calls listens on 127.0.0.1 or on the pod bridge's gateway address
+# (the API server, which the pods reach as kubernetes.default.svc); the pods live on their own
+# bridge, which may reach only each other, the DNS server and the API server on that address.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,10 +37,11 @@ RUN=/run/crm-cluster                # sockets, etcd data (tmpfs), CNI state
 DATA=/var/lib/crm-cluster           # kubelet root and containerd's image store
 BRIDGE=crm0
 POD_CIDR=10.244.0.0/24
-GATEWAY=10.244.0.1                  # the bridge's address on the host: the pods' DNS server
+GATEWAY=10.244.0.1                  # the bridge's address on the host: the pods' DNS and API server
 SERVICE_CIDR=10.96.0.0/16
 API_SERVICE_IP=10.96.0.1
-API_PORT=16443
+API_PORT=16443                      # on $GATEWAY only (the Service kubernetes:443 leads there)
+API_SERVER="https://$GATEWAY:$API_PORT"
 ETCD_PORT=12379
 CLUSTER_DOMAIN=cluster.local
 KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
@@ -101,10 +103,11 @@ cmd_build() {
 # ---- PKI (EC P-256, made once per machine, kept in .tools/cluster/pki) -----------------------
 PKI="$STATE/pki"
 
-# cert NAME CN O EXT_USAGE [SAN]: NAME.crt/NAME.key signed by the cluster CA.
+# cert NAME CN O EXT_USAGE [SAN]: NAME.crt/NAME.key signed by the cluster CA; made again when
+# an existing one lacks a name of SAN (a PKI from an older version of this script).
 cert() {
   local name=$1 cn=$2 org=$3 usage=$4 san=${5:-}
-  [[ -s "$PKI/$name.crt" ]] && return 0
+  [[ -s "$PKI/$name.crt" ]] && has_sans "$PKI/$name.crt" "$san" && return 0
   local subj="/CN=$cn" ext
   [[ -n "$org" ]] && subj="/O=$org$subj"
   ext="basicConstraints=critical,CA:FALSE"$'\n'"keyUsage=critical,digitalSignature,keyEncipherment"
@@ -114,6 +117,16 @@ cert() {
   openssl req -new -key "$PKI/$name.key" -subj "$subj" 2>/dev/null |
     openssl x509 -req -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 825 \
       -extfile <(printf '%s\n' "$ext") -out "$PKI/$name.crt" 2>/dev/null
+}
+
+# has_sans CERT SAN: every entry of SAN ("DNS:a,IP:1.2.3.4") is in the certificate.
+has_sans() {
+  local have entry
+  have="$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')"
+  have=",${have//IPAddress:/IP:},"
+  for entry in ${2//,/ }; do
+    [[ "$have" == *",$entry,"* ]] || return 1
+  done
 }
 
 make_pki() {
@@ -129,7 +142,7 @@ make_pki() {
   local node
   node="$(node_name)"
   cert apiserver kube-apiserver "" serverAuth \
-    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:127.0.0.1,IP:$API_SERVICE_IP"
+    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:127.0.0.1,IP:$API_SERVICE_IP,IP:$GATEWAY"
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clientAuth
   cert admin crm-cluster-admin system:masters clientAuth
   cert controller-manager system:kube-controller-manager "" clientAuth
@@ -156,7 +169,7 @@ kind: Config
 clusters:
   - name: crm-local
     cluster:
-      server: https://127.0.0.1:$API_PORT
+      server: $API_SERVER
       certificate-authority: $PKI/ca.crt
 users:
   - name: $1
@@ -394,8 +407,11 @@ host_network_up() {
   "${t[@]}" -A CRM-CLUSTER-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
   "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p udp --dport 53 -j RETURN
   "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p tcp --dport 53 -j RETURN
+  # The API server (kubernetes.default.svc, DNATed by kube-proxy): service-account tokens' JWKS.
+  "${t[@]}" -A CRM-CLUSTER-INPUT -d "$GATEWAY" -p tcp --dport "$API_PORT" -j RETURN
   "${t[@]}" -A CRM-CLUSTER-INPUT -j DROP
-  # Linux accepts the DNS server's address on any interface: only from the bridge (and lo).
+  # Linux accepts the gateway's address on any interface: the DNS and API servers there are
+  # reached only from the bridge (and lo), never from another machine.
   "${t[@]}" -N CRM-CLUSTER-DNS 2>/dev/null || "${t[@]}" -F CRM-CLUSTER-DNS
   "${t[@]}" -A CRM-CLUSTER-DNS -i "$BRIDGE" -j RETURN
   "${t[@]}" -A CRM-CLUSTER-DNS -i lo -j RETURN
@@ -476,13 +492,15 @@ start_etcd() {
 }
 
 start_apiserver() {
-  # A loopback advertise address needs endpoint-reconciler none; the kubelet is reached by its
-  # host name, which resolves to 127.0.0.1 (never the machine's own address).
+  # On the bridge's gateway address, which only this machine and its pods can reach (see
+  # host_network_up); advertised there, so the lease reconciler gives the Service
+  # kubernetes.default (10.96.0.1:443) that endpoint. The kubelet is reached by its host name,
+  # which resolves to 127.0.0.1 (never the machine's own address).
   start kube-apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "https://127.0.0.1:$ETCD_PORT" --etcd-cafile "$PKI/ca.crt" \
     --etcd-certfile "$PKI/apiserver-etcd-client.crt" --etcd-keyfile "$PKI/apiserver-etcd-client.key" \
-    --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address 127.0.0.1 \
-    --endpoint-reconciler-type none \
+    --bind-address "$GATEWAY" --secure-port "$API_PORT" --advertise-address "$GATEWAY" \
+    --endpoint-reconciler-type lease \
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --client-ca-file "$PKI/ca.crt" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \

@@ -5,6 +5,7 @@
 #   scripts/kind.sh load      # `make kind-load`: build the images with a unique tag, load them into the nodes
 #   scripts/kind.sh deploy    # `make deploy`:    helm upgrade --install --wait, then helm test
 #   scripts/kind.sh forward [SERVICE] [LOCAL_PORT]   # port-forward a service (default customers -> 50051)
+#   scripts/kind.sh token     # a 1 h bearer token of crm-dev, the developer's ServiceAccount
 #   scripts/kind.sh status    # what runs where
 #   scripts/kind.sh down      # `make kind-down`: delete the cluster
 #
@@ -141,6 +142,13 @@ cmd_deploy() {
     sets+=(--set "services.$svc.enabled=true")
   done <"$STATE_DIR/images"
   if [[ "${KIND_OTEL:-1}" == 0 ]]; then sets+=(--set "otel.endpoint="); fi
+  # The developer's identity: k8s/kind-values.yaml grants it every scope.
+  kc -n "$NAMESPACE" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: crm-dev}
+automountServiceAccountToken: false
+YAML
   log "helm upgrade --install $RELEASE (tag $tag) into $NAMESPACE"
   helm --kube-context "$CONTEXT" upgrade --install "$RELEASE" "$CHART" \
     --namespace "$NAMESPACE" \
@@ -149,7 +157,13 @@ cmd_deploy() {
   log "helm test $RELEASE"
   helm --kube-context "$CONTEXT" test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
   kc -n "$NAMESPACE" get deployments,pods,jobs -l "app.kubernetes.io/instance=$RELEASE"
-  log "deployed: 'scripts/kind.sh forward customers' then grpcurl -plaintext localhost:50051 list"
+  log "deployed: 'scripts/kind.sh forward customers', TOKEN=\"\$(scripts/kind.sh token)\", then grpcurl (docs/kubernetes.md)"
+}
+
+# A token of crm-dev for the chart's audience (auth.audience, default crm).
+cmd_token() {
+  need kubectl
+  kc -n "$NAMESPACE" create token crm-dev --audience "${AUDIENCE:-crm}" --duration 1h
 }
 
 cmd_forward() {
@@ -182,6 +196,7 @@ case "${1:-}" in
   load) cmd_load ;;
   deploy) cmd_deploy ;;
   forward) shift; cmd_forward "$@" ;;
+  token) cmd_token ;;
   status) cmd_status ;;
   down) cmd_down ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;

@@ -115,5 +115,6 @@ Left to do (the README's "Adding a service" has the details):
          enabled: true
          healthService: crm.$name.v1.${Service}Service
          callees: []
+         callScopes: []    # the scopes its calls need (granted to its ServiceAccount)
   5. cargo test -p crm-$name && cargo test -p crm-suite --test bad_input && make lint
 EOF

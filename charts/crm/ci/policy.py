@@ -11,6 +11,10 @@ and the rule, unless every pod the chart can create:
   * if long-running (Deployment/StatefulSet/DaemonSet): startup, readiness and liveness probes,
     startup and readiness as native gRPC health checks;
   * is selected by a NetworkPolicy that restricts both ingress and egress;
+  * with authentication on in its config file ([auth] mode "jwt"): has every file that section
+    names (auth.client.token_file a projected token for an audience the services accept,
+    jwks_bearer_token_file a projected token, jwks_ca_file a projected ConfigMap key) if it
+    serves (Deployment), and no projected token at all if it does not (migration Jobs);
 and that every object carries the chart's recommended labels.
 
 Exit status: 0 clean, 1 violations, 2 bad input.
@@ -18,7 +22,9 @@ Exit status: 0 clean, 1 violations, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import posixpath
 import sys
+import tomllib
 from typing import Any, Iterator
 
 import yaml
@@ -202,6 +208,54 @@ class Checker:
                         self.fail(where, f"{probe} should be a native gRPC probe")
 
         self.check_network_policy(name, meta.get("labels") or {})
+        self.check_auth_files(name, kind, spec)
+
+    def config_file(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The parsed config.toml of the ConfigMap volume mounted at /etc/crm, or {}."""
+        mounted = {m["name"] for _, c in containers(spec) for m in c.get("volumeMounts") or []
+                   if m.get("mountPath") == "/etc/crm"}
+        for vol in spec.get("volumes") or []:
+            if vol["name"] in mounted and "configMap" in vol:
+                for d in self.docs:
+                    if d["kind"] == "ConfigMap" and d["metadata"]["name"] == vol["configMap"]["name"]:
+                        return tomllib.loads((d.get("data") or {}).get("config.toml", ""))
+        return {}
+
+    def check_auth_files(self, name: str, kind: str, spec: dict[str, Any]) -> None:
+        auth = self.config_file(spec).get("auth") or {}
+        if auth.get("mode") != "jwt":
+            return
+        # path in the container -> ("token", audience) or ("configMap", name) of a projection
+        volumes = {v["name"]: v for v in spec.get("volumes") or []}
+        files: dict[str, tuple[str, str | None]] = {}
+        for _, c in containers(spec):
+            for m in c.get("volumeMounts") or []:
+                sources = (volumes.get(m["name"], {}).get("projected") or {}).get("sources") or []
+                for s in sources:
+                    if "serviceAccountToken" in s:
+                        tok = s["serviceAccountToken"]
+                        files[posixpath.join(m["mountPath"], tok["path"])] = ("token", tok.get("audience"))
+                    for item in (s.get("configMap") or {}).get("items") or []:
+                        files[posixpath.join(m["mountPath"], item["path"])] = ("configMap", s["configMap"]["name"])
+        if kind not in LONG_RUNNING:
+            for path, (what, _) in files.items():
+                if what == "token":
+                    self.fail(name, f"a pod that does not serve gets no service-account token ({path})")
+            return
+        issuers = auth.get("issuers") or []
+        accepted = {a for i in issuers for a in i.get("audiences") or []}
+        own = (auth.get("client") or {}).get("token_file")
+        if not own:
+            self.fail(name, "auth is on but auth.client.token_file is not set: its calls would carry no identity")
+        elif files.get(own, ("", None))[0] != "token":
+            self.fail(name, f"auth.client.token_file {own} is not a projected service-account token of the pod")
+        elif files[own][1] not in accepted:
+            self.fail(name, f"auth.client.token_file {own} has audience {files[own][1]!r}, which no issuer accepts")
+        for i in issuers:
+            for key, what in (("jwks_bearer_token_file", "token"), ("jwks_ca_file", "configMap")):
+                path = i.get(key)
+                if path and files.get(path, ("", None))[0] != what:
+                    self.fail(name, f"{i.get('issuer')}: {key} {path} is not a projected {what} of the pod")
 
     def check_resources(self, where: str, c: dict[str, Any]) -> None:
         res = c.get("resources") or {}

@@ -153,12 +153,17 @@ workload_props = {
                 "maxUnavailable": intOrString}),
 }
 
+# A scope of the suite's per-method tables: "<service>.<what>[.<what>]", e.g. customers.pii.read.
+scope = s(pattern=r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+scopes = {"type": "array", "uniqueItems": True, "items": scope}
+
 service_only = {
     "enabled": {"type": "boolean", "description": "Deploy this service."},
     "healthService": s("grpc.health.v1 service name of the service, e.g. crm.customers.v1.CustomerService.", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$"),
     "callees": {"type": "array", "uniqueItems": True, "items": s(pattern=r"^[a-z][a-z0-9-]*$"),
                 "description": "Services this one calls: CRM_CLIENTS__<CALLEE>_URL and the NetworkPolicy allow lists."},
     "binary": s("Binary name (the image entrypoint); default crm-<key>.", pattern=r"^[a-z0-9][a-z0-9_-]*$"),
+    "callScopes": {**scopes, "description": "Scopes this service's own calls need, granted to its ServiceAccount's subject (auth on)."},
 }
 
 # Each shared setting is a $defs entry; defaults and services refer to them by name.
@@ -177,6 +182,31 @@ egressBlock = obj({"to": {"type": "array", "items": {"type": "object", "minPrope
                              "items": obj({"port": portRef, "endPort": i(1), "protocol": {"enum": ["TCP", "UDP", "SCTP"]}}, required=["port"])}},
                   required=["ports"])
 peer = egressBlock["properties"]["to"]["items"]
+
+url = s(pattern=r"^https?://[^\s]+$")
+# [[auth.issuers]] of the platform's AuthSettings (docs: CONTRACT of issue 14); never a secret:
+# no hs256_secret here (development only, and nothing secret lives in values).
+issuer = obj({
+    "issuer": s(minLength=1), "audiences": {"type": "array", "minItems": 1, "items": s(minLength=1)},
+    "algorithms": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": ["RS256", "ES256"]}},
+    "jwks_url": url, "jwks_file": s(), "jwks_ca_file": s(), "jwks_bearer_token_file": s(),
+    "jwks_refresh_secs": i(1),
+}, required=["issuer", "audiences"])
+auth = obj({
+    "insecureDisableAuthentication": {"type": "boolean", "description": "true turns authentication OFF (every caller may do anything); NOTES.txt warns."},
+    "issuer": s("The cluster's service-account token issuer.", minLength=1),
+    "audience": s("Audience the services accept and their own tokens carry.", pattern=r"^[^\s]+$"),
+    "algorithms": issuer["properties"]["algorithms"],
+    "jwks": obj({"url": {**url, "description": "The issuer's JWKS (the API server's by default)."},
+                 "caConfigMap": s("ConfigMap whose ca.crt verifies the JWKS URL; empty: the image's CA bundle.", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"),
+                 "apiServerToken": {"type": "boolean", "description": "Send a token of the API server's audience with the JWKS request."},
+                 "refreshSeconds": i(1)}, required=["url"]),
+    "tokenExpirationSeconds": i(600, desc="Lifetime of the projected tokens."),
+    "reflection": {"type": "boolean", "description": "Serve grpc.reflection without a token."},
+    "grants": {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": scopes,
+               "description": "Calling subject (system:serviceaccount:<ns>:<sa>) -> scopes."},
+    "extraIssuers": {"type": "array", "items": issuer, "description": "More [[auth.issuers]] tables."},
+}, required=["insecureDisableAuthentication", "issuer", "audience", "jwks"])
 
 schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -211,9 +241,11 @@ schema = {
                               "gateway": {"type": "array", "items": {"$ref": "#/$defs/peer"}},
                               "dns": {"$ref": "#/$defs/egressRule"}, "postgres": {"$ref": "#/$defs/egressRule"},
                               "redis": {"$ref": "#/$defs/egressRule"}, "otelCollector": {"$ref": "#/$defs/egressRule"},
+                              "jwks": {"$ref": "#/$defs/egressRule"},
                               "extraIngress": {"type": "array", "items": {"type": "object"}},
                               "extraEgress": {"type": "array", "items": {"type": "object"}}}),
         "tests": obj({"enabled": b, "resources": resources}),
+        "auth": auth,
     },
 }
 schema["$defs"]["egressRule"]["properties"]["to"]["items"] = {"$ref": "#/$defs/peer"}

@@ -97,14 +97,87 @@ Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJs
 {{- $_ := set $cfg "version" ($tag | replace "+" "_" | trunc 63 | trimSuffix "-" | trimSuffix "_" | trimSuffix ".") -}}
 {{- $secret := $cfg.secrets.existingSecret | replace "{release}" $root.Release.Name | replace "{service}" .name -}}
 {{- $_ := set $cfg "secretName" $secret -}}
-{{- $sa := "default" -}}
-{{- if $cfg.serviceAccount.create -}}
-{{- $sa = default $fullname $cfg.serviceAccount.name -}}
-{{- else if $cfg.serviceAccount.name -}}
-{{- $sa = $cfg.serviceAccount.name -}}
-{{- end -}}
-{{- $_ := set $cfg "serviceAccountName" $sa -}}
+{{- $_ := set $cfg "serviceAccountName" (include "crm.serviceAccountName" .) -}}
+{{- $_ := set $cfg "subject" (include "crm.subject" .) -}}
+{{- /* The chart's [auth] section first, the values' config over it (see crm.authConfig). */ -}}
+{{- $auth := dict "auth" (include "crm.authConfig" $root | fromJson) -}}
+{{- $_ := set $cfg "config" (include "crm.merge" (dict "base" $auth "over" $cfg.config) | fromJson) -}}
 {{- toJson $cfg -}}
+{{- end -}}
+
+{{/*
+A service's ServiceAccount name, from the serviceAccount values alone (crm.authGrants needs it
+for every service without the whole of crm.service, which needs the grants).
+Usage: include "crm.serviceAccountName" (dict "root" $ "name" "customers")
+*/}}
+{{- define "crm.serviceAccountName" -}}
+{{- $svc := get .root.Values.services .name -}}
+{{- $sa := include "crm.merge" (dict "base" .root.Values.defaults.serviceAccount "over" ($svc.serviceAccount | default dict)) | fromJson -}}
+{{- if $sa.create -}}
+{{- default (include "crm.componentFullname" .) $sa.name -}}
+{{- else -}}
+{{- default "default" $sa.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The subject of a service's tokens: system:serviceaccount:<namespace>:<ServiceAccount>. */}}
+{{- define "crm.subject" -}}
+{{- printf "system:serviceaccount:%s:%s" .root.Release.Namespace (include "crm.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/* Where a service pod's projected credentials are (the crm-auth volume). */}}
+{{- define "crm.authDir" -}}/var/run/secrets/crm{{- end -}}
+
+{{/*
+The [[auth.grants]] tables, as a JSON list of {issuer, subject, scopes}: every enabled service's
+callScopes for its own subject, united with auth.grants, all for the service-account issuer
+(a grant names its issuer, so another issuer's token with the same subject gets nothing).
+*/}}
+{{- define "crm.authGrants" -}}
+{{- $root := . -}}
+{{- $grants := dict -}}
+{{- range $name := include "crm.enabledServices" $root | fromJsonArray -}}
+{{- $scopes := (get $root.Values.services $name).callScopes | default list -}}
+{{- if $scopes -}}
+{{- $subject := include "crm.subject" (dict "root" $root "name" $name) -}}
+{{- $_ := set $grants $subject (concat (get $grants $subject | default list) $scopes) -}}
+{{- end -}}
+{{- end -}}
+{{- range $subject, $scopes := $root.Values.auth.grants -}}
+{{- $_ := set $grants $subject (concat (get $grants $subject | default list) ($scopes | default list)) -}}
+{{- end -}}
+{{- $list := list -}}
+{{- range $subject, $scopes := $grants -}}
+{{- $list = append $list (dict "issuer" $root.Values.auth.issuer "subject" $subject "scopes" ($scopes | uniq | sortAlpha)) -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/*
+The [auth] section of every service's config file (the platform's AuthSettings), as JSON.
+Auth on: mode jwt, the cluster's service-account issuer with its JWKS, the grants, and the
+pod's projected token on its own calls. Off (auth.insecureDisableAuthentication): mode off.
+*/}}
+{{- define "crm.authConfig" -}}
+{{- $a := .Values.auth -}}
+{{- if $a.insecureDisableAuthentication -}}
+{{- toJson (dict "mode" "off" "reflection" $a.reflection) -}}
+{{- else -}}
+{{- $dir := include "crm.authDir" . -}}
+{{- $issuer := dict "issuer" $a.issuer "audiences" (list $a.audience) "algorithms" $a.algorithms "jwks_url" $a.jwks.url "jwks_refresh_secs" $a.jwks.refreshSeconds -}}
+{{- if $a.jwks.caConfigMap -}}
+{{- $_ := set $issuer "jwks_ca_file" (printf "%s/jwks/ca.crt" $dir) -}}
+{{- end -}}
+{{- if $a.jwks.apiServerToken -}}
+{{- $_ := set $issuer "jwks_bearer_token_file" (printf "%s/jwks/token" $dir) -}}
+{{- end -}}
+{{- toJson (dict "mode" "jwt" "reflection" $a.reflection "grants" (include "crm.authGrants" . | fromJsonArray) "issuers" (prepend ($a.extraIssuers | default list) $issuer) "client" (dict "token_file" (printf "%s/token" $dir))) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Auth is on (the chart's default). */}}
+{{- define "crm.authOn" -}}
+{{- if not .Values.auth.insecureDisableAuthentication -}}true{{- end -}}
 {{- end -}}
 
 {{/* Sorted names of the enabled services, as a JSON list. */}}
@@ -314,8 +387,14 @@ affinity:
 {{- end }}
 {{- end -}}
 
-{{/* The writable /tmp and the optional config file: volumes and mounts. */}}
+{{/*
+The writable /tmp, the config file and, for a serving pod (.serving) with auth on, its
+credentials: volumes and mounts. crm-auth holds the pod's own token (audience auth.audience,
+sent on its calls) and what it needs to fetch the JWKS: a token of the API server's audience
+and the CA of the JWKS URL. The migration Job gets none of them: it serves and calls nothing.
+*/}}
 {{- define "crm.volumes" -}}
+{{- $a := .root.Values.auth -}}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .cfg.tmpSizeLimit }}
@@ -324,6 +403,28 @@ affinity:
   configMap:
     name: {{ include "crm.configFileName" .cfg }}
 {{- end }}
+{{- if and .serving (include "crm.authOn" .root) }}
+- name: crm-auth
+  projected:
+    sources:
+      - serviceAccountToken:
+          audience: {{ $a.audience | quote }}
+          expirationSeconds: {{ int $a.tokenExpirationSeconds }}
+          path: token
+      {{- if $a.jwks.apiServerToken }}
+      # No audience: the API server's own, for its /openid/v1/jwks.
+      - serviceAccountToken:
+          expirationSeconds: {{ int $a.tokenExpirationSeconds }}
+          path: jwks/token
+      {{- end }}
+      {{- if $a.jwks.caConfigMap }}
+      - configMap:
+          name: {{ $a.jwks.caConfigMap }}
+          items:
+            - key: ca.crt
+              path: jwks/ca.crt
+      {{- end }}
+{{- end }}
 {{- end -}}
 {{- define "crm.volumeMounts" -}}
 - name: tmp
@@ -331,6 +432,11 @@ affinity:
 {{- if .cfg.config }}
 - name: config
   mountPath: /etc/crm
+  readOnly: true
+{{- end }}
+{{- if and .serving (include "crm.authOn" .root) }}
+- name: crm-auth
+  mountPath: {{ include "crm.authDir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -399,23 +505,37 @@ as integers, strings as JSON-escaped basic strings, maps as [tables] or inline t
 {{- fail (printf "config: a %s value cannot be written as TOML (TOML has no null)" (kindOf $v)) -}}
 {{- end -}}
 {{- end -}}
+{{/* "true" for a non-empty list of maps only: written as an array of tables ([[x]]). */}}
+{{- define "crm.tomlIsTableArray" -}}
+{{- if and (kindIs "slice" .) (gt (len .) 0) -}}
+{{- $all := true -}}
+{{- range . }}{{ if not (kindIs "map" .) }}{{ $all = false }}{{ end }}{{ end -}}
+{{- if $all }}true{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- define "crm.tomlTable" -}}
 {{- $m := .map -}}
 {{- $path := .path -}}
 {{- range $k := keys $m | sortAlpha }}
 {{- $v := get $m $k }}
-{{- if not (kindIs "map" $v) }}
+{{- if not (or (kindIs "map" $v) (include "crm.tomlIsTableArray" $v)) }}
 {{ include "crm.tomlKey" $k }} = {{ include "crm.tomlValue" $v }}
 {{- end }}
 {{- end }}
 {{- range $k := keys $m | sortAlpha }}
 {{- $v := get $m $k }}
-{{- if kindIs "map" $v }}
 {{- $p := include "crm.tomlKey" $k }}
 {{- if $path }}{{ $p = printf "%s.%s" $path $p }}{{ end }}
+{{- if kindIs "map" $v }}
 
 [{{ $p }}]
 {{- include "crm.tomlTable" (dict "path" $p "map" $v) }}
+{{- else if include "crm.tomlIsTableArray" $v }}
+{{- range $item := $v }}
+
+[[{{ $p }}]]
+{{- include "crm.tomlTable" (dict "path" $p "map" $item) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}

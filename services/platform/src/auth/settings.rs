@@ -38,6 +38,10 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
+    /// The issuer whose tokens with this subject get the scopes; empty: the subject is a client
+    /// certificate's identity (mTLS). Another issuer's token with the same `sub` gets nothing.
+    #[serde(default)]
+    pub issuer: String,
     /// A token's `sub` (e.g. `system:serviceaccount:crm:crm-tickets`) or an mTLS SPIFFE id.
     pub subject: String,
     pub scopes: Vec<String>,
@@ -137,6 +141,12 @@ impl Validate for AuthSettings {
             if g.subject.trim().is_empty() {
                 p.push(format!("auth.grants[{i}].subject: must not be empty"));
             }
+            if !g.issuer.is_empty() && !self.issuers.iter().any(|iss| iss.issuer == g.issuer) {
+                p.push(format!(
+                    "auth.grants[{i}].issuer: {:?} is not one of the [[auth.issuers]]",
+                    g.issuer
+                ));
+            }
             for s in &g.scopes {
                 if !crate::auth::policy::is_scope(s) {
                     p.push(format!(
@@ -207,6 +217,94 @@ impl IssuerSettings {
         }
         if !(10..=86_400).contains(&self.jwks_refresh_secs) {
             p.push(format!("{at}.jwks_refresh_secs: between 10 and 86400"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape the Helm chart writes into a service's config file.
+    const CHART: &str = r#"
+[auth]
+mode = "jwt"
+reflection = true
+
+[auth.client]
+token_file = "/var/run/secrets/crm/token"
+
+[[auth.grants]]
+issuer = "https://kubernetes.default.svc.cluster.local"
+scopes = ["customers.read", "loyalty.read"]
+subject = "system:serviceaccount:crm:crm-tickets"
+
+[[auth.issuers]]
+algorithms = ["RS256", "ES256"]
+audiences = ["crm"]
+issuer = "https://kubernetes.default.svc.cluster.local"
+jwks_bearer_token_file = "/var/run/secrets/crm/jwks/token"
+jwks_ca_file = "/var/run/secrets/crm/jwks/ca.crt"
+jwks_refresh_secs = 300
+jwks_url = "https://kubernetes.default.svc/openid/v1/jwks"
+"#;
+
+    #[test]
+    fn the_charts_auth_section_loads_over_the_defaults() {
+        let mut l = crate::config::Loader::new(&[CHART], None).expect("parses");
+        let a: AuthSettings = l.section("auth").expect("valid");
+        assert_eq!(a.mode, AuthMode::Jwt);
+        assert_eq!(a.grants.len(), 1);
+        assert_eq!(
+            a.grants[0].subject, "system:serviceaccount:crm:crm-tickets",
+            "case and colons kept"
+        );
+        assert_eq!(
+            a.issuers[0].jwks_url,
+            "https://kubernetes.default.svc/openid/v1/jwks"
+        );
+        assert_eq!(a.client.token_file, "/var/run/secrets/crm/token");
+        assert_eq!(
+            a.rate_limits.read_per_sec, 1000,
+            "unset keys keep their defaults"
+        );
+    }
+
+    #[test]
+    fn every_problem_of_an_issuer_is_listed() {
+        let mut a = AuthSettings::embedded();
+        a.mode = AuthMode::Jwt;
+        a.issuers = vec![IssuerSettings {
+            issuer: String::new(),
+            audiences: vec![],
+            algorithms: vec!["none".into(), "HS256".into(), "RS256".into()],
+            jwks_url: "ftp://x".into(),
+            jwks_file: "/x".into(),
+            jwks_ca_file: String::new(),
+            jwks_bearer_token_file: String::new(),
+            jwks_refresh_secs: 1,
+            hs256_secret: Secret::new("short"),
+        }];
+        a.grants = vec![Grant {
+            issuer: "https://elsewhere".into(),
+            subject: "x".into(),
+            scopes: vec!["Bad".into()],
+        }];
+        let mut p = Vec::new();
+        a.validate(&mut p);
+        let all = p.join("\n");
+        for expected in [
+            "issuer: must not be empty",
+            "audiences",
+            "\"none\" is not one of",
+            "at least 32 bytes",
+            "not both",
+            "must be http:// or https://",
+            "jwks_refresh_secs",
+            "is not one of the [[auth.issuers]]",
+            "is not a scope",
+        ] {
+            assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
         }
     }
 }

@@ -95,7 +95,8 @@ struct Verified {
 /// Verifies bearer tokens of the configured issuers and maps identities to scopes.
 pub struct Verifier {
     issuers: HashMap<String, Issuer>,
-    grants: HashMap<String, BTreeSet<String>>,
+    /// (issuer, subject) -> scopes; issuer "" for certificate identities.
+    grants: HashMap<(String, String), BTreeSet<String>>,
     leeway: u64,
     max_token_bytes: usize,
     cache: moka::sync::Cache<[u8; 32], Arc<Verified>>,
@@ -107,10 +108,10 @@ impl Verifier {
         for i in &s.issuers {
             issuers.insert(i.issuer.clone(), issuer(i, s.leeway_secs)?);
         }
-        let mut grants: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut grants: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
         for g in &s.grants {
             grants
-                .entry(g.subject.clone())
+                .entry((g.issuer.clone(), g.subject.clone()))
                 .or_default()
                 .extend(g.scopes.iter().cloned());
         }
@@ -136,11 +137,14 @@ impl Verifier {
 
     /// The principal of a certificate identity (mTLS): the scopes granted to it.
     pub fn certificate_principal(&self, identity: &str) -> Principal {
-        Principal::new(identity, self.granted(identity), Proof::Certificate)
+        Principal::new(identity, self.granted("", identity), Proof::Certificate)
     }
 
-    fn granted(&self, subject: &str) -> BTreeSet<String> {
-        self.grants.get(subject).cloned().unwrap_or_default()
+    fn granted(&self, issuer: &str, subject: &str) -> BTreeSet<String> {
+        self.grants
+            .get(&(issuer.to_owned(), subject.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The principal of a bearer `token`, or why it is refused.
@@ -208,7 +212,7 @@ impl Verifier {
         if claims.sub.is_empty() || claims.sub.chars().count() > MAX_SUBJECT_CHARS {
             return Err(Problem::Malformed);
         }
-        let mut scopes = self.granted(&claims.sub);
+        let mut scopes = self.granted(&iss, &claims.sub);
         let listed: Vec<String> = match (claims.scope, claims.scp) {
             (Some(s), _) => s.split_whitespace().map(str::to_owned).collect(),
             (None, Some(v)) => v,

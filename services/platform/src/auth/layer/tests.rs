@@ -19,6 +19,7 @@ fn settings(mode: AuthMode, read_per_sec: u32) -> AuthSettings {
         token_cache_capacity: 100,
         max_token_bytes: 8192,
         grants: vec![Grant {
+            issuer: String::new(),
             subject: "spiffe://crm/ns/crm/sa/tickets".into(),
             scopes: vec!["x.read".into()],
         }],

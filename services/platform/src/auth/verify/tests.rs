@@ -18,6 +18,7 @@ fn settings(issuers: Vec<IssuerSettings>) -> AuthSettings {
         token_cache_capacity: 100,
         max_token_bytes: 8192,
         grants: vec![Grant {
+            issuer: ISS.into(),
             subject: "system:serviceaccount:crm:tickets".into(),
             scopes: vec!["customers.read".into()],
         }],
@@ -312,5 +313,30 @@ async fn a_jwks_url_is_fetched_over_http() {
             .to_ascii_lowercase()
             .contains("authorization: bearer sa-token\r\n"),
         "{request}"
+    );
+}
+
+#[test]
+fn grants_belong_to_their_issuer() {
+    let other = IssuerSettings {
+        issuer: "https://idp.test".into(),
+        ..hs_issuer()
+    };
+    let v = Verifier::new(&settings(vec![hs_issuer(), other])).expect("verifier");
+    let sub = "system:serviceaccount:crm:tickets";
+    let t = token(&mint::claims("https://idp.test", AUD, sub, &[], HOUR));
+    let p = v.verify(&t).expect("valid token of the other issuer");
+    assert!(
+        !p.has("customers.read"),
+        "the same subject from another issuer gets no grant"
+    );
+    assert!(
+        !v.certificate_principal(sub).has("customers.read"),
+        "nor a certificate"
+    );
+    let own = token(&mint::claims(ISS, AUD, sub, &[], HOUR));
+    assert!(
+        v.verify(&own).expect("valid").has("customers.read"),
+        "its own issuer's token does"
     );
 }
