@@ -253,3 +253,45 @@ pub async fn run<B: Binary>() -> anyhow::Result<()> {
     telemetry.shutdown().await;
     result
 }
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use crate::auth::settings::{AuthMode, IssuerSettings};
+    use crate::config::Secret;
+
+    #[test]
+    fn a_development_token_verifies_with_its_scopes() {
+        let mut auth = crate::auth::AuthSettings::embedded();
+        auth.mode = AuthMode::Jwt;
+        auth.issuers = vec![IssuerSettings {
+            issuer: "crm-dev".into(),
+            audiences: vec!["crm".into()],
+            algorithms: vec!["HS256".into()],
+            jwks_url: String::new(),
+            jwks_file: String::new(),
+            jwks_ca_file: String::new(),
+            jwks_bearer_token_file: String::new(),
+            jwks_refresh_secs: 300,
+            hs256_secret: Secret::new("a-development-secret-of-at-least-32-bytes"),
+        }];
+        let args = TokenArgs {
+            config: ConfigArgs { config: None },
+            subject: "customers/c1".into(),
+            scopes: vec!["customers.read".into()],
+            ttl_secs: 60,
+        };
+        let token = development_token(&auth, &args).expect("signs");
+        let p = crate::auth::verify::Verifier::new(&auth)
+            .expect("verifier")
+            .verify(&token)
+            .expect("valid");
+        assert!(p.has("customers.read") && !p.has("customers.write"));
+        assert_eq!(p.customer.as_deref(), Some("c1"));
+        auth.issuers[0].hs256_secret = Secret::default();
+        assert!(
+            development_token(&auth, &args).is_err(),
+            "no HS256 issuer, no token"
+        );
+    }
+}
