@@ -9,7 +9,12 @@ and the rule, unless every pod the chart can create:
   * has a read-only root filesystem, a ServiceAccount of its own (not "default") with no token
     mounted, and requests for cpu and memory plus a memory limit on every container;
   * if long-running (Deployment/StatefulSet/DaemonSet): startup, readiness and liveness probes,
-    startup and readiness as native gRPC health checks;
+    startup and readiness as native gRPC health checks, or with TLS on in its config file
+    ([tls] enabled; the kubelet's gRPC probe speaks no TLS) as exec probes running
+    `healthcheck --addr https://... --config <its config file>`;
+  * with TLS on in its config file: has every file its [tls] and [tls.client] sections name
+    (from a Secret volume) if it serves, and TLS switched off in its environment if it does not
+    (migration Jobs get no certificate);
   * is selected by a NetworkPolicy that restricts both ingress and egress;
   * with authentication on in its config file ([auth] mode "jwt"): has every file that section
     names (auth.client.token_file a projected token for an audience the services accept,
@@ -29,6 +34,8 @@ from typing import Any, Iterator
 
 import yaml
 
+# Where the chart mounts a service's config file (passed with --config).
+CONFIG_FILE = "/etc/crm/config.toml"
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
 REQUIRED_LABELS = (
@@ -203,12 +210,61 @@ class Checker:
                 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                     if not c.get(probe):
                         self.fail(where, f"{probe} is required")
+                tls_on = bool((self.config_file(spec).get("tls") or {}).get("enabled"))
                 for probe in ("startupProbe", "readinessProbe"):
-                    if c.get(probe) and "grpc" not in c[probe]:
-                        self.fail(where, f"{probe} should be a native gRPC probe")
+                    if c.get(probe):
+                        self.check_health_probe(where, probe, c[probe], tls_on)
 
         self.check_network_policy(name, meta.get("labels") or {})
         self.check_auth_files(name, kind, spec)
+        self.check_tls_files(name, kind, spec)
+
+    def check_health_probe(self, where: str, probe: str, handler: dict[str, Any], tls_on: bool) -> None:
+        if not tls_on:
+            if "grpc" not in handler:
+                self.fail(where, f"{probe} should be a native gRPC probe")
+            return
+        if "grpc" in handler:
+            self.fail(where, f"{probe}: a native gRPC probe speaks no TLS, but the port serves TLS")
+            return
+        cmd = (handler.get("exec") or {}).get("command") or []
+        args = dict(zip(cmd, cmd[1:]))
+        if ("healthcheck" not in cmd or not str(args.get("--addr", "")).startswith("https://")
+                or args.get("--config") != CONFIG_FILE):
+            self.fail(where, f"{probe} should be an exec probe running "
+                             f"`healthcheck --addr https://... --config {CONFIG_FILE}` (the port serves TLS)")
+
+    def check_tls_files(self, name: str, kind: str, spec: dict[str, Any]) -> None:
+        tls = self.config_file(spec).get("tls") or {}
+        if not tls.get("enabled"):
+            return
+        named = {f"tls.{k}": tls.get(k) for k in ("cert_file", "key_file", "client_ca_file")}
+        named.update({f"tls.client.{k}": (tls.get("client") or {}).get(k) for k in ("ca_file", "cert_file", "key_file")})
+        named = {k: v for k, v in named.items() if v}
+        if kind not in LONG_RUNNING:
+            # A pod that does not serve must switch the file's [tls] off in its environment,
+            # else it fails at start on files it was (rightly) not given.
+            for _, c in containers(spec):
+                env = {e["name"]: e.get("value") for e in c.get("env") or []}
+                if env.get("CRM_TLS__ENABLED") != "false":
+                    self.fail(name, "the config file enables TLS but this pod has no certificate: set CRM_TLS__ENABLED=false")
+            return
+        volumes = {v["name"]: v for v in spec.get("volumes") or []}
+        # Files of Secret volumes: exact paths (items) or whole directories (no items).
+        files: set[str] = set()
+        dirs: set[str] = set()
+        for _, c in containers(spec):
+            for m in c.get("volumeMounts") or []:
+                secret = volumes.get(m["name"], {}).get("secret")
+                if secret is None:
+                    continue
+                if secret.get("items"):
+                    files.update(posixpath.join(m["mountPath"], i["path"]) for i in secret["items"])
+                else:
+                    dirs.add(m["mountPath"])
+        for key, path in named.items():
+            if path not in files and posixpath.dirname(path) not in dirs:
+                self.fail(name, f"{key} {path} is not a file of a Secret volume of the pod")
 
     def config_file(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The parsed config.toml of the ConfigMap volume mounted at /etc/crm, or {}."""
@@ -298,7 +354,7 @@ def main() -> int:
         return 1
     if not args.quiet:
         print(f"policy: ok ({len(docs)} objects, {pods} pod templates: PSS restricted, probes, "
-              "resources, ServiceAccounts, NetworkPolicies, labels)")
+              "resources, ServiceAccounts, NetworkPolicies, auth and TLS files, labels)")
     return 0
 
 

@@ -208,6 +208,19 @@ auth = obj({
     "extraIssuers": {"type": "array", "items": issuer, "description": "More [[auth.issuers]] tables."},
 }, required=["insecureDisableAuthentication", "issuer", "audience", "jwks"])
 
+# Client-certificate identities (SPIFFE id or DNS name) -> scopes.
+tls = obj({
+    "enabled": {"type": "boolean", "description": "Serve and call over TLS with each service's certificate Secret."},
+    "secretName": s("Secret of a service's certificate (tls.crt, tls.key, ca.crt); {release} and {service} are replaced.", minLength=1),
+    "requireClientCertificates": {"type": "boolean", "description": "Require client certificates signed by ca.crt (mTLS)."},
+    "reloadSeconds": i(1, maximum=86400, desc="Seconds between checks of the mounted files (rotation without restart)."),
+    "appProtocol": s("appProtocol of the Services' gRPC port with TLS on.", minLength=1),
+    "identity": s("Client-certificate identity of each service; {namespace}, {serviceaccount}, {service}, {release} are replaced. Set: callScopes are granted to it too.",
+                  pattern=r"^((spiffe://|[a-z0-9])[^\s]*)?$"),
+    "grants": {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": scopes,
+               "description": "Client-certificate identity (SPIFFE id, else first DNS SAN) -> scopes."},
+}, required=["enabled", "secretName"])
+
 schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "CRM suite chart values",
@@ -246,6 +259,7 @@ schema = {
                               "extraEgress": {"type": "array", "items": {"type": "object"}}}),
         "tests": obj({"enabled": b, "resources": resources}),
         "auth": auth,
+        "tls": tls,
     },
 }
 schema["$defs"]["egressRule"]["properties"]["to"]["items"] = {"$ref": "#/$defs/peer"}

@@ -38,10 +38,10 @@ Usage: include "crm.componentFullname" (dict "root" $ "name" "customers")
 {{- printf "%s-%s" (include "crm.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The address a caller uses for a service: http://<Service name>:<port>. */}}
+{{/* The address a caller uses for a service: http(s)://<Service name>:<port> (https with tls on). */}}
 {{- define "crm.serviceAddress" -}}
 {{- $cfg := include "crm.service" . | fromJson -}}
-{{- printf "http://%s:%d" $cfg.fullname (int $cfg.service.port) -}}
+{{- printf "%s://%s:%d" (eq (include "crm.tlsOn" .root) "true" | ternary "https" "http") $cfg.fullname (int $cfg.service.port) -}}
 {{- end -}}
 
 {{/* The gRPC port every container listens on (CRM_SERVER__PORT). */}}
@@ -99,9 +99,14 @@ Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJs
 {{- $_ := set $cfg "secretName" $secret -}}
 {{- $_ := set $cfg "serviceAccountName" (include "crm.serviceAccountName" .) -}}
 {{- $_ := set $cfg "subject" (include "crm.subject" .) -}}
-{{- /* The chart's [auth] section first, the values' config over it (see crm.authConfig). */ -}}
-{{- $auth := dict "auth" (include "crm.authConfig" $root | fromJson) -}}
-{{- $_ := set $cfg "config" (include "crm.merge" (dict "base" $auth "over" $cfg.config) | fromJson) -}}
+{{- /* The chart's [auth] and [tls] sections first, the values' config over them (see crm.authConfig, crm.tlsConfig). */ -}}
+{{- $chartConfig := dict "auth" (include "crm.authConfig" $root | fromJson) -}}
+{{- if include "crm.tlsOn" $root -}}
+{{- $_ := set $chartConfig "tls" (include "crm.tlsConfig" $root | fromJson) -}}
+{{- $_ := set $cfg "tlsSecretName" ($root.Values.tls.secretName | replace "{release}" $root.Release.Name | replace "{service}" .name) -}}
+{{- $_ := set $cfg.service "appProtocol" $root.Values.tls.appProtocol -}}
+{{- end -}}
+{{- $_ := set $cfg "config" (include "crm.merge" (dict "base" $chartConfig "over" $cfg.config) | fromJson) -}}
 {{- toJson $cfg -}}
 {{- end -}}
 
@@ -150,7 +155,66 @@ callScopes for its own subject, united with auth.grants, all for the service-acc
 {{- range $subject, $scopes := $grants -}}
 {{- $list = append $list (dict "issuer" $root.Values.auth.issuer "subject" $subject "scopes" ($scopes | uniq | sortAlpha)) -}}
 {{- end -}}
+{{- range $identity, $scopes := include "crm.tlsGrants" $root | fromJson -}}
+{{- $list = append $list (dict "subject" $identity "scopes" ($scopes | uniq | sortAlpha)) -}}
+{{- end -}}
 {{- toJson $list -}}
+{{- end -}}
+
+{{/*
+Scopes by client-certificate identity, as a JSON map (tls on; {} otherwise): every enabled
+service's callScopes for its certificate identity (tls.identity, when set), united with
+tls.grants. Rendered as [[auth.grants]] without issuer: they apply to verified client
+certificates only, never to a token with the same subject.
+*/}}
+{{- define "crm.tlsGrants" -}}
+{{- $root := . -}}
+{{- $grants := dict -}}
+{{- if include "crm.tlsOn" $root -}}
+{{- if $root.Values.tls.identity -}}
+{{- range $name := include "crm.enabledServices" $root | fromJsonArray -}}
+{{- $scopes := (get $root.Values.services $name).callScopes | default list -}}
+{{- if $scopes -}}
+{{- $identity := include "crm.tlsIdentity" (dict "root" $root "name" $name) -}}
+{{- $_ := set $grants $identity (concat (get $grants $identity | default list) $scopes) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $identity, $scopes := $root.Values.tls.grants -}}
+{{- $_ := set $grants $identity (concat (get $grants $identity | default list) ($scopes | default list)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $grants -}}
+{{- end -}}
+
+{{/* A service's client-certificate identity: tls.identity with its placeholders replaced. */}}
+{{- define "crm.tlsIdentity" -}}
+{{- .root.Values.tls.identity | replace "{namespace}" .root.Release.Namespace | replace "{serviceaccount}" (include "crm.serviceAccountName" .) | replace "{service}" .name | replace "{release}" .root.Release.Name -}}
+{{- end -}}
+
+{{/* TLS is on (tls.enabled). */}}
+{{- define "crm.tlsOn" -}}
+{{- if .Values.tls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* Where a service pod's certificate Secret is mounted (the crm-tls volume). */}}
+{{- define "crm.tlsDir" -}}/var/run/secrets/crm-tls{{- end -}}
+
+{{/*
+The [tls] section of every service's config file with tls on, as JSON: serve TLS with the pod's
+certificate, require client certificates signed by its ca.crt (tls.requireClientCertificates),
+and present the same certificate on outgoing https:// calls, verifying servers against ca.crt.
+*/}}
+{{- define "crm.tlsConfig" -}}
+{{- $dir := include "crm.tlsDir" . -}}
+{{- $crt := printf "%s/tls.crt" $dir -}}
+{{- $key := printf "%s/tls.key" $dir -}}
+{{- $ca := printf "%s/ca.crt" $dir -}}
+{{- $tls := dict "enabled" true "cert_file" $crt "key_file" $key "reload_secs" (int .Values.tls.reloadSeconds) "client" (dict "ca_file" $ca "cert_file" $crt "key_file" $key) -}}
+{{- if .Values.tls.requireClientCertificates -}}
+{{- $_ := set $tls "client_ca_file" $ca -}}
+{{- end -}}
+{{- toJson $tls -}}
 {{- end -}}
 
 {{/*
@@ -330,6 +394,34 @@ user's env. The non-secret settings come from the service's ConfigMap through en
 {{- end }}
 {{- end -}}
 
+{{/*
+The crm-tls volume: a service's certificate (tls.crt, tls.key) and the CA of its peers (ca.crt)
+from its Secret (tls.secretName), readable by the pod's group only (fsGroup); 0440 = 288.
+*/}}
+{{- define "crm.tlsVolume" -}}
+- name: crm-tls
+  secret:
+    secretName: {{ .cfg.tlsSecretName }}
+    defaultMode: 288
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      - key: ca.crt
+        path: ca.crt
+{{- end -}}
+
+{{/* Environment that switches off the config file's [tls] files, for a pod without the certificate. */}}
+{{- define "crm.tlsOffEnv" -}}
+- name: CRM_TLS__ENABLED
+  value: "false"
+{{- range $key := list "CRM_TLS__CLIENT_CA_FILE" "CRM_TLS__CLIENT__CA_FILE" "CRM_TLS__CLIENT__CERT_FILE" "CRM_TLS__CLIENT__KEY_FILE" }}
+- name: {{ $key }}
+  value: ""
+{{- end }}
+{{- end -}}
+
 {{/* envFrom of a service's containers: its ConfigMap, then the user's sources. */}}
 {{- define "crm.envFrom" -}}
 - configMapRef:
@@ -342,7 +434,8 @@ user's env. The non-secret settings come from the service's ConfigMap through en
 {{/*
 A probe: the values' timings plus a default handler unless the values give one of their own
 (grpc, exec, tcpSocket or httpGet). Defaults: a native gRPC health check of .service on the gRPC
-port, or with "tcp" true a TCP connect to it.
+port; with "tcp" true a TCP connect to it; with "tls" true (tls on) an exec probe running
+`crm healthcheck --addr https://localhost:<port>`.
 Usage: include "crm.probe" (dict "probe" $cfg.probes.readiness "service" "crm.x.v1.X")
 */}}
 {{- define "crm.probe" -}}
@@ -350,6 +443,12 @@ Usage: include "crm.probe" (dict "probe" $cfg.probes.readiness "service" "crm.x.
 {{- if not (or $p.grpc $p.exec $p.tcpSocket $p.httpGet) -}}
 {{- if .tcp -}}
 {{- $_ := set $p "tcpSocket" (dict "port" "grpc") -}}
+{{- else if .tls -}}
+{{- /* The kubelet's gRPC probe speaks no TLS: the image's binary probes over TLS with the
+[tls.client] files of the config (the pod's own certificate), within the probe's timeout. */ -}}
+{{- $timeoutMs := max 500 (sub (mul (int ($p.timeoutSeconds | default 1)) 1000) 500) -}}
+{{- $cmd := list "/usr/local/bin/crm" "healthcheck" "--addr" (printf "https://localhost:%s" (include "crm.grpcPort" .)) "--service" (.service | default "") "--timeout-ms" (toString $timeoutMs) "--config" "/etc/crm/config.toml" -}}
+{{- $_ := set $p "exec" (dict "command" $cmd) -}}
 {{- else -}}
 {{- $grpc := dict "port" (include "crm.grpcPort" . | int) -}}
 {{- if .service -}}
@@ -389,7 +488,7 @@ affinity:
 
 {{/*
 The writable /tmp, the config file and, for a serving pod (.serving) with auth on, its
-credentials: volumes and mounts. crm-auth holds the pod's own token (audience auth.audience,
+credentials, with tls on its certificate (crm-tls): volumes and mounts. crm-auth holds the pod's own token (audience auth.audience,
 sent on its calls) and what it needs to fetch the JWKS: a token of the API server's audience
 and the CA of the JWKS URL. The migration Job gets none of them: it serves and calls nothing.
 */}}
@@ -402,6 +501,9 @@ and the CA of the JWKS URL. The migration Job gets none of them: it serves and c
 - name: config
   configMap:
     name: {{ include "crm.configFileName" .cfg }}
+{{- end }}
+{{- if and .serving (include "crm.tlsOn" .root) }}
+{{ include "crm.tlsVolume" . }}
 {{- end }}
 {{- if and .serving (include "crm.authOn" .root) }}
 - name: crm-auth
@@ -437,6 +539,11 @@ and the CA of the JWKS URL. The migration Job gets none of them: it serves and c
 {{- if and .serving (include "crm.authOn" .root) }}
 - name: crm-auth
   mountPath: {{ include "crm.authDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and .serving (include "crm.tlsOn" .root) }}
+- name: crm-tls
+  mountPath: {{ include "crm.tlsDir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}
