@@ -207,7 +207,8 @@ async fn readme_examples_run() {
         .iter()
         .map(|(n, _)| (*n).to_owned())
         .collect();
-    let suite = common::spawn_suite(crm_platform::testing::Backend::Sqlite, &services).await;
+    let suite =
+        common::spawn_suite_as_make_run(crm_platform::testing::Backend::Sqlite, &services).await;
     let mut ctx = Context::default();
     let mut failures = Vec::new();
     for example in &examples {

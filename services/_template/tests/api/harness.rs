@@ -3,12 +3,12 @@
 use crm_platform::testing::Backend;
 use crm_proto::template as pb;
 use crm_proto::template::template_service_client::TemplateServiceClient;
-use tonic::transport::Channel;
+use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
 pub struct TestApp {
-    pub client: TemplateServiceClient<Channel>,
+    pub client: TemplateServiceClient<TracedChannel>,
     pub service: crm_template::service::TemplateService,
 }
 

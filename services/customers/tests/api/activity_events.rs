@@ -7,10 +7,10 @@ use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::events::event::Payload;
 use crm_proto::events::{self as ev, types};
 use tonic::Code;
-use tonic::transport::Channel;
+use crm_platform::client::TracedChannel;
 
 async fn record(
-    client: &mut CustomerServiceClient<Channel>,
+    client: &mut CustomerServiceClient<TracedChannel>,
     parent: &str,
     activity: pb::Activity,
     request_id: &str,

@@ -3,14 +3,14 @@ use crm_customers::Settings;
 use crm_platform::testing::Backend;
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
-use tonic::transport::Channel;
+use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{
     Storage, assert_status, each_backend, rid, violations, wait_serving,
 };
 
 pub struct TestApp {
-    pub client: CustomerServiceClient<Channel>,
+    pub client: CustomerServiceClient<TracedChannel>,
     pub port: u16,
     pub service: crm_customers::service::CustomersService,
     pub storage: Storage,

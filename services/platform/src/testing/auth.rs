@@ -58,3 +58,15 @@ pub fn scopes_of(policy: &[Rule]) -> Vec<&'static str> {
 pub fn token_for(policy: &[Rule]) -> String {
     token(SUBJECT, &scopes_of(policy))
 }
+
+/// The subject of tickets' own calls in tests (a service identity, not the harness's).
+pub const TICKETS_SUBJECT: &str = "crm-tickets";
+/// What tickets needs of the services it calls: reading customers and balances, no more.
+pub const TICKETS_CALLS: &[&str] = &["customers.read", "loyalty.read"];
+
+/// Makes a service send a token of `subject` with `scopes` on its own outgoing calls
+/// (`[auth.client]`), as a deployment gives it its own identity.
+pub fn send_as(p: &mut PlatformSettings, subject: &str, scopes: &[&str]) {
+    p.auth.client.token = Secret::new(token(subject, scopes));
+    p.auth.client.token_file.clear();
+}

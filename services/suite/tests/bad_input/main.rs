@@ -163,7 +163,7 @@ async fn every_rpc_refuses_bad_input() {
 async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String]) -> Report {
     let started = std::time::Instant::now();
     let suite = common::spawn_suite(backend, names).await;
-    let endpoint = tonic::transport::Endpoint::from_shared(suite.url()).expect("endpoint");
+    let endpoint = codec::Target::new(suite.url(), &suite.token);
     let dbs = rows::Databases::connect(&suite.storages).await;
     let mut pool = Pool::default();
     let mut report = Report::default();
@@ -207,7 +207,7 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
 /// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
 /// collecting the names they return.
 async fn fixtures(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     services: &[ServiceDescriptor],
     pool: &mut Pool,
 ) {
@@ -236,7 +236,7 @@ fn is_mutation(method: &MethodDescriptor) -> bool {
 /// mutation's cases just wrote. A stored value may not make a read fail (e.g. a sum that
 /// overflows) or a response unrenderable (a timestamp outside years 1..9999).
 async fn read_back(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     service: &ServiceDescriptor,
     after: &MethodDescriptor,
     pool: &Pool,
@@ -255,7 +255,7 @@ async fn read_back(
 
 /// Runs the methods `PREPARE` lists for `method`.
 async fn prepare(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     method: &MethodDescriptor,
     pool: &mut Pool,
 ) {
@@ -280,7 +280,7 @@ async fn prepare(
 
 /// Sends every case of one method and checks each answer; returns how many were sent.
 async fn exercise(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     dbs: &rows::Databases,
     service: &ServiceDescriptor,
     method: &MethodDescriptor,

@@ -5,8 +5,10 @@
 //! builds its component); `bad_input` fails loudly for a service of the descriptor set that
 //! has none.
 #![allow(dead_code)]
+use crm_platform::auth::Rule;
+use crm_platform::config::PlatformSettings;
 use crm_platform::server::Component;
-use crm_platform::testing::{Backend, Storage, settings};
+use crm_platform::testing::{Backend, Storage, auth, settings};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -49,16 +51,21 @@ async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
         s.tickets.verify_interval_secs = 0;
         s.clients.customers_url.clone_from(&own);
         s.clients.loyalty_url = own;
+        auth::send_as(&mut s.platform, auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
     });
     Ok(crm_tickets::component(&s).await?.0)
 }
 
-/// A running suite: its address and each service's storage.
+/// A running suite: its address and each service's storage and authorization table.
 pub struct Suite {
     pub addr: String,
     pub port: u16,
     /// gRPC service name -> where that service keeps its rows.
     pub storages: BTreeMap<String, Storage>,
+    /// gRPC service name -> the scope of each of its methods, as served.
+    pub policies: BTreeMap<String, &'static [Rule]>,
+    /// A test issuer's token with every scope of every served service.
+    pub token: String,
 }
 
 impl Suite {
@@ -76,12 +83,29 @@ pub fn spawner(service: &str) -> Option<Spawner> {
 }
 
 /// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
-/// fresh database, and waits until the server reports SERVING.
+/// fresh database, with authentication on (the test issuer), and waits until the server
+/// reports SERVING.
 pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
-    let mut settings = crm_customers::Settings::load(None)
+    spawn_suite_with(backend, services, auth::enable).await
+}
+
+/// [`spawn_suite`] with the server's authentication as the embedded defaults have it (what
+/// `make run` serves).
+pub async fn spawn_suite_as_make_run(backend: Backend, services: &[String]) -> Suite {
+    spawn_suite_with(backend, services, |_| {}).await
+}
+
+async fn spawn_suite_with(
+    backend: Backend,
+    services: &[String],
+    server_auth: impl FnOnce(&mut PlatformSettings),
+) -> Suite {
+    let mut platform = crm_customers::Settings::load(None)
         .expect("default settings")
-        .platform
-        .server;
+        .platform;
+    server_auth(&mut platform);
+    let auth_settings = platform.auth;
+    let mut settings = platform.server;
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     let listener = crm_platform::server::bind(&settings).await.expect("bind");
@@ -89,18 +113,21 @@ pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
     let addr = format!("127.0.0.1:{port}");
     let mut storages = BTreeMap::new();
     let mut components = Vec::new();
+    let mut policies = BTreeMap::new();
     for name in services {
         let spawn = spawner(name).unwrap_or_else(|| panic!("no in-process spawner for {name}"));
         let storage = Storage::fresh(backend).await;
-        components.push(
-            spawn(storage.clone(), format!("http://{addr}"))
-                .await
-                .unwrap_or_else(|e| panic!("{name} starts: {e:#}")),
-        );
+        let component = spawn(storage.clone(), format!("http://{addr}"))
+            .await
+            .unwrap_or_else(|e| panic!("{name} starts: {e:#}"));
+        policies.insert(name.clone(), component.policy);
+        components.push(component);
         storages.insert(name.clone(), storage);
     }
+    let every_rule: Vec<Rule> = policies.values().flat_map(|p| p.iter().copied()).collect();
+    let token = auth::token_for(&every_rule);
     tokio::spawn(async move {
-        crm_platform::server::serve(&settings, listener, components, std::future::pending())
+        crm_platform::server::serve(&settings, &auth_settings, listener, components, std::future::pending())
             .await
             .expect("suite serves");
     });
@@ -112,5 +139,7 @@ pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
         addr,
         port,
         storages,
+        policies,
+        token,
     }
 }
