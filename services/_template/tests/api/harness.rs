@@ -1,9 +1,9 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
+use crm_platform::client::TracedChannel;
 use crm_platform::testing::Backend;
 use crm_proto::template as pb;
 use crm_proto::template::template_service_client::TemplateServiceClient;
-use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 

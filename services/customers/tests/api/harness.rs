@@ -1,9 +1,10 @@
 //! `spawn_app()` and request builders shared by the tests.
 use crm_customers::Settings;
-use crm_platform::testing::Backend;
+use crm_platform::client::TracedChannel;
+use crm_platform::client::{Credentials, with_metadata};
+use crm_platform::testing::{Backend, auth};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
-use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{
     Storage, assert_status, each_backend, rid, violations, wait_serving,
@@ -34,6 +35,26 @@ pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings))
         service: app.service,
         storage,
     }
+}
+
+/// The `authorization` metadata of a caller with every scope of customers (raw calls).
+pub fn authorization() -> String {
+    format!(
+        "Bearer {}",
+        auth::token_for(crm_customers::grpc::policy::POLICY)
+    )
+}
+
+/// A client of the server on `port` calling as a customer's own token (`customers/{id}`)
+/// with `scopes`.
+pub async fn client_as(
+    port: u16,
+    subject: &str,
+    scopes: &[&str],
+) -> CustomerServiceClient<TracedChannel> {
+    let channel = crm_platform::testing::channel(port).await;
+    let credentials = Credentials::token(&auth::token(subject, scopes)).expect("ascii token");
+    CustomerServiceClient::new(with_metadata(channel, credentials))
 }
 
 pub fn person(name: &str, email: &str) -> pb::Customer {

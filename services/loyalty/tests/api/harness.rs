@@ -1,10 +1,10 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
 use crm_loyalty::Settings;
+use crm_platform::client::TracedChannel;
 use crm_platform::testing::Backend;
 use crm_proto::loyalty as pb;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
-use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 

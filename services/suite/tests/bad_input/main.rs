@@ -206,11 +206,7 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
 
 /// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
 /// collecting the names they return.
-async fn fixtures(
-    endpoint: &codec::Target,
-    services: &[ServiceDescriptor],
-    pool: &mut Pool,
-) {
+async fn fixtures(endpoint: &codec::Target, services: &[ServiceDescriptor], pool: &mut Pool) {
     for service in services {
         let fixtures = service
             .methods()
@@ -254,11 +250,7 @@ async fn read_back(
 }
 
 /// Runs the methods `PREPARE` lists for `method`.
-async fn prepare(
-    endpoint: &codec::Target,
-    method: &MethodDescriptor,
-    pool: &mut Pool,
-) {
+async fn prepare(endpoint: &codec::Target, method: &MethodDescriptor, pool: &mut Pool) {
     let Some((_, first)) = PREPARE.iter().find(|(m, _)| *m == method.full_name()) else {
         return;
     };

@@ -127,9 +127,15 @@ async fn spawn_suite_with(
     let every_rule: Vec<Rule> = policies.values().flat_map(|p| p.iter().copied()).collect();
     let token = auth::token_for(&every_rule);
     tokio::spawn(async move {
-        crm_platform::server::serve(&settings, &auth_settings, listener, components, std::future::pending())
-            .await
-            .expect("suite serves");
+        crm_platform::server::serve(
+            &settings,
+            &auth_settings,
+            listener,
+            components,
+            std::future::pending(),
+        )
+        .await
+        .expect("suite serves");
     });
     assert!(
         crm_platform::testing::wait_serving(&addr, "").await,

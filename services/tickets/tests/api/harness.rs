@@ -1,10 +1,10 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
+use crm_platform::client::TracedChannel;
 use crm_platform::testing::{Backend, auth};
 use crm_proto::tickets as pb;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
 use crm_tickets::Settings;
-use crm_platform::client::TracedChannel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
