@@ -1,7 +1,6 @@
 //! `spawn_app()` and request builders shared by the tests.
 use crm_customers::Settings;
 use crm_platform::client::TracedChannel;
-use crm_platform::client::{Credentials, with_metadata};
 use crm_platform::testing::{Backend, auth};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
@@ -45,16 +44,13 @@ pub fn authorization() -> String {
     )
 }
 
-/// A client of the server on `port` calling as a customer's own token (`customers/{id}`)
-/// with `scopes`.
+/// A client of the server on `port` calling with a token of `subject` with `scopes`.
 pub async fn client_as(
     port: u16,
     subject: &str,
     scopes: &[&str],
 ) -> CustomerServiceClient<TracedChannel> {
-    let channel = crm_platform::testing::channel(port).await;
-    let credentials = Credentials::token(&auth::token(subject, scopes)).expect("ascii token");
-    CustomerServiceClient::new(with_metadata(channel, credentials))
+    CustomerServiceClient::new(auth::channel_as(port, subject, scopes).await)
 }
 
 pub fn person(name: &str, email: &str) -> pb::Customer {

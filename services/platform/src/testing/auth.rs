@@ -70,3 +70,11 @@ pub fn send_as(p: &mut PlatformSettings, subject: &str, scopes: &[&str]) {
     p.auth.client.token = Secret::new(token(subject, scopes));
     p.auth.client.token_file.clear();
 }
+
+/// A connection to the test server on `port` whose calls carry a token of `subject` with
+/// `scopes` (e.g. a customer's own token: subject `customers/{id}`).
+pub async fn channel_as(port: u16, subject: &str, scopes: &[&str]) -> crate::client::TracedChannel {
+    let credentials =
+        crate::client::Credentials::token(&token(subject, scopes)).expect("ascii token");
+    crate::client::with_metadata(super::channel(port).await, credentials)
+}

@@ -64,6 +64,16 @@ pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
 }
 
 impl TestApp {
+    /// The same server called with a token of `subject` with `scopes` (e.g. a customer's own).
+    pub async fn as_caller(&self, subject: &str, scopes: &[&str]) -> TestApp {
+        TestApp {
+            client: TicketServiceClient::new(auth::channel_as(self.port, subject, scopes).await),
+            port: self.port,
+            service: self.service.clone(),
+            storage: self.storage.clone(),
+        }
+    }
+
     /// GetTicketStats over every team from `start` to a minute from now.
     pub async fn stats_since(&mut self, start: chrono::DateTime<chrono::Utc>) -> pb::TicketStats {
         self.client
