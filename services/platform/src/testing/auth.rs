@@ -1,6 +1,6 @@
 //! Tests run with authentication on: every test server trusts one HS256 issuer, and harnesses
 //! mint the tokens their clients send.
-use crate::auth::settings::{AuthMode, IssuerSettings};
+use crate::auth::settings::{AuthMode, AuthSettings, IssuerSettings};
 use crate::auth::{Rule, mint};
 use crate::config::{PlatformSettings, Secret};
 use std::time::Duration;
@@ -13,8 +13,13 @@ pub const SUBJECT: &str = "crm-test-harness";
 
 /// Turns JWT authentication on with the test issuer (rate limits off: tests call fast).
 pub fn enable(p: &mut PlatformSettings) {
-    p.auth.mode = AuthMode::Jwt;
-    p.auth.issuers = vec![IssuerSettings {
+    enable_on(&mut p.auth);
+}
+
+/// [`enable`] on the `[auth]` section alone.
+pub fn enable_on(p: &mut AuthSettings) {
+    p.mode = AuthMode::Jwt;
+    p.issuers = vec![IssuerSettings {
         issuer: ISSUER.into(),
         audiences: vec![AUDIENCE.into()],
         algorithms: vec!["HS256".into()],
@@ -25,9 +30,9 @@ pub fn enable(p: &mut PlatformSettings) {
         jwks_refresh_secs: 300,
         hs256_secret: Secret::new(SECRET),
     }];
-    p.auth.rate_limits.read_per_sec = 0;
-    p.auth.rate_limits.write_per_sec = 0;
-    p.auth.rate_limits.admin_per_sec = 0;
+    p.rate_limits.read_per_sec = 0;
+    p.rate_limits.write_per_sec = 0;
+    p.rate_limits.admin_per_sec = 0;
 }
 
 /// A token of the test issuer for `subject` with `scopes`, valid for an hour.

@@ -1,10 +1,11 @@
 //! The whole suite in-process on one port (as `crm-suite` runs it), each service on its own
 //! fresh storage, for the suite-wide tests.
 //!
-//! A new service adds ONE line to [`SPAWNERS`] (its gRPC service name and a function that
-//! builds its component); `bad_input` fails loudly for a service of the descriptor set that
+//! A new service adds ONE entry to [`SPAWNERS`] (its gRPC service name, its `POLICY` and a
+//! function that builds its component); `bad_input` fails loudly for a service of the descriptor set that
 //! has none.
 #![allow(dead_code)]
+use crm_platform::app::Service as _;
 use crm_platform::auth::Rule;
 use crm_platform::config::PlatformSettings;
 use crm_platform::server::Component;
@@ -18,16 +19,38 @@ use std::pin::Pin;
 pub type Spawner =
     fn(Storage, String) -> Pin<Box<dyn Future<Output = anyhow::Result<Component>> + Send>>;
 
-/// Every service the suite serves: gRPC service name -> spawner.
-pub const SPAWNERS: &[(&str, Spawner)] = &[
-    (crm_customers::GRPC_SERVICE, |s, _| Box::pin(customers(s))),
-    (crm_loyalty::GRPC_SERVICE, |s, _| Box::pin(loyalty(s))),
-    (crm_tickets::GRPC_SERVICE, |s, own| {
-        Box::pin(tickets(s, own))
-    }),
+/// Every service the suite serves: gRPC service name, its authorization table, spawner.
+pub const SPAWNERS: &[(&str, &[Rule], Spawner)] = &[
+    (
+        crm_customers::GRPC_SERVICE,
+        crm_customers::Customers::POLICY,
+        |s, _| Box::pin(customers(s)),
+    ),
+    (
+        crm_loyalty::GRPC_SERVICE,
+        crm_loyalty::Loyalty::POLICY,
+        |s, _| Box::pin(loyalty(s)),
+    ),
+    (
+        crm_tickets::GRPC_SERVICE,
+        crm_tickets::Tickets::POLICY,
+        |s, own| Box::pin(tickets(s, own)),
+    ),
     // The skeleton new services are copied from: not in the suite binary, but in its proto.
-    (crm_template::GRPC_SERVICE, |s, _| Box::pin(template(s))),
+    (
+        crm_template::GRPC_SERVICE,
+        crm_template::Template::POLICY,
+        |s, _| Box::pin(template(s)),
+    ),
 ];
+
+/// The authorization table registered for `service`, if any.
+pub fn policy(service: &str) -> Option<&'static [Rule]> {
+    SPAWNERS
+        .iter()
+        .find(|(n, _, _)| *n == service)
+        .map(|(_, p, _)| *p)
+}
 
 async fn customers(storage: Storage) -> anyhow::Result<Component> {
     let s = settings::<crm_customers::Customers>(&storage, |_| {});
@@ -78,8 +101,8 @@ impl Suite {
 pub fn spawner(service: &str) -> Option<Spawner> {
     SPAWNERS
         .iter()
-        .find(|(n, _)| *n == service)
-        .map(|(_, s)| *s)
+        .find(|(n, _, _)| *n == service)
+        .map(|(_, _, s)| *s)
 }
 
 /// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
