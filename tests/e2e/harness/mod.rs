@@ -9,6 +9,7 @@ pub use process::Process;
 pub use redis::PrivateRedis;
 pub use setup::Setup;
 
+use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
@@ -68,9 +69,9 @@ impl Service {
 /// The running suite: one typed client per service (lazy channels, so they reconnect after a
 /// restart; to the first replica when a service has several), and the processes behind them.
 pub struct Suite {
-    pub customers: CustomerServiceClient<Channel>,
-    pub loyalty: LoyaltyServiceClient<Channel>,
-    pub tickets: TicketServiceClient<Channel>,
+    pub customers: CustomerServiceClient<TracedChannel>,
+    pub loyalty: LoyaltyServiceClient<TracedChannel>,
+    pub tickets: TicketServiceClient<TracedChannel>,
     /// Each process with the services it serves, replicas of one service in start order.
     /// Dropped (killed) before the Redis and the files they use.
     processes: Vec<(Vec<Service>, Process)>,
@@ -136,14 +137,22 @@ impl Suite {
 }
 
 impl Suite {
-    /// Clients of the services at `urls` (indexed like [`Service::ALL`]).
+    /// Clients of the services at `urls` (indexed like [`Service::ALL`]), calling with
+    /// `token` (empty: without one).
     fn connect(
         urls: [String; 3],
+        token: &str,
         processes: Vec<(Vec<Service>, Process)>,
         events_redis: Option<PrivateRedis>,
         files: Option<ScratchDir>,
     ) -> Suite {
         let [customers, loyalty, tickets] = urls;
+        let credentials = if token.is_empty() {
+            Credentials::default()
+        } else {
+            Credentials::token(token).expect("an ascii token")
+        };
+        let channel = |url| with_metadata(channel(url), credentials.clone());
         Suite {
             customers: CustomerServiceClient::new(channel(customers)),
             loyalty: LoyaltyServiceClient::new(channel(loyalty)),
