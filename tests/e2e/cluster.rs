@@ -32,6 +32,7 @@ macro_rules! on_the_cluster {
 }
 
 on_the_cluster!(
+    auth::every_service_refuses_a_call_without_a_token,
     goodwill::a_gold_customers_low_score_earns_goodwill_once,
     points::a_purchase_earns_points_once_at_the_tier_multiplier,
     points::a_year_of_past_orders_gives_todays_tier,

@@ -46,7 +46,7 @@ pub enum Service {
 }
 
 impl Service {
-    const ALL: [Service; 3] = [Service::Customers, Service::Loyalty, Service::Tickets];
+    pub const ALL: [Service; 3] = [Service::Customers, Service::Loyalty, Service::Tickets];
 
     fn label(self) -> &'static str {
         match self {
@@ -72,6 +72,8 @@ pub struct Suite {
     pub customers: CustomerServiceClient<TracedChannel>,
     pub loyalty: LoyaltyServiceClient<TracedChannel>,
     pub tickets: TicketServiceClient<TracedChannel>,
+    /// Where each service is, indexed like [`Service::ALL`].
+    urls: [String; 3],
     /// Each process with the services it serves, replicas of one service in start order.
     /// Dropped (killed) before the Redis and the files they use.
     processes: Vec<(Vec<Service>, Process)>,
@@ -95,6 +97,11 @@ impl Suite {
             .fold(Setup::new(topology), |s, (k, v)| s.env(k, v))
             .start()
             .await
+    }
+
+    /// A channel to (the first replica of) `service` that sends no credentials.
+    pub fn anonymous_channel(&self, service: Service) -> Channel {
+        channel(self.urls[service as usize].clone())
     }
 
     /// The (first) process serving `service` (in the embedded suite: the one process).
@@ -146,7 +153,7 @@ impl Suite {
         events_redis: Option<PrivateRedis>,
         files: Option<ScratchDir>,
     ) -> Suite {
-        let [customers, loyalty, tickets] = urls;
+        let [customers, loyalty, tickets] = urls.clone();
         let credentials = if token.is_empty() {
             Credentials::default()
         } else {
@@ -157,6 +164,7 @@ impl Suite {
             customers: CustomerServiceClient::new(channel(customers)),
             loyalty: LoyaltyServiceClient::new(channel(loyalty)),
             tickets: TicketServiceClient::new(channel(tickets)),
+            urls,
             processes,
             events_redis,
             _files: files,
