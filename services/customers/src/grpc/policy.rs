@@ -17,7 +17,7 @@ pub const POLICY: &[Rule] = &[
     write("RecordActivity", "customers.write"),
     read("ListActivities", "customers.read"),
     read("GetCustomerInsights", "customers.read"),
-    admin("ExportCustomer", "customers.export"),
+    admin("ExportCustomer", "customers.pii.read"),
     admin("EraseCustomer", "customers.erase"),
     read("GetErasureStatus", "customers.erase"),
     admin("ImportCustomers", "customers.admin"),
