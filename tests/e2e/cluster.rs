@@ -1,7 +1,8 @@
 //! The journeys again, on `Topology::Cluster`: the chart on the local Kubernetes, reached
 //! through `kubectl port-forward` (`make cluster-test`; by hand:
-//! `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL=http://127.0.0.1:PORT cargo test -p
-//! crm-e2e --test e2e cluster -- --ignored`). The same journey functions as on the other
+//! `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL=http://127.0.0.1:PORT CRM_E2E_TOKEN=<jwt>
+//! cargo test -p crm-e2e --test e2e cluster -- --ignored`; the token needs every scope the
+//! journeys use, e.g. `customers.*`, `loyalty.*`, `tickets.*` of the services' tables). The same journey functions as on the other
 //! topologies, so the cluster proves what they prove, with the events crossing pods over
 //! Redis Streams and tickets calling customers and loyalty through their Services.
 //!
@@ -31,6 +32,7 @@ macro_rules! on_the_cluster {
 }
 
 on_the_cluster!(
+    auth::every_service_refuses_a_call_without_a_token,
     goodwill::a_gold_customers_low_score_earns_goodwill_once,
     points::a_purchase_earns_points_once_at_the_tier_multiplier,
     points::a_year_of_past_orders_gives_todays_tier,

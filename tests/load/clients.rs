@@ -2,12 +2,13 @@
 //! Kubernetes Service each connection is balanced to one pod by kube-proxy when it opens, so
 //! one connection would load one pod; a few spread the load, and when a pod goes away its
 //! connections reopen to the pods that remain.
+use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// Clients of one service, one per connection, handed out round-robin.
 pub struct Pool<C> {
@@ -23,10 +24,10 @@ impl<C: Clone> Pool<C> {
 }
 
 pub struct Clients {
-    pub customers: Pool<CustomerServiceClient<Channel>>,
-    pub loyalty: Pool<LoyaltyServiceClient<Channel>>,
+    pub customers: Pool<CustomerServiceClient<TracedChannel>>,
+    pub loyalty: Pool<LoyaltyServiceClient<TracedChannel>>,
     /// `None` when no tickets URL was given (no tickets in the mix).
-    pub tickets: Option<Pool<TicketServiceClient<Channel>>>,
+    pub tickets: Option<Pool<TicketServiceClient<TracedChannel>>>,
 }
 
 /// How the connections are made.
@@ -34,6 +35,8 @@ pub struct Connections {
     pub per_service: usize,
     /// Bound on every call (each attempt of a retried one).
     pub call_timeout: Duration,
+    /// What every call carries: `authorization: Bearer` of `--token` or `--token-file`.
+    pub credentials: Credentials,
 }
 
 impl Connections {
@@ -52,7 +55,7 @@ impl Connections {
         })
     }
 
-    fn pool<C>(&self, url: &str, client: fn(Channel) -> C) -> anyhow::Result<Pool<C>> {
+    fn pool<C>(&self, url: &str, client: fn(TracedChannel) -> C) -> anyhow::Result<Pool<C>> {
         let endpoint = Endpoint::from_shared(url.to_owned())?
             .timeout(self.call_timeout)
             .connect_timeout(Duration::from_secs(2))
@@ -61,7 +64,12 @@ impl Connections {
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(3));
         let clients = (0..self.per_service.max(1))
-            .map(|_| client(endpoint.connect_lazy()))
+            .map(|_| {
+                client(with_metadata(
+                    endpoint.connect_lazy(),
+                    self.credentials.clone(),
+                ))
+            })
             .collect();
         Ok(Pool {
             clients,

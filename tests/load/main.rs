@@ -79,6 +79,19 @@ struct Args {
     /// Longest wait at the start for every service to be SERVING.
     #[arg(long, env = "CRM_LOADGEN_READY_WAIT", default_value = "60s", value_parser = parse_duration)]
     ready_wait: Duration,
+    /// Bearer token sent on every call (the services' `[auth]` is on by default in the chart);
+    /// empty: none.
+    #[arg(
+        long,
+        env = "CRM_LOADGEN_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    token: String,
+    /// A file holding the bearer token, re-read when it changes (a projected service-account
+    /// token); instead of --token.
+    #[arg(long, env = "CRM_LOADGEN_TOKEN_FILE", default_value = "")]
+    token_file: String,
     /// Failed calls allowed (exit 2 beyond); unset: any number, only reported.
     #[arg(long, env = "CRM_LOADGEN_MAX_FAILED")]
     max_failed: Option<u64>,
@@ -113,9 +126,20 @@ async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut urls = vec![args.customers_url.as_str(), args.loyalty_url.as_str()];
     urls.extend(tickets);
     clients::await_serving(&urls, args.ready_wait).await?;
+    anyhow::ensure!(
+        args.token.is_empty() || args.token_file.is_empty(),
+        "give --token or --token-file, not both"
+    );
+    let credentials = crm_platform::client::Credentials::from_settings(
+        &crm_platform::auth::ClientAuthSettings {
+            token: crm_platform::config::Secret::new(args.token.clone()),
+            token_file: args.token_file.clone(),
+        },
+    )?;
     let connections = clients::Connections {
         per_service: args.connections,
         call_timeout: Duration::from_millis(args.timeout_ms),
+        credentials,
     };
     let clients = connections.clients(&args.customers_url, &args.loyalty_url, tickets)?;
     let retry = retry::Retry {

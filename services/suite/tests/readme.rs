@@ -205,9 +205,10 @@ async fn readme_examples_run() {
     );
     let services: Vec<String> = common::SPAWNERS
         .iter()
-        .map(|(n, _)| (*n).to_owned())
+        .map(|(n, _, _)| (*n).to_owned())
         .collect();
-    let suite = common::spawn_suite(crm_platform::testing::Backend::Sqlite, &services).await;
+    let suite =
+        common::spawn_suite_as_make_run(crm_platform::testing::Backend::Sqlite, &services).await;
     let mut ctx = Context::default();
     let mut failures = Vec::new();
     for example in &examples {

@@ -27,6 +27,16 @@ pub fn not_found(name: impl std::fmt::Display) -> Error {
     Error::not_found(&name).with_metadata("resource", name.to_string())
 }
 
+/// A customer's own token reaching a ticket that is not that customer's, or that does not
+/// exist: the same answer for both, so a refusal does not reveal which tickets exist (AIP-211).
+pub fn not_own_resource() -> Error {
+    Error::new(
+        ErrorCode::PermissionDenied,
+        crm_platform::auth::NOT_OWN_RESOURCE,
+        "this token may only reach its own customer's tickets",
+    )
+}
+
 pub fn customer_not_found(name: &str) -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,

@@ -1,7 +1,8 @@
 //! `Topology::Cluster`: services deployed by someone else (`make cluster-test`: the chart on
 //! the local Kubernetes, each Service reached through `kubectl port-forward`), found by the
 //! URLs in `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`. Nothing to start or own: their
-//! storage, settings and replicas are the deployment's.
+//! storage, settings and replicas are the deployment's; the token the journeys send is
+//! `CRM_E2E_TOKEN`'s.
 use super::{Service, Suite};
 use std::time::Duration;
 
@@ -17,7 +18,22 @@ pub(super) async fn connect() -> Suite {
     for (service, url) in Service::ALL.iter().zip(&urls) {
         await_serving(service.label(), url).await;
     }
-    Suite::connect(urls, Vec::new(), None, None)
+    Suite::connect(urls, &token(), Vec::new(), None, None)
+}
+
+/// The bearer token the journeys call the cluster with, from `CRM_E2E_TOKEN` (the chart's
+/// default is authentication on; `make cluster-test` mints one). Unset: calls go without one,
+/// which only a cluster deployed with authentication off accepts.
+fn token() -> String {
+    let token = std::env::var("CRM_E2E_TOKEN").unwrap_or_default();
+    if token.is_empty() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n=== CRM_E2E_TOKEN is not set: calling the cluster without a token ===\n"
+        );
+    }
+    token
 }
 
 fn url(service: Service) -> String {

@@ -9,6 +9,7 @@ pub use process::Process;
 pub use redis::PrivateRedis;
 pub use setup::Setup;
 
+use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
@@ -45,7 +46,7 @@ pub enum Service {
 }
 
 impl Service {
-    const ALL: [Service; 3] = [Service::Customers, Service::Loyalty, Service::Tickets];
+    pub const ALL: [Service; 3] = [Service::Customers, Service::Loyalty, Service::Tickets];
 
     fn label(self) -> &'static str {
         match self {
@@ -68,9 +69,11 @@ impl Service {
 /// The running suite: one typed client per service (lazy channels, so they reconnect after a
 /// restart; to the first replica when a service has several), and the processes behind them.
 pub struct Suite {
-    pub customers: CustomerServiceClient<Channel>,
-    pub loyalty: LoyaltyServiceClient<Channel>,
-    pub tickets: TicketServiceClient<Channel>,
+    pub customers: CustomerServiceClient<TracedChannel>,
+    pub loyalty: LoyaltyServiceClient<TracedChannel>,
+    pub tickets: TicketServiceClient<TracedChannel>,
+    /// Where each service is, indexed like [`Service::ALL`].
+    urls: [String; 3],
     /// Each process with the services it serves, replicas of one service in start order.
     /// Dropped (killed) before the Redis and the files they use.
     processes: Vec<(Vec<Service>, Process)>,
@@ -94,6 +97,11 @@ impl Suite {
             .fold(Setup::new(topology), |s, (k, v)| s.env(k, v))
             .start()
             .await
+    }
+
+    /// A channel to (the first replica of) `service` that sends no credentials.
+    pub fn anonymous_channel(&self, service: Service) -> Channel {
+        channel(self.urls[service as usize].clone())
     }
 
     /// The (first) process serving `service` (in the embedded suite: the one process).
@@ -136,18 +144,27 @@ impl Suite {
 }
 
 impl Suite {
-    /// Clients of the services at `urls` (indexed like [`Service::ALL`]).
+    /// Clients of the services at `urls` (indexed like [`Service::ALL`]), calling with
+    /// `token` (empty: without one).
     fn connect(
         urls: [String; 3],
+        token: &str,
         processes: Vec<(Vec<Service>, Process)>,
         events_redis: Option<PrivateRedis>,
         files: Option<ScratchDir>,
     ) -> Suite {
-        let [customers, loyalty, tickets] = urls;
+        let [customers, loyalty, tickets] = urls.clone();
+        let credentials = if token.is_empty() {
+            Credentials::default()
+        } else {
+            Credentials::token(token).expect("an ascii token")
+        };
+        let channel = |url| with_metadata(channel(url), credentials.clone());
         Suite {
             customers: CustomerServiceClient::new(channel(customers)),
             loyalty: LoyaltyServiceClient::new(channel(loyalty)),
             tickets: TicketServiceClient::new(channel(tickets)),
+            urls,
             processes,
             events_redis,
             _files: files,

@@ -2,6 +2,7 @@
 //! and where the event bus lives.
 use super::{PrivateRedis, ScratchDir, Service, Suite, Topology};
 use crm_platform::testing::{Backend, Storage};
+use std::path::{Path, PathBuf};
 
 use super::Process;
 
@@ -9,8 +10,8 @@ type Env = Vec<(String, String)>;
 
 /// Settings every process of every topology gets, on top of the binaries' embedded defaults
 /// (the harness removes any inherited `CRM_*`, so nothing from the caller's shell leaks in).
-fn common_env() -> Env {
-    [
+fn common_env(auth_config: &Path) -> Env {
+    let mut env: Env = [
         ("CRM_SERVER__HOST", "127.0.0.1"),
         ("CRM_SERVER__SHUTDOWN_GRACE_MS", "2000"),
         ("CRM_TELEMETRY__FORMAT", "json"),
@@ -33,7 +34,43 @@ fn common_env() -> Env {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    env.push(("CRM_CONFIG".to_owned(), auth_config.display().to_string()));
+    env
+}
+
+/// The `[auth]` every process runs with, in a config file (an array of issuers does not fit
+/// in environment variables): JWT on, the test issuer trusted, no rate limits (the tests
+/// call fast), and tickets' own token for its calls to customers and loyalty with only the
+/// scopes it needs.
+fn auth_config(files: &ScratchDir) -> PathBuf {
+    use crm_platform::testing::auth;
+    let tickets = auth::token(auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
+    let toml = format!(
+        r#"[auth]
+mode = "jwt"
+
+[auth.rate_limits]
+read_per_sec = 0
+write_per_sec = 0
+admin_per_sec = 0
+
+[auth.client]
+token = "{tickets}"
+
+[[auth.issuers]]
+issuer = "{issuer}"
+audiences = ["{audience}"]
+algorithms = ["HS256"]
+hs256_secret = "{secret}"
+"#,
+        issuer = auth::ISSUER,
+        audience = auth::AUDIENCE,
+        secret = auth::SECRET,
+    );
+    let path = files.0.join("auth.toml");
+    std::fs::write(&path, toml).expect("write the auth config");
+    path
 }
 
 /// A suite to start: `Setup::new(topology).env(..).replicas(..).start().await`.
@@ -95,6 +132,7 @@ impl Setup {
             return Some(super::cluster::connect().await);
         }
         let files = ScratchDir::new();
+        let auth_config = auth_config(&files);
         let mut events_redis = None;
         let processes = match self.topology {
             Topology::Separate => {
@@ -111,9 +149,12 @@ impl Setup {
                 } else {
                     shared.clone()
                 };
-                self.separate(&shared, &bus).await
+                self.separate(&auth_config, &shared, &bus).await
             }
-            Topology::Embedded => vec![(Service::ALL.to_vec(), self.embedded(&files).await)],
+            Topology::Embedded => vec![(
+                Service::ALL.to_vec(),
+                self.embedded(&auth_config, &files).await,
+            )],
             Topology::Cluster => unreachable!("connected above"),
         };
         let urls = Service::ALL.map(|s| {
@@ -123,15 +164,26 @@ impl Setup {
                 .map(|(_, p)| p.url())
                 .expect("every service is served")
         });
-        Some(Suite::connect(urls, processes, events_redis, Some(files)))
+        Some(Suite::connect(
+            urls,
+            &harness_token(),
+            processes,
+            events_redis,
+            Some(files),
+        ))
     }
 
     /// Customers and loyalty first (at once), then their further replicas (on the migrated
     /// databases), then tickets pointed at the first of each. Every process is on the same
     /// event bus (`bus`, this suite's stream prefix); each service has its own database
     /// and cache prefix on the test Redis (`cache`).
-    async fn separate(&self, cache: &str, bus: &str) -> Vec<(Vec<Service>, Process)> {
-        let mut base = common_env();
+    async fn separate(
+        &self,
+        auth_config: &Path,
+        cache: &str,
+        bus: &str,
+    ) -> Vec<(Vec<Service>, Process)> {
+        let mut base = common_env(auth_config);
         base.extend([
             ("CRM_CACHE__REDIS_URL".to_owned(), cache.to_owned()),
             ("CRM_EVENTS__REDIS_URL".to_owned(), bus.to_owned()),
@@ -184,8 +236,8 @@ impl Setup {
     }
 
     /// `crm-suite` with a SQLite file per service in `files`, the in-process cache and bus.
-    async fn embedded(&self, files: &ScratchDir) -> Process {
-        let mut env = common_env();
+    async fn embedded(&self, auth_config: &Path, files: &ScratchDir) -> Process {
+        let mut env = common_env(auth_config);
         env.extend([
             (
                 "CRM_DATABASE__URL".to_owned(),
@@ -218,4 +270,16 @@ fn announce_skip() {
             "\n=== SKIPPED: crm-e2e separate-process runs (CRM_TEST_POSTGRES_URL and CRM_TEST_REDIS_URL not set; `make test` starts throwaway servers) ===\n"
         );
     });
+}
+
+/// The tests' own token: every scope of the three services.
+fn harness_token() -> String {
+    use crm_platform::app::Service as _;
+    let rules: Vec<crm_platform::auth::Rule> = [
+        crm_customers::Customers::POLICY,
+        crm_loyalty::Loyalty::POLICY,
+        crm_tickets::Tickets::POLICY,
+    ]
+    .concat();
+    crm_platform::testing::auth::token_for(&rules)
 }

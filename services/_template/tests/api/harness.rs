@@ -1,14 +1,14 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
+use crm_platform::client::TracedChannel;
 use crm_platform::testing::Backend;
 use crm_proto::template as pb;
 use crm_proto::template::template_service_client::TemplateServiceClient;
-use tonic::transport::Channel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
 pub struct TestApp {
-    pub client: TemplateServiceClient<Channel>,
+    pub client: TemplateServiceClient<TracedChannel>,
     pub service: crm_template::service::TemplateService,
 }
 

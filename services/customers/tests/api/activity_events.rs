@@ -2,15 +2,15 @@
 //! refused), and one customer's events in commit order under concurrent writers.
 use crate::event_tap::kinds;
 use crate::harness::*;
+use crm_platform::client::TracedChannel;
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::events::event::Payload;
 use crm_proto::events::{self as ev, types};
 use tonic::Code;
-use tonic::transport::Channel;
 
 async fn record(
-    client: &mut CustomerServiceClient<Channel>,
+    client: &mut CustomerServiceClient<TracedChannel>,
     parent: &str,
     activity: pb::Activity,
     request_id: &str,

@@ -1,16 +1,16 @@
 //! `spawn_app()` and request builders shared by the tests.
 use crm_customers::Settings;
-use crm_platform::testing::Backend;
+use crm_platform::client::TracedChannel;
+use crm_platform::testing::{Backend, auth};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
-use tonic::transport::Channel;
 
 pub use crm_platform::testing::{
     Storage, assert_status, each_backend, rid, violations, wait_serving,
 };
 
 pub struct TestApp {
-    pub client: CustomerServiceClient<Channel>,
+    pub client: CustomerServiceClient<TracedChannel>,
     pub port: u16,
     pub service: crm_customers::service::CustomersService,
     pub storage: Storage,
@@ -34,6 +34,23 @@ pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings))
         service: app.service,
         storage,
     }
+}
+
+/// The `authorization` metadata of a caller with every scope of customers (raw calls).
+pub fn authorization() -> String {
+    format!(
+        "Bearer {}",
+        auth::token_for(crm_customers::grpc::policy::POLICY)
+    )
+}
+
+/// A client of the server on `port` calling with a token of `subject` with `scopes`.
+pub async fn client_as(
+    port: u16,
+    subject: &str,
+    scopes: &[&str],
+) -> CustomerServiceClient<TracedChannel> {
+    CustomerServiceClient::new(auth::channel_as(port, subject, scopes).await)
 }
 
 pub fn person(name: &str, email: &str) -> pb::Customer {

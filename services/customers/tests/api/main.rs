@@ -16,6 +16,7 @@ mod harness;
 mod insights;
 mod insights_totals;
 mod merge;
+mod ownership;
 mod plans;
 mod runtime;
 mod server;

@@ -1,7 +1,7 @@
 //! The shared runtime as a service sees it: undecodable requests, a database that goes away
 //! or is not there at start.
 use crate::harness::*;
-use crm_platform::testing::{Backend, TcpProxy, backends, host_port, raw_call, via_port};
+use crm_platform::testing::{Backend, TcpProxy, auth, backends, host_port, raw_call, via_port};
 use crm_proto::customers as pb;
 use std::time::{Duration, Instant};
 use tonic::Code;
@@ -13,7 +13,7 @@ async fn undecodable_requests_are_invalid_argument_not_internal() {
         crm_platform::testing::channel(app.port).await,
         "/crm.customers.v1.CustomerService/CreateCustomer",
         vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0x01],
-        &[],
+        &[("authorization", &authorization())],
     )
     .await
     .expect_err("garbage");
@@ -129,7 +129,8 @@ async fn a_service_started_without_its_database_waits_not_serving_then_serves() 
         .await
         .expect("builds without waiting for the database")
         .expect("does not give up without its database");
-    let addr = format!("127.0.0.1:{}", app.port());
+    let app_port = app.port();
+    let addr = format!("127.0.0.1:{app_port}");
     tokio::spawn(app.run_until(std::future::pending()));
     assert!(health_is_not_serving(&addr, Duration::from_secs(3)).await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -143,11 +144,12 @@ async fn a_service_started_without_its_database_waits_not_serving_then_serves() 
         serving |= wait_serving(&addr, crm_customers::GRPC_SERVICE).await;
     }
     assert!(serving, "migrated in the background, then SERVING");
-    let mut client = crm_proto::customers::customer_service_client::CustomerServiceClient::connect(
-        format!("http://{addr}"),
+    let mut client = client_as(
+        app_port,
+        auth::SUBJECT,
+        &auth::scopes_of(crm_customers::grpc::policy::POLICY),
     )
-    .await
-    .expect("connect");
+    .await;
     client
         .create_customer(pb::CreateCustomerRequest {
             customer: Some(person("Kim", "kim@example.com")),

@@ -6,10 +6,17 @@ use crate::domain::{CustomerId, DEFAULT_PROGRAM, TxKind};
 use crate::error::DOMAIN;
 use crate::service::{LoyaltyService, TxFilter};
 use crm_platform::Violations;
+use crm_platform::auth::{Principal, caller};
 use crm_platform::grpc::IntoStatus;
 use crm_platform::validate;
 use crm_proto::loyalty as pb;
 use tonic::{Request, Response};
+
+/// The object-level rule of the self-service reads: a customer's own token reaches only its
+/// own account.
+fn own(who: &Principal, c: CustomerId) -> Result<(), tonic::Status> {
+    who.require_customer(&c.0.to_string()).into_status(DOMAIN)
+}
 
 pub(super) async fn get_program(
     svc: &LoyaltyService,
@@ -31,9 +38,11 @@ pub(super) async fn get_balance(
     svc: &LoyaltyService,
     request: Request<pb::GetBalanceRequest>,
 ) -> Reply<pb::Balance> {
+    let who = caller(&request);
     let mut v = Violations::new();
     let c = customer("customer", &request.get_ref().customer, &mut v);
     let c = parsed(v, c)?;
+    own(&who, c)?;
     let b = svc.balance(c).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::balance(&b)))
 }
@@ -42,6 +51,7 @@ pub(super) async fn get_balance_at(
     svc: &LoyaltyService,
     request: Request<pb::GetBalanceAtRequest>,
 ) -> Reply<pb::GetBalanceAtResponse> {
+    let who = caller(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let c = customer("customer", &req.customer, &mut v);
@@ -51,6 +61,7 @@ pub(super) async fn get_balance_at(
         .map(crate::domain::truncate)
         .filter(|t| validate::not_in_future("time", *t, crate::domain::now(), &mut v));
     let (c, t) = parsed(v, c.zip(t))?;
+    own(&who, c)?;
     let b = svc.balance_at(c, t).await.into_status(DOMAIN)?;
     Ok(Response::new(pb::GetBalanceAtResponse {
         customer: c.name(),
@@ -65,6 +76,7 @@ pub(super) async fn list_transactions(
     svc: &LoyaltyService,
     request: Request<pb::ListTransactionsRequest>,
 ) -> Reply<pb::ListTransactionsResponse> {
+    let who = caller(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let c = customer("customer", &req.customer, &mut v);
@@ -86,6 +98,7 @@ pub(super) async fn list_transactions(
             .collect();
     }
     let c = parsed(v, c)?;
+    own(&who, c)?;
     let filter = TxFilter { start, end, kinds };
     let page = svc
         .list_transactions(c, &filter, size, &req.page_token)
@@ -101,9 +114,11 @@ pub(super) async fn get_tier(
     svc: &LoyaltyService,
     request: Request<pb::GetTierRequest>,
 ) -> Reply<pb::TierStatus> {
+    let who = caller(&request);
     let mut v = Violations::new();
     let c = customer("customer", &request.get_ref().customer, &mut v);
     let c = parsed(v, c)?;
+    own(&who, c)?;
     let t = svc.tier(c).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::tier_status(&t)))
 }
@@ -112,11 +127,13 @@ pub(super) async fn list_tier_history(
     svc: &LoyaltyService,
     request: Request<pb::ListTierHistoryRequest>,
 ) -> Reply<pb::ListTierHistoryResponse> {
+    let who = caller(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let c = customer("customer", &req.customer, &mut v);
     let size = page_size(req.page_size, &mut v);
     let c = parsed(v, c)?;
+    own(&who, c)?;
     let page = svc
         .tier_history(c, size, &req.page_token)
         .await

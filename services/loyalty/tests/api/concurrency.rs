@@ -1,6 +1,7 @@
 //! Many clients on one wallet: no negative balance, no lost update, no double posting.
 use crate::harness::*;
-use crm_platform::testing::Backend;
+use crm_platform::app::Service as _;
+use crm_platform::testing::{Backend, auth};
 use crm_proto::loyalty as pb;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use tonic::Code;
@@ -10,9 +11,14 @@ const OPS_PER_CLIENT: usize = 6;
 
 /// What one client saw succeed: (earned, redeemed, captured, transactions).
 async fn client_run(port: u16, customer: String, seed: usize) -> (i64, i64, i64, i64) {
-    let mut client = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect");
+    let mut client = LoyaltyServiceClient::new(
+        auth::channel_as(
+            port,
+            auth::SUBJECT,
+            &auth::scopes_of(crm_loyalty::Loyalty::POLICY),
+        )
+        .await,
+    );
     let (mut earned, mut redeemed, mut captured, mut txs) = (0, 0, 0, 0);
     for i in 0..OPS_PER_CLIENT {
         let check = |b: Option<pb::Balance>| {

@@ -1,15 +1,15 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
 use crm_loyalty::Settings;
+use crm_platform::client::TracedChannel;
 use crm_platform::testing::Backend;
 use crm_proto::loyalty as pb;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
-use tonic::transport::Channel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
 pub struct TestApp {
-    pub client: LoyaltyServiceClient<Channel>,
+    pub client: LoyaltyServiceClient<TracedChannel>,
     pub port: u16,
     pub service: crm_loyalty::service::LoyaltyService,
     pub db_url: String,

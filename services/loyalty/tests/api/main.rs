@@ -16,6 +16,7 @@ mod holds;
 mod ledger;
 mod merge;
 mod merge_events;
+mod ownership;
 mod plans;
 mod proptests;
 mod reverse;

@@ -388,3 +388,67 @@ async fn a_signal_listener_that_fails_is_not_a_shutdown() {
     .await
     .expect("the other signal still stops it");
 }
+
+/// The template service of the descriptor set with `policy` as its table.
+fn template_component(policy: &'static [crate::auth::Rule]) -> Component {
+    Component {
+        service_name: "crm.template.v1.TemplateService",
+        register: Box::new(|_| {}),
+        readiness: Arc::new(Switch(Arc::new(AtomicBool::new(true)))),
+        jobs: Jobs::new(),
+        policy,
+    }
+}
+
+#[tokio::test]
+async fn a_service_whose_table_misses_a_method_does_not_start() {
+    use crate::auth::{read, write};
+    const WITHOUT_DELETE: &[crate::auth::Rule] = &[
+        write("CreateNote", "template.write"),
+        read("GetNote", "template.read"),
+        read("ListNotes", "template.read"),
+        write("UpdateNote", "template.write"),
+    ];
+    let mut jwt = crate::auth::AuthSettings::embedded();
+    crate::testing::auth::enable_on(&mut jwt);
+    for auth in [jwt, crate::auth::AuthSettings::embedded()] {
+        let listener = bind(&settings()).await.expect("bind");
+        let started = tokio::time::timeout(
+            Duration::from_secs(5),
+            serve(
+                &settings(),
+                &auth,
+                &Default::default(),
+                listener,
+                vec![template_component(WITHOUT_DELETE)],
+                async {},
+            ),
+        )
+        .await
+        .expect("refuses at once");
+        let err = started.expect_err("a method without a rule");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("\"DeleteNote\" has no rule"),
+            "{:?}: {msg}",
+            auth.mode
+        );
+    }
+    // The complete table starts (and stops at once here).
+    let mut complete = WITHOUT_DELETE.to_vec();
+    complete.push(write("DeleteNote", "template.write"));
+    let complete: &'static [crate::auth::Rule] = complete.leak();
+    let mut jwt = crate::auth::AuthSettings::embedded();
+    crate::testing::auth::enable_on(&mut jwt);
+    let listener = bind(&settings()).await.expect("bind");
+    serve(
+        &settings(),
+        &jwt,
+        &Default::default(),
+        listener,
+        vec![template_component(complete)],
+        async {},
+    )
+    .await
+    .expect("a complete table serves");
+}

@@ -1,6 +1,6 @@
 //! Tests run with authentication on: every test server trusts one HS256 issuer, and harnesses
 //! mint the tokens their clients send.
-use crate::auth::settings::{AuthMode, IssuerSettings};
+use crate::auth::settings::{AuthMode, AuthSettings, IssuerSettings};
 use crate::auth::{Rule, mint};
 use crate::config::{PlatformSettings, Secret};
 use std::time::Duration;
@@ -13,8 +13,13 @@ pub const SUBJECT: &str = "crm-test-harness";
 
 /// Turns JWT authentication on with the test issuer (rate limits off: tests call fast).
 pub fn enable(p: &mut PlatformSettings) {
-    p.auth.mode = AuthMode::Jwt;
-    p.auth.issuers = vec![IssuerSettings {
+    enable_on(&mut p.auth);
+}
+
+/// [`enable`] on the `[auth]` section alone.
+pub fn enable_on(p: &mut AuthSettings) {
+    p.mode = AuthMode::Jwt;
+    p.issuers = vec![IssuerSettings {
         issuer: ISSUER.into(),
         audiences: vec![AUDIENCE.into()],
         algorithms: vec!["HS256".into()],
@@ -25,9 +30,9 @@ pub fn enable(p: &mut PlatformSettings) {
         jwks_refresh_secs: 300,
         hs256_secret: Secret::new(SECRET),
     }];
-    p.auth.rate_limits.read_per_sec = 0;
-    p.auth.rate_limits.write_per_sec = 0;
-    p.auth.rate_limits.admin_per_sec = 0;
+    p.rate_limits.read_per_sec = 0;
+    p.rate_limits.write_per_sec = 0;
+    p.rate_limits.admin_per_sec = 0;
 }
 
 /// A token of the test issuer for `subject` with `scopes`, valid for an hour.
@@ -57,4 +62,24 @@ pub fn scopes_of(policy: &[Rule]) -> Vec<&'static str> {
 /// A harness token that may call every method of `policy`.
 pub fn token_for(policy: &[Rule]) -> String {
     token(SUBJECT, &scopes_of(policy))
+}
+
+/// The subject of tickets' own calls in tests (a service identity, not the harness's).
+pub const TICKETS_SUBJECT: &str = "crm-tickets";
+/// What tickets needs of the services it calls: reading customers and balances, no more.
+pub const TICKETS_CALLS: &[&str] = &["customers.read", "loyalty.read"];
+
+/// Makes a service send a token of `subject` with `scopes` on its own outgoing calls
+/// (`[auth.client]`), as a deployment gives it its own identity.
+pub fn send_as(p: &mut PlatformSettings, subject: &str, scopes: &[&str]) {
+    p.auth.client.token = Secret::new(token(subject, scopes));
+    p.auth.client.token_file.clear();
+}
+
+/// A connection to the test server on `port` whose calls carry a token of `subject` with
+/// `scopes` (e.g. a customer's own token: subject `customers/{id}`).
+pub async fn channel_as(port: u16, subject: &str, scopes: &[&str]) -> crate::client::TracedChannel {
+    let credentials =
+        crate::client::Credentials::token(&token(subject, scopes)).expect("ascii token");
+    crate::client::with_metadata(super::channel(port).await, credentials)
 }

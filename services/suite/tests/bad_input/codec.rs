@@ -57,6 +57,29 @@ impl Decoder for DynamicDecoder {
     }
 }
 
+/// Where calls go and the bearer token they carry (one with every scope of the suite).
+pub struct Target {
+    pub endpoint: Endpoint,
+    pub authorization: tonic::metadata::AsciiMetadataValue,
+}
+
+impl Target {
+    pub fn new(url: String, token: &str) -> Self {
+        Self {
+            endpoint: Endpoint::from_shared(url).expect("endpoint"),
+            authorization: format!("Bearer {token}").parse().expect("ascii token"),
+        }
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        req.metadata_mut()
+            .insert("authorization", self.authorization.clone());
+        req.set_timeout(std::time::Duration::from_secs(20));
+        req
+    }
+}
+
 /// Sends `request` to `method` (a one-message stream for client or bidi streaming) and
 /// returns the response (the first item for server or bidi streaming; `None` when the stream
 /// ended without one).
@@ -65,11 +88,12 @@ impl Decoder for DynamicDecoder {
 /// details larger than the client's header limit) is reported for the call that caused it,
 /// not for the next one.
 pub async fn call(
-    endpoint: &Endpoint,
+    target: &Target,
     method: &MethodDescriptor,
     request: DynamicMessage,
 ) -> Result<Option<DynamicMessage>, Status> {
-    let channel: Channel = endpoint
+    let channel: Channel = target
+        .endpoint
         .connect()
         .await
         .map_err(|e| Status::unavailable(format!("test client could not connect: {e}")))?;
@@ -84,14 +108,13 @@ pub async fn call(
     let codec = DynamicCodec {
         output: method.output(),
     };
-    let mut req = tonic::Request::new(request.clone());
-    req.set_timeout(std::time::Duration::from_secs(20));
+    let req = target.request(request.clone());
     match (method.is_client_streaming(), method.is_server_streaming()) {
         (false, false) => Ok(Some(grpc.unary(req, path, codec).await?.into_inner())),
         (true, false) => {
             let stream = futures::stream::iter([request]);
             let resp = grpc
-                .client_streaming(tonic::Request::new(stream), path, codec)
+                .client_streaming(target.request(stream), path, codec)
                 .await?;
             Ok(Some(resp.into_inner()))
         }
@@ -102,7 +125,7 @@ pub async fn call(
         (true, true) => {
             let stream = futures::stream::iter([request]);
             let mut items = grpc
-                .streaming(tonic::Request::new(stream), path, codec)
+                .streaming(target.request(stream), path, codec)
                 .await?
                 .into_inner();
             items.next().await.transpose()

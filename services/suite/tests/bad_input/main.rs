@@ -163,7 +163,7 @@ async fn every_rpc_refuses_bad_input() {
 async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String]) -> Report {
     let started = std::time::Instant::now();
     let suite = common::spawn_suite(backend, names).await;
-    let endpoint = tonic::transport::Endpoint::from_shared(suite.url()).expect("endpoint");
+    let endpoint = codec::Target::new(suite.url(), &suite.token);
     let dbs = rows::Databases::connect(&suite.storages).await;
     let mut pool = Pool::default();
     let mut report = Report::default();
@@ -206,11 +206,7 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
 
 /// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
 /// collecting the names they return.
-async fn fixtures(
-    endpoint: &tonic::transport::Endpoint,
-    services: &[ServiceDescriptor],
-    pool: &mut Pool,
-) {
+async fn fixtures(endpoint: &codec::Target, services: &[ServiceDescriptor], pool: &mut Pool) {
     for service in services {
         let fixtures = service
             .methods()
@@ -236,7 +232,7 @@ fn is_mutation(method: &MethodDescriptor) -> bool {
 /// mutation's cases just wrote. A stored value may not make a read fail (e.g. a sum that
 /// overflows) or a response unrenderable (a timestamp outside years 1..9999).
 async fn read_back(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     service: &ServiceDescriptor,
     after: &MethodDescriptor,
     pool: &Pool,
@@ -254,11 +250,7 @@ async fn read_back(
 }
 
 /// Runs the methods `PREPARE` lists for `method`.
-async fn prepare(
-    endpoint: &tonic::transport::Endpoint,
-    method: &MethodDescriptor,
-    pool: &mut Pool,
-) {
+async fn prepare(endpoint: &codec::Target, method: &MethodDescriptor, pool: &mut Pool) {
     let Some((_, first)) = PREPARE.iter().find(|(m, _)| *m == method.full_name()) else {
         return;
     };
@@ -280,7 +272,7 @@ async fn prepare(
 
 /// Sends every case of one method and checks each answer; returns how many were sent.
 async fn exercise(
-    endpoint: &tonic::transport::Endpoint,
+    endpoint: &codec::Target,
     dbs: &rows::Databases,
     service: &ServiceDescriptor,
     method: &MethodDescriptor,

@@ -1,12 +1,15 @@
 //! The whole suite in-process on one port (as `crm-suite` runs it), each service on its own
 //! fresh storage, for the suite-wide tests.
 //!
-//! A new service adds ONE line to [`SPAWNERS`] (its gRPC service name and a function that
-//! builds its component); `bad_input` fails loudly for a service of the descriptor set that
+//! A new service adds ONE entry to [`SPAWNERS`] (its gRPC service name, its `POLICY` and a
+//! function that builds its component); `bad_input` fails loudly for a service of the descriptor set that
 //! has none.
 #![allow(dead_code)]
+use crm_platform::app::Service as _;
+use crm_platform::auth::Rule;
+use crm_platform::config::PlatformSettings;
 use crm_platform::server::Component;
-use crm_platform::testing::{Backend, Storage, settings};
+use crm_platform::testing::{Backend, Storage, auth, settings};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,16 +19,38 @@ use std::pin::Pin;
 pub type Spawner =
     fn(Storage, String) -> Pin<Box<dyn Future<Output = anyhow::Result<Component>> + Send>>;
 
-/// Every service the suite serves: gRPC service name -> spawner.
-pub const SPAWNERS: &[(&str, Spawner)] = &[
-    (crm_customers::GRPC_SERVICE, |s, _| Box::pin(customers(s))),
-    (crm_loyalty::GRPC_SERVICE, |s, _| Box::pin(loyalty(s))),
-    (crm_tickets::GRPC_SERVICE, |s, own| {
-        Box::pin(tickets(s, own))
-    }),
+/// Every service the suite serves: gRPC service name, its authorization table, spawner.
+pub const SPAWNERS: &[(&str, &[Rule], Spawner)] = &[
+    (
+        crm_customers::GRPC_SERVICE,
+        crm_customers::Customers::POLICY,
+        |s, _| Box::pin(customers(s)),
+    ),
+    (
+        crm_loyalty::GRPC_SERVICE,
+        crm_loyalty::Loyalty::POLICY,
+        |s, _| Box::pin(loyalty(s)),
+    ),
+    (
+        crm_tickets::GRPC_SERVICE,
+        crm_tickets::Tickets::POLICY,
+        |s, own| Box::pin(tickets(s, own)),
+    ),
     // The skeleton new services are copied from: not in the suite binary, but in its proto.
-    (crm_template::GRPC_SERVICE, |s, _| Box::pin(template(s))),
+    (
+        crm_template::GRPC_SERVICE,
+        crm_template::Template::POLICY,
+        |s, _| Box::pin(template(s)),
+    ),
 ];
+
+/// The authorization table registered for `service`, if any.
+pub fn policy(service: &str) -> Option<&'static [Rule]> {
+    SPAWNERS
+        .iter()
+        .find(|(n, _, _)| *n == service)
+        .map(|(_, p, _)| *p)
+}
 
 async fn customers(storage: Storage) -> anyhow::Result<Component> {
     let s = settings::<crm_customers::Customers>(&storage, |_| {});
@@ -49,16 +74,21 @@ async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
         s.tickets.verify_interval_secs = 0;
         s.clients.customers_url.clone_from(&own);
         s.clients.loyalty_url = own;
+        auth::send_as(&mut s.platform, auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
     });
     Ok(crm_tickets::component(&s).await?.0)
 }
 
-/// A running suite: its address and each service's storage.
+/// A running suite: its address and each service's storage and authorization table.
 pub struct Suite {
     pub addr: String,
     pub port: u16,
     /// gRPC service name -> where that service keeps its rows.
     pub storages: BTreeMap<String, Storage>,
+    /// gRPC service name -> the scope of each of its methods, as served.
+    pub policies: BTreeMap<String, &'static [Rule]>,
+    /// A test issuer's token with every scope of every served service.
+    pub token: String,
 }
 
 impl Suite {
@@ -71,16 +101,34 @@ impl Suite {
 pub fn spawner(service: &str) -> Option<Spawner> {
     SPAWNERS
         .iter()
-        .find(|(n, _)| *n == service)
-        .map(|(_, s)| *s)
+        .find(|(n, _, _)| *n == service)
+        .map(|(_, _, s)| *s)
 }
 
 /// Starts `services` (every one must have a spawner) on one port on `backend`, each on a
-/// fresh database, and waits until the server reports SERVING.
+/// fresh database, with authentication on (the test issuer), and waits until the server
+/// reports SERVING.
 pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
-    let platform = crm_customers::Settings::load(None)
+    spawn_suite_with(backend, services, auth::enable).await
+}
+
+/// [`spawn_suite`] with the server's authentication as the embedded defaults have it (what
+/// `make run` serves).
+pub async fn spawn_suite_as_make_run(backend: Backend, services: &[String]) -> Suite {
+    spawn_suite_with(backend, services, |_| {}).await
+}
+
+async fn spawn_suite_with(
+    backend: Backend,
+    services: &[String],
+    server_auth: impl FnOnce(&mut PlatformSettings),
+) -> Suite {
+    let mut platform = crm_customers::Settings::load(None)
         .expect("default settings")
         .platform;
+    server_auth(&mut platform);
+    let auth_settings = platform.auth;
+    let tls_settings = platform.tls;
     let mut settings = platform.server;
     settings.host = "127.0.0.1".into();
     settings.port = 0;
@@ -89,20 +137,24 @@ pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
     let addr = format!("127.0.0.1:{port}");
     let mut storages = BTreeMap::new();
     let mut components = Vec::new();
+    let mut policies = BTreeMap::new();
     for name in services {
         let spawn = spawner(name).unwrap_or_else(|| panic!("no in-process spawner for {name}"));
         let storage = Storage::fresh(backend).await;
-        components.push(
-            spawn(storage.clone(), format!("http://{addr}"))
-                .await
-                .unwrap_or_else(|e| panic!("{name} starts: {e:#}")),
-        );
+        let component = spawn(storage.clone(), format!("http://{addr}"))
+            .await
+            .unwrap_or_else(|e| panic!("{name} starts: {e:#}"));
+        policies.insert(name.clone(), component.policy);
+        components.push(component);
         storages.insert(name.clone(), storage);
     }
+    let every_rule: Vec<Rule> = policies.values().flat_map(|p| p.iter().copied()).collect();
+    let token = auth::token_for(&every_rule);
     tokio::spawn(async move {
         crm_platform::server::serve(
             &settings,
-            &platform.tls,
+            &auth_settings,
+            &tls_settings,
             listener,
             components,
             std::future::pending(),
@@ -118,5 +170,7 @@ pub async fn spawn_suite(backend: Backend, services: &[String]) -> Suite {
         addr,
         port,
         storages,
+        policies,
+        token,
     }
 }

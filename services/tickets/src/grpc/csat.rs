@@ -13,6 +13,7 @@ pub async fn submit_satisfaction(
     svc: &TicketsService,
     request: Request<pb::SubmitSatisfactionRequest>,
 ) -> Reply<pb::Satisfaction> {
+    let owner = super::owner(&request)?;
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "SubmitSatisfaction", &mut v);
@@ -20,6 +21,9 @@ pub async fn submit_satisfaction(
     parse::survey_token(&req.survey_token, &mut v);
     let s = parse::satisfaction(id, req.satisfaction.as_ref(), &mut v);
     let (key, s) = parsed(v, key.zip(s))?;
+    svc.require_owner(s.ticket, owner)
+        .await
+        .into_status(DOMAIN)?;
     let out = svc
         .submit_satisfaction(&key, s.ticket, &req.survey_token, s)
         .await

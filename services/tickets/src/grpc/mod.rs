@@ -9,9 +9,12 @@ pub mod policy;
 mod stats;
 mod tickets;
 
+use crate::domain::CustomerId;
+use crate::error;
 use crate::service::TicketsService;
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
+use crm_platform::grpc::IntoStatus;
 use crm_platform::validate::{self, max_items};
 use crm_proto::tickets as pb;
 use crm_proto::tickets::ticket_service_server::TicketService as TicketRpc;
@@ -54,6 +57,18 @@ fn update_mask(
         return None;
     }
     UpdateMask::parse(&paths, allowed, "update_mask", v)
+}
+
+/// The customer a customer's own token (subject `customers/{id}`) is limited to; `None` for
+/// every other caller. A subject that names no customer id reaches nothing.
+fn owner<T>(request: &Request<T>) -> Result<Option<CustomerId>, Status> {
+    match &crm_platform::auth::caller(request).customer {
+        None => Ok(None),
+        Some(id) => uuid::Uuid::try_parse(id)
+            .map(|u| Some(CustomerId(u)))
+            .map_err(|_| error::not_own_resource())
+            .into_status(error::DOMAIN),
+    }
 }
 
 /// Each call is handled by its aggregate's module.

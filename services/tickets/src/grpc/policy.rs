@@ -1,8 +1,8 @@
 //! The scope each RPC needs (checked against the descriptor at start: a new RPC without a
 //! rule stops the server). `tickets.write` opens tickets, adds messages and rates them (what a
 //! channel integration or the customer does), `tickets.agent` works them, `tickets.admin`
-//! manages teams, agents and macros. A customer's own token (subject `customers/{id}`) may
-//! open, read, write to and rate that customer's tickets only.
+//! manages teams, agents and macros, and merges tickets. A customer's own token (subject
+//! `customers/{id}`) may open, read, write to and rate that customer's tickets only.
 use crm_platform::auth::{Rule, admin, read, write};
 
 pub const POLICY: &[Rule] = &[
@@ -14,7 +14,7 @@ pub const POLICY: &[Rule] = &[
     read("ListMessages", "tickets.read").self_service(),
     write("ChangeStatus", "tickets.agent"),
     write("AssignTicket", "tickets.agent"),
-    admin("MergeTickets", "tickets.agent"),
+    admin("MergeTickets", "tickets.admin"),
     write("ApplyMacro", "tickets.agent"),
     write("SubmitSatisfaction", "tickets.write").self_service(),
     read("GetTicketStats", "tickets.read"),

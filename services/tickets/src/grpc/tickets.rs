@@ -1,10 +1,10 @@
 //! Tickets and their threads: create, read, list, update, status, assignment, merge,
 //! messages and macros applied as replies.
 use super::parse::{self, agent, etag, opt, page, parsed, required_enum, ticket};
-use super::{Reply, convert, update_mask};
+use super::{Reply, convert, owner, update_mask};
 use crate::domain::assignment::Assign;
-use crate::domain::{AgentId, TeamId};
-use crate::error::DOMAIN;
+use crate::domain::{AgentId, Author, TeamId};
+use crate::error::{self, DOMAIN};
 use crate::service::TicketsService;
 use crm_platform::Violations;
 use crm_platform::grpc::IntoStatus;
@@ -27,11 +27,14 @@ pub async fn create_ticket(
     svc: &TicketsService,
     request: Request<pb::CreateTicketRequest>,
 ) -> Reply<pb::Ticket> {
+    let who = crm_platform::auth::caller(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "CreateTicket", &mut v);
     let new = parse::new_ticket(req.ticket.as_ref(), svc.limits(), &mut v);
     let (key, new) = parsed(v, key.zip(new))?;
+    who.require_customer(&new.customer.0.to_string())
+        .into_status(DOMAIN)?;
     let out = svc.create_ticket(&key, new).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::ticket(&out)))
 }
@@ -40,9 +43,11 @@ pub async fn get_ticket(
     svc: &TicketsService,
     request: Request<pb::GetTicketRequest>,
 ) -> Reply<pb::Ticket> {
+    let owner = owner(&request)?;
     let mut v = Violations::new();
     let id = ticket("name", &request.get_ref().name, &mut v);
     let id = parsed(v, id)?;
+    svc.require_owner(id, owner).await.into_status(DOMAIN)?;
     let t = svc.get_ticket(id).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::ticket(&t)))
 }
@@ -51,11 +56,21 @@ pub async fn list_tickets(
     svc: &TicketsService,
     request: Request<pb::ListTicketsRequest>,
 ) -> Reply<pb::ListTicketsResponse> {
+    let owner = owner(&request)?;
     let req = request.into_inner();
     let mut v = Violations::new();
     let size = page(req.page_size, &req.page_token, &mut v);
     let q = parse::ticket_query(&req, &mut v);
-    let q = parsed(v, Some(q))?;
+    let mut q = parsed(v, Some(q))?;
+    // A customer's own token lists its own tickets: no filter means its customer, another
+    // customer is refused.
+    if let Some(own) = owner {
+        match q.customer {
+            None => q.customer = Some(own),
+            Some(c) if c == own => {}
+            Some(_) => return Err(error::not_own_resource()).into_status(DOMAIN),
+        }
+    }
     let page = svc
         .list_tickets(&q, size, &req.page_token)
         .await
@@ -153,12 +168,18 @@ pub async fn add_message(
     svc: &TicketsService,
     request: Request<pb::AddMessageRequest>,
 ) -> Reply<pb::Message> {
+    let owner = owner(&request)?;
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "AddMessage", &mut v);
     let id = ticket("parent", &req.parent, &mut v);
     let m = parse::new_message(req.message.as_ref(), svc.limits(), &mut v);
     let (key, (id, m)) = parsed(v, key.zip(id.zip(m)))?;
+    svc.require_owner(id, owner).await.into_status(DOMAIN)?;
+    // ... and writes as that customer, not as an agent or someone else.
+    if owner.is_some_and(|own| m.author != Author::Customer(own)) {
+        return Err(error::not_own_resource()).into_status(DOMAIN);
+    }
     let out = svc.add_message(&key, id, m).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::message(&out)))
 }
@@ -167,13 +188,17 @@ pub async fn list_messages(
     svc: &TicketsService,
     request: Request<pb::ListMessagesRequest>,
 ) -> Reply<pb::ListMessagesResponse> {
+    let owner = owner(&request)?;
     let req = request.into_inner();
     let mut v = Violations::new();
     let id = ticket("parent", &req.parent, &mut v);
     let size = page(req.page_size, &req.page_token, &mut v);
     let id = parsed(v, id)?;
+    svc.require_owner(id, owner).await.into_status(DOMAIN)?;
+    // A customer never sees the agents' internal notes.
+    let public_only = req.public_only || owner.is_some();
     let page = svc
-        .list_messages(id, req.public_only, size, &req.page_token)
+        .list_messages(id, public_only, size, &req.page_token)
         .await
         .into_status(DOMAIN)?;
     Ok(Response::new(pb::ListMessagesResponse {

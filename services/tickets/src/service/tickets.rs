@@ -4,8 +4,8 @@ use crate::clients::CustomerLookup;
 use crate::domain::assignment::{self, Assign, Refusal};
 use crate::domain::status::{self, Capacity};
 use crate::domain::{
-    CustomerCheck, NewTicket, SlaRules, Status, Ticket, TicketId, TicketPatch, TicketQuery, intake,
-    now, sla,
+    CustomerCheck, CustomerId, NewTicket, SlaRules, Status, Ticket, TicketId, TicketPatch,
+    TicketQuery, intake, now, sla,
 };
 use crate::error;
 use crate::events;
@@ -93,6 +93,20 @@ impl TicketsService {
             .await?;
         let name = t.id.name();
         self.commit(txn, key, &name, t).await
+    }
+
+    /// The object-level rule of a customer's own token: `owner`, when set, must be the
+    /// ticket's customer (a ticket that does not exist is refused the same way).
+    pub async fn require_owner(
+        &self,
+        id: TicketId,
+        owner: Option<CustomerId>,
+    ) -> Result<(), Error> {
+        let Some(owner) = owner else { return Ok(()) };
+        match store::find_ticket(&self.db, id).await? {
+            Some(t) if t.customer == owner => Ok(()),
+            _ => Err(error::not_own_resource()),
+        }
     }
 
     pub async fn get_ticket(&self, id: TicketId) -> Result<Ticket, Error> {

@@ -1,15 +1,15 @@
 //! `spawn_app()` and request builders shared by the tests.
 #![allow(dead_code)]
-use crm_platform::testing::Backend;
+use crm_platform::client::TracedChannel;
+use crm_platform::testing::{Backend, auth};
 use crm_proto::tickets as pb;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
 use crm_tickets::Settings;
-use tonic::transport::Channel;
 
 pub use crm_platform::testing::{Storage, assert_status, each_backend, rid, violations};
 
 pub struct TestApp {
-    pub client: TicketServiceClient<Channel>,
+    pub client: TicketServiceClient<TracedChannel>,
     pub port: u16,
     pub service: crm_tickets::service::TicketsService,
     pub storage: Storage,
@@ -29,6 +29,8 @@ pub async fn spawn_app_with(storage: Storage, tweak: impl FnOnce(&mut Settings))
         s.tickets.calendar.time_zone = "UTC".into();
         s.tickets.calendar.week = std::array::from_fn(|_| "00:00-24:00".to_owned());
         s.tickets.calendar.holidays.clear();
+        // Its own identity on calls to customers and loyalty, with only what it needs.
+        auth::send_as(&mut s.platform, auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
         tweak(s);
     })
     .await;
@@ -62,6 +64,16 @@ pub fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
 }
 
 impl TestApp {
+    /// The same server called with a token of `subject` with `scopes` (e.g. a customer's own).
+    pub async fn as_caller(&self, subject: &str, scopes: &[&str]) -> TestApp {
+        TestApp {
+            client: TicketServiceClient::new(auth::channel_as(self.port, subject, scopes).await),
+            port: self.port,
+            service: self.service.clone(),
+            storage: self.storage.clone(),
+        }
+    }
+
     /// GetTicketStats over every team from `start` to a minute from now.
     pub async fn stats_since(&mut self, start: chrono::DateTime<chrono::Utc>) -> pb::TicketStats {
         self.client

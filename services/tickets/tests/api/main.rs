@@ -6,6 +6,7 @@ mod customer_events;
 mod event_tap;
 mod events;
 mod harness;
+mod ownership;
 mod plans;
 mod routing;
 mod services;

@@ -3,6 +3,9 @@
 //! verified later by the background pass. Goodwill points never call loyalty (they travel in
 //! the answer's event): a low score earns them with loyalty down or slow all the same.
 use crate::harness::*;
+use crm_platform::app::Service as _;
+use crm_platform::client::TracedChannel;
+use crm_platform::testing::auth;
 use crm_proto::customers as cpb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty as lpb;
@@ -57,9 +60,7 @@ async fn stop(port: u16, stop: oneshot::Sender<()>) {
 }
 
 async fn create_customer(port: u16, given: &str) -> String {
-    let mut c = CustomerServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect customers");
+    let mut c = customers_client(port).await;
     c.create_customer(cpb::CreateCustomerRequest {
         customer: Some(cpb::Customer {
             display_name: format!("{given} Li"),
@@ -73,6 +74,19 @@ async fn create_customer(port: u16, given: &str) -> String {
     .expect("create customer")
     .into_inner()
     .name
+}
+
+/// A client of the customers server on `port` with every customers scope (the test's own
+/// calls; tickets calls with its own, narrower token).
+async fn customers_client(port: u16) -> CustomerServiceClient<TracedChannel> {
+    let scopes = auth::scopes_of(crm_customers::Customers::POLICY);
+    CustomerServiceClient::new(auth::channel_as(port, auth::SUBJECT, &scopes).await)
+}
+
+/// A client of the loyalty server on `port` with every loyalty scope.
+async fn loyalty_client(port: u16) -> LoyaltyServiceClient<TracedChannel> {
+    let scopes = auth::scopes_of(crm_loyalty::Loyalty::POLICY);
+    LoyaltyServiceClient::new(auth::channel_as(port, auth::SUBJECT, &scopes).await)
 }
 
 /// A port nothing listens on.
@@ -95,9 +109,7 @@ async fn with_customers_and_loyalty_up() {
         .await;
         let gold = create_customer(cport, "Wei").await;
         let regular = create_customer(cport, "Fang").await;
-        let mut l = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{lport}"))
-            .await
-            .expect("connect loyalty");
+        let mut l = loyalty_client(lport).await;
         l.earn(lpb::EarnRequest {
             customer: gold.clone(),
             source: Some(lpb::earn_request::Source::Purchase(lpb::Purchase {
@@ -295,9 +307,7 @@ async fn a_low_scores_goodwill_reaches_loyalty_over_the_backbone_once() {
             .await
             .expect("answer");
         assert_eq!(s.goodwill_points, 100);
-        let mut l = LoyaltyServiceClient::connect(format!("http://127.0.0.1:{lport}"))
-            .await
-            .expect("connect loyalty");
+        let mut l = loyalty_client(lport).await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let balance = l
@@ -488,9 +498,7 @@ async fn gone_customers_are_refused_and_merged_ones_resolve_to_the_survivor() {
             s.clients.customers_url = format!("http://127.0.0.1:{cport}");
         })
         .await;
-        let mut c = CustomerServiceClient::connect(format!("http://127.0.0.1:{cport}"))
-            .await
-            .expect("connect customers");
+        let mut c = customers_client(cport).await;
         let deleted = create_customer(cport, "Deleted").await;
         let erased = create_customer(cport, "Erased").await;
         let survivor = create_customer(cport, "Survivor").await;
@@ -581,9 +589,7 @@ async fn the_verification_pass_settles_gone_and_merged_customers() {
         assert!(
             crm_platform::testing::wait_serving(&url, "crm.customers.v1.CustomerService").await
         );
-        let mut c = CustomerServiceClient::connect(url)
-            .await
-            .expect("connect customers");
+        let mut c = customers_client(cport).await;
         c.delete_customer(cpb::DeleteCustomerRequest {
             name: deleted.clone(),
             etag: String::new(),
