@@ -42,17 +42,9 @@ async fn spawn(args: &Args, db_url: &str, cache: bool, jwt: bool) -> anyhow::Res
 /// their bookkeeping is measured too.
 fn require_tokens(a: &mut crm_platform::auth::AuthSettings) {
     a.mode = crm_platform::auth::AuthMode::Jwt;
-    a.issuers = vec![crm_platform::auth::IssuerSettings {
-        issuer: ISSUER.into(),
-        audiences: vec!["crm".into()],
-        algorithms: vec!["HS256".into()],
-        jwks_url: String::new(),
-        jwks_file: String::new(),
-        jwks_ca_file: String::new(),
-        jwks_bearer_token_file: String::new(),
-        jwks_refresh_secs: 300,
-        hs256_secret: crm_platform::config::Secret::new(SECRET),
-    }];
+    a.issuers = vec![crm_platform::auth::IssuerSettings::hs256(
+        ISSUER, "crm", SECRET,
+    )];
     a.rate_limits.read_per_sec = 10_000_000;
 }
 

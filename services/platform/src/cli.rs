@@ -264,17 +264,11 @@ mod token_tests {
     fn a_development_token_verifies_with_its_scopes() {
         let mut auth = crate::auth::AuthSettings::embedded();
         auth.mode = AuthMode::Jwt;
-        auth.issuers = vec![IssuerSettings {
-            issuer: "crm-dev".into(),
-            audiences: vec!["crm".into()],
-            algorithms: vec!["HS256".into()],
-            jwks_url: String::new(),
-            jwks_file: String::new(),
-            jwks_ca_file: String::new(),
-            jwks_bearer_token_file: String::new(),
-            jwks_refresh_secs: 300,
-            hs256_secret: Secret::new("a-development-secret-of-at-least-32-bytes"),
-        }];
+        auth.issuers = vec![IssuerSettings::hs256(
+            "crm-dev",
+            "crm",
+            "a-development-secret-of-at-least-32-bytes",
+        )];
         let args = TokenArgs {
             config: ConfigArgs { config: None },
             subject: "customers/c1".into(),

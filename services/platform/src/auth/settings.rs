@@ -115,6 +115,21 @@ impl AuthSettings {
 }
 
 impl IssuerSettings {
+    /// An HS256 issuer with a shared `secret` (development, tests and benchmarks).
+    pub fn hs256(issuer: &str, audience: &str, secret: &str) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audiences: vec![audience.into()],
+            algorithms: vec!["HS256".into()],
+            jwks_url: String::new(),
+            jwks_file: String::new(),
+            jwks_ca_file: String::new(),
+            jwks_bearer_token_file: String::new(),
+            jwks_refresh_secs: default_refresh(),
+            hs256_secret: Secret::new(secret),
+        }
+    }
+
     pub fn refresh(&self) -> Duration {
         Duration::from_secs(self.jwks_refresh_secs)
     }

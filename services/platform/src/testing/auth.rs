@@ -19,17 +19,7 @@ pub fn enable(p: &mut PlatformSettings) {
 /// [`enable`] on the `[auth]` section alone.
 pub fn enable_on(p: &mut AuthSettings) {
     p.mode = AuthMode::Jwt;
-    p.issuers = vec![IssuerSettings {
-        issuer: ISSUER.into(),
-        audiences: vec![AUDIENCE.into()],
-        algorithms: vec!["HS256".into()],
-        jwks_url: String::new(),
-        jwks_file: String::new(),
-        jwks_ca_file: String::new(),
-        jwks_bearer_token_file: String::new(),
-        jwks_refresh_secs: 300,
-        hs256_secret: Secret::new(SECRET),
-    }];
+    p.issuers = vec![IssuerSettings::hs256(ISSUER, AUDIENCE, SECRET)];
     p.rate_limits.read_per_sec = 0;
     p.rate_limits.write_per_sec = 0;
     p.rate_limits.admin_per_sec = 0;

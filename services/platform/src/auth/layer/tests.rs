@@ -2,7 +2,6 @@ use super::*;
 use crate::auth::policy::{admin, read};
 use crate::auth::settings::{ClientAuthSettings, Grant, IssuerSettings, RateLimitSettings};
 use crate::auth::{NOT_OWN_RESOURCE, mint};
-use crate::config::Secret;
 use std::collections::HashSet;
 use tower::{Layer as _, ServiceExt as _};
 
@@ -23,17 +22,7 @@ fn settings(mode: AuthMode, read_per_sec: u32) -> AuthSettings {
             subject: "spiffe://crm/ns/crm/sa/tickets".into(),
             scopes: vec!["x.read".into()],
         }],
-        issuers: vec![IssuerSettings {
-            issuer: "test".into(),
-            audiences: vec!["crm".into()],
-            algorithms: vec!["HS256".into()],
-            jwks_url: String::new(),
-            jwks_file: String::new(),
-            jwks_ca_file: String::new(),
-            jwks_bearer_token_file: String::new(),
-            jwks_refresh_secs: 300,
-            hs256_secret: Secret::new(SECRET),
-        }],
+        issuers: vec![IssuerSettings::hs256("test", "crm", SECRET)],
         rate_limits: RateLimitSettings {
             read_per_sec,
             write_per_sec: 0,

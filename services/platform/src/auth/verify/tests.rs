@@ -34,17 +34,7 @@ fn settings(issuers: Vec<IssuerSettings>) -> AuthSettings {
 }
 
 fn hs_issuer() -> IssuerSettings {
-    IssuerSettings {
-        issuer: ISS.into(),
-        audiences: vec![AUD.into()],
-        algorithms: vec!["HS256".into()],
-        jwks_url: String::new(),
-        jwks_file: String::new(),
-        jwks_ca_file: String::new(),
-        jwks_bearer_token_file: String::new(),
-        jwks_refresh_secs: 300,
-        hs256_secret: Secret::new(SECRET),
-    }
+    IssuerSettings::hs256(ISS, AUD, SECRET)
 }
 
 fn token(claims: &serde_json::Value) -> String {
