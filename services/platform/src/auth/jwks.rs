@@ -167,7 +167,11 @@ async fn fetch(s: &IssuerSettings) -> anyhow::Result<Vec<u8>> {
             http::header::HOST,
             uri.authority().map_or(host.as_str(), |a| a.as_str()),
         )
-        .header(http::header::ACCEPT, "application/json");
+        // The Kubernetes API server answers 406 to an Accept without the JWKS media type.
+        .header(
+            http::header::ACCEPT,
+            "application/jwk-set+json, application/json",
+        );
     if !s.jwks_bearer_token_file.is_empty() {
         let token = tokio::fs::read_to_string(&s.jwks_bearer_token_file)
             .await
