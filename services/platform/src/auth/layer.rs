@@ -123,7 +123,8 @@ impl Auth {
                 "a customer's own token may not call this method",
             ));
         }
-        if let Err(wait) = self.limits.check(principal.rate_key(), rule.class) {
+        let budget = principal.limits(|| self.limits.of(principal.rate_key()));
+        if let Err(wait) = self.limits.check(budget, rule.class) {
             return Err(Refusal::new(
                 Code::ResourceExhausted,
                 RATE_LIMITED,

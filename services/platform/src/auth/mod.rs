@@ -51,7 +51,7 @@ pub enum Proof {
 }
 
 /// The identity of a call and what it may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Principal {
     pub subject: String,
     pub scopes: BTreeSet<String>,
@@ -62,6 +62,33 @@ pub struct Principal {
     all_scopes: bool,
     /// The subject, shared with the rate limiter's state.
     rate_key: Arc<str>,
+    /// This identity's rate budgets, found on the first call with this (cached) principal.
+    limits: std::sync::OnceLock<Arc<rate::SubjectLimits>>,
+}
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.subject,
+            &self.scopes,
+            &self.customer,
+            self.proof,
+            self.all_scopes,
+        ) == (
+            &other.subject,
+            &other.scopes,
+            &other.customer,
+            other.proof,
+            other.all_scopes,
+        )
+    }
+}
+impl Eq for Principal {}
+
+impl std::fmt::Debug for rate::SubjectLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectLimits")
+    }
 }
 
 impl Principal {
@@ -71,6 +98,7 @@ impl Principal {
         let customer = subject.strip_prefix(CUSTOMER_SUBJECT).map(str::to_owned);
         Self {
             rate_key: Arc::from(subject.as_str()),
+            limits: std::sync::OnceLock::new(),
             subject,
             scopes,
             customer,
@@ -89,6 +117,11 @@ impl Principal {
 
     pub fn rate_key(&self) -> &Arc<str> {
         &self.rate_key
+    }
+
+    /// This identity's rate budgets, looked up by `find` once per principal.
+    pub fn limits(&self, find: impl FnOnce() -> Arc<rate::SubjectLimits>) -> &rate::SubjectLimits {
+        self.limits.get_or_init(find)
     }
 
     pub fn has(&self, scope: &str) -> bool {

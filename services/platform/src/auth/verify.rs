@@ -90,6 +90,41 @@ struct Verified {
     principal: Arc<Principal>,
     /// Unix seconds after which the token is refused (exp + leeway).
     valid_until: u64,
+    verified_at: std::time::Instant,
+}
+
+/// Verified tokens by SHA-256 hash: read-mostly, so a read lock per call and no bookkeeping
+/// per hit. When full, entries expired or older than [`CACHE_TTL`] go first, then all
+/// (re-verifying is the only cost).
+struct TokenCache {
+    map: std::sync::RwLock<HashMap<[u8; 32], Arc<Verified>>>,
+    capacity: usize,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &[u8; 32]) -> Option<Arc<Verified>> {
+        let hit = self.map.read().ok()?.get(hash).cloned()?;
+        (hit.verified_at.elapsed() < CACHE_TTL).then_some(hit)
+    }
+
+    fn insert(&self, hash: [u8; 32], v: Arc<Verified>, now: u64) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if map.len() >= self.capacity {
+            map.retain(|_, e| now <= e.valid_until && e.verified_at.elapsed() < CACHE_TTL);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(hash, v);
+    }
+
+    fn remove(&self, hash: &[u8; 32]) {
+        if let Ok(mut map) = self.map.write() {
+            map.remove(hash);
+        }
+    }
 }
 
 /// Verifies bearer tokens of the configured issuers and maps identities to scopes.
@@ -99,7 +134,7 @@ pub struct Verifier {
     grants: HashMap<(String, String), BTreeSet<String>>,
     leeway: u64,
     max_token_bytes: usize,
-    cache: moka::sync::Cache<[u8; 32], Arc<Verified>>,
+    cache: TokenCache,
 }
 
 impl Verifier {
@@ -120,10 +155,10 @@ impl Verifier {
             grants,
             leeway: s.leeway_secs,
             max_token_bytes: s.max_token_bytes,
-            cache: moka::sync::Cache::builder()
-                .max_capacity(s.token_cache_capacity)
-                .time_to_live(CACHE_TTL)
-                .build(),
+            cache: TokenCache {
+                map: std::sync::RwLock::new(HashMap::new()),
+                capacity: usize::try_from(s.token_cache_capacity).unwrap_or(usize::MAX),
+            },
         })
     }
 
@@ -161,7 +196,7 @@ impl Verifier {
             if now <= v.valid_until {
                 return Ok(v.principal.clone());
             }
-            self.cache.invalidate(&hash);
+            self.cache.remove(&hash);
             return Err(Problem::Expired);
         }
         let (principal, exp) = self.verify_uncached(token)?;
@@ -171,7 +206,9 @@ impl Verifier {
             Arc::new(Verified {
                 principal: principal.clone(),
                 valid_until: exp.saturating_add(self.leeway),
+                verified_at: std::time::Instant::now(),
             }),
+            now,
         );
         Ok(principal)
     }

@@ -330,3 +330,15 @@ fn grants_belong_to_their_issuer() {
         "its own issuer's token does"
     );
 }
+
+#[test]
+fn the_token_cache_stays_within_its_capacity() {
+    let mut s = settings(vec![hs_issuer()]);
+    s.token_cache_capacity = 3;
+    let v = Verifier::new(&s).expect("verifier");
+    for i in 0..10 {
+        let t = token(&mint::claims(ISS, AUD, &format!("svc{i}"), &[], HOUR));
+        assert!(v.verify(&t).is_ok());
+        assert!(v.cache.map.read().expect("lock").len() <= 3);
+    }
+}
