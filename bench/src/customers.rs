@@ -5,7 +5,6 @@ use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use std::sync::Arc;
-use tonic::transport::Channel;
 
 const HOT: &str = "GetCustomer, cached (hot set of 100)";
 const HOT_JWT: &str = "GetCustomer, cached, JWT verified + rate-limited";
@@ -18,10 +17,14 @@ pub const SCENARIOS: [&str; 4] = [HOT, HOT_JWT, COLD, CREATE];
 const ISSUER: &str = "crm-bench";
 const SECRET: &str = "crm-bench-hs256-secret-of-at-least-32-bytes";
 
+/// Every scenario's clients are the same type (the platform's outgoing channel), so the
+/// auth-on and auth-off reads differ by the token alone.
+type Client = CustomerServiceClient<TracedChannel>;
+
 pub struct Bench {
-    cached: Vec<CustomerServiceClient<Channel>>,
-    authenticated: Vec<CustomerServiceClient<TracedChannel>>,
-    uncached: Vec<CustomerServiceClient<Channel>>,
+    cached: Vec<Client>,
+    authenticated: Vec<Client>,
+    uncached: Vec<Client>,
     hot: Arc<Vec<String>>,
     all: Arc<Vec<String>>,
 }
@@ -60,6 +63,20 @@ fn bench_token() -> anyhow::Result<Credentials> {
     Credentials::token(&crm_platform::auth::mint::hs256(SECRET, &claims)?)
 }
 
+/// GetCustomer over `names` (spread, so each call asks another one) on `clients`.
+async fn gets(scenario: &str, args: &Args, clients: &[Client], names: &Arc<Vec<String>>) -> Stats {
+    let names = names.clone();
+    drive(scenario, args, clients, move |mut c, n| {
+        let name = names[(n as usize * 7919) % names.len()].clone();
+        async move {
+            c.get_customer(pb::GetCustomerRequest { name })
+                .await
+                .is_ok()
+        }
+    })
+    .await
+}
+
 pub fn new_customer(i: u64) -> pb::CreateCustomerRequest {
     pb::CreateCustomerRequest {
         customer: Some(pb::Customer {
@@ -76,23 +93,19 @@ pub fn new_customer(i: u64) -> pb::CreateCustomerRequest {
 impl Bench {
     /// Starts a cached and an uncached server on one database and preloads customers.
     pub async fn prepare(args: &Args, db_url: &str) -> anyhow::Result<Self> {
-        let cached: Vec<_> = channels(spawn(args, db_url, true, false).await?, args.connections)
-            .await?
-            .into_iter()
-            .map(CustomerServiceClient::new)
-            .collect();
-        let token = bench_token()?;
-        let authenticated: Vec<_> =
-            channels(spawn(args, db_url, true, true).await?, args.connections)
-                .await?
-                .into_iter()
-                .map(|c| CustomerServiceClient::new(with_metadata(c, token.clone())))
-                .collect();
-        let uncached: Vec<_> = channels(spawn(args, db_url, false, false).await?, args.connections)
-            .await?
-            .into_iter()
-            .map(CustomerServiceClient::new)
-            .collect();
+        let clients = |port: u16, credentials: Credentials| async move {
+            anyhow::Ok(
+                channels(port, args.connections)
+                    .await?
+                    .into_iter()
+                    .map(|c| CustomerServiceClient::new(with_metadata(c, credentials.clone())))
+                    .collect::<Vec<Client>>(),
+            )
+        };
+        let none = Credentials::default();
+        let cached = clients(spawn(args, db_url, true, false).await?, none.clone()).await?;
+        let authenticated = clients(spawn(args, db_url, true, true).await?, bench_token()?).await?;
+        let uncached = clients(spawn(args, db_url, false, false).await?, none).await?;
         let mut names = Vec::new();
         let mut c = cached[0].clone();
         for i in 0..args.customers {
@@ -115,47 +128,14 @@ impl Bench {
     pub async fn round(&self, args: &Args) -> Vec<Stats> {
         let mut stats = Vec::new();
         if args.wants(HOT) {
-            let hot = self.hot.clone();
-            stats.push(
-                drive(HOT, args, &self.cached, move |mut c, n| {
-                    let name = hot[(n as usize * 7919) % hot.len()].clone();
-                    async move {
-                        c.get_customer(pb::GetCustomerRequest { name })
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await,
-            );
+            stats.push(gets(HOT, args, &self.cached, &self.hot).await);
         }
         if args.wants(HOT_JWT) {
-            let hot = self.hot.clone();
-            stats.push(
-                drive(HOT_JWT, args, &self.authenticated, move |mut c, n| {
-                    let name = hot[(n as usize * 7919) % hot.len()].clone();
-                    async move {
-                        c.get_customer(pb::GetCustomerRequest { name })
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await
-                .versus(HOT, "auth off"),
-            );
+            let s = gets(HOT_JWT, args, &self.authenticated, &self.hot).await;
+            stats.push(s.versus(HOT, "auth off"));
         }
         if args.wants(COLD) {
-            let all = self.all.clone();
-            stats.push(
-                drive(COLD, args, &self.uncached, move |mut c, n| {
-                    let name = all[(n as usize * 7919) % all.len()].clone();
-                    async move {
-                        c.get_customer(pb::GetCustomerRequest { name })
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await,
-            );
+            stats.push(gets(COLD, args, &self.uncached, &self.all).await);
         }
         if args.wants(CREATE) {
             stats.push(

@@ -269,9 +269,10 @@ mod token_tests {
             "crm",
             "a-development-secret-of-at-least-32-bytes",
         )];
+        let customer = uuid::Uuid::now_v7();
         let args = TokenArgs {
             config: ConfigArgs { config: None },
-            subject: "customers/c1".into(),
+            subject: format!("customers/{customer}"),
             scopes: vec!["customers.read".into()],
             ttl_secs: 60,
         };
@@ -281,7 +282,7 @@ mod token_tests {
             .verify(&token)
             .expect("valid");
         assert!(p.has("customers.read") && !p.has("customers.write"));
-        assert_eq!(p.customer.as_deref(), Some("c1"));
+        assert_eq!(p.customer, Some(customer));
         auth.issuers[0].hs256_secret = Secret::default();
         assert!(
             development_token(&auth, &args).is_err(),

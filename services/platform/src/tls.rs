@@ -10,6 +10,7 @@ mod identity;
 mod settings;
 
 pub use connector::TlsConnector;
+pub(crate) use files::http1_client;
 pub use identity::{PeerInfo, peer_identity};
 pub use settings::{TlsClientSettings, TlsSettings};
 

@@ -46,8 +46,7 @@ pub(super) async fn get(
     let id = parse_name("name", &request.get_ref().name, &mut v);
     let id = parsed(v, id)?;
     // On the id asked, before a merge resolves it to its survivor.
-    who.require_customer(&id.0.to_string())
-        .into_status(DOMAIN)?;
+    who.require_customer(id.0).into_status(DOMAIN)?;
     let c = svc.get(id).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::customer(&c)))
 }

@@ -15,7 +15,7 @@ use tonic::{Request, Response};
 /// The object-level rule of the self-service reads: a customer's own token reaches only its
 /// own account.
 fn own(who: &Principal, c: CustomerId) -> Result<(), tonic::Status> {
-    who.require_customer(&c.0.to_string()).into_status(DOMAIN)
+    who.require_customer(c.0).into_status(DOMAIN)
 }
 
 pub(super) async fn get_program(

@@ -186,9 +186,9 @@ async fn fetch(s: &IssuerSettings) -> anyhow::Result<Vec<u8>> {
         .await
         .with_context(|| format!("connecting to {host}:{port}"))?;
     if https {
-        let config = tls_client(&s.jwks_ca_file)?;
-        let name = rustls_pki_types::ServerName::try_from(host.clone())?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        let config = crate::tls::http1_client(&s.jwks_ca_file)?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())?;
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .context("tls handshake")?;
@@ -196,23 +196,6 @@ async fn fetch(s: &IssuerSettings) -> anyhow::Result<Vec<u8>> {
     } else {
         get(hyper_util::rt::TokioIo::new(tcp), req).await
     }
-}
-
-/// A TLS client trusting the CA bundle in `ca_file` (ring provider).
-fn tls_client(ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls_pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca_file)
-        .with_context(|| format!("reading {ca_file}"))?
-    {
-        roots.add(cert?)?;
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth())
 }
 
 async fn get<I>(

@@ -55,8 +55,9 @@ pub enum Proof {
 pub struct Principal {
     pub subject: String,
     pub scopes: BTreeSet<String>,
-    /// For a customer's own token: the customer id it is limited to.
-    pub customer: Option<String>,
+    /// For a customer's own token: the customer it is limited to. A `customers/...` subject
+    /// that is not a customer id is limited to the nil id, which no customer has.
+    pub customer: Option<uuid::Uuid>,
     pub proof: Proof,
     /// Whether every scope is granted (auth off).
     all_scopes: bool,
@@ -95,7 +96,9 @@ impl Principal {
     /// `subject` with `scopes`; a `customers/{id}` subject is limited to that customer.
     pub fn new(subject: impl Into<String>, scopes: BTreeSet<String>, proof: Proof) -> Self {
         let subject = subject.into();
-        let customer = subject.strip_prefix(CUSTOMER_SUBJECT).map(str::to_owned);
+        let customer = subject
+            .strip_prefix(CUSTOMER_SUBJECT)
+            .map(|id| uuid::Uuid::try_parse(id).unwrap_or(uuid::Uuid::nil()));
         Self {
             rate_key: Arc::from(subject.as_str()),
             limits: std::sync::OnceLock::new(),
@@ -130,8 +133,8 @@ impl Principal {
 
     /// Ok unless the caller is limited to another customer than `customer_id` (object-level
     /// authorization, OWASP API1).
-    pub fn require_customer(&self, customer_id: &str) -> Result<(), Error> {
-        match &self.customer {
+    pub fn require_customer(&self, customer_id: uuid::Uuid) -> Result<(), Error> {
+        match self.customer {
             Some(own) if own != customer_id => Err(Error::new(
                 ErrorCode::PermissionDenied,
                 NOT_OWN_RESOURCE,
@@ -167,20 +170,36 @@ mod tests {
 
     #[test]
     fn customer_tokens_reach_only_their_own_customer() {
-        let p = Principal::new("customers/c1", BTreeSet::new(), Proof::Token);
-        assert_eq!(p.customer.as_deref(), Some("c1"));
-        assert!(p.require_customer("c1").is_ok());
-        let err = p.require_customer("c2").expect_err("not theirs");
+        let (c1, c2) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let p = Principal::new(format!("customers/{c1}"), BTreeSet::new(), Proof::Token);
+        assert_eq!(p.customer, Some(c1));
+        assert!(p.require_customer(c1).is_ok());
+        let upper = Principal::new(
+            format!("customers/{}", c1.to_string().to_uppercase()),
+            BTreeSet::new(),
+            Proof::Token,
+        );
+        assert!(
+            upper.require_customer(c1).is_ok(),
+            "the id, not its spelling"
+        );
+        let err = p.require_customer(c2).expect_err("not theirs");
         assert_eq!(err.reason, NOT_OWN_RESOURCE);
+        let garbled = Principal::new("customers/c1", BTreeSet::new(), Proof::Token);
+        assert!(garbled.customer.is_some(), "still a customer token");
+        assert!(
+            garbled.require_customer(c1).is_err(),
+            "that reaches no customer"
+        );
         let service = Principal::new("system:serviceaccount:crm:x", BTreeSet::new(), Proof::Token);
-        assert!(service.require_customer("c2").is_ok());
+        assert!(service.require_customer(c2).is_ok());
     }
 
     #[test]
     fn a_call_without_a_principal_may_do_nothing() {
         let p = caller(&tonic::Request::new(()));
         assert!(!p.has("customers.read"));
-        assert!(p.require_customer("c1").is_err());
+        assert!(p.require_customer(uuid::Uuid::now_v7()).is_err());
         assert!(Principal::unchecked().has("customers.read"));
     }
 }

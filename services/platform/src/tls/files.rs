@@ -171,9 +171,14 @@ impl ClientFiles {
         })
     }
 
-    /// The client configuration: servers verified against the CA (or the public web roots),
-    /// the certificate presented when a server asks for one.
+    /// The client configuration for gRPC: servers verified against the CA (or the public web
+    /// roots), the certificate presented when a server asks for one, ALPN h2.
     pub(crate) fn config(&self) -> anyhow::Result<Arc<ClientConfig>> {
+        self.config_for(H2)
+    }
+
+    /// The same for a client speaking `alpn` (e.g. `http/1.1`).
+    pub(crate) fn config_for(&self, alpn: &[u8]) -> anyhow::Result<Arc<ClientConfig>> {
         let roots = match &self.ca {
             Some(ca) => ca.roots()?,
             None => RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -193,7 +198,16 @@ impl ClientFiles {
             }
             None => builder.with_no_client_auth(),
         };
-        config.alpn_protocols = vec![H2.to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         Ok(Arc::new(config))
     }
+}
+
+/// An HTTP/1.1 client trusting the CA bundle in `ca_file` (the issuers' JWKS fetch).
+pub(crate) fn http1_client(ca_file: &str) -> anyhow::Result<Arc<ClientConfig>> {
+    ClientFiles::read(&TlsClientSettings {
+        ca_file: ca_file.to_owned(),
+        ..TlsClientSettings::default()
+    })?
+    .config_for(b"http/1.1")
 }

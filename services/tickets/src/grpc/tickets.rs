@@ -33,8 +33,7 @@ pub async fn create_ticket(
     let key = request_key!(req, "CreateTicket", &mut v);
     let new = parse::new_ticket(req.ticket.as_ref(), svc.limits(), &mut v);
     let (key, new) = parsed(v, key.zip(new))?;
-    who.require_customer(&new.customer.0.to_string())
-        .into_status(DOMAIN)?;
+    who.require_customer(new.customer.0).into_status(DOMAIN)?;
     let out = svc.create_ticket(&key, new).await.into_status(DOMAIN)?;
     Ok(Response::new(convert::ticket(&out)))
 }
@@ -43,7 +42,7 @@ pub async fn get_ticket(
     svc: &TicketsService,
     request: Request<pb::GetTicketRequest>,
 ) -> Reply<pb::Ticket> {
-    let owner = owner(&request)?;
+    let owner = owner(&request);
     let mut v = Violations::new();
     let id = ticket("name", &request.get_ref().name, &mut v);
     let id = parsed(v, id)?;
@@ -56,7 +55,7 @@ pub async fn list_tickets(
     svc: &TicketsService,
     request: Request<pb::ListTicketsRequest>,
 ) -> Reply<pb::ListTicketsResponse> {
-    let owner = owner(&request)?;
+    let owner = owner(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let size = page(req.page_size, &req.page_token, &mut v);
@@ -168,7 +167,7 @@ pub async fn add_message(
     svc: &TicketsService,
     request: Request<pb::AddMessageRequest>,
 ) -> Reply<pb::Message> {
-    let owner = owner(&request)?;
+    let owner = owner(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "AddMessage", &mut v);
@@ -188,7 +187,7 @@ pub async fn list_messages(
     svc: &TicketsService,
     request: Request<pb::ListMessagesRequest>,
 ) -> Reply<pb::ListMessagesResponse> {
-    let owner = owner(&request)?;
+    let owner = owner(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let id = ticket("parent", &req.parent, &mut v);
