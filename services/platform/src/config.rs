@@ -134,6 +134,7 @@ pub struct PlatformSettings {
     pub events: EventsSettings,
     pub auth: crate::auth::AuthSettings,
     pub tls: crate::tls::TlsSettings,
+    pub pii: crate::pii::PiiSettings,
 }
 
 mod load;

@@ -27,6 +27,7 @@ pub mod mutation;
 pub mod page_token;
 pub mod paging;
 pub mod panic;
+pub mod pii;
 pub mod reflection;
 pub mod rpc_span;
 pub mod server;

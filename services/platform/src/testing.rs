@@ -147,6 +147,29 @@ impl Storage {
         platform.security.page_token_secret =
             Secret::new("test-page-token-secret-0123456789abcdef");
         auth::enable(platform);
+        platform.pii = test_pii();
+    }
+}
+
+/// Encryption on under a random key-encryption key of this process (the database is fresh).
+pub fn test_pii() -> crate::pii::PiiSettings {
+    use base64::Engine as _;
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let secret = KEY.get_or_init(|| {
+        base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
+    });
+    crate::pii::PiiSettings {
+        encrypt: true,
+        active_key: String::new(),
+        dev_key_file: String::new(),
+        reencrypt_batch: 50,
+        reencrypt_interval_secs: 3600,
+        retire_after_secs: 0,
+        keys: vec![crate::pii::KekSettings {
+            id: "test".into(),
+            secret: Secret::new(secret.clone()),
+            secret_file: String::new(),
+        }],
     }
 }
 

@@ -103,6 +103,7 @@ impl Loader {
         let events = self.section("events");
         let auth = self.section("auth");
         let tls = self.section("tls");
+        let pii = self.section("pii");
         Some(PlatformSettings {
             server: server?,
             database: database?,
@@ -112,6 +113,7 @@ impl Loader {
             events: events?,
             auth: auth?,
             tls: tls?,
+            pii: pii?,
         })
     }
 
