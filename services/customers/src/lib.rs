@@ -42,10 +42,20 @@ impl Service for Customers {
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
         let events = parts.events()?;
         events.start_relay(&mut parts.jobs);
+        let pii = parts.pii().await?;
         let svc = CustomersService::new(
             parts.core(c.paging())?,
             events::CustomerEvents::new(events.clone()),
             c.clone(),
+            pii.clone(),
+        );
+        crm_platform::pii::spawn_reencryption(
+            &mut parts.jobs,
+            pii,
+            "pii-reencryption",
+            store::reseal::CustomerRows {
+                db: parts.db.clone(),
+            },
         );
         // Group "customers.erasure" on each reporting service's stream.
         for producer in &c.erasure.reporting_services {

@@ -117,6 +117,7 @@ pub struct Parts {
     name: &'static str,
     cache: CacheSettings,
     events: EventsSettings,
+    pii: crate::pii::PiiSettings,
 }
 
 /// What the use cases of a service with a cache hold: the pool, the cache, signed page
@@ -150,6 +151,13 @@ impl Parts {
         Cache::with_generation(&self.cache, self.name, self.db.clone())
     }
 
+    /// The service's personal-data keys (the migrator must include
+    /// [`CreatePiiDataKeys`](crate::pii::CreatePiiDataKeys)): a wrong or missing
+    /// key-encryption key fails here, so the service does not start.
+    pub async fn pii(&self) -> Result<crate::pii::Pii> {
+        crate::pii::Pii::open(self.db.clone(), &self.pii).await
+    }
+
     /// The service's access to the event backbone (see [`events`](crate::events)): the
     /// service's migrator must include `CreateEventOutbox` to produce (then call
     /// `start_relay(&mut parts.jobs)`), `CreateEventInbox` to consume.
@@ -173,6 +181,7 @@ pub async fn component<S: Service>(settings: &S::Settings) -> Result<(Component,
         name: S::NAME,
         cache: p.cache.clone(),
         events: p.events.clone(),
+        pii: p.pii.clone(),
     };
     let use_cases = S::build(settings, &mut parts).await?;
     let served = use_cases.clone();

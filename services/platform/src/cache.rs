@@ -85,6 +85,9 @@ struct Inner {
     remote: Option<Remote>,
     generation: Option<Generation>,
     counters: Counters,
+    /// Seals what goes to Redis (values with personal data; the local tier is this
+    /// process's memory and keeps them open).
+    sealer: std::sync::OnceLock<crate::pii::Pii>,
 }
 
 /// This replica's copy of the cache generation (see the module docs).
@@ -176,6 +179,7 @@ impl Cache {
             }),
             prefix,
             counters: Counters::default(),
+            sealer: std::sync::OnceLock::new(),
         });
         if inner.generation.is_some() {
             tokio::spawn(generation_loop(
@@ -322,6 +326,7 @@ impl Cache {
                 .await;
             if let Some(Some(bytes)) = got
                 && bytes != TOMBSTONE
+                && let Some(bytes) = self.open_remote(&key, bytes).await
                 && let Ok(v) = serde_json::from_slice::<T>(&bytes)
             {
                 let v = Arc::new(v);
@@ -349,6 +354,7 @@ impl Cache {
             .as_ref()
             .filter(|r| r.writable() && self.generation_settled(r))
             && let Ok(bytes) = serde_json::to_vec(value.as_ref())
+            && let Some(bytes) = self.seal_remote_value(&key, bytes).await
         {
             let ttl_ms = self.inner.ttl.as_millis() as u64;
             // The generation of the ticket: a value loaded before a new generation was seen
@@ -368,6 +374,31 @@ impl Cache {
                 .await;
         }
         self.fill_local(ticket, key, value).await;
+    }
+
+    /// Values sent to Redis from now on are sealed under `pii` (bound to their key; a value
+    /// that does not open reads as a miss). Set once, before serving.
+    pub fn seal_remote(&self, pii: crate::pii::Pii) {
+        let _ = self.inner.sealer.set(pii);
+    }
+
+    async fn seal_remote_value(&self, key: &str, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        match self.inner.sealer.get() {
+            None => Some(bytes),
+            Some(pii) => pii
+                .keys()
+                .await
+                .ok()?
+                .seal_bytes(key.as_bytes(), &bytes)
+                .ok(),
+        }
+    }
+
+    async fn open_remote(&self, key: &str, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        match self.inner.sealer.get() {
+            None => Some(bytes),
+            Some(pii) => pii.keys().await.ok()?.unseal_bytes(key.as_bytes(), &bytes),
+        }
     }
 
     async fn fill_local<T: Cacheable>(&self, ticket: FillTicket, key: String, value: Arc<T>) {

@@ -57,17 +57,28 @@ impl<T> Mutation<T> {
     }
 }
 
+/// What a sealed response is bound to: its request id.
+fn response_aad(key: &IdempotencyKey) -> Vec<u8> {
+    format!("idempotency:{}", key.request_id).into_bytes()
+}
+
 /// Opens and commits a service's mutations on its database, and invalidates its cache.
 #[derive(Clone)]
 pub struct Mutations {
     db: DatabaseConnection,
     cache: Option<Cache>,
+    /// Seals the stored idempotent responses (they hold what the mutation returned).
+    pii: Option<crate::pii::Pii>,
 }
 
 impl Mutations {
     /// Mutations of a service without a cache.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, cache: None }
+        Self {
+            db,
+            cache: None,
+            pii: None,
+        }
     }
 
     /// Mutations whose touched ids are dropped from `cache` after commit.
@@ -75,6 +86,16 @@ impl Mutations {
         Self {
             db,
             cache: Some(cache),
+            pii: None,
+        }
+    }
+
+    /// These mutations with their stored responses sealed under `pii` (responses that carry
+    /// personal data).
+    pub fn sealing(self, pii: crate::pii::Pii) -> Self {
+        Self {
+            pii: Some(pii),
+            ..self
         }
     }
 
@@ -83,7 +104,18 @@ impl Mutations {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Begun<T>, Error> {
-        idempotency::begin(&self.db, key).await
+        let Some(pii) = &self.pii else {
+            return idempotency::begin(&self.db, key).await;
+        };
+        let keys = pii.keys().await?;
+        Ok(
+            match idempotency::begin::<crate::pii::Stored<T>>(&self.db, key).await? {
+                Begun::Replay(stored) => {
+                    Begun::Replay(keys.unseal_json(&response_aad(key), stored)?)
+                }
+                Begun::Fresh(txn) => Begun::Fresh(txn),
+            },
+        )
     }
 
     /// Commits a mutation with its idempotent response, then drops what it touched from the
@@ -94,7 +126,13 @@ impl Mutations {
         key: &IdempotencyKey,
         m: Mutation<T, K>,
     ) -> Result<T, Error> {
-        idempotency::commit(txn, key, &m.resource, &m.value).await?;
+        match &self.pii {
+            Some(pii) => {
+                let sealed = pii.keys().await?.seal_json(&response_aad(key), &m.value)?;
+                idempotency::commit(txn, key, &m.resource, &sealed).await?;
+            }
+            None => idempotency::commit(txn, key, &m.resource, &m.value).await?,
+        }
         self.invalidate(&m.touched).await;
         Ok(m.value)
     }

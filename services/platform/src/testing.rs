@@ -151,13 +151,23 @@ impl Storage {
     }
 }
 
+/// A random inline key-encryption key `id`.
+pub fn random_kek(id: &str) -> crate::pii::KekSettings {
+    use base64::Engine as _;
+    crate::pii::KekSettings {
+        id: id.into(),
+        secret: Secret::new(
+            base64::engine::general_purpose::STANDARD
+                .encode(uuid::Uuid::new_v4().as_bytes().repeat(2)),
+        ),
+        secret_file: String::new(),
+    }
+}
+
 /// Encryption on under a random key-encryption key of this process (the database is fresh).
 pub fn test_pii() -> crate::pii::PiiSettings {
-    use base64::Engine as _;
-    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let secret = KEY.get_or_init(|| {
-        base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
-    });
+    static KEY: std::sync::OnceLock<crate::pii::KekSettings> = std::sync::OnceLock::new();
+    let kek = KEY.get_or_init(|| random_kek("test"));
     crate::pii::PiiSettings {
         encrypt: true,
         active_key: String::new(),
@@ -165,11 +175,7 @@ pub fn test_pii() -> crate::pii::PiiSettings {
         reencrypt_batch: 50,
         reencrypt_interval_secs: 3600,
         retire_after_secs: 0,
-        keys: vec![crate::pii::KekSettings {
-            id: "test".into(),
-            secret: Secret::new(secret.clone()),
-            secret_file: String::new(),
-        }],
+        keys: vec![kek.clone()],
     }
 }
 

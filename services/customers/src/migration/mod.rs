@@ -2,6 +2,7 @@
 mod m20261123_000001_create_customers;
 mod m20261201_000001_range_scan_indexes;
 mod m20261201_000002_erasure_status;
+mod m20261202_000001_pii_at_rest;
 
 crm_platform::migrator!(Migrator: [
     crm_platform::idempotency::CreateIdempotencyKeys,
@@ -14,4 +15,7 @@ crm_platform::migrator!(Migrator: [
     // Platform: the inbox of the events customers consumes (erasure completions).
     crm_platform::events::CreateEventInbox,
     m20261201_000002_erasure_status::Migration,
+    // Platform: the data keys personal data is sealed with (see crm_platform::pii).
+    crm_platform::pii::CreatePiiDataKeys,
+    m20261202_000001_pii_at_rest::Migration,
 ]);

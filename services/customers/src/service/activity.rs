@@ -30,6 +30,7 @@ impl CustomersService {
         customer: CustomerId,
         activity: Activity,
     ) -> Result<Activity, Error> {
+        let pii = self.keys().await?;
         let now = domain::now();
         check_under("activity", |v| activity.validate(v))?;
         let target = self.resolve(customer).await?;
@@ -46,7 +47,7 @@ impl CustomersService {
             // Re-check inside the transaction, holding a share lock on the customer until the
             // commit: an erasure (or merge) either waits for this activity and then scrubs (or
             // moves) it, or commits first and this sees its new state and refuses.
-            let c = store::find_locked(txn, owner, store::RowLock::Share)
+            let c = store::find_locked(txn, &pii, owner, store::RowLock::Share)
                 .await?
                 .ok_or_else(|| error::not_found(owner))?;
             if c.state == CustomerState::Merged {

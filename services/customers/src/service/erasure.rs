@@ -32,7 +32,8 @@ impl CustomersService {
         stream: &str,
         report: &Completion,
     ) -> Result<Recorded, Error> {
-        let found = match store::find(conn, report.customer).await? {
+        let pii = self.keys().await?;
+        let found = match store::find(conn, &pii, report.customer).await? {
             None => Found::Unknown,
             Some(c) if c.state != CustomerState::Erased => Found::NotErased,
             Some(c) => Found::Erased(erasure_of(conn, &c).await?),

@@ -39,8 +39,9 @@ impl CustomersService {
     /// comes from [`Self::export_chunk`], a bounded chunk at a time (nothing unbounded is
     /// loaded), starting at `ExportCursor::Activities(None)`.
     pub async fn export_head(&self, id: CustomerId) -> Result<ExportHead, Error> {
+        let pii = self.keys().await?;
         let owner = self.resolve(id).await?.id;
-        let customer = store::find(&self.core.db, owner)
+        let customer = store::find(&self.core.db, &pii, owner)
             .await?
             .ok_or_else(|| error::not_found(owner))?;
         let erasure = match customer.state {
@@ -109,6 +110,7 @@ impl CustomersService {
         id: CustomerId,
         actor: &str,
     ) -> Result<Customer, Error> {
+        let pii = self.keys().await?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
@@ -117,7 +119,7 @@ impl CustomersService {
             let txn = &txn;
             // Locked before anything is read: activities being recorded hold a share lock, so
             // this waits for them to commit and the scrub below sees them.
-            let mut c = store::find_locked(txn, id, store::RowLock::Update)
+            let mut c = store::find_locked(txn, &pii, id, store::RowLock::Update)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
             let now = domain::now();
@@ -125,14 +127,14 @@ impl CustomersService {
             let mut touched = vec![id];
             let merged = store::merged_into(txn, id).await?;
             for &loser_id in &merged {
-                if let Some(mut loser) = store::find(txn, loser_id).await? {
+                if let Some(mut loser) = store::find(txn, &pii, loser_id).await? {
                     loser.erase_merged();
-                    save_revision(txn, &mut loser, now, "erased", actor, "").await?;
+                    save_revision(txn, &pii, &mut loser, now, "erased", actor, "").await?;
                     idempotency::forget_resource(txn, &loser_id.name()).await?;
                     touched.push(loser_id);
                 }
             }
-            save_revision(txn, &mut c, now, "erased", actor, "").await?;
+            save_revision(txn, &pii, &mut c, now, "erased", actor, "").await?;
             activities::scrub(txn, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;
             let event_id = self.events.append_erased(txn, id, &merged, now).await?;

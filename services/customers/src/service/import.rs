@@ -10,6 +10,7 @@ use crate::events::{self, CustomerEvents};
 use crate::store::customers as store;
 use chrono::{DateTime, Utc};
 use crm_platform::idempotency::{self, Completion, IdempotencyKey};
+use crm_platform::pii::Keys;
 use crm_platform::{Error, ErrorCode};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,7 @@ impl CustomersService {
     /// here (the database failed) means nothing of this batch was written.
     pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
         let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
+        let pii = self.keys().await?;
         let txn = self.core.db.begin().await?;
         let claims = idempotency::claim_many::<StoredRow>(&txn, &keys).await?;
         let now = domain::now();
@@ -82,7 +84,7 @@ impl CustomersService {
                 Ok(None) => {
                     let outcome = match row.profile {
                         Ok(profile) => {
-                            upsert_in_savepoint(&txn, &self.events, profile, now).await?
+                            upsert_in_savepoint(&txn, &pii, &self.events, profile, now).await?
                         }
                         Err(errors) => ImportOutcome::Failed(errors),
                     };
@@ -121,12 +123,13 @@ impl CustomersService {
 /// Upserts one row inside a savepoint of `txn`: a failure rolls back only this row.
 async fn upsert_in_savepoint(
     txn: &DatabaseTransaction,
+    pii: &Keys,
     publisher: &CustomerEvents,
     profile: Profile,
     now: DateTime<Utc>,
 ) -> Result<ImportOutcome, Error> {
     let sp = txn.begin().await?;
-    match upsert(&sp, publisher, profile, now).await {
+    match upsert(&sp, pii, publisher, profile, now).await {
         Ok((action, c)) => {
             sp.commit().await?;
             Ok(ImportOutcome::Written {
@@ -150,6 +153,7 @@ async fn upsert_in_savepoint(
 /// refused row publishes nothing).
 async fn upsert(
     txn: &DatabaseTransaction,
+    pii: &Keys,
     publisher: &CustomerEvents,
     profile: Profile,
     now: DateTime<Utc>,
@@ -161,8 +165,10 @@ async fn upsert(
         ));
     };
     let existing = match upsert_key {
-        UpsertKey::ExternalId(x) => store::find_by_external_id(txn, x).await?,
-        UpsertKey::PrimaryEmail(e) => store::find_active_by_primary_email(txn, e.as_str()).await?,
+        UpsertKey::ExternalId(x) => store::find_by_external_id(txn, pii, x).await?,
+        UpsertKey::PrimaryEmail(e) => {
+            store::find_active_by_primary_email(txn, pii, e.as_str()).await?
+        }
     };
     match existing {
         Some(mut c) => {
@@ -173,7 +179,7 @@ async fn upsert(
             let fields = import::update_with(&mut c.profile, profile);
             validate(&c.profile)?;
             let details = format!("fields: {}", fields.join(", "));
-            save_revision(txn, &mut c, now, "imported", "import", &details).await?;
+            save_revision(txn, pii, &mut c, now, "imported", "import", &details).await?;
             publisher
                 .append(txn, c.id, events::updated(&before, &c))
                 .await?;
@@ -182,7 +188,7 @@ async fn upsert(
         None => {
             validate(&profile)?;
             let c = Customer::new(profile, now);
-            store::insert(txn, &c).await?;
+            store::insert(txn, pii, &c).await?;
             store::add_audit(txn, c.id, "imported", "import", "created", now).await?;
             publisher.append(txn, c.id, events::created(&c)).await?;
             Ok((ImportAction::Created, c))

@@ -5,6 +5,7 @@ use crate::domain::{self, Customer, CustomerId};
 use crate::events;
 use crate::store::{activities, customers as store};
 use crm_platform::idempotency::IdempotencyKey;
+use crm_platform::pii::Keys;
 use crm_platform::{Error, Violations};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,9 @@ impl CustomersService {
         merged: &[CustomerId],
     ) -> Result<MergeOutcome, Error> {
         self.check_merge(survivor, merged)?;
+        let pii = self.keys().await?;
         let txn = self.core.db.begin().await?;
-        let (mut s, losers) = load_parties(&txn, survivor, merged).await?;
+        let (mut s, losers) = load_parties(&txn, &pii, survivor, merged).await?;
         let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
         s.profile = merge_profiles(&s.profile, &profiles);
         let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
@@ -54,6 +56,7 @@ impl CustomersService {
         merged: &[CustomerId],
         actor: &str,
     ) -> Result<MergeOutcome, Error> {
+        let pii = self.keys().await?;
         self.check_merge(survivor, merged)?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
@@ -62,7 +65,7 @@ impl CustomersService {
         let m = {
             let txn = &txn;
             let now = domain::now();
-            let (mut s, losers) = load_parties(txn, survivor, merged).await?;
+            let (mut s, losers) = load_parties(txn, &pii, survivor, merged).await?;
             let before = s.clone();
             let profiles: Vec<_> = losers.iter().map(|l| &l.profile).collect();
             s.profile = merge_profiles(&s.profile, &profiles);
@@ -70,7 +73,16 @@ impl CustomersService {
             // Losers first: their search keys and external ids go before the survivor takes them.
             for mut l in losers.iter().cloned() {
                 l.merge_into(survivor);
-                save_revision(txn, &mut l, now, "merged_into", actor, &survivor.name()).await?;
+                save_revision(
+                    txn,
+                    &pii,
+                    &mut l,
+                    now,
+                    "merged_into",
+                    actor,
+                    &survivor.name(),
+                )
+                .await?;
                 touched.push(l.id);
             }
             let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
@@ -78,7 +90,7 @@ impl CustomersService {
             let moved = activities::move_all(txn, &ids, survivor).await?;
             let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
             let details = format!("merged {} ({moved} activities moved)", names.join(", "));
-            save_revision(txn, &mut s, now, "merged", actor, &details).await?;
+            save_revision(txn, &pii, &mut s, now, "merged", actor, &details).await?;
             // The merge, then what it filled in on the survivor.
             let mut facts = vec![events::merged(survivor, merged, actor, now)];
             facts.extend(events::updated(&before, &s));
@@ -101,13 +113,14 @@ impl CustomersService {
 
 async fn load_parties(
     txn: &DatabaseTransaction,
+    pii: &Keys,
     survivor: CustomerId,
     merged: &[CustomerId],
 ) -> Result<(Customer, Vec<Customer>), Error> {
-    let s = load_writable(txn, survivor).await?;
+    let s = load_writable(txn, pii, survivor).await?;
     let mut losers = Vec::with_capacity(merged.len());
     for m in merged {
-        losers.push(load_writable(txn, *m).await?);
+        losers.push(load_writable(txn, pii, *m).await?);
     }
     Ok((s, losers))
 }

@@ -30,6 +30,7 @@ use crm_platform::idempotency::Begun;
 use crm_platform::mutation::Touched;
 use crm_platform::page_token::PageTokens;
 pub use crm_platform::paging::Page;
+use crm_platform::pii::{Keys, Pii};
 use sea_orm::DatabaseTransaction;
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct CustomersService {
     /// Where each mutation appends its events, in its own transaction.
     events: CustomerEvents,
     cfg: Arc<CustomersSettings>,
+    /// The keys profiles are sealed with and searched by.
+    pii: Pii,
 }
 
 /// List filters and order, as parsed by the adapter.
@@ -65,16 +68,33 @@ pub struct Duplicate {
     pub score: f64,
 }
 
+/// Index pages one search by a long name prefix reads at most.
+const LONG_PREFIX_PAGES: usize = 8;
+
 /// How many hops of merged-into a lookup follows (merges re-point chains, so one is usual).
 const MAX_MERGE_HOPS: usize = 8;
 
 impl CustomersService {
-    pub fn new(core: Core, events: CustomerEvents, cfg: CustomersSettings) -> Self {
+    pub fn new(mut core: Core, events: CustomerEvents, cfg: CustomersSettings, pii: Pii) -> Self {
+        // Copies outside the customers table hold personal data too: sealed as well.
+        core.writes = core.writes.sealing(pii.clone());
+        core.cache.seal_remote(pii.clone());
         Self {
             core,
             events,
             cfg: Arc::new(cfg),
+            pii,
         }
+    }
+
+    /// The personal-data keys (loaded at start; see crm_platform::pii).
+    async fn keys(&self) -> Result<Arc<Keys>, Error> {
+        self.pii.keys().await
+    }
+
+    /// The keys, for the re-encryption job and tests.
+    pub fn pii(&self) -> &Pii {
+        &self.pii
     }
 
     pub fn cache(&self) -> &Cache {
@@ -94,7 +114,9 @@ impl CustomersService {
     async fn load(&self, id: CustomerId) -> Result<Option<Arc<Customer>>, Error> {
         self.core
             .cache
-            .get_or_load(&id.0.to_string(), || store::find(&self.core.db, id))
+            .get_or_load(&id.0.to_string(), || async {
+                store::find(&self.core.db, &*self.keys().await?, id).await
+            })
             .await
     }
 
@@ -123,6 +145,7 @@ impl CustomersService {
     /// At most `max_batch` customers in request order, merged ones resolved to their
     /// survivors: one read for all of them (plus one per merge hop, usually none).
     pub async fn batch_get(&self, ids: &[CustomerId]) -> Result<Vec<Arc<Customer>>, Error> {
+        let pii = self.keys().await?;
         if ids.len() > self.cfg.max_batch {
             return Err(Error::invalid_field(
                 "names",
@@ -139,7 +162,7 @@ impl CustomersService {
             if wanted.is_empty() {
                 break;
             }
-            let found = store::find_many(&self.core.db, &wanted).await?;
+            let found = store::find_many(&self.core.db, &pii, &wanted).await?;
             wanted = found
                 .iter()
                 .filter(|c| c.state == CustomerState::Merged)
@@ -192,7 +215,14 @@ impl CustomersService {
             after,
             limit: limit + 1,
         };
-        let mut rows = store::list(&self.core.db, &q).await?;
+        let keys = self.keys().await?;
+        if keys.write_key().is_some() && q.order == OrderField::DisplayName {
+            return Err(Error::invalid_field(
+                "order_by",
+                "display_name is encrypted at rest and cannot order a list; order by create_time or update_time",
+            ));
+        }
+        let mut rows = store::list(&self.core.db, &keys, &q).await?;
         let next = self
             .core
             .tokens
@@ -211,44 +241,85 @@ impl CustomersService {
         page_size: u32,
         page_token: &str,
     ) -> Result<Page<Customer>, Error> {
-        let (kind, value, prefix) = match q {
-            SearchQuery::Email(e) => (CONTACT_EMAIL, e.as_str().to_owned(), false),
-            SearchQuery::Phone(p) => (CONTACT_PHONE, p.as_str().to_owned(), false),
-            SearchQuery::NamePrefix(n) => (CONTACT_NAME, n.clone(), true),
+        let keys = self.keys().await?;
+        // The blind index looked up, and for a name prefix longer than the indexed ones the
+        // whole prefix, checked on the opened profiles.
+        let (kind, value, index, longer) = match q {
+            SearchQuery::Email(e) => (
+                CONTACT_EMAIL,
+                e.as_str(),
+                keys.index(store::INDEX_EMAIL, e.as_str()),
+                None,
+            ),
+            SearchQuery::Phone(p) => (
+                CONTACT_PHONE,
+                p.as_str(),
+                keys.index(store::INDEX_PHONE, p.as_str()),
+                None,
+            ),
+            SearchQuery::NamePrefix(n) => {
+                let indexed = match n.char_indices().nth(store::NAME_PREFIX_MAX) {
+                    Some((end, _)) => &n[..end],
+                    None => n.as_str(),
+                };
+                let longer = (indexed.len() < n.len()).then_some(n.as_str());
+                (
+                    CONTACT_NAME,
+                    n.as_str(),
+                    keys.index(store::INDEX_NAME_PREFIX, indexed),
+                    longer,
+                )
+            }
         };
-        let fingerprint = PageTokens::fingerprint(&["search", kind, &value]);
-        let after: Option<store::SearchCursor> =
+        let fingerprint = PageTokens::fingerprint(&["search", kind, value]);
+        let mut after: Option<store::SearchCursor> =
             self.core.tokens.decode(page_token, &fingerprint)?;
         let limit = self.page_size(page_size);
-        let m = if prefix {
-            store::ContactMatch::Prefix(&value)
-        } else {
-            store::ContactMatch::Exact(&value)
-        };
-        let mut rows =
-            store::search_contact(&self.core.db, kind, m, after.as_ref(), limit + 1).await?;
-        let upper = store::prefix_upper_bound(&value);
-        let next = self
-            .core
-            .tokens
-            .next_page(&mut rows, limit, &fingerprint, |c| {
-                // The key the row was found at: the value itself, or the customer's smallest
-                // name key in the prefix range (the one the store lists it at).
-                let v = if prefix {
-                    c.profile
-                        .name_keys()
-                        .into_iter()
-                        .filter(|k| *k >= value && upper.as_ref().is_none_or(|u| k < u))
-                        .min()
-                        .unwrap_or_else(|| value.clone())
+        let mut found = Vec::new();
+        // A long prefix reads a bounded number of index pages per call: a page may come back
+        // short (with a next page token), never slow.
+        for _ in 0..LONG_PREFIX_PAGES {
+            let rows = store::search_contact(
+                &self.core.db,
+                &keys,
+                kind,
+                &index,
+                after.as_ref(),
+                limit + 1,
+            )
+            .await?;
+            let exhausted = (rows.len() as u64) <= limit;
+            for c in rows {
+                if found.len() as u64 > limit {
+                    break;
+                }
+                after = Some(store::SearchCursor { id: c.id.0 });
+                if longer.is_none_or(|l| c.profile.name_keys().iter().any(|k| k.starts_with(l))) {
+                    found.push(c);
+                }
+            }
+            if exhausted || found.len() as u64 > limit || longer.is_none() {
+                let next = if found.len() as u64 > limit {
+                    found.truncate(limit as usize);
+                    found.last().map(|c| store::SearchCursor { id: c.id.0 })
+                } else if exhausted {
+                    None
                 } else {
-                    value.clone()
+                    after
                 };
-                store::SearchCursor { v, id: c.id.0 }
-            });
+                return Ok(Page {
+                    items: found,
+                    next_page_token: next
+                        .map(|c| self.core.tokens.encode(&fingerprint, &c))
+                        .unwrap_or_default(),
+                });
+            }
+        }
         Ok(Page {
-            items: rows,
-            next_page_token: next,
+            items: found,
+            next_page_token: after
+                .map(|c| self.core.tokens.encode(&fingerprint, &c))
+                .unwrap_or_default(),
         })
     }
 
@@ -260,11 +331,21 @@ impl CustomersService {
         page_token: &str,
     ) -> Result<Page<Duplicate>, Error> {
         let target = self.resolve(id).await?;
+        let pii = self.keys().await?;
         let p = &target.profile;
         let keys = store::DuplicateKeys {
-            emails: p.emails().map(|e| e.as_str().to_owned()).collect(),
-            phones: p.phones.iter().map(|x| x.as_str().to_owned()).collect(),
-            name_and_birth_date: p.birth_date.map(|d| (p.full_name_key(), d)),
+            emails: p
+                .emails()
+                .map(|e| pii.index(store::INDEX_EMAIL, e.as_str()))
+                .collect(),
+            phones: p
+                .phones
+                .iter()
+                .map(|x| pii.index(store::INDEX_PHONE, x.as_str()))
+                .collect(),
+            name_and_birth_date: p
+                .birth_date
+                .map(|d| store::name_dob_index(&pii, &p.full_name_key(), d)),
         };
         let fingerprint = PageTokens::fingerprint(&["duplicates", &target.id.name()]);
         let after: Option<store::DuplicateCursor> =
@@ -279,7 +360,7 @@ impl CustomersService {
             .next_page(&mut ranked, limit, &fingerprint, Clone::clone);
         let ids: Vec<uuid::Uuid> = ranked.iter().map(|r| r.id).collect();
         let mut found: std::collections::HashMap<uuid::Uuid, Customer> =
-            store::find_many(&self.core.db, &ids)
+            store::find_many(&self.core.db, &pii, &ids)
                 .await?
                 .into_iter()
                 .map(|c| (c.id.0, c))
@@ -329,6 +410,7 @@ fn check_under(
 /// concurrent writer makes this fail with ABORTED) and records `action` in its audit log.
 async fn save_revision(
     txn: &DatabaseTransaction,
+    pii: &Keys,
     c: &mut Customer,
     now: DateTime<Utc>,
     action: &str,
@@ -337,15 +419,19 @@ async fn save_revision(
 ) -> Result<(), Error> {
     c.revision += 1;
     c.update_time = now;
-    if !store::update(txn, c).await? {
+    if !store::update(txn, pii, c).await? {
         return Err(Error::etag_mismatch());
     }
     store::add_audit(txn, c.id, action, actor, details, now).await
 }
 
 /// Loads a customer for writing inside `txn` and checks it can be changed.
-async fn load_writable(txn: &DatabaseTransaction, id: CustomerId) -> Result<Customer, Error> {
-    let c = store::find(txn, id)
+async fn load_writable(
+    txn: &DatabaseTransaction,
+    pii: &Keys,
+    id: CustomerId,
+) -> Result<Customer, Error> {
+    let c = store::find(txn, pii, id)
         .await?
         .ok_or_else(|| error::not_found(id))?;
     c.writable().map_err(|why| error::refused(id, why))?;

@@ -20,6 +20,7 @@ impl CustomersService {
         profile: Profile,
         actor: &str,
     ) -> Result<Customer, Error> {
+        let pii = self.keys().await?;
         validate(&profile)?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
@@ -29,7 +30,7 @@ impl CustomersService {
             let txn = &txn;
             let now = domain::now();
             let c = Customer::new(profile.clone(), now);
-            store::insert(txn, &c).await?;
+            store::insert(txn, &pii, &c).await?;
             store::add_audit(txn, c.id, "created", actor, "", now).await?;
             self.events.append(txn, c.id, events::created(&c)).await?;
             Mutation {
@@ -50,20 +51,21 @@ impl CustomersService {
         etag: &str,
         actor: &str,
     ) -> Result<Customer, Error> {
+        let pii = self.keys().await?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
         let m = {
             let txn = &txn;
-            let mut c = load_writable(txn, id).await?;
+            let mut c = load_writable(txn, &pii, id).await?;
             etag::check(etag, c.revision)?;
             let before = c.clone();
             c.profile.apply(patch.clone(), mask.paths());
             validate(&c.profile)?;
             let fields: Vec<&str> = mask.paths().collect();
             let details = format!("fields: {}", fields.join(", "));
-            save_revision(txn, &mut c, domain::now(), "updated", actor, &details).await?;
+            save_revision(txn, &pii, &mut c, domain::now(), "updated", actor, &details).await?;
             self.events
                 .append(txn, id, events::updated(&before, &c))
                 .await?;
@@ -83,17 +85,18 @@ impl CustomersService {
         etag: &str,
         actor: &str,
     ) -> Result<Customer, Error> {
+        let pii = self.keys().await?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
         let m = {
             let txn = &txn;
-            let mut c = load_writable(txn, id).await?;
+            let mut c = load_writable(txn, &pii, id).await?;
             etag::check(etag, c.revision)?;
             let now = domain::now();
             c.delete(now);
-            save_revision(txn, &mut c, now, "deleted", actor, "").await?;
+            save_revision(txn, &pii, &mut c, now, "deleted", actor, "").await?;
             self.events
                 .append(txn, id, vec![events::deleted(&c)])
                 .await?;
@@ -112,19 +115,20 @@ impl CustomersService {
         id: CustomerId,
         actor: &str,
     ) -> Result<Customer, Error> {
+        let pii = self.keys().await?;
         let txn = match self.begin(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
         let m = {
             let txn = &txn;
-            let mut c = store::find(txn, id)
+            let mut c = store::find(txn, &pii, id)
                 .await?
                 .ok_or_else(|| error::not_found(id))?;
             let before = c.clone();
             c.undelete().map_err(|why| error::refused(id, why))?;
             let now = domain::now();
-            save_revision(txn, &mut c, now, "undeleted", actor, "").await?;
+            save_revision(txn, &pii, &mut c, now, "undeleted", actor, "").await?;
             self.events
                 .append(txn, id, events::updated(&before, &c))
                 .await?;

@@ -5,10 +5,16 @@ use crate::domain::{
     PurchaseItem,
 };
 use crm_platform::Error;
+use crm_platform::pii::{Keys, LEGACY};
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 
-pub fn customer_from_row(row: customer::Model) -> Result<Customer, Error> {
+/// What a sealed profile is bound to: a sealed value copied to another row does not open.
+fn profile_aad(id: uuid::Uuid) -> Vec<u8> {
+    format!("customers:{id}").into_bytes()
+}
+
+pub fn customer_from_row(row: customer::Model, keys: &Keys) -> Result<Customer, Error> {
     let state = CustomerState::from_db(&row.state).ok_or_else(|| {
         Error::internal(anyhow::anyhow!(
             "unknown state {:?} in customers.{}",
@@ -16,12 +22,24 @@ pub fn customer_from_row(row: customer::Model) -> Result<Customer, Error> {
             row.id
         ))
     })?;
-    let profile: Profile = serde_json::from_value(row.profile).map_err(|e| {
+    let bad = |e: serde_json::Error| {
         Error::internal(anyhow::anyhow!(
             "bad profile json in customers.{}: {e}",
             row.id
         ))
-    })?;
+    };
+    let profile: Profile = match (row.pii_key.as_deref(), &row.sealed) {
+        (None | Some(LEGACY), _) => serde_json::from_value(row.profile).map_err(bad)?,
+        (key, Some(sealed)) => {
+            serde_json::from_slice(&keys.unseal(key, &profile_aad(row.id), sealed)?).map_err(bad)?
+        }
+        (Some(key), None) => {
+            return Err(Error::internal(anyhow::anyhow!(
+                "customers.{} names data key {key:?} but holds no sealed profile",
+                row.id
+            )));
+        }
+    };
     Ok(Customer {
         id: CustomerId(row.id),
         profile,
@@ -34,19 +52,50 @@ pub fn customer_from_row(row: customer::Model) -> Result<Customer, Error> {
     })
 }
 
-pub fn customer_to_row(c: &Customer) -> Result<customer::ActiveModel, Error> {
+/// Blind index domains (see crm_platform::pii::Keys::index).
+pub const INDEX_EMAIL: &str = "email";
+pub const INDEX_PHONE: &str = "phone";
+pub const INDEX_NAME_PREFIX: &str = "name";
+pub const INDEX_NAME_DOB: &str = "name-dob";
+
+/// The blind index of "same full name and birth date" (empty without a birth date).
+pub fn name_dob_index(keys: &Keys, full_name_key: &str, birth_date: chrono::NaiveDate) -> String {
+    keys.index(INDEX_NAME_DOB, &format!("{full_name_key}|{birth_date}"))
+}
+
+/// The row of `c`: the profile sealed under the write key (plain with encryption off), the
+/// columns that filter by personal data as blind indexes, display names blank when sealed.
+pub fn customer_to_row(c: &Customer, keys: &Keys) -> Result<customer::ActiveModel, Error> {
     let p = &c.profile;
+    let json = serde_json::to_vec(p).map_err(Error::internal)?;
+    let sealed = keys.seal(&profile_aad(c.id.0), &json)?;
+    let (profile, sealed_bytes, display_name) = match &sealed.key {
+        None => (
+            serde_json::to_value(p).map_err(Error::internal)?,
+            None,
+            p.display_name.clone(),
+        ),
+        Some(_) => (serde_json::Value::Null, Some(sealed.bytes), String::new()),
+    };
     Ok(customer::ActiveModel {
         id: Set(c.id.0),
-        display_name: Set(p.display_name.clone()),
-        full_name_key: Set(p.full_name_key()),
-        birth_date: Set(p.birth_date),
-        primary_email: Set(p.primary_email.as_ref().map(|e| e.as_str().to_owned())),
+        display_name: Set(display_name),
+        full_name_key: Set(p
+            .birth_date
+            .map(|d| name_dob_index(keys, &p.full_name_key(), d))
+            .unwrap_or_default()),
+        birth_date: Set(None),
+        primary_email: Set(p
+            .primary_email
+            .as_ref()
+            .map(|e| keys.index(INDEX_EMAIL, e.as_str()))),
         external_id: Set(p.external_id.clone()),
         lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
         state: Set(c.state.as_str().to_owned()),
         merged_into: Set(c.merged_into.map(|m| m.0)),
-        profile: Set(serde_json::to_value(p).map_err(Error::internal)?),
+        profile: Set(profile),
+        pii_key: Set(sealed.key),
+        sealed: Set(sealed_bytes),
         revision: Set(c.revision),
         create_time: Set(c.create_time),
         update_time: Set(c.update_time),

@@ -4,6 +4,7 @@ use super::entities::{audit, contact, customer, tag};
 use crate::domain::{AuditEntry, Customer, CustomerId, CustomerState};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
+use crm_platform::pii::Keys;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -14,16 +15,21 @@ pub const CONTACT_EMAIL: &str = "email";
 pub const CONTACT_PHONE: &str = "phone";
 pub const CONTACT_NAME: &str = "name";
 
+pub use super::convert::{INDEX_EMAIL, INDEX_NAME_PREFIX, INDEX_PHONE, name_dob_index};
 pub use super::queries::{
-    ContactMatch, Cursor, DuplicateCursor, DuplicateKeys, ListQuery, SearchCursor, cursor_of,
-    duplicate_page, list, list_select, prefix_upper_bound, search_contact, search_select,
+    Cursor, DuplicateCursor, DuplicateKeys, ListQuery, SearchCursor, cursor_of, duplicate_page,
+    list, list_select, search_contact, search_select,
 };
 
-pub async fn find(conn: &impl ConnectionTrait, id: CustomerId) -> Result<Option<Customer>, Error> {
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    id: CustomerId,
+) -> Result<Option<Customer>, Error> {
     customer::Entity::find_by_id(id.0)
         .one(conn)
         .await?
-        .map(customer_from_row)
+        .map(|r| customer_from_row(r, keys))
         .transpose()
 }
 
@@ -40,6 +46,7 @@ pub enum RowLock {
 /// The customer, its row locked for the rest of `conn`'s transaction.
 pub async fn find_locked(
     conn: &impl ConnectionTrait,
+    keys: &Keys,
     id: CustomerId,
     lock: RowLock,
 ) -> Result<Option<Customer>, Error> {
@@ -48,10 +55,17 @@ pub async fn find_locked(
         RowLock::Share => find.lock_shared(),
         RowLock::Update => find.lock_exclusive(),
     };
-    find.one(conn).await?.map(customer_from_row).transpose()
+    find.one(conn)
+        .await?
+        .map(|r| customer_from_row(r, keys))
+        .transpose()
 }
 
-pub async fn find_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Customer>, Error> {
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    ids: &[Uuid],
+) -> Result<Vec<Customer>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -60,60 +74,73 @@ pub async fn find_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<
         .all(conn)
         .await?
         .into_iter()
-        .map(customer_from_row)
+        .map(|r| customer_from_row(r, keys))
         .collect()
 }
 
 /// The active customer with this external id, if any.
 pub async fn find_by_external_id(
     conn: &impl ConnectionTrait,
+    keys: &Keys,
     external_id: &str,
 ) -> Result<Option<Customer>, Error> {
     customer::Entity::find()
         .filter(customer::Column::ExternalId.eq(external_id))
         .one(conn)
         .await?
-        .map(customer_from_row)
+        .map(|r| customer_from_row(r, keys))
         .transpose()
 }
 
 pub async fn find_active_by_primary_email(
     conn: &impl ConnectionTrait,
+    keys: &Keys,
     email: &str,
 ) -> Result<Option<Customer>, Error> {
     customer::Entity::find()
-        .filter(customer::Column::PrimaryEmail.eq(email))
+        .filter(customer::Column::PrimaryEmail.eq(keys.index(INDEX_EMAIL, email)))
         .filter(customer::Column::State.eq(CustomerState::Active.as_str()))
         .order_by_asc(customer::Column::Id)
         .one(conn)
         .await?
-        .map(customer_from_row)
+        .map(|r| customer_from_row(r, keys))
         .transpose()
 }
 
-pub async fn insert(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
-    customer::Entity::insert(customer_to_row(c)?)
+pub async fn insert(conn: &impl ConnectionTrait, keys: &Keys, c: &Customer) -> Result<(), Error> {
+    customer::Entity::insert(customer_to_row(c, keys)?)
         .exec(conn)
         .await
         .map_err(map_unique)?;
-    insert_search_keys(conn, c).await
+    insert_search_keys(conn, keys, c).await
 }
 
 /// Writes `c` if its stored revision is still `c.revision - 1`; false when someone else won.
-pub async fn update(conn: &impl ConnectionTrait, c: &Customer) -> Result<bool, Error> {
-    let mut row = customer_to_row(c)?;
+pub async fn update(conn: &impl ConnectionTrait, keys: &Keys, c: &Customer) -> Result<bool, Error> {
+    rewrite(conn, keys, c, c.revision - 1).await
+}
+
+/// Writes `c` (sealed under the write key, search keys rebuilt) if its stored revision is
+/// still `expected`.
+pub(super) async fn rewrite(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    c: &Customer,
+    expected: i64,
+) -> Result<bool, Error> {
+    let mut row = customer_to_row(c, keys)?;
     row.id = sea_orm::ActiveValue::Unchanged(c.id.0);
     let res = customer::Entity::update_many()
         .set(row)
         .filter(customer::Column::Id.eq(c.id.0))
-        .filter(customer::Column::Revision.eq(c.revision - 1))
+        .filter(customer::Column::Revision.eq(expected))
         .exec(conn)
         .await
         .map_err(map_unique)?;
     if res.rows_affected == 0 {
         return Ok(false);
     }
-    write_search_keys(conn, c).await?;
+    write_search_keys(conn, keys, c).await?;
     Ok(true)
 }
 
@@ -127,7 +154,11 @@ fn map_unique(e: sea_orm::DbErr) -> Error {
 
 /// Replaces the contacts and tags rows of `c`. Only active and deleted customers are
 /// searchable; merged and erased ones have no search keys.
-async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
+async fn write_search_keys(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    c: &Customer,
+) -> Result<(), Error> {
     contact::Entity::delete_many()
         .filter(contact::Column::CustomerId.eq(c.id.0))
         .exec(conn)
@@ -136,12 +167,16 @@ async fn write_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<
         .filter(tag::Column::CustomerId.eq(c.id.0))
         .exec(conn)
         .await?;
-    insert_search_keys(conn, c).await
+    insert_search_keys(conn, keys, c).await
 }
 
 /// Inserts the contacts and tags rows of `c` (which has none yet).
-async fn insert_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result<(), Error> {
-    let (contacts, tags) = search_keys(c);
+async fn insert_search_keys(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    c: &Customer,
+) -> Result<(), Error> {
+    let (contacts, tags) = search_keys(c, keys);
     if !contacts.is_empty() {
         contact::Entity::insert_many(contacts)
             .exec_without_returning(conn)
@@ -155,23 +190,50 @@ async fn insert_search_keys(conn: &impl ConnectionTrait, c: &Customer) -> Result
     Ok(())
 }
 
-/// The contacts and tags rows of `c` (none unless active or deleted).
-fn search_keys(c: &Customer) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel>) {
+/// The longest name prefix with a blind index: a longer query is looked up by its first
+/// `NAME_PREFIX_MAX` characters and checked on the opened profiles.
+pub const NAME_PREFIX_MAX: usize = 8;
+/// The shortest name prefix searched (and indexed).
+pub const NAME_PREFIX_MIN: usize = 2;
+
+/// The prefixes of `key` with a blind index: 2..=8 characters.
+pub fn name_prefixes(key: &str) -> impl Iterator<Item = &str> {
+    key.char_indices()
+        .map(|(i, ch)| &key[..i + ch.len_utf8()])
+        .skip(NAME_PREFIX_MIN - 1)
+        .take(NAME_PREFIX_MAX - NAME_PREFIX_MIN + 1)
+}
+
+/// The contacts and tags rows of `c` (none unless active or deleted). Contact values are
+/// blind indexes: of each e-mail, each phone, and each distinct 2..=8 character prefix of
+/// each name key.
+fn search_keys(c: &Customer, keys: &Keys) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel>) {
     if !matches!(c.state, CustomerState::Active | CustomerState::Deleted) {
         return (Vec::new(), Vec::new());
     }
     let p = &c.profile;
-    let mut keys: Vec<(&str, String)> = Vec::new();
-    keys.extend(p.emails().map(|e| (CONTACT_EMAIL, e.as_str().to_owned())));
-    keys.extend(
+    let mut values: Vec<(&str, String)> = Vec::new();
+    values.extend(
+        p.emails()
+            .map(|e| (CONTACT_EMAIL, keys.index(INDEX_EMAIL, e.as_str()))),
+    );
+    values.extend(
         p.phones
             .iter()
-            .map(|x| (CONTACT_PHONE, x.as_str().to_owned())),
+            .map(|x| (CONTACT_PHONE, keys.index(INDEX_PHONE, x.as_str()))),
     );
-    keys.extend(p.name_keys().into_iter().map(|n| (CONTACT_NAME, n)));
-    keys.sort();
-    keys.dedup();
-    let contacts = keys
+    let names = p.name_keys();
+    let mut prefixes: Vec<&str> = names.iter().flat_map(|k| name_prefixes(k)).collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    values.extend(
+        prefixes
+            .into_iter()
+            .map(|n| (CONTACT_NAME, keys.index(INDEX_NAME_PREFIX, n))),
+    );
+    values.sort();
+    values.dedup();
+    let contacts = values
         .into_iter()
         .map(|(kind, value)| contact::ActiveModel {
             customer_id: Set(c.id.0),
@@ -179,6 +241,7 @@ fn search_keys(c: &Customer) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel
             value: Set(value),
         })
         .collect();
+    let sealed = keys.write_key().is_some();
     let tags = p
         .tags
         .iter()
@@ -188,14 +251,23 @@ fn search_keys(c: &Customer) -> (Vec<contact::ActiveModel>, Vec<tag::ActiveModel
             lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
             create_time: Set(c.create_time),
             update_time: Set(c.update_time),
-            display_name: Set(p.display_name.clone()),
+            // A sort copy of the name only while names are kept in plain text.
+            display_name: Set(if sealed {
+                String::new()
+            } else {
+                p.display_name.clone()
+            }),
         })
         .collect();
     (contacts, tags)
 }
 
 /// Inserts new customers with their search keys in multi-row statements (bulk loads).
-pub async fn insert_many(conn: &impl ConnectionTrait, cs: &[Customer]) -> Result<(), Error> {
+pub async fn insert_many(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    cs: &[Customer],
+) -> Result<(), Error> {
     // Well below SQLite's 32,766 bound parameters per statement.
     const ROWS: usize = 400;
     let mut contacts = Vec::new();
@@ -203,14 +275,14 @@ pub async fn insert_many(conn: &impl ConnectionTrait, cs: &[Customer]) -> Result
     for chunk in cs.chunks(ROWS) {
         let rows = chunk
             .iter()
-            .map(customer_to_row)
+            .map(|c| customer_to_row(c, keys))
             .collect::<Result<Vec<_>, _>>()?;
         customer::Entity::insert_many(rows)
             .exec_without_returning(conn)
             .await
             .map_err(map_unique)?;
         for c in chunk {
-            let (k, t) = search_keys(c);
+            let (k, t) = search_keys(c, keys);
             contacts.extend(k);
             tags.extend(t);
         }

@@ -15,8 +15,13 @@ pub mod customer {
         pub lifecycle_stage: String,
         pub state: String,
         pub merged_into: Option<Uuid>,
-        /// The whole profile; the columns above are copies for filtering and ordering.
+        /// The whole profile in plain text when `pii_key` is none (encryption off) or
+        /// `legacy`; JSON null when sealed. The columns above are blind indexes or blanks then.
         pub profile: Json,
+        /// The data key `sealed` is sealed with (see crm_platform::pii).
+        pub pii_key: Option<String>,
+        /// The profile JSON sealed under `pii_key`, bound to the row id.
+        pub sealed: Option<Vec<u8>>,
         pub revision: i64,
         pub create_time: ChronoDateTimeUtc,
         pub update_time: ChronoDateTimeUtc,

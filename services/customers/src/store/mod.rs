@@ -6,3 +6,4 @@ pub mod customers;
 pub mod entities;
 pub mod erasures;
 mod queries;
+pub mod reseal;

@@ -296,7 +296,9 @@ async fn update_honours_mask_and_etag_and_is_never_read_stale() {
 #[tokio::test]
 async fn list_pages_filters_orders_and_rejects_tampered_tokens() {
     each_backend(|backend| async move {
-        let mut app = spawn_app(backend).await;
+        // Names order a list only while they are kept in plain text (see the test below).
+        let storage = crm_platform::testing::Storage::fresh(backend).await;
+        let mut app = spawn_app_with(storage, |s| s.platform.pii.encrypt = false).await;
         for i in 0..7 {
             let tags = if i % 2 == 0 {
                 vec!["even".to_string()]
@@ -387,6 +389,36 @@ async fn list_pages_filters_orders_and_rejects_tampered_tokens() {
             .await
             .expect_err("bad args");
         assert_eq!(violations(&err), ["order_by", "page_size"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn names_encrypted_at_rest_cannot_order_a_list() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        app.create(person("Customer 1", "c1@example.com")).await;
+        for order_by in ["display_name", "display_name desc"] {
+            let err = app
+                .client
+                .list_customers(pb::ListCustomersRequest {
+                    order_by: order_by.into(),
+                    ..Default::default()
+                })
+                .await
+                .expect_err("sealed names have no order");
+            assert_eq!(violations(&err), ["order_by"]);
+        }
+        let by_time = app
+            .client
+            .list_customers(pb::ListCustomersRequest {
+                order_by: "create_time desc".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("time order")
+            .into_inner();
+        assert_eq!(by_time.customers.len(), 1);
     })
     .await;
 }

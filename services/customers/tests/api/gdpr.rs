@@ -79,7 +79,8 @@ async fn export_then_erase_keeps_aggregates_only() {
             .await
             .expect("db");
         let twin_id = crm_customers::domain::CustomerId::parse_name(&twin.name).expect("id");
-        let twin_row = crm_customers::store::customers::find(&db, twin_id)
+        let keys = app.service.pii().keys().await.expect("keys");
+        let twin_row = crm_customers::store::customers::find(&db, &keys, twin_id)
             .await
             .expect("read")
             .expect("row");

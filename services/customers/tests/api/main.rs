@@ -7,6 +7,7 @@ mod bounded;
 mod bulk;
 mod cache;
 mod customers;
+mod encryption;
 mod erasure;
 mod event_tap;
 mod events;

@@ -148,6 +148,80 @@ impl Keys {
     }
 }
 
+/// A value kept sealed in a text or JSON column (idempotent responses): the key id and the
+/// sealed JSON in base64. [`Stored`] also reads values written in plain text before.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SealedJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<String>,
+    pub sealed: String,
+}
+
+/// What a sealed column holds: a [`SealedJson`] or a plain value of before.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Stored<T> {
+    Sealed(SealedJson),
+    Plain(T),
+}
+
+impl Keys {
+    pub fn seal_json<T: serde::Serialize>(&self, aad: &[u8], v: &T) -> Result<SealedJson, Error> {
+        let plain = serde_json::to_vec(v).map_err(Error::internal)?;
+        let s = self.seal(aad, &plain)?;
+        Ok(SealedJson {
+            sealed_key: s.key,
+            sealed: base64::engine::general_purpose::STANDARD.encode(s.bytes),
+        })
+    }
+
+    pub fn unseal_json<T: serde::de::DeserializeOwned>(
+        &self,
+        aad: &[u8],
+        stored: Stored<T>,
+    ) -> Result<T, Error> {
+        match stored {
+            Stored::Plain(v) => Ok(v),
+            Stored::Sealed(s) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&s.sealed)
+                    .map_err(Error::internal)?;
+                let plain = self.unseal(s.sealed_key.as_deref(), aad, &bytes)?;
+                serde_json::from_slice(&plain).map_err(Error::internal)
+            }
+        }
+    }
+
+    /// `bytes` sealed for a cache or another store of opaque bytes: the key id travels in
+    /// front (`0xff`, its length, the id), which no JSON text starts with.
+    pub fn seal_bytes(&self, aad: &[u8], bytes: &[u8]) -> Result<Vec<u8>, Error> {
+        let s = self.seal(aad, bytes)?;
+        let Some(key) = s.key else {
+            return Ok(s.bytes);
+        };
+        let mut out = Vec::with_capacity(2 + key.len() + s.bytes.len());
+        out.push(0xff);
+        out.push(u8::try_from(key.len()).map_err(Error::internal)?);
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(&s.bytes);
+        Ok(out)
+    }
+
+    /// The bytes of [`seal_bytes`](Self::seal_bytes) (plain ones as they are); `None` when
+    /// they do not open.
+    pub fn unseal_bytes(&self, aad: &[u8], bytes: &[u8]) -> Option<Vec<u8>> {
+        match bytes {
+            [0xff, len, rest @ ..] if rest.len() >= usize::from(*len) => {
+                let (key, sealed) = rest.split_at(usize::from(*len));
+                self.unseal(Some(std::str::from_utf8(key).ok()?), aad, sealed)
+                    .ok()
+            }
+            [0xff, ..] => None,
+            _ => Some(bytes.to_vec()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +261,34 @@ mod tests {
         assert!(open(b"customers:1", &s.bytes[..5]).is_err(), "truncated");
         let other = keys(true);
         assert!(other.unseal(Some("d1"), b"customers:1", &s.bytes).is_err());
+    }
+
+    #[test]
+    fn json_and_bytes_round_trip_sealed_and_read_plain_values_of_before() {
+        let k = keys(true);
+        let s = k
+            .seal_json(b"idempotency:1", &vec!["li@example.com"])
+            .expect("seal");
+        let text = serde_json::to_string(&s).expect("json");
+        assert!(!text.contains("example"), "{text}");
+        let back: Stored<Vec<String>> = serde_json::from_str(&text).expect("parse");
+        assert_eq!(
+            k.unseal_json(b"idempotency:1", back).expect("open"),
+            ["li@example.com"]
+        );
+        let plain: Stored<Vec<String>> = serde_json::from_str(r#"["a"]"#).expect("plain");
+        assert_eq!(k.unseal_json(b"x", plain).expect("plain"), ["a"]);
+        let b = k.seal_bytes(b"cache:1", br#"{"a":1}"#).expect("seal");
+        assert_eq!(b[0], 0xff);
+        assert_eq!(
+            k.unseal_bytes(b"cache:1", &b).as_deref(),
+            Some(br#"{"a":1}"#.as_slice())
+        );
+        assert_eq!(k.unseal_bytes(b"cache:2", &b), None);
+        assert_eq!(
+            k.unseal_bytes(b"x", b"{}").as_deref(),
+            Some(b"{}".as_slice())
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod migration;
 mod reencrypt;
 mod settings;
 
-pub use cipher::{Keys, OVERHEAD, Sealed};
+pub use cipher::{Keys, OVERHEAD, Sealed, SealedJson, Stored};
 pub use keys::data_key_id;
 pub use migration::CreatePiiDataKeys;
 pub use reencrypt::{Reseal, reencrypt, spawn_reencryption};

@@ -14,13 +14,13 @@ pub struct DuplicateCursor {
     pub id: Uuid,
 }
 
-/// What a customer's duplicates share with it.
+/// What a customer's duplicates share with it, as blind indexes.
 #[derive(Debug, Clone, Default)]
 pub struct DuplicateKeys {
     pub emails: Vec<String>,
     pub phones: Vec<String>,
-    /// Full name key and birth date (both must match).
-    pub name_and_birth_date: Option<(String, chrono::NaiveDate)>,
+    /// Of the full name key and the birth date together.
+    pub name_and_birth_date: Option<String>,
 }
 
 /// A page of active customers other than `except` sharing a key with it, strongest evidence
@@ -60,11 +60,10 @@ pub async fn duplicate_page(
             vals.join(", ")
         ));
     }
-    if let Some((name, dob)) = &keys.name_and_birth_date {
-        let n = param(name.clone().into(), &mut values);
-        let d = param((*dob).into(), &mut values);
+    if let Some(name_dob) = &keys.name_and_birth_date {
+        let n = param(name_dob.clone().into(), &mut values);
         sources.push(format!(
-            "SELECT id AS customer_id, 0 AS e, 0 AS p, 1 AS n FROM customers WHERE full_name_key = {n} AND birth_date = {d}"
+            "SELECT id AS customer_id, 0 AS e, 0 AS p, 1 AS n FROM customers WHERE full_name_key = {n}"
         ));
     }
     if sources.is_empty() {

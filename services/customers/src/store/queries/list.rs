@@ -4,6 +4,7 @@ use super::super::entities::{customer, tag};
 use crate::domain::{Customer, CustomerState, LifecycleStage, OrderField};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
+use crm_platform::pii::Keys;
 use sea_orm::sea_query::{Expr, ExprTrait as _, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -61,9 +62,15 @@ pub fn cursor_of(c: &Customer, order: OrderField) -> Cursor {
 /// range (the service only allows it when ordering by update time); the state is checked on
 /// the rows walked (deleted, merged and erased customers are expected to be few). Plans are
 /// asserted in tests on both backends.
-pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> Result<Vec<Customer>, Error> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    q: &ListQuery,
+) -> Result<Vec<Customer>, Error> {
     let rows = list_select(q)?.all(conn).await?;
-    rows.into_iter().map(customer_from_row).collect()
+    rows.into_iter()
+        .map(|r| customer_from_row(r, keys))
+        .collect()
 }
 
 /// The query behind [`list`] (public so tests can EXPLAIN it).

@@ -6,4 +6,4 @@ mod search;
 
 pub use duplicates::{DuplicateCursor, DuplicateKeys, duplicate_page};
 pub use list::{Cursor, ListQuery, cursor_of, list, list_select};
-pub use search::{ContactMatch, SearchCursor, prefix_upper_bound, search_contact, search_select};
+pub use search::{SearchCursor, search_contact, search_select};
