@@ -62,7 +62,7 @@ impl CustomersService {
                 create_time: now,
                 ..activity.clone()
             };
-            activities::insert(txn, &a).await?;
+            activities::insert(txn, &pii, &a).await?;
             self.events
                 .append(txn, owner, vec![events::activity_recorded(&a)])
                 .await?;
@@ -84,6 +84,7 @@ impl CustomersService {
         page_size: u32,
         page_token: &str,
     ) -> Result<ActivityPage, Error> {
+        let pii = self.keys().await?;
         let owner = self.resolve(customer).await?.id;
         let fingerprint = PageTokens::fingerprint(&[
             "activities",
@@ -102,7 +103,7 @@ impl CustomersService {
             after,
             limit: limit + 1,
         };
-        let mut rows = activities::list(&self.core.db, &q).await?;
+        let mut rows = activities::list(&self.core.db, &pii, &q).await?;
         let next = self
             .core
             .tokens

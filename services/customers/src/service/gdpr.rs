@@ -60,10 +60,12 @@ impl CustomersService {
         owner: CustomerId,
         at: ExportCursor,
     ) -> Result<(ExportChunk, Option<ExportCursor>), Error> {
+        let pii = self.keys().await?;
         Ok(match at {
             ExportCursor::Activities(after) => {
                 let rows =
-                    activities::page_of(&self.core.db, owner, after.as_ref(), EXPORT_CHUNK).await?;
+                    activities::page_of(&self.core.db, &pii, owner, after.as_ref(), EXPORT_CHUNK)
+                        .await?;
                 let next = match rows.last() {
                     Some(a) if rows.len() as u64 == EXPORT_CHUNK => {
                         ExportCursor::Activities(Some(activities::Cursor {
@@ -135,7 +137,7 @@ impl CustomersService {
                 }
             }
             save_revision(txn, &pii, &mut c, now, "erased", actor, "").await?;
-            activities::scrub(txn, id).await?;
+            activities::scrub(txn, &pii, id).await?;
             idempotency::forget_resource(txn, &id.name()).await?;
             let event_id = self.events.append_erased(txn, id, &merged, now).await?;
             erasures::record_erasure(txn, id, event_id, now).await?;

@@ -5,6 +5,7 @@ use crate::domain::insights::{CurrencyTotal, KindTotals, PurchaseSummary, RECENT
 use crate::domain::{Activity, ActivityKind, CustomerId};
 use chrono::{DateTime, Duration, Utc};
 use crm_platform::Error;
+use crm_platform::pii::Keys;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -13,8 +14,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub async fn insert(conn: &impl ConnectionTrait, a: &Activity) -> Result<(), Error> {
-    activity::Entity::insert(activity_to_row(a)?)
+pub async fn insert(conn: &impl ConnectionTrait, keys: &Keys, a: &Activity) -> Result<(), Error> {
+    activity::Entity::insert(activity_to_row(a, keys)?)
         .exec(conn)
         .await?;
     Ok(())
@@ -38,9 +39,15 @@ pub struct ActivityQuery {
 
 /// Newest first: one ordered range of `idx_activities_customer_time`, or with a kind of
 /// `idx_activities_customer_kind_time`.
-pub async fn list(conn: &impl ConnectionTrait, q: &ActivityQuery) -> Result<Vec<Activity>, Error> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    q: &ActivityQuery,
+) -> Result<Vec<Activity>, Error> {
     let rows = list_select(q).all(conn).await?;
-    rows.into_iter().map(activity_from_row).collect()
+    rows.into_iter()
+        .map(|r| activity_from_row(r, keys))
+        .collect()
 }
 
 /// The query behind [`list`] (public so tests can EXPLAIN it).
@@ -72,6 +79,7 @@ pub fn list_select(q: &ActivityQuery) -> sea_orm::Select<activity::Entity> {
 /// A customer's activities oldest first, `limit` at a time after `after` (export, erasure).
 pub async fn page_of(
     conn: &impl ConnectionTrait,
+    keys: &Keys,
     customer: CustomerId,
     after: Option<&Cursor>,
     limit: u64,
@@ -92,7 +100,9 @@ pub async fn page_of(
         .limit(limit)
         .all(conn)
         .await?;
-    rows.into_iter().map(activity_from_row).collect()
+    rows.into_iter()
+        .map(|r| activity_from_row(r, keys))
+        .collect()
 }
 
 /// Moves activities of `from` to `to`; returns how many moved.
@@ -111,10 +121,14 @@ pub async fn move_all(
 
 /// Erasure: drops free text, references and channels, keeps kinds, times, items and amounts.
 /// Reads and rewrites them a chunk at a time, so memory stays bounded.
-pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<(), Error> {
+pub async fn scrub(
+    conn: &impl ConnectionTrait,
+    keys: &Keys,
+    customer: CustomerId,
+) -> Result<(), Error> {
     let mut after: Option<Cursor> = None;
     loop {
-        let chunk = page_of(conn, customer, after.as_ref(), SCRUB_CHUNK).await?;
+        let chunk = page_of(conn, keys, customer, after.as_ref(), SCRUB_CHUNK).await?;
         let Some(last) = chunk.last() else {
             return Ok(());
         };
@@ -126,7 +140,7 @@ pub async fn scrub(conn: &impl ConnectionTrait, customer: CustomerId) -> Result<
             a.text.clear();
             a.reference.clear();
             a.channel.clear();
-            let mut row = activity_to_row(&a)?;
+            let mut row = activity_to_row(&a, keys)?;
             row.id = sea_orm::ActiveValue::Unchanged(a.id);
             activity::Entity::update(row).exec(conn).await?;
         }

@@ -120,7 +120,13 @@ struct ActivityData {
     rating: i32,
 }
 
-pub fn activity_to_row(a: &Activity) -> Result<activity::ActiveModel, Error> {
+fn activity_aad(id: uuid::Uuid) -> Vec<u8> {
+    format!("activities:{id}").into_bytes()
+}
+
+/// The row of `a`: its free text, references and items sealed (plain with encryption off);
+/// kind, time and amount stay plain for the insights' sums.
+pub fn activity_to_row(a: &Activity, keys: &Keys) -> Result<activity::ActiveModel, Error> {
     let data = ActivityData {
         channel: a.channel.clone(),
         items: a.items.clone(),
@@ -129,6 +135,14 @@ pub fn activity_to_row(a: &Activity) -> Result<activity::ActiveModel, Error> {
         item_id: a.item_id.clone(),
         rating: a.rating,
     };
+    let sealed = keys.seal(
+        &activity_aad(a.id),
+        &serde_json::to_vec(&data).map_err(Error::internal)?,
+    )?;
+    let (data, sealed_bytes) = match &sealed.key {
+        None => (serde_json::to_value(data).map_err(Error::internal)?, None),
+        Some(_) => (serde_json::Value::Null, Some(sealed.bytes)),
+    };
     Ok(activity::ActiveModel {
         id: Set(a.id),
         customer_id: Set(a.customer.0),
@@ -136,15 +150,29 @@ pub fn activity_to_row(a: &Activity) -> Result<activity::ActiveModel, Error> {
         occur_time: Set(a.occur_time),
         currency: Set(a.amount.as_ref().map(|m| m.currency.clone())),
         amount_minor: Set(a.amount.as_ref().map(|m| m.amount_minor)),
-        data: Set(serde_json::to_value(data).map_err(Error::internal)?),
+        data: Set(data),
+        pii_key: Set(sealed.key),
+        sealed: Set(sealed_bytes),
         create_time: Set(a.create_time),
     })
 }
 
-pub fn activity_from_row(row: activity::Model) -> Result<Activity, Error> {
+pub fn activity_from_row(row: activity::Model, keys: &Keys) -> Result<Activity, Error> {
     let kind = ActivityKind::from_db(&row.kind)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown activity kind {:?}", row.kind)))?;
-    let data: ActivityData = serde_json::from_value(row.data).map_err(Error::internal)?;
+    let data: ActivityData = match (row.pii_key.as_deref(), &row.sealed) {
+        (None | Some(LEGACY), _) => serde_json::from_value(row.data).map_err(Error::internal)?,
+        (key, Some(sealed)) => {
+            serde_json::from_slice(&keys.unseal(key, &activity_aad(row.id), sealed)?)
+                .map_err(Error::internal)?
+        }
+        (Some(key), None) => {
+            return Err(Error::internal(anyhow::anyhow!(
+                "activities.{} names data key {key:?} but holds no sealed data",
+                row.id
+            )));
+        }
+    };
     Ok(Activity {
         id: row.id,
         customer: CustomerId(row.customer_id),

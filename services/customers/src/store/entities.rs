@@ -92,8 +92,13 @@ pub mod activity {
         pub occur_time: ChronoDateTimeUtc,
         pub currency: Option<String>,
         pub amount_minor: Option<i64>,
-        /// channel, items, reference, text, item_id, rating.
+        /// channel, items, reference, text, item_id, rating in plain text when `pii_key` is
+        /// none or `legacy`; JSON null when sealed.
         pub data: Json,
+        /// The data key `sealed` is sealed with (see crm_platform::pii).
+        pub pii_key: Option<String>,
+        /// The data JSON sealed under `pii_key`, bound to the row id.
+        pub sealed: Option<Vec<u8>>,
         pub create_time: ChronoDateTimeUtc,
     }
 

@@ -1,7 +1,8 @@
-//! The customers' rows as the platform's re-encryption job sees them (crm_platform::pii).
-use super::convert::customer_from_row;
+//! The customers' and activities' rows as the platform's re-encryption job sees them
+//! (crm_platform::pii).
+use super::convert::{activity_from_row, activity_to_row, customer_from_row};
 use super::customers::rewrite;
-use super::entities::customer;
+use super::entities::{activity, customer};
 use crm_platform::Error;
 use crm_platform::pii::{Keys, LEGACY, Reseal};
 use sea_orm::sea_query::Condition;
@@ -17,8 +18,7 @@ pub struct CustomerRows {
 
 /// Rows the write key does not seal: other data keys, legacy plain text, and plain text
 /// written while encryption was off (once it is on again).
-fn stale(keys: &Keys) -> Condition {
-    let key = customer::Column::PiiKey;
+fn stale(keys: &Keys, key: impl ColumnTrait) -> Condition {
     match keys.write_key() {
         Some(w) => Condition::any().add(key.is_null()).add(key.ne(w)),
         None => Condition::all().add(key.eq(LEGACY)),
@@ -26,10 +26,42 @@ fn stale(keys: &Keys) -> Condition {
 }
 
 impl Reseal for CustomerRows {
+    /// Customers first, then activities (a page is one table's).
     async fn reseal_page(&self, keys: &Keys, limit: u64) -> Result<u64, Error> {
+        match self.reseal_customers(keys, limit).await? {
+            0 => self.reseal_activities(keys, limit).await,
+            n => Ok(n),
+        }
+    }
+
+    async fn keys_in_use(&self) -> Result<Vec<String>, Error> {
+        let mut keys: Vec<Option<String>> = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::PiiKey)
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let more: Vec<Option<String>> = activity::Entity::find()
+            .select_only()
+            .column(activity::Column::PiiKey)
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        keys.extend(more);
+        let mut keys: Vec<String> = keys.into_iter().flatten().collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+impl CustomerRows {
+    async fn reseal_customers(&self, keys: &Keys, limit: u64) -> Result<u64, Error> {
         let txn = self.db.begin().await?;
         let rows = customer::Entity::find()
-            .filter(stale(keys))
+            .filter(stale(keys, customer::Column::PiiKey))
             .order_by_asc(customer::Column::Id)
             .limit(limit)
             .all(&txn)
@@ -47,14 +79,25 @@ impl Reseal for CustomerRows {
         Ok(rewritten)
     }
 
-    async fn keys_in_use(&self) -> Result<Vec<String>, Error> {
-        let keys: Vec<Option<String>> = customer::Entity::find()
-            .select_only()
-            .column(customer::Column::PiiKey)
-            .distinct()
-            .into_tuple()
-            .all(&self.db)
+    /// Activities never change once written: no revision to check.
+    async fn reseal_activities(&self, keys: &Keys, limit: u64) -> Result<u64, Error> {
+        let txn = self.db.begin().await?;
+        let rows = activity::Entity::find()
+            .filter(stale(keys, activity::Column::PiiKey))
+            .order_by_asc(activity::Column::Id)
+            .limit(limit)
+            // An erasure scrubbing these rows waits, so its scrub is not written over.
+            .lock_exclusive()
+            .all(&txn)
             .await?;
-        Ok(keys.into_iter().flatten().collect())
+        let n = rows.len() as u64;
+        for row in rows {
+            let a = activity_from_row(row, keys)?;
+            let mut row = activity_to_row(&a, keys)?;
+            row.id = sea_orm::ActiveValue::Unchanged(a.id);
+            activity::Entity::update(row).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(n)
     }
 }

@@ -201,6 +201,37 @@ async fn the_database_files_hold_no_plain_email_or_phone() {
                 .map(|d| d.name.as_str()),
             Some(twin.name.as_str())
         );
+        // Free text a customer wrote, with the e-mail and phone in it.
+        app.client
+            .record_activity(pb::RecordActivityRequest {
+                parent: c.name.clone(),
+                activity: Some(pb::Activity {
+                    kind: pb::ActivityKind::Review as i32,
+                    rating: 5,
+                    text: format!("call me on {} or write to {}", f.phone_e164, f.email),
+                    occur_time: Some(prost_types::Timestamp {
+                        seconds: chrono::Utc::now().timestamp() - 60,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                request_id: crm_platform::testing::rid(),
+            })
+            .await
+            .expect("activity");
+        let listed = app
+            .client
+            .list_activities(pb::ListActivitiesRequest {
+                parent: c.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("activities")
+            .into_inner();
+        assert!(
+            listed.activities[0].text.contains(&f.email),
+            "opened on read"
+        );
         let bytes = database_bytes(&storage, wal.as_deref()).await;
         // The control: what is not personal (the external id) is read back in plain text.
         assert!(

@@ -322,7 +322,8 @@ async fn an_erase_never_races_a_concurrent_activity() {
                 .await
                 .expect("db");
             let id = crm_customers::domain::CustomerId::parse_name(&c.name).expect("id");
-            let rows = crm_customers::store::activities::page_of(&db, id, None, 1000)
+            let keys = app.service.pii().keys().await.expect("keys");
+            let rows = crm_customers::store::activities::page_of(&db, &keys, id, None, 1000)
                 .await
                 .expect("activities");
             assert_eq!(rows.len(), recorded, "round {round}");
