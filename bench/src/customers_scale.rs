@@ -56,7 +56,7 @@ fn profile(i: usize) -> Profile {
 }
 
 /// Seeds `size` customers into `db_url` (migrated by a server started first).
-async fn seed(db_url: &str, size: usize) -> anyhow::Result<()> {
+async fn seed(db_url: &str, size: usize, keys: &crm_platform::pii::Keys) -> anyhow::Result<()> {
     let db = sea_orm::Database::connect(db_url).await?;
     let started = Instant::now();
     let now = chrono::Utc::now();
@@ -72,7 +72,7 @@ async fn seed(db_url: &str, size: usize) -> anyhow::Result<()> {
             })
             .collect();
         let txn = db.begin().await?;
-        crm_customers::store::customers::insert_many(&txn, &batch)
+        crm_customers::store::customers::insert_many(&txn, keys, &batch)
             .await
             .map_err(|e| anyhow::anyhow!("seed: {e:?}"))?;
         txn.commit().await?;
@@ -104,8 +104,15 @@ impl Bench {
             platform_settings(&mut s.platform, &db_url, &args.redis_url, true);
             let app = crm_customers::application(s).await?;
             let port = app.port();
+            // Sealed and indexed with the server's own keys, as its writes would be.
+            let keys = app
+                .service()
+                .pii()
+                .keys()
+                .await
+                .map_err(|e| anyhow::anyhow!("keys: {e:?}"))?;
             tokio::spawn(app.run_until(std::future::pending()));
-            seed(&db_url, size).await?;
+            seed(&db_url, size, &keys).await?;
             let clients = channels(port, args.connections)
                 .await?
                 .into_iter()
