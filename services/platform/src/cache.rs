@@ -797,6 +797,73 @@ mod tests {
         assert_eq!(writer.stats().remote_hits, 1);
     }
 
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Contact(String);
+    impl Cacheable for Contact {
+        const KIND: &'static str = "contact";
+    }
+
+    crate::migrator!(PiiSchema: [crate::pii::CreatePiiDataKeys]);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_holds_sealed_values_that_replicas_with_the_keys_open() {
+        let Some(url) = test_redis() else { return };
+        let db_url = crate::testing::fresh_database_url(crate::testing::Backend::Sqlite).await;
+        let db = sea_orm::Database::connect(db_url.as_str())
+            .await
+            .expect("db");
+        crate::db::migrate::<PiiSchema>(&db).await.expect("migrate");
+        let pii = crate::pii::Pii::open(db, &crate::testing::test_pii())
+            .await
+            .expect("keys");
+        let s = settings(&url);
+        let (writer, reader) = (
+            Cache::new(&s, "svc").expect("cache"),
+            Cache::new(&s, "svc").expect("cache"),
+        );
+        writer.seal_remote(pii.clone());
+        reader.seal_remote(pii);
+        connected(&[&writer, &reader]).await;
+        let email = "li.sealed@example.com";
+        writer
+            .fill(
+                writer.ticket::<Contact>("c"),
+                "c",
+                Arc::new(Contact(email.into())),
+            )
+            .await;
+        let mut conn = redis::Client::open(url.as_str())
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", s.key_prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("keys");
+        let mut raw = Vec::new();
+        for k in &keys {
+            if let Ok(Some(v)) = redis::cmd("GET")
+                .arg(k)
+                .query_async::<Option<Vec<u8>>>(&mut conn)
+                .await
+            {
+                raw.push(v);
+            }
+        }
+        assert_eq!(raw.len(), 1, "{keys:?}");
+        assert!(
+            !raw[0].windows(email.len()).any(|w| w == email.as_bytes()),
+            "sealed in Redis"
+        );
+        assert_eq!(
+            reader.get::<Contact>("c").await,
+            Some(Arc::new(Contact(email.into())))
+        );
+        assert_eq!(reader.stats().remote_hits, 1);
+    }
+
     struct GenerationMigrator;
 
     impl sea_orm_migration::MigratorTrait for GenerationMigrator {
