@@ -121,6 +121,7 @@ images() {
 dependencies() {
   kc apply -f k8s/dev/namespaces.yaml
   make_secrets
+  make_pii_secret
   kc apply -k k8s/local
   local sa
   for sa in "${CALLERS[@]}"; do
