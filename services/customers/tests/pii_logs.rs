@@ -1,7 +1,7 @@
 //! Log and trace hygiene: a journey of one fixture person through the API, and its error
 //! paths, with every event and span of the process captured at TRACE level. Neither the
-//! fixture's e-mail (any case) nor its phone (E.164 or national form) may appear in what was
-//! captured, nor in any error the API returned (message and details).
+//! fixture's e-mail (any case), its phone (E.164 or national form) nor its family name may
+//! appear in what was captured, nor in any error the API returned (message and details).
 //!
 //! Its own test binary: the subscriber is process-global, and the servers run on spawned
 //! tasks that a thread-local default would not reach.
@@ -21,8 +21,10 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 const EMAIL: &str = "Li.Wei.Fixture@Example.com";
 const PHONE: &str = "+86 138 1234 8000";
 /// What must never show: the e-mail's local part (lower-cased text is searched), the phone's
-/// digits after the country code (inside E.164 and the national form) and both spaced forms.
+/// digits after the country code (inside E.164 and the national form), both spaced forms, and
+/// the family name.
 const FORBIDDEN: &[&str] = &[
+    "lifixture",
     "li.wei.fixture",
     "13812348000",
     "138 1234 8000",
@@ -68,7 +70,12 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
         self.push(line);
     }
 
-    fn on_record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>, _: Context<'_, S>) {
+    fn on_record(
+        &self,
+        _: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: Context<'_, S>,
+    ) {
         let mut line = "record".to_owned();
         values.record(&mut Fields(&mut line));
         self.push(line);
@@ -132,9 +139,9 @@ impl Errors {
 
 fn fixture() -> pb::Customer {
     pb::Customer {
-        display_name: "Li Wei".into(),
+        display_name: "Wei Lifixture".into(),
         given_name: "Wei".into(),
-        family_name: "Li".into(),
+        family_name: "Lifixture".into(),
         birth_date: Some(crm_proto::common::Date {
             year: 1990,
             month: 3,
@@ -182,7 +189,7 @@ async fn journey(backend: Backend, errors: &mut Errors) {
         Query::Email(EMAIL.to_uppercase()),
         Query::Phone(PHONE.into()),
         Query::Phone("+8613812348000".into()),
-        Query::NamePrefix("li w".into()),
+        Query::NamePrefix("lifix".into()),
     ] {
         let found = app
             .client
@@ -278,6 +285,7 @@ async fn journey(backend: Backend, errors: &mut Errors) {
         },
         pb::Customer {
             display_name: format!("{EMAIL} {}", "x".repeat(500)),
+            family_name: format!("Lifixture{}", "\u{202E}"),
             addresses: vec![crm_proto::common::PostalAddress {
                 region_code: "CN".into(),
                 address_lines: vec![format!("{PHONE} {}", "x".repeat(5000))],
@@ -336,6 +344,86 @@ async fn journey(backend: Backend, errors: &mut Errors) {
             .await;
         refused(errors, r, Code::InvalidArgument);
     }
+
+    // Activities carry free text, which may hold anything the customer wrote.
+    let now = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() - 60,
+        nanos: 0,
+    };
+    let note = |text: String| pb::RecordActivityRequest {
+        parent: created.name.clone(),
+        activity: Some(pb::Activity {
+            kind: pb::ActivityKind::Inquiry as i32,
+            occur_time: Some(now),
+            text,
+            ..Default::default()
+        }),
+        request_id: rid(),
+    };
+    app.client
+        .record_activity(note(format!(
+            "please call me on {PHONE} or write to {EMAIL}"
+        )))
+        .await
+        .expect("inquiry");
+    for bad in [
+        format!("{EMAIL} {PHONE}\0"),
+        format!("{EMAIL} {PHONE} {}", "x".repeat(100_000)),
+    ] {
+        let r = app.client.record_activity(note(bad)).await;
+        refused(errors, r, Code::InvalidArgument);
+    }
+    app.client
+        .list_activities(pb::ListActivitiesRequest {
+            parent: created.name.clone(),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("activities");
+    app.client
+        .list_customers(pb::ListCustomersRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    app.client
+        .batch_get_customers(pb::BatchGetCustomersRequest {
+            names: vec![created.name.clone(), twin.name.clone()],
+        })
+        .await
+        .expect("batch get");
+
+    // A caller without the read scope is refused before anything personal is touched.
+    let mut stranger = client_as(app.port, "system:serviceaccount:shop:stranger", &[]).await;
+    let r = stranger
+        .search_customers(pb::SearchCustomersRequest {
+            query: Some(Query::Email(EMAIL.into())),
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await;
+    refused(errors, r, Code::PermissionDenied);
+
+    // The import's duplicate merged away: its record keeps the survivor's history.
+    let third = app
+        .create(pb::Customer {
+            external_id: "pii-fixture-4".into(),
+            primary_email: "third.fixture@example.org".into(),
+            ..fixture()
+        })
+        .await;
+    app.client
+        .merge_customers(pb::MergeCustomersRequest {
+            survivor: created.name.clone(),
+            merged: vec![third.name.clone()],
+            validate_only: false,
+            request_id: rid(),
+            actor: "agent-7".into(),
+        })
+        .await
+        .expect("merge");
 
     let export = app.export(&twin.name).await;
     for e in &export.audit_entries {

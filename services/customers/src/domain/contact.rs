@@ -251,7 +251,10 @@ mod tests {
         let e = Email::parse("li.wei@example.com").expect("email");
         let p = Phone::parse("+86 138 0013 8000").expect("phone");
         let shown = format!("{e:?} {p:?} {:?}", Some(vec![e.clone()]));
-        assert!(!shown.contains("li.wei") && !shown.contains("13800138000"), "{shown}");
+        assert!(
+            !shown.contains("li.wei") && !shown.contains("13800138000"),
+            "{shown}"
+        );
         assert_eq!(format!("{p:?}"), "Phone(<redacted, 14 chars>)");
     }
 

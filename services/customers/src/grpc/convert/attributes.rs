@@ -253,7 +253,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(profile_violations(&nan), ["attributes.n"]);
-        let odd_key = attributes(serde_json::json!({ "a": 1, "li@example.com": { "x": "a\u{0}" } }));
+        let odd_key =
+            attributes(serde_json::json!({ "a": 1, "li@example.com": { "x": "a\u{0}" } }));
         assert_eq!(profile_violations(&odd_key), ["attributes[1].x"]);
     }
 }
