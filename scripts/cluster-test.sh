@@ -4,7 +4,8 @@
 # diagnostics.txt when a step fails).
 #
 #   1. images: the services, the load generator, PostgreSQL, Redis, pause (scripts/cluster-images.sh)
-#   2. dependencies: namespaces (Pod Security "restricted"), Secrets, PostgreSQL + Redis (k8s/local),
+#   2. dependencies: namespaces (Pod Security "restricted"), Secrets (the PII key k1 too),
+#      PostgreSQL + Redis (k8s/local),
 #      the test callers' ServiceAccounts (crm-e2e, crm-loadgen, crm-no-grants; granted in the CI values)
 #   3. the CI values checked by the API server (`kubectl apply --dry-run=server`, PodSecurity warnings fail)
 #   4. helm install --wait --wait-for-jobs; every pod Ready, every migration Job complete; helm test
@@ -15,10 +16,12 @@
 #   6. the end-to-end journey of tests/ through `kubectl port-forward` (loopback), as crm-e2e
 #   7. helm upgrade to a new image tag under load: failed calls counted, nothing acknowledged lost
 #   8. helm rollback
-#   9. pods deleted under load (gracefully, then SIGKILL): replaced, callers see only retried
+#   9. PII key rotation: k2 added to the Secret and made active, helm upgrade; data written under
+#      k1 still reads and is still found by its blind index
+#  10. pods deleted under load (gracefully, then SIGKILL): replaced, callers see only retried
 #      UNAVAILABLE, nothing acknowledged lost
-#  10. NetworkPolicies enforced (kube-router): a pod no policy admits cannot reach the services
-#  11. the chart's default: migrations as post-install hooks, `helm install` without --wait
+#  11. NetworkPolicies enforced (kube-router): a pod no policy admits cannot reach the services
+#  12. the chart's default: migrations as post-install hooks, `helm install` without --wait
 #
 # Environment: CLUSTER_TEST_SKIP_IMAGES=1 (images already imported), LOAD_RATE (calls/s, 20),
 # LOAD_SECONDS (45).
@@ -121,6 +124,7 @@ images() {
 dependencies() {
   kc apply -f k8s/dev/namespaces.yaml
   make_secrets
+  make_pii_secret
   kc apply -k k8s/local
   local sa
   for sa in "${CALLERS[@]}"; do
@@ -135,7 +139,21 @@ YAML
   kc -n "$DEPS_NAMESPACE" rollout status deployment/redis --timeout=120s
 }
 
-helm_values() { printf '%s\n' -f "$VALUES" --set "defaults.image.tag=$1"; }
+# The PII keys once a rotation (step 9) added k2 to the Secret, kept across runs like the data
+# keys it wraps: from then on every install lists k1 and k2, k2 active (a relative path: the
+# helm commands split helm_values' output into words).
+PII_ROTATED=.tools/cluster/test/pii-rotated-values.yaml
+pii_rotated() {
+  [[ -n "$(kc -n "$NAMESPACE" get secret "$RELEASE-pii-keys" -o jsonpath='{.data.k2}' 2>/dev/null)" ]]
+}
+helm_values() {
+  printf '%s\n' -f "$VALUES"
+  if pii_rotated; then
+    printf 'pii:\n  keys: [{id: k1, secretKey: k1}, {id: k2, secretKey: k2}]\n  activeKey: k2\n' >"$PII_ROTATED"
+    printf '%s\n' -f "$PII_ROTATED"
+  fi
+  printf '%s\n' --set "defaults.image.tag=$1"
+}
 
 # ---- 3. server-side validation ---------------------------------------------------------------
 # What a platform team runs before an install (the README's command, run as it is written
@@ -400,6 +418,42 @@ rollback() {
   helm test "$RELEASE" -n "$NAMESPACE" --timeout 2m >/dev/null
 }
 
+# 9. Rotation of the PII key-encryption key (docs/kubernetes.md, "Personal data keys"): a new
+# key k2 in the Secret, listed next to k1 and made active, `helm upgrade`. The pods start (they
+# unwrap their data keys), and a customer written under k1 still reads back and is still found
+# by its e-mail's blind index. k1 stays: the re-encryption job may still need it.
+pii_rotation() {
+  if pii_rotated; then
+    echo "k2 was added by an earlier run: this run installed with k1 and k2 (k2 active)"
+    return
+  fi
+  local customers e2e out name email
+  email="rotation.$(new_uuid)@example.com"
+  local get=crm.customers.v1.CustomerService/GetCustomer search=crm.customers.v1.CustomerService/SearchCustomers
+  customers="$(forward customers)"
+  customers="${customers#http://}"
+  e2e="$(token crm-e2e)"
+  out="$(call "$customers" crm.customers.v1.CustomerService/CreateCustomer \
+    "{\"customer\": {\"display_name\": \"Rotation Probe\", \"primary_email\": \"$email\"}, \"request_id\": \"$(new_uuid)\"}" "$e2e")"
+  name="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])' <<<"$out" 2>/dev/null)" ||
+    die "CreateCustomer before the rotation failed: $out"
+  stop_port_forwards
+  kc -n "$NAMESPACE" patch secret "$RELEASE-pii-keys" --type merge \
+    -p "{\"stringData\":{\"k2\":\"$(head -c 32 /dev/urandom | base64)\"}}" >/dev/null
+  pii_rotated || die "k2 is not in the Secret $RELEASE-pii-keys after the patch"
+  # shellcheck disable=SC2046
+  helm upgrade "$RELEASE" charts/crm -n "$NAMESPACE" $(helm_values "$TAG_A") \
+    --wait --wait-for-jobs --timeout 5m
+  assert_release_ready "$TAG_A"
+  customers="$(forward customers)"
+  customers="${customers#http://}"
+  expect "a customer written under k1 reads back after the rotation" "\"primaryEmail\": \"$email\"" \
+    "$(call "$customers" "$get" "{\"name\": \"$name\"}" "$e2e")"
+  expect "  ... and is found by its e-mail's blind index" "\"name\": \"$name\"" \
+    "$(call "$customers" "$search" "{\"email\": \"$email\", \"page_size\": 10}" "$e2e")"
+  stop_port_forwards
+}
+
 # One pod of every service deleted gracefully (SIGTERM: preStop sleep, drain), then one of
 # every service killed outright (grace 0: SIGKILL, its connections reset mid-call).
 pods_deleted_under_load() {
@@ -427,9 +481,9 @@ delete_one_pod_per_service() {
   kc -n "$NAMESPACE" wait --for=delete "${deleted[@]}" --timeout=60s >/dev/null
 }
 
-# 10. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
+# 11. The chart's NetworkPolicies, enforced by kube-router (scripts/cluster.sh): a pod without
 # the labels of an allowed caller cannot reach any service; the same pod as a gateway peer can.
-# (Steps 4-8 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
+# (Steps 4-10 already ran with enforcement on: DNS, PostgreSQL, Redis, the callees, the helm
 # test pods and the migration Jobs are all allowed by the chart's own rules.)
 network_policies() {
   local svc health code pod
@@ -451,7 +505,7 @@ network_policies() {
   done
 }
 
-# 11. The chart's default: migrations as post-install hooks, `helm install` without --wait (Helm
+# 12. The chart's default: migrations as post-install hooks, `helm install` without --wait (Helm
 # runs the hook Jobs after creating the Deployments and waits for them). On the databases of the
 # earlier steps the Jobs find nothing to apply; what this proves is that the hooks run,
 # complete and bring every pod to Ready, and that `helm test` passes.
@@ -483,9 +537,10 @@ main() {
   step "6. end-to-end journey (port-forward)" journey
   step "7. helm upgrade under load" upgrade_under_load
   step "8. helm rollback" rollback
-  step "9. pods deleted under load" pods_deleted_under_load
-  step "10. NetworkPolicies enforced" network_policies
-  step "11. migrations as hooks (the default)" hook_migrations
+  step "9. PII key rotation" pii_rotation
+  step "10. pods deleted under load" pods_deleted_under_load
+  step "11. NetworkPolicies enforced" network_policies
+  step "12. migrations as hooks (the default)" hook_migrations
 }
 
 main "$@"

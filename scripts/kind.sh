@@ -80,6 +80,7 @@ cmd_up() {
     sed "s/name: crm$/name: $NAMESPACE/" k8s/dev/namespaces.yaml | kc apply -f -
   fi
   make_secrets
+  make_pii_secret
   log "PostgreSQL, Redis$([[ "${KIND_OTEL:-1}" == 0 ]] || echo ", Jaeger") in $DEPS_NAMESPACE"
   kc apply -f k8s/dev/postgres.yaml -f k8s/dev/redis.yaml
   if [[ "${KIND_OTEL:-1}" != 0 ]]; then kc apply -f k8s/dev/jaeger.yaml; fi

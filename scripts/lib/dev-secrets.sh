@@ -43,3 +43,19 @@ make_secrets() {
     --from-literal=init.sql="$init_sql" --dry-run=client -o yaml | kc apply -f - >/dev/null
   printf '  %s\n' "${creds[@]}" "$DEPS_NAMESPACE/redis-auth" "$DEPS_NAMESPACE/postgres-init" >&2
 }
+
+# The PII key-encryption key of the release, <release>-pii-keys with one key k1 (the chart's
+# pii values in ci/cluster-values.yaml and ci/kind-values.yaml name it): 32 random bytes in
+# base64. Made once and kept: the data keys in the databases are wrapped by it, so a new key
+# would make them unreadable (the services refuse to start). Rotation adds a key next to it.
+make_pii_secret() {
+  if kc -n "$NAMESPACE" get secret "$RELEASE-pii-keys" >/dev/null 2>&1; then
+    log "PII key Secret exists (kept: the data keys are wrapped by it)"
+    return
+  fi
+  log "generating the PII key-encryption key"
+  kc -n "$NAMESPACE" create secret generic "$RELEASE-pii-keys" \
+    --from-literal=k1="$(head -c 32 /dev/urandom | base64)" \
+    --dry-run=client -o yaml | kc apply -f - >/dev/null
+  printf '  %s\n' "$NAMESPACE/$RELEASE-pii-keys" >&2
+}

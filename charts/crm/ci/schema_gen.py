@@ -129,6 +129,7 @@ workload_props = {
     "extraVolumes": {"type": "array", "items": volume},
     "extraVolumeMounts": {"type": "array", "items": volumeMount},
     "tmpSizeLimit": quantity,
+    "personalData": {"type": "boolean", "description": "The service stores personal data: it mounts the PII key Secret and gets the [pii] config section."},
     "podAnnotations": strmap,
     "podLabels": labelmap,
     "nodeSelector": strmap,
@@ -221,6 +222,19 @@ tls = obj({
                "description": "Client-certificate identity (SPIFFE id, else first DNS SAN) -> scopes."},
 }, required=["enabled", "secretName"])
 
+# The PII key-encryption keys (a Secret the chart never creates); CONTRACT of issue 15, [pii].
+key_id = s(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+pii = obj({
+    "encrypt": {"type": "boolean", "description": "Encrypt new writes of personal data (false: plain text, with a warning)."},
+    "existingSecret": s("Secret holding the key-encryption keys; {release} is replaced. Required unless developmentKey.",
+                        pattern=r"^([a-z0-9{]([-a-z0-9.{}]*[a-z0-9}])?)?$"),
+    "keys": {"type": "array", "items": obj({"id": key_id, "secretKey": s("Key of the KEK in existingSecret (32 bytes, base64).", pattern=r"^[-._a-zA-Z0-9]+$")},
+                                           required=["id", "secretKey"]),
+             "description": "The key-encryption keys: id (stored with the data keys it wraps) and its key in existingSecret."},
+    "activeKey": s("Id of the KEK new data keys are wrapped with; empty with exactly one key.", pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"),
+    "developmentKey": {"type": "boolean", "description": "No keys: each pod creates a throwaway key in /tmp (throwaway clusters only)."},
+}, required=["encrypt"])
+
 schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "CRM suite chart values",
@@ -260,6 +274,7 @@ schema = {
         "tests": obj({"enabled": b, "resources": resources}),
         "auth": auth,
         "tls": tls,
+        "pii": pii,
     },
 }
 schema["$defs"]["egressRule"]["properties"]["to"]["items"] = {"$ref": "#/$defs/peer"}

@@ -99,12 +99,16 @@ Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJs
 {{- $_ := set $cfg "secretName" $secret -}}
 {{- $_ := set $cfg "serviceAccountName" (include "crm.serviceAccountName" .) -}}
 {{- $_ := set $cfg "subject" (include "crm.subject" .) -}}
-{{- /* The chart's [auth] and [tls] sections first, the values' config over them (see crm.authConfig, crm.tlsConfig). */ -}}
+{{- /* The chart's [auth], [tls] and [pii] sections first, the values' config over them (see crm.authConfig, crm.tlsConfig). */ -}}
 {{- $chartConfig := dict "auth" (include "crm.authConfig" $root | fromJson) -}}
 {{- if include "crm.tlsOn" $root -}}
 {{- $_ := set $chartConfig "tls" (include "crm.tlsConfig" $root | fromJson) -}}
 {{- $_ := set $cfg "tlsSecretName" ($root.Values.tls.secretName | replace "{release}" $root.Release.Name | replace "{service}" .name) -}}
 {{- $_ := set $cfg.service "appProtocol" $root.Values.tls.appProtocol -}}
+{{- end -}}
+{{- if $cfg.personalData -}}
+{{- $_ := set $chartConfig "pii" (include "crm.piiConfig" $root | fromJson) -}}
+{{- $_ := set $cfg "piiSecretName" (include "crm.piiSecretName" $root) -}}
 {{- end -}}
 {{- $_ := set $cfg "config" (include "crm.merge" (dict "base" $chartConfig "over" $cfg.config) | fromJson) -}}
 {{- toJson $cfg -}}
@@ -237,6 +241,57 @@ pod's projected token on its own calls. Off (auth.insecureDisableAuthentication)
 {{- end -}}
 {{- toJson (dict "mode" "jwt" "reflection" $a.reflection "grants" (include "crm.authGrants" . | fromJsonArray) "issuers" (prepend ($a.extraIssuers | default list) $issuer) "client" (dict "token_file" (printf "%s/token" $dir))) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Where the PII key Secret is mounted (the crm-pii volume). */}}
+{{- define "crm.piiDir" -}}/var/run/secrets/crm-pii{{- end -}}
+
+{{/* The PII key Secret's name (pii.existingSecret with "{release}" replaced). */}}
+{{- define "crm.piiSecretName" -}}
+{{- .Values.pii.existingSecret | replace "{release}" .Release.Name -}}
+{{- end -}}
+
+{{/*
+The [pii] section of a personal-data service's config file, as JSON: encrypt, active_key and
+one [[pii.keys]] table per KEK, read from its file in the mounted Secret. With
+pii.developmentKey and no keys: a key file the service creates in the pod's /tmp.
+*/}}
+{{- define "crm.piiConfig" -}}
+{{- $p := .Values.pii -}}
+{{- $dir := include "crm.piiDir" . -}}
+{{- $pii := dict "encrypt" $p.encrypt -}}
+{{- if $p.keys -}}
+{{- $keys := list -}}
+{{- range $p.keys -}}
+{{- $keys = append $keys (dict "id" .id "secret_file" (printf "%s/%s" $dir .secretKey)) -}}
+{{- end -}}
+{{- $_ := set $pii "keys" $keys -}}
+{{- $_ := set $pii "active_key" ($p.activeKey | default "") -}}
+{{- else -}}
+{{- $_ := set $pii "dev_key_file" "/tmp/crm-pii-dev.key" -}}
+{{- end -}}
+{{- toJson $pii -}}
+{{- end -}}
+
+{{/* The PII keys are mounted (a personal-data service with pii.keys). */}}
+{{- define "crm.piiMounted" -}}
+{{- if and .cfg.personalData .root.Values.pii.keys -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The crm-pii volume: one file per KEK (named by its key in the Secret), readable by the pod's
+group only (fsGroup); 0440 = 288. A key missing from the Secret keeps the pod from starting.
+*/}}
+{{- define "crm.piiVolume" -}}
+- name: crm-pii
+  secret:
+    secretName: {{ .cfg.piiSecretName }}
+    defaultMode: 288
+    items:
+      {{- range .root.Values.pii.keys }}
+      - key: {{ .secretKey }}
+        path: {{ .secretKey }}
+      {{- end }}
 {{- end -}}
 
 {{/* Auth is on (the chart's default). */}}
@@ -487,10 +542,11 @@ affinity:
 {{- end -}}
 
 {{/*
-The writable /tmp, the config file and, for a serving pod (.serving) with auth on, its
-credentials, with tls on its certificate (crm-tls): volumes and mounts. crm-auth holds the pod's own token (audience auth.audience,
+The writable /tmp, the config file, for a personal-data service the PII keys (crm-pii: the
+migration Job too, since it reads the same [pii] section) and, for a serving pod (.serving)
+with auth on, its credentials, with tls on its certificate (crm-tls): volumes and mounts. crm-auth holds the pod's own token (audience auth.audience,
 sent on its calls) and what it needs to fetch the JWKS: a token of the API server's audience
-and the CA of the JWKS URL. The migration Job gets none of them: it serves and calls nothing.
+and the CA of the JWKS URL. The migration Job gets neither credentials nor certificate: it serves and calls nothing.
 */}}
 {{- define "crm.volumes" -}}
 {{- $a := .root.Values.auth -}}
@@ -504,6 +560,9 @@ and the CA of the JWKS URL. The migration Job gets none of them: it serves and c
 {{- end }}
 {{- if and .serving (include "crm.tlsOn" .root) }}
 {{ include "crm.tlsVolume" . }}
+{{- end }}
+{{- if include "crm.piiMounted" . }}
+{{ include "crm.piiVolume" . }}
 {{- end }}
 {{- if and .serving (include "crm.authOn" .root) }}
 - name: crm-auth
@@ -544,6 +603,11 @@ and the CA of the JWKS URL. The migration Job gets none of them: it serves and c
 {{- if and .serving (include "crm.tlsOn" .root) }}
 - name: crm-tls
   mountPath: {{ include "crm.tlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if include "crm.piiMounted" . }}
+- name: crm-pii
+  mountPath: {{ include "crm.piiDir" .root }}
   readOnly: true
 {{- end }}
 {{- end -}}

@@ -7,6 +7,15 @@ pub const MAX_PATHS: usize = 100;
 /// Longest path echoed back in a violation.
 const MAX_ECHO: usize = 64;
 
+/// Whether `p` may be quoted in a violation: only what looks like a field path (lower-case
+/// letters, digits, `_` and `.`), so a value sent by mistake where a path belongs (an e-mail,
+/// a phone number) is never echoed into errors and the logs that carry them.
+fn echoable(p: &str) -> bool {
+    p.chars().count() <= MAX_ECHO
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+}
+
 /// The validated paths of an update mask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateMask(BTreeSet<String>);
@@ -44,10 +53,10 @@ impl UpdateMask {
             if !updatable.contains(&p.as_str()) {
                 violations.add(
                     format!("{field}.paths[{i}]"),
-                    if p.chars().count() > MAX_ECHO {
-                        "is not an updatable field".to_owned()
-                    } else {
+                    if echoable(p) {
                         format!("\"{p}\" is not an updatable field")
+                    } else {
+                        "is not an updatable field".to_owned()
                     },
                 );
                 ok = false;
@@ -92,6 +101,22 @@ mod tests {
         assert!(UpdateMask::parse(&[], UPDATABLE, "update_mask", &mut v).is_none());
         let fields: Vec<_> = v.iter().map(|x| x.field.clone()).collect();
         assert_eq!(fields, ["update_mask.paths[1]", "update_mask"]);
+    }
+
+    #[test]
+    fn only_field_like_paths_are_echoed() {
+        let mut v = Violations::new();
+        let paths = ["etag".into(), "li.wei@example.com".into(), "+86 138".into()];
+        assert!(UpdateMask::parse(&paths, UPDATABLE, "update_mask", &mut v).is_none());
+        let got: Vec<_> = v.iter().map(|x| x.description.clone()).collect();
+        assert_eq!(
+            got,
+            [
+                "\"etag\" is not an updatable field",
+                "is not an updatable field",
+                "is not an updatable field"
+            ]
+        );
     }
 
     #[test]

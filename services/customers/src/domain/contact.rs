@@ -16,9 +16,21 @@ fn plain_line(raw: &str, max: usize) -> bool {
     v.is_empty()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Debug of personal values: the type and the length, never the value, so a `{:?}` of a
+/// profile in a log line or an error carries nothing personal.
+fn redacted(f: &mut fmt::Formatter<'_>, kind: &str, value: &str) -> fmt::Result {
+    write!(f, "{kind}(<redacted, {} chars>)", value.chars().count())
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        redacted(f, "Email", &self.0)
+    }
+}
 
 impl Email {
     /// An address as RFC 5322 / 6531 allow it (checked by the `email_address` crate), with a
@@ -53,9 +65,15 @@ impl fmt::Display for Email {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Phone(String);
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        redacted(f, "Phone", &self.0)
+    }
+}
 
 impl Phone {
     /// A number that exists in its country's numbering plan (Google's libphonenumber data,
@@ -226,6 +244,18 @@ mod tests {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Phone::parse(&format!("+86{}", " ".repeat(40))).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let e = Email::parse("li.wei@example.com").expect("email");
+        let p = Phone::parse("+86 138 0013 8000").expect("phone");
+        let shown = format!("{e:?} {p:?} {:?}", Some(vec![e.clone()]));
+        assert!(
+            !shown.contains("li.wei") && !shown.contains("13800138000"),
+            "{shown}"
+        );
+        assert_eq!(format!("{p:?}"), "Phone(<redacted, 14 chars>)");
     }
 
     #[test]

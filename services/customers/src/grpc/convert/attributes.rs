@@ -38,7 +38,7 @@ impl AttributeWalk<'_> {
             return None;
         }
         let mut out = serde_json::Map::new();
-        for (k, val) in &s.fields {
+        for (i, (k, val)) in s.fields.iter().enumerate() {
             let mut kv = Violations::new();
             let key = text("", k, max_chars::ATTRIBUTE_KEY, true, &mut kv);
             if !kv.is_empty() {
@@ -54,7 +54,7 @@ impl AttributeWalk<'_> {
             if !self.spend(key.len() + 4) {
                 return None;
             }
-            let value = self.value(val, &format!("{path}.{key}"), depth)?;
+            let value = self.value(val, &entry_path(path, i, &key), depth)?;
             out.insert(key, value);
         }
         Some(out)
@@ -118,6 +118,21 @@ impl AttributeWalk<'_> {
             return None;
         }
         Some(value)
+    }
+}
+
+/// The field path of an entry in violations: `{path}.{key}` when the key is a plain name;
+/// otherwise `{path}[{i}]`, the entry's position in key order, so a key holding a value (an
+/// e-mail, a phone) is never echoed into errors and the logs that carry them.
+fn entry_path(path: &str, i: usize, key: &str) -> String {
+    let plain = key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{i}]")
     }
 }
 
@@ -238,5 +253,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(profile_violations(&nan), ["attributes.n"]);
+        let odd_key =
+            attributes(serde_json::json!({ "a": 1, "li@example.com": { "x": "a\u{0}" } }));
+        assert_eq!(profile_violations(&odd_key), ["attributes[1].x"]);
     }
 }
