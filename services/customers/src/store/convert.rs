@@ -22,10 +22,13 @@ pub fn customer_from_row(row: customer::Model, keys: &Keys) -> Result<Customer, 
             row.id
         ))
     })?;
+    // Position only: serde_json's message can quote the (personal) value it choked on.
     let bad = |e: serde_json::Error| {
         Error::internal(anyhow::anyhow!(
-            "bad profile json in customers.{}: {e}",
-            row.id
+            "bad profile json in customers.{} at line {} column {}",
+            row.id,
+            e.line(),
+            e.column()
         ))
     };
     let profile: Profile = match (row.pii_key.as_deref(), &row.sealed) {
@@ -120,6 +123,15 @@ struct ActivityData {
     rating: i32,
 }
 
+/// Position only: serde_json's message can quote the value it choked on.
+fn bad_activity(e: serde_json::Error) -> Error {
+    Error::internal(anyhow::anyhow!(
+        "bad activity json at line {} column {}",
+        e.line(),
+        e.column()
+    ))
+}
+
 fn activity_aad(id: uuid::Uuid) -> Vec<u8> {
     format!("activities:{id}").into_bytes()
 }
@@ -161,10 +173,10 @@ pub fn activity_from_row(row: activity::Model, keys: &Keys) -> Result<Activity, 
     let kind = ActivityKind::from_db(&row.kind)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown activity kind {:?}", row.kind)))?;
     let data: ActivityData = match (row.pii_key.as_deref(), &row.sealed) {
-        (None | Some(LEGACY), _) => serde_json::from_value(row.data).map_err(Error::internal)?,
+        (None | Some(LEGACY), _) => serde_json::from_value(row.data).map_err(bad_activity)?,
         (key, Some(sealed)) => {
             serde_json::from_slice(&keys.unseal(key, &activity_aad(row.id), sealed)?)
-                .map_err(Error::internal)?
+                .map_err(bad_activity)?
         }
         (Some(key), None) => {
             return Err(Error::internal(anyhow::anyhow!(

@@ -187,7 +187,14 @@ impl Keys {
                     .decode(&s.sealed)
                     .map_err(Error::internal)?;
                 let plain = self.unseal(s.sealed_key.as_deref(), aad, &bytes)?;
-                serde_json::from_slice(&plain).map_err(Error::internal)
+                // Position only: serde_json's message can quote the value it choked on.
+                serde_json::from_slice(&plain).map_err(|e| {
+                    Error::internal(anyhow::anyhow!(
+                        "sealed json does not parse at line {} column {}",
+                        e.line(),
+                        e.column()
+                    ))
+                })
             }
         }
     }
