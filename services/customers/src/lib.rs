@@ -42,10 +42,13 @@ impl Service for Customers {
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);
         let events = parts.events()?;
         events.start_relay(&mut parts.jobs);
+        // Reads of personal data are recorded through a batched writer, flushed at stop.
+        let access = crm_platform::audit::AccessLog::start(parts.db.clone(), &mut parts.jobs);
         let svc = CustomersService::new(
             parts.core(c.paging())?,
             events::CustomerEvents::new(events.clone()),
             c.clone(),
+            access,
         );
         // Group "customers.erasure" on each reporting service's stream.
         for producer in &c.erasure.reporting_services {

@@ -14,4 +14,6 @@ crm_platform::migrator!(Migrator: [
     // Platform: the inbox of the events customers consumes (erasure completions).
     crm_platform::events::CreateEventInbox,
     m20261201_000002_erasure_status::Migration,
+    // Platform: the access audit (who read, exported, erased or merged whom).
+    crm_platform::audit::CreateAccessRecords,
 ]);

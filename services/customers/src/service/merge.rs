@@ -4,6 +4,7 @@ use crate::domain::merge::{check_parties, merge_profiles};
 use crate::domain::{self, Customer, CustomerId};
 use crate::events;
 use crate::store::{activities, customers as store};
+use crm_platform::audit::AccessRecord;
 use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::{Error, Violations};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
@@ -53,6 +54,7 @@ impl CustomersService {
         survivor: CustomerId,
         merged: &[CustomerId],
         actor: &str,
+        access: &AccessRecord,
     ) -> Result<MergeOutcome, Error> {
         self.check_merge(survivor, merged)?;
         let txn = match self.begin(key).await? {
@@ -76,6 +78,10 @@ impl CustomersService {
             let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
             touched.extend(store::repoint_merged(txn, &ids, survivor).await?);
             let moved = activities::move_all(txn, &ids, survivor).await?;
+            // One record per party (`access` is about the survivor), in this transaction.
+            let mut records = vec![access.clone()];
+            records.extend(merged.iter().map(|m| access.about(m.name(), m.0)));
+            crm_platform::audit::record_in(txn, records).await?;
             let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
             let details = format!("merged {} ({moved} activities moved)", names.join(", "));
             save_revision(txn, &mut s, now, "merged", actor, &details).await?;

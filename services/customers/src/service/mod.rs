@@ -25,6 +25,7 @@ use crate::store::customers::{
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::app::Core;
+use crm_platform::audit::{AccessFilter, AccessLog, AccessRecord};
 use crm_platform::cache::Cache;
 use crm_platform::idempotency::Begun;
 use crm_platform::mutation::Touched;
@@ -39,6 +40,8 @@ pub struct CustomersService {
     /// Where each mutation appends its events, in its own transaction.
     events: CustomerEvents,
     cfg: Arc<CustomersSettings>,
+    /// Who read, exported, erased or merged whom.
+    access: AccessLog,
 }
 
 /// List filters and order, as parsed by the adapter.
@@ -69,12 +72,41 @@ pub struct Duplicate {
 const MAX_MERGE_HOPS: usize = 8;
 
 impl CustomersService {
-    pub fn new(core: Core, events: CustomerEvents, cfg: CustomersSettings) -> Self {
+    pub fn new(
+        core: Core,
+        events: CustomerEvents,
+        cfg: CustomersSettings,
+        access: AccessLog,
+    ) -> Self {
         Self {
             core,
             events,
             cfg: Arc::new(cfg),
+            access,
         }
+    }
+
+    /// The access audit (reads are queued on it; erasures and merges record in their
+    /// transaction).
+    pub fn access(&self) -> &AccessLog {
+        &self.access
+    }
+
+    /// Lists access records (`ListAccessRecords`).
+    pub async fn list_access(
+        &self,
+        filter: &AccessFilter,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<AccessRecord>, Error> {
+        crm_platform::audit::list(
+            &self.core.db,
+            &self.core.tokens,
+            filter,
+            self.page_size(page_size),
+            page_token,
+        )
+        .await
     }
 
     pub fn cache(&self) -> &Cache {
