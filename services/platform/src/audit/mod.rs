@@ -13,6 +13,8 @@ mod entity;
 pub mod grpc;
 mod list;
 mod migration;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 pub use list::{AccessFilter, list};

@@ -38,9 +38,9 @@ impl Default for WriterSettings {
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct AccessLog {
-    tx: mpsc::Sender<AccessRecord>,
-    settings: WriterSettings,
-    db: DatabaseConnection,
+    pub(super) tx: mpsc::Sender<AccessRecord>,
+    pub(super) settings: WriterSettings,
+    pub(super) db: DatabaseConnection,
 }
 
 impl AccessLog {
