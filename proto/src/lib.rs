@@ -9,6 +9,11 @@ pub mod codec;
 mod event_types;
 
 pub mod crm {
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("crm.audit.v1");
+        }
+    }
     pub mod common {
         pub mod v1 {
             tonic::include_proto!("crm.common.v1");
@@ -44,6 +49,7 @@ pub mod crm {
     }
 }
 
+pub use crm::audit::v1 as audit;
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::events::v1 as events;

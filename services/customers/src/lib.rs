@@ -43,11 +43,14 @@ impl Service for Customers {
         let events = parts.events()?;
         events.start_relay(&mut parts.jobs);
         let pii = parts.pii().await?;
+        // Reads of personal data are recorded through a batched writer, flushed at stop.
+        let access = crm_platform::audit::AccessLog::start(parts.db.clone(), &mut parts.jobs);
         let svc = CustomersService::new(
             parts.core(c.paging())?,
             events::CustomerEvents::new(events.clone()),
             c.clone(),
             pii.clone(),
+            access,
         );
         crm_platform::pii::spawn_reencryption(
             &mut parts.jobs,

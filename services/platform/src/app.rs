@@ -154,8 +154,10 @@ impl Parts {
     /// The service's personal-data keys (the migrator must include
     /// [`CreatePiiDataKeys`](crate::pii::CreatePiiDataKeys)): a wrong or missing
     /// key-encryption key fails here, so the service does not start.
-    pub async fn pii(&self) -> Result<crate::pii::Pii> {
-        crate::pii::Pii::open(self.db.clone(), &self.pii).await
+    pub fn pii(&self) -> impl Future<Output = Result<crate::pii::Pii>> + Send + 'static {
+        // Owns what it needs: `Parts` (its jobs' stop hooks) is not shared across the await.
+        let (db, settings) = (self.db.clone(), self.pii.clone());
+        async move { crate::pii::Pii::open(db, &settings).await }
     }
 
     /// The service's access to the event backbone (see [`events`](crate::events)): the

@@ -53,10 +53,17 @@ impl Backoff {
     }
 }
 
+/// Work a job asks to finish at shutdown (e.g. writing out a buffer), before it is aborted.
+type StopHook = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long [`Jobs::stop`] waits for each stop hook.
+const STOP_HOOK_WAIT: Duration = Duration::from_secs(5);
+
 /// The running background tasks of a component. Dropping it aborts them.
 #[derive(Default)]
 pub struct Jobs {
     tasks: JoinSet<()>,
+    on_stop: Vec<StopHook>,
 }
 
 impl Jobs {
@@ -198,8 +205,22 @@ impl Jobs {
         self.tasks.spawn(task);
     }
 
-    /// Cancels every job and waits until none is running.
+    /// Runs `hook` when the set is stopped, before the jobs are aborted (at most
+    /// [`STOP_HOOK_WAIT`] each): a job's last flush.
+    pub fn on_stop(&mut self, hook: impl Future<Output = ()> + Send + 'static) {
+        self.on_stop.push(Box::pin(hook));
+    }
+
+    /// Runs the stop hooks, then cancels every job and waits until none is running.
     pub async fn stop(&mut self) {
+        for hook in std::mem::take(&mut self.on_stop) {
+            if tokio::time::timeout(STOP_HOOK_WAIT, hook).await.is_err() {
+                tracing::warn!(
+                    wait_ms = STOP_HOOK_WAIT.as_millis() as u64,
+                    "a job's stop hook did not finish in time"
+                );
+            }
+        }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
     }

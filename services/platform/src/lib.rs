@@ -5,6 +5,7 @@
 //! for its server, `migrate` command and binary; [`mutation`]: its write path; [`paging`]).
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod cache_generation;

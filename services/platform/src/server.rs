@@ -178,10 +178,10 @@ pub async fn serve(
     // The watcher is stopped and awaited first, so no late SERVING lands after NOT_SERVING.
     let _ = stop_watching.send(true);
     let _ = watcher.await;
-    for j in &mut jobs {
-        j.stop().await;
-    }
     if let Some(res) = early {
+        for j in &mut jobs {
+            j.stop().await;
+        }
         return res.map_err(Into::into);
     }
     tracing::info!("shutting down: reporting NOT_SERVING and draining in-flight calls");
@@ -194,7 +194,13 @@ pub async fn serve(
             .await;
     }
     let _ = stop_tx.send(());
-    match tokio::time::timeout(settings.shutdown_grace(), serving).await {
+    let drained = tokio::time::timeout(settings.shutdown_grace(), serving).await;
+    // After the drain: calls in flight still had their jobs (e.g. the access audit's writer,
+    // whose stop hook then writes out what they queued).
+    for j in &mut jobs {
+        j.stop().await;
+    }
+    match drained {
         Ok(res) => res?,
         Err(_) => tracing::warn!(
             grace_ms = settings.shutdown_grace_ms,

@@ -11,6 +11,7 @@ pub mod import;
 pub mod insights;
 pub mod lifecycle;
 pub mod listing;
+pub mod masking;
 pub mod merge;
 
 pub use activity::{Activity, ActivityKind, PurchaseItem};

@@ -1,4 +1,5 @@
 //! Customer CRUD, lists and search.
+use super::pii::{Reader, method};
 use super::{Reply, convert, parse_name, parsed};
 use crate::domain::listing::{ListOrder, list_order};
 use crate::domain::{OrderField, Tag, UPDATABLE_FIELDS};
@@ -16,6 +17,7 @@ pub(super) async fn create(
     svc: &CustomersService,
     request: Request<pb::CreateCustomerRequest>,
 ) -> Reply<pb::Customer> {
+    let reader = Reader::of(&request, method!("CreateCustomer"));
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
@@ -34,27 +36,30 @@ pub(super) async fn create(
         .create(&key, profile, &actor)
         .await
         .into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    reader.record_reads(svc, [&c]).await?;
+    Ok(Response::new(reader.show(&c)))
 }
 
 pub(super) async fn get(
     svc: &CustomersService,
     request: Request<pb::GetCustomerRequest>,
 ) -> Reply<pb::Customer> {
-    let who = crm_platform::auth::caller(&request);
+    let reader = Reader::of(&request, method!("GetCustomer"));
     let mut v = Violations::new();
     let id = parse_name("name", &request.get_ref().name, &mut v);
     let id = parsed(v, id)?;
     // On the id asked, before a merge resolves it to its survivor.
-    who.require_customer(id.0).into_status(DOMAIN)?;
+    reader.who().require_customer(id.0).into_status(DOMAIN)?;
     let c = svc.get(id).await.into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    reader.record_read(svc, &c, id).await?;
+    Ok(Response::new(reader.show_as(&c, id)))
 }
 
 pub(super) async fn batch_get(
     svc: &CustomersService,
     request: Request<pb::BatchGetCustomersRequest>,
 ) -> Reply<pb::BatchGetCustomersResponse> {
+    let reader = Reader::of(&request, method!("BatchGetCustomers"));
     let names = &request.get_ref().names;
     let mut v = Violations::new();
     if names.is_empty() {
@@ -70,8 +75,9 @@ pub(super) async fn batch_get(
         .collect();
     let ids = parsed(v, Some(ids))?;
     let found = svc.batch_get(&ids).await.into_status(DOMAIN)?;
+    reader.record_reads(svc, found.iter().map(|c| &**c)).await?;
     Ok(Response::new(pb::BatchGetCustomersResponse {
-        customers: found.iter().map(|c| convert::customer(c)).collect(),
+        customers: found.iter().map(|c| reader.show(c)).collect(),
     }))
 }
 
@@ -79,6 +85,7 @@ pub(super) async fn list(
     svc: &CustomersService,
     request: Request<pb::ListCustomersRequest>,
 ) -> Reply<pb::ListCustomersResponse> {
+    let reader = Reader::of(&request, method!("ListCustomers"));
     let req = request.into_inner();
     let mut v = Violations::new();
     let size = page_size(req.page_size, &mut v);
@@ -106,8 +113,9 @@ pub(super) async fn list(
         .list(&filter, size, &req.page_token)
         .await
         .into_status(DOMAIN)?;
+    reader.record_reads(svc, &page.items).await?;
     Ok(Response::new(pb::ListCustomersResponse {
-        customers: page.items.iter().map(convert::customer).collect(),
+        customers: page.items.iter().map(|c| reader.show(c)).collect(),
         next_page_token: page.next_page_token,
     }))
 }
@@ -116,6 +124,7 @@ pub(super) async fn update(
     svc: &CustomersService,
     request: Request<pb::UpdateCustomerRequest>,
 ) -> Reply<pb::Customer> {
+    let reader = Reader::of(&request, method!("UpdateCustomer"));
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
@@ -150,13 +159,15 @@ pub(super) async fn update(
         .update(&key, id, patch, &mask, &etag, &actor)
         .await
         .into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    reader.record_reads(svc, [&c]).await?;
+    Ok(Response::new(reader.show(&c)))
 }
 
 pub(super) async fn delete(
     svc: &CustomersService,
     request: Request<pb::DeleteCustomerRequest>,
 ) -> Reply<pb::Customer> {
+    let reader = Reader::of(&request, method!("DeleteCustomer"));
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
@@ -168,13 +179,15 @@ pub(super) async fn delete(
         .delete(&key, id, &etag, &actor)
         .await
         .into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    reader.record_reads(svc, [&c]).await?;
+    Ok(Response::new(reader.show(&c)))
 }
 
 pub(super) async fn undelete(
     svc: &CustomersService,
     request: Request<pb::UndeleteCustomerRequest>,
 ) -> Reply<pb::Customer> {
+    let reader = Reader::of(&request, method!("UndeleteCustomer"));
     let actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
@@ -182,13 +195,15 @@ pub(super) async fn undelete(
     let id = parse_name("name", &req.name, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
     let c = svc.undelete(&key, id, &actor).await.into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    reader.record_reads(svc, [&c]).await?;
+    Ok(Response::new(reader.show(&c)))
 }
 
 pub(super) async fn search(
     svc: &CustomersService,
     request: Request<pb::SearchCustomersRequest>,
 ) -> Reply<pb::SearchCustomersResponse> {
+    let reader = Reader::of(&request, method!("SearchCustomers"));
     let req = request.into_inner();
     let mut v = Violations::new();
     let size = page_size(req.page_size, &mut v);
@@ -198,8 +213,9 @@ pub(super) async fn search(
         .search(&query, size, &req.page_token)
         .await
         .into_status(DOMAIN)?;
+    reader.record_reads(svc, &page.items).await?;
     Ok(Response::new(pb::SearchCustomersResponse {
-        customers: page.items.iter().map(convert::customer).collect(),
+        customers: page.items.iter().map(|c| reader.show(c)).collect(),
         next_page_token: page.next_page_token,
     }))
 }

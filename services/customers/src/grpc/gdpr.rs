@@ -1,10 +1,12 @@
 //! Data-protection requests: export, erase, and the bulk import stream.
+use super::pii::{Reader, method};
 use super::streams::{self, ReplyStream};
 use super::{Reply, convert, parse_name, parsed};
 use crate::domain::erasure;
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
+use crm_platform::audit::Action;
 use crm_platform::grpc::{IntoStatus, actor};
 use crm_platform::request_key;
 use crm_platform::validate::to_timestamp;
@@ -15,11 +17,15 @@ pub(super) async fn export(
     svc: &CustomersService,
     request: Request<pb::ExportCustomerRequest>,
 ) -> Reply<ReplyStream<pb::ExportCustomerResponse>> {
+    let reader = Reader::of(&request, method!("ExportCustomer"));
     let mut v = Violations::new();
     let id = parse_name("name", &request.get_ref().name, &mut v);
     let id = parsed(v, id)?;
     // Fail before the stream starts when the customer does not exist.
-    svc.get(id).await.into_status(DOMAIN)?;
+    let c = svc.get(id).await.into_status(DOMAIN)?;
+    // Recorded before the first message leaves (the export is of the survivor's data).
+    let access = reader.access(Action::Export, id.name(), c.id);
+    svc.access().record(access).await.into_status(DOMAIN)?;
     Ok(Response::new(streams::export(svc.clone(), id)))
 }
 
@@ -27,6 +33,7 @@ pub(super) async fn erase(
     svc: &CustomersService,
     request: Request<pb::EraseCustomerRequest>,
 ) -> Reply<pb::Customer> {
+    let reader = Reader::of(&request, method!("EraseCustomer"));
     let meta_actor = actor(request.metadata());
     let req = request.into_inner();
     let mut v = Violations::new();
@@ -34,8 +41,13 @@ pub(super) async fn erase(
     let id = parse_name("name", &req.name, &mut v);
     let actor = convert::actor(&req.actor, meta_actor, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
-    let c = svc.erase(&key, id, &actor).await.into_status(DOMAIN)?;
-    Ok(Response::new(convert::customer(&c)))
+    let access = reader.access(Action::Erase, id.name(), id);
+    let c = svc
+        .erase(&key, id, &actor, &access)
+        .await
+        .into_status(DOMAIN)?;
+    // The tombstone holds no personal data: nothing to mask or record as a read.
+    Ok(Response::new(reader.show(&c)))
 }
 
 pub(super) async fn erasure_status(

@@ -6,6 +6,7 @@ pub(crate) mod convert;
 mod customers;
 mod gdpr;
 mod merge;
+pub mod pii;
 pub mod policy;
 mod streams;
 
@@ -13,6 +14,7 @@ use crate::domain::CustomerId;
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
+use crm_platform::grpc::IntoStatus;
 use crm_proto::customers as pb;
 use crm_proto::customers::customer_service_server::CustomerService;
 use tonic::{Request, Response, Status};
@@ -160,5 +162,18 @@ impl CustomerService for CustomersGrpc {
         request: Request<tonic::Streaming<pb::ImportCustomersRequest>>,
     ) -> Reply<Self::ImportCustomersStream> {
         gdpr::import(&self.svc, request).await
+    }
+
+    async fn list_access_records(
+        &self,
+        request: Request<crm_proto::audit::ListAccessRecordsRequest>,
+    ) -> Reply<crm_proto::audit::ListAccessRecordsResponse> {
+        let req = crm_platform::audit::grpc::parse(request.into_inner(), DOMAIN)?;
+        let page = self
+            .svc
+            .list_access(&req.filter, req.page_size, &req.page_token)
+            .await
+            .into_status(DOMAIN)?;
+        Ok(Response::new(crm_platform::audit::grpc::response(page)))
     }
 }

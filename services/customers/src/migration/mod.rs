@@ -18,4 +18,6 @@ crm_platform::migrator!(Migrator: [
     // Platform: the data keys personal data is sealed with (see crm_platform::pii).
     crm_platform::pii::CreatePiiDataKeys,
     m20261202_000001_pii_at_rest::Migration,
+    // Platform: the access audit (who read, exported, erased or merged whom).
+    crm_platform::audit::CreateAccessRecords,
 ]);

@@ -4,6 +4,7 @@ use crate::domain::{self, Activity, AuditEntry, Customer, CustomerId};
 use crate::error;
 use crate::store::{activities, customers as store, erasures};
 use crm_platform::Error;
+use crm_platform::audit::AccessRecord;
 use crm_platform::idempotency::{self, IdempotencyKey};
 
 /// The start of an export: the customer itself.
@@ -106,11 +107,14 @@ impl CustomersService {
 
     /// Anonymises the customer and every customer merged into it, scrubs activity text and
     /// drops stored idempotent responses about them. Purchase amounts and times stay.
+    /// `access` (about `id`) is recorded in the erasure's transaction, once per customer
+    /// erased; the records outlive the data.
     pub async fn erase(
         &self,
         key: &IdempotencyKey,
         id: CustomerId,
         actor: &str,
+        access: &AccessRecord,
     ) -> Result<Customer, Error> {
         let pii = self.keys().await?;
         let txn = match self.begin(key).await? {
@@ -128,6 +132,9 @@ impl CustomersService {
             c.erase(now).map_err(|why| error::refused(id, why))?;
             let mut touched = vec![id];
             let merged = store::merged_into(txn, id).await?;
+            let mut records = vec![access.clone()];
+            records.extend(merged.iter().map(|m| access.about(m.name(), m.0)));
+            crm_platform::audit::record_in(txn, records).await?;
             for &loser_id in &merged {
                 if let Some(mut loser) = store::find(txn, &pii, loser_id).await? {
                     loser.erase_merged();

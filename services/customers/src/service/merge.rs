@@ -4,6 +4,7 @@ use crate::domain::merge::{check_parties, merge_profiles};
 use crate::domain::{self, Customer, CustomerId};
 use crate::events;
 use crate::store::{activities, customers as store};
+use crm_platform::audit::AccessRecord;
 use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::pii::Keys;
 use crm_platform::{Error, Violations};
@@ -55,6 +56,7 @@ impl CustomersService {
         survivor: CustomerId,
         merged: &[CustomerId],
         actor: &str,
+        access: &AccessRecord,
     ) -> Result<MergeOutcome, Error> {
         let pii = self.keys().await?;
         self.check_merge(survivor, merged)?;
@@ -88,6 +90,10 @@ impl CustomersService {
             let ids: Vec<uuid::Uuid> = merged.iter().map(|m| m.0).collect();
             touched.extend(store::repoint_merged(txn, &ids, survivor).await?);
             let moved = activities::move_all(txn, &ids, survivor).await?;
+            // One record per party (`access` is about the survivor), in this transaction.
+            let mut records = vec![access.clone()];
+            records.extend(merged.iter().map(|m| access.about(m.name(), m.0)));
+            crm_platform::audit::record_in(txn, records).await?;
             let names: Vec<String> = merged.iter().map(|m| m.name()).collect();
             let details = format!("merged {} ({moved} activities moved)", names.join(", "));
             save_revision(txn, &pii, &mut s, now, "merged", actor, &details).await?;

@@ -25,6 +25,7 @@ use crate::store::customers::{
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::app::Core;
+use crm_platform::audit::{AccessFilter, AccessLog, AccessRecord};
 use crm_platform::cache::Cache;
 use crm_platform::idempotency::Begun;
 use crm_platform::mutation::Touched;
@@ -42,6 +43,8 @@ pub struct CustomersService {
     cfg: Arc<CustomersSettings>,
     /// The keys profiles are sealed with and searched by.
     pii: Pii,
+    /// Who read, exported, erased or merged whom.
+    access: AccessLog,
 }
 
 /// List filters and order, as parsed by the adapter.
@@ -75,7 +78,13 @@ const LONG_PREFIX_PAGES: usize = 8;
 const MAX_MERGE_HOPS: usize = 8;
 
 impl CustomersService {
-    pub fn new(mut core: Core, events: CustomerEvents, cfg: CustomersSettings, pii: Pii) -> Self {
+    pub fn new(
+        mut core: Core,
+        events: CustomerEvents,
+        cfg: CustomersSettings,
+        pii: Pii,
+        access: AccessLog,
+    ) -> Self {
         // Copies outside the customers table hold personal data too: sealed as well.
         core.writes = core.writes.sealing(pii.clone());
         core.cache.seal_remote(pii.clone());
@@ -84,6 +93,7 @@ impl CustomersService {
             events,
             cfg: Arc::new(cfg),
             pii,
+            access,
         }
     }
 
@@ -95,6 +105,29 @@ impl CustomersService {
     /// The keys, for the re-encryption job and tests.
     pub fn pii(&self) -> &Pii {
         &self.pii
+    }
+
+    /// The access audit (reads are queued on it; erasures and merges record in their
+    /// transaction).
+    pub fn access(&self) -> &AccessLog {
+        &self.access
+    }
+
+    /// Lists access records (`ListAccessRecords`).
+    pub async fn list_access(
+        &self,
+        filter: &AccessFilter,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<AccessRecord>, Error> {
+        crm_platform::audit::list(
+            &self.core.db,
+            &self.core.tokens,
+            filter,
+            self.page_size(page_size),
+            page_token,
+        )
+        .await
     }
 
     pub fn cache(&self) -> &Cache {

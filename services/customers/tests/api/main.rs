@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0 with a fresh database per test, called
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
+mod access;
 mod activities;
 mod activity_events;
 mod bounded;
@@ -16,6 +17,7 @@ mod gdpr;
 mod harness;
 mod insights;
 mod insights_totals;
+mod masking;
 mod merge;
 mod ownership;
 mod plans;

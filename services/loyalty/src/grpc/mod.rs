@@ -117,4 +117,19 @@ impl LoyaltyRpc for LoyaltyGrpc {
     ) -> Reply<pb::VerifyLedgerResponse> {
         reads::verify_ledger(&self.svc, request).await
     }
+
+    async fn list_access_records(
+        &self,
+        request: Request<crm_proto::audit::ListAccessRecordsRequest>,
+    ) -> Reply<crm_proto::audit::ListAccessRecordsResponse> {
+        use crm_platform::grpc::IntoStatus as _;
+        let domain = crate::error::DOMAIN;
+        let req = crm_platform::audit::grpc::parse(request.into_inner(), domain)?;
+        let page = self
+            .svc
+            .list_access(&req.filter, req.page_size, &req.page_token)
+            .await
+            .into_status(domain)?;
+        Ok(Response::new(crm_platform::audit::grpc::response(page)))
+    }
 }

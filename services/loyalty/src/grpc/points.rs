@@ -6,6 +6,7 @@ use crate::domain::CustomerId;
 use crate::error::DOMAIN;
 use crate::service::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem};
 use crm_platform::Violations;
+use crm_platform::audit::{AccessRecord, Action};
 use crm_platform::grpc::IntoStatus;
 use crm_platform::request_key;
 use crm_proto::loyalty as pb;
@@ -82,6 +83,7 @@ pub(super) async fn adjust(
     svc: &LoyaltyService,
     request: Request<pb::AdjustRequest>,
 ) -> Reply<pb::AdjustResponse> {
+    let who = crm_platform::auth::caller(&request);
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "Adjust", &mut v);
@@ -90,6 +92,14 @@ pub(super) async fn adjust(
     let reason = text("reason", &req.reason, 500, true, &mut v);
     let actor = text("actor", &req.actor, 128, true, &mut v);
     let ((key, c), points) = parsed(v, key.zip(c).zip(points))?;
+    let access = AccessRecord::new(
+        &who,
+        "/crm.loyalty.v1.LoyaltyService/Adjust",
+        Action::Adjust,
+        c.name(),
+        Some(c.0),
+    )
+    .detail(format!("points={points}"));
     let out = svc
         .adjust(
             &key,
@@ -99,6 +109,7 @@ pub(super) async fn adjust(
                 reason,
                 actor,
             },
+            access,
         )
         .await
         .into_status(DOMAIN)?;

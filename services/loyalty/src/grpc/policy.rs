@@ -1,6 +1,7 @@
 //! The scope each RPC needs (checked against the descriptor at start: a new RPC without a
 //! rule stops the server). Points are money: moving them needs `loyalty.write`, correcting or
-//! expiring them and auditing the ledger `loyalty.admin`. A customer's own token (subject
+//! expiring them and auditing the ledger `loyalty.admin`; reading who adjusted ledgers
+//! (the access audit) `loyalty.audit`. A customer's own token (subject
 //! `customers/{id}`) may read that customer's balance, tier and history only.
 use crm_platform::auth::{Rule, admin, read, write};
 
@@ -21,4 +22,5 @@ pub const POLICY: &[Rule] = &[
     read("ListTierHistory", "loyalty.read").self_service(),
     admin("Expire", "loyalty.admin"),
     admin("VerifyLedger", "loyalty.admin"),
+    admin("ListAccessRecords", "loyalty.audit"),
 ];

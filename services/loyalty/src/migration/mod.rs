@@ -15,4 +15,6 @@ crm_platform::migrator!(Migrator: [
     crm_platform::events::CreateEventOutbox,
     crm_platform::events::CreateEventInbox,
     m20261201_000003_merge_and_erase::Migration,
+    // Platform: the access audit (manual ledger adjustments).
+    crm_platform::audit::CreateAccessRecords,
 ]);

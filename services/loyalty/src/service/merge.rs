@@ -36,7 +36,7 @@ pub(super) fn redirected(w: &Write, customer: CustomerId) -> Write {
     match &mut w {
         Write::Earn(r) => r.customer = customer,
         Write::Redeem(r) => r.customer = customer,
-        Write::Adjust(a) => a.customer = customer,
+        Write::Adjust(a, _) => a.customer = customer,
     }
     w
 }

@@ -34,6 +34,7 @@ use crate::settings::LoyaltySettings;
 use crate::store::ledger as store;
 use crm_platform::Error;
 use crm_platform::app::Core;
+use crm_platform::audit::{AccessFilter, AccessRecord};
 use crm_platform::cache::{Cache, Cacheable};
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::mutation::Touched;
@@ -121,9 +122,25 @@ impl LoyaltyService {
         self.write(key, Write::Redeem(r)).await
     }
 
-    /// A manual correction.
-    pub async fn adjust(&self, key: &IdempotencyKey, a: Adjust) -> Result<Posted, Error> {
-        self.write(key, Write::Adjust(a)).await
+    /// A manual correction, recorded in the access audit (`access`) in its transaction.
+    pub async fn adjust(
+        &self,
+        key: &IdempotencyKey,
+        a: Adjust,
+        access: AccessRecord,
+    ) -> Result<Posted, Error> {
+        self.write(key, Write::Adjust(a, access)).await
+    }
+
+    /// Lists access records (`ListAccessRecords`).
+    pub async fn list_access(
+        &self,
+        filter: &AccessFilter,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<AccessRecord>, Error> {
+        let limit = self.core.paging.limit(page_size);
+        crm_platform::audit::list(&self.core.db, &self.core.tokens, filter, limit, page_token).await
     }
 
     /// Runs a single-wallet write; a write for a merged customer is run again on the

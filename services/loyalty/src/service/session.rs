@@ -6,6 +6,7 @@ use super::{Adjust, EarnRequest, LoyaltyService, Posted, Redeem};
 use crate::domain::CustomerId;
 use crate::events::LoyaltyEvents;
 use crm_platform::Error;
+use crm_platform::audit::AccessRecord;
 use crm_platform::idempotency::{self, Completion, IdempotencyKey};
 use sea_orm::DatabaseTransaction;
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use std::collections::HashMap;
 pub(super) enum Write {
     Earn(EarnRequest),
     Redeem(Redeem),
-    Adjust(Adjust),
+    /// With its access record (recorded in the write's transaction).
+    Adjust(Adjust, AccessRecord),
 }
 
 impl Write {
@@ -23,7 +25,7 @@ impl Write {
         match self {
             Write::Earn(r) => r.customer,
             Write::Redeem(r) => r.customer,
-            Write::Adjust(a) => a.customer,
+            Write::Adjust(a, _) => a.customer,
         }
     }
 }
@@ -34,6 +36,8 @@ pub(super) struct Session {
     writes: WriteSet,
     /// Wallets to drop from the cache once the transaction has committed.
     pub touched: Vec<CustomerId>,
+    /// Access records of the adjustments applied.
+    access: Vec<AccessRecord>,
 }
 
 impl Session {
@@ -56,7 +60,8 @@ impl Session {
         txn: &DatabaseTransaction,
         events: &LoyaltyEvents,
     ) -> Result<(), Error> {
-        std::mem::take(&mut self.writes).flush(txn, events).await
+        std::mem::take(&mut self.writes).flush(txn, events).await?;
+        crm_platform::audit::record_in(txn, std::mem::take(&mut self.access)).await
     }
 }
 
@@ -95,7 +100,7 @@ impl LoyaltyService {
         let transaction = match w {
             Write::Earn(r) => self.earn_on(&mut writer, r).await?,
             Write::Redeem(r) => self.redeem_on(&mut writer, r).await?,
-            Write::Adjust(a) => self.adjust_on(&mut writer, a)?,
+            Write::Adjust(a, _) => self.adjust_on(&mut writer, a)?,
         };
         let now = writer.state.now;
         let (snapshot, carried, writes) = writer.finish_deferred()?;
@@ -109,6 +114,12 @@ impl LoyaltyService {
             .writes
             .respond(Completion::new(key, &customer.name(), &value)?);
         session.touched.push(customer);
+        if let Write::Adjust(_, access) = w {
+            // About the wallet written (a merged customer's adjustment lands on its survivor).
+            session
+                .access
+                .push(access.about(customer.name(), customer.0));
+        }
         Ok(value)
     }
 }

@@ -23,7 +23,7 @@ pub mod settings;
 pub mod verify;
 
 pub use layer::{Auth, AuthLayer};
-pub use policy::{Class, Policies, Rule, admin, read, write};
+pub use policy::{Class, Policies, Rule, admin, data, read, write};
 pub use settings::{AuthMode, AuthSettings, ClientAuthSettings, Grant, IssuerSettings};
 
 use crate::error::{Error, ErrorCode};

@@ -41,6 +41,13 @@ pub const fn admin(method: &'static str, scope: &'static str) -> Rule {
     rule(method, scope, Class::Admin)
 }
 
+/// A scope no method needs but handlers check on the data they return (e.g.
+/// `customers.pii.read`: personal values in clear). Listed in the service's POLICY so that
+/// tokens with every scope of a service, grants and docs know it; not a method's rule.
+pub const fn data(scope: &'static str) -> Rule {
+    rule("", scope, Class::Read)
+}
+
 const fn rule(method: &'static str, scope: &'static str, class: Class) -> Rule {
     Rule {
         method,
@@ -51,6 +58,11 @@ const fn rule(method: &'static str, scope: &'static str, class: Class) -> Rule {
 }
 
 impl Rule {
+    /// A method's rule (not a [`data`] scope).
+    pub const fn is_method(&self) -> bool {
+        !self.method.is_empty()
+    }
+
     /// A customer's own token may call it.
     pub const fn self_service(self) -> Rule {
         Rule {
@@ -87,6 +99,12 @@ impl Policies {
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
         for r in rules {
+            if !r.is_method() {
+                if !is_scope(r.scope) {
+                    problems.push(format!("data scope {:?} is not a scope", r.scope));
+                }
+                continue;
+            }
             if !methods.contains(r.method) {
                 problems.push(format!(
                     "rule for {:?}: {service} has no such method",
@@ -115,7 +133,7 @@ impl Policies {
                 problems.join("; ")
             ));
         }
-        for r in rules {
+        for r in rules.iter().filter(|r| r.is_method()) {
             self.0.insert(format!("/{service}/{}", r.method), *r);
         }
         Ok(())
@@ -194,6 +212,23 @@ mod tests {
             p.scopes().into_iter().collect::<Vec<_>>(),
             ["x.admin", "x.read"]
         );
+    }
+
+    #[test]
+    fn data_scopes_are_known_but_rule_no_method() {
+        let mut p = Policies::default();
+        p.add(
+            "crm.x.v1.X",
+            &[read("GetX", "x.read"), data("x.pii.read")],
+            &methods(&["GetX"]),
+        )
+        .expect("a data scope needs no method");
+        assert!(p.get("/crm.x.v1.X/").is_none());
+        assert_eq!(p.scopes().into_iter().collect::<Vec<_>>(), ["x.read"]);
+        let err = Policies::default()
+            .add("crm.x.v1.X", &[data("X")], &methods(&[]))
+            .expect_err("bad scope");
+        assert!(err.contains("is not a scope"), "{err}");
     }
 
     #[test]

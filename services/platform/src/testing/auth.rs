@@ -41,7 +41,7 @@ pub fn token_with(claims: &serde_json::Value) -> String {
     mint::hs256(SECRET, claims).expect("test tokens sign")
 }
 
-/// Every scope the methods of `policy` need.
+/// Every scope of `policy`: those its methods need and its data scopes.
 pub fn scopes_of(policy: &[Rule]) -> Vec<&'static str> {
     let mut s: Vec<&'static str> = policy.iter().map(|r| r.scope).collect();
     s.sort_unstable();
@@ -56,8 +56,9 @@ pub fn token_for(policy: &[Rule]) -> String {
 
 /// The subject of tickets' own calls in tests (a service identity, not the harness's).
 pub const TICKETS_SUBJECT: &str = "crm-tickets";
-/// What tickets needs of the services it calls: reading customers and balances, no more.
-pub const TICKETS_CALLS: &[&str] = &["customers.read", "loyalty.read"];
+/// What tickets needs of the services it calls: reading customers (with their names in
+/// clear, for the replies it writes to them) and balances, no more.
+pub const TICKETS_CALLS: &[&str] = &["customers.read", "customers.pii.read", "loyalty.read"];
 
 /// Makes a service send a token of `subject` with `scopes` on its own outgoing calls
 /// (`[auth.client]`), as a deployment gives it its own identity.

@@ -8,6 +8,7 @@ mod customer;
 mod dates;
 mod enums;
 mod insights;
+mod masked;
 mod profile;
 mod request;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub use activity::{activity, activity_from_proto};
 pub use customer::{audit, customer};
 pub use enums::{activity_kind, lifecycle_stage};
 pub use insights::insights;
+pub use masked::masked;
 pub use profile::profile_from_proto;
 pub use request::{actor, etag, search_query};
 // Shared with the event payloads (crate::events), which carry the same wire values.

@@ -38,12 +38,22 @@ fn review(customer: CustomerId) -> (IdempotencyKey, Write) {
 }
 
 fn boom(customer: CustomerId) -> (IdempotencyKey, Write) {
-    let w = Write::Adjust(Adjust {
-        customer,
-        points: 7,
-        reason: "boom".into(),
-        actor: "test".into(),
-    });
+    let access = crm_platform::audit::AccessRecord::new(
+        &crm_platform::auth::Principal::unchecked(),
+        "/crm.loyalty.v1.LoyaltyService/Adjust",
+        crm_platform::audit::Action::Adjust,
+        customer.name(),
+        Some(customer.0),
+    );
+    let w = Write::Adjust(
+        Adjust {
+            customer,
+            points: 7,
+            reason: "boom".into(),
+            actor: "test".into(),
+        },
+        access,
+    );
     (key("Adjust"), w)
 }
 
@@ -56,7 +66,7 @@ fn panics_on_boom<'a>(
     key: &'a IdempotencyKey,
     w: &'a Write,
 ) -> BoxFuture<'a, Result<Posted, Error>> {
-    let boom = matches!(w, Write::Adjust(a) if a.reason == "boom");
+    let boom = matches!(w, Write::Adjust(a, _) if a.reason == "boom");
     Box::pin(async move {
         let posted = svc.apply_claimed(txn, session, key, w).await?;
         assert!(!boom, "injected panic after applying");
