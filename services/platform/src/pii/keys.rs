@@ -77,37 +77,26 @@ pub async fn load(db: &impl ConnectionTrait, s: &PiiSettings) -> Result<Keys, Lo
         .get(&active)
         .ok_or_else(|| LoadError::Keys(format!("pii active key {active:?} is not configured")))?;
     let write_key = data_key_id(&active);
-    for (id, purpose) in [(INDEX_KEY_ID, INDEX), (write_key.as_str(), DATA)] {
-        create_if_missing(db, id, purpose, &active, active_kek).await?;
-    }
-    let rows = entity::Entity::find().all(db).await?;
-    if rows.len() > MAX_DATA_KEYS {
-        return Err(LoadError::Keys(format!(
-            "pii_data_keys has {} rows, at most {MAX_DATA_KEYS} expected",
-            rows.len()
-        )));
+    // Every stored key must open before anything is written: a start refused for a missing
+    // or wrong KEK leaves the table as it was, so the previous configuration still starts.
+    let mut rows = stored(db).await?;
+    unwrap_all(&rows, &keks)?;
+    let wanted = [(INDEX_KEY_ID, INDEX), (write_key.as_str(), DATA)];
+    if wanted
+        .iter()
+        .any(|(id, _)| !rows.iter().any(|r| r.id == *id))
+    {
+        for (id, purpose) in wanted {
+            create_if_missing(db, id, purpose, &active, active_kek).await?;
+        }
+        // A replica starting at the same time may have won an insert: read what is stored.
+        rows = stored(db).await?;
     }
     let mut data = HashMap::new();
     let mut index = None;
-    for row in rows {
-        let kek = keks.get(&row.kek_id).ok_or_else(|| {
-            LoadError::Keys(format!(
-                "pii data key {:?} is wrapped by key-encryption key {:?}, which is not configured: \
-                 add it back to [[pii.keys]] (it may be removed once this service has started with \
-                 the new active key once)",
-                row.id, row.kek_id
-            ))
-        })?;
-        let bytes = open_with(kek, &wrap_aad(&row.id, &row.purpose), &row.wrapped)
-            .filter(|b| b.len() == KEY_BYTES)
-            .ok_or_else(|| {
-                LoadError::Keys(format!(
-                    "pii key-encryption key {:?} does not open data key {:?}: wrong key for this database",
-                    row.kek_id, row.id
-                ))
-            })?;
+    for (row, bytes) in rows.iter().zip(unwrap_all(&rows, &keks)?) {
         if row.kek_id != active {
-            rewrap(db, &row, &bytes, &active, active_kek).await?;
+            rewrap(db, row, &bytes, &active, active_kek).await?;
         }
         match row.purpose.as_str() {
             INDEX => index = Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)),
@@ -123,6 +112,46 @@ pub async fn load(db: &impl ConnectionTrait, s: &PiiSettings) -> Result<Keys, Lo
         data,
         index,
     })
+}
+
+/// Every stored key row (bounded: a table that grew past [`MAX_DATA_KEYS`] is a bug).
+async fn stored(db: &impl ConnectionTrait) -> Result<Vec<entity::Model>, LoadError> {
+    let rows = entity::Entity::find().all(db).await?;
+    if rows.len() > MAX_DATA_KEYS {
+        return Err(LoadError::Keys(format!(
+            "pii_data_keys has {} rows, at most {MAX_DATA_KEYS} expected",
+            rows.len()
+        )));
+    }
+    Ok(rows)
+}
+
+/// The key bytes of every row, in order, each unwrapped with its KEK; the first row no
+/// configured KEK opens fails the load, naming key ids only.
+fn unwrap_all(
+    rows: &[entity::Model],
+    keks: &HashMap<String, LessSafeKey>,
+) -> Result<Vec<Vec<u8>>, LoadError> {
+    rows.iter()
+        .map(|row| {
+            let kek = keks.get(&row.kek_id).ok_or_else(|| {
+                LoadError::Keys(format!(
+                    "pii data key {:?} is wrapped by key-encryption key {:?}, which is not configured: \
+                     add it back to [[pii.keys]] (it may be removed once this service has started with \
+                     the new active key once)",
+                    row.id, row.kek_id
+                ))
+            })?;
+            open_with(kek, &wrap_aad(&row.id, &row.purpose), &row.wrapped)
+                .filter(|b| b.len() == KEY_BYTES)
+                .ok_or_else(|| {
+                    LoadError::Keys(format!(
+                        "pii key-encryption key {:?} does not open data key {:?}: wrong key for this database",
+                        row.kek_id, row.id
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Inserts a new random key `id` wrapped by `kek` unless a row `id` exists (a concurrent
@@ -145,7 +174,7 @@ async fn create_if_missing(
         wrapped: Set(seal_with(kek, &wrap_aad(id, purpose), &key)?),
         create_time: Set(Utc::now()),
     };
-    entity::Entity::insert(row)
+    let inserted = entity::Entity::insert(row)
         .on_conflict(
             OnConflict::column(entity::Column::Id)
                 .do_nothing()
@@ -153,7 +182,9 @@ async fn create_if_missing(
         )
         .exec_without_returning(db)
         .await?;
-    tracing::info!(key = id, purpose, kek = kek_id, "pii data key created");
+    if inserted > 0 {
+        tracing::info!(key = id, purpose, kek = kek_id, "pii data key created");
+    }
     Ok(())
 }
 

@@ -12,6 +12,8 @@ mod keys;
 mod migration;
 mod reencrypt;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use cipher::{Keys, OVERHEAD, Sealed};
 pub use keys::data_key_id;

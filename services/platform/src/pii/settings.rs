@@ -87,20 +87,28 @@ impl KekSettings {
 }
 
 /// Reads the development key, creating it (owner-only where the platform has modes) when
-/// missing. Loud: such a key sits beside the data it protects.
+/// missing. Loud: such a key sits beside the data it protects. Processes starting together
+/// (`make run`, services sharing `./data`) agree: the key appears whole and only once.
 pub fn dev_key(path: &str) -> anyhow::Result<[u8; KEY_BYTES]> {
     let p = Path::new(path);
     if !p.exists() {
         let key: [u8; KEY_BYTES] = super::cipher::random_bytes()?;
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("pii dev_key_file {path:?}: {e}"))?;
         }
-        write_private(p, STANDARD.encode(key).as_bytes())?;
-        tracing::warn!(
-            path,
-            "pii development key created: personal data is encrypted with a key stored beside it; configure [[pii.keys]] from a secret store in production"
-        );
-        return Ok(key);
+        match create_private(p, STANDARD.encode(key).as_bytes()) {
+            Ok(()) => {
+                tracing::warn!(
+                    path,
+                    "pii development key created: personal data is encrypted with a key stored beside it; configure [[pii.keys]] from a secret store in production"
+                );
+                return Ok(key);
+            }
+            // Another process created it first: use that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("pii dev_key_file {path:?}: {e}"),
+        }
     }
     tracing::warn!(
         path,
@@ -111,13 +119,25 @@ pub fn dev_key(path: &str) -> anyhow::Result<[u8; KEY_BYTES]> {
     decode_key(DEV_KEY_ID, &text)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Creates `path` holding `bytes`, owner-only, atomically: written to a private temporary
+/// file, then hard-linked into place (fails with `AlreadyExists` rather than replacing a key
+/// another process may already use; nobody ever reads a half-written key).
+fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp = std::path::PathBuf::from(tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 impl Validate for PiiSettings {
