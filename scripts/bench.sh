@@ -5,6 +5,7 @@
 #
 #   BENCH_SECONDS=10 BENCH_CONCURRENCY=32 scripts/bench.sh
 #   CRM_BENCH_ONLY=Earn scripts/bench.sh   # only scenarios whose name contains "Earn" (+ baselines)
+#   CRM_BENCH_ONLY=PII BENCH_BACKENDS=sqlite scripts/bench.sh   # customers, PII encrypted vs off
 #   CRM_BENCH_SCALE_CUSTOMERS=10000 scripts/bench.sh   # customers-at-scale sizes (default 10000,1000000)
 #   CRM_BENCH_ONLY=events BENCH_ROUNDS=1 BENCH_BACKENDS=postgres scripts/bench.sh   # a short events run
 #   CRM_BENCH_EVENTS_CONSUMERS=bench,loyalty CRM_BENCH_EVENTS_RATE=1000 CRM_BENCH_EVENTS_BACKLOG=20000

@@ -234,10 +234,20 @@ async fn spawn_baseline() -> anyhow::Result<u16> {
     Ok(port)
 }
 
+/// The bench's key-encryption key for personal data (not a secret: bench data is synthetic).
+/// Every bench server gets it, so none creates a development key under `./data`.
+const BENCH_KEK: &str = "Y3JtLWJlbmNoLWtlay1ub3QtYS1zZWNyZXQtMDEyMyE=";
+
 /// Platform settings of a bench server: port 0, the given database and Redis, its own
-/// cache prefix.
+/// cache prefix, the bench's key-encryption key (`pii.encrypt` as configured: on).
 pub fn platform_settings(p: &mut PlatformSettings, db_url: &str, redis_url: &str, cache: bool) {
     p.server.port = 0;
+    p.pii.active_key = String::new();
+    p.pii.keys = vec![crm_platform::pii::KekSettings {
+        id: "bench".into(),
+        secret: Secret::new(BENCH_KEK),
+        secret_file: String::new(),
+    }];
     p.database.url = Secret::new(db_url);
     p.cache.enabled = cache;
     p.cache.redis_url = Secret::new(if cache { redis_url } else { "" });
@@ -283,7 +293,10 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         .collect();
     // Only what the run wants is prepared (preloads take a while).
     let customers = match customers::SCENARIOS.iter().any(|s| args.wants(s)) {
-        true => Some(customers::Bench::prepare(args, &database_url(args).await?).await?),
+        true => Some(
+            customers::Bench::prepare(args, &database_url(args).await?, &database_url(args).await?)
+                .await?,
+        ),
         false => None,
     };
     let customers_scale = customers_scale::Bench::prepare(args, || database_url(args)).await?;
