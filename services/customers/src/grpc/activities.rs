@@ -1,19 +1,36 @@
 //! Activities and the insights computed from them.
+use super::pii::{Reader, may_see_pii, method};
 use super::{Reply, convert, parse_name, parsed};
 use crate::domain::CustomerId;
 use crate::error::DOMAIN;
 use crate::service::CustomersService;
 use crm_platform::Violations;
+use crm_platform::audit::Action;
 use crm_platform::grpc::{IntoStatus, page_size};
 use crm_platform::request_key;
 use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
 
+/// An activity as this caller may see it: free text and references masked without
+/// `customers.pii.read` (kinds, times, amounts and items stay).
+fn shown(reader: &Reader, a: &crate::domain::Activity) -> pb::Activity {
+    let mut wire = convert::activity(a);
+    if !may_see_pii(reader.who(), a.customer) {
+        for text in [&mut wire.text, &mut wire.reference] {
+            if !text.is_empty() {
+                *text = "***".into();
+            }
+        }
+    }
+    wire
+}
+
 pub(super) async fn record(
     svc: &CustomersService,
     request: Request<pb::RecordActivityRequest>,
 ) -> Reply<pb::Activity> {
+    let reader = Reader::of(&request, method!("RecordActivity"));
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "RecordActivity", &mut v);
@@ -37,13 +54,14 @@ pub(super) async fn record(
         .record_activity(&key, id, activity)
         .await
         .into_status(DOMAIN)?;
-    Ok(Response::new(convert::activity(&a)))
+    Ok(Response::new(shown(&reader, &a)))
 }
 
 pub(super) async fn list(
     svc: &CustomersService,
     request: Request<pb::ListActivitiesRequest>,
 ) -> Reply<pb::ListActivitiesResponse> {
+    let reader = Reader::of(&request, method!("ListActivities"));
     let req = request.into_inner();
     let mut v = Violations::new();
     let id = parse_name("parent", &req.parent, &mut v);
@@ -61,8 +79,16 @@ pub(super) async fn list(
         .list_activities(id, kind, start, end, size, &req.page_token)
         .await
         .into_status(DOMAIN)?;
+    // One record per page read: the activities are the customer's data.
+    let record = reader.access(Action::Read, format!("{}/activities", id.name()), id);
+    let record = if may_see_pii(reader.who(), id) {
+        record
+    } else {
+        record.detail("masked")
+    };
+    svc.access().record(record).await.into_status(DOMAIN)?;
     Ok(Response::new(pb::ListActivitiesResponse {
-        activities: page.items.iter().map(convert::activity).collect(),
+        activities: page.items.iter().map(|a| shown(&reader, a)).collect(),
         next_page_token: page.next_page_token,
     }))
 }

@@ -259,3 +259,59 @@ async fn with_authentication_off_everything_is_in_clear() {
         .into_inner();
     assert_clear(&got, &clear);
 }
+
+#[tokio::test]
+async fn activity_text_is_masked_without_the_scope() {
+    each_backend(|backend| async move {
+        let mut app = spawn_app(backend).await;
+        let c = app.create(fixture()).await;
+        let review = pb::Activity {
+            kind: pb::ActivityKind::Review as i32,
+            rating: 4,
+            text: "call me on +8613800138000".into(),
+            reference: "order li.wei".into(),
+            occur_time: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 60,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        let clear = app
+            .client
+            .record_activity(pb::RecordActivityRequest {
+                parent: c.name.clone(),
+                activity: Some(review),
+                request_id: crm_platform::testing::rid(),
+            })
+            .await
+            .expect("record")
+            .into_inner();
+        assert_eq!(clear.text, "call me on +8613800138000");
+        let mut agent = client_as(app.port, "agent-1", &[READ]).await;
+        let listed = agent
+            .list_activities(pb::ListActivitiesRequest {
+                parent: c.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        let a = &listed.activities[0];
+        assert_eq!((a.text.as_str(), a.reference.as_str()), ("***", "***"));
+        assert_eq!(
+            (a.kind, a.rating, &a.name),
+            (clear.kind, clear.rating, &clear.name)
+        );
+        let full = app
+            .client
+            .list_activities(pb::ListActivitiesRequest {
+                parent: c.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(full.activities[0].text, clear.text);
+    })
+    .await;
+}
