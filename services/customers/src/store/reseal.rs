@@ -35,26 +35,28 @@ impl Reseal for CustomerRows {
     }
 
     async fn keys_in_use(&self) -> Result<Vec<String>, Error> {
-        let mut keys: Vec<Option<String>> = customer::Entity::find()
-            .select_only()
-            .column(customer::Column::PiiKey)
-            .distinct()
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let more: Vec<Option<String>> = activity::Entity::find()
-            .select_only()
-            .column(activity::Column::PiiKey)
-            .distinct()
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        keys.extend(more);
-        let mut keys: Vec<String> = keys.into_iter().flatten().collect();
+        let mut keys =
+            distinct_keys::<customer::Entity>(&self.db, customer::Column::PiiKey).await?;
+        keys.extend(distinct_keys::<activity::Entity>(&self.db, activity::Column::PiiKey).await?);
         keys.sort();
         keys.dedup();
         Ok(keys)
     }
+}
+
+/// The data key ids rows of `E` carry (its `pii_key` column `key`).
+async fn distinct_keys<E: EntityTrait>(
+    db: &DatabaseConnection,
+    key: E::Column,
+) -> Result<Vec<String>, Error> {
+    let keys: Vec<Option<String>> = E::find()
+        .select_only()
+        .column(key)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(keys.into_iter().flatten().collect())
 }
 
 impl CustomerRows {
