@@ -12,18 +12,14 @@ use crm_platform::validate::opt_timestamp;
 use crm_proto::customers as pb;
 use tonic::{Request, Response};
 
-/// An activity as this caller may see it: free text and references masked without
-/// `customers.pii.read` (kinds, times, amounts and items stay).
+/// An activity as this caller may see it (masked without `customers.pii.read`).
 fn shown(reader: &Reader, a: &crate::domain::Activity) -> pb::Activity {
-    let mut wire = convert::activity(a);
-    if !may_see_pii(reader.who(), a.customer) {
-        for text in [&mut wire.text, &mut wire.reference] {
-            if !text.is_empty() {
-                *text = "***".into();
-            }
-        }
+    let wire = convert::activity(a);
+    if may_see_pii(reader.who(), a.customer) {
+        wire
+    } else {
+        convert::masked_activity(wire)
     }
-    wire
 }
 
 pub(super) async fn record(

@@ -9,9 +9,59 @@ use crm_platform::pii::{Keys, LEGACY};
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 
-/// What a sealed profile is bound to: a sealed value copied to another row does not open.
-fn profile_aad(id: uuid::Uuid) -> Vec<u8> {
-    format!("customers:{id}").into_bytes()
+/// A sealed JSON value's three columns: the plain JSON (null when sealed), the sealed bytes
+/// and their data key (none in plain text).
+struct SealedColumns {
+    plain: serde_json::Value,
+    sealed: Option<Vec<u8>>,
+    key: Option<String>,
+}
+
+/// `v` for row `id` of `table`, sealed under the write key (bound to the row: a sealed
+/// value copied to another row does not open), or plain with encryption off.
+fn seal_columns<T: Serialize>(
+    keys: &Keys,
+    table: &str,
+    id: uuid::Uuid,
+    v: &T,
+) -> Result<SealedColumns, Error> {
+    let json = serde_json::to_vec(v).map_err(Error::internal)?;
+    let sealed = keys.seal(format!("{table}:{id}").as_bytes(), &json)?;
+    Ok(match sealed.key {
+        None => SealedColumns {
+            plain: serde_json::to_value(v).map_err(Error::internal)?,
+            sealed: None,
+            key: None,
+        },
+        key => SealedColumns {
+            plain: serde_json::Value::Null,
+            sealed: Some(sealed.bytes),
+            key,
+        },
+    })
+}
+
+/// The value [`seal_columns`] stored: plain JSON (encryption off, or `legacy` rows of
+/// before), or the sealed bytes opened under `key`.
+fn open_columns<T: serde::de::DeserializeOwned>(
+    keys: &Keys,
+    table: &str,
+    id: uuid::Uuid,
+    key: Option<&str>,
+    sealed: Option<&[u8]>,
+    plain: serde_json::Value,
+) -> Result<T, Error> {
+    let bad = |e| bad_json(table, id, e);
+    match (key, sealed) {
+        (None | Some(LEGACY), _) => serde_json::from_value(plain).map_err(bad),
+        (key, Some(sealed)) => {
+            let aad = format!("{table}:{id}");
+            serde_json::from_slice(&keys.unseal(key, aad.as_bytes(), sealed)?).map_err(bad)
+        }
+        (Some(key), None) => Err(Error::internal(anyhow::anyhow!(
+            "{table}.{id} names data key {key:?} but holds no sealed value"
+        ))),
+    }
 }
 
 pub fn customer_from_row(row: customer::Model, keys: &Keys) -> Result<Customer, Error> {
@@ -22,27 +72,14 @@ pub fn customer_from_row(row: customer::Model, keys: &Keys) -> Result<Customer, 
             row.id
         ))
     })?;
-    // Position only: serde_json's message can quote the (personal) value it choked on.
-    let bad = |e: serde_json::Error| {
-        Error::internal(anyhow::anyhow!(
-            "bad profile json in customers.{} at line {} column {}",
-            row.id,
-            e.line(),
-            e.column()
-        ))
-    };
-    let profile: Profile = match (row.pii_key.as_deref(), &row.sealed) {
-        (None | Some(LEGACY), _) => serde_json::from_value(row.profile).map_err(bad)?,
-        (key, Some(sealed)) => {
-            serde_json::from_slice(&keys.unseal(key, &profile_aad(row.id), sealed)?).map_err(bad)?
-        }
-        (Some(key), None) => {
-            return Err(Error::internal(anyhow::anyhow!(
-                "customers.{} names data key {key:?} but holds no sealed profile",
-                row.id
-            )));
-        }
-    };
+    let profile: Profile = open_columns(
+        keys,
+        "customers",
+        row.id,
+        row.pii_key.as_deref(),
+        row.sealed.as_deref(),
+        row.profile,
+    )?;
     Ok(Customer {
         id: CustomerId(row.id),
         profile,
@@ -70,15 +107,11 @@ pub fn name_dob_index(keys: &Keys, full_name_key: &str, birth_date: chrono::Naiv
 /// columns that filter by personal data as blind indexes, display names blank when sealed.
 pub fn customer_to_row(c: &Customer, keys: &Keys) -> Result<customer::ActiveModel, Error> {
     let p = &c.profile;
-    let json = serde_json::to_vec(p).map_err(Error::internal)?;
-    let sealed = keys.seal(&profile_aad(c.id.0), &json)?;
-    let (profile, sealed_bytes, display_name) = match &sealed.key {
-        None => (
-            serde_json::to_value(p).map_err(Error::internal)?,
-            None,
-            p.display_name.clone(),
-        ),
-        Some(_) => (serde_json::Value::Null, Some(sealed.bytes), String::new()),
+    let cols = seal_columns(keys, "customers", c.id.0, p)?;
+    // A sort copy of the name only while names are kept in plain text.
+    let display_name = match cols.key {
+        None => p.display_name.clone(),
+        Some(_) => String::new(),
     };
     Ok(customer::ActiveModel {
         id: Set(c.id.0),
@@ -96,9 +129,9 @@ pub fn customer_to_row(c: &Customer, keys: &Keys) -> Result<customer::ActiveMode
         lifecycle_stage: Set(p.lifecycle_stage.as_str().to_owned()),
         state: Set(c.state.as_str().to_owned()),
         merged_into: Set(c.merged_into.map(|m| m.0)),
-        profile: Set(profile),
-        pii_key: Set(sealed.key),
-        sealed: Set(sealed_bytes),
+        profile: Set(cols.plain),
+        pii_key: Set(cols.key),
+        sealed: Set(cols.sealed),
         revision: Set(c.revision),
         create_time: Set(c.create_time),
         update_time: Set(c.update_time),
@@ -123,17 +156,14 @@ struct ActivityData {
     rating: i32,
 }
 
-/// Position only: serde_json's message can quote the value it choked on.
-fn bad_activity(e: serde_json::Error) -> Error {
+/// A row's JSON that does not parse, by position only: serde_json's message can quote the
+/// (personal) value it choked on.
+fn bad_json(table: &str, id: uuid::Uuid, e: serde_json::Error) -> Error {
     Error::internal(anyhow::anyhow!(
-        "bad activity json at line {} column {}",
+        "bad json in {table}.{id} at line {} column {}",
         e.line(),
         e.column()
     ))
-}
-
-fn activity_aad(id: uuid::Uuid) -> Vec<u8> {
-    format!("activities:{id}").into_bytes()
 }
 
 /// The row of `a`: its free text, references and items sealed (plain with encryption off);
@@ -147,14 +177,7 @@ pub fn activity_to_row(a: &Activity, keys: &Keys) -> Result<activity::ActiveMode
         item_id: a.item_id.clone(),
         rating: a.rating,
     };
-    let sealed = keys.seal(
-        &activity_aad(a.id),
-        &serde_json::to_vec(&data).map_err(Error::internal)?,
-    )?;
-    let (data, sealed_bytes) = match &sealed.key {
-        None => (serde_json::to_value(data).map_err(Error::internal)?, None),
-        Some(_) => (serde_json::Value::Null, Some(sealed.bytes)),
-    };
+    let cols = seal_columns(keys, "activities", a.id, &data)?;
     Ok(activity::ActiveModel {
         id: Set(a.id),
         customer_id: Set(a.customer.0),
@@ -162,9 +185,9 @@ pub fn activity_to_row(a: &Activity, keys: &Keys) -> Result<activity::ActiveMode
         occur_time: Set(a.occur_time),
         currency: Set(a.amount.as_ref().map(|m| m.currency.clone())),
         amount_minor: Set(a.amount.as_ref().map(|m| m.amount_minor)),
-        data: Set(data),
-        pii_key: Set(sealed.key),
-        sealed: Set(sealed_bytes),
+        data: Set(cols.plain),
+        pii_key: Set(cols.key),
+        sealed: Set(cols.sealed),
         create_time: Set(a.create_time),
     })
 }
@@ -172,19 +195,14 @@ pub fn activity_to_row(a: &Activity, keys: &Keys) -> Result<activity::ActiveMode
 pub fn activity_from_row(row: activity::Model, keys: &Keys) -> Result<Activity, Error> {
     let kind = ActivityKind::from_db(&row.kind)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown activity kind {:?}", row.kind)))?;
-    let data: ActivityData = match (row.pii_key.as_deref(), &row.sealed) {
-        (None | Some(LEGACY), _) => serde_json::from_value(row.data).map_err(bad_activity)?,
-        (key, Some(sealed)) => {
-            serde_json::from_slice(&keys.unseal(key, &activity_aad(row.id), sealed)?)
-                .map_err(bad_activity)?
-        }
-        (Some(key), None) => {
-            return Err(Error::internal(anyhow::anyhow!(
-                "activities.{} names data key {key:?} but holds no sealed data",
-                row.id
-            )));
-        }
-    };
+    let data: ActivityData = open_columns(
+        keys,
+        "activities",
+        row.id,
+        row.pii_key.as_deref(),
+        row.sealed.as_deref(),
+        row.data,
+    )?;
     Ok(Activity {
         id: row.id,
         customer: CustomerId(row.customer_id),

@@ -4,6 +4,14 @@
 use crate::domain::masking;
 use crm_proto::customers as pb;
 
+/// An activity as such a caller sees it: its free text and reference hidden; kind, time,
+/// amount and items as they are.
+pub fn masked_activity(mut a: pb::Activity) -> pb::Activity {
+    a.text = masking::hidden(&a.text);
+    a.reference = masking::hidden(&a.reference);
+    a
+}
+
 pub fn masked(mut c: pb::Customer) -> pb::Customer {
     c.display_name = masking::name(&c.display_name);
     c.given_name = masking::name(&c.given_name);

@@ -18,7 +18,7 @@ pub use activity::{activity, activity_from_proto};
 pub use customer::{audit, customer};
 pub use enums::{activity_kind, lifecycle_stage};
 pub use insights::insights;
-pub use masked::masked;
+pub use masked::{masked, masked_activity};
 pub use profile::profile_from_proto;
 pub use request::{actor, etag, search_query};
 // Shared with the event payloads (crate::events), which carry the same wire values.
