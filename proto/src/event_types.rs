@@ -33,6 +33,10 @@ pub mod types {
     pub const TICKET_SLA_BREACHED: &str = "crm.tickets.v1.ticket.sla_breached";
     pub const SATISFACTION_SUBMITTED: &str = "crm.tickets.v1.satisfaction.submitted";
 
+    pub const RECIPIENT_UNSUBSCRIBED: &str = "crm.campaigns.v1.recipient.unsubscribed";
+    pub const SEGMENT_MEMBERSHIP_CHANGED: &str = "crm.campaigns.v1.segment.membership_changed";
+    pub const MESSAGE_SENT: &str = "crm.campaigns.v1.message.sent";
+
     /// Published by every service that holds customer data, told apart by `source`.
     pub const ERASURE_COMPLETED: &str = "crm.events.v1.erasure.completed";
 
@@ -56,6 +60,9 @@ pub mod types {
         TICKET_SOLVED,
         TICKET_SLA_BREACHED,
         SATISFACTION_SUBMITTED,
+        RECIPIENT_UNSUBSCRIBED,
+        SEGMENT_MEMBERSHIP_CHANGED,
+        MESSAGE_SENT,
         ERASURE_COMPLETED,
     ];
 }
@@ -83,6 +90,9 @@ impl Payload {
             Self::TicketSolved(_) => TICKET_SOLVED,
             Self::TicketSlaBreached(_) => TICKET_SLA_BREACHED,
             Self::SatisfactionSubmitted(_) => SATISFACTION_SUBMITTED,
+            Self::RecipientUnsubscribed(_) => RECIPIENT_UNSUBSCRIBED,
+            Self::SegmentMembershipChanged(_) => SEGMENT_MEMBERSHIP_CHANGED,
+            Self::MessageSent(_) => MESSAGE_SENT,
             Self::ErasureCompleted(_) => ERASURE_COMPLETED,
         }
     }

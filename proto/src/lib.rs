@@ -47,9 +47,15 @@ pub mod crm {
             tonic::include_proto!("crm.template.v1");
         }
     }
+    pub mod campaigns {
+        pub mod v1 {
+            tonic::include_proto!("crm.campaigns.v1");
+        }
+    }
 }
 
 pub use crm::audit::v1 as audit;
+pub use crm::campaigns::v1 as campaigns;
 pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::events::v1 as events;

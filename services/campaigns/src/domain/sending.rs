@@ -1,0 +1,1 @@
+//! The rules of one send (helper H2 fills this module).

@@ -1,0 +1,1 @@
+//! Message templates (helper H2 fills this module).

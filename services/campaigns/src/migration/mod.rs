@@ -1,0 +1,18 @@
+//! Schema migrations, one per file, in release order, never edited once released.
+mod m20261202_000001_create_read_model;
+mod m20261202_000002_create_campaigns;
+
+crm_platform::migrator!(Migrator: [
+    // Platform: the request ids of mutations (see crm_platform::idempotency).
+    crm_platform::idempotency::CreateIdempotencyKeys,
+    // Platform: the shared-cache generation, for a service that caches (Parts::cache).
+    crm_platform::cache_generation::CreateCacheGeneration,
+    // Platform: the transactional outbox of the events campaigns publishes.
+    crm_platform::events::CreateEventOutbox,
+    // Platform: the inbox of the events campaigns consumes (customers, loyalty, tickets).
+    crm_platform::events::CreateEventInbox,
+    // Platform: the data keys personal data is sealed with (see crm_platform::pii).
+    crm_platform::pii::CreatePiiDataKeys,
+    m20261202_000001_create_read_model::Migration,
+    m20261202_000002_create_campaigns::Migration,
+]);

@@ -1,0 +1,3 @@
+//! (filled in by its owner)
+use super::CampaignService;
+impl CampaignService {}

@@ -1,0 +1,8 @@
+//! Persistence: the sea-orm entities ([`entities`], one per table) and the queries, one
+//! module per area; row <-> domain conversions live with the queries that own the table.
+//! The only module that knows SQL.
+pub mod campaigns;
+pub mod deliveries;
+pub mod entities;
+pub mod members;
+pub mod segments;
