@@ -58,4 +58,13 @@ impl SegmentLimits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rule {
     All(Vec<Rule>),
+    Any(Vec<Rule>),
+    Not(Box<Rule>),
+}
+
+/// A saved segment. STUB on main until merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: super::SegmentId,
+    pub rule: Rule,
 }
