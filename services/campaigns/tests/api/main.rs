@@ -2,4 +2,5 @@
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
+mod campaigns;
 mod harness;
