@@ -20,7 +20,9 @@ async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle
         assert_eq!(created.stats.as_ref().map(|s| s.recipients), Some(0));
         let got = app
             .client
-            .get_campaign(pb::GetCampaignRequest { name: created.name.clone() })
+            .get_campaign(pb::GetCampaignRequest {
+                name: created.name.clone(),
+            })
             .await
             .expect("get")
             .into_inner();
@@ -64,7 +66,11 @@ async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle
             })
             .await
             .expect_err("a draft cannot pause");
-        assert_status(&pause, Code::FailedPrecondition, "INVALID_CAMPAIGN_TRANSITION");
+        assert_status(
+            &pause,
+            Code::FailedPrecondition,
+            "INVALID_CAMPAIGN_TRANSITION",
+        );
         let scheduled = app
             .client
             .schedule_campaign(pb::ScheduleCampaignRequest {
@@ -110,7 +116,11 @@ async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle
             })
             .await
             .expect_err("cancelled is final");
-        assert_status(&again, Code::FailedPrecondition, "INVALID_CAMPAIGN_TRANSITION");
+        assert_status(
+            &again,
+            Code::FailedPrecondition,
+            "INVALID_CAMPAIGN_TRANSITION",
+        );
     })
     .await;
 }
@@ -124,14 +134,27 @@ async fn creates_replay_by_request_id_and_lists_page_newest_first_by_state() {
             campaign: Some(email_campaign(&segment)),
             request_id: rid(),
         };
-        let first = app.client.create_campaign(req.clone()).await.expect("first").into_inner();
-        let replay = app.client.create_campaign(req).await.expect("replay").into_inner();
+        let first = app
+            .client
+            .create_campaign(req.clone())
+            .await
+            .expect("first")
+            .into_inner();
+        let replay = app
+            .client
+            .create_campaign(req)
+            .await
+            .expect("replay")
+            .into_inner();
         assert_eq!(first.name, replay.name);
         let second = app.create_campaign(email_campaign(&segment)).await;
         let third = app.create_campaign(email_campaign(&segment)).await;
         let page = app
             .client
-            .list_campaigns(pb::ListCampaignsRequest { page_size: 2, ..Default::default() })
+            .list_campaigns(pb::ListCampaignsRequest {
+                page_size: 2,
+                ..Default::default()
+            })
             .await
             .expect("list")
             .into_inner();
@@ -183,7 +206,10 @@ async fn every_bad_field_of_a_campaign_is_named_and_nothing_is_written() {
         bad.channel = 99;
         bad.throttle_per_second = 1_000_000;
         bad.exclusion_segments = vec!["customers/1".into()];
-        bad.goal = Some(pb::Goal { kind: 0, window_days: 365 });
+        bad.goal = Some(pb::Goal {
+            kind: 0,
+            window_days: 365,
+        });
         bad.variants.push(pb::Variant {
             id: "A!".into(),
             weight: 500,
@@ -226,7 +252,9 @@ async fn every_bad_field_of_a_campaign_is_named_and_nothing_is_written() {
         let missing = app
             .client
             .create_campaign(pb::CreateCampaignRequest {
-                campaign: Some(email_campaign("segments/0190e0a0-0000-7000-8000-000000000000")),
+                campaign: Some(email_campaign(
+                    "segments/0190e0a0-0000-7000-8000-000000000000",
+                )),
                 request_id: rid(),
             })
             .await
