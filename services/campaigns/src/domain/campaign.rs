@@ -185,6 +185,23 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// When the last recipient anywhere is due: the start, or for a local schedule the
+    /// moment it is that time in the westernmost zone (UTC-12). A recipient waiting for its
+    /// profile counts its wait from here, so a local schedule does not skip it early.
+    pub fn latest_due(&self, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Immediately | Self::At(_) => start,
+            Self::Local { date, time } => {
+                (date.and_time(*time).and_utc() + Duration::hours(LATEST_OFFSET_HOURS)).max(start)
+            }
+        }
+    }
+}
+
+/// The latest UTC offset in use, in hours west (Etc/GMT+12).
+const LATEST_OFFSET_HOURS: i64 = 12;
+
 /// The instant of wall-clock `at` in `tz`: the first of two at a fall-back, an hour later
 /// when a spring-forward skips it.
 pub fn local_instant(tz: chrono_tz::Tz, at: chrono::NaiveDateTime) -> DateTime<Utc> {

@@ -198,6 +198,21 @@ pub async fn take_pending(
     Ok(res.rows_affected == 1)
 }
 
+/// Moves a pending delivery's due time to `until` (a decision that failed is retried later).
+pub async fn postpone(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<(), Error> {
+    Entity::update_many()
+        .col_expr(Column::DueTime, Expr::value(until))
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(DeliveryState::Pending.code()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// A pending delivery's outcome: skipped, deferred (still pending, due later) or queued
 /// with its sealed message.
 pub enum Outcome {

@@ -63,20 +63,23 @@ impl CampaignService {
         keys: &crm_platform::pii::Keys,
     ) -> Result<bool, Error> {
         let s = &self.settings().sending;
-        let message: OutboundMessage = match &row.message {
-            Some(bytes) => {
-                let plain = keys.unseal(
-                    row.pii_key.as_deref(),
-                    message_aad(row.id).as_bytes(),
-                    bytes,
-                )?;
-                serde_json::from_slice(&plain).map_err(Error::internal)?
-            }
-            None => {
-                return Err(Error::internal(anyhow::anyhow!(
-                    "queued delivery {} has no message",
-                    row.id
-                )));
+        let message = match opened(&row, keys) {
+            Ok(m) => m,
+            Err(e) => {
+                // Unreadable for good (a retired key, a damaged row): failed, not retried.
+                tracing::error!(delivery = %row.id, error = %e, "queued message does not open");
+                let failed = Attempt::Failed {
+                    detail: "the queued message could not be read".into(),
+                };
+                store::deliveries::finish_attempt(
+                    self.db(),
+                    row.id,
+                    row.attempts,
+                    failed,
+                    domain::now(),
+                )
+                .await?;
+                return Ok(false);
             }
         };
         let result = self.sender().send(&message).await;
@@ -119,6 +122,19 @@ impl CampaignService {
         txn.commit().await?;
         Ok(result.is_ok())
     }
+}
+
+/// The sealed message of a leased delivery.
+fn opened(row: &delivery::Model, keys: &crm_platform::pii::Keys) -> Result<OutboundMessage, Error> {
+    let bytes = row.message.as_ref().ok_or_else(|| {
+        Error::internal(anyhow::anyhow!("queued delivery {} has no message", row.id))
+    })?;
+    let plain = keys.unseal(
+        row.pii_key.as_deref(),
+        message_aad(row.id).as_bytes(),
+        bytes,
+    )?;
+    serde_json::from_slice(&plain).map_err(Error::internal)
 }
 
 /// A sender's error text, cut to the column's size (it never holds the message itself).

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 /// Running campaigns looked at per run.
 const CAMPAIGNS_PER_RUN: u64 = 100;
+/// How long a delivery whose decision failed waits before the next try.
+const DECISION_RETRY: chrono::Duration = chrono::Duration::seconds(60);
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -100,8 +102,20 @@ impl Dispatcher {
             }
             let keys = svc.keys().await?;
             for row in due {
-                if svc.decide_one(&c, &row, &keys).await? {
-                    decided += 1;
+                match svc.decide_one(&c, &row, &keys).await {
+                    Ok(true) => decided += 1,
+                    Ok(false) => {}
+                    // One recipient's failure (an unreadable row, a lost connection) never
+                    // stops the others': it is looked at again after a pause.
+                    Err(e) => {
+                        tracing::error!(delivery = %row.id, campaign = %c.id, error = %e, "delivery decision failed");
+                        store::deliveries::postpone(
+                            svc.db(),
+                            row.id,
+                            domain::now() + DECISION_RETRY,
+                        )
+                        .await?;
+                    }
                 }
             }
         }
@@ -167,7 +181,8 @@ impl CampaignService {
             transactional: f.transactional,
             cap,
             quiet_until,
-            waited: now - c.start_time.unwrap_or(now).max(row.due_time.min(now)),
+            waited: (now - f.spec.schedule.latest_due(c.start_time.unwrap_or(now)))
+                .max(chrono::Duration::zero()),
             profile_wait: chrono::Duration::seconds(
                 i64::try_from(s.profile_wait_secs).unwrap_or(i64::MAX),
             ),
