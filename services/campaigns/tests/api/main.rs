@@ -3,3 +3,5 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
 mod harness;
+mod segments_compiler;
+mod segments_fixture;
