@@ -3,5 +3,6 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
 mod harness;
+mod segments;
 mod segments_compiler;
 mod segments_fixture;

@@ -170,7 +170,11 @@ const ACTIVE: &[&str] = &[
 ];
 
 fn active_but(out: &[&str]) -> Vec<&'static str> {
-    ACTIVE.iter().copied().filter(|n| !out.contains(n)).collect()
+    ACTIVE
+        .iter()
+        .copied()
+        .filter(|n| !out.contains(n))
+        .collect()
 }
 
 fn c(c: C) -> Rule {
@@ -237,16 +241,52 @@ fn table() -> Vec<(&'static str, Rule, Vec<&'static str>)> {
     use ValueTest as V;
     let s = |v: &str| v.to_owned();
     vec![
-        ("birthday today, local", birthday(0), vec!["ana", "cai", "dan"]),
-        ("birthday within 1", birthday(1), vec!["ana", "ben", "cai", "dan"]),
-        ("birthday within a year", birthday(366), vec!["ana", "ben", "cai", "dan", "eve", "fay"]),
-        ("not birthday today", not(birthday(0)), active_but(&["ana", "cai", "dan"])),
-        ("anniversary within 3, local", anniversary("wedding_anniversary", 3), vec!["ned"]),
-        ("anniversary today", anniversary("wedding_anniversary", 0), vec![]),
+        (
+            "birthday today, local",
+            birthday(0),
+            vec!["ana", "cai", "dan"],
+        ),
+        (
+            "birthday within 1",
+            birthday(1),
+            vec!["ana", "ben", "cai", "dan"],
+        ),
+        (
+            "birthday within a year",
+            birthday(366),
+            vec!["ana", "ben", "cai", "dan", "eve", "fay"],
+        ),
+        (
+            "not birthday today",
+            not(birthday(0)),
+            active_but(&["ana", "cai", "dan"]),
+        ),
+        (
+            "anniversary within 3, local",
+            anniversary("wedding_anniversary", 3),
+            vec!["ned"],
+        ),
+        (
+            "anniversary today",
+            anniversary("wedding_anniversary", 0),
+            vec![],
+        ),
         ("another kind", anniversary("first_visit", 366), vec![]),
-        ("language equals", lang(V::Equals(s("zh-CN"))), vec!["ana", "oli"]),
-        ("language in", lang(V::In(strings(&["en", "zh-CN"]))), vec!["ana", "ben", "oli"]),
-        ("language exists", lang(V::Exists), vec!["ana", "ben", "oli"]),
+        (
+            "language equals",
+            lang(V::Equals(s("zh-CN"))),
+            vec!["ana", "oli"],
+        ),
+        (
+            "language in",
+            lang(V::In(strings(&["en", "zh-CN"]))),
+            vec!["ana", "ben", "oli"],
+        ),
+        (
+            "language exists",
+            lang(V::Exists),
+            vec!["ana", "ben", "oli"],
+        ),
         (
             "time zone equals",
             c(C::Trait(TraitTest::TimeZone(V::Equals(s("Asia/Shanghai"))))),
@@ -262,34 +302,106 @@ fn table() -> Vec<(&'static str, Rule, Vec<&'static str>)> {
             c(C::Trait(TraitTest::LifecycleStage(V::In(vec![3, 2])))),
             vec!["ana", "ben"],
         ),
-        ("stage equals", c(C::Trait(TraitTest::LifecycleStage(V::Equals(2)))), vec!["ben"]),
-        ("stage exists", c(C::Trait(TraitTest::LifecycleStage(V::Exists))), vec!["ana", "ben"]),
-        ("tags contain all", tags(TagTest::Contains(strings(&["coffee", "vip"]))), vec!["ana"]),
-        ("tags in", tags(TagTest::In(strings(&["vip", "coffee"]))), vec!["ana", "ben"]),
+        (
+            "stage equals",
+            c(C::Trait(TraitTest::LifecycleStage(V::Equals(2)))),
+            vec!["ben"],
+        ),
+        (
+            "stage exists",
+            c(C::Trait(TraitTest::LifecycleStage(V::Exists))),
+            vec!["ana", "ben"],
+        ),
+        (
+            "tags contain all",
+            tags(TagTest::Contains(strings(&["coffee", "vip"]))),
+            vec!["ana"],
+        ),
+        (
+            "tags in",
+            tags(TagTest::In(strings(&["vip", "coffee"]))),
+            vec!["ana", "ben"],
+        ),
         ("tags exist", tags(TagTest::Exists), vec!["ana", "ben"]),
-        ("no tags", not(tags(TagTest::Exists)), active_but(&["ana", "ben"])),
-        ("attribute equals", attr("shoe_size", V::Equals(s("42"))), vec!["ana"]),
-        ("attribute in", attr("shoe_size", V::In(strings(&["42", "43"]))), vec!["ana", "ned"]),
+        (
+            "no tags",
+            not(tags(TagTest::Exists)),
+            active_but(&["ana", "ben"]),
+        ),
+        (
+            "attribute equals",
+            attr("shoe_size", V::Equals(s("42"))),
+            vec!["ana"],
+        ),
+        (
+            "attribute in",
+            attr("shoe_size", V::In(strings(&["42", "43"]))),
+            vec!["ana", "ned"],
+        ),
         ("attribute exists", attr("color", V::Exists), vec!["ned"]),
-        ("attribute value of another key", attr("shoe_size", V::Equals(s("blue"))), vec![]),
+        (
+            "attribute value of another key",
+            attr("shoe_size", V::Equals(s("blue"))),
+            vec![],
+        ),
         ("tier", c(C::Tier(strings(&["gold"]))), vec!["ana", "hal"]),
-        ("points at least", c(C::Points(cmp(GreaterOrEqual, 200))), vec!["ana", "ben"]),
-        ("points below", c(C::Points(cmp(Less, 100))), active_but(&["ana", "ben"])),
-        ("item twice in 30 days", purchased(Some("sku-1"), 2, 30), vec!["gus"]),
-        ("item ever", purchased(Some("sku-1"), 1, 0), vec!["gus", "hal"]),
-        ("purchases, not units", purchased(Some("sku-1"), 3, 0), vec![]),
-        ("anything twice in 30 days (refunds do not count)", purchased(None, 2, 30), vec!["gus"]),
+        (
+            "points at least",
+            c(C::Points(cmp(GreaterOrEqual, 200))),
+            vec!["ana", "ben"],
+        ),
+        (
+            "points below",
+            c(C::Points(cmp(Less, 100))),
+            active_but(&["ana", "ben"]),
+        ),
+        (
+            "item twice in 30 days",
+            purchased(Some("sku-1"), 2, 30),
+            vec!["gus"],
+        ),
+        (
+            "item ever",
+            purchased(Some("sku-1"), 1, 0),
+            vec!["gus", "hal"],
+        ),
+        (
+            "purchases, not units",
+            purchased(Some("sku-1"), 3, 0),
+            vec![],
+        ),
+        (
+            "anything twice in 30 days (refunds do not count)",
+            purchased(None, 2, 30),
+            vec!["gus"],
+        ),
         ("anything in 100 days", purchased(None, 1, 100), vec!["gus"]),
         ("anything ever", purchased(None, 1, 0), vec!["gus", "hal"]),
-        ("spend ever over", spend("CNY", 0, cmp(Greater, 10_000)), vec!["hal"]),
-        ("net spend in 30 days", spend("CNY", 30, cmp(GreaterOrEqual, 6000)), vec!["gus"]),
-        ("net spend in 30 days, refund counted", spend("CNY", 30, cmp(Greater, 6000)), vec![]),
+        (
+            "spend ever over",
+            spend("CNY", 0, cmp(Greater, 10_000)),
+            vec!["hal"],
+        ),
+        (
+            "net spend in 30 days",
+            spend("CNY", 30, cmp(GreaterOrEqual, 6000)),
+            vec!["gus"],
+        ),
+        (
+            "net spend in 30 days, refund counted",
+            spend("CNY", 30, cmp(Greater, 6000)),
+            vec![],
+        ),
         (
             "spend below (nothing spent counts)",
             spend("CNY", 0, cmp(Less, 1000)),
             active_but(&["gus", "hal"]),
         ),
-        ("spend in another currency", spend("USD", 0, cmp(Equal, 0)), ACTIVE.to_vec()),
+        (
+            "spend in another currency",
+            spend("USD", 0, cmp(Equal, 0)),
+            ACTIVE.to_vec(),
+        ),
         (
             "last purchase before 30 days",
             c(C::LastPurchase(LastPurchase::BeforeDaysAgo(30))),
@@ -300,17 +412,62 @@ fn table() -> Vec<(&'static str, Rule, Vec<&'static str>)> {
             not(c(C::LastPurchase(LastPurchase::BeforeDaysAgo(30)))),
             active_but(&["hal"]),
         ),
-        ("last purchase within 30", c(C::LastPurchase(LastPurchase::WithinDays(30))), vec!["gus"]),
-        ("never purchased", c(C::LastPurchase(LastPurchase::Never(true))), active_but(&["gus", "hal"])),
-        ("purchased once", c(C::LastPurchase(LastPurchase::Never(false))), vec!["gus", "hal"]),
+        (
+            "last purchase within 30",
+            c(C::LastPurchase(LastPurchase::WithinDays(30))),
+            vec!["gus"],
+        ),
+        (
+            "never purchased",
+            c(C::LastPurchase(LastPurchase::Never(true))),
+            active_but(&["gus", "hal"]),
+        ),
+        (
+            "purchased once",
+            c(C::LastPurchase(LastPurchase::Never(false))),
+            vec!["gus", "hal"],
+        ),
         ("open complaint", c(C::OpenComplaint(true)), vec!["ivy"]),
-        ("no open complaint", c(C::OpenComplaint(false)), active_but(&["ivy"])),
-        ("email consent", c(C::Consent { channel: EMAIL, granted: true }), vec!["ana"]),
-        ("no email consent", c(C::Consent { channel: EMAIL, granted: false }), active_but(&["ana"])),
-        ("sms consent", c(C::Consent { channel: SMS, granted: true }), vec!["oli"]),
-        ("orders at least", c(C::OrderCount(cmp(GreaterOrEqual, 1))), vec!["gus", "hal"]),
+        (
+            "no open complaint",
+            c(C::OpenComplaint(false)),
+            active_but(&["ivy"]),
+        ),
+        (
+            "email consent",
+            c(C::Consent {
+                channel: EMAIL,
+                granted: true,
+            }),
+            vec!["ana"],
+        ),
+        (
+            "no email consent",
+            c(C::Consent {
+                channel: EMAIL,
+                granted: false,
+            }),
+            active_but(&["ana"]),
+        ),
+        (
+            "sms consent",
+            c(C::Consent {
+                channel: SMS,
+                granted: true,
+            }),
+            vec!["oli"],
+        ),
+        (
+            "orders at least",
+            c(C::OrderCount(cmp(GreaterOrEqual, 1))),
+            vec!["gus", "hal"],
+        ),
         ("orders equal", c(C::OrderCount(cmp(Equal, 2))), vec!["gus"]),
-        ("rfm", c(C::RfmSegment(strings(&["champions", "at_risk"]))), vec!["ned", "oli"]),
+        (
+            "rfm",
+            c(C::RfmSegment(strings(&["champions", "at_risk"]))),
+            vec!["ned", "oli"],
+        ),
         (
             "nested: gold and (birthday soon or big spender)",
             Rule::All(vec![
@@ -323,13 +480,19 @@ fn table() -> Vec<(&'static str, Rule, Vec<&'static str>)> {
             "not (chinese and not emailable)",
             not(Rule::All(vec![
                 lang(V::Equals(s("zh-CN"))),
-                not(c(C::Consent { channel: EMAIL, granted: true })),
+                not(c(C::Consent {
+                    channel: EMAIL,
+                    granted: true,
+                })),
             ])),
             active_but(&["oli"]),
         ),
         (
             "complaint or vip",
-            Rule::Any(vec![c(C::OpenComplaint(true)), tags(TagTest::In(strings(&["vip"])))]),
+            Rule::Any(vec![
+                c(C::OpenComplaint(true)),
+                tags(TagTest::In(strings(&["vip"]))),
+            ]),
             vec!["ana", "ivy"],
         ),
     ]
@@ -349,7 +512,9 @@ async fn selected(
     let count = store::count(db, rule, &keys, now).await.expect("count");
     assert_eq!(count, page.len() as u64, "count agrees with the page");
     for id in ids.keys() {
-        let inside = store::contains(db, rule, &keys, now, *id).await.expect("contains");
+        let inside = store::contains(db, rule, &keys, now, *id)
+            .await
+            .expect("contains");
         assert_eq!(inside, page.contains(id), "contains agrees for {}", ids[id]);
     }
     let mut names: Vec<_> = page.iter().map(|id| ids[id]).collect();
@@ -379,12 +544,26 @@ async fn every_rule_of_the_table_selects_its_members() {
         }
         assert!(failed.is_empty(), "{b:?}:\n{}", failed.join("\n"));
         // A page continues after its cursor, in id order.
-        let all = store::member_page(app.service.db(), &not(tags(TagTest::Exists)), &keys, now, None, 3)
-            .await
-            .expect("page");
-        let next = store::member_page(app.service.db(), &not(tags(TagTest::Exists)), &keys, now, all.last().copied(), 100)
-            .await
-            .expect("next page");
+        let all = store::member_page(
+            app.service.db(),
+            &not(tags(TagTest::Exists)),
+            &keys,
+            now,
+            None,
+            3,
+        )
+        .await
+        .expect("page");
+        let next = store::member_page(
+            app.service.db(),
+            &not(tags(TagTest::Exists)),
+            &keys,
+            now,
+            all.last().copied(),
+            100,
+        )
+        .await
+        .expect("next page");
         assert_eq!(all.len() + next.len(), ACTIVE.len() - 2);
         assert!(all.iter().chain(&next).is_sorted());
     })
@@ -404,9 +583,19 @@ async fn feb_29_birthdays_count_on_feb_28_in_years_without_one() {
             ids.insert(id, name);
         }
         let today = birthday(0);
-        assert_eq!(selected(&app, &ids, &today, at("2027-02-28T12:00:00Z")).await, ["fay"]);
-        assert!(selected(&app, &ids, &today, at("2028-02-28T12:00:00Z")).await.is_empty());
-        assert_eq!(selected(&app, &ids, &today, at("2028-02-29T12:00:00Z")).await, ["fay"]);
+        assert_eq!(
+            selected(&app, &ids, &today, at("2027-02-28T12:00:00Z")).await,
+            ["fay"]
+        );
+        assert!(
+            selected(&app, &ids, &today, at("2028-02-28T12:00:00Z"))
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            selected(&app, &ids, &today, at("2028-02-29T12:00:00Z")).await,
+            ["fay"]
+        );
         // Tomorrow is Feb 28 of a year without Feb 29.
         assert_eq!(
             selected(&app, &ids, &birthday(1), at("2027-02-27T12:00:00Z")).await,
