@@ -6,3 +6,4 @@ mod harness;
 mod segments;
 mod segments_compiler;
 mod segments_fixture;
+mod segments_membership;
