@@ -11,6 +11,9 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
+/// (days ago, currency, amount in minor units, items as (item id, quantity))
+pub type Order = (i64, &'static str, i64, &'static [(&'static str, i32)]);
+
 /// One member as a test describes it; `Default` is an active member with nothing known.
 #[derive(Clone, Debug)]
 pub struct Fixture {
@@ -30,8 +33,7 @@ pub struct Fixture {
     pub dates: &'static [(&'static str, i16, i16)],
     /// (crm.customers.v1.Channel number, granted)
     pub consents: &'static [(i32, bool)],
-    /// (days ago, currency, amount in minor units, items as (item id, quantity))
-    pub orders: &'static [(i64, &'static str, i64, &'static [(&'static str, i32)])],
+    pub orders: &'static [Order],
     /// (crm.tickets.v1.Category number, open)
     pub tickets: &'static [(i32, bool)],
 }

@@ -25,7 +25,7 @@ async fn moves(app: &TestApp, segment: &str) -> Vec<(Uuid, bool)> {
         .expect("outbox");
     rows.into_iter()
         .filter(|r| r.event_type == MEMBERSHIP_CHANGED)
-        .map(|r| {
+        .filter_map(|r| {
             let event = ev::Event::decode(r.payload.as_slice()).expect("event");
             let Some(ev::event::Payload::SegmentMembershipChanged(m)) = event.payload else {
                 panic!("not a membership change: {event:?}");
@@ -34,7 +34,6 @@ async fn moves(app: &TestApp, segment: &str) -> Vec<(Uuid, bool)> {
             assert!(m.change_time.is_some());
             (m.segment == segment).then_some(m)
         })
-        .flatten()
         .map(|m| {
             let customer = m
                 .customer
