@@ -373,3 +373,19 @@ pub async fn lock(conn: &impl ConnectionTrait, segment: SegmentId) -> Result<boo
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+/// Drops `customer` from every segment's tracked members and counts, without events (an
+/// erasure: nothing more is said about the customer).
+pub async fn forget_member(conn: &impl ConnectionTrait, customer: Uuid) -> Result<(), Error> {
+    use segment_member::Column as SM;
+    let q = Query::delete()
+        .from_table(segment_member::Entity)
+        .and_where(SM::CustomerId.eq(customer))
+        .returning_col(SM::SegmentId)
+        .to_owned();
+    for row in conn.query_all(&q).await? {
+        let segment: Uuid = row.try_get("", "segment_id")?;
+        add_to_count(conn, SegmentId(segment), -1).await?;
+    }
+    Ok(())
+}
