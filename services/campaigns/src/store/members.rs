@@ -1,18 +1,16 @@
-//! STUB on main until H3's store lands.
-use crate::domain::CustomerId;
-use crate::domain::member::{Member, Profile};
-use crm_platform::Error;
+//! The read model's member rows (helper H3 fills this module).
+//!
+//! Blind indexes of custom attributes, shared by the event handlers that write
+//! `member_attributes` and the segment compiler that tests them.
 use crm_platform::pii::Keys;
-use sea_orm::ConnectionTrait;
 
-pub async fn find(_conn: &impl ConnectionTrait, _id: CustomerId) -> Result<Option<Member>, Error> {
-    Ok(None)
+/// The blind index of an attribute key.
+pub fn attribute_key_hash(keys: &Keys, key: &str) -> String {
+    keys.index("attribute.key", key)
 }
 
-pub async fn profile(
-    _conn: &impl ConnectionTrait,
-    _keys: &Keys,
-    _id: CustomerId,
-) -> Result<Option<Profile>, Error> {
-    Ok(None)
+/// The blind index of an attribute's value: its text (strings as they are, numbers and
+/// booleans as serde_json writes them), bound to its key.
+pub fn attribute_value_hash(keys: &Keys, key: &str, value_text: &str) -> String {
+    keys.index("attribute.value", &format!("{key}\u{0}{value_text}"))
 }

@@ -4,3 +4,7 @@
 mod bad_input;
 mod campaigns;
 mod harness;
+mod segments;
+mod segments_compiler;
+mod segments_fixture;
+mod segments_membership;
