@@ -4,13 +4,14 @@
 //! An unconfigured service (empty url) is skipped: its part of the read model stays as the
 //! events left it.
 use crate::domain::CustomerId;
-use crate::domain::member::LoyaltyFacts;
+use crate::domain::member::{LoyaltyFacts, TicketFact};
 use crate::settings::ClientsSettings;
 use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
 use crm_platform::config::PlatformSettings;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
-use crm_proto::{customers as cpb, loyalty as lpb};
+use crm_proto::tickets::ticket_service_client::TicketServiceClient;
+use crm_proto::{customers as cpb, loyalty as lpb, tickets as tpb};
 use std::time::Duration;
 use tonic::{Code, Status};
 
@@ -29,6 +30,7 @@ pub enum CustomerAnswer {
 pub struct Clients {
     customers: Option<Remote<CustomerServiceClient<TracedChannel>>>,
     loyalty: Option<Remote<LoyaltyServiceClient<TracedChannel>>>,
+    tickets: Option<Remote<TicketServiceClient<TracedChannel>>>,
 }
 
 /// A client of the service at `url`; none when the url is empty (not configured).
@@ -66,6 +68,7 @@ impl Clients {
         Ok(Self {
             customers: remote(&s.customers_url, s, platform, CustomerServiceClient::new)?,
             loyalty: remote(&s.loyalty_url, s, platform, LoyaltyServiceClient::new)?,
+            tickets: remote(&s.tickets_url, s, platform, TicketServiceClient::new)?,
         })
     }
 
@@ -75,6 +78,10 @@ impl Clients {
 
     pub fn loyalty_configured(&self) -> bool {
         self.loyalty.is_some()
+    }
+
+    pub fn tickets_configured(&self) -> bool {
+        self.tickets.is_some()
     }
 
     /// The customers of `ids`, in order: one BatchGetCustomers, or (when it refuses the
@@ -209,6 +216,49 @@ impl Clients {
             .collect();
         Ok((ids, res.next_page_token))
     }
+
+    /// One page of tickets' complaints (every status), as the read model keeps them, and the
+    /// next page's token (empty on the last page).
+    pub async fn complaint_tickets(
+        &self,
+        page_token: &str,
+        page_size: i32,
+    ) -> Result<(Vec<TicketFact>, String), Status> {
+        let Some(client) = &self.tickets else {
+            return Err(Status::failed_precondition(
+                "campaigns.clients.tickets_url is not configured",
+            ));
+        };
+        let req = tpb::ListTicketsRequest {
+            page_size,
+            page_token: page_token.to_owned(),
+            category: tpb::Category::Complaint as i32,
+            ..Default::default()
+        };
+        let res = client
+            .call(Idempotence::ReadOnly, req, |mut c, req| async move {
+                c.list_tickets(req).await
+            })
+            .await?;
+        let facts = res.tickets.iter().filter_map(complaint).collect();
+        Ok((facts, res.next_page_token))
+    }
+}
+
+/// A listed complaint ticket as the read model keeps it; None when a name does not parse.
+fn complaint(t: &tpb::Ticket) -> Option<TicketFact> {
+    let ticket = t
+        .name
+        .rsplit_once('/')
+        .and_then(|(_, id)| uuid::Uuid::parse_str(id).ok())?;
+    let at = t.update_time.as_ref()?;
+    Some(TicketFact {
+        ticket,
+        customer: CustomerId::parse_name(&t.customer).ok()?,
+        category: Some(t.category),
+        open: crate::service::read_model::handlers::is_open(t.status),
+        time: chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)?,
+    })
 }
 
 #[cfg(test)]

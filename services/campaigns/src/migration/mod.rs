@@ -1,6 +1,7 @@
 //! Schema migrations, one per file, in release order, never edited once released.
 mod m20261202_000001_create_read_model;
 mod m20261202_000002_create_campaigns;
+mod m20261202_000023_read_model_rebuilds;
 
 crm_platform::migrator!(Migrator: [
     // Platform: the request ids of mutations (see crm_platform::idempotency).
@@ -15,4 +16,5 @@ crm_platform::migrator!(Migrator: [
     crm_platform::pii::CreatePiiDataKeys,
     m20261202_000001_create_read_model::Migration,
     m20261202_000002_create_campaigns::Migration,
+    m20261202_000023_read_model_rebuilds::Migration,
 ]);

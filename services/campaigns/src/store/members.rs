@@ -4,10 +4,12 @@
 //! a segment could test sets `segments_dirty` and `update_time` (the membership job's cue).
 mod events;
 mod reads;
+mod rebuild;
 mod refresh;
 
 pub use events::*;
 pub use reads::*;
+pub use rebuild::*;
 pub use refresh::*;
 
 use crm_platform::pii::Keys;

@@ -5,9 +5,11 @@
 mod convert;
 mod erasure;
 pub mod handlers;
+mod rebuild;
 pub mod refresh;
 
 use super::CampaignService;
+use crm_platform::Error;
 use crm_platform::events::Events;
 use crm_platform::jobs::Jobs;
 use std::time::Duration;
@@ -34,5 +36,39 @@ pub fn start(svc: &CampaignService, backbone: &Events, jobs: &mut Jobs) {
                 Ok(())
             },
         );
+    }
+    let c = svc.clients();
+    if c.customers_configured() || c.tickets_configured() {
+        jobs.every(
+            Duration::from_millis(s.refresh_interval_ms),
+            "read model rebuild",
+            svc.clone(),
+            |svc| async move {
+                // Every page of a rebuild in one run: each is its own transaction.
+                while svc.run_rebuild().await? {}
+                Ok(())
+            },
+        );
+    }
+}
+
+/// A failed call to another service, as the job's error (logged and retried by the job).
+pub(crate) fn upstream(call: &'static str, s: &tonic::Status) -> Error {
+    Error::internal(anyhow::anyhow!(
+        "{call} failed: {:?} {}",
+        s.code(),
+        s.message()
+    ))
+}
+
+impl CampaignService {
+    /// The member's plain facts; NOT_FOUND when the read model does not know the customer.
+    pub async fn member(
+        &self,
+        id: crate::domain::CustomerId,
+    ) -> Result<crate::domain::member::Member, Error> {
+        crate::store::members::find(self.db(), id)
+            .await?
+            .ok_or_else(|| crate::error::member_not_found(id))
     }
 }
