@@ -3,3 +3,5 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
 mod harness;
+mod read_model;
+mod read_model_refresh;

@@ -92,26 +92,19 @@ async fn change(
     Ok(u.exec(conn).await?.rows_affected)
 }
 
-/// The profile (and with it the traits) must be asked again.
-fn profile_stale() -> Vec<(member::Column, SimpleExpr)> {
-    vec![
-        (member::Column::ProfileStale, Expr::value(true)),
-        (
-            member::Column::RefreshAfter,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        ),
-    ]
-}
-
-/// Balance and tier must be asked again.
-fn loyalty_stale() -> Vec<(member::Column, SimpleExpr)> {
-    vec![
-        (member::Column::LoyaltyStale, Expr::value(true)),
-        (
-            member::Column::RefreshAfter,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        ),
-    ]
+/// The profile (and with it the traits) and/or balance and tier must be asked again, now.
+fn stale(profile: bool, loyalty: bool) -> Vec<(member::Column, SimpleExpr)> {
+    let mut cols = vec![(
+        member::Column::RefreshAfter,
+        Expr::value(Option::<DateTime<Utc>>::None),
+    )];
+    if profile {
+        cols.push((member::Column::ProfileStale, Expr::value(true)));
+    }
+    if loyalty {
+        cols.push((member::Column::LoyaltyStale, Expr::value(true)));
+    }
+    cols
 }
 
 /// The customer the facts of `id` now belong to: `id`, or the survivor it was merged into
@@ -146,7 +139,7 @@ pub async fn customer_changed(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     ensure(conn, &[id], now).await?;
-    let mut cols = profile_stale();
+    let mut cols = stale(true, false);
     cols.push((member::Column::LifecycleStage, Expr::value(lifecycle_stage)));
     change(conn, &[id.0], cols, None, now).await?;
     // An update of a deleted customer is its undelete; a merged one stays merged.
@@ -248,9 +241,11 @@ pub async fn customers_merged(
             .await?
             .rows_affected;
     }
+    for &l in &losers {
+        recompute_orders(conn, CustomerId(l), now).await?;
+    }
     recompute_orders(conn, survivor, now).await?;
-    let mut cols = profile_stale();
-    cols.extend(loyalty_stale());
+    let cols = stale(true, true);
     change(conn, &[survivor.0], cols, None, now).await?;
     Ok(moved)
 }
@@ -442,7 +437,7 @@ pub async fn set_tier(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     ensure(conn, &[id], now).await?;
-    let mut cols = loyalty_stale();
+    let mut cols = stale(false, true);
     cols.push((member::Column::Tier, Expr::value(tier)));
     change(conn, &[id.0], cols, None, now).await?;
     Ok(())
@@ -455,7 +450,7 @@ pub async fn points_changed(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     ensure(conn, &[id], now).await?;
-    change(conn, &[id.0], loyalty_stale(), None, now).await?;
+    change(conn, &[id.0], stale(false, true), None, now).await?;
     Ok(())
 }
 
@@ -508,8 +503,7 @@ pub async fn mark_stale(
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
     ensure(conn, ids, now).await?;
-    let mut cols = profile_stale();
-    cols.extend(loyalty_stale());
+    let cols = stale(true, true);
     let raw: Vec<Uuid> = ids.iter().map(|c| c.0).collect();
     change(conn, &raw, cols, None, now).await
 }
