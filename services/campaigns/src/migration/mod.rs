@@ -2,6 +2,7 @@
 mod m20261202_000001_create_read_model;
 mod m20261202_000002_create_campaigns;
 mod m20261202_000010_segment_evaluation;
+mod m20261202_000023_read_model_rebuilds;
 
 crm_platform::migrator!(Migrator: [
     // Platform: the request ids of mutations (see crm_platform::idempotency).
@@ -17,4 +18,5 @@ crm_platform::migrator!(Migrator: [
     m20261202_000001_create_read_model::Migration,
     m20261202_000002_create_campaigns::Migration,
     m20261202_000010_segment_evaluation::Migration,
+    m20261202_000023_read_model_rebuilds::Migration,
 ]);

@@ -8,3 +8,5 @@ mod segments;
 mod segments_compiler;
 mod segments_fixture;
 mod segments_membership;
+mod read_model;
+mod read_model_refresh;
