@@ -47,7 +47,11 @@ impl QuietHours {
 
 /// The first instant after `now` whose wall-clock time in `tz` is `wall`, or the first instant
 /// after a DST gap that skips it.
-fn first_instant_at_or_after(tz: Tz, wall: NaiveDateTime, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn first_instant_at_or_after(
+    tz: Tz,
+    wall: NaiveDateTime,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     // Gaps are whole minutes and at most a day long (Pacific/Kiritimati skipped 1994-12-31).
     let mut at = wall;
     for _ in 0..=(48 * 60) {
@@ -56,7 +60,11 @@ fn first_instant_at_or_after(tz: Tz, wall: NaiveDateTime, now: DateTime<Utc>) ->
             // A repeated hour: the earlier one unless it has passed.
             LocalResult::Ambiguous(early, late) => {
                 let early = early.with_timezone(&Utc);
-                return Some(if early > now { early } else { late.with_timezone(&Utc) });
+                return Some(if early > now {
+                    early
+                } else {
+                    late.with_timezone(&Utc)
+                });
             }
             LocalResult::None => at += Duration::minutes(1),
         }
@@ -102,7 +110,10 @@ pub fn cap_for(caps: &[FrequencyCap], channel: Channel) -> Option<(u32, Duration
 
 /// Every cap configured for `channel` (several may apply, e.g. 1 a day and 3 a week); a
 /// recipient at or over any of them is skipped.
-pub fn caps_for(caps: &[FrequencyCap], channel: Channel) -> impl Iterator<Item = (u32, Duration)> + '_ {
+pub fn caps_for(
+    caps: &[FrequencyCap],
+    channel: Channel,
+) -> impl Iterator<Item = (u32, Duration)> + '_ {
     caps.iter()
         .filter(move |c| c.channel == channel.code())
         .map(|c| (c.max, Duration::hours(i64::from(c.window_hours))))
@@ -139,7 +150,10 @@ mod tests {
         assert!(QuietHours::parse("", "").is_none());
         assert!(QuietHours::parse("21:00", "").is_none());
         assert!(QuietHours::parse("25:00", "08:00").is_none());
-        assert!(QuietHours::parse("08:00", "08:00").is_none(), "empty window");
+        assert!(
+            QuietHours::parse("08:00", "08:00").is_none(),
+            "empty window"
+        );
         assert!(QuietHours::parse("12:00", "13:30").is_some());
     }
 
@@ -166,13 +180,22 @@ mod tests {
     #[test]
     fn non_wrapping_quiet_hours() {
         let lunch = QuietHours::parse("12:00", "13:30").expect("valid");
-        assert_eq!(lunch.defer_until(utc("2026-06-01T11:59:00Z"), Tz::UTC), None);
+        assert_eq!(
+            lunch.defer_until(utc("2026-06-01T11:59:00Z"), Tz::UTC),
+            None
+        );
         assert_eq!(
             lunch.defer_until(utc("2026-06-01T12:00:00Z"), Tz::UTC),
             Some(utc("2026-06-01T13:30:00Z"))
         );
-        assert_eq!(lunch.defer_until(utc("2026-06-01T13:30:00Z"), Tz::UTC), None);
-        assert_eq!(lunch.defer_until(utc("2026-06-01T23:00:00Z"), Tz::UTC), None);
+        assert_eq!(
+            lunch.defer_until(utc("2026-06-01T13:30:00Z"), Tz::UTC),
+            None
+        );
+        assert_eq!(
+            lunch.defer_until(utc("2026-06-01T23:00:00Z"), Tz::UTC),
+            None
+        );
     }
 
     #[test]
@@ -184,7 +207,11 @@ mod tests {
             q.defer_until(now, tz("Asia/Shanghai")),
             Some(utc("2026-03-11T00:00:00Z"))
         );
-        assert_eq!(q.defer_until(now, Tz::UTC), None, "13:00 UTC is not quiet in UTC");
+        assert_eq!(
+            q.defer_until(now, Tz::UTC),
+            None,
+            "13:00 UTC is not quiet in UTC"
+        );
         // Kiritimati is UTC+14: 19:00 UTC is 09:00 the next day there, not quiet; 08:00 UTC
         // is 22:00 there, quiet until 08:00 local = 18:00 UTC.
         let kiri = tz("Pacific/Kiritimati");
@@ -319,9 +346,15 @@ mod tests {
                 window_hours: 24,
             },
         ];
-        assert_eq!(cap_for(&caps, Channel::Email), Some((3, Duration::hours(168))));
+        assert_eq!(
+            cap_for(&caps, Channel::Email),
+            Some((3, Duration::hours(168)))
+        );
         assert_eq!(caps_for(&caps, Channel::Email).count(), 2);
-        assert_eq!(cap_for(&caps, Channel::Push), Some((1, Duration::hours(24))));
+        assert_eq!(
+            cap_for(&caps, Channel::Push),
+            Some((1, Duration::hours(24)))
+        );
         assert_eq!(cap_for(&caps, Channel::Sms), None);
     }
 

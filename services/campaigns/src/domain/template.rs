@@ -204,7 +204,10 @@ mod tests {
         assert!(e.contains("`customer.email`"), "{e}");
         assert!(e.contains("`customr.given_name`"), "{e}");
         let e = check("{{ customer }}").unwrap_err();
-        assert!(e.contains("`customer`"), "a whole object is not a placeholder: {e}");
+        assert!(
+            e.contains("`customer`"),
+            "a whole object is not a placeholder: {e}"
+        );
         let e = check("{% for i in range(3) %}{{ i }}{% endfor %}").unwrap_err();
         assert!(e.contains("`range`"), "globals are refused too: {e}");
     }

@@ -1,0 +1,515 @@
+//! The senders against real receivers: a hyper HTTP server started here on port 0 (webhook),
+//! an appended file (file), and a real SMTP server, Python's aiosmtpd, started here on a free
+//! port (smtp). Without aiosmtpd (`make tools` installs it into .tools/venv) the SMTP tests
+//! print SKIPPED; with CI=true they fail instead.
+use bytes::Bytes;
+use crm_campaigns::senders::{OutboundMessage, SendError, Sender};
+use crm_campaigns::settings::{SenderSettings, Settings};
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::{BodyExt as _, Full};
+use sha2::Sha256;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+const SECRET: &str = "webhook-test-secret";
+
+fn settings() -> SenderSettings {
+    Settings::load(None).expect("defaults").campaigns.sender
+}
+
+fn message(to: &str) -> OutboundMessage {
+    let campaign = Uuid::now_v7();
+    let customer = Uuid::now_v7();
+    OutboundMessage {
+        delivery_id: Uuid::now_v7(),
+        delivery: format!("campaigns/{campaign}/deliveries/{customer}"),
+        campaign: format!("campaigns/{campaign}"),
+        customer: format!("customers/{customer}"),
+        channel: "email".into(),
+        variant: "a".into(),
+        to: to.into(),
+        subject: "Spring sale".into(),
+        body: "Hi Wei, 20% off with SPRING-10".into(),
+    }
+}
+
+fn temp_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crm-senders-{what}-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+// ---- webhook ------------------------------------------------------------------------------
+
+/// One request the test server received.
+struct Seen {
+    path: String,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1:0 answering by path: /ok 200, /fail 500, /busy 429,
+/// /bad 400, /hang never (within the tests' timeouts).
+async fn webhook_server() -> (String, mpsc::UnboundedReceiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let tx = tx.clone();
+                        async move {
+                            let path = req.uri().path().to_owned();
+                            let headers = req.headers().clone();
+                            let body = req.into_body().collect().await?.to_bytes();
+                            let status = match path.as_str() {
+                                "/ok" => 200,
+                                "/fail" => 500,
+                                "/busy" => 429,
+                                "/bad" => 400,
+                                _ => {
+                                    tokio::time::sleep(Duration::from_secs(30)).await;
+                                    200
+                                }
+                            };
+                            tx.send(Seen {
+                                path,
+                                headers,
+                                body,
+                            })
+                            .ok();
+                            let mut resp = http::Response::new(Full::new(Bytes::new()));
+                            *resp.status_mut() =
+                                http::StatusCode::from_u16(status).expect("status");
+                            Ok::<_, hyper::Error>(resp)
+                        }
+                    });
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    (base, rx)
+}
+
+fn webhook(url: &str) -> Sender {
+    let mut s = settings();
+    s.kind = "webhook".into();
+    s.webhook_url = url.into();
+    s.webhook_secret = SECRET.into();
+    s.timeout_ms = 2000;
+    Sender::from_settings(&s).expect("webhook sender")
+}
+
+/// Checks `X-CRM-Signature` independently: t within a minute, v1 = HMAC-SHA256("<t>.<body>").
+fn verify_signature(header: &str, body: &[u8], secret: &[u8]) {
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .unwrap_or_else(|| panic!("signature header {header:?}"));
+    let t: i64 = t.parse().expect("unix seconds");
+    assert!(
+        (chrono::Utc::now().timestamp() - t).abs() < 60,
+        "fresh timestamp"
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, want, "signature");
+}
+
+#[tokio::test]
+async fn webhook_posts_the_signed_message_with_its_idempotency_key() {
+    let (base, mut seen) = webhook_server().await;
+    let m = message("Li Wei");
+    webhook(&format!("{base}/ok")).send(&m).await.expect("sent");
+    let got = seen.recv().await.expect("a request");
+    assert_eq!(got.path, "/ok");
+    assert_eq!(got.headers["content-type"], "application/json");
+    assert_eq!(got.headers["idempotency-key"], m.delivery_id.to_string());
+    let sent: OutboundMessage = serde_json::from_slice(&got.body).expect("json body");
+    assert_eq!(sent, m);
+    let signature = got.headers["x-crm-signature"].to_str().expect("ascii");
+    verify_signature(signature, &got.body, SECRET.as_bytes());
+    // A tampered body does not verify.
+    let tampered = std::panic::catch_unwind(|| {
+        verify_signature(signature, b"{\"to\":\"someone else\"}", SECRET.as_bytes())
+    });
+    assert!(tampered.is_err(), "the signature covers the body");
+}
+
+#[tokio::test]
+async fn webhook_secret_comes_from_a_file() {
+    let (base, mut seen) = webhook_server().await;
+    let dir = temp_dir("secret");
+    let file = dir.join("secret");
+    std::fs::write(&file, "from-the-file\n").expect("write");
+    let mut s = settings();
+    s.kind = "webhook".into();
+    s.webhook_url = format!("{base}/ok");
+    s.webhook_secret = "inline-ignored".into();
+    s.webhook_secret_file = file.to_string_lossy().into_owned();
+    let sender = Sender::from_settings(&s).expect("sender");
+    sender.send(&message("x")).await.expect("sent");
+    let got = seen.recv().await.expect("request");
+    let signature = got.headers["x-crm-signature"].to_str().expect("ascii");
+    verify_signature(signature, &got.body, b"from-the-file");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn webhook_answers_are_classified() {
+    let (base, mut seen) = webhook_server().await;
+    let m = message("x");
+    for (path, retryable) in [("/fail", true), ("/busy", true), ("/bad", false)] {
+        let got = webhook(&format!("{base}{path}")).send(&m).await;
+        match (got, retryable) {
+            (Err(SendError::Retryable(why)), true) | (Err(SendError::Permanent(why)), false) => {
+                assert!(why.contains("answered"), "{path}: {why}");
+            }
+            (other, _) => panic!("{path}: {other:?}"),
+        }
+        assert_eq!(seen.recv().await.expect("request").path, path);
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_webhook_is_retryable_after_the_timeout() {
+    let (base, _seen) = webhook_server().await;
+    let mut s = settings();
+    s.kind = "webhook".into();
+    s.webhook_url = format!("{base}/hang");
+    s.webhook_secret = SECRET.into();
+    s.timeout_ms = 300;
+    let sender = Sender::from_settings(&s).expect("sender");
+    let started = Instant::now();
+    let got = sender.send(&message("x")).await;
+    let took = started.elapsed();
+    assert!(matches!(got, Err(SendError::Retryable(_))), "{got:?}");
+    assert!(took >= Duration::from_millis(290), "{took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "bounded by timeout_ms: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_webhook_is_retryable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let got = webhook(&format!("http://{addr}/ok"))
+        .send(&message("x"))
+        .await;
+    assert!(matches!(got, Err(SendError::Retryable(_))), "{got:?}");
+}
+
+#[test]
+fn webhook_settings_are_checked_at_start() {
+    let mut s = settings();
+    s.kind = "webhook".into();
+    s.webhook_url = "ftp://example.com/x".into();
+    s.webhook_secret = SECRET.into();
+    assert!(Sender::from_settings(&s).is_err(), "scheme");
+    s.webhook_url = "https://example.com/hook".into();
+    s.webhook_secret = String::new();
+    assert!(Sender::from_settings(&s).is_err(), "unsigned");
+    s.webhook_secret = SECRET.into();
+    assert!(
+        Sender::from_settings(&s).is_ok(),
+        "https with the webpki roots"
+    );
+}
+
+// ---- file ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn file_sender_appends_json_lines_from_concurrent_sends() {
+    let dir = temp_dir("file");
+    let path = dir.join("messages.jsonl");
+    std::fs::write(&path, "{\"earlier\":true}\n").expect("an earlier line");
+    let mut s = settings();
+    s.kind = "file".into();
+    s.file_path = path.to_string_lossy().into_owned();
+    let sender = Sender::from_settings(&s).expect("file sender");
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let mut m = message(&format!("customer{i}@example.com"));
+        // Long bodies make torn or interleaved lines likely if appends were not whole.
+        m.body = format!("{i} ").repeat(2000);
+        ids.push(m.delivery_id);
+        let sender = sender.clone();
+        tasks.spawn(async move { sender.send(&m).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("task").expect("sent");
+    }
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("{\"earlier\":true}"),
+        "appended, not truncated"
+    );
+    let mut got: Vec<Uuid> = lines
+        .map(|l| {
+            serde_json::from_str::<OutboundMessage>(l)
+                .expect("a whole JSON message per line")
+                .delivery_id
+        })
+        .collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn file_sender_needs_a_writable_path() {
+    let mut s = settings();
+    s.kind = "file".into();
+    s.file_path = "/nonexistent-dir/crm/messages.jsonl".into();
+    assert!(Sender::from_settings(&s).is_err());
+}
+
+#[tokio::test]
+async fn log_sender_accepts_everything() {
+    let sender = Sender::from_settings(&settings()).expect("log sender");
+    assert_eq!(sender.kind(), "log");
+    sender
+        .send(&message("li.wei@example.com"))
+        .await
+        .expect("logged");
+}
+
+// ---- smtp ---------------------------------------------------------------------------------
+
+/// The capturing handler given to aiosmtpd's command line: each message is written whole to
+/// `<dir>/<n>.eml`; recipients starting with "bounce" get 550, with "later" 451.
+const CAPTURE_HANDLER: &str = r#"
+import os
+
+class Capture:
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0])
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce"):
+            return "550 5.1.1 mailbox unavailable"
+        if address.startswith("later"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        tmp = os.path.join(self.directory, ".%d.tmp" % self.count)
+        with open(tmp, "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(tmp, os.path.join(self.directory, "%d.eml" % self.count))
+        return "250 OK"
+"#;
+
+/// A Python that can import aiosmtpd: the project venv's first, then python3.
+fn python_with_aiosmtpd() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/python");
+    [venv, PathBuf::from("python3")].into_iter().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// A running aiosmtpd, killed on drop, and where its messages land.
+struct SmtpServer {
+    _child: tokio::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+impl SmtpServer {
+    /// None (after a loud SKIPPED line) when aiosmtpd is not installed; a failure under CI.
+    async fn start(test: &str) -> Option<Self> {
+        let Some(python) = python_with_aiosmtpd() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "aiosmtpd is required under CI: run `make tools` (scripts/install-tools.sh venv)"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED {test}: aiosmtpd not found (run `make tools` to install it into .tools/venv) ***\n"
+            );
+            return None;
+        };
+        let dir = temp_dir("smtp");
+        let mail = dir.join("mail");
+        std::fs::create_dir_all(&mail).expect("mail dir");
+        std::fs::write(dir.join("crm_capture.py"), CAPTURE_HANDLER).expect("handler");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        };
+        let child = tokio::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "crm_capture.Capture"])
+            .arg(&mail)
+            .env("PYTHONPATH", &dir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start aiosmtpd");
+        let server = Self {
+            _child: child,
+            port,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(server)
+    }
+
+    fn sender(&self) -> Sender {
+        let mut s = settings();
+        s.kind = "smtp".into();
+        s.smtp_host = "127.0.0.1".into();
+        s.smtp_port = self.port;
+        s.smtp_tls = "none".into();
+        s.smtp_from = "CRM Campaigns <campaigns@crm.example>".into();
+        s.timeout_ms = 5000;
+        Sender::from_settings(&s).expect("smtp sender")
+    }
+
+    /// The messages received so far, in order.
+    fn messages(&self) -> Vec<String> {
+        let mail = self.dir.join("mail");
+        let mut files: Vec<_> = std::fs::read_dir(&mail)
+            .expect("mail dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("message"))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn smtp_delivers_to_a_real_server_with_the_delivery_message_id() {
+    let Some(server) = SmtpServer::start("smtp_delivers_to_a_real_server").await else {
+        return;
+    };
+    let sender = server.sender();
+    let m = message("li.wei@example.com");
+    sender.send(&m).await.expect("sent");
+    let got = server.messages();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let mail = &got[0];
+    let has = |line: &str| mail.lines().any(|l| l.eq_ignore_ascii_case(line));
+    assert!(
+        has(&format!("Message-ID: <{}@crm.example>", m.delivery_id)),
+        "{mail}"
+    );
+    assert!(has("To: li.wei@example.com"), "{mail}");
+    assert!(has("Subject: Spring sale"), "{mail}");
+    assert!(
+        has("From: \"CRM Campaigns\" <campaigns@crm.example>"),
+        "{mail}"
+    );
+    assert!(mail.contains("Hi Wei, 20% off with SPRING-10"), "{mail}");
+    // A second attempt of the same delivery carries the same Message-ID.
+    sender.send(&m).await.expect("sent again");
+    let got = server.messages();
+    assert_eq!(got.len(), 2);
+    assert!(got[1].contains(&format!("<{}@crm.example>", m.delivery_id)));
+}
+
+#[tokio::test]
+async fn smtp_refusals_are_classified_without_the_address() {
+    let Some(server) = SmtpServer::start("smtp_refusals_are_classified").await else {
+        return;
+    };
+    let sender = server.sender();
+    match sender.send(&message("bounce.li@example.com")).await {
+        Err(SendError::Permanent(why)) => {
+            assert!(why.contains("550"), "{why}");
+            assert!(!why.contains("bounce.li"), "no address in errors: {why}");
+        }
+        other => panic!("550: {other:?}"),
+    }
+    match sender.send(&message("later.li@example.com")).await {
+        Err(SendError::Retryable(why)) => assert!(why.contains("451"), "{why}"),
+        other => panic!("451: {other:?}"),
+    }
+    match sender.send(&message("not an address")).await {
+        Err(SendError::Permanent(why)) => assert!(!why.contains("not an address"), "{why}"),
+        other => panic!("bad address: {other:?}"),
+    }
+    let mut sms = message("+4915112345678");
+    sms.channel = "sms".into();
+    assert!(matches!(
+        sender.send(&sms).await,
+        Err(SendError::Permanent(_))
+    ));
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn smtp_unreachable_is_retryable() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let mut s = settings();
+    s.kind = "smtp".into();
+    s.smtp_host = "127.0.0.1".into();
+    s.smtp_port = port;
+    s.smtp_tls = "none".into();
+    s.smtp_from = "campaigns@crm.example".into();
+    s.timeout_ms = 2000;
+    let sender = Sender::from_settings(&s).expect("sender");
+    let got = sender.send(&message("li.wei@example.com")).await;
+    assert!(matches!(got, Err(SendError::Retryable(_))), "{got:?}");
+}
