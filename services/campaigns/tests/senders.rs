@@ -54,6 +54,16 @@ struct Seen {
 /// A real HTTP/1.1 server on 127.0.0.1:0 answering by path: /ok 200, /fail 500, /busy 429,
 /// /bad 400, /hang never (within the tests' timeouts).
 async fn webhook_server() -> (String, mpsc::UnboundedReceiver<Seen>) {
+    serve(None).await
+}
+
+/// The same server behind TLS (a certificate for localhost from `ca`): `https://localhost:<port>`.
+async fn https_webhook_server(ca: &TestCa) -> (String, mpsc::UnboundedReceiver<Seen>) {
+    let (base, rx) = serve(Some(ca.server_acceptor())).await;
+    (base.replace("http://127.0.0.1", "https://localhost"), rx)
+}
+
+async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> (String, mpsc::UnboundedReceiver<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::unbounded_channel();
@@ -62,45 +72,118 @@ async fn webhook_server() -> (String, mpsc::UnboundedReceiver<Seen>) {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            let tx = tx.clone();
+            let (tx, tls) = (tx.clone(), tls.clone());
             tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let tx = tx.clone();
-                        async move {
-                            let path = req.uri().path().to_owned();
-                            let headers = req.headers().clone();
-                            let body = req.into_body().collect().await?.to_bytes();
-                            let status = match path.as_str() {
-                                "/ok" => 200,
-                                "/fail" => 500,
-                                "/busy" => 429,
-                                "/bad" => 400,
-                                _ => {
-                                    tokio::time::sleep(Duration::from_secs(30)).await;
-                                    200
-                                }
-                            };
-                            tx.send(Seen {
-                                path,
-                                headers,
-                                body,
-                            })
-                            .ok();
-                            let mut resp = http::Response::new(Full::new(Bytes::new()));
-                            *resp.status_mut() =
-                                http::StatusCode::from_u16(status).expect("status");
-                            Ok::<_, hyper::Error>(resp)
+                match tls {
+                    None => answer(hyper_util::rt::TokioIo::new(tcp), tx).await,
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(tcp).await {
+                            answer(hyper_util::rt::TokioIo::new(stream), tx).await;
                         }
-                    });
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                    .await
-                    .ok();
+                    }
+                }
             });
         }
     });
     (base, rx)
+}
+
+async fn answer<I>(io: I, tx: mpsc::UnboundedSender<Seen>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let tx = tx.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            let headers = req.headers().clone();
+            let body = req.into_body().collect().await?.to_bytes();
+            let status = match path.as_str() {
+                "/ok" => 200,
+                "/fail" => 500,
+                "/busy" => 429,
+                "/bad" => 400,
+                _ => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    200
+                }
+            };
+            tx.send(Seen {
+                path,
+                headers,
+                body,
+            })
+            .ok();
+            let mut resp = http::Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = http::StatusCode::from_u16(status).expect("status");
+            Ok::<_, hyper::Error>(resp)
+        }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+        .ok();
+}
+
+/// A CA made for the test and a localhost server certificate it issued.
+struct TestCa {
+    ca_der: Vec<u8>,
+    leaf_der: Vec<u8>,
+    leaf_key_der: Vec<u8>,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let issuer =
+            CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
+        let key = KeyPair::generate().expect("key");
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        Self {
+            ca_der: issuer.der().to_vec(),
+            leaf_der: leaf.der().to_vec(),
+            leaf_key_der: key.serialize_der(),
+        }
+    }
+
+    /// The CA as a PEM file in `dir`.
+    fn write_ca(&self, dir: &Path) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.ca_der);
+        let lines: Vec<String> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        );
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, pem).expect("write ca");
+        path.to_string_lossy().into_owned()
+    }
+
+    fn server_acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(self.leaf_der.clone())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key_der.clone())),
+            )
+            .expect("server cert");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+    }
 }
 
 fn webhook(url: &str) -> Sender {
@@ -153,6 +236,38 @@ async fn webhook_posts_the_signed_message_with_its_idempotency_key() {
         verify_signature(signature, b"{\"to\":\"someone else\"}", SECRET.as_bytes())
     });
     assert!(tampered.is_err(), "the signature covers the body");
+}
+
+#[tokio::test]
+async fn webhook_over_https_trusts_the_configured_ca_only() {
+    let ca = TestCa::new();
+    let (base, mut seen) = https_webhook_server(&ca).await;
+    let dir = temp_dir("https");
+    let mut s = settings();
+    s.kind = "webhook".into();
+    s.webhook_url = format!("{base}/ok");
+    s.webhook_secret = SECRET.into();
+    s.timeout_ms = 5000;
+    // The public roots do not know the test CA: the handshake fails (retryable, like any
+    // connection failure).
+    let untrusted = Sender::from_settings(&s).expect("sender");
+    let got = untrusted.send(&message("x")).await;
+    assert!(
+        matches!(&got, Err(SendError::Retryable(why)) if why.contains("tls")),
+        "{got:?}"
+    );
+    s.webhook_ca_file = ca.write_ca(&dir);
+    let m = message("Li Wei");
+    Sender::from_settings(&s)
+        .expect("sender")
+        .send(&m)
+        .await
+        .expect("sent over https");
+    let got = seen.recv().await.expect("request");
+    assert_eq!(got.headers["idempotency-key"], m.delivery_id.to_string());
+    let signature = got.headers["x-crm-signature"].to_str().expect("ascii");
+    verify_signature(signature, &got.body, SECRET.as_bytes());
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test]
