@@ -2,7 +2,7 @@
 //! time zone, the variant a recipient gets, and which frequency cap applies.
 use crate::domain::campaign::Channel;
 use crate::settings::FrequencyCap;
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -117,12 +117,6 @@ pub fn caps_for(
     caps.iter()
         .filter(move |c| c.channel == channel.code())
         .map(|c| (c.max, Duration::hours(i64::from(c.window_hours))))
-}
-
-/// The local date and wall-clock time `at` in `tz` (for schedules at each recipient's local
-/// time): the instant `date` `time` happens there, resolved like quiet hours' end.
-pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
-    first_instant_at_or_after(tz, date.and_time(time), DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
@@ -356,15 +350,5 @@ mod tests {
             Some((1, Duration::hours(24)))
         );
         assert_eq!(cap_for(&caps, Channel::Sms), None);
-    }
-
-    #[test]
-    fn local_instants_resolve_like_quiet_hours() {
-        let ny = tz("America/New_York");
-        let d = NaiveDate::from_ymd_opt(2026, 3, 8).expect("date");
-        let t = NaiveTime::from_hms_opt(2, 30, 0).expect("time");
-        assert_eq!(local_instant(ny, d, t), Some(utc("2026-03-08T07:00:00Z")));
-        let t = NaiveTime::from_hms_opt(9, 0, 0).expect("time");
-        assert_eq!(local_instant(ny, d, t), Some(utc("2026-03-08T13:00:00Z")));
     }
 }

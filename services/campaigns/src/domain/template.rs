@@ -85,7 +85,7 @@ impl Context {
 /// Refuses a template that does not compile, uses a variable that is not a placeholder
 /// (the message names it), or does not render within the bounds.
 pub fn check(text: &str) -> Result<(), String> {
-    let env = environment();
+    let env = env();
     let template = env.template_from_str(text).map_err(describe)?;
     let unknown: BTreeSet<String> = template
         .undeclared_variables(true)
@@ -101,14 +101,21 @@ pub fn check(text: &str) -> Result<(), String> {
         ));
     }
     for ctx in [Context::sample(), Context::default()] {
-        render_compiled(&env, text, &ctx)?;
+        render_compiled(env, text, &ctx)?;
     }
     Ok(())
 }
 
 /// Renders `text` for one recipient.
 pub fn render(text: &str, ctx: &Context) -> Result<String, String> {
-    render_compiled(&environment(), text, ctx)
+    render_compiled(env(), text, ctx)
+}
+
+/// The shared environment, borrowed for the lifetime of one template's text (environments
+/// are covariant in it), so it is built once, not per message.
+fn env<'a>() -> &'a Environment<'a> {
+    static ENV: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new(environment);
+    &ENV
 }
 
 fn render_compiled(env: &Environment<'_>, text: &str, ctx: &Context) -> Result<String, String> {
@@ -259,6 +266,18 @@ mod tests {
                     {% endfor %}{% endfor %}{% endfor %}";
         let e = check(text).expect_err("refused");
         assert!(e.contains("fuel"), "{e}");
+    }
+
+    #[test]
+    fn huge_values_are_refused_before_they_are_built() {
+        for text in [
+            "{{ campaign.name * 1000000000 }}",
+            "{{ (coupon_code * 50000) | replace('', 'yyyyyyyyyyyyyyyyyyyy') | length }}",
+            "{{ coupon_code | indent(100000000) }}",
+        ] {
+            let e = check(text).expect_err("refused");
+            assert!(e.contains("fuel"), "{text}: {e}");
+        }
     }
 
     #[test]
