@@ -81,6 +81,8 @@ pub struct SenderSettings {
     /// "none", "starttls" or "tls".
     pub smtp_tls: String,
     pub smtp_from: String,
+    /// PEM CA bundle trusted for smtp_tls "starttls"/"tls" (empty: the webpki roots).
+    pub smtp_ca_file: String,
     pub smtp_username: String,
     /// `smtp_password_file` (read at start, trimmed) wins.
     pub smtp_password: String,

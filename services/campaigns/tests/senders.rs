@@ -42,6 +42,23 @@ fn temp_dir(what: &str) -> PathBuf {
     dir
 }
 
+fn write_pem(dir: &Path, name: &str, label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    let pem = format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, pem).expect("write pem");
+    path.to_string_lossy().into_owned()
+}
+
 // ---- webhook ------------------------------------------------------------------------------
 
 /// One request the test server received.
@@ -140,7 +157,7 @@ impl TestCa {
         let issuer =
             CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
         let key = KeyPair::generate().expect("key");
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .expect("params")
             .signed_by(&key, &issuer)
             .expect("leaf");
@@ -153,20 +170,15 @@ impl TestCa {
 
     /// The CA as a PEM file in `dir`.
     fn write_ca(&self, dir: &Path) -> String {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.ca_der);
-        let lines: Vec<String> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect();
-        let pem = format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lines.join("\n")
-        );
-        let path = dir.join("ca.pem");
-        std::fs::write(&path, pem).expect("write ca");
-        path.to_string_lossy().into_owned()
+        write_pem(dir, "ca.pem", "CERTIFICATE", &self.ca_der)
+    }
+
+    /// The server's certificate and key as PEM files in `dir`.
+    fn write_server(&self, dir: &Path) -> (String, String) {
+        (
+            write_pem(dir, "server.pem", "CERTIFICATE", &self.leaf_der),
+            write_pem(dir, "server.key", "PRIVATE KEY", &self.leaf_key_der),
+        )
     }
 
     fn server_acceptor(&self) -> tokio_rustls::TlsAcceptor {
@@ -461,6 +473,15 @@ fn python_with_aiosmtpd() -> Option<PathBuf> {
     })
 }
 
+/// How the test SMTP server speaks TLS.
+enum ServerTls<'a> {
+    None,
+    /// STARTTLS offered (and required before MAIL).
+    StartTls(&'a TestCa),
+    /// TLS from the first byte (SMTPS).
+    Implicit(&'a TestCa),
+}
+
 /// A running aiosmtpd, killed on drop, and where its messages land.
 struct SmtpServer {
     _child: tokio::process::Child,
@@ -477,6 +498,10 @@ impl Drop for SmtpServer {
 impl SmtpServer {
     /// None (after a loud SKIPPED line) when aiosmtpd is not installed; a failure under CI.
     async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, ServerTls::None).await
+    }
+
+    async fn start_with(test: &str, tls: ServerTls<'_>) -> Option<Self> {
         let Some(python) = python_with_aiosmtpd() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -496,8 +521,24 @@ impl SmtpServer {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("addr").port()
         };
-        let child = tokio::process::Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        let mut command = tokio::process::Command::new(python);
+        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        match tls {
+            ServerTls::None => {}
+            ServerTls::StartTls(ca) => {
+                let (cert, key) = ca.write_server(&dir);
+                command.args(["--tlscert", &cert, "--tlskey", &key]);
+            }
+            ServerTls::Implicit(ca) => {
+                let (cert, key) = ca.write_server(&dir);
+                command.args(["--smtpscert", &cert, "--smtpskey", &key]);
+            }
+        }
+        // Its log (expected handshake failures print tracebacks) stays out of the test output.
+        let log = std::fs::File::create(dir.join("aiosmtpd.log")).expect("log file");
+        let child = command
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .args(["-c", "crm_capture.Capture"])
             .arg(&mail)
             .env("PYTHONPATH", &dir)
@@ -524,6 +565,10 @@ impl SmtpServer {
     }
 
     fn sender(&self) -> Sender {
+        Sender::from_settings(&self.settings()).expect("smtp sender")
+    }
+
+    fn settings(&self) -> SenderSettings {
         let mut s = settings();
         s.kind = "smtp".into();
         s.smtp_host = "127.0.0.1".into();
@@ -531,7 +576,7 @@ impl SmtpServer {
         s.smtp_tls = "none".into();
         s.smtp_from = "CRM Campaigns <campaigns@crm.example>".into();
         s.timeout_ms = 5000;
-        Sender::from_settings(&s).expect("smtp sender")
+        s
     }
 
     /// The messages received so far, in order.
@@ -609,6 +654,57 @@ async fn smtp_refusals_are_classified_without_the_address() {
         Err(SendError::Permanent(_))
     ));
     assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn smtp_starttls_and_implicit_tls_trust_the_configured_ca() {
+    let ca = TestCa::new();
+    for (mode, tls) in [
+        ("starttls", ServerTls::StartTls(&ca)),
+        ("tls", ServerTls::Implicit(&ca)),
+    ] {
+        let Some(server) = SmtpServer::start_with("smtp_starttls_and_implicit_tls", tls).await
+        else {
+            return;
+        };
+        let mut s = server.settings();
+        s.smtp_tls = mode.into();
+        // The public roots do not know the test CA.
+        let untrusted = Sender::from_settings(&s).expect("sender");
+        let got = untrusted.send(&message("li.wei@example.com")).await;
+        assert!(
+            matches!(got, Err(SendError::Retryable(_))),
+            "{mode}: {got:?}"
+        );
+        s.smtp_ca_file = ca.write_ca(&server.dir);
+        let m = message("li.wei@example.com");
+        Sender::from_settings(&s)
+            .expect("sender")
+            .send(&m)
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let got = server.messages();
+        assert_eq!(got.len(), 1, "{mode}");
+        assert!(got[0].contains(&m.delivery_id.to_string()), "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn smtp_starttls_required_but_not_offered_is_not_sent_in_clear() {
+    let Some(server) = SmtpServer::start("smtp_starttls_required").await else {
+        return;
+    };
+    let mut s = server.settings();
+    s.smtp_tls = "starttls".into();
+    let got = Sender::from_settings(&s)
+        .expect("sender")
+        .send(&message("li.wei@example.com"))
+        .await;
+    assert!(matches!(got, Err(SendError::Retryable(_))), "{got:?}");
+    assert!(
+        server.messages().is_empty(),
+        "nothing went out in clear text"
+    );
 }
 
 #[tokio::test]

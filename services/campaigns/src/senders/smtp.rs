@@ -6,6 +6,7 @@ use crate::settings::SenderSettings;
 use anyhow::Context as _;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -22,13 +23,14 @@ impl SmtpSender {
             .smtp_from
             .parse()
             .with_context(|| format!("smtp_from {:?} is not a mailbox", s.smtp_from))?;
-        let builder = match s.smtp_tls.as_str() {
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.smtp_host)?,
-            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.smtp_host)?,
-            "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.smtp_host),
+        let tls = match s.smtp_tls.as_str() {
+            "tls" => Tls::Wrapper(tls_parameters(s)?),
+            "starttls" => Tls::Required(tls_parameters(s)?),
+            "none" => Tls::None,
             other => anyhow::bail!("smtp_tls must be none, starttls or tls, not {other:?}"),
         };
-        let mut builder = builder
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.smtp_host)
+            .tls(tls)
             .port(s.smtp_port)
             .timeout(Some(Duration::from_millis(s.timeout_ms.max(1))));
         if !s.smtp_username.is_empty() {
@@ -71,6 +73,21 @@ impl SmtpSender {
             .map(drop)
             .map_err(classify)
     }
+}
+
+/// The server's name checked against `smtp_ca_file`'s CAs, or the webpki roots.
+fn tls_parameters(s: &SenderSettings) -> anyhow::Result<TlsParameters> {
+    let mut params = TlsParameters::builder(s.smtp_host.clone());
+    if !s.smtp_ca_file.is_empty() {
+        let pem = std::fs::read(&s.smtp_ca_file)
+            .with_context(|| format!("reading smtp_ca_file {}", s.smtp_ca_file))?;
+        let ca = Certificate::from_pem(&pem)
+            .with_context(|| format!("{}: not PEM certificates", s.smtp_ca_file))?;
+        params = params
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(ca);
+    }
+    Ok(params.build_rustls()?)
 }
 
 /// `<delivery id@domain>`: stable across attempts of one delivery.
