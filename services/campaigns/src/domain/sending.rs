@@ -27,6 +27,20 @@ impl QuietHours {
     /// None when `now` is not in quiet hours in `tz`; else the instant they end there (the
     /// first instant after, when DST skips the end's wall-clock time).
     pub fn defer_until(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let mut until = self.quiet_end(now, tz)?;
+        // A gap that skips the end can land in the next night's quiet hours (Kiritimati
+        // skipped a whole day): then the end of those.
+        for _ in 0..3 {
+            match self.quiet_end(until, tz) {
+                Some(later) => until = later,
+                None => break,
+            }
+        }
+        Some(until)
+    }
+
+    /// One step of [`Self::defer_until`]: the end of the quiet hours `now` is in.
+    fn quiet_end(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let local = now.with_timezone(&tz).naive_local();
         let (time, today) = (local.time(), local.date());
         let end_date = if self.start < self.end {
@@ -213,6 +227,19 @@ mod tests {
         assert_eq!(
             q.defer_until(utc("2026-03-10T08:00:00Z"), kiri),
             Some(utc("2026-03-10T18:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_skipped_day_defers_to_the_end_of_the_next_quiet_hours() {
+        // Kiritimati moved from UTC-10 to UTC+14 by skipping 1994-12-31. At 21:00 on Dec 30
+        // (07:00 UTC on the 31st) the quiet hours would end at 08:00 on the 31st, which never
+        // happened; the first instant after the gap is 00:00 on Jan 1, quiet again, so the
+        // message waits until 08:00 on Jan 1 (18:00 UTC on Dec 31).
+        let kiri = tz("Pacific/Kiritimati");
+        assert_eq!(
+            night().defer_until(utc("1994-12-31T07:00:00Z"), kiri),
+            Some(utc("1994-12-31T18:00:00Z"))
         );
     }
 
