@@ -255,7 +255,7 @@ async fn stubs(
         for method in service.methods() {
             let got = codec::call(endpoint, &method, DynamicMessage::new(method.input())).await;
             if got.is_err_and(|s| s.code() == tonic::Code::Unimplemented) {
-                report.pending(&service, &method);
+                report.pending(service, &method);
                 out.insert(method.full_name().to_owned());
                 any = true;
             }
