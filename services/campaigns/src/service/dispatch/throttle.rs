@@ -101,8 +101,16 @@ impl Dispatcher {
                 continue;
             }
             let keys = svc.keys().await?;
+            let templates = match compiled(&c) {
+                Ok(t) => t,
+                Err(why) => {
+                    // Checked at create time: only a template this build no longer accepts.
+                    tracing::error!(campaign = %c.id, error = why, "campaign templates do not compile");
+                    continue;
+                }
+            };
             for row in due {
-                match svc.decide_one(&c, &row, &keys).await {
+                match svc.decide_one(&c, &row, &keys, &templates).await {
                     Ok(true) => decided += 1,
                     Ok(false) => {}
                     // One recipient's failure (an unreadable row, a lost connection) never
@@ -131,6 +139,7 @@ impl CampaignService {
         c: &Campaign,
         row: &delivery::Model,
         keys: &Keys,
+        templates: &template::Templates,
     ) -> Result<bool, Error> {
         let now = domain::now();
         let txn = self.db().begin().await?;
@@ -193,7 +202,7 @@ impl CampaignService {
             Decision::Defer(until, reason, detail) => Outcome::Defer(until, reason, detail),
             Decision::Send(to) => {
                 let (member, profile) = (member.as_ref(), profile.unwrap_or_default());
-                match self.render(c, row, member, &profile, to) {
+                match self.render(c, row, member, &profile, to, templates) {
                     Ok(message) => {
                         let json = serde_json::to_vec(&message).map_err(Error::internal)?;
                         let sealed = keys.seal(message_aad(row.id).as_bytes(), &json)?;
@@ -224,6 +233,7 @@ impl CampaignService {
         member: Option<&crate::domain::member::Member>,
         p: &crate::domain::member::Profile,
         to: String,
+        templates: &template::Templates,
     ) -> Result<OutboundMessage, String> {
         let variant = c
             .fields
@@ -258,10 +268,35 @@ impl CampaignService {
             channel: c.fields.channel.code().to_owned(),
             variant: variant.id.clone(),
             to,
-            subject: template::render(&variant.subject, &ctx)?,
-            body: template::render(&variant.body, &ctx)?,
+            subject: templates.render(&subject_of(&variant.id), &ctx)?,
+            body: templates.render(&body_of(&variant.id), &ctx)?,
         })
     }
+}
+
+fn subject_of(variant: &str) -> String {
+    format!("{variant}.subject")
+}
+
+fn body_of(variant: &str) -> String {
+    format!("{variant}.body")
+}
+
+/// `c`'s subjects and bodies, compiled once per run.
+fn compiled(c: &Campaign) -> Result<template::Templates, String> {
+    let named: Vec<(String, &str)> = c
+        .fields
+        .spec
+        .variants
+        .iter()
+        .flat_map(|v| {
+            [
+                (subject_of(&v.id), v.subject.as_str()),
+                (body_of(&v.id), v.body.as_str()),
+            ]
+        })
+        .collect();
+    template::Templates::compile(named.iter().map(|(n, t)| (n.as_str(), *t)))
 }
 
 /// The associated data a queued message is sealed with: it opens only as this delivery's.
