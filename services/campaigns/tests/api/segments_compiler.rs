@@ -604,3 +604,30 @@ async fn feb_29_birthdays_count_on_feb_28_in_years_without_one() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn values_are_bound_parameters_never_sql_text() {
+    use sea_orm::{DbBackend, QueryTrait};
+    let app = spawn_quiet_app(crm_platform::testing::Backend::Sqlite).await;
+    let keys = app.service.keys().await.expect("keys");
+    let now: DateTime<Utc> = NOW.parse().expect("now");
+    let evil = "x' OR '1'='1";
+    let rule = Rule::Any(vec![
+        tags(TagTest::In(strings(&[evil]))),
+        c(C::Tier(strings(&[evil]))),
+        lang(ValueTest::Equals(evil.into())),
+        anniversary(evil, 3),
+        purchased(Some(evil), 1, 0),
+        attr("shoe_size", ValueTest::Equals(evil.into())),
+        not(c(C::OpenComplaint(true))),
+    ]);
+    for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+        let stmt = store::matching(&rule, &keys, now).build(backend);
+        assert!(!stmt.sql.contains("OR '1'"), "{}", stmt.sql);
+        assert!(stmt.sql.contains("EXISTS"), "{}", stmt.sql);
+        let values = format!("{:?}", stmt.values);
+        // tags, tier, language, item, and the date kind once per local date in use (two at
+        // NOW); the attribute value only as its keyed hash.
+        assert_eq!(values.matches("OR '1'='1").count(), 6, "{values}");
+    }
+}
