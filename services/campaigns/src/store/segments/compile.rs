@@ -15,7 +15,7 @@ use crate::store::entities::{
 use crate::store::members::{attribute_key_hash, attribute_value_hash};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_platform::pii::Keys;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 use std::cell::OnceCell;
 
@@ -25,6 +25,7 @@ pub struct Compiler<'a> {
     keys: &'a Keys,
     now: DateTime<Utc>,
     zones: OnceCell<Vec<(NaiveDate, Vec<&'static str>)>>,
+    counting: bool,
 }
 
 impl<'a> Compiler<'a> {
@@ -33,6 +34,17 @@ impl<'a> Compiler<'a> {
             keys,
             now,
             zones: OnceCell::new(),
+            counting: false,
+        }
+    }
+
+    /// For counting every match rather than reading a page or a few members: per-customer
+    /// aggregates (purchases, spend) are computed once for all customers and hash-joined,
+    /// instead of once per member row (the better plan for a page, a range or one member).
+    pub fn counting(self) -> Self {
+        Self {
+            counting: true,
+            ..self
         }
     }
 
@@ -192,7 +204,7 @@ impl<'a> Compiler<'a> {
                         .count()
                         .gte(min),
                 );
-                exists(q, I::CustomerId, true)
+                self.grouped(q, I::CustomerId, true)
             }
             None => {
                 use member_order::Column as O;
@@ -209,7 +221,7 @@ impl<'a> Compiler<'a> {
                         .count()
                         .gte(min),
                 );
-                exists(q, O::CustomerId, true)
+                self.grouped(q, O::CustomerId, true)
             }
         }
     }
@@ -235,7 +247,27 @@ impl<'a> Compiler<'a> {
         } else {
             q.and_having(test);
         }
-        Condition::all().add(exists(q, O::CustomerId, !zero_passes))
+        Condition::all().add(self.grouped(q, O::CustomerId, !zero_passes))
+    }
+
+    /// `[NOT] EXISTS` of a per-customer aggregate `q` (grouped by its `customer` column) for
+    /// the member: correlated (an index probe per member row), or when counting, over the
+    /// aggregate of everyone as a derived table (one pass, joined).
+    fn grouped(&self, q: SelectStatement, customer: impl ColumnTrait, present: bool) -> Expr {
+        if !self.counting {
+            return exists(q, customer, present);
+        }
+        let g = Alias::new("g");
+        let derived = Query::select()
+            .expr(Expr::val(1))
+            .from_subquery(q, g.clone())
+            .and_where(
+                Expr::col((g, customer.as_column_ref().1))
+                    .equals((member::Entity, member::Column::Id)),
+            )
+            .to_owned();
+        let e = Expr::exists(derived);
+        if present { e } else { e.not() }
     }
 
     fn days_ago(&self, days: u16) -> DateTime<Utc> {
