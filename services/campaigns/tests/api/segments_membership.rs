@@ -284,3 +284,27 @@ async fn two_replicas_tracking_at_once_report_each_move_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_background_job_tracks_members_on_its_own() {
+    each_backend(|b| async move {
+        let mut app = spawn_app_with(b, |s| {
+            s.campaigns.read_model.membership_interval_ms = 100;
+        })
+        .await;
+        let ids = members(&app, &[("gold", "active")]).await;
+        let seg = create(&mut app, "Gold", tier(&["gold"])).await;
+        let (app, name) = (&app, seg.name.clone());
+        crm_platform::testing::events::eventually("the member entered", || async {
+            tracked(app, &name).await == ids
+        })
+        .await;
+        set_tier(app, ids[0], "silver").await;
+        crm_platform::testing::events::eventually("the member left", || async {
+            tracked(app, &name).await.is_empty()
+        })
+        .await;
+        assert_eq!(moves(app, &name).await, [(ids[0], true), (ids[0], false)]);
+    })
+    .await;
+}
