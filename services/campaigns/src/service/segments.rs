@@ -200,11 +200,8 @@ impl CampaignService {
             }
         }
         let now = domain::now();
-        let every = chrono::Duration::seconds(
-            rm.full_evaluation_secs
-                .try_into()
-                .unwrap_or(i64::MAX / 1000),
-        );
+        // At most a week (settings), so the conversion cannot fail.
+        let every = chrono::Duration::seconds(rm.full_evaluation_secs.try_into().unwrap_or(0));
         for s in store::due_for_evaluation(self.db(), now - every).await? {
             moves += self.evaluate_in_full(&keys, &s, batch, now).await?;
         }
