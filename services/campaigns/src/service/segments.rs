@@ -200,11 +200,8 @@ impl CampaignService {
             }
         }
         let now = domain::now();
-        let every = chrono::Duration::seconds(
-            rm.full_evaluation_secs
-                .try_into()
-                .unwrap_or(i64::MAX / 1000),
-        );
+        // At most a week (settings), so the conversion cannot fail.
+        let every = chrono::Duration::seconds(rm.full_evaluation_secs.try_into().unwrap_or(0));
         for s in store::due_for_evaluation(self.db(), now - every).await? {
             moves += self.evaluate_in_full(&keys, &s, batch, now).await?;
         }
@@ -258,12 +255,21 @@ impl CampaignService {
         scope: Scope<'_>,
         now: DateTime<Utc>,
     ) -> Result<u64, Error> {
-        if !store::lock(txn, s.id).await? {
-            return Ok(0); // deleted meanwhile
+        let diff = || async {
+            let matched = store::matching_in(txn, &s.rule, keys, now, scope).await?;
+            let tracked = store::tracked_in(txn, s.id, scope).await?;
+            Ok::<_, Error>(differences(&matched, &tracked))
+        };
+        if diff().await? == (vec![], vec![]) {
+            return Ok(0); // the common case: nothing to write, no lock taken
         }
-        let matched = store::matching_in(txn, &s.rule, keys, now, scope).await?;
-        let tracked = store::tracked_in(txn, s.id, scope).await?;
-        let (enter, exit) = differences(&matched, &tracked);
+        // Moves are decided under the segment's row lock, on what is committed by then: a
+        // concurrent run (another replica) waits and then sees this one's rows, and a
+        // deleted segment gets none.
+        if !store::lock(txn, s.id).await? {
+            return Ok(0);
+        }
+        let (enter, exit) = diff().await?;
         let entered = store::enter(txn, s.id, &enter, now).await?;
         let left = store::exit(txn, s.id, &exit).await?;
         store::add_to_count(txn, s.id, entered.len() as i64 - left.len() as i64).await?;

@@ -198,5 +198,10 @@ pub async fn count(
     keys: &Keys,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    Ok(matching(rule, keys, now).count(conn).await?)
+    let counting = Compiler::new(keys, now).counting().rule(rule);
+    Ok(member::Entity::find()
+        .filter(member::Column::State.eq("active"))
+        .filter(counting)
+        .count(conn)
+        .await?)
 }

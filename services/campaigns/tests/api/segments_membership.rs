@@ -237,3 +237,74 @@ async fn a_full_evaluation_finds_members_no_event_reported_and_recounts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_replicas_tracking_at_once_report_each_move_once() {
+    each_backend(|b| async move {
+        let mut app = spawn_quiet_app(b).await;
+        // On PostgreSQL a second replica on the same database; SQLite serves one process
+        // (one connection), so there the two runs share it.
+        let other = match b {
+            crm_platform::testing::Backend::Postgres => {
+                crm_platform::testing::spawn::<crm_campaigns::Campaigns>(&app.storage, |s| {
+                    s.campaigns.read_model.membership_interval_ms = 3_600_000;
+                })
+                .await
+                .service
+            }
+            crm_platform::testing::Backend::Sqlite => app.service.clone(),
+        };
+        let tiers: Vec<(&str, &str)> = (0..40)
+            .map(|i| (if i % 2 == 0 { "gold" } else { "silver" }, "active"))
+            .collect();
+        let ids = members(&app, &tiers).await;
+        let seg = create(&mut app, "Gold", tier(&["gold"])).await;
+        let (a, b) = tokio::join!(
+            app.service.track_membership_once(),
+            other.track_membership_once()
+        );
+        assert_eq!(a.expect("a") + b.expect("b"), 20, "each enter made once");
+        for id in &ids {
+            touch(app.service.db(), *id, Utc::now()).await;
+        }
+        for id in ids.iter().step_by(4) {
+            set_tier(&app, *id, "bronze").await;
+        }
+        let (a, b) = tokio::join!(
+            app.service.track_membership_once(),
+            other.track_membership_once()
+        );
+        assert_eq!(a.expect("a") + b.expect("b"), 10, "each exit made once");
+        assert_eq!(moves(&app, &seg.name).await.len(), 30);
+        assert_eq!(tracked(&app, &seg.name).await.len(), 10);
+        assert_eq!(
+            get(&mut app, &seg.name).await.expect("get").member_count,
+            10
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_background_job_tracks_members_on_its_own() {
+    each_backend(|b| async move {
+        let mut app = spawn_app_with(b, |s| {
+            s.campaigns.read_model.membership_interval_ms = 100;
+        })
+        .await;
+        let ids = members(&app, &[("gold", "active")]).await;
+        let seg = create(&mut app, "Gold", tier(&["gold"])).await;
+        let (app, name) = (&app, seg.name.clone());
+        crm_platform::testing::events::eventually("the member entered", || async {
+            tracked(app, &name).await == ids
+        })
+        .await;
+        set_tier(app, ids[0], "silver").await;
+        crm_platform::testing::events::eventually("the member left", || async {
+            tracked(app, &name).await.is_empty()
+        })
+        .await;
+        assert_eq!(moves(app, &name).await, [(ids[0], true), (ids[0], false)]);
+    })
+    .await;
+}

@@ -1,9 +1,9 @@
 //! A rule tree compiled to one sea-query condition over `members`: plain columns are tested
-//! in place, the member_* tables through `members.id IN (SELECT customer_id ...)` subqueries
-//! (each one indexed lookup, see the read-model migration). Every value is a bound
-//! parameter, never spliced into the SQL text; the same tree gives the same statement on
-//! SQLite and PostgreSQL. Nullable columns are tested with `IS NOT NULL AND ...`, so a NOT
-//! above them is a plain negation (never SQL's unknown).
+//! in place, the member_* tables through correlated `EXISTS (SELECT ... WHERE customer_id =
+//! members.id ...)` subqueries (each one indexed lookup, see the read-model migration).
+//! Every value is a bound parameter, never spliced into the SQL text; the same tree gives
+//! the same statement on SQLite and PostgreSQL. Nullable columns are tested with
+//! `IS NOT NULL AND ...`, so a NOT above them is a plain negation (never SQL's unknown).
 use crate::domain::segment::{
     COMPLAINT_CATEGORY, Cmp, Comparison, Condition as C, DayRange, LastPurchase, Purchase, Rule,
     Spend, TagTest, TraitTest, ValueTest, anniversary_windows, since, zones_by_local_date,
@@ -15,7 +15,7 @@ use crate::store::entities::{
 use crate::store::members::{attribute_key_hash, attribute_value_hash};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_platform::pii::Keys;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 use std::cell::OnceCell;
 
@@ -25,6 +25,7 @@ pub struct Compiler<'a> {
     keys: &'a Keys,
     now: DateTime<Utc>,
     zones: OnceCell<Vec<(NaiveDate, Vec<&'static str>)>>,
+    counting: bool,
 }
 
 impl<'a> Compiler<'a> {
@@ -33,6 +34,17 @@ impl<'a> Compiler<'a> {
             keys,
             now,
             zones: OnceCell::new(),
+            counting: false,
+        }
+    }
+
+    /// For counting every match rather than reading a page or a few members: per-customer
+    /// aggregates (purchases, spend) are computed once for all customers and hash-joined,
+    /// instead of once per member row (the better plan for a page, a range or one member).
+    pub fn counting(self) -> Self {
+        Self {
+            counting: true,
+            ..self
         }
     }
 
@@ -73,7 +85,7 @@ impl<'a> Compiler<'a> {
                         &windows,
                     ))
                     .to_owned();
-                one(M::Id.in_subquery(dates))
+                one(exists(dates, member_date::Column::CustomerId, true))
             }),
             C::Tier(values) => one(M::Tier.is_in(values.iter().map(String::as_str))),
             C::RfmSegment(values) => one(M::RfmSegment.is_in(values.iter().map(String::as_str))),
@@ -82,7 +94,7 @@ impl<'a> Compiler<'a> {
                 cmp,
             )),
             C::OrderCount(cmp) => one(compare(Expr::col((member::Entity, M::OrderCount)), cmp)),
-            C::Purchased(p) => one(M::Id.in_subquery(self.purchasers(p))),
+            C::Purchased(p) => one(self.purchased(p)),
             C::Spend(s) => self.spend(s),
             C::LastPurchase(lp) => one(match lp {
                 LastPurchase::Never(true) => M::LastPurchaseTime.is_null(),
@@ -101,7 +113,7 @@ impl<'a> Compiler<'a> {
                     .and_where(member_ticket::Column::Category.eq(COMPLAINT_CATEGORY))
                     .and_where(member_ticket::Column::Open.eq(true))
                     .to_owned();
-                one(in_or_not(*has, open))
+                one(exists(open, member_ticket::Column::CustomerId, *has))
             }
             C::Consent { channel, granted } => {
                 let consented = Query::select()
@@ -110,7 +122,11 @@ impl<'a> Compiler<'a> {
                     .and_where(member_consent::Column::Channel.eq(*channel))
                     .and_where(member_consent::Column::Granted.eq(true))
                     .to_owned();
-                one(in_or_not(*granted, consented))
+                one(exists(
+                    consented,
+                    member_consent::Column::CustomerId,
+                    *granted,
+                ))
             }
         }
     }
@@ -135,7 +151,7 @@ impl<'a> Compiler<'a> {
                     if let Some(tags) = tags {
                         q.and_where(member_tag::Column::Tag.is_in(tags.iter().map(String::as_str)));
                     }
-                    M::Id.in_subquery(q)
+                    exists(q, member_tag::Column::CustomerId, true)
                 };
                 match test {
                     TagTest::Contains(tags) => tags.iter().fold(Condition::all(), |c, t| {
@@ -162,13 +178,13 @@ impl<'a> Compiler<'a> {
                     }
                     ValueTest::Exists => {}
                 }
-                one(M::Id.in_subquery(q))
+                one(exists(q, A::CustomerId, true))
             }
         }
     }
 
-    /// Customers with at least `min_count` purchases (of the item, or any) in the window.
-    fn purchasers(&self, p: &Purchase) -> SelectStatement {
+    /// At least `min_count` purchases (of the item, or any) in the window.
+    fn purchased(&self, p: &Purchase) -> Expr {
         let after = since(self.now, p.within_days);
         let min = i64::from(p.min_count);
         match &p.item_id {
@@ -183,13 +199,12 @@ impl<'a> Compiler<'a> {
                 if let Some(t) = after {
                     q.and_where(I::OccurTime.gte(t));
                 }
-                q.group_by_col(I::CustomerId)
-                    .and_having(
-                        Expr::col((member_order_item::Entity, I::ActivityId))
-                            .count()
-                            .gte(min),
-                    )
-                    .to_owned()
+                q.group_by_col(I::CustomerId).and_having(
+                    Expr::col((member_order_item::Entity, I::ActivityId))
+                        .count()
+                        .gte(min),
+                );
+                self.grouped(q, I::CustomerId, true)
             }
             None => {
                 use member_order::Column as O;
@@ -201,13 +216,12 @@ impl<'a> Compiler<'a> {
                 if let Some(t) = after {
                     q.and_where(O::OccurTime.gte(t));
                 }
-                q.group_by_col(O::CustomerId)
-                    .and_having(
-                        Expr::col((member_order::Entity, O::ActivityId))
-                            .count()
-                            .gte(min),
-                    )
-                    .to_owned()
+                q.group_by_col(O::CustomerId).and_having(
+                    Expr::col((member_order::Entity, O::ActivityId))
+                        .count()
+                        .gte(min),
+                );
+                self.grouped(q, O::CustomerId, true)
             }
         }
     }
@@ -233,7 +247,27 @@ impl<'a> Compiler<'a> {
         } else {
             q.and_having(test);
         }
-        Condition::all().add(in_or_not(!zero_passes, q))
+        Condition::all().add(self.grouped(q, O::CustomerId, !zero_passes))
+    }
+
+    /// `[NOT] EXISTS` of a per-customer aggregate `q` (grouped by its `customer` column) for
+    /// the member: correlated (an index probe per member row), or when counting, over the
+    /// aggregate of everyone as a derived table (one pass, joined).
+    fn grouped(&self, q: SelectStatement, customer: impl ColumnTrait, present: bool) -> Expr {
+        if !self.counting {
+            return exists(q, customer, present);
+        }
+        let g = Alias::new("g");
+        let derived = Query::select()
+            .expr(Expr::val(1))
+            .from_subquery(q, g.clone())
+            .and_where(
+                Expr::col((g, customer.as_column_ref().1))
+                    .equals((member::Entity, member::Column::Id)),
+            )
+            .to_owned();
+        let e = Expr::exists(derived);
+        if present { e } else { e.not() }
     }
 
     fn days_ago(&self, days: u16) -> DateTime<Utc> {
@@ -270,12 +304,14 @@ fn text_test(col: member::Column, test: &ValueTest<String>) -> Expr {
     }
 }
 
-fn in_or_not(inside: bool, q: SelectStatement) -> Expr {
-    if inside {
-        member::Column::Id.in_subquery(q)
-    } else {
-        member::Column::Id.not_in_subquery(q)
-    }
+/// `[NOT] EXISTS (q AND its customer column = members.id)`: one index probe per member row,
+/// or a semi- / anti-join where the planner can make one. (NOT IN would not be: PostgreSQL
+/// cannot turn it into an anti-join, and rescans the subquery when its hash outgrows
+/// work_mem.)
+fn exists(mut q: SelectStatement, customer: impl ColumnTrait, present: bool) -> Expr {
+    q.and_where(Expr::col(customer.as_column_ref()).equals((member::Entity, member::Column::Id)));
+    let e = Expr::exists(q);
+    if present { e } else { e.not() }
 }
 
 fn compare(left: Expr, c: &Comparison) -> Expr {
