@@ -1,6 +1,6 @@
 //! The journeys again, on `Topology::Cluster`: the chart on the local Kubernetes, reached
 //! through `kubectl port-forward` (`make cluster-test`; by hand:
-//! `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL=http://127.0.0.1:PORT CRM_E2E_TOKEN=<jwt>
+//! `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS,CAMPAIGNS}_URL=http://127.0.0.1:PORT CRM_E2E_TOKEN=<jwt>
 //! cargo test -p crm-e2e --test e2e cluster -- --ignored`; the token needs every scope the
 //! journeys use, e.g. `customers.*`, `loyalty.*`, `tickets.*` of the services' tables). The same journey functions as on the other
 //! topologies, so the cluster proves what they prove, with the events crossing pods over
@@ -39,4 +39,5 @@ on_the_cluster!(
     points::a_refund_reverses_the_orders_points_in_proportion,
     merge::a_merge_moves_the_losers_points_and_tickets_to_the_survivor,
     erase::an_erasure_scrubs_every_service_and_is_reported_done,
+    campaigns::a_segment_follows_events_and_a_campaign_sends_by_the_rules,
 );

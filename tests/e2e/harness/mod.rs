@@ -33,7 +33,7 @@ pub enum Topology {
     /// cache and event bus (`make run`).
     Embedded,
     /// Services someone else runs, e.g. the chart on the local Kubernetes reached through
-    /// `kubectl port-forward`: their URLs from `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`,
+    /// `kubectl port-forward`: their URLs from `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS,CAMPAIGNS}_URL`,
     /// their settings from the deployment (a [`Setup`] adds none), no processes to kill.
     Cluster,
 }
