@@ -2,6 +2,7 @@
 //! `grpcurl` command runs with the pinned grpcurl (`make tools` installs it to `.tools/bin`
 //! of the checkout; `CRM_GRPCURL` overrides the path) against the suite started in-process
 //! on port 0. Substituted: the address, `<id>` (from the preceding create's answer),
+//! `<customer>`, `<segment>`, `<campaign>` (the last one created of each),
 //! `<new uuid>` (a fresh UUID each) and every `"etag"` in a request (the preceding read's).
 //! Without the pinned grpcurl the test is skipped loudly; with `CI=true` it fails.
 mod common;
@@ -121,8 +122,17 @@ fn commands(script: &str) -> Vec<Vec<String>> {
 #[derive(Default)]
 struct Context {
     id: Option<String>,
+    /// The last created id of each collection, for `<customer>`, `<segment>`, `<campaign>`.
+    ids: std::collections::HashMap<String, String>,
     etag: Option<String>,
 }
+
+/// Placeholders naming the last created resource of a collection.
+const NAMED: &[(&str, &str)] = &[
+    ("<customer>", "customers"),
+    ("<segment>", "segments"),
+    ("<campaign>", "campaigns"),
+];
 
 impl Context {
     fn substitute(&self, arg: &str, addr: &str) -> String {
@@ -132,6 +142,11 @@ impl Context {
         }
         if let Some(id) = &self.id {
             s = s.replace("<id>", id);
+        }
+        for (placeholder, collection) in NAMED {
+            if let Some(id) = self.ids.get(*collection) {
+                s = s.replace(placeholder, id);
+            }
         }
         if let (Some(etag), Ok(mut json)) = (&self.etag, serde_json::from_str(&s))
             && replace_etags(&mut json, etag)
@@ -152,6 +167,9 @@ impl Context {
             && let Some(name) = json.get("name").and_then(|n| n.as_str())
         {
             self.id = name.rsplit('/').next().map(str::to_owned);
+            if let Some((collection, id)) = name.split_once('/') {
+                self.ids.insert(collection.to_owned(), id.to_owned());
+            }
         }
         if let Some(etag) = json.get("etag").and_then(|e| e.as_str()) {
             self.etag = Some(etag.to_owned());

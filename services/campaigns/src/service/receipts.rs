@@ -91,7 +91,14 @@ impl CampaignService {
                 excluded_by.push(*id);
             }
         }
-        let summary = summary(&c.state, delivery.as_ref(), known, in_segment, &excluded_by);
+        let summary = summary(
+            &c.state,
+            delivery.as_ref(),
+            known,
+            in_segment,
+            &excluded_by,
+            now,
+        );
         Ok(Explanation {
             delivery,
             known,
@@ -196,6 +203,7 @@ fn summary(
     known: bool,
     in_segment: bool,
     excluded_by: &[SegmentId],
+    now: DateTime<Utc>,
 ) -> String {
     let Some(d) = d else {
         return if !known {
@@ -228,6 +236,7 @@ fn summary(
         DeliveryState::Pending if d.reason != Reason::None => {
             format!("waiting until {}: {why}{detail}", d.due_time.to_rfc3339())
         }
+        DeliveryState::Pending if d.due_time <= now => "waiting for the campaign's throttle".into(),
         DeliveryState::Pending => format!("waiting for its send time {}", d.due_time.to_rfc3339()),
         DeliveryState::Queued => "queued for the sender".into(),
         s => format!(
