@@ -226,17 +226,17 @@ async fn events_of_three_services_build_the_member() {
             m.consented_channels.is_empty()
         })
         .await;
-        let id = crm_campaigns::domain::CustomerId::parse_name(&c).unwrap();
+        let id = crm_campaigns::domain::CustomerId::parse_name(&c).expect("ok");
         let db = app.service.db();
         assert!(
             !crm_campaigns::store::members::consent_granted(db, id, Channel::Email as i32)
                 .await
-                .unwrap()
+                .expect("ok")
         );
         assert_eq!(
             crm_campaigns::store::members::open_complaints(db, id)
                 .await
-                .unwrap(),
+                .expect("ok"),
             0
         );
         assert_eq!(
@@ -292,11 +292,11 @@ async fn a_merge_collapses_the_losers_into_the_survivor() {
             (0, 0),
             "its facts moved"
         );
-        let id = crm_campaigns::domain::CustomerId::parse_name(&loser).unwrap();
+        let id = crm_campaigns::domain::CustomerId::parse_name(&loser).expect("ok");
         let found = crm_campaigns::store::members::find(app.service.db(), id)
             .await
-            .unwrap()
-            .unwrap();
+            .expect("ok")
+            .expect("ok");
         assert_eq!(
             found.state,
             crm_campaigns::domain::member::MemberState::Merged
@@ -354,7 +354,7 @@ async fn an_erasure_removes_the_member_and_is_answered() {
             matches!(member(&app, &c).await, Err(s) if s.code() == Code::NotFound)
         })
         .await;
-        let s = member(&app, &merged).await.unwrap_err();
+        let s = member(&app, &merged).await.expect_err("an error");
         assert_eq!(s.code(), Code::NotFound);
         // The answer: ErasureCompleted from "campaigns", naming the erasure.
         let mut seen = Vec::new();
