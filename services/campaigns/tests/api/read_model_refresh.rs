@@ -56,6 +56,19 @@ async fn unreachable_services_leave_members_stale_and_retried_later() {
         );
         let keys = app.service.keys().await.expect("ok");
         assert_eq!(store::profile(db, &keys, id).await.expect("ok"), None);
+        // A rebuild cannot list customers: the job's page fails and the rebuild stays
+        // unfinished for the next run.
+        app.client
+            .clone()
+            .rebuild_read_model(pb::RebuildReadModelRequest { request_id: rid() })
+            .await
+            .expect("rebuild requested");
+        assert!(app.service.run_rebuild().await.is_err());
+        let left = store::next_rebuild(db)
+            .await
+            .expect("ok")
+            .expect("unfinished");
+        assert!(!left.customers_done && left.customers_token.is_empty());
     })
     .await;
 }

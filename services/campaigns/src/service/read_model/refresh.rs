@@ -77,6 +77,12 @@ impl CampaignService {
                         }
                         a.profile = Some(s);
                     }
+                    Some(CustomerAnswer::Erased) => {
+                        a.profile = Some(Snapshot {
+                            state: SnapshotState::Erased,
+                            ..Snapshot::default()
+                        });
+                    }
                     Some(CustomerAnswer::Gone) => a.profile_gone = true,
                     Some(CustomerAnswer::Failed) | None => a.profile_failed = true,
                 }
@@ -108,6 +114,10 @@ impl CampaignService {
                 match s.state {
                     SnapshotState::Merged(into) => {
                         store::customers_merged(&txn, into, &[a.due.id], now).await?;
+                    }
+                    SnapshotState::Erased => {
+                        store::erase(&txn, &[a.due.id]).await?;
+                        continue;
                     }
                     _ => store::write_snapshot(&txn, &keys, a.due.id, s, now).await?,
                 }
