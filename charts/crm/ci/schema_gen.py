@@ -130,6 +130,8 @@ workload_props = {
     "extraVolumeMounts": {"type": "array", "items": volumeMount},
     "tmpSizeLimit": quantity,
     "personalData": {"type": "boolean", "description": "The service stores personal data: it mounts the PII key Secret and gets the [pii] config section."},
+    "clientsSection": s("Settings section of the service's client URLs: CRM_<SECTION>__<CALLEE>_URL per callee, dots as __ (e.g. clients, campaigns.clients).",
+                        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"),
     "podAnnotations": strmap,
     "podLabels": labelmap,
     "nodeSelector": strmap,

@@ -636,8 +636,9 @@ CRM_DATABASE__MIGRATE_ON_START: "false"
 CRM_CACHE__KEY_PREFIX: {{ include "crm.fullname" $root | quote }}
 CRM_TELEMETRY__FORMAT: json
 CRM_TELEMETRY__LEVEL: {{ $cfg.logLevel | quote }}
+{{- $clients := $cfg.clientsSection | default "clients" | upper | replace "." "__" }}
 {{- range $callee := $cfg.callees | default list | sortAlpha }}
-CRM_CLIENTS__{{ $callee | upper | replace "-" "_" }}_URL: {{ include "crm.serviceAddress" (dict "root" $root "name" $callee) | quote }}
+CRM_{{ $clients }}__{{ $callee | upper | replace "-" "_" }}_URL: {{ include "crm.serviceAddress" (dict "root" $root "name" $callee) | quote }}
 {{- end }}
 OTEL_SERVICE_NAME: {{ $cfg.binary | quote }}
 {{- with $root.Values.otel.endpoint }}

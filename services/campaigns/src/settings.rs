@@ -71,14 +71,20 @@ pub struct SenderSettings {
     pub timeout_ms: u64,
     pub file_path: String,
     pub webhook_url: String,
+    /// The HMAC key of the signature; `webhook_secret_file` (read at start, trimmed) wins.
     pub webhook_secret: String,
     pub webhook_secret_file: String,
+    /// PEM CA bundle trusted for an `https://` webhook_url (empty: the webpki roots).
+    pub webhook_ca_file: String,
     pub smtp_host: String,
     pub smtp_port: u16,
     /// "none", "starttls" or "tls".
     pub smtp_tls: String,
     pub smtp_from: String,
+    /// PEM CA bundle trusted for smtp_tls "starttls"/"tls" (empty: the webpki roots).
+    pub smtp_ca_file: String,
     pub smtp_username: String,
+    /// `smtp_password_file` (read at start, trimmed) wins.
     pub smtp_password: String,
     pub smtp_password_file: String,
 }
@@ -260,6 +266,11 @@ impl SenderSettings {
             "webhook" if self.webhook_url.is_empty() => {
                 p.push(format!(
                     "{at}.webhook_url is required with kind = \"webhook\""
+                ));
+            }
+            "webhook" if self.webhook_secret.is_empty() && self.webhook_secret_file.is_empty() => {
+                p.push(format!(
+                    "{at}.webhook_secret or webhook_secret_file is required with kind = \"webhook\" (the body is signed)"
                 ));
             }
             "smtp" if self.smtp_host.is_empty() || self.smtp_from.is_empty() => {

@@ -13,6 +13,7 @@ fn services(suite: &mut Suite) {
     suite.add::<crm_customers::Customers>();
     suite.add::<crm_loyalty::Loyalty>();
     suite.add::<crm_tickets::Tickets>();
+    suite.add::<crm_campaigns::Campaigns>();
 }
 
 #[tokio::main]
@@ -36,7 +37,10 @@ mod tests {
     #[test]
     fn the_defaults_load_every_service() {
         let suite = load_file("").expect("defaults load");
-        assert_eq!(suite.names(), ["customers", "loyalty", "tickets"]);
+        assert_eq!(
+            suite.names(),
+            ["customers", "loyalty", "tickets", "campaigns"]
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn url(service: Service) -> String {
         _ => panic!(
             "{var} is not set: the cluster tests call the services of a running cluster \
              (`make cluster-test` port-forwards them and sets CRM_E2E_CLUSTER_CUSTOMERS_URL, \
-             _LOYALTY_URL and _TICKETS_URL, e.g. http://127.0.0.1:PORT)"
+             _LOYALTY_URL, _TICKETS_URL and _CAMPAIGNS_URL, e.g. http://127.0.0.1:PORT)"
         ),
     }
 }

@@ -10,6 +10,7 @@ pub use redis::PrivateRedis;
 pub use setup::Setup;
 
 use crm_platform::client::{Credentials, TracedChannel, with_metadata};
+use crm_proto::campaigns::campaign_service_client::CampaignServiceClient;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
@@ -43,16 +44,26 @@ pub enum Service {
     Customers,
     Loyalty,
     Tickets,
+    Campaigns,
 }
 
+/// How many services the suite has.
+pub const SERVICES: usize = 4;
+
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Customers, Service::Loyalty, Service::Tickets];
+    pub const ALL: [Service; SERVICES] = [
+        Service::Customers,
+        Service::Loyalty,
+        Service::Tickets,
+        Service::Campaigns,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Service::Customers => "customers",
             Service::Loyalty => "loyalty",
             Service::Tickets => "tickets",
+            Service::Campaigns => "campaigns",
         }
     }
 
@@ -62,6 +73,7 @@ impl Service {
             Service::Customers => env!("CARGO_BIN_EXE_crm-e2e-customers"),
             Service::Loyalty => env!("CARGO_BIN_EXE_crm-e2e-loyalty"),
             Service::Tickets => env!("CARGO_BIN_EXE_crm-e2e-tickets"),
+            Service::Campaigns => env!("CARGO_BIN_EXE_crm-e2e-campaigns"),
         }
     }
 }
@@ -72,8 +84,9 @@ pub struct Suite {
     pub customers: CustomerServiceClient<TracedChannel>,
     pub loyalty: LoyaltyServiceClient<TracedChannel>,
     pub tickets: TicketServiceClient<TracedChannel>,
+    pub campaigns: CampaignServiceClient<TracedChannel>,
     /// Where each service is, indexed like [`Service::ALL`].
-    urls: [String; 3],
+    urls: [String; SERVICES],
     /// Each process with the services it serves, replicas of one service in start order.
     /// Dropped (killed) before the Redis and the files they use.
     processes: Vec<(Vec<Service>, Process)>,
@@ -147,13 +160,13 @@ impl Suite {
     /// Clients of the services at `urls` (indexed like [`Service::ALL`]), calling with
     /// `token` (empty: without one).
     fn connect(
-        urls: [String; 3],
+        urls: [String; SERVICES],
         token: &str,
         processes: Vec<(Vec<Service>, Process)>,
         events_redis: Option<PrivateRedis>,
         files: Option<ScratchDir>,
     ) -> Suite {
-        let [customers, loyalty, tickets] = urls.clone();
+        let [customers, loyalty, tickets, campaigns] = urls.clone();
         let credentials = if token.is_empty() {
             Credentials::default()
         } else {
@@ -164,6 +177,7 @@ impl Suite {
             customers: CustomerServiceClient::new(channel(customers)),
             loyalty: LoyaltyServiceClient::new(channel(loyalty)),
             tickets: TicketServiceClient::new(channel(tickets)),
+            campaigns: CampaignServiceClient::new(channel(campaigns)),
             urls,
             processes,
             events_redis,

@@ -1,6 +1,6 @@
 //! How a [`Suite`] is started: the topology, settings on top of the harness's, replicas,
 //! and where the event bus lives.
-use super::{PrivateRedis, ScratchDir, Service, Suite, Topology};
+use super::{PrivateRedis, SERVICES, ScratchDir, Service, Suite, Topology};
 use crm_platform::testing::{Backend, Storage};
 use std::path::{Path, PathBuf};
 
@@ -42,10 +42,14 @@ fn common_env(auth_config: &Path) -> Env {
 /// The `[auth]` every process runs with, in a config file (an array of issuers does not fit
 /// in environment variables): JWT on, the test issuer trusted, no rate limits (the tests
 /// call fast), and tickets' own token for its calls to customers and loyalty with only the
-/// scopes it needs.
-fn auth_config(files: &ScratchDir) -> PathBuf {
+/// scopes it needs (campaigns gets its own by `CRM_AUTH__CLIENT__TOKEN`; the embedded suite,
+/// one process making both services' calls, gets both sets).
+fn auth_config(files: &ScratchDir, topology: Topology) -> PathBuf {
     use crm_platform::testing::auth;
-    let tickets = auth::token(auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
+    let tickets = match topology {
+        Topology::Embedded => auth::token(auth::SUITE_SUBJECT, &auth::suite_calls()),
+        _ => auth::token(auth::TICKETS_SUBJECT, auth::TICKETS_CALLS),
+    };
     let toml = format!(
         r#"[auth]
 mode = "jwt"
@@ -78,7 +82,7 @@ pub struct Setup {
     topology: Topology,
     extra: Env,
     /// Processes per service (Separate only), indexed like [`Service::ALL`].
-    replicas: [usize; 3],
+    replicas: [usize; SERVICES],
     private_events_redis: bool,
 }
 
@@ -87,7 +91,7 @@ impl Setup {
         Setup {
             topology,
             extra: Vec::new(),
-            replicas: [1; 3],
+            replicas: [1; SERVICES],
             private_events_redis: false,
         }
     }
@@ -132,7 +136,7 @@ impl Setup {
             return Some(super::cluster::connect().await);
         }
         let files = ScratchDir::new();
-        let auth_config = auth_config(&files);
+        let auth_config = auth_config(&files, self.topology);
         let mut events_redis = None;
         let processes = match self.topology {
             Topology::Separate => {
@@ -218,13 +222,36 @@ impl Setup {
             ("CRM_CLIENTS__CUSTOMERS_URL".to_owned(), customers.1.url()),
             ("CRM_CLIENTS__LOYALTY_URL".to_owned(), loyalty.1.url()),
         ];
-        let tickets_env = service_env(Storage::fresh(Backend::Postgres).await, &clients);
+        let (tickets_storage, campaigns_storage) = tokio::join!(
+            Storage::fresh(Backend::Postgres),
+            Storage::fresh(Backend::Postgres)
+        );
+        let tickets_env = service_env(tickets_storage, &clients);
         let mut processes = vec![customers, loyalty];
         processes.push(start(Service::Tickets, tickets_env.clone()).await);
+        let tickets_url = processes[2].1.url();
+        let campaigns_clients = vec![
+            (
+                "CRM_CAMPAIGNS__CLIENTS__CUSTOMERS_URL".to_owned(),
+                processes[0].1.url(),
+            ),
+            (
+                "CRM_CAMPAIGNS__CLIENTS__LOYALTY_URL".to_owned(),
+                processes[1].1.url(),
+            ),
+            (
+                "CRM_CAMPAIGNS__CLIENTS__TICKETS_URL".to_owned(),
+                tickets_url,
+            ),
+            ("CRM_AUTH__CLIENT__TOKEN".to_owned(), campaigns_token()),
+        ];
+        let campaigns_env = service_env(campaigns_storage, &campaigns_clients);
+        processes.push(start(Service::Campaigns, campaigns_env.clone()).await);
         for (service, env) in [
             (Service::Customers, customers_env),
             (Service::Loyalty, loyalty_env),
             (Service::Tickets, tickets_env),
+            (Service::Campaigns, campaigns_env),
         ] {
             for n in 2..=self.replicas[service as usize] {
                 let label = format!("{}-{n}", service.label());
@@ -272,13 +299,20 @@ fn announce_skip() {
     });
 }
 
-/// The tests' own token: every scope of the three services.
+/// Campaigns' own token for its calls (the read model's refresh).
+fn campaigns_token() -> String {
+    use crm_platform::testing::auth;
+    auth::token(auth::CAMPAIGNS_SUBJECT, auth::CAMPAIGNS_CALLS)
+}
+
+/// The tests' own token: every scope of the suite's services.
 fn harness_token() -> String {
     use crm_platform::app::Service as _;
     let rules: Vec<crm_platform::auth::Rule> = [
         crm_customers::Customers::POLICY,
         crm_loyalty::Loyalty::POLICY,
         crm_tickets::Tickets::POLICY,
+        crm_campaigns::Campaigns::POLICY,
     ]
     .concat();
     crm_platform::testing::auth::token_for(&rules)

@@ -185,6 +185,23 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// When the last recipient anywhere is due: the start, or for a local schedule the
+    /// moment it is that time in the westernmost zone (UTC-12). A recipient waiting for its
+    /// profile counts its wait from here, so a local schedule does not skip it early.
+    pub fn latest_due(&self, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Immediately | Self::At(_) => start,
+            Self::Local { date, time } => {
+                (date.and_time(*time).and_utc() + Duration::hours(LATEST_OFFSET_HOURS)).max(start)
+            }
+        }
+    }
+}
+
+/// The latest UTC offset in use, in hours west (Etc/GMT+12).
+const LATEST_OFFSET_HOURS: i64 = 12;
+
 /// The instant of wall-clock `at` in `tz`: the first of two at a fall-back, an hour later
 /// when a spring-forward skips it.
 pub fn local_instant(tz: chrono_tz::Tz, at: chrono::NaiveDateTime) -> DateTime<Utc> {
@@ -197,7 +214,7 @@ pub fn local_instant(tz: chrono_tz::Tz, at: chrono::NaiveDateTime) -> DateTime<U
 
 /// What a campaign is, apart from its lifecycle: stored as columns (the ones queried) and
 /// `spec` JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignFields {
     pub display_name: String,
     pub segment: SegmentId,
@@ -230,7 +247,7 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "coupon_code",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum State {
     Draft,
     Scheduled,
@@ -325,7 +342,7 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Campaign {
     pub id: CampaignId,
     pub fields: CampaignFields,
@@ -355,6 +372,52 @@ impl Campaign {
         }
     }
 
+    /// This draft with the fields `mask` names taken from `patch`.
+    pub fn updated(
+        &self,
+        patch: CampaignFields,
+        mask: &crm_platform::field_mask::UpdateMask,
+        now: DateTime<Utc>,
+    ) -> Campaign {
+        let mut next = self.clone();
+        let (f, p) = (&mut next.fields, patch);
+        let all = mask.contains("*");
+        let set = |path: &str| all || mask.contains(path);
+        if set("display_name") {
+            f.display_name = p.display_name;
+        }
+        if set("goal") {
+            f.spec.goal = p.spec.goal;
+        }
+        if set("segment") {
+            f.segment = p.segment;
+        }
+        if set("exclusion_segments") {
+            f.spec.exclusions = p.spec.exclusions;
+        }
+        if set("channel") {
+            f.channel = p.channel;
+        }
+        if set("variants") {
+            f.spec.variants = p.spec.variants;
+        }
+        if set("schedule") {
+            f.spec.schedule = p.spec.schedule;
+        }
+        if set("transactional") {
+            f.transactional = p.transactional;
+        }
+        if set("throttle_per_second") {
+            f.throttle_per_second = p.throttle_per_second;
+        }
+        if set("coupon_code") {
+            f.spec.coupon_code = p.spec.coupon_code;
+        }
+        next.revision += 1;
+        next.update_time = now;
+        next
+    }
+
     /// This campaign after `action` at `now`, or the refused move's (from, action).
     pub fn moved(&self, action: Action, now: DateTime<Utc>) -> Result<Campaign, (State, Action)> {
         let state = self.state.after(action).ok_or((self.state, action))?;
@@ -373,7 +436,7 @@ impl Campaign {
 }
 
 /// Where one delivery is. `Queued` with a lease is being sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DeliveryState {
     Pending,
     Queued,
@@ -460,8 +523,57 @@ impl DeliveryState {
     }
 }
 
+/// One recipient of one campaign step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: uuid::Uuid,
+    pub campaign: CampaignId,
+    pub customer: super::CustomerId,
+    pub variant: String,
+    pub channel: Channel,
+    pub transactional: bool,
+    pub state: DeliveryState,
+    pub reason: Reason,
+    pub detail: String,
+    pub due_time: DateTime<Utc>,
+    pub send_time: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub receipt_time: Option<DateTime<Utc>>,
+    pub update_time: DateTime<Utc>,
+}
+
+impl Delivery {
+    /// `campaigns/{campaign}/deliveries/{customer}`.
+    pub fn name(&self) -> String {
+        delivery_name(self.campaign, self.customer)
+    }
+}
+
+pub fn delivery_name(campaign: CampaignId, customer: super::CustomerId) -> String {
+    format!("{}/deliveries/{}", campaign.name(), customer.0)
+}
+
+/// The campaign and customer of `campaigns/{campaign}/deliveries/{customer}`.
+pub fn parse_delivery_name(name: &str) -> Result<(CampaignId, super::CustomerId), String> {
+    let bad = || "must be campaigns/{campaign}/deliveries/{customer}".to_owned();
+    let (campaign, customer) = name.split_once("/deliveries/").ok_or_else(bad)?;
+    let campaign = CampaignId::parse_name(campaign).map_err(|_| bad())?;
+    let customer = uuid::Uuid::parse_str(customer).map_err(|_| bad())?;
+    Ok((campaign, super::CustomerId(customer)))
+}
+
+/// Exponential backoff before attempt `attempts + 1`: base * 2^(attempts-1), capped.
+pub fn retry_delay(attempts: u32, base_ms: u64, max_ms: u64) -> Duration {
+    let factor = 1u64
+        .checked_shl(attempts.saturating_sub(1).min(32))
+        .unwrap_or(u64::MAX);
+    Duration::milliseconds(
+        i64::try_from(base_ms.saturating_mul(factor).min(max_ms)).unwrap_or(i64::MAX),
+    )
+}
+
 /// Why a delivery was skipped or deferred (crm.campaigns.v1.Delivery.Reason numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Reason {
     None = 0,
     NoConsent = 1,
@@ -556,6 +668,16 @@ mod tests {
         }
         assert_eq!(DeliveryState::Unsubscribed.number(), 10);
         assert_eq!(Reason::from_number(10), Reason::ProfilePending);
+    }
+
+    #[test]
+    fn delivery_names_round_trip_and_retries_back_off_to_a_cap() {
+        let (c, u) = (CampaignId::generate(), super::super::CustomerId::generate());
+        assert_eq!(parse_delivery_name(&delivery_name(c, u)), Ok((c, u)));
+        assert!(parse_delivery_name("campaigns/x/deliveries/y").is_err());
+        assert_eq!(retry_delay(1, 1000, 60_000), Duration::seconds(1));
+        assert_eq!(retry_delay(3, 1000, 60_000), Duration::seconds(4));
+        assert_eq!(retry_delay(40, 1000, 60_000), Duration::seconds(60));
     }
 
     #[test]

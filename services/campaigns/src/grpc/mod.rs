@@ -2,6 +2,7 @@
 //! calls [`CampaignService`], converts results back. No business rules live here. One module
 //! per area: `segments`, `campaigns` (campaigns, deliveries, receipts), `members` (the read
 //! model); this file only routes the trait's methods to them.
+mod campaign_convert;
 mod campaigns;
 mod members;
 pub mod policy;

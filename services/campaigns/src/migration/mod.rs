@@ -1,6 +1,7 @@
 //! Schema migrations, one per file, in release order, never edited once released.
 mod m20261202_000001_create_read_model;
 mod m20261202_000002_create_campaigns;
+mod m20261202_000010_segment_evaluation;
 mod m20261202_000023_read_model_rebuilds;
 
 crm_platform::migrator!(Migrator: [
@@ -16,5 +17,6 @@ crm_platform::migrator!(Migrator: [
     crm_platform::pii::CreatePiiDataKeys,
     m20261202_000001_create_read_model::Migration,
     m20261202_000002_create_campaigns::Migration,
+    m20261202_000010_segment_evaluation::Migration,
     m20261202_000023_read_model_rebuilds::Migration,
 ]);

@@ -29,3 +29,65 @@ pub async fn spawn_app_with(
         storage,
     }
 }
+
+use crm_proto::campaigns as pb;
+
+/// A segment row written directly (the segment RPCs are tested on their own): campaigns only
+/// need it to exist. Its rule matches nobody in an empty read model.
+pub async fn any_segment(app: &TestApp) -> String {
+    use crm_campaigns::store::entities::segment;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let id = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    segment::Entity::insert(segment::ActiveModel {
+        id: Set(id),
+        display_name: Set("everyone".into()),
+        description: Set(String::new()),
+        rule: Set(r#"{"All":[]}"#.into()),
+        member_count: Set(0),
+        revision: Set(1),
+        create_time: Set(now),
+        update_time: Set(now),
+    })
+    .exec_without_returning(app.service.db())
+    .await
+    .expect("segment row");
+    format!("segments/{id}")
+}
+
+/// A valid marketing e-mail campaign to `segment`, sent immediately.
+pub fn email_campaign(segment: &str) -> pb::Campaign {
+    pb::Campaign {
+        display_name: "Winter sale".into(),
+        goal: Some(pb::Goal {
+            kind: pb::goal::Kind::Purchase as i32,
+            window_days: 7,
+        }),
+        segment: segment.into(),
+        channel: pb::Channel::Email as i32,
+        variants: vec![pb::Variant {
+            id: "a".into(),
+            weight: 1,
+            subject: "Hello {{ customer.given_name }}".into(),
+            body: "Your tier: {{ loyalty.tier }}. Code {{ coupon_code }}".into(),
+        }],
+        schedule: Some(pb::Schedule {
+            when: Some(pb::schedule::When::Immediately(true)),
+        }),
+        coupon_code: "WINTER10".into(),
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    pub async fn create_campaign(&mut self, c: pb::Campaign) -> pb::Campaign {
+        self.client
+            .create_campaign(pb::CreateCampaignRequest {
+                campaign: Some(c),
+                request_id: rid(),
+            })
+            .await
+            .expect("create campaign")
+            .into_inner()
+    }
+}

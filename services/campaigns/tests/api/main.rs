@@ -2,6 +2,11 @@
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
+mod campaigns;
 mod harness;
+mod segments;
+mod segments_compiler;
+mod segments_fixture;
+mod segments_membership;
 mod read_model;
 mod read_model_refresh;

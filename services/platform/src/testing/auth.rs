@@ -60,6 +60,33 @@ pub const TICKETS_SUBJECT: &str = "crm-tickets";
 /// clear, for the replies it writes to them) and balances, no more.
 pub const TICKETS_CALLS: &[&str] = &["customers.read", "customers.pii.read", "loyalty.read"];
 
+/// The subject of campaigns' own calls in tests.
+pub const CAMPAIGNS_SUBJECT: &str = "crm-campaigns";
+/// What campaigns needs of the services it calls: profiles in clear (to address and render
+/// messages), insights, balances and tiers, and tickets (a rebuild's open complaints).
+pub const CAMPAIGNS_CALLS: &[&str] = &[
+    "customers.read",
+    "customers.pii.read",
+    "loyalty.read",
+    "tickets.read",
+];
+
+/// The subject of the embedded suite's calls to itself (one process making every service's
+/// calls).
+pub const SUITE_SUBJECT: &str = "crm-suite";
+
+/// What the embedded suite's services together call: every service's calls.
+pub fn suite_calls() -> Vec<&'static str> {
+    let mut s: Vec<&'static str> = TICKETS_CALLS
+        .iter()
+        .chain(CAMPAIGNS_CALLS)
+        .copied()
+        .collect();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
 /// Makes a service send a token of `subject` with `scopes` on its own outgoing calls
 /// (`[auth.client]`), as a deployment gives it its own identity.
 pub fn send_as(p: &mut PlatformSettings, subject: &str, scopes: &[&str]) {

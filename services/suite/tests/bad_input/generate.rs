@@ -4,7 +4,7 @@
 //! the run (collected from every OK response), else a well-formed made-up one.
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, MethodDescriptor,
-    ReflectMessage, Value,
+    OneofDescriptor, ReflectMessage, Value,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +51,17 @@ const OVERRIDES: &[(&str, Override)] = &[
         "crm.tickets.v1.SubmitSatisfactionRequest.survey_token",
         Override::Remembered,
     ),
+    // A trait condition names one of the documented fields (EQUALS, the first operator, is
+    // one an attribute takes).
+    (
+        "crm.campaigns.v1.TraitCondition.field",
+        Override::Str("attributes.favourite_colour"),
+    ),
+    // The first member of the schedule's oneof, a bool, stands for it only when true.
+    (
+        "crm.campaigns.v1.Schedule.immediately",
+        Override::Bool(true),
+    ),
 ];
 
 /// The short names of `Override::Remembered` fields.
@@ -71,6 +82,7 @@ enum Override {
     Unset,
     Int(i64),
     Bool(bool),
+    Str(&'static str),
     /// The newest non-empty value of a field of this name in an OK response.
     Remembered,
 }
@@ -85,6 +97,7 @@ fn override_for(field: &FieldDescriptor, pool: &Pool, service: &str) -> Option<O
             .cloned()
             .map(Value::String),
         (Override::Bool(b), _) => Some(Value::Bool(b)),
+        (Override::Str(v), _) => Some(Value::String(v.into())),
         (Override::Int(n), Kind::Enum(_)) => Some(Value::EnumNumber(n as i32)),
         (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => {
             Some(Value::I32(n as i32))
@@ -164,9 +177,9 @@ impl<'a> Generator<'a> {
                 continue;
             }
             if let Some(oneof) = field.containing_oneof()
-                && oneof.fields().next().is_some_and(|first| first != field)
+                && stand_in(&oneof, desc).is_some_and(|chosen| chosen != field)
             {
-                continue; // the first member of a oneof stands for it
+                continue; // one member of a oneof stands for it
             }
             if let Some(v) = self.value(&field, depth) {
                 msg.set_field(&field, v);
@@ -370,6 +383,24 @@ impl<'a> Generator<'a> {
         mask.set_field_by_name("paths", Value::List(paths));
         msg.set_field(&mask_field, Value::Message(mask));
     }
+}
+
+/// The member of a oneof a valid request sets: the first that does not lead back to the
+/// message holding it (a rule tree's group or negation would nest until the depth limit and
+/// end in an empty node), else the first.
+fn stand_in(oneof: &OneofDescriptor, holder: &MessageDescriptor) -> Option<FieldDescriptor> {
+    let recurses = |f: &FieldDescriptor| match f.kind() {
+        Kind::Message(m) => {
+            m == *holder
+                || m.fields()
+                    .any(|g| matches!(g.kind(), Kind::Message(ref x) if x == holder))
+        }
+        _ => false,
+    };
+    oneof
+        .fields()
+        .find(|f| !recurses(f))
+        .or_else(|| oneof.fields().next())
 }
 
 fn camel(snake: &str) -> String {

@@ -35,6 +35,7 @@ use crm_platform::testing::Backend;
 use generate::{Generator, Pool};
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, ServiceDescriptor};
 use report::{Failure, Report};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// The services that exist today; more may come, none may go missing.
@@ -42,7 +43,13 @@ const KNOWN: &[&str] = &[
     "crm.customers.v1.CustomerService",
     "crm.loyalty.v1.LoyaltyService",
     "crm.tickets.v1.TicketService",
+    "crm.campaigns.v1.CampaignService",
 ];
+/// Services still being implemented: a method of theirs that answers the empty request with
+/// UNIMPLEMENTED (a routing stub) is listed and skipped; every other method of theirs is
+/// checked in full, and UNIMPLEMENTED from it later is a failure as anywhere. A service here
+/// with no stub left fails the run (remove it).
+const PENDING: &[&str] = &["crm.campaigns.v1.CampaignService"];
 /// Cases per method at most (a bounded run time); the table says when a method hit it.
 const MAX_CASES: usize = 400;
 /// How many times every Create* method runs before each method, so it has fresh resources
@@ -72,6 +79,27 @@ const PREPARE: &[(&str, &[&str])] = &[
     (
         "crm.tickets.v1.TicketService.DeleteTeam",
         &["crm.tickets.v1.TicketService.CreateTeam"],
+    ),
+    // The fixtures' campaigns use the newest segments: a fresh one is deletable.
+    (
+        "crm.campaigns.v1.CampaignService.DeleteSegment",
+        &["crm.campaigns.v1.CampaignService.CreateSegment"],
+    ),
+    // A new campaign is a draft; scheduled "immediately" it runs once the start job sees it.
+    (
+        "crm.campaigns.v1.CampaignService.ScheduleCampaign",
+        &["crm.campaigns.v1.CampaignService.CreateCampaign"],
+    ),
+    (
+        "crm.campaigns.v1.CampaignService.PauseCampaign",
+        &["crm.campaigns.v1.CampaignService.ScheduleCampaign"],
+    ),
+    (
+        "crm.campaigns.v1.CampaignService.ResumeCampaign",
+        &[
+            "crm.campaigns.v1.CampaignService.ScheduleCampaign",
+            "crm.campaigns.v1.CampaignService.PauseCampaign",
+        ],
     ),
 ];
 
@@ -124,6 +152,12 @@ fn the_tables_name_real_methods_and_fields() {
             .get_service_by_name(service)
             .is_some_and(|s| s.methods().any(|m| m.full_name() == name))
     };
+    for service in PENDING {
+        assert!(
+            pool().get_service_by_name(service).is_some(),
+            "PENDING names an unknown service: {service}"
+        );
+    }
     for name in FIXTURE_METHODS.iter().chain(
         PREPARE
             .iter()
@@ -167,14 +201,18 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
     let dbs = rows::Databases::connect(&suite.storages).await;
     let mut pool = Pool::default();
     let mut report = Report::default();
+    let stubs = stubs(&endpoint, services, &mut report).await;
     for service in services {
         for method in service.methods() {
+            if stubs.contains(method.full_name()) {
+                continue;
+            }
             let t = std::time::Instant::now();
             fixtures(&endpoint, services, &mut pool).await;
             prepare(&endpoint, &method, &mut pool).await;
             let n = exercise(&endpoint, &dbs, service, &method, &mut pool, &mut report).await;
             if is_mutation(&method) {
-                read_back(&endpoint, service, &method, &pool, &mut report).await;
+                read_back(&endpoint, service, &method, &pool, &stubs, &mut report).await;
             }
             if let Err(e) = crm_platform::cli::healthcheck(
                 &suite.addr,
@@ -202,6 +240,39 @@ async fn run(backend: Backend, services: &[ServiceDescriptor], names: &[String])
     }
     eprintln!("-- {backend:?}: {} s", started.elapsed().as_secs());
     report
+}
+
+/// The methods of `PENDING` services that are still routing stubs (UNIMPLEMENTED for the
+/// empty request), listed in the report; a pending service without any is a failure.
+async fn stubs(
+    endpoint: &codec::Target,
+    services: &[ServiceDescriptor],
+    report: &mut Report,
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for service in services.iter().filter(|s| PENDING.contains(&s.full_name())) {
+        let mut any = false;
+        for method in service.methods() {
+            let got = codec::call(endpoint, &method, DynamicMessage::new(method.input())).await;
+            if got.is_err_and(|s| s.code() == tonic::Code::Unimplemented) {
+                report.pending(service, &method);
+                out.insert(method.full_name().to_owned());
+                any = true;
+            }
+        }
+        if !any {
+            let first = service.methods().next().expect("a service has methods");
+            report.fail(Failure::new(
+                service,
+                &first,
+                "",
+                None,
+                "every method is implemented: remove the service from PENDING in bad_input/main.rs"
+                    .into(),
+            ));
+        }
+    }
+    out
 }
 
 /// Runs every Create* method of every service `FIXTURE_ROUNDS` times with a valid request,
@@ -236,9 +307,13 @@ async fn read_back(
     service: &ServiceDescriptor,
     after: &MethodDescriptor,
     pool: &Pool,
+    stubs: &HashSet<String>,
     report: &mut Report,
 ) {
-    for read in service.methods().filter(|m| !is_mutation(m)) {
+    for read in service
+        .methods()
+        .filter(|m| !is_mutation(m) && !stubs.contains(m.full_name()))
+    {
         let request = Generator::new(pool, service.full_name(), &read).request();
         let label = format!("(valid {} after {})", read.name(), after.name());
         match codec::call(endpoint, &read, request).await {

@@ -65,6 +65,8 @@ pub struct Report {
     /// variants of that method weaker, so they are listed.
     valid_refused: Vec<String>,
     truncated: Vec<String>,
+    /// Methods of services still being implemented that are routing stubs (not exercised).
+    pending: Vec<String>,
 }
 
 impl Report {
@@ -84,6 +86,11 @@ impl Report {
             method.name(),
             crate::describe(status)
         ));
+    }
+
+    pub fn pending(&mut self, service: &ServiceDescriptor, method: &MethodDescriptor) {
+        self.pending
+            .push(format!("{}/{}", service.name(), method.name()));
     }
 
     pub fn truncated(
@@ -109,6 +116,13 @@ impl Report {
             for v in &self.valid_refused {
                 out.push_str(&format!("  {v}\n"));
             }
+        }
+        if !self.pending.is_empty() {
+            out.push_str(&format!(
+                "\n== {backend:?}: not implemented yet, not exercised ({}): {}\n",
+                self.pending.len(),
+                self.pending.join(", ")
+            ));
         }
         for t in &self.truncated {
             out.push_str(&format!("  truncated: {t}\n"));

@@ -36,6 +36,11 @@ pub const SPAWNERS: &[(&str, &[Rule], Spawner)] = &[
         crm_tickets::Tickets::POLICY,
         |s, own| Box::pin(tickets(s, own)),
     ),
+    (
+        crm_campaigns::GRPC_SERVICE,
+        crm_campaigns::Campaigns::POLICY,
+        |s, own| Box::pin(campaigns(s, own)),
+    ),
     // The skeleton new services are copied from: not in the suite binary, but in its proto.
     (
         crm_template::GRPC_SERVICE,
@@ -77,6 +82,35 @@ async fn tickets(storage: Storage, own: String) -> anyhow::Result<Component> {
         auth::send_as(&mut s.platform, auth::TICKETS_SUBJECT, auth::TICKETS_CALLS);
     });
     Ok(crm_tickets::component(&s).await?.0)
+}
+
+/// The identity campaigns calls customers, loyalty and tickets with (as the chart grants it):
+/// profiles with names in clear (to render and address messages), balances, open tickets.
+pub const CAMPAIGNS_SUBJECT: &str = "crm-campaigns";
+pub const CAMPAIGNS_CALLS: &[&str] = &[
+    "customers.read",
+    "customers.pii.read",
+    "loyalty.read",
+    "tickets.read",
+];
+
+async fn campaigns(storage: Storage, own: String) -> anyhow::Result<Component> {
+    let s = settings::<crm_campaigns::Campaigns>(&storage, |s| {
+        // Background jobs as good as off (their intervals cannot be 0): they would write
+        // while a test compares row counts.
+        let (rm, send) = (&mut s.campaigns.read_model, &mut s.campaigns.sending);
+        rm.refresh_interval_ms = 3_600_000;
+        rm.membership_interval_ms = 3_600_000;
+        rm.full_evaluation_secs = 7 * 86_400;
+        send.start_interval_ms = 3_600_000;
+        send.dispatch_interval_ms = 60_000;
+        let c = &mut s.campaigns.clients;
+        c.customers_url.clone_from(&own);
+        c.loyalty_url.clone_from(&own);
+        c.tickets_url = own;
+        auth::send_as(&mut s.platform, CAMPAIGNS_SUBJECT, CAMPAIGNS_CALLS);
+    });
+    Ok(crm_campaigns::component(&s).await?.0)
 }
 
 /// A running suite: its address and each service's storage and authorization table.

@@ -1,0 +1,143 @@
+//! The sender run: queued deliveries of running campaigns are leased, opened, handed to the
+//! sender (several at once) and finished: sent (with MessageSent in the same transaction),
+//! retried with backoff, or failed after `max_attempts`.
+use super::throttle::message_aad;
+use crate::domain::campaign::{State, retry_delay};
+use crate::domain::{self, CustomerId};
+use crate::senders::{OutboundMessage, SendError};
+use crate::service::CampaignService;
+use crate::store::{self, deliveries::Attempt, entities::delivery};
+use crm_platform::Error;
+use crm_platform::validate::to_timestamp;
+use crm_proto::events as ev;
+use futures::StreamExt;
+use sea_orm::TransactionTrait;
+
+/// Sends in flight at once per run (the sender's calls are IO-bound).
+const IN_FLIGHT: usize = 32;
+
+impl CampaignService {
+    /// One run; returns the messages sent.
+    pub async fn send_once(&self) -> Result<u64, Error> {
+        let s = &self.settings().sending;
+        let running: Vec<uuid::Uuid> =
+            store::campaigns::in_state(self.db(), State::Running, None, 1000)
+                .await?
+                .into_iter()
+                .map(|c| c.id.0)
+                .collect();
+        let lease = chrono::Duration::seconds(i64::try_from(s.lease_secs).unwrap_or(60));
+        let claimed = store::deliveries::claim_queued(
+            self.db(),
+            &running,
+            domain::now(),
+            lease,
+            u64::from(s.dispatch_batch),
+        )
+        .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys().await?;
+        let results: Vec<Result<bool, Error>> = futures::stream::iter(claimed)
+            .map(|row| {
+                let keys = keys.clone();
+                async move { self.attempt(row, &keys).await }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut sent = 0;
+        for r in results {
+            if r? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// One attempt at one leased delivery; true when it was sent.
+    async fn attempt(
+        &self,
+        row: delivery::Model,
+        keys: &crm_platform::pii::Keys,
+    ) -> Result<bool, Error> {
+        let s = &self.settings().sending;
+        let message = match opened(&row, keys) {
+            Ok(m) => m,
+            Err(e) => {
+                // Unreadable for good (a retired key, a damaged row): failed, not retried.
+                tracing::error!(delivery = %row.id, error = %e, "queued message does not open");
+                let failed = Attempt::Failed {
+                    detail: "the queued message could not be read".into(),
+                };
+                store::deliveries::finish_attempt(
+                    self.db(),
+                    row.id,
+                    row.attempts,
+                    failed,
+                    domain::now(),
+                )
+                .await?;
+                return Ok(false);
+            }
+        };
+        let result = self.sender().send(&message).await;
+        let now = domain::now();
+        let attempt = match &result {
+            Ok(()) => Attempt::Sent,
+            Err(SendError::Retryable(why)) if (row.attempts as u32) < s.max_attempts => {
+                Attempt::Retry {
+                    at: now
+                        + retry_delay(row.attempts.unsigned_abs(), s.retry_base_ms, s.retry_max_ms),
+                    detail: bounded(why),
+                }
+            }
+            Err(SendError::Retryable(why) | SendError::Permanent(why)) => Attempt::Failed {
+                detail: bounded(why),
+            },
+        };
+        if let Err(e) = &result {
+            tracing::warn!(delivery = %row.id, attempts = row.attempts, error = ?e, "send attempt failed");
+        }
+        let txn = self.db().begin().await?;
+        let finished =
+            store::deliveries::finish_attempt(&txn, row.id, row.attempts, attempt, now).await?;
+        if !finished {
+            // The lease ran out and another run took it: its result stands.
+            return Ok(false);
+        }
+        if result.is_ok() {
+            let customer = CustomerId(row.customer_id);
+            let payload = ev::event::Payload::MessageSent(ev::MessageSent {
+                campaign: message.campaign.clone(),
+                customer: customer.name(),
+                variant: row.variant.clone(),
+                send_time: Some(to_timestamp(now)),
+            });
+            self.events()
+                .append(&txn, &customer.name(), vec![payload])
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(result.is_ok())
+    }
+}
+
+/// The sealed message of a leased delivery.
+fn opened(row: &delivery::Model, keys: &crm_platform::pii::Keys) -> Result<OutboundMessage, Error> {
+    let bytes = row.message.as_ref().ok_or_else(|| {
+        Error::internal(anyhow::anyhow!("queued delivery {} has no message", row.id))
+    })?;
+    let plain = keys.unseal(
+        row.pii_key.as_deref(),
+        message_aad(row.id).as_bytes(),
+        bytes,
+    )?;
+    serde_json::from_slice(&plain).map_err(Error::internal)
+}
+
+/// A sender's error text, cut to the column's size (it never holds the message itself).
+fn bounded(why: &str) -> String {
+    why.chars().take(400).collect()
+}

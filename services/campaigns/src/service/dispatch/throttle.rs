@@ -1,0 +1,316 @@
+//! The dispatcher: due pending deliveries of running campaigns, decided one by one by the
+//! sending rules, at most each campaign's throttle per second. The throttle is a token bucket
+//! per campaign (burst: one second's worth) held by this process; with several replicas each
+//! dispatches at up to the throttle (the README says to divide it by the replica count).
+use super::rules::{self, CapCount, Decision, Facts};
+use crate::domain::campaign::{Campaign, State};
+use crate::domain::{self, CustomerId, sending, template};
+use crate::senders::OutboundMessage;
+use crate::service::CampaignService;
+use crate::store::{self, deliveries::Outcome, entities::delivery};
+use crm_platform::Error;
+use crm_platform::pii::Keys;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use uuid::Uuid;
+
+/// Running campaigns looked at per run.
+const CAMPAIGNS_PER_RUN: u64 = 100;
+/// How long a delivery whose decision failed waits before the next try.
+const DECISION_RETRY: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    svc: CampaignService,
+    buckets: Arc<Mutex<HashMap<Uuid, Bucket>>>,
+}
+
+/// A token bucket: `rate` tokens a second, at most `rate` held.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, rate: u32, now: Instant, most: u64) -> u64 {
+        let rate = f64::from(rate.max(1));
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        self.at = now;
+        let n = (self.tokens.floor() as u64).min(most);
+        self.tokens -= n as f64;
+        n
+    }
+
+    fn give_back(&mut self, n: u64, rate: u32) {
+        self.tokens = (self.tokens + n as f64).min(f64::from(rate.max(1)));
+    }
+}
+
+impl Dispatcher {
+    pub fn new(svc: CampaignService) -> Self {
+        Self {
+            svc,
+            buckets: Arc::default(),
+        }
+    }
+
+    fn take(&self, c: &Campaign, most: u64) -> u64 {
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let rate = c.fields.throttle_per_second;
+        b.entry(c.id.0)
+            .or_insert(Bucket {
+                tokens: f64::from(rate),
+                at: now,
+            })
+            .take(rate, now, most)
+    }
+
+    fn give_back(&self, c: &Campaign, n: u64) {
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bucket) = b.get_mut(&c.id.0) {
+            bucket.give_back(n, c.fields.throttle_per_second);
+        }
+    }
+
+    /// One run: returns the deliveries decided.
+    pub async fn run(&self) -> Result<u64, Error> {
+        let svc = &self.svc;
+        let running =
+            store::campaigns::in_state(svc.db(), State::Running, None, CAMPAIGNS_PER_RUN).await?;
+        {
+            // Campaigns that stopped running give their buckets up.
+            let live: std::collections::HashSet<Uuid> = running.iter().map(|c| c.id.0).collect();
+            let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            b.retain(|id, _| live.contains(id));
+        }
+        let batch = u64::from(svc.settings().sending.dispatch_batch);
+        let mut decided = 0;
+        for c in running {
+            let budget = self.take(&c, batch);
+            if budget == 0 {
+                continue;
+            }
+            let due = store::deliveries::due(svc.db(), c.id, domain::now(), budget).await?;
+            self.give_back(&c, budget - due.len() as u64);
+            if due.is_empty() {
+                continue;
+            }
+            let keys = svc.keys().await?;
+            for row in due {
+                match svc.decide_one(&c, &row, &keys).await {
+                    Ok(true) => decided += 1,
+                    Ok(false) => {}
+                    // One recipient's failure (an unreadable row, a lost connection) never
+                    // stops the others': it is looked at again after a pause.
+                    Err(e) => {
+                        tracing::error!(delivery = %row.id, campaign = %c.id, error = %e, "delivery decision failed");
+                        store::deliveries::postpone(
+                            svc.db(),
+                            row.id,
+                            domain::now() + DECISION_RETRY,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        Ok(decided)
+    }
+}
+
+impl CampaignService {
+    /// Decides one pending delivery in its own transaction; false when another dispatcher
+    /// took it first.
+    pub(crate) async fn decide_one(
+        &self,
+        c: &Campaign,
+        row: &delivery::Model,
+        keys: &Keys,
+    ) -> Result<bool, Error> {
+        let now = domain::now();
+        let txn = self.db().begin().await?;
+        if !store::deliveries::take_pending(&txn, row.id, now).await? {
+            return Ok(false);
+        }
+        lock_customer(&txn, row.customer_id).await?;
+        let customer = CustomerId(row.customer_id);
+        let member = store::members::find(&txn, customer).await?;
+        let profile = match member {
+            Some(_) => store::members::profile(&txn, keys, customer).await?,
+            None => None,
+        };
+        let s = &self.settings().sending;
+        let f = &c.fields;
+        let cap = match (
+            f.transactional,
+            sending::cap_for(&s.frequency_caps, f.channel),
+        ) {
+            (false, Some((max, window))) => Some(CapCount {
+                max,
+                window,
+                count: store::deliveries::sent_since(
+                    &txn,
+                    row.customer_id,
+                    f.channel,
+                    now - window,
+                )
+                .await?,
+            }),
+            _ => None,
+        };
+        let quiet_until = match (
+            f.transactional,
+            sending::QuietHours::parse(&s.quiet_hours_start, &s.quiet_hours_end),
+        ) {
+            (false, Some(q)) => {
+                let tz =
+                    sending::parse_time_zone(member.as_ref().map_or("", |m| m.time_zone.as_str()));
+                q.defer_until(now, tz)
+            }
+            _ => None,
+        };
+        let facts = Facts {
+            member: member.as_ref(),
+            profile: profile.as_ref(),
+            channel: f.channel,
+            transactional: f.transactional,
+            cap,
+            quiet_until,
+            waited: (now - f.spec.schedule.latest_due(c.start_time.unwrap_or(now)))
+                .max(chrono::Duration::zero()),
+            profile_wait: chrono::Duration::seconds(
+                i64::try_from(s.profile_wait_secs).unwrap_or(i64::MAX),
+            ),
+            now,
+        };
+        let outcome = match rules::decide(&facts) {
+            Decision::Skip(reason, detail) => Outcome::Skip(reason, detail),
+            Decision::Defer(until, reason, detail) => Outcome::Defer(until, reason, detail),
+            Decision::Send(to) => {
+                let (member, profile) = (member.as_ref(), profile.unwrap_or_default());
+                match self.render(c, row, member, &profile, to) {
+                    Ok(message) => {
+                        let json = serde_json::to_vec(&message).map_err(Error::internal)?;
+                        let sealed = keys.seal(message_aad(row.id).as_bytes(), &json)?;
+                        Outcome::Queue {
+                            message: sealed.bytes,
+                            pii_key: sealed.key,
+                        }
+                    }
+                    Err(why) => {
+                        tracing::warn!(delivery = %row.id, campaign = %c.id, error = why, "message did not render");
+                        Outcome::Skip(
+                            crate::domain::campaign::Reason::SenderError,
+                            format!("template: {why}"),
+                        )
+                    }
+                }
+            }
+        };
+        store::deliveries::settle(&txn, row.id, outcome, now).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    fn render(
+        &self,
+        c: &Campaign,
+        row: &delivery::Model,
+        member: Option<&crate::domain::member::Member>,
+        p: &crate::domain::member::Profile,
+        to: String,
+    ) -> Result<OutboundMessage, String> {
+        let variant = c
+            .fields
+            .spec
+            .variants
+            .iter()
+            .find(|v| v.id == row.variant)
+            .or_else(|| c.fields.spec.variants.first())
+            .ok_or("the campaign has no variants")?;
+        let ctx = template::Context {
+            customer: template::CustomerVars {
+                given_name: p.given_name.clone(),
+                family_name: p.family_name.clone(),
+                display_name: p.display_name.clone(),
+                language_code: member.map(|m| m.language_code.clone()).unwrap_or_default(),
+            },
+            loyalty: template::LoyaltyVars {
+                tier: member.map(|m| m.tier.clone()).unwrap_or_default(),
+                points: member.map_or(0, |m| m.available_points),
+            },
+            coupon_code: c.fields.spec.coupon_code.clone(),
+            campaign: template::CampaignVars {
+                name: c.fields.display_name.clone(),
+            },
+        };
+        let customer = CustomerId(row.customer_id);
+        Ok(OutboundMessage {
+            delivery_id: row.id,
+            delivery: crate::domain::campaign::delivery_name(c.id, customer),
+            campaign: c.id.name(),
+            customer: customer.name(),
+            channel: c.fields.channel.code().to_owned(),
+            variant: variant.id.clone(),
+            to,
+            subject: template::render(&variant.subject, &ctx)?,
+            body: template::render(&variant.body, &ctx)?,
+        })
+    }
+}
+
+/// The associated data a queued message is sealed with: it opens only as this delivery's.
+pub(super) fn message_aad(delivery: Uuid) -> String {
+    format!("deliveries:{delivery}")
+}
+
+/// Serialises the decisions about one customer across dispatchers (the frequency cap is a
+/// count, then a write): a transaction-scoped advisory lock on PostgreSQL; SQLite's single
+/// writer, already taken by the first write of the transaction, does the same.
+async fn lock_customer(txn: &impl ConnectionTrait, customer: Uuid) -> Result<(), Error> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let (hi, _) = customer.as_u64_pair();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [i64::from_ne_bytes(hi.to_ne_bytes()).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_bucket_gives_a_second_of_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket {
+            tokens: 10.0,
+            at: t0,
+        };
+        assert_eq!(b.take(10, t0, 100), 10);
+        assert_eq!(b.take(10, t0, 100), 0);
+        assert_eq!(b.take(10, t0 + Duration::from_millis(500), 100), 5);
+        assert_eq!(
+            b.take(10, t0 + Duration::from_secs(60), 100),
+            10,
+            "capped at one second"
+        );
+        b.give_back(3, 10);
+        assert_eq!(
+            b.take(10, t0 + Duration::from_secs(60), 2),
+            2,
+            "at most `most`"
+        );
+    }
+}
