@@ -4,9 +4,9 @@
 mod bad_input;
 mod campaigns;
 mod harness;
+mod read_model;
+mod read_model_refresh;
 mod segments;
 mod segments_compiler;
 mod segments_fixture;
 mod segments_membership;
-mod read_model;
-mod read_model_refresh;

@@ -326,7 +326,7 @@ async fn a_merge_collapses_the_losers_into_the_survivor() {
 #[tokio::test]
 async fn an_erasure_removes_the_member_and_is_answered() {
     each_backend(|backend| async move {
-        let app = spawn_app(backend).await;
+        let mut app = spawn_app(backend).await;
         let mut tap = Tap::new(&events_settings(&app), "campaigns");
         let customers = producer(&app, "customers");
         let (c, merged) = (new_customer(), new_customer());
@@ -340,6 +340,37 @@ async fn an_erasure_removes_the_member_and_is_answered() {
         })
         .await;
         member_until(&app, &merged, "merged known", |m| m.order_count == 1).await;
+        // In a tracked segment: the erasure takes it out of the count too.
+        producer(&app, "loyalty")
+            .send(
+                &c,
+                Payload::TierChanged(ev::TierChanged {
+                    customer: c.clone(),
+                    from_tier: "silver".into(),
+                    to_tier: "gold".into(),
+                    change_time: ts(Utc::now()),
+                    ..Default::default()
+                }),
+            )
+            .await;
+        let segment =
+            crate::segments::create(&mut app, "gold", crate::segments::tier(&["gold"])).await;
+        let count = |app: &TestApp| {
+            let mut client = app.client.clone();
+            let name = segment.name.clone();
+            async move {
+                client
+                    .get_segment(pb::GetSegmentRequest { name })
+                    .await
+                    .expect("segment")
+                    .into_inner()
+                    .member_count
+            }
+        };
+        eventually("member counted in the segment", || async {
+            count(&app).await == 1
+        })
+        .await;
         let erased = customers
             .send(
                 &c,
@@ -356,6 +387,7 @@ async fn an_erasure_removes_the_member_and_is_answered() {
         .await;
         let s = member(&app, &merged).await.expect_err("an error");
         assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(count(&app).await, 0, "out of the segment's count");
         // The answer: ErasureCompleted from "campaigns", naming the erasure.
         let mut seen = Vec::new();
         let deadline = std::time::Instant::now() + crm_platform::testing::events::PATIENCE;

@@ -116,6 +116,7 @@ impl CampaignService {
                         store::customers_merged(&txn, into, &[a.due.id], now).await?;
                     }
                     SnapshotState::Erased => {
+                        crate::store::segments::forget_member(&txn, a.due.id.0).await?;
                         store::erase(&txn, &[a.due.id]).await?;
                         continue;
                     }
