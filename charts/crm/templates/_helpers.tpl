@@ -110,6 +110,17 @@ Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJs
 {{- $_ := set $chartConfig "pii" (include "crm.piiConfig" $root | fromJson) -}}
 {{- $_ := set $cfg "piiSecretName" (include "crm.piiSecretName" $root) -}}
 {{- end -}}
+{{- if eq .name "customers" -}}
+{{- /* Customers waits for an erasure report from each service that scrubs erased customers:
+the enabled ones of those (a disabled one would leave every erasure PENDING). */ -}}
+{{- $reporters := list -}}
+{{- range $name := list "loyalty" "tickets" "campaigns" -}}
+{{- if (get $root.Values.services $name).enabled -}}
+{{- $reporters = append $reporters $name -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $chartConfig "customers" (dict "erasure" (dict "reporting_services" $reporters)) -}}
+{{- end -}}
 {{- $_ := set $cfg "config" (include "crm.merge" (dict "base" $chartConfig "over" $cfg.config) | fromJson) -}}
 {{- toJson $cfg -}}
 {{- end -}}

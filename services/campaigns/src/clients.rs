@@ -20,7 +20,9 @@ use tonic::{Code, Status};
 pub enum CustomerAnswer {
     /// The record (the survivor's when the customer was merged away).
     Found(Box<cpb::Customer>),
-    /// Erased or unknown: nothing to refresh (the erasure event removes the member).
+    /// Erased (the CUSTOMER_ERASED reason): the member is dropped.
+    Erased,
+    /// Deleted or unknown: nothing to refresh until an event says otherwise.
     Gone,
     /// The call failed: retried later.
     Failed,
@@ -127,6 +129,11 @@ impl Clients {
                     CustomerAnswer::Found(Box::new(res.customers.remove(0)))
                 }
                 Ok(_) => CustomerAnswer::Failed,
+                Err(s)
+                    if crm_platform::grpc::reason_of(&s).as_deref() == Some("CUSTOMER_ERASED") =>
+                {
+                    CustomerAnswer::Erased
+                }
                 Err(s) if gone(&s) => CustomerAnswer::Gone,
                 Err(s) => {
                     logged_failure("BatchGetCustomers", &s);

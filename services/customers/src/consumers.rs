@@ -1,11 +1,16 @@
 //! What customers consumes: `crm.events.v1.erasure.completed` on the stream of every
-//! reporting service (group `customers.erasure` on each), into the erasure status.
+//! reporting service (group `customers.erasure` on each), into the erasure status; and
+//! campaigns' `crm.campaigns.v1.recipient.unsubscribed` (group `customers.unsubscribes`),
+//! which revokes the channel's consent ([`Unsubscribes`]).
 //!
 //! A report that cannot apply (another service's name, a customer unknown here or never
 //! erased, an answer to another erasure) is acknowledged and logged: retrying would not
 //! change it. A report that breaks the contract (no customer name, erasure id or complete
 //! time, a negative count) is an error: retried, then dead-lettered with the reason, so it is
 //! kept for a replay once the producer or this parser is fixed.
+mod unsubscribes;
+pub use unsubscribes::{CAMPAIGNS, UNSUBSCRIBES, Unsubscribes};
+
 use crate::domain::CustomerId;
 use crate::domain::erasure::Completion;
 use crate::service::{CustomersService, Recorded};

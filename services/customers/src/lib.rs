@@ -5,7 +5,7 @@
 //! platform's [`Service`](crm_platform::app::Service). Every mutation also appends its facts
 //! to the outbox in its own transaction ([`events`]); the relay started in `build` publishes
 //! them on the `customers` stream. It consumes the erasure completions of the services in
-//! `customers.erasure.reporting_services` ([`consumers`]).
+//! `customers.erasure.reporting_services` and campaigns' unsubscribes ([`consumers`]).
 pub mod consumers;
 pub mod domain;
 pub mod error;
@@ -65,6 +65,13 @@ impl Service for Customers {
             let handler = consumers::ErasureCompletions::new(svc.clone(), producer.clone());
             events.start_consumer(&mut parts.jobs, producer, consumers::ERASURE, handler);
         }
+        // Group "customers.unsubscribes" on the campaigns stream.
+        events.start_consumer(
+            &mut parts.jobs,
+            consumers::CAMPAIGNS,
+            consumers::UNSUBSCRIBES,
+            consumers::Unsubscribes::new(svc.clone()),
+        );
         Ok(svc)
     }
 

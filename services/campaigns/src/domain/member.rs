@@ -95,6 +95,9 @@ pub enum SnapshotState {
     Deleted,
     /// Merged into the customer named (BatchGetCustomers answers with the survivor).
     Merged(CustomerId),
+    /// Erased: the member is dropped (also when the erasure event has not arrived yet, or
+    /// a late event brought the member back).
+    Erased,
 }
 
 /// A consent decision on one channel.

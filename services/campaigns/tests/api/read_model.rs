@@ -226,17 +226,17 @@ async fn events_of_three_services_build_the_member() {
             m.consented_channels.is_empty()
         })
         .await;
-        let id = crm_campaigns::domain::CustomerId::parse_name(&c).unwrap();
+        let id = crm_campaigns::domain::CustomerId::parse_name(&c).expect("ok");
         let db = app.service.db();
         assert!(
             !crm_campaigns::store::members::consent_granted(db, id, Channel::Email as i32)
                 .await
-                .unwrap()
+                .expect("ok")
         );
         assert_eq!(
             crm_campaigns::store::members::open_complaints(db, id)
                 .await
-                .unwrap(),
+                .expect("ok"),
             0
         );
         assert_eq!(
@@ -292,11 +292,11 @@ async fn a_merge_collapses_the_losers_into_the_survivor() {
             (0, 0),
             "its facts moved"
         );
-        let id = crm_campaigns::domain::CustomerId::parse_name(&loser).unwrap();
+        let id = crm_campaigns::domain::CustomerId::parse_name(&loser).expect("ok");
         let found = crm_campaigns::store::members::find(app.service.db(), id)
             .await
-            .unwrap()
-            .unwrap();
+            .expect("ok")
+            .expect("ok");
         assert_eq!(
             found.state,
             crm_campaigns::domain::member::MemberState::Merged
@@ -326,7 +326,7 @@ async fn a_merge_collapses_the_losers_into_the_survivor() {
 #[tokio::test]
 async fn an_erasure_removes_the_member_and_is_answered() {
     each_backend(|backend| async move {
-        let app = spawn_app(backend).await;
+        let mut app = spawn_app(backend).await;
         let mut tap = Tap::new(&events_settings(&app), "campaigns");
         let customers = producer(&app, "customers");
         let (c, merged) = (new_customer(), new_customer());
@@ -340,6 +340,37 @@ async fn an_erasure_removes_the_member_and_is_answered() {
         })
         .await;
         member_until(&app, &merged, "merged known", |m| m.order_count == 1).await;
+        // In a tracked segment: the erasure takes it out of the count too.
+        producer(&app, "loyalty")
+            .send(
+                &c,
+                Payload::TierChanged(ev::TierChanged {
+                    customer: c.clone(),
+                    from_tier: "silver".into(),
+                    to_tier: "gold".into(),
+                    change_time: ts(Utc::now()),
+                    ..Default::default()
+                }),
+            )
+            .await;
+        let segment =
+            crate::segments::create(&mut app, "gold", crate::segments::tier(&["gold"])).await;
+        let count = |app: &TestApp| {
+            let mut client = app.client.clone();
+            let name = segment.name.clone();
+            async move {
+                client
+                    .get_segment(pb::GetSegmentRequest { name })
+                    .await
+                    .expect("segment")
+                    .into_inner()
+                    .member_count
+            }
+        };
+        eventually("member counted in the segment", || async {
+            count(&app).await == 1
+        })
+        .await;
         let erased = customers
             .send(
                 &c,
@@ -354,8 +385,9 @@ async fn an_erasure_removes_the_member_and_is_answered() {
             matches!(member(&app, &c).await, Err(s) if s.code() == Code::NotFound)
         })
         .await;
-        let s = member(&app, &merged).await.unwrap_err();
+        let s = member(&app, &merged).await.expect_err("an error");
         assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(count(&app).await, 0, "out of the segment's count");
         // The answer: ErasureCompleted from "campaigns", naming the erasure.
         let mut seen = Vec::new();
         let deadline = std::time::Instant::now() + crm_platform::testing::events::PATIENCE;

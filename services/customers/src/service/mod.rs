@@ -5,6 +5,7 @@ mod erasure;
 mod gdpr;
 mod import;
 mod merge;
+mod unsubscribe;
 mod writes;
 
 pub use activity::{ActivityPage, InsightsReport};
@@ -12,6 +13,7 @@ pub use erasure::Recorded;
 pub use gdpr::{EXPORT_CHUNK, ExportChunk, ExportCursor, ExportHead};
 pub use import::{IMPORT_METHOD, ImportAction, ImportOutcome, ImportRow};
 pub use merge::MergeOutcome;
+pub use unsubscribe::{UNSUBSCRIBE_SOURCE, Unsubscribed};
 
 use crate::domain::{
     Customer, CustomerId, CustomerState, Email, LifecycleStage, OrderField, Phone,

@@ -23,3 +23,4 @@ mod ownership;
 mod plans;
 mod runtime;
 mod server;
+mod unsubscribe;

@@ -48,6 +48,7 @@ pub fn snapshot(asked: CustomerId, c: &cpb::Customer, fallback_time: DateTime<Ut
         (_, Some(a), _) if a != asked => SnapshotState::Merged(a),
         (Ok(State::Merged), _, Some(into)) => SnapshotState::Merged(into),
         (Ok(State::Deleted), _, _) => SnapshotState::Deleted,
+        (Ok(State::Erased), _, _) => SnapshotState::Erased,
         _ => SnapshotState::Active,
     };
     let attributes = c
@@ -152,6 +153,11 @@ mod tests {
                 time: at
             }]
         );
+        let tombstone = cpb::Customer {
+            state: State::Erased as i32,
+            ..c.clone()
+        };
+        assert_eq!(snapshot(id, &tombstone, at).state, SnapshotState::Erased);
         let survivor = CustomerId::generate();
         let merged = cpb::Customer {
             name: survivor.name(),

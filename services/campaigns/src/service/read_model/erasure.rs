@@ -18,6 +18,10 @@ pub async fn erase(
     erased: &str,
     erasure_event_id: &str,
 ) -> Result<u64, Error> {
+    // Out of every tracked segment first, so the segments' member counts stay right.
+    for id in whose {
+        crate::store::segments::forget_member(txn, id.0).await?;
+    }
     let scrubbed = store::erase(txn, whose).await?;
     let completed = Payload::ErasureCompleted(ev::ErasureCompleted {
         service: SERVICE.to_owned(),

@@ -77,6 +77,12 @@ impl CampaignService {
                         }
                         a.profile = Some(s);
                     }
+                    Some(CustomerAnswer::Erased) => {
+                        a.profile = Some(Snapshot {
+                            state: SnapshotState::Erased,
+                            ..Snapshot::default()
+                        });
+                    }
                     Some(CustomerAnswer::Gone) => a.profile_gone = true,
                     Some(CustomerAnswer::Failed) | None => a.profile_failed = true,
                 }
@@ -104,14 +110,18 @@ impl CampaignService {
             let profile_done = a.profile.is_some() || a.profile_gone;
             let loyalty_done = a.loyalty.is_some();
             store::settle(&txn, &a.due, profile_done, loyalty_done).await?;
-            match &a.profile {
-                Some(s) => match s.state {
+            if let Some(s) = &a.profile {
+                match s.state {
                     SnapshotState::Merged(into) => {
                         store::customers_merged(&txn, into, &[a.due.id], now).await?;
                     }
+                    SnapshotState::Erased => {
+                        crate::store::segments::forget_member(&txn, a.due.id.0).await?;
+                        store::erase(&txn, &[a.due.id]).await?;
+                        continue;
+                    }
                     _ => store::write_snapshot(&txn, &keys, a.due.id, s, now).await?,
-                },
-                None => {}
+                }
             }
             if let Some(l) = &a.loyalty {
                 store::write_loyalty(&txn, a.due.id, l, now).await?;

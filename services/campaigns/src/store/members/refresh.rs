@@ -145,6 +145,8 @@ pub async fn write_snapshot(
             cols.push((C::State, Expr::value(MemberState::Merged.code())));
             cols.push((C::MergedInto, Expr::value(into.0)));
         }
+        // The caller drops an erased member instead.
+        SnapshotState::Erased => {}
     }
     let mut u = member::Entity::update_many();
     for (c, e) in cols {
