@@ -88,6 +88,22 @@ impl<C: Clone> Remote<C> {
         })
     }
 
+    /// A client of the service at `url` calling with this service's identity (`platform`'s
+    /// `[auth.client]`), each call (retries included) bounded by `timeout`; None when `url`
+    /// is empty (the service is not configured, and its callers carry on without it).
+    pub fn configured(
+        url: &str,
+        timeout: std::time::Duration,
+        platform: &crate::config::PlatformSettings,
+        make: impl FnOnce(TracedChannel) -> C,
+    ) -> anyhow::Result<Option<Self>> {
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let settings = ClientSettings::new(url, timeout).calling_as(platform)?;
+        Self::new(settings, make).map(Some)
+    }
+
     /// Calls `rpc` with `message` under the deadline and retry policy; `call` says whether
     /// the RPC may be repeated. `rpc` is the typed method, e.g.
     /// `|mut c, req| async move { c.get_customer(req).await }`.

@@ -65,6 +65,17 @@ impl UpdateMask {
         ok.then(|| Self(paths.iter().cloned().collect()))
     }
 
+    /// [`parse`](Self::parse) of a request's `update_mask` (unset: no paths, a violation),
+    /// reported under "update_mask".
+    pub fn of_request(
+        mask: Option<&prost_types::FieldMask>,
+        updatable: &[&str],
+        violations: &mut Violations,
+    ) -> Option<Self> {
+        let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+        Self::parse(paths, updatable, "update_mask", violations)
+    }
+
     pub fn contains(&self, path: &str) -> bool {
         self.0.contains(path)
     }

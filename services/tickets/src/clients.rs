@@ -5,7 +5,7 @@
 //! unconfigured or unreachable service is an answer too.
 use crate::domain::CustomerId;
 use crate::settings::ClientsSettings;
-use crm_platform::client::{ClientSettings, Idempotence, Remote, TracedChannel};
+use crm_platform::client::{Idempotence, Remote, TracedChannel};
 use crm_platform::config::PlatformSettings;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
@@ -47,12 +47,7 @@ fn remote<C: Clone>(
     platform: &PlatformSettings,
     make: impl FnOnce(TracedChannel) -> C,
 ) -> anyhow::Result<Option<Remote<C>>> {
-    if url.is_empty() {
-        return Ok(None);
-    }
-    let settings =
-        ClientSettings::new(url, Duration::from_millis(s.timeout_ms)).calling_as(platform)?;
-    Remote::new(settings, make).map(Some)
+    Remote::configured(url, Duration::from_millis(s.timeout_ms), platform, make)
 }
 
 /// Reads GetCustomer's answer about `asked`. Both forms of a gone customer are understood:

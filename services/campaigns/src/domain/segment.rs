@@ -72,8 +72,18 @@ pub const MAX_LOOKBACK_DAYS: u16 = 3660;
 pub const MAX_MIN_COUNT: u32 = 1_000_000;
 pub const MAX_COMPARED_VALUE: i64 = 1_000_000_000_000_000;
 
-/// crm.tickets.v1.Category::Complaint: what "an open complaint" counts.
+/// crm.tickets.v1.Category::Complaint: what "an open complaint" counts (segments,
+/// suppression and GetMember alike).
 pub const COMPLAINT_CATEGORY: i32 = 2;
+
+#[cfg(test)]
+#[test]
+fn the_complaint_category_is_tickets_own() {
+    assert_eq!(
+        COMPLAINT_CATEGORY,
+        crm_proto::tickets::Category::Complaint as i32
+    );
+}
 
 /// A segment's rule tree, stored as JSON in `segments.rule`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

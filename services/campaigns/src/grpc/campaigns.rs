@@ -108,12 +108,7 @@ pub async fn update_campaign(
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "UpdateCampaign", &mut v);
-    let paths = req
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.as_slice())
-        .unwrap_or_default();
-    let mask = UpdateMask::parse(paths, UPDATABLE_FIELDS, "update_mask", &mut v);
+    let mask = UpdateMask::of_request(req.update_mask.as_ref(), UPDATABLE_FIELDS, &mut v);
     let Some(c) = &req.campaign else {
         v.add("campaign", "is required");
         return parsed(v, None);

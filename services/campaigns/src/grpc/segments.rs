@@ -1,5 +1,5 @@
 //! The segments RPCs: parse (every bad field at once), call the use case, convert back.
-/// Segment and member conversions (GetMember may use `convert::member`).
+/// Segment conversions (members convert in `members`).
 pub(super) mod convert;
 
 use super::{Reply, parsed};
@@ -78,12 +78,7 @@ pub async fn update_segment(
     let req = request.into_inner();
     let mut v = Violations::new();
     let key = request_key!(req, "UpdateSegment", &mut v);
-    let paths = req
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.as_slice())
-        .unwrap_or_default();
-    let mask = UpdateMask::parse(paths, UPDATABLE_FIELDS, "update_mask", &mut v);
+    let mask = UpdateMask::of_request(req.update_mask.as_ref(), UPDATABLE_FIELDS, &mut v);
     let Some(s) = &req.segment else {
         v.add("segment", "is required");
         return parsed(v, None);
@@ -130,7 +125,7 @@ pub async fn preview_segment(
     let (count, members) = svc.preview_segment(&rule, size).await.into_status(DOMAIN)?;
     Ok(Response::new(pb::PreviewSegmentResponse {
         member_count: i64::try_from(count).unwrap_or(i64::MAX),
-        members: members.iter().map(convert::member).collect(),
+        members: members.iter().map(super::members::member).collect(),
     }))
 }
 
@@ -148,7 +143,7 @@ pub async fn list_segment_members(
         .await
         .into_status(DOMAIN)?;
     Ok(Response::new(pb::ListSegmentMembersResponse {
-        members: page.items.iter().map(convert::member).collect(),
+        members: page.items.iter().map(super::members::member).collect(),
         next_page_token: page.next_page_token,
     }))
 }

@@ -3,6 +3,7 @@
 //! `members.profile` (crm_platform::pii); the columns segments test are plain, custom
 //! attributes only as keyed hashes (blind index). Every segment condition is one indexed
 //! lookup: the indexes below are the ones the compiled SQL uses.
+use super::index;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -95,15 +96,6 @@ enum MemberTickets {
     Category,
     Open,
     UpdateTime,
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
 }
 
 #[sea_orm_migration::async_trait::async_trait]

@@ -2,6 +2,7 @@
 //! A delivery is one recipient of one campaign step: the unique key (campaign, step,
 //! customer) is what makes a send happen once across replicas and restarts, and the row is
 //! also the send outbox (state QUEUED with its sealed, rendered message).
+use super::index;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -77,15 +78,6 @@ enum Deliveries {
     Message,
     PiiKey,
     UpdateTime,
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
 }
 
 #[sea_orm_migration::async_trait::async_trait]

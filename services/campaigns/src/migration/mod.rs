@@ -4,6 +4,18 @@ mod m20261202_000002_create_campaigns;
 mod m20261202_000010_segment_evaluation;
 mod m20261202_000023_read_model_rebuilds;
 
+use sea_orm_migration::prelude::{Alias, Index, IndexCreateStatement, IntoIden};
+
+/// A plain index named `name` on `cols` of `table` (the tables' migrations share it).
+fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut i = Index::create();
+    i.name(name).table(table);
+    for c in cols {
+        i.col(Alias::new(*c));
+    }
+    i.to_owned()
+}
+
 crm_platform::migrator!(Migrator: [
     // Platform: the request ids of mutations (see crm_platform::idempotency).
     crm_platform::idempotency::CreateIdempotencyKeys,

@@ -144,7 +144,10 @@ impl CampaignService {
         let (keys, now) = (self.keys().await?, domain::now());
         let count = store::count(self.db(), rule, &keys, now).await?;
         let ids = store::member_page(self.db(), rule, &keys, now, None, size.into()).await?;
-        Ok((count, store::members_by_ids(self.db(), &ids).await?))
+        Ok((
+            count,
+            crate::store::members::find_many(self.db(), &ids).await?,
+        ))
     }
 
     /// A saved segment's members now (evaluated on demand), in customer id order.
@@ -164,7 +167,7 @@ impl CampaignService {
             store::member_page(self.db(), &segment.rule, &keys, now, after, limit + 1).await?;
         let next_page_token = tokens.next_page(&mut ids, limit, &fingerprint, |id| *id);
         Ok(Page {
-            items: store::members_by_ids(self.db(), &ids).await?,
+            items: crate::store::members::find_many(self.db(), &ids).await?,
             next_page_token,
         })
     }

@@ -1,7 +1,6 @@
 //! Segments and members: proto <-> domain. A rule is parsed whole, every problem reported
 //! under its proto path (e.g. `segment.rule.all.rules[1].condition.trait.values[0]`), with
 //! the bounds of `[campaigns.segments]` and of segment.proto.
-use crate::domain::member::Member;
 use crate::domain::segment::{
     Cmp, Comparison, Condition, LastPurchase, MAX_ATTRIBUTE_KEY_CHARS, MAX_CODE_CHARS,
     MAX_COMPARED_VALUE, MAX_GROUP_RULES, MAX_ITEM_ID_CHARS, MAX_LOOKBACK_DAYS, MAX_MIN_COUNT,
@@ -28,25 +27,6 @@ pub fn segment(s: &Segment) -> pb::Segment {
         create_time: Some(to_timestamp(s.create_time)),
         update_time: Some(to_timestamp(s.update_time)),
         etag: etag::of_revision(s.revision),
-    }
-}
-
-pub fn member(m: &Member) -> pb::Member {
-    pb::Member {
-        name: m.customer.member_name(),
-        customer: format!("customers/{}", m.customer.0),
-        language_code: m.language_code.clone(),
-        time_zone: m.time_zone.clone(),
-        tags: m.tags.clone(),
-        lifecycle_stage: m.lifecycle_stage,
-        tier: m.tier.clone(),
-        available_points: m.available_points,
-        order_count: m.order_count,
-        last_purchase_time: m.last_purchase_time.map(to_timestamp),
-        rfm_segment: m.rfm_segment.clone(),
-        open_complaints: m.open_complaints,
-        consented_channels: m.consented_channels.clone(),
-        update_time: Some(to_timestamp(m.update_time)),
     }
 }
 

@@ -4,12 +4,9 @@
 //! Also the members the job re-evaluates (`segments_dirty`) and the plain member facts a
 //! segment's member list shows.
 use super::Compiler;
-use crate::domain::member::{Member, MemberState};
-use crate::domain::segment::{COMPLAINT_CATEGORY, Rule, Segment};
-use crate::domain::{CustomerId, SegmentId};
-use crate::store::entities::{
-    member, member_consent, member_tag, member_ticket, segment, segment_member,
-};
+use crate::domain::SegmentId;
+use crate::domain::segment::{Rule, Segment};
+use crate::store::entities::{member, segment, segment_member};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::pii::Keys;
@@ -17,7 +14,6 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Which customers an evaluation looks at.
@@ -296,70 +292,6 @@ pub async fn clear_dirty(
             .await?;
     }
     Ok(())
-}
-
-/// The plain facts of members `ids` that are in the read model, in the order of `ids`.
-pub async fn members_by_ids(
-    conn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<Member>, Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = member::Entity::find()
-        .filter(member::Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?;
-    let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
-    for t in member_tag::Entity::find()
-        .filter(member_tag::Column::CustomerId.is_in(ids.iter().copied()))
-        .order_by_asc(member_tag::Column::Tag)
-        .all(conn)
-        .await?
-    {
-        tags.entry(t.customer_id).or_default().push(t.tag);
-    }
-    let mut channels: HashMap<Uuid, Vec<i32>> = HashMap::new();
-    for c in member_consent::Entity::find()
-        .filter(member_consent::Column::CustomerId.is_in(ids.iter().copied()))
-        .filter(member_consent::Column::Granted.eq(true))
-        .order_by_asc(member_consent::Column::Channel)
-        .all(conn)
-        .await?
-    {
-        channels.entry(c.customer_id).or_default().push(c.channel);
-    }
-    let mut complaints: HashMap<Uuid, i64> = HashMap::new();
-    for t in member_ticket::Entity::find()
-        .filter(member_ticket::Column::CustomerId.is_in(ids.iter().copied()))
-        .filter(member_ticket::Column::Category.eq(COMPLAINT_CATEGORY))
-        .filter(member_ticket::Column::Open.eq(true))
-        .all(conn)
-        .await?
-    {
-        *complaints.entry(t.customer_id).or_default() += 1;
-    }
-    let mut by_id: HashMap<Uuid, member::Model> = rows.into_iter().map(|r| (r.id, r)).collect();
-    Ok(ids
-        .iter()
-        .filter_map(|id| by_id.remove(id))
-        .map(|r| Member {
-            customer: CustomerId(r.id),
-            state: MemberState::from_code(&r.state).unwrap_or(MemberState::Active),
-            tags: tags.remove(&r.id).unwrap_or_default(),
-            consented_channels: channels.remove(&r.id).unwrap_or_default(),
-            open_complaints: complaints.get(&r.id).copied().unwrap_or(0),
-            language_code: r.language_code,
-            time_zone: r.time_zone,
-            lifecycle_stage: r.lifecycle_stage,
-            tier: r.tier,
-            available_points: r.available_points,
-            order_count: r.order_count,
-            last_purchase_time: r.last_purchase_time,
-            rfm_segment: r.rfm_segment,
-            update_time: r.update_time,
-        })
-        .collect())
 }
 
 /// Locks `segment`'s row for the membership writes of this transaction (a delete waits, or
