@@ -193,8 +193,9 @@ impl<'a> Compiler<'a> {
                 let mut q = Query::select()
                     .column(I::CustomerId)
                     .from(member_order_item::Entity)
+                    // Item rows are purchases only (refunds carry none; quantities are >= 1),
+                    // so the (item, customer, time) index answers alone.
                     .and_where(I::ItemId.eq(item.as_str()))
-                    .and_where(I::Quantity.gt(0))
                     .to_owned();
                 if let Some(t) = after {
                     q.and_where(I::OccurTime.gte(t));
@@ -257,17 +258,10 @@ impl<'a> Compiler<'a> {
         if !self.counting {
             return exists(q, customer, present);
         }
-        let g = Alias::new("g");
-        let derived = Query::select()
-            .expr(Expr::val(1))
-            .from_subquery(q, g.clone())
-            .and_where(
-                Expr::col((g, customer.as_column_ref().1))
-                    .equals((member::Entity, member::Column::Id)),
-            )
-            .to_owned();
-        let e = Expr::exists(derived);
-        if present { e } else { e.not() }
+        // `members.id IN (SELECT customer_id ... GROUP BY ... HAVING ...)`: the aggregate runs
+        // once and is hashed (customer_id is never null, so NOT IN is a plain negation).
+        let id = Expr::col((member::Entity, member::Column::Id));
+        if present { id.in_subquery(q) } else { id.not_in_subquery(q) }
     }
 
     fn days_ago(&self, days: u16) -> DateTime<Utc> {
