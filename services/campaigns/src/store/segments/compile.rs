@@ -15,7 +15,7 @@ use crate::store::entities::{
 use crate::store::members::{attribute_key_hash, attribute_value_hash};
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_platform::pii::Keys;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 use std::cell::OnceCell;
 
