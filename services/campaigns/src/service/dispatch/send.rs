@@ -39,7 +39,7 @@ impl CampaignService {
             return Ok(0);
         }
         let keys = self.keys().await?;
-        let results: Vec<Result<bool, Error>> = futures::stream::iter(claimed)
+        let outcomes: Vec<Outcome> = futures::stream::iter(claimed)
             .map(|row| {
                 let keys = keys.clone();
                 async move { self.attempt(row, &keys).await }
@@ -47,81 +47,91 @@ impl CampaignService {
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
-        let mut sent = 0;
-        for r in results {
-            if r? {
-                sent += 1;
-            }
-        }
-        Ok(sent)
+        self.finish(outcomes).await
     }
 
-    /// One attempt at one leased delivery; true when it was sent.
-    async fn attempt(
-        &self,
-        row: delivery::Model,
-        keys: &crm_platform::pii::Keys,
-    ) -> Result<bool, Error> {
+    /// One attempt at one leased delivery (nothing written yet).
+    async fn attempt(&self, row: delivery::Model, keys: &crm_platform::pii::Keys) -> Outcome {
         let s = &self.settings().sending;
         let message = match opened(&row, keys) {
             Ok(m) => m,
             Err(e) => {
                 // Unreadable for good (a retired key, a damaged row): failed, not retried.
                 tracing::error!(delivery = %row.id, error = %e, "queued message does not open");
-                let failed = Attempt::Failed {
+                let attempt = Attempt::Failed {
                     detail: "the queued message could not be read".into(),
                 };
-                store::deliveries::finish_attempt(
-                    self.db(),
-                    row.id,
-                    row.attempts,
-                    failed,
-                    domain::now(),
-                )
-                .await?;
-                return Ok(false);
+                return Outcome {
+                    row,
+                    attempt,
+                    campaign: None,
+                    at: domain::now(),
+                };
             }
         };
         let result = self.sender().send(&message).await;
-        let now = domain::now();
-        let attempt = match &result {
-            Ok(()) => Attempt::Sent,
-            Err(SendError::Retryable(why)) if (row.attempts as u32) < s.max_attempts => {
-                Attempt::Retry {
-                    at: now
-                        + retry_delay(row.attempts.unsigned_abs(), s.retry_base_ms, s.retry_max_ms),
-                    detail: bounded(why),
-                }
-            }
-            Err(SendError::Retryable(why) | SendError::Permanent(why)) => Attempt::Failed {
-                detail: bounded(why),
-            },
-        };
+        let at = domain::now();
         if let Err(e) = &result {
             tracing::warn!(delivery = %row.id, attempts = row.attempts, error = ?e, "send attempt failed");
         }
-        let txn = self.db().begin().await?;
-        let finished =
-            store::deliveries::finish_attempt(&txn, row.id, row.attempts, attempt, now).await?;
-        if !finished {
-            // The lease ran out and another run took it: its result stands.
-            return Ok(false);
+        let attempt = match result {
+            Ok(()) => Attempt::Sent,
+            Err(SendError::Retryable(why)) if (row.attempts as u32) < s.max_attempts => {
+                Attempt::Retry {
+                    at: at
+                        + retry_delay(row.attempts.unsigned_abs(), s.retry_base_ms, s.retry_max_ms),
+                    detail: bounded(&why),
+                }
+            }
+            Err(SendError::Retryable(why) | SendError::Permanent(why)) => Attempt::Failed {
+                detail: bounded(&why),
+            },
+        };
+        Outcome {
+            row,
+            attempt,
+            campaign: Some(message.campaign),
+            at,
         }
-        if result.is_ok() {
-            let customer = CustomerId(row.customer_id);
-            let payload = ev::event::Payload::MessageSent(ev::MessageSent {
-                campaign: message.campaign.clone(),
-                customer: customer.name(),
-                variant: row.variant.clone(),
-                send_time: Some(to_timestamp(now)),
-            });
-            self.events()
-                .append(&txn, &customer.name(), vec![payload])
-                .await?;
-        }
-        txn.commit().await?;
-        Ok(result.is_ok())
     }
+
+    /// Writes a run's outcomes in one transaction, each fenced by its attempt number (a run
+    /// whose lease ran out changes nothing: the other run's result stands), with
+    /// MessageSent for each one sent. Returns how many were sent.
+    async fn finish(&self, outcomes: Vec<Outcome>) -> Result<u64, Error> {
+        let txn = self.db().begin().await?;
+        let mut sent = Vec::new();
+        for o in outcomes {
+            let was_sent = matches!(o.attempt, Attempt::Sent);
+            if store::deliveries::finish_attempt(&txn, o.row.id, o.row.attempts, o.attempt, o.at)
+                .await?
+                && was_sent
+                && let Some(campaign) = o.campaign
+            {
+                let customer = CustomerId(o.row.customer_id);
+                let payload = ev::event::Payload::MessageSent(ev::MessageSent {
+                    campaign,
+                    customer: customer.name(),
+                    variant: o.row.variant.clone(),
+                    send_time: Some(to_timestamp(o.at)),
+                });
+                sent.push((customer.name(), payload));
+            }
+        }
+        let n = sent.len() as u64;
+        self.events().append_about(&txn, sent).await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+}
+
+/// What one attempt came to, written by [`CampaignService::finish`].
+struct Outcome {
+    row: delivery::Model,
+    attempt: Attempt,
+    /// The message's campaign (None: it did not open).
+    campaign: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The sealed message of a leased delivery.

@@ -10,7 +10,7 @@ use crate::service::CampaignService;
 use crate::store::{self, deliveries::Outcome, entities::delivery};
 use crm_platform::Error;
 use crm_platform::pii::Keys;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 /// Running campaigns looked at per run.
 const CAMPAIGNS_PER_RUN: u64 = 100;
+/// Recipients decided per transaction (one commit for all of them).
+const DECISIONS_PER_TRANSACTION: usize = 100;
 /// How long a delivery whose decision failed waits before the next try.
 const DECISION_RETRY: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -77,6 +79,40 @@ impl Dispatcher {
         }
     }
 
+    /// Decides `chunk` in one transaction (one commit for many recipients); when that fails,
+    /// each recipient alone, so one bad row never stops the others: it is postponed.
+    async fn decide_chunk(
+        &self,
+        c: &Campaign,
+        chunk: &[delivery::Model],
+        keys: &Keys,
+        templates: &template::Templates,
+    ) -> Result<u64, Error> {
+        let svc = &self.svc;
+        match svc.decide_all(c, chunk, keys, templates).await {
+            Ok(n) => return Ok(n),
+            Err(e) if chunk.len() > 1 => {
+                tracing::warn!(campaign = %c.id, error = %e, "batch of decisions failed; deciding one by one");
+            }
+            Err(_) => {}
+        }
+        let mut decided = 0;
+        for row in chunk {
+            match svc
+                .decide_all(c, std::slice::from_ref(row), keys, templates)
+                .await
+            {
+                Ok(n) => decided += n,
+                Err(e) => {
+                    tracing::error!(delivery = %row.id, campaign = %c.id, error = %e, "delivery decision failed");
+                    store::deliveries::postpone(svc.db(), row.id, domain::now() + DECISION_RETRY)
+                        .await?;
+                }
+            }
+        }
+        Ok(decided)
+    }
+
     /// One run: returns the deliveries decided.
     pub async fn run(&self) -> Result<u64, Error> {
         let svc = &self.svc;
@@ -109,22 +145,8 @@ impl Dispatcher {
                     continue;
                 }
             };
-            for row in due {
-                match svc.decide_one(&c, &row, &keys, &templates).await {
-                    Ok(true) => decided += 1,
-                    Ok(false) => {}
-                    // One recipient's failure (an unreadable row, a lost connection) never
-                    // stops the others': it is looked at again after a pause.
-                    Err(e) => {
-                        tracing::error!(delivery = %row.id, campaign = %c.id, error = %e, "delivery decision failed");
-                        store::deliveries::postpone(
-                            svc.db(),
-                            row.id,
-                            domain::now() + DECISION_RETRY,
-                        )
-                        .await?;
-                    }
-                }
+            for chunk in due.chunks(DECISIONS_PER_TRANSACTION) {
+                decided += self.decide_chunk(&c, chunk, &keys, &templates).await?;
             }
         }
         Ok(decided)
@@ -132,46 +154,66 @@ impl Dispatcher {
 }
 
 impl CampaignService {
-    /// Decides one pending delivery in its own transaction; false when another dispatcher
-    /// took it first.
-    pub(crate) async fn decide_one(
+    /// Decides `rows` in one transaction, in customer id order (the order every dispatcher
+    /// takes the customers' locks in, so two never wait on each other); returns how many it
+    /// decided (another dispatcher may have taken some first).
+    pub(crate) async fn decide_all(
         &self,
+        c: &Campaign,
+        rows: &[delivery::Model],
+        keys: &Keys,
+        templates: &template::Templates,
+    ) -> Result<u64, Error> {
+        let mut ordered: Vec<&delivery::Model> = rows.iter().collect();
+        ordered.sort_by_key(|r| r.customer_id);
+        let txn = self.db().begin().await?;
+        let mut decided = 0;
+        for row in ordered {
+            if self.decide_in(&txn, c, row, keys, templates).await? {
+                decided += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(decided)
+    }
+
+    /// Decides one pending delivery in `txn`; false when another dispatcher took it first.
+    async fn decide_in(
+        &self,
+        txn: &DatabaseTransaction,
         c: &Campaign,
         row: &delivery::Model,
         keys: &Keys,
         templates: &template::Templates,
     ) -> Result<bool, Error> {
         let now = domain::now();
-        let txn = self.db().begin().await?;
-        if !store::deliveries::take_pending(&txn, row.id, now).await? {
+        if !store::deliveries::take_pending(txn, row.id, now).await? {
             return Ok(false);
         }
-        lock_customer(&txn, row.customer_id).await?;
+        lock_customer(txn, row.customer_id).await?;
         let customer = CustomerId(row.customer_id);
-        let member = store::members::find(&txn, customer).await?;
+        let member = store::members::find(txn, customer).await?;
         let profile = match member {
-            Some(_) => store::members::profile(&txn, keys, customer).await?,
+            Some(_) => store::members::profile(txn, keys, customer).await?,
             None => None,
         };
         let s = &self.settings().sending;
         let f = &c.fields;
-        let cap = match (
-            f.transactional,
-            sending::cap_for(&s.frequency_caps, f.channel),
-        ) {
-            (false, Some((max, window))) => Some(CapCount {
-                max,
-                window,
-                count: store::deliveries::sent_since(
-                    &txn,
-                    row.customer_id,
-                    f.channel,
-                    now - window,
-                )
-                .await?,
-            }),
-            _ => None,
-        };
+        // Every cap of the channel is counted; the first one reached is the reason.
+        let mut cap = None;
+        if !f.transactional {
+            for (max, window) in sending::caps_for(&s.frequency_caps, f.channel) {
+                let count =
+                    store::deliveries::sent_since(txn, row.customer_id, f.channel, now - window)
+                        .await?;
+                let this = CapCount { max, window, count };
+                if count >= u64::from(max) {
+                    cap = Some(this);
+                    break;
+                }
+                cap.get_or_insert(this);
+            }
+        }
         let quiet_until = match (
             f.transactional,
             sending::QuietHours::parse(&s.quiet_hours_start, &s.quiet_hours_end),
@@ -221,8 +263,7 @@ impl CampaignService {
                 }
             }
         };
-        store::deliveries::settle(&txn, row.id, outcome, now).await?;
-        txn.commit().await?;
+        store::deliveries::settle(txn, row.id, outcome, now).await?;
         Ok(true)
     }
 

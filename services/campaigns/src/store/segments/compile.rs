@@ -260,7 +260,11 @@ impl<'a> Compiler<'a> {
         // `members.id IN (SELECT customer_id ... GROUP BY ... HAVING ...)`: the aggregate runs
         // once and is hashed (customer_id is never null, so NOT IN is a plain negation).
         let id = Expr::col((member::Entity, member::Column::Id));
-        if present { id.in_subquery(q) } else { id.not_in_subquery(q) }
+        if present {
+            id.in_subquery(q)
+        } else {
+            id.not_in_subquery(q)
+        }
     }
 
     fn days_ago(&self, days: u16) -> DateTime<Utc> {
