@@ -21,14 +21,26 @@ fn condition(c: mpb::condition::Condition) -> mpb::Rule {
     }
 }
 
-fn gold() -> mpb::Rule {
-    condition(mpb::condition::Condition::Tier(mpb::ValueIn {
+/// Gold customers of this run (tagged `run`: a cluster's database has other journeys'
+/// customers, gold ones among them).
+fn gold(run: &str) -> mpb::Rule {
+    let tier = condition(mpb::condition::Condition::Tier(mpb::ValueIn {
         values: vec!["gold".into()],
-    }))
+    }));
+    let ours = condition(mpb::condition::Condition::Trait(mpb::TraitCondition {
+        field: "tags".into(),
+        operator: mpb::trait_condition::Operator::Contains as i32,
+        values: vec![run.into()],
+    }));
+    mpb::Rule {
+        node: Some(mpb::rule::Node::All(mpb::RuleGroup {
+            rules: vec![tier, ours],
+        })),
+    }
 }
 
-/// Gold customers without an open complaint.
-fn gold_and_calm() -> mpb::Rule {
+/// Gold customers of this run without an open complaint.
+fn gold_and_calm(run: &str) -> mpb::Rule {
     let calm = mpb::Rule {
         node: Some(mpb::rule::Node::Not(Box::new(condition(
             mpb::condition::Condition::OpenComplaint(true),
@@ -36,15 +48,21 @@ fn gold_and_calm() -> mpb::Rule {
     };
     mpb::Rule {
         node: Some(mpb::rule::Node::All(mpb::RuleGroup {
-            rules: vec![gold(), calm],
+            rules: vec![gold(run), calm],
         })),
     }
 }
 
 impl Suite {
-    async fn create_consenting(&mut self, given_name: &str, email_consent: bool) -> String {
+    async fn create_consenting(
+        &mut self,
+        run: &str,
+        given_name: &str,
+        email_consent: bool,
+    ) -> String {
         let mut c = customer(given_name);
         c.time_zone = "Asia/Shanghai".into();
+        c.tags = vec![run.into()];
         if email_consent {
             c.consents = vec![cpb::Consent {
                 channel: cpb::Channel::Email as i32,
@@ -141,18 +159,20 @@ impl Suite {
 }
 
 pub(crate) async fn a_segment_follows_events_and_a_campaign_sends_by_the_rules(mut s: Suite) {
-    let wei = s.create_consenting("Wei", true).await;
-    let fang = s.create_consenting("Fang", true).await;
-    let jun = s.create_consenting("Jun", false).await;
-    let gold_segment = s.create_segment("gold", gold()).await;
+    let run = format!("run-{}", uuid::Uuid::new_v4().simple());
+    let wei = s.create_consenting(&run, "Wei", true).await;
+    let fang = s.create_consenting(&run, "Fang", true).await;
+    let jun = s.create_consenting(&run, "Jun", false).await;
+    let gold_segment = s.create_segment("gold", gold(&run)).await;
     let calm_segment = s
-        .create_segment("gold, no open complaint", gold_and_calm())
+        .create_segment("gold, no open complaint", gold_and_calm(&run))
         .await;
     s.await_members(&gold_segment, &[]).await;
 
     // Purchases in customers make all three gold in loyalty; the tiers reach campaigns.
     for (c, order) in [(&wei, "w-1"), (&fang, "f-1"), (&jun, "j-1")] {
-        s.record(c, purchase(order, 600_000, None)).await;
+        s.record(c, purchase(&format!("{run}-{order}"), 600_000, None))
+            .await;
     }
     s.await_members(&gold_segment, &[&wei, &fang, &jun]).await;
     s.await_members(&calm_segment, &[&wei, &fang, &jun]).await;
