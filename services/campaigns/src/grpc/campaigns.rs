@@ -1,6 +1,6 @@
 //! The campaign, delivery and receipt RPCs.
 use super::campaign_convert as convert;
-use super::{Reply, parsed};
+use super::{Reply, parsed, sent_etag};
 use crate::domain::campaign::{self as dc, Action, DeliveryState, State, UPDATABLE_FIELDS};
 use crate::domain::{self, CampaignId, CustomerId};
 use crate::error::DOMAIN;
@@ -16,11 +16,6 @@ use tonic::{Request, Response};
 
 fn campaign_id(field: &str, name: &str, v: &mut Violations) -> Option<CampaignId> {
     v.check(field, CampaignId::parse_name(name))
-}
-
-/// An etag the caller sent back (empty: no precondition).
-fn sent_etag(field: &str, sent: &str, v: &mut Violations) -> String {
-    validate::text(field, sent, 64, false, v)
 }
 
 /// The campaign with its delivery counts, for a response.

@@ -33,6 +33,11 @@ fn parsed<T>(v: Violations, value: Option<T>) -> Result<T, Status> {
     crm_platform::grpc::parsed(v, value, DOMAIN)
 }
 
+/// An etag the caller sent back (empty: no precondition); a stale one is ABORTED later.
+fn sent_etag(field: &str, sent: &str, v: &mut Violations) -> String {
+    crm_platform::validate::text(field, sent, 64, false, v)
+}
+
 /// Routes each RPC to `module::method(&svc, request)`.
 macro_rules! route {
     ($($module:ident :: $method:ident($req:ty) -> $res:ty;)*) => {

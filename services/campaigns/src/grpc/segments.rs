@@ -2,7 +2,7 @@
 /// Segment conversions (members convert in `members`).
 pub(super) mod convert;
 
-use super::{Reply, parsed};
+use super::{Reply, parsed, sent_etag};
 use crate::domain::SegmentId;
 use crate::domain::segment::UPDATABLE_FIELDS;
 use crate::error::DOMAIN;
@@ -16,11 +16,6 @@ use tonic::{Request, Response};
 
 fn segment_id(field: &str, name: &str, v: &mut Violations) -> Option<SegmentId> {
     v.check(field, SegmentId::parse_name(name))
-}
-
-/// An etag sent back (empty: no precondition); a stale one is ABORTED later.
-fn sent_etag(field: &str, sent: &str, v: &mut Violations) -> String {
-    crm_platform::validate::text(field, sent, 64, false, v)
 }
 
 pub async fn create_segment(

@@ -3,15 +3,15 @@
 //! INVALID_CAMPAIGN_TRANSITION whatever the caller sends.
 use super::{CampaignService, Mutation};
 use crate::domain::campaign::{Action, Campaign, CampaignFields, DeliveryState, Reason, State};
-use crate::domain::{self, CampaignId, SegmentId};
+use crate::domain::{self, CampaignId};
 use crate::error;
-use crate::store::{self, entities};
+use crate::store;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
 use crm_platform::paging::Page;
 use crm_platform::{Error, Violations, etag};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -176,16 +176,9 @@ async fn segments_exist(
             .map(|(i, s)| (format!("{at}.exclusion_segments[{i}]"), *s)),
     );
     for (field, id) in named {
-        if !segment_exists(conn, id).await? {
+        if store::segments::find(conn, id).await?.is_none() {
             v.add(field, format!("{id} does not exist"));
         }
     }
     v.into_result()
-}
-
-async fn segment_exists(conn: &impl ConnectionTrait, id: SegmentId) -> Result<bool, Error> {
-    Ok(entities::segment::Entity::find_by_id(id.0)
-        .one(conn)
-        .await?
-        .is_some())
 }

@@ -6,7 +6,7 @@ use crate::domain::campaign::{Delivery, DeliveryState, Reason};
 use crate::domain::segment::Rule;
 use crate::domain::{self, CampaignId, CustomerId, SegmentId};
 use crate::error;
-use crate::store::{self, entities};
+use crate::store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
@@ -14,9 +14,7 @@ use crm_platform::page_token::PageTokens;
 use crm_platform::paging::Page;
 use crm_platform::validate::to_timestamp;
 use crm_proto::events as ev;
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 /// A receipt, parsed.
@@ -170,20 +168,9 @@ impl CampaignService {
         let Some(channel) = d.channel.consent_channel() else {
             return Ok(());
         };
-        use entities::member_consent::{ActiveModel, Column, Entity};
-        Entity::insert(ActiveModel {
-            customer_id: Set(d.customer.0),
-            channel: Set(channel),
-            granted: Set(false),
-            update_time: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([Column::CustomerId, Column::Channel])
-                .update_columns([Column::Granted, Column::UpdateTime])
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        // Through the read model's own write: a later opt-in stands, and the member is
+        // marked for its segments (consent conditions) like any consent change.
+        store::members::set_consent(txn, d.customer, channel, false, at, now).await?;
         let payload = ev::event::Payload::RecipientUnsubscribed(ev::RecipientUnsubscribed {
             customer: d.customer.name(),
             channel,

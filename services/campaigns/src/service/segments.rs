@@ -113,7 +113,7 @@ impl CampaignService {
             Begun::Fresh(txn) => txn,
         };
         let revision = current(&txn, id, sent_etag).await?.revision;
-        if store::in_use(&txn, id).await? {
+        if crate::store::campaigns::uses_segment(&txn, id).await? {
             return Err(error::precondition(
                 "SEGMENT_IN_USE",
                 "a campaign that has not ended uses this segment; cancel or complete it first",

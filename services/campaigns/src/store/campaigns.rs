@@ -168,7 +168,8 @@ pub async fn set_audience_progress(
     Ok(())
 }
 
-/// Whether a campaign that has not ended uses `segment` (as its audience or an exclusion).
+/// Whether a campaign that has not ended uses `segment` as its audience or an exclusion
+/// (exclusions live in the spec JSON, where the id appears as text); DeleteSegment refuses then.
 pub async fn uses_segment(conn: &impl ConnectionTrait, segment: SegmentId) -> Result<bool, Error> {
     let live = [State::Completed.code(), State::Cancelled.code()];
     let found = Entity::find()

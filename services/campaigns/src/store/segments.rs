@@ -7,9 +7,8 @@ mod membership;
 pub use compile::Compiler;
 pub use membership::*;
 
-use super::entities::{campaign, member, segment, segment_member};
+use super::entities::{member, segment, segment_member};
 use crate::domain::SegmentId;
-use crate::domain::campaign::State;
 use crate::domain::segment::{Rule, Segment};
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -17,7 +16,7 @@ use crm_platform::pii::Keys;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
 };
 use uuid::Uuid;
@@ -125,23 +124,6 @@ pub async fn list(
         .into_iter()
         .map(from_row)
         .collect()
-}
-
-/// Whether a campaign that has not ended uses the segment as its audience or an exclusion
-/// (exclusions live in the campaign's spec JSON, where the id appears as text).
-pub async fn in_use(conn: &impl ConnectionTrait, id: SegmentId) -> Result<bool, Error> {
-    use campaign::Column as K;
-    let ended = [State::Completed.code(), State::Cancelled.code()];
-    let n = campaign::Entity::find()
-        .filter(K::State.is_not_in(ended))
-        .filter(
-            Condition::any()
-                .add(K::SegmentId.eq(id.0))
-                .add(K::Spec.like(format!("%{}%", id.0))),
-        )
-        .count(conn)
-        .await?;
-    Ok(n > 0)
 }
 
 /// Active members for whom `rule` holds now.

@@ -13,7 +13,7 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle() {
     each_backend(|b| async move {
         let mut app = spawn_app(b).await;
-        let segment = any_segment(&app).await;
+        let segment = any_segment(&mut app).await;
         let created = app.create_campaign(email_campaign(&segment)).await;
         assert_eq!(created.state, pb::campaign::State::Draft as i32);
         assert_eq!(created.throttle_per_second, 100, "default throttle");
@@ -129,7 +129,7 @@ async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle
 async fn creates_replay_by_request_id_and_lists_page_newest_first_by_state() {
     each_backend(|b| async move {
         let mut app = spawn_app(b).await;
-        let segment = any_segment(&app).await;
+        let segment = any_segment(&mut app).await;
         let req = pb::CreateCampaignRequest {
             campaign: Some(email_campaign(&segment)),
             request_id: rid(),
@@ -200,7 +200,7 @@ async fn creates_replay_by_request_id_and_lists_page_newest_first_by_state() {
 async fn every_bad_field_of_a_campaign_is_named_and_nothing_is_written() {
     each_backend(|b| async move {
         let mut app = spawn_app(b).await;
-        let segment = any_segment(&app).await;
+        let segment = any_segment(&mut app).await;
         let mut bad = email_campaign(&segment);
         bad.display_name = "x".repeat(201);
         bad.channel = 99;

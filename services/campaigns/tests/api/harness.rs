@@ -32,27 +32,28 @@ pub async fn spawn_app_with(
 
 use crm_proto::campaigns as pb;
 
-/// A segment row written directly (the segment RPCs are tested on their own): campaigns only
-/// need it to exist. Its rule matches nobody in an empty read model.
-pub async fn any_segment(app: &TestApp) -> String {
-    use crm_campaigns::store::entities::segment;
-    use sea_orm::{ActiveValue::Set, EntityTrait};
-    let id = uuid::Uuid::now_v7();
-    let now = chrono::Utc::now();
-    segment::Entity::insert(segment::ActiveModel {
-        id: Set(id),
-        display_name: Set("everyone".into()),
-        description: Set(String::new()),
-        rule: Set(r#"{"All":[]}"#.into()),
-        member_count: Set(0),
-        revision: Set(1),
-        create_time: Set(now),
-        update_time: Set(now),
-    })
-    .exec_without_returning(app.service.db())
-    .await
-    .expect("segment row");
-    format!("segments/{id}")
+/// A saved segment (gold customers): campaigns only need it to exist.
+pub async fn any_segment(app: &mut TestApp) -> String {
+    let gold = pb::Rule {
+        node: Some(pb::rule::Node::Condition(pb::Condition {
+            condition: Some(pb::condition::Condition::Tier(pb::ValueIn {
+                values: vec!["gold".into()],
+            })),
+        })),
+    };
+    app.client
+        .create_segment(pb::CreateSegmentRequest {
+            segment: Some(pb::Segment {
+                display_name: "everyone gold".into(),
+                rule: Some(gold),
+                ..Default::default()
+            }),
+            request_id: rid(),
+        })
+        .await
+        .expect("segment")
+        .into_inner()
+        .name
 }
 
 /// A valid marketing e-mail campaign to `segment`, sent immediately.
