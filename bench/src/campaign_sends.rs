@@ -147,6 +147,7 @@ impl Bench {
                 subject: "Hello {{ customer.given_name }}".into(),
                 body: "As a {{ loyalty.tier | default(\"valued\") }} member: {{ coupon_code }}"
                     .into(),
+                ..Default::default()
             }],
             schedule: Some(pb::Schedule {
                 when: Some(pb::schedule::When::Immediately(true)),

@@ -51,6 +51,8 @@ impl Service for Campaigns {
         service::read_model::start(&svc, &backbone, &mut parts.jobs);
         service::segments::start(&svc, &mut parts.jobs);
         service::dispatch::start(&svc, &mut parts.jobs);
+        service::experiments::start(&svc, &mut parts.jobs);
+        service::journeys::start(&svc, &mut parts.jobs);
         parts
             .jobs
             .purge_idempotency(parts.db.clone(), c.idempotency_retention_hours);

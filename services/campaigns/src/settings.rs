@@ -1,6 +1,7 @@
 //! Settings of the campaigns binary: the platform sections plus `[campaigns]`, whose documented
 //! defaults are embedded from `config/campaigns.toml`.
 use crate::domain::campaign::CampaignLimits;
+use crate::domain::coupon::CouponLimits;
 use crate::domain::segment::SegmentLimits;
 use crm_platform::config::Validate;
 use crm_platform::idempotency::validate_retention;
@@ -21,6 +22,35 @@ pub struct CampaignsSettings {
     pub sending: SendingSettings,
     pub sender: SenderSettings,
     pub clients: ClientsSettings,
+    pub experiments: ExperimentSettings,
+    pub journeys: JourneySettings,
+    pub coupons: CouponLimits,
+    pub reports: ReportSettings,
+}
+
+/// `[campaigns.experiments]`: holdouts and test-then-winner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSettings {
+    /// How often running experiments are checked for a winner.
+    pub winner_interval_ms: u64,
+}
+
+/// `[campaigns.journeys]`: the journey job (date and win-back triggers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneySettings {
+    pub interval_ms: u64,
+    /// Members entered per journey and run.
+    pub page: u32,
+}
+
+/// `[campaigns.reports]`: campaign reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// Days of the timeline, counted back from the last conversion.
+    pub timeline_days: u32,
 }
 
 /// `[campaigns.read_model]`: how the read model is refreshed and segment membership tracked.
@@ -115,6 +145,31 @@ impl Validate for CampaignsSettings {
         self.read_model.validate("campaigns.read_model", p);
         self.sending.validate("campaigns.sending", p);
         self.sender.validate("campaigns.sender", p);
+        self.coupons.validate("campaigns.coupons", p);
+        bounded(
+            p,
+            "campaigns.experiments.winner_interval_ms",
+            self.experiments.winner_interval_ms,
+            3_600_000,
+        );
+        bounded(
+            p,
+            "campaigns.journeys.interval_ms",
+            self.journeys.interval_ms,
+            86_400_000,
+        );
+        bounded(
+            p,
+            "campaigns.journeys.page",
+            self.journeys.page.into(),
+            100_000,
+        );
+        bounded(
+            p,
+            "campaigns.reports.timeline_days",
+            self.reports.timeline_days.into(),
+            3660,
+        );
         if self.clients.timeout_ms == 0 || self.clients.timeout_ms > 60_000 {
             p.push("campaigns.clients.timeout_ms must be 1..=60000".into());
         }

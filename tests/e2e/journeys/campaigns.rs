@@ -200,6 +200,7 @@ pub(crate) async fn a_segment_follows_events_and_a_campaign_sends_by_the_rules(m
                     weight: 1,
                     subject: "For you, {{ customer.given_name }}".into(),
                     body: "As a {{ loyalty.tier }} member: {{ coupon_code }}".into(),
+                    ..Default::default()
                 }],
                 schedule: Some(mpb::Schedule {
                     when: Some(mpb::schedule::When::Immediately(true)),

@@ -16,6 +16,7 @@ pub struct CampaignLimits {
     pub max_body_chars: usize,
     pub max_exclusion_segments: usize,
     pub max_coupon_code_chars: usize,
+    pub max_holdout_percent: u8,
     pub default_throttle_per_second: u32,
     pub max_throttle_per_second: u32,
 }
@@ -59,6 +60,9 @@ impl CampaignLimits {
             self.max_coupon_code_chars as u64,
             1000,
         );
+        if self.max_holdout_percent > 50 {
+            p.push(format!("{at}.max_holdout_percent must be 0..=50"));
+        }
         bounded(
             p,
             &format!("{at}.max_throttle_per_second"),
@@ -145,6 +149,12 @@ pub struct Variant {
     pub weight: u32,
     pub subject: String,
     pub body: String,
+    /// Loyalty tiers this variant is for (domain::journey::variant_for).
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    /// Each recipient gets their own code from this pool as `coupon_code`.
+    #[serde(default)]
+    pub coupon_pool: Option<super::CouponPoolId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +166,8 @@ pub enum Schedule {
         date: NaiveDate,
         time: NaiveTime,
     },
+    /// A care journey: customers enter when the trigger fires for them (domain::journey).
+    Trigger(super::journey::Trigger),
 }
 
 /// The earliest and latest UTC offsets in use (Pacific/Kiritimati +14, Etc/GMT+12 -12).
@@ -166,7 +178,7 @@ impl Schedule {
     /// it is that time somewhere (UTC+14), so no recipient's local time has passed.
     pub fn start_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Self::Immediately => now,
+            Self::Immediately | Self::Trigger(_) => now,
             Self::At(t) => *t,
             Self::Local { date, time } => {
                 date.and_time(*time).and_utc() - Duration::hours(EARLIEST_OFFSET_HOURS)
@@ -179,7 +191,7 @@ impl Schedule {
     /// spring-forward is moved one hour later).
     pub fn due_for(&self, start: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
         match self {
-            Self::Immediately | Self::At(_) => start,
+            Self::Immediately | Self::At(_) | Self::Trigger(_) => start,
             Self::Local { date, time } => local_instant(tz, date.and_time(*time)).max(start),
         }
     }
@@ -191,7 +203,7 @@ impl Schedule {
     /// profile counts its wait from here, so a local schedule does not skip it early.
     pub fn latest_due(&self, start: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Self::Immediately | Self::At(_) => start,
+            Self::Immediately | Self::At(_) | Self::Trigger(_) => start,
             Self::Local { date, time } => {
                 (date.and_time(*time).and_utc() + Duration::hours(LATEST_OFFSET_HOURS)).max(start)
             }
@@ -231,6 +243,22 @@ pub struct Spec {
     pub variants: Vec<Variant>,
     pub schedule: Schedule,
     pub coupon_code: String,
+    /// Test then winner (domain::experiment).
+    #[serde(default)]
+    pub experiment: Option<super::experiment::Experiment>,
+    /// Percent of the audience held out as the control group, 0 to 50.
+    #[serde(default)]
+    pub holdout_percent: u8,
+}
+
+impl CampaignFields {
+    /// The journey's trigger, when the campaign is one.
+    pub fn trigger(&self) -> Option<&super::journey::Trigger> {
+        match &self.spec.schedule {
+            Schedule::Trigger(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// Fields an update mask may name.
@@ -245,6 +273,8 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "transactional",
     "throttle_per_second",
     "coupon_code",
+    "experiment",
+    "holdout_percent",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -354,6 +384,8 @@ pub struct Campaign {
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
     pub audience_done: bool,
+    /// The experiment's winner and when it was chosen.
+    pub winner: Option<(String, DateTime<Utc>)>,
 }
 
 impl Campaign {
@@ -369,6 +401,7 @@ impl Campaign {
             start_time: None,
             end_time: None,
             audience_done: false,
+            winner: None,
         }
     }
 
@@ -413,6 +446,12 @@ impl Campaign {
         if set("coupon_code") {
             f.spec.coupon_code = p.spec.coupon_code;
         }
+        if set("experiment") {
+            f.spec.experiment = p.spec.experiment;
+        }
+        if set("holdout_percent") {
+            f.spec.holdout_percent = p.spec.holdout_percent;
+        }
         next.revision += 1;
         next.update_time = now;
         next
@@ -448,10 +487,14 @@ pub enum DeliveryState {
     Clicked,
     Bounced,
     Unsubscribed,
+    /// In the holdout: receives nothing, measured from its due time.
+    HeldOut,
+    /// Not in the experiment's test share: waits for the winner.
+    AwaitingWinner,
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 10] = [
+    pub const ALL: [DeliveryState; 12] = [
         Self::Pending,
         Self::Queued,
         Self::Sent,
@@ -462,6 +505,8 @@ impl DeliveryState {
         Self::Clicked,
         Self::Bounced,
         Self::Unsubscribed,
+        Self::HeldOut,
+        Self::AwaitingWinner,
     ];
 
     pub fn code(self) -> &'static str {
@@ -476,6 +521,8 @@ impl DeliveryState {
             Self::Clicked => "clicked",
             Self::Bounced => "bounced",
             Self::Unsubscribed => "unsubscribed",
+            Self::HeldOut => "held_out",
+            Self::AwaitingWinner => "awaiting_winner",
         }
     }
 
@@ -540,26 +587,42 @@ pub struct Delivery {
     pub attempts: u32,
     pub receipt_time: Option<DateTime<Utc>>,
     pub update_time: DateTime<Utc>,
+    /// A journey's occasion ("birthday-2026"); "" for a one-off campaign.
+    pub occasion: String,
 }
 
 impl Delivery {
-    /// `campaigns/{campaign}/deliveries/{customer}`.
+    /// `campaigns/{campaign}/deliveries/{customer}[-{occasion}]`.
     pub fn name(&self) -> String {
-        delivery_name(self.campaign, self.customer)
+        delivery_name(self.campaign, self.customer, &self.occasion)
     }
 }
 
-pub fn delivery_name(campaign: CampaignId, customer: super::CustomerId) -> String {
-    format!("{}/deliveries/{}", campaign.name(), customer.0)
+pub fn delivery_name(campaign: CampaignId, customer: super::CustomerId, occasion: &str) -> String {
+    if occasion.is_empty() {
+        format!("{}/deliveries/{}", campaign.name(), customer.0)
+    } else {
+        format!("{}/deliveries/{}-{occasion}", campaign.name(), customer.0)
+    }
 }
 
-/// The campaign and customer of `campaigns/{campaign}/deliveries/{customer}`.
-pub fn parse_delivery_name(name: &str) -> Result<(CampaignId, super::CustomerId), String> {
-    let bad = || "must be campaigns/{campaign}/deliveries/{customer}".to_owned();
-    let (campaign, customer) = name.split_once("/deliveries/").ok_or_else(bad)?;
+/// The campaign, customer and occasion ("" when none) of
+/// `campaigns/{campaign}/deliveries/{customer}[-{occasion}]`.
+pub fn parse_delivery_name(name: &str) -> Result<(CampaignId, super::CustomerId, String), String> {
+    let bad = || "must be campaigns/{campaign}/deliveries/{customer}[-{occasion}]".to_owned();
+    let (campaign, id) = name.split_once("/deliveries/").ok_or_else(bad)?;
     let campaign = CampaignId::parse_name(campaign).map_err(|_| bad())?;
+    // A UUID is 36 characters; an occasion follows after a '-'.
+    let (customer, occasion) = match (id.get(..36), id.get(36..)) {
+        (Some(c), Some("")) => (c, ""),
+        (Some(c), Some(rest)) => match rest.strip_prefix('-') {
+            Some(o) if super::journey::is_occasion(o) => (c, o),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
     let customer = uuid::Uuid::parse_str(customer).map_err(|_| bad())?;
-    Ok((campaign, super::CustomerId(customer)))
+    Ok((campaign, super::CustomerId(customer), occasion.to_owned()))
 }
 
 /// Exponential backoff before attempt `attempts + 1`: base * 2^(attempts-1), capped.
@@ -586,10 +649,12 @@ pub enum Reason {
     Throttled = 8,
     SenderError = 9,
     ProfilePending = 10,
+    NotInSegment = 11,
+    CouponsExhausted = 12,
 }
 
 impl Reason {
-    const ALL: [Reason; 11] = [
+    const ALL: [Reason; 13] = [
         Self::None,
         Self::NoConsent,
         Self::FrequencyCap,
@@ -601,6 +666,8 @@ impl Reason {
         Self::Throttled,
         Self::SenderError,
         Self::ProfilePending,
+        Self::NotInSegment,
+        Self::CouponsExhausted,
     ];
 
     pub fn number(self) -> i32 {
@@ -673,8 +740,19 @@ mod tests {
     #[test]
     fn delivery_names_round_trip_and_retries_back_off_to_a_cap() {
         let (c, u) = (CampaignId::generate(), super::super::CustomerId::generate());
-        assert_eq!(parse_delivery_name(&delivery_name(c, u)), Ok((c, u)));
+        assert_eq!(
+            parse_delivery_name(&delivery_name(c, u, "")),
+            Ok((c, u, String::new()))
+        );
+        assert_eq!(
+            parse_delivery_name(&delivery_name(c, u, "birthday-2026")),
+            Ok((c, u, "birthday-2026".into()))
+        );
         assert!(parse_delivery_name("campaigns/x/deliveries/y").is_err());
+        let bad = format!("{}/deliveries/{}-", c.name(), u.0);
+        assert!(parse_delivery_name(&bad).is_err(), "an empty occasion");
+        let bad = format!("{}/deliveries/{}Xbirthday", c.name(), u.0);
+        assert!(parse_delivery_name(&bad).is_err(), "no dash");
         assert_eq!(retry_delay(1, 1000, 60_000), Duration::seconds(1));
         assert_eq!(retry_delay(3, 1000, 60_000), Duration::seconds(4));
         assert_eq!(retry_delay(40, 1000, 60_000), Duration::seconds(60));
@@ -744,6 +822,8 @@ mod tests {
                 variants: vec![],
                 schedule: Schedule::Immediately,
                 coupon_code: String::new(),
+                experiment: None,
+                holdout_percent: 0,
             },
         };
         let t0 = "2026-12-01T00:00:00Z".parse().expect("t");

@@ -8,8 +8,16 @@
 //! - [`sending`]: the per-recipient rules at send time: quiet hours, frequency caps,
 //!   variant assignment.
 //! - [`member`]: a customer as the read model keeps it, and the sealed profile.
+//! - [`experiment`]: holdout and test-then-winner assignment, the winner's choice.
+//! - [`journey`]: care journeys' triggers, occasions, due times and tiered variants.
+//! - [`report`]: conversion rates, lift and its confidence interval.
+//! - [`coupon`]: coupon pools and their codes.
 pub mod campaign;
+pub mod coupon;
+pub mod experiment;
+pub mod journey;
 pub mod member;
+pub mod report;
 pub mod segment;
 pub mod sending;
 pub mod template;
@@ -17,6 +25,7 @@ pub mod template;
 crm_platform::resource_id!(SegmentId, "segments");
 crm_platform::resource_id!(CampaignId, "campaigns");
 crm_platform::resource_id!(CustomerId, "customers");
+crm_platform::resource_id!(CouponPoolId, "couponPools");
 
 impl CustomerId {
     /// `members/{customer}`: the customer as the read model knows it.

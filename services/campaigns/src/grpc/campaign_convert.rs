@@ -4,7 +4,9 @@ use crate::domain::campaign::{
     Campaign, CampaignFields, CampaignLimits, Channel, Delivery, DeliveryState, Goal, GoalKind,
     Schedule, Spec, Variant,
 };
-use crate::domain::{SegmentId, template};
+use crate::domain::experiment::{Experiment, Metric};
+use crate::domain::journey::{Trigger, TriggerKind};
+use crate::domain::{CouponPoolId, SegmentId, template};
 use crate::service::campaigns::Stats;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use crm_platform::Violations;
@@ -44,6 +46,8 @@ pub fn campaign(c: &Campaign, stats: &Stats) -> pb::Campaign {
                 weight: i32::try_from(v.weight).unwrap_or(i32::MAX),
                 subject: v.subject.clone(),
                 body: v.body.clone(),
+                tiers: v.tiers.clone(),
+                coupon_pool: v.coupon_pool.map(|p| p.name()).unwrap_or_default(),
             })
             .collect(),
         schedule: Some(pb::Schedule {
@@ -54,6 +58,7 @@ pub fn campaign(c: &Campaign, stats: &Stats) -> pb::Campaign {
                     date: date.format("%Y-%m-%d").to_string(),
                     time_of_day: time.format("%H:%M").to_string(),
                 }),
+                Schedule::Trigger(t) => pb::schedule::When::Trigger(trigger_to_proto(t)),
             }),
         }),
         transactional: f.transactional,
@@ -66,6 +71,46 @@ pub fn campaign(c: &Campaign, stats: &Stats) -> pb::Campaign {
         start_time: c.start_time.map(to_timestamp),
         end_time: c.end_time.map(to_timestamp),
         etag: etag::of_revision(c.revision),
+        experiment: spec.experiment.as_ref().map(|e| pb::Experiment {
+            test_percent: e.test_percent.into(),
+            test_duration: Some(prost_types::Duration {
+                seconds: e.test_duration_secs.into(),
+                nanos: 0,
+            }),
+            metric: match e.metric {
+                Metric::ConversionRate => pb::experiment::Metric::ConversionRate,
+                Metric::ClickRate => pb::experiment::Metric::ClickRate,
+                Metric::OpenRate => pb::experiment::Metric::OpenRate,
+            } as i32,
+        }),
+        holdout_percent: spec.holdout_percent.into(),
+        winner_variant: c
+            .winner
+            .as_ref()
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default(),
+        winner_time: c.winner.as_ref().map(|(_, t)| to_timestamp(*t)),
+    }
+}
+
+fn trigger_to_proto(t: &Trigger) -> pb::Trigger {
+    use pb::trigger::Kind;
+    pb::Trigger {
+        kind: match t.kind {
+            TriggerKind::Welcome => Kind::Welcome,
+            TriggerKind::Date => Kind::Date,
+            TriggerKind::WinBack => Kind::WinBack,
+            TriggerKind::Purchase => Kind::Purchase,
+            TriggerKind::Booking => Kind::Booking,
+        } as i32,
+        date_kind: t.date_kind.clone(),
+        days_before: t.days_before.into(),
+        time_of_day: t.time_of_day.format("%H:%M").to_string(),
+        inactive_days: t.inactive_days.into(),
+        delay: Some(prost_types::Duration {
+            seconds: t.delay_secs.into(),
+            nanos: 0,
+        }),
     }
 }
 
@@ -111,6 +156,7 @@ pub fn delivery(d: &Delivery) -> pb::Delivery {
         attempts: i32::try_from(d.attempts).unwrap_or(i32::MAX),
         receipt_time: d.receipt_time.map(to_timestamp),
         update_time: Some(to_timestamp(d.update_time)),
+        occasion: d.occasion.clone(),
     }
 }
 
@@ -212,6 +258,41 @@ pub fn campaign_fields(
     } else {
         String::new()
     };
+    let experiment = if checks("experiment") {
+        c.experiment
+            .as_ref()
+            .and_then(|e| experiment(e, &field("experiment"), &mut v2))
+    } else {
+        None
+    };
+    let holdout_percent = if checks("holdout_percent") {
+        validate::in_range(
+            &field("holdout_percent"),
+            c.holdout_percent.into(),
+            0..=limits.max_holdout_percent.into(),
+            &mut v2,
+        )
+        .and_then(|n| u8::try_from(n).ok())
+        .unwrap_or(0)
+    } else {
+        0
+    };
+    if experiment.is_some() && matches!(schedule, Some(Schedule::Trigger(_))) {
+        v2.add(
+            field("experiment"),
+            "is not for a journey (a trigger schedule): its audience never ends",
+        );
+    }
+    if let Some(e) = &experiment
+        && variants.len() < 2
+        && checks("variants")
+    {
+        let _ = e;
+        v2.add(
+            field("variants"),
+            "an experiment needs at least two variants",
+        );
+    }
     let ok = v2.is_empty();
     v.extend_prefixed("", v2);
     let fields = CampaignFields {
@@ -226,6 +307,8 @@ pub fn campaign_fields(
             variants,
             schedule: schedule?,
             coupon_code,
+            experiment,
+            holdout_percent,
         },
     };
     ok.then_some(fields)
@@ -300,16 +383,177 @@ fn variants(
                 v.add(f(name), why);
             }
         }
+        let mut tiers = Vec::new();
+        if validate::max_items(&f("tiers"), pv.tiers.len(), MAX_VARIANT_TIERS, v) {
+            for (j, t) in pv.tiers.iter().enumerate() {
+                let tier = t.trim();
+                if !tier_ok(tier) {
+                    v.add(
+                        format!("{at}[{i}].tiers[{j}]"),
+                        "must be 1 to 32 of a-z, 0-9, _ and -",
+                    );
+                } else {
+                    tiers.push(tier.to_owned());
+                }
+            }
+        }
+        let coupon_pool = if pv.coupon_pool.is_empty() {
+            None
+        } else {
+            v.check(&f("coupon_pool"), CouponPoolId::parse_name(&pv.coupon_pool))
+        };
         if id_ok && weight_ok {
             out.push(Variant {
                 id: id.to_owned(),
                 weight: weight.unsigned_abs(),
                 subject,
                 body,
+                tiers,
+                coupon_pool,
             });
         }
     }
     out
+}
+
+/// Tiers one variant may list.
+const MAX_VARIANT_TIERS: usize = 10;
+/// The longest test of an experiment, and a journey's longest delay.
+const MAX_TEST_DAYS: i64 = 30;
+const MAX_DELAY_DAYS: i64 = 365;
+
+/// A loyalty tier code as loyalty names them ("gold").
+fn tier_ok(t: &str) -> bool {
+    (1..=32).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A whole number of seconds in `1..=max_secs` (or `0..` when `zero_ok`).
+fn seconds(
+    field: &str,
+    d: Option<&prost_types::Duration>,
+    zero_ok: bool,
+    max_secs: i64,
+    v: &mut Violations,
+) -> Option<u32> {
+    let Some(d) = d else {
+        if zero_ok {
+            return Some(0);
+        }
+        v.add(field, "is required");
+        return None;
+    };
+    let min = i64::from(!zero_ok);
+    if d.nanos != 0 || d.seconds < min || d.seconds > max_secs {
+        v.add(field, format!("must be {min} to {max_secs} whole seconds"));
+        return None;
+    }
+    u32::try_from(d.seconds).ok()
+}
+
+fn experiment(e: &pb::Experiment, at: &str, v: &mut Violations) -> Option<Experiment> {
+    let test_percent = validate::in_range(
+        &format!("{at}.test_percent"),
+        e.test_percent.into(),
+        1..=90,
+        v,
+    )
+    .and_then(|n| u8::try_from(n).ok());
+    let duration = seconds(
+        &format!("{at}.test_duration"),
+        e.test_duration.as_ref(),
+        false,
+        MAX_TEST_DAYS * 86_400,
+        v,
+    );
+    let metric = match pb::experiment::Metric::try_from(e.metric) {
+        Ok(pb::experiment::Metric::ConversionRate) => Some(Metric::ConversionRate),
+        Ok(pb::experiment::Metric::ClickRate) => Some(Metric::ClickRate),
+        Ok(pb::experiment::Metric::OpenRate) => Some(Metric::OpenRate),
+        _ => {
+            v.add(
+                format!("{at}.metric"),
+                "must be CONVERSION_RATE, CLICK_RATE or OPEN_RATE",
+            );
+            None
+        }
+    };
+    Some(Experiment {
+        test_percent: test_percent?,
+        test_duration_secs: duration?,
+        metric: metric?,
+    })
+}
+
+fn trigger(t: &pb::Trigger, at: &str, v: &mut Violations) -> Option<Trigger> {
+    use pb::trigger::Kind;
+    let f = |name: &str| format!("{at}.{name}");
+    let kind = match Kind::try_from(t.kind) {
+        Ok(Kind::Welcome) => Some(TriggerKind::Welcome),
+        Ok(Kind::Date) => Some(TriggerKind::Date),
+        Ok(Kind::WinBack) => Some(TriggerKind::WinBack),
+        Ok(Kind::Purchase) => Some(TriggerKind::Purchase),
+        Ok(Kind::Booking) => Some(TriggerKind::Booking),
+        _ => {
+            v.add(
+                f("kind"),
+                "must be WELCOME, DATE, WIN_BACK, PURCHASE or BOOKING",
+            );
+            None
+        }
+    };
+    let is = |k: TriggerKind| kind == Some(k);
+    let date_kind = t.date_kind.trim();
+    if is(TriggerKind::Date) {
+        if !(1..=64).contains(&date_kind.len())
+            || !date_kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            v.add(
+                f("date_kind"),
+                "must be \"birthday\" or an important date's kind (1 to 64 of a-z, 0-9, _)",
+            );
+        }
+    } else if !date_kind.is_empty() {
+        v.add(f("date_kind"), "is only for a DATE trigger");
+    }
+    let days_before = validate::in_range(&f("days_before"), t.days_before.into(), 0..=30, v)
+        .and_then(|n| u8::try_from(n).ok());
+    let time_of_day = if t.time_of_day.is_empty() {
+        NaiveTime::from_hms_opt(9, 0, 0)
+    } else {
+        let parsed = NaiveTime::parse_from_str(&t.time_of_day, "%H:%M").ok();
+        if parsed.is_none() {
+            v.add(f("time_of_day"), "must be HH:MM (24 h)");
+        }
+        parsed
+    };
+    let inactive_days = if is(TriggerKind::WinBack) {
+        validate::in_range(&f("inactive_days"), t.inactive_days.into(), 1..=3650, v)
+            .and_then(|n| u16::try_from(n).ok())
+    } else if t.inactive_days != 0 {
+        v.add(f("inactive_days"), "is only for a WIN_BACK trigger");
+        None
+    } else {
+        Some(0)
+    };
+    let delay = seconds(
+        &f("delay"),
+        t.delay.as_ref(),
+        true,
+        MAX_DELAY_DAYS * 86_400,
+        v,
+    );
+    Some(Trigger {
+        kind: kind?,
+        date_kind: date_kind.to_owned(),
+        days_before: days_before?,
+        time_of_day: time_of_day?,
+        inactive_days: inactive_days?,
+        delay_secs: delay?,
+    })
 }
 
 fn schedule(
@@ -322,9 +566,10 @@ fn schedule(
     let latest = now + Duration::days(MAX_SCHEDULE_AHEAD_DAYS);
     match s.and_then(|s| s.when.as_ref()) {
         None => {
-            v.add(at, "is required: immediately, start_time or local");
+            v.add(at, "is required: immediately, start_time, local or trigger");
             None
         }
+        Some(When::Trigger(t)) => trigger(t, &format!("{at}.trigger"), v).map(Schedule::Trigger),
         Some(When::Immediately(true)) => Some(Schedule::Immediately),
         Some(When::Immediately(false)) => {
             v.add(format!("{at}.immediately"), "must be true when set");

@@ -225,13 +225,15 @@ pub async fn record_delivery_receipt(
     let now = domain::now();
     let at = validate::required_timestamp("occur_time", req.occur_time.as_ref(), &mut v)
         .filter(|t| validate::not_in_future("occur_time", *t, now, &mut v));
-    let ((key, (campaign, customer)), (to, at)) = parsed(v, key.zip(names).zip(to.zip(at)))?;
+    let ((key, (campaign, customer, occasion)), (to, at)) =
+        parsed(v, key.zip(names).zip(to.zip(at)))?;
     let d = svc
         .record_receipt(
             &key,
             Receipt {
                 campaign,
                 customer,
+                occasion,
                 to,
                 at,
             },

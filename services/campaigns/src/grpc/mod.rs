@@ -1,11 +1,13 @@
 //! The gRPC adapter: parses requests into domain values (every bad field reported at once),
 //! calls [`CampaignService`], converts results back. No business rules live here. One module
-//! per area: `segments`, `campaigns` (campaigns, deliveries, receipts), `members` (the read
-//! model); this file only routes the trait's methods to them.
+//! per area: `segments`, `campaigns` (campaigns, deliveries, receipts), `report`, `coupons`,
+//! `members` (the read model); this file only routes the trait's methods to them.
 mod campaign_convert;
 mod campaigns;
+mod coupons;
 mod members;
 pub mod policy;
+mod report;
 mod segments;
 
 use crate::error::DOMAIN;
@@ -71,6 +73,13 @@ route! {
     campaigns::list_deliveries(pb::ListDeliveriesRequest) -> pb::ListDeliveriesResponse;
     campaigns::explain_delivery(pb::ExplainDeliveryRequest) -> pb::DeliveryExplanation;
     campaigns::record_delivery_receipt(pb::RecordDeliveryReceiptRequest) -> pb::Delivery;
+    report::get_campaign_report(pb::GetCampaignReportRequest) -> pb::CampaignReport;
+    coupons::create_coupon_pool(pb::CreateCouponPoolRequest) -> pb::CouponPool;
+    coupons::get_coupon_pool(pb::GetCouponPoolRequest) -> pb::CouponPool;
+    coupons::list_coupon_pools(pb::ListCouponPoolsRequest) -> pb::ListCouponPoolsResponse;
+    coupons::add_coupon_codes(pb::AddCouponCodesRequest) -> pb::AddCouponCodesResponse;
+    coupons::generate_coupon_codes(pb::GenerateCouponCodesRequest) -> pb::GenerateCouponCodesResponse;
+    coupons::claim_coupon(pb::ClaimCouponRequest) -> pb::CouponClaim;
     members::get_member(pb::GetMemberRequest) -> pb::Member;
     members::rebuild_read_model(pb::RebuildReadModelRequest) -> pb::RebuildReadModelResponse;
 }

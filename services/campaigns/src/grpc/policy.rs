@@ -22,6 +22,14 @@ pub const POLICY: &[Rule] = &[
     read("ExplainDelivery", "campaigns.read"),
     // Called by the sender's system (its receipts and unsubscribe links).
     write("RecordDeliveryReceipt", "campaigns.receipts"),
+    read("GetCampaignReport", "campaigns.read"),
+    write("CreateCouponPool", "campaigns.write"),
+    read("GetCouponPool", "campaigns.read"),
+    read("ListCouponPools", "campaigns.read"),
+    write("AddCouponCodes", "campaigns.write"),
+    write("GenerateCouponCodes", "campaigns.write"),
+    // Called by the shop (a code for a customer at checkout, a sign-up gift).
+    write("ClaimCoupon", "campaigns.coupons"),
     read("GetMember", "campaigns.read"),
     write("RebuildReadModel", "campaigns.admin"),
 ];

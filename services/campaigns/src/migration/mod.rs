@@ -3,6 +3,7 @@ mod m20261202_000001_create_read_model;
 mod m20261202_000002_create_campaigns;
 mod m20261202_000010_segment_evaluation;
 mod m20261202_000023_read_model_rebuilds;
+mod m20261203_000001_experiments_journeys_coupons;
 
 use sea_orm_migration::prelude::{Alias, Index, IndexCreateStatement, IntoIden};
 
@@ -31,4 +32,5 @@ crm_platform::migrator!(Migrator: [
     m20261202_000002_create_campaigns::Migration,
     m20261202_000010_segment_evaluation::Migration,
     m20261202_000023_read_model_rebuilds::Migration,
+    m20261203_000001_experiments_journeys_coupons::Migration,
 ]);

@@ -7,14 +7,22 @@
 //!   per recipient -> queued message) and the sender run (queued -> sent, with retries).
 //! - `receipts`: delivery receipts and unsubscribes.
 //! - `read_model`: the event handlers that keep the read model, its refresh and rebuild.
+//! - `experiments`: the winner job of test-then-winner campaigns.
+//! - `journeys`: care journeys' triggers and conditions.
+//! - `report`: campaign reports (conversions, lift).
+//! - `coupons`: coupon pools and claims.
 //!
 //! Every mutation is one transaction opened under its request's idempotency key
 //! ([`Mutations::begin`](crm_platform::mutation::Mutations::begin): a retry gets the first
 //! answer) and committed with its answer.
 pub mod campaigns;
+pub mod coupons;
 pub mod dispatch;
+pub mod experiments;
+pub mod journeys;
 pub mod read_model;
 pub mod receipts;
+pub mod report;
 pub mod segments;
 
 use crate::clients::Clients;

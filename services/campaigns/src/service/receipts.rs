@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub struct Receipt {
     pub campaign: CampaignId,
     pub customer: CustomerId,
+    /// A journey's occasion; "" for a one-off campaign.
+    pub occasion: String,
     pub to: DeliveryState,
     pub at: DateTime<Utc>,
 }
@@ -47,11 +49,13 @@ impl CampaignService {
         let filter = state.map_or("", DeliveryState::code);
         let fingerprint = PageTokens::fingerprint(&["deliveries", &id, filter]);
         let tokens = &self.core().tokens;
-        let after: Option<Uuid> = tokens.decode(page_token, &fingerprint)?;
+        let after: Option<(Uuid, String)> = tokens.decode(page_token, &fingerprint)?;
         let limit = self.core().paging.limit(page_size);
         let mut items =
             store::deliveries::list(self.db(), campaign, state, after, limit + 1).await?;
-        let next_page_token = tokens.next_page(&mut items, limit, &fingerprint, |d| d.customer.0);
+        let next_page_token = tokens.next_page(&mut items, limit, &fingerprint, |d| {
+            (d.customer.0, d.occasion.clone())
+        });
         Ok(Page {
             items,
             next_page_token,
@@ -67,7 +71,7 @@ impl CampaignService {
         let keys = self.keys().await?;
         let now = domain::now();
         let db = self.db();
-        let delivery = store::deliveries::find(db, campaign, customer)
+        let delivery = store::deliveries::latest(db, campaign, customer)
             .await?
             .map(Delivery::try_from)
             .transpose()?;
@@ -115,8 +119,8 @@ impl CampaignService {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
-        let name = crate::domain::campaign::delivery_name(r.campaign, r.customer);
-        let row = store::deliveries::find(&txn, r.campaign, r.customer)
+        let name = crate::domain::campaign::delivery_name(r.campaign, r.customer, &r.occasion);
+        let row = store::deliveries::find(&txn, r.campaign, r.customer, &r.occasion)
             .await?
             .ok_or_else(|| Error::not_found(&name).with_metadata("delivery", &name))?;
         let current = Delivery::try_from(row)?;
@@ -138,8 +142,16 @@ impl CampaignService {
         }
         let now = domain::now();
         let next = current.state.after_receipt(r.to);
-        if !store::deliveries::record_receipt(&txn, current.id, current.state, next, r.at, now)
-            .await?
+        if !store::deliveries::record_receipt(
+            &txn,
+            current.id,
+            current.state,
+            next,
+            r.to,
+            r.at,
+            now,
+        )
+        .await?
         {
             // Another receipt moved it meanwhile: the caller retries and sees the new state.
             return Err(Error::etag_mismatch());
@@ -226,6 +238,12 @@ fn summary(
         DeliveryState::Pending if d.due_time <= now => "waiting for the campaign's throttle".into(),
         DeliveryState::Pending => format!("waiting for its send time {}", d.due_time.to_rfc3339()),
         DeliveryState::Queued => "queued for the sender".into(),
+        DeliveryState::HeldOut => {
+            "held out: in the campaign's control group, it receives nothing".into()
+        }
+        DeliveryState::AwaitingWinner => {
+            "waiting for the experiment's winner (not in the test share)".into()
+        }
         s => format!(
             "{}{}",
             s.code(),
@@ -249,6 +267,8 @@ fn reason_text(r: Reason) -> &'static str {
         Reason::Throttled => "the campaign's throttle",
         Reason::SenderError => "the sender refused it",
         Reason::ProfilePending => "the customer's profile never reached the read model",
+        Reason::NotInSegment => "no longer in the journey's segment when it was due",
+        Reason::CouponsExhausted => "the variant's coupon pool had no code left",
     }
 }
 

@@ -41,6 +41,7 @@ impl TryFrom<Model> for Campaign {
             start_time: row.start_time,
             end_time: row.end_time,
             audience_done: row.audience_done,
+            winner: row.winner_variant.zip(row.winner_time),
         })
     }
 }
@@ -64,6 +65,9 @@ fn active(c: &Campaign) -> Result<ActiveModel, Error> {
         update_time: Set(c.update_time),
         start_time: Set(c.start_time),
         end_time: Set(c.end_time),
+        trigger_kind: Set(f.trigger().map_or("", |t| t.kind.code()).to_owned()),
+        winner_variant: Set(c.winner.as_ref().map(|(v, _)| v.clone())),
+        winner_time: Set(c.winner.as_ref().map(|(_, t)| *t)),
     })
 }
 
@@ -185,3 +189,21 @@ pub async fn uses_segment(conn: &impl ConnectionTrait, segment: SegmentId) -> Re
 }
 
 pub use campaign::Model as Row;
+
+/// Up to `limit` running journeys whose trigger is `kind`.
+pub async fn running_journeys(
+    conn: &impl ConnectionTrait,
+    kind: crate::domain::journey::TriggerKind,
+    limit: u64,
+) -> Result<Vec<Campaign>, Error> {
+    Entity::find()
+        .filter(Column::TriggerKind.eq(kind.code()))
+        .filter(Column::State.eq(State::Running.code()))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Campaign::try_from)
+        .collect()
+}

@@ -40,15 +40,30 @@ impl TryFrom<Model> for Delivery {
             attempts: u32::try_from(r.attempts).unwrap_or(0),
             receipt_time: r.receipt_time,
             update_time: r.update_time,
+            occasion: r.occasion.clone(),
         })
     }
 }
 
-/// A new recipient, pending until `due`.
+/// A new recipient, pending until `due` (or held out, or awaiting the winner: `state`).
 pub struct NewDelivery {
     pub customer: Uuid,
     pub variant: String,
     pub due: DateTime<Utc>,
+    pub state: DeliveryState,
+    /// A journey's occasion; "" for a one-off campaign.
+    pub occasion: String,
+}
+
+/// The states of a delivery still to handle: the campaign is not complete while any is.
+pub const OPEN_STATES: [DeliveryState; 3] = [
+    DeliveryState::Pending,
+    DeliveryState::Queued,
+    DeliveryState::AwaitingWinner,
+];
+
+fn open_codes() -> [&'static str; 3] {
+    OPEN_STATES.map(DeliveryState::code)
 }
 
 /// Writes the recipients of one audience page; those already there (a restart resumed the
@@ -72,7 +87,7 @@ pub async fn insert_recipients(
         variant: Set(r.variant),
         channel: Set(channel.number()),
         transactional: Set(transactional),
-        state: Set(DeliveryState::Pending.code().to_owned()),
+        state: Set(r.state.code().to_owned()),
         reason: Set(Reason::None.number()),
         detail: Set(String::new()),
         due_time: Set(r.due),
@@ -83,15 +98,41 @@ pub async fn insert_recipients(
         message: Set(None),
         pii_key: Set(None),
         update_time: Set(now),
+        occasion: Set(r.occasion),
+        open_time: Set(None),
+        click_time: Set(None),
     });
     Entity::insert_many(rows)
-        .on_conflict_do_nothing_on([Column::CampaignId, Column::Step, Column::CustomerId])
+        .on_conflict_do_nothing_on([
+            Column::CampaignId,
+            Column::Step,
+            Column::CustomerId,
+            Column::Occasion,
+        ])
         .exec_without_returning(conn)
         .await?;
     Ok(())
 }
 
+/// The delivery of `customer` in `campaign` for `occasion` ("": a one-off campaign's).
 pub async fn find(
+    conn: &impl ConnectionTrait,
+    campaign: CampaignId,
+    customer: CustomerId,
+    occasion: &str,
+) -> Result<Option<Model>, Error> {
+    Ok(Entity::find()
+        .filter(Column::CampaignId.eq(campaign.0))
+        .filter(Column::Step.eq(FIRST_STEP))
+        .filter(Column::CustomerId.eq(customer.0))
+        .filter(Column::Occasion.eq(occasion))
+        .one(conn)
+        .await?)
+}
+
+/// The latest delivery of `customer` in `campaign`, whatever its occasion (a journey's most
+/// recent entry).
+pub async fn latest(
     conn: &impl ConnectionTrait,
     campaign: CampaignId,
     customer: CustomerId,
@@ -100,28 +141,38 @@ pub async fn find(
         .filter(Column::CampaignId.eq(campaign.0))
         .filter(Column::Step.eq(FIRST_STEP))
         .filter(Column::CustomerId.eq(customer.0))
+        .order_by_desc(Column::DueTime)
         .one(conn)
         .await?)
 }
 
-/// Up to `limit` deliveries of `campaign` after customer `after`, in customer id order.
+/// Up to `limit` deliveries of `campaign` after (customer, occasion) `after`, in that order.
 pub async fn list(
     conn: &impl ConnectionTrait,
     campaign: CampaignId,
     state: Option<DeliveryState>,
-    after: Option<Uuid>,
+    after: Option<(Uuid, String)>,
     limit: u64,
 ) -> Result<Vec<Delivery>, Error> {
     let mut q = Entity::find()
         .filter(Column::CampaignId.eq(campaign.0))
         .filter(Column::Step.eq(FIRST_STEP));
-    if let Some(a) = after {
-        q = q.filter(Column::CustomerId.gt(a));
+    if let Some((customer, occasion)) = after {
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(Column::CustomerId.gt(customer))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::CustomerId.eq(customer))
+                        .add(Column::Occasion.gt(occasion)),
+                ),
+        );
     }
     if let Some(s) = state {
         q = q.filter(Column::State.eq(s.code()));
     }
     q.order_by_asc(Column::CustomerId)
+        .order_by_asc(Column::Occasion)
         .limit(limit)
         .all(conn)
         .await?
@@ -150,9 +201,9 @@ pub async fn counts(
         .collect())
 }
 
-/// Whether `campaign` has deliveries still to handle (pending or queued).
+/// Whether `campaign` has deliveries still to handle ([`OPEN_STATES`]).
 pub async fn has_open(conn: &impl ConnectionTrait, campaign: CampaignId) -> Result<bool, Error> {
-    let open = [DeliveryState::Pending.code(), DeliveryState::Queued.code()];
+    let open = open_codes();
     Ok(Entity::find()
         .select_only()
         .column(Column::Id)
@@ -214,13 +265,15 @@ pub async fn postpone(
 }
 
 /// A pending delivery's outcome: skipped, deferred (still pending, due later) or queued
-/// with its sealed message.
+/// with its sealed message and the variant it was rendered from (a tiered journey's is
+/// chosen at send time).
 pub enum Outcome {
     Skip(Reason, String),
     Defer(DateTime<Utc>, Reason, String),
     Queue {
         message: Vec<u8>,
         pii_key: Option<String>,
+        variant: String,
     },
 }
 
@@ -243,8 +296,13 @@ pub async fn settle(
             .col_expr(Column::Reason, Expr::value(reason.number()))
             .col_expr(Column::Detail, Expr::value(detail)),
         // send_time is set at queue time too, so the frequency caps count queued messages.
-        Outcome::Queue { message, pii_key } => q
+        Outcome::Queue {
+            message,
+            pii_key,
+            variant,
+        } => q
             .col_expr(Column::State, Expr::value(DeliveryState::Queued.code()))
+            .col_expr(Column::Variant, Expr::value(variant))
             .col_expr(Column::Reason, Expr::value(Reason::None.number()))
             .col_expr(Column::Detail, Expr::value(""))
             .col_expr(Column::Message, Expr::value(message))
@@ -375,7 +433,7 @@ pub async fn skip_open(
     reason: Reason,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    let open = [DeliveryState::Pending.code(), DeliveryState::Queued.code()];
+    let open = open_codes();
     Ok(Entity::update_many()
         .col_expr(Column::State, Expr::value(DeliveryState::Skipped.code()))
         .col_expr(Column::Reason, Expr::value(reason.number()))
@@ -394,12 +452,16 @@ pub async fn skip_open(
         .rows_affected)
 }
 
-/// Records a receipt: the new state when it moves forward (None: only the time).
+/// Records a receipt that says `receipt`: the new state when it moves forward (None: only
+/// the time), and the first open and click times (a click is an open too), which later
+/// states do not hide from the report.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_receipt(
     conn: &impl ConnectionTrait,
     id: Uuid,
     from: DeliveryState,
     to: Option<DeliveryState>,
+    receipt: DeliveryState,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
@@ -410,6 +472,18 @@ pub async fn record_receipt(
         .filter(Column::State.eq(from.code()));
     if let Some(to) = to {
         q = q.col_expr(Column::State, Expr::value(to.code()));
+    }
+    let first = |col: Column| {
+        Expr::cust_with_exprs(
+            "COALESCE($1, $2)",
+            [Expr::col(col).into(), Expr::value(at).into()],
+        )
+    };
+    if matches!(receipt, DeliveryState::Opened | DeliveryState::Clicked) {
+        q = q.col_expr(Column::OpenTime, first(Column::OpenTime));
+    }
+    if receipt == DeliveryState::Clicked {
+        q = q.col_expr(Column::ClickTime, first(Column::ClickTime));
     }
     Ok(q.exec(conn).await?.rows_affected == 1)
 }

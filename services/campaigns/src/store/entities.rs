@@ -221,6 +221,10 @@ pub mod campaign {
         pub update_time: ChronoDateTimeUtc,
         pub start_time: Option<ChronoDateTimeUtc>,
         pub end_time: Option<ChronoDateTimeUtc>,
+        /// "" for a scheduled campaign, else `domain::journey::TriggerKind::code`.
+        pub trigger_kind: String,
+        pub winner_variant: Option<String>,
+        pub winner_time: Option<ChronoDateTimeUtc>,
     }
     plain_entity!();
 }
@@ -253,6 +257,70 @@ pub mod delivery {
         pub message: Option<Vec<u8>>,
         pub pii_key: Option<String>,
         pub update_time: ChronoDateTimeUtc,
+        /// A journey's occasion; "" for a one-off campaign.
+        pub occasion: String,
+        /// The first open / click receipt (a later state does not hide them).
+        pub open_time: Option<ChronoDateTimeUtc>,
+        pub click_time: Option<ChronoDateTimeUtc>,
+    }
+    plain_entity!();
+}
+
+pub mod conversion {
+    use super::*;
+
+    /// A purchase or booking attributed to a delivery (its attribution window held it).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "conversions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub delivery_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub activity_id: Uuid,
+        pub campaign_id: Uuid,
+        /// "" for the holdout.
+        pub variant: String,
+        pub customer_id: Uuid,
+        pub occur_time: ChronoDateTimeUtc,
+        /// Days since 1970-01-01 (UTC).
+        pub occur_day: i32,
+        pub currency_code: String,
+        pub amount_minor: i64,
+    }
+    plain_entity!();
+}
+
+pub mod coupon_pool {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "coupon_pools")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub display_name: String,
+        pub revision: i64,
+        pub create_time: ChronoDateTimeUtc,
+        pub update_time: ChronoDateTimeUtc,
+    }
+    plain_entity!();
+}
+
+pub mod coupon_code {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "coupon_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub pool_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub claimed: bool,
+        /// "customers/{id}" or "deliveries/{id}"; unique per pool.
+        pub claim_key: Option<String>,
+        pub customer_id: Option<Uuid>,
+        pub claim_time: Option<ChronoDateTimeUtc>,
     }
     plain_entity!();
 }

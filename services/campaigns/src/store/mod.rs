@@ -2,6 +2,8 @@
 //! module per area; row <-> domain conversions live with the queries that own the table.
 //! The only module that knows SQL.
 pub mod campaigns;
+pub mod conversions;
+pub mod coupons;
 pub mod deliveries;
 pub mod entities;
 pub mod members;

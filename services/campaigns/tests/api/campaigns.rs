@@ -215,6 +215,7 @@ async fn every_bad_field_of_a_campaign_is_named_and_nothing_is_written() {
             weight: 500,
             subject: "bad\0".into(),
             body: String::new(),
+            ..Default::default()
         });
         bad.schedule = Some(pb::Schedule {
             when: Some(pb::schedule::When::Local(pb::LocalSchedule {

@@ -71,6 +71,7 @@ pub fn email_campaign(segment: &str) -> pb::Campaign {
             weight: 1,
             subject: "Hello {{ customer.given_name }}".into(),
             body: "Your tier: {{ loyalty.tier }}. Code {{ coupon_code }}".into(),
+            ..Default::default()
         }],
         schedule: Some(pb::Schedule {
             when: Some(pb::schedule::When::Immediately(true)),

@@ -276,6 +276,9 @@ async fn campaign_using(
         update_time: Set(now),
         start_time: Set(None),
         end_time: Set(None),
+        trigger_kind: Set(String::new()),
+        winner_variant: Set(None),
+        winner_time: Set(None),
     })
     .exec_without_returning(app.service.db())
     .await

@@ -93,10 +93,13 @@ impl CampaignService {
                     .get(sending::assign_variant(c.id.0, *id, &weights))
                     .map(|v| v.id.clone())
                     .unwrap_or_default();
+                // H1: the holdout and the experiment's rest by domain::experiment::assign.
                 NewDelivery {
                     customer: *id,
                     variant,
                     due: c.fields.spec.schedule.due_for(start, tz),
+                    state: crate::domain::campaign::DeliveryState::Pending,
+                    occasion: String::new(),
                 }
             })
             .collect();

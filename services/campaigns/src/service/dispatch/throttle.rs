@@ -3,10 +3,10 @@
 //! per campaign (burst: one second's worth) held by this process; with several replicas each
 //! dispatches at up to the throttle (the README says to divide it by the replica count).
 use super::rules::{self, CapCount, Decision, Facts};
-use crate::domain::campaign::{Campaign, State};
-use crate::domain::{self, CustomerId, sending, template};
+use crate::domain::campaign::{Campaign, Reason, State};
+use crate::domain::{self, CustomerId, coupon, journey, sending, template};
 use crate::senders::OutboundMessage;
-use crate::service::CampaignService;
+use crate::service::{CampaignService, journeys};
 use crate::store::{self, deliveries::Outcome, entities::delivery};
 use crm_platform::Error;
 use crm_platform::pii::Keys;
@@ -191,6 +191,19 @@ impl CampaignService {
             return Ok(false);
         }
         lock_customer(txn, row.customer_id).await?;
+        if c.fields.trigger().is_some()
+            && !journeys::condition_holds(self, txn, c, row, keys, now).await?
+        {
+            let detail = "no longer in the journey's segment".to_owned();
+            store::deliveries::settle(
+                txn,
+                row.id,
+                Outcome::Skip(Reason::NotInSegment, detail),
+                now,
+            )
+            .await?;
+            return Ok(true);
+        }
         let customer = CustomerId(row.customer_id);
         let member = store::members::find(txn, customer).await?;
         let profile = match member {
@@ -244,46 +257,85 @@ impl CampaignService {
             Decision::Defer(until, reason, detail) => Outcome::Defer(until, reason, detail),
             Decision::Send(to) => {
                 let (member, profile) = (member.as_ref(), profile.unwrap_or_default());
-                match self.render(c, row, member, &profile, to, templates) {
-                    Ok(message) => {
-                        let json = serde_json::to_vec(&message).map_err(Error::internal)?;
-                        let sealed = keys.seal(message_aad(row.id).as_bytes(), &json)?;
-                        Outcome::Queue {
-                            message: sealed.bytes,
-                            pii_key: sealed.key,
-                        }
-                    }
-                    Err(why) => {
-                        tracing::warn!(delivery = %row.id, campaign = %c.id, error = why, "message did not render");
-                        Outcome::Skip(
-                            crate::domain::campaign::Reason::SenderError,
-                            format!("template: {why}"),
-                        )
-                    }
-                }
+                self.queue(txn, c, row, member, &profile, to, keys, templates, now)
+                    .await?
             }
         };
         store::deliveries::settle(txn, row.id, outcome, now).await?;
         Ok(true)
     }
 
+    /// The outcome of a recipient the rules let through: its variant (by tier for a tiered
+    /// journey), its own coupon code when the variant has a pool (claimed in `txn`, so a
+    /// rolled-back decision gives the code back), rendered and sealed.
+    #[allow(clippy::too_many_arguments)]
+    async fn queue(
+        &self,
+        txn: &DatabaseTransaction,
+        c: &Campaign,
+        row: &delivery::Model,
+        member: Option<&crate::domain::member::Member>,
+        profile: &crate::domain::member::Profile,
+        to: String,
+        keys: &Keys,
+        templates: &template::Templates,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Outcome, Error> {
+        let tier = member.map_or("", |m| m.tier.as_str());
+        let Some(variant) = journey::variant_for(&c.fields.spec.variants, &row.variant, tier)
+        else {
+            return Ok(Outcome::Skip(
+                Reason::NotInSegment,
+                format!("no variant for tier \"{tier}\""),
+            ));
+        };
+        let coupon_code = match variant.coupon_pool {
+            Some(pool) => {
+                let key = coupon::delivery_claim_key(row.id);
+                let customer = CustomerId(row.customer_id);
+                match store::coupons::claim(txn, pool, &key, customer, now).await? {
+                    Some(code) => code,
+                    None => {
+                        return Ok(Outcome::Skip(
+                            Reason::CouponsExhausted,
+                            format!("{} has no code left", pool.name()),
+                        ));
+                    }
+                }
+            }
+            None => c.fields.spec.coupon_code.clone(),
+        };
+        Ok(
+            match self.render(c, row, variant, coupon_code, member, profile, to, templates) {
+                Ok(message) => {
+                    let json = serde_json::to_vec(&message).map_err(Error::internal)?;
+                    let sealed = keys.seal(message_aad(row.id).as_bytes(), &json)?;
+                    Outcome::Queue {
+                        message: sealed.bytes,
+                        pii_key: sealed.key,
+                        variant: variant.id.clone(),
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(delivery = %row.id, campaign = %c.id, error = why, "message did not render");
+                    Outcome::Skip(Reason::SenderError, format!("template: {why}"))
+                }
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn render(
         &self,
         c: &Campaign,
         row: &delivery::Model,
+        variant: &crate::domain::campaign::Variant,
+        coupon_code: String,
         member: Option<&crate::domain::member::Member>,
         p: &crate::domain::member::Profile,
         to: String,
         templates: &template::Templates,
     ) -> Result<OutboundMessage, String> {
-        let variant = c
-            .fields
-            .spec
-            .variants
-            .iter()
-            .find(|v| v.id == row.variant)
-            .or_else(|| c.fields.spec.variants.first())
-            .ok_or("the campaign has no variants")?;
         let ctx = template::Context {
             customer: template::CustomerVars {
                 given_name: p.given_name.clone(),
@@ -295,7 +347,7 @@ impl CampaignService {
                 tier: member.map(|m| m.tier.clone()).unwrap_or_default(),
                 points: member.map_or(0, |m| m.available_points),
             },
-            coupon_code: c.fields.spec.coupon_code.clone(),
+            coupon_code,
             campaign: template::CampaignVars {
                 name: c.fields.display_name.clone(),
             },
@@ -303,7 +355,7 @@ impl CampaignService {
         let customer = CustomerId(row.customer_id);
         Ok(OutboundMessage {
             delivery_id: row.id,
-            delivery: crate::domain::campaign::delivery_name(c.id, customer),
+            delivery: crate::domain::campaign::delivery_name(c.id, customer, &row.occasion),
             campaign: c.id.name(),
             customer: customer.name(),
             channel: c.fields.channel.code().to_owned(),

@@ -4,9 +4,12 @@
 //! carry is asked by the refresh job, which they mark stale). An event that can never apply
 //! (a name that is no customer's) is logged and skipped: retrying it would not help.
 use super::erasure;
+use crate::domain::campaign::GoalKind;
 use crate::domain::member::{OrderFact, TicketFact};
 use crate::domain::{CustomerId, now};
 use crate::service::CampaignService;
+use crate::service::journeys;
+use crate::store::conversions;
 use crate::store::members as store;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -74,6 +77,8 @@ impl Handler for CustomerFacts {
             Payload::CustomerCreated(c) => {
                 if let Some(id) = customer(event, "customer", &c.customer) {
                     store::customer_changed(txn, id, c.lifecycle_stage, now).await?;
+                    let created = time_of(event, c.create_time.as_ref());
+                    journeys::on_customer_created(&self.0, txn, id, created).await?;
                 }
             }
             Payload::CustomerUpdated(c) => {
@@ -111,9 +116,11 @@ impl Handler for CustomerFacts {
                 erasure::erase(&self.0, txn, &whose, &e.customer, &event.id.to_string()).await?;
             }
             Payload::ActivityRecorded(a) => {
-                if a.kind != ActivityKind::Purchase as i32 {
-                    return Ok(());
-                }
+                let goal = match ActivityKind::try_from(a.kind) {
+                    Ok(ActivityKind::Purchase) => GoalKind::Purchase,
+                    Ok(ActivityKind::Booking) => GoalKind::Booking,
+                    _ => return Ok(()),
+                };
                 let (Some(id), Some(activity)) = (
                     customer(event, "customer", &a.customer),
                     last_id(event, "activity", &a.activity),
@@ -122,10 +129,24 @@ impl Handler for CustomerFacts {
                 };
                 let order = a.order.unwrap_or_default();
                 let amount = order.amount.unwrap_or_default();
+                let occur_time = time_of(event, a.occur_time.as_ref());
+                let converted = conversions::Activity {
+                    activity,
+                    customer: id.0,
+                    kind: goal,
+                    occur_time,
+                    currency_code: amount.currency_code.clone(),
+                    amount_minor: amount.amount_minor.max(0),
+                };
+                conversions::record(txn, &converted).await?;
+                journeys::on_activity(&self.0, txn, id, activity, goal, occur_time).await?;
+                if goal != GoalKind::Purchase {
+                    return Ok(());
+                }
                 let fact = OrderFact {
                     activity,
                     customer: id,
-                    occur_time: time_of(event, a.occur_time.as_ref()),
+                    occur_time,
                     currency_code: amount.currency_code,
                     amount_minor: amount.amount_minor.max(0),
                     items: order

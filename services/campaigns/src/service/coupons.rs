@@ -1,0 +1,1 @@
+//! Coupon pools (README "Coupons"): create, upload and generate codes, claims. H4.
