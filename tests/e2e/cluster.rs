@@ -40,4 +40,7 @@ on_the_cluster!(
     merge::a_merge_moves_the_losers_points_and_tickets_to_the_survivor,
     erase::an_erasure_scrubs_every_service_and_is_reported_done,
     campaigns::a_segment_follows_events_and_a_campaign_sends_by_the_rules,
+    care::a_birthday_offer_follows_the_loyalty_tier,
+    care::a_lapsed_customer_gets_one_win_back_unless_complaining,
+    care::a_test_then_winner_campaign_reports_conversions_after_its_send,
 );

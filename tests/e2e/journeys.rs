@@ -2,6 +2,7 @@
 //! public gRPC API only (and on the cluster: `cluster.rs`).
 pub(crate) mod auth;
 pub(crate) mod campaigns;
+pub(crate) mod care;
 pub(crate) mod erase;
 pub(crate) mod goodwill;
 pub(crate) mod merge;

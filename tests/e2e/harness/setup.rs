@@ -31,6 +31,11 @@ fn common_env(auth_config: &Path) -> Env {
         ("CRM_EVENTS__READ_BLOCK_MS", "200"),
         ("CRM_EVENTS__HANDLER_TIMEOUT_MS", "2000"),
         ("CRM_EVENTS__CLAIM_IDLE_MS", "3000"),
+        // Campaigns at test pace, at any hour: no quiet hours (the journeys would wait for
+        // the morning in Shanghai), the journey job every 500 ms.
+        ("CRM_CAMPAIGNS__SENDING__QUIET_HOURS_START", ""),
+        ("CRM_CAMPAIGNS__SENDING__QUIET_HOURS_END", ""),
+        ("CRM_CAMPAIGNS__JOURNEYS__INTERVAL_MS", "500"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -13,7 +13,7 @@ const ARRIVAL: Duration = Duration::from_secs(30);
 on_every_topology!(a_segment_follows_events_and_a_campaign_sends_by_the_rules);
 
 /// A rule of one condition.
-fn condition(c: mpb::condition::Condition) -> mpb::Rule {
+pub(crate) fn condition(c: mpb::condition::Condition) -> mpb::Rule {
     mpb::Rule {
         node: Some(mpb::rule::Node::Condition(mpb::Condition {
             condition: Some(c),
@@ -54,7 +54,7 @@ fn gold_and_calm(run: &str) -> mpb::Rule {
 }
 
 impl Suite {
-    async fn create_consenting(
+    pub(crate) async fn create_consenting(
         &mut self,
         run: &str,
         given_name: &str,
@@ -82,7 +82,7 @@ impl Suite {
             .name
     }
 
-    async fn create_segment(&mut self, name: &str, rule: mpb::Rule) -> String {
+    pub(crate) async fn create_segment(&mut self, name: &str, rule: mpb::Rule) -> String {
         self.campaigns
             .create_segment(mpb::CreateSegmentRequest {
                 segment: Some(mpb::Segment {
@@ -99,7 +99,7 @@ impl Suite {
     }
 
     /// The customers of `segment` now (evaluated on demand).
-    async fn members(&mut self, segment: &str) -> Vec<String> {
+    pub(crate) async fn members(&mut self, segment: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .campaigns
             .list_segment_members(mpb::ListSegmentMembersRequest {
@@ -118,7 +118,7 @@ impl Suite {
         out
     }
 
-    async fn await_members(&mut self, segment: &str, want: &[&String]) {
+    pub(crate) async fn await_members(&mut self, segment: &str, want: &[&String]) {
         let mut want: Vec<String> = want.iter().map(|s| (*s).clone()).collect();
         want.sort();
         let deadline = Deadline::after(ARRIVAL, "campaigns");
@@ -136,7 +136,7 @@ impl Suite {
         }
     }
 
-    async fn campaign(&mut self, name: &str) -> mpb::Campaign {
+    pub(crate) async fn campaign(&mut self, name: &str) -> mpb::Campaign {
         self.campaigns
             .get_campaign(mpb::GetCampaignRequest { name: name.into() })
             .await
@@ -144,7 +144,7 @@ impl Suite {
             .into_inner()
     }
 
-    async fn deliveries(&mut self, campaign: &str) -> Vec<mpb::Delivery> {
+    pub(crate) async fn deliveries(&mut self, campaign: &str) -> Vec<mpb::Delivery> {
         self.campaigns
             .list_deliveries(mpb::ListDeliveriesRequest {
                 parent: campaign.into(),
