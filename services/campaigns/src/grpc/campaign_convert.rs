@@ -114,6 +114,10 @@ fn trigger_to_proto(t: &Trigger) -> pb::Trigger {
     }
 }
 
+/// The campaign's counts. CampaignStats has no field for the experiment's states:
+/// `recipients` counts every delivery, the held-out ones too (they are in the audience; the
+/// report has the holdout's own numbers), and `pending` counts those awaiting the winner
+/// (they are still to be sent), so a campaign with `pending` 0 is done.
 fn campaign_stats(s: &Stats) -> pb::CampaignStats {
     use DeliveryState as D;
     let n = |states: &[D]| {
@@ -124,7 +128,7 @@ fn campaign_stats(s: &Stats) -> pb::CampaignStats {
     };
     pb::CampaignStats {
         recipients: s.values().sum(),
-        pending: n(&[D::Pending, D::Queued]),
+        pending: n(&[D::Pending, D::Queued, D::AwaitingWinner]),
         sent: n(&[
             D::Sent,
             D::Delivered,
@@ -400,7 +404,7 @@ fn variants(
         let coupon_pool = if pv.coupon_pool.is_empty() {
             None
         } else {
-            v.check(&f("coupon_pool"), CouponPoolId::parse_name(&pv.coupon_pool))
+            v.check(f("coupon_pool"), CouponPoolId::parse_name(&pv.coupon_pool))
         };
         if id_ok && weight_ok {
             out.push(Variant {

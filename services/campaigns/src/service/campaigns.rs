@@ -90,6 +90,7 @@ impl CampaignService {
             .with_metadata("campaign", id.name()));
         }
         let next = current.updated(patch, mask, domain::now());
+        experiment_fits(&next.fields, "campaign")?;
         segments_exist(&txn, &next.fields, "campaign").await?;
         if !store::campaigns::update(&txn, &next).await? {
             return Err(Error::etag_mismatch());
@@ -159,6 +160,15 @@ async fn current(
         .ok_or_else(|| error::campaign_not_found(id))?;
     etag::check(sent_etag, c.revision)?;
     Ok(c)
+}
+
+/// An experiment must fit the merged campaign (a patch may name only some of the fields).
+fn experiment_fits(f: &CampaignFields, at: &str) -> Result<(), Error> {
+    let mut v = Violations::new();
+    for (field, why) in domain::experiment::problems(&f.spec) {
+        v.add(format!("{at}.{field}"), why);
+    }
+    v.into_result()
 }
 
 /// The audience and exclusion segments must exist: a missing one is a bad field.

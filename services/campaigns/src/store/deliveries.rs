@@ -473,12 +473,8 @@ pub async fn record_receipt(
     if let Some(to) = to {
         q = q.col_expr(Column::State, Expr::value(to.code()));
     }
-    let first = |col: Column| {
-        Expr::cust_with_exprs(
-            "COALESCE($1, $2)",
-            [Expr::col(col).into(), Expr::value(at).into()],
-        )
-    };
+    let first =
+        |col: Column| Expr::cust_with_exprs("COALESCE($1, $2)", [Expr::col(col), Expr::value(at)]);
     if matches!(receipt, DeliveryState::Opened | DeliveryState::Clicked) {
         q = q.col_expr(Column::OpenTime, first(Column::OpenTime));
     }
@@ -486,4 +482,64 @@ pub async fn record_receipt(
         q = q.col_expr(Column::ClickTime, first(Column::ClickTime));
     }
     Ok(q.exec(conn).await?.rows_affected == 1)
+}
+
+/// The test share of `campaign`'s experiment (deliveries with a variant, not awaiting the
+/// winner) per variant and state, with their first opens and clicks: at most variants x
+/// states rows, on the index (campaign_id, variant, state).
+pub async fn test_counts(
+    conn: &impl ConnectionTrait,
+    campaign: CampaignId,
+) -> Result<Vec<crate::domain::experiment::TestRow>, Error> {
+    let rows: Vec<(String, String, i64, i64, i64)> = Entity::find()
+        .select_only()
+        .column(Column::Variant)
+        .column(Column::State)
+        .column_as(Column::Id.count(), "n")
+        .column_as(Column::OpenTime.count(), "opened")
+        .column_as(Column::ClickTime.count(), "clicked")
+        .filter(Column::CampaignId.eq(campaign.0))
+        .filter(Column::Variant.ne(""))
+        .filter(Column::State.ne(DeliveryState::AwaitingWinner.code()))
+        .group_by(Column::Variant)
+        .group_by(Column::State)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .filter_map(|(variant, state, n, opened, clicked)| {
+            Some(crate::domain::experiment::TestRow {
+                variant,
+                state: DeliveryState::from_code(&state)?,
+                deliveries: count(n),
+                opened: count(opened),
+                clicked: count(clicked),
+            })
+        })
+        .collect())
+}
+
+/// Releases the deliveries of `campaign` awaiting the experiment's winner: pending with
+/// `variant`, due now (or at their own due time when it is later: a local schedule's
+/// recipient still gets it at their local time). Returns how many.
+pub async fn release_awaiting(
+    conn: &impl ConnectionTrait,
+    campaign: CampaignId,
+    variant: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let due = Expr::case(Expr::col(Column::DueTime).lt(now), Expr::value(now))
+        .finally(Expr::col(Column::DueTime));
+    Ok(Entity::update_many()
+        .col_expr(Column::State, Expr::value(DeliveryState::Pending.code()))
+        .col_expr(Column::Variant, Expr::value(variant))
+        .col_expr(Column::DueTime, due.into())
+        .col_expr(Column::UpdateTime, Expr::value(now))
+        .filter(Column::CampaignId.eq(campaign.0))
+        .filter(Column::State.eq(DeliveryState::AwaitingWinner.code()))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

@@ -1,6 +1,10 @@
-//! The start job: scheduled campaigns start, running ones get their audience written.
+//! The start job: scheduled campaigns start, running ones get their audience written, each
+//! recipient in its experiment arm (domain::experiment::assign): held out (never sent,
+//! measured from its due time), in the test (pending with its weighted variant) or the rest
+//! (awaiting the winner; the winner job releases it).
 use super::super::CampaignService;
-use crate::domain::campaign::{Action, Campaign, State};
+use crate::domain::campaign::{Action, Campaign, DeliveryState, State};
+use crate::domain::experiment::{self, Arm};
 use crate::domain::{self, sending};
 use crate::service::receipts::audience;
 use crate::store::{self, deliveries::NewDelivery, entities::member};
@@ -8,13 +12,13 @@ use crm_platform::Error;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 use uuid::Uuid;
 
-/// Campaigns looked at per run.
+/// Scheduled campaigns started per run; running campaigns read per page.
 const CAMPAIGNS_PER_RUN: u64 = 50;
 
 impl CampaignService {
     /// Starts the campaigns whose time has come and writes one audience page of each running
     /// campaign whose audience is not complete, then completes the campaigns with nothing
-    /// left to send. Returns the recipients written.
+    /// left to send (none awaits a winner either). Returns the recipients written.
     pub async fn start_due(&self) -> Result<u64, Error> {
         let now = domain::now();
         for c in
@@ -32,27 +36,53 @@ impl CampaignService {
             }
         }
         let mut written = 0;
-        for c in
-            store::campaigns::in_state(self.db(), State::Running, None, CAMPAIGNS_PER_RUN).await?
-        {
-            if !c.audience_done {
-                written += self.write_audience_page(&c).await?;
-            } else if !store::deliveries::has_open(self.db(), c.id).await? {
-                let txn = self.db().begin().await?;
-                if self
-                    .move_internally(&txn, &c, Action::Complete)
-                    .await?
-                    .is_some()
-                {
-                    txn.commit().await?;
-                    tracing::info!(campaign = %c.id, "campaign completed");
-                }
+        // Every running campaign, a page at a time: journeys run for good, so a fixed
+        // number of the oldest would starve newer campaigns.
+        let mut before = None;
+        loop {
+            let page =
+                store::campaigns::list(self.db(), Some(State::Running), before, CAMPAIGNS_PER_RUN)
+                    .await?;
+            for c in &page {
+                written += self.advance_running(c).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == CAMPAIGNS_PER_RUN => before = Some(last.id.0),
+                _ => break,
             }
         }
         Ok(written)
     }
 
-    /// One page of `c`'s audience as pending deliveries, and the cursor after it, in one
+    /// One step of running campaign `c`: its next audience page, or its completion when
+    /// nothing is left to send. A journey has no audience to write (its trigger enters
+    /// customers) and runs until cancelled: it never completes. Returns the recipients
+    /// written.
+    async fn advance_running(&self, c: &Campaign) -> Result<u64, Error> {
+        if c.fields.trigger().is_some() {
+            if !c.audience_done {
+                store::campaigns::set_audience_progress(self.db(), c.id, None, true).await?;
+            }
+            return Ok(0);
+        }
+        if !c.audience_done {
+            return self.write_audience_page(c).await;
+        }
+        if !store::deliveries::has_open(self.db(), c.id).await? {
+            let txn = self.db().begin().await?;
+            if self
+                .move_internally(&txn, c, Action::Complete)
+                .await?
+                .is_some()
+            {
+                txn.commit().await?;
+                tracing::info!(campaign = %c.id, "campaign completed");
+            }
+        }
+        Ok(0)
+    }
+
+    /// One page of `c`'s audience as deliveries in their arms, and the cursor after it, in one
     /// transaction (a crash resumes the page; the unique key drops the repeats).
     async fn write_audience_page(&self, c: &Campaign) -> Result<u64, Error> {
         let db = self.db();
@@ -85,20 +115,31 @@ impl CampaignService {
         let start = c.start_time.unwrap_or(now);
         let variants = &c.fields.spec.variants;
         let weights: Vec<u32> = variants.iter().map(|v| v.weight).collect();
+        let spec = &c.fields.spec;
         let recipients = ids
             .iter()
             .map(|id| {
                 let tz = sending::parse_time_zone(zones.get(id).map_or("", String::as_str));
-                let variant = variants
-                    .get(sending::assign_variant(c.id.0, *id, &weights))
-                    .map(|v| v.id.clone())
-                    .unwrap_or_default();
-                // H1: the holdout and the experiment's rest by domain::experiment::assign.
+                let weighted = || {
+                    variants
+                        .get(sending::assign_variant(c.id.0, *id, &weights))
+                        .map(|v| v.id.clone())
+                        .unwrap_or_default()
+                };
+                let arm =
+                    experiment::assign(c.id.0, *id, spec.holdout_percent, spec.experiment.as_ref());
+                // The holdout and the rest carry no variant: the rest gets the winner's.
+                let (state, variant) = match (arm, &c.winner) {
+                    (Arm::Holdout, _) => (DeliveryState::HeldOut, String::new()),
+                    (Arm::Rest, None) => (DeliveryState::AwaitingWinner, String::new()),
+                    (Arm::Rest, Some((winner, _))) => (DeliveryState::Pending, winner.clone()),
+                    (Arm::Test, _) => (DeliveryState::Pending, weighted()),
+                };
                 NewDelivery {
                     customer: *id,
                     variant,
-                    due: c.fields.spec.schedule.due_for(start, tz),
-                    state: crate::domain::campaign::DeliveryState::Pending,
+                    due: spec.schedule.due_for(start, tz),
+                    state,
                     occasion: String::new(),
                 }
             })
