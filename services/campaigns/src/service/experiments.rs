@@ -5,7 +5,7 @@
 //! campaign's write is a compare-and-set on its revision, so with several replicas the
 //! winner is chosen once.
 use super::CampaignService;
-use crate::domain::campaign::{Campaign, GoalKind, State};
+use crate::domain::campaign::{Campaign, GoalKind};
 use crate::domain::experiment::{self, Experiment};
 use crate::domain::{self, CampaignId};
 use crate::store;
@@ -33,16 +33,8 @@ impl CampaignService {
     /// were chosen. The running campaigns are read a page at a time.
     pub async fn choose_winners(&self) -> Result<u64, Error> {
         let mut chosen = 0;
-        let mut before = None;
-        loop {
-            let page =
-                store::campaigns::list(self.db(), Some(State::Running), before, CAMPAIGNS_PER_PAGE)
-                    .await?;
-            let Some(last) = page.last() else {
-                return Ok(chosen);
-            };
-            before = Some(last.id.0);
-            let full = page.len() as u64 == CAMPAIGNS_PER_PAGE;
+        let mut pages = store::campaigns::RunningPages::new(CAMPAIGNS_PER_PAGE);
+        while let Some(page) = pages.next(self.db()).await? {
             let now = domain::now();
             for c in &page {
                 if let Some(e) = test_over(c, now)
@@ -51,10 +43,8 @@ impl CampaignService {
                     chosen += 1;
                 }
             }
-            if !full {
-                return Ok(chosen);
-            }
         }
+        Ok(chosen)
     }
 
     /// Chooses `c`'s winner and releases the rest to it; false when the test deliveries are

@@ -142,6 +142,49 @@ pub async fn in_state(
         .collect()
 }
 
+/// Every running campaign, a page at a time in id order (journeys run for good, so the jobs
+/// that read the running campaigns must see them all, never a fixed number of the oldest):
+/// `while let Some(page) = pages.next(db).await? { .. }`.
+pub struct RunningPages {
+    after: Option<Uuid>,
+    size: u64,
+    done: bool,
+}
+
+impl RunningPages {
+    pub fn new(size: u64) -> Self {
+        Self {
+            after: None,
+            size: size.max(1),
+            done: false,
+        }
+    }
+
+    pub async fn next(
+        &mut self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<Option<Vec<Campaign>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut q = Entity::find().filter(Column::State.eq(State::Running.code()));
+        if let Some(a) = self.after {
+            q = q.filter(Column::Id.gt(a));
+        }
+        let page = q
+            .order_by_asc(Column::Id)
+            .limit(self.size)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(Campaign::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.done = (page.len() as u64) < self.size;
+        self.after = page.last().map(|c| c.id.0);
+        Ok((!page.is_empty()).then_some(page))
+    }
+}
+
 /// Where the audience of a running campaign has been written up to (None: from the start).
 pub async fn audience_cursor(
     conn: &impl ConnectionTrait,

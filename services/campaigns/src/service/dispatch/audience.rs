@@ -38,17 +38,10 @@ impl CampaignService {
         let mut written = 0;
         // Every running campaign, a page at a time: journeys run for good, so a fixed
         // number of the oldest would starve newer campaigns.
-        let mut before = None;
-        loop {
-            let page =
-                store::campaigns::list(self.db(), Some(State::Running), before, CAMPAIGNS_PER_RUN)
-                    .await?;
+        let mut pages = store::campaigns::RunningPages::new(CAMPAIGNS_PER_RUN);
+        while let Some(page) = pages.next(self.db()).await? {
             for c in &page {
                 written += self.advance_running(c).await?;
-            }
-            match page.last() {
-                Some(last) if page.len() as u64 == CAMPAIGNS_PER_RUN => before = Some(last.id.0),
-                _ => break,
             }
         }
         Ok(written)

@@ -2,7 +2,7 @@
 //! sender (several at once) and finished: sent (with MessageSent in the same transaction),
 //! retried with backoff, or failed after `max_attempts`.
 use super::throttle::message_aad;
-use crate::domain::campaign::{State, retry_delay};
+use crate::domain::campaign::retry_delay;
 use crate::domain::{self, CustomerId};
 use crate::senders::{OutboundMessage, SendError};
 use crate::service::CampaignService;
@@ -15,26 +15,28 @@ use sea_orm::TransactionTrait;
 
 /// Sends in flight at once per run (the sender's calls are IO-bound).
 const IN_FLIGHT: usize = 32;
+/// Running campaigns whose queued messages are claimed per query.
+const CAMPAIGNS_PER_PAGE: u64 = 500;
 
 impl CampaignService {
     /// One run; returns the messages sent.
     pub async fn send_once(&self) -> Result<u64, Error> {
         let s = &self.settings().sending;
-        let running: Vec<uuid::Uuid> =
-            store::campaigns::in_state(self.db(), State::Running, None, 1000)
-                .await?
-                .into_iter()
-                .map(|c| c.id.0)
-                .collect();
         let lease = chrono::Duration::seconds(i64::try_from(s.lease_secs).unwrap_or(60));
-        let claimed = store::deliveries::claim_queued(
-            self.db(),
-            &running,
-            domain::now(),
-            lease,
-            u64::from(s.dispatch_batch),
-        )
-        .await?;
+        let mut budget = u64::from(s.dispatch_batch);
+        let mut claimed = Vec::new();
+        // The queued messages of every running campaign, a page of campaigns at a time.
+        let mut pages = store::campaigns::RunningPages::new(CAMPAIGNS_PER_PAGE);
+        while budget > 0
+            && let Some(page) = pages.next(self.db()).await?
+        {
+            let ids: Vec<uuid::Uuid> = page.iter().map(|c| c.id.0).collect();
+            let rows =
+                store::deliveries::claim_queued(self.db(), &ids, domain::now(), lease, budget)
+                    .await?;
+            budget -= (rows.len() as u64).min(budget);
+            claimed.extend(rows);
+        }
         if claimed.is_empty() {
             return Ok(0);
         }

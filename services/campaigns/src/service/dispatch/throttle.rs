@@ -3,7 +3,7 @@
 //! per campaign (burst: one second's worth) held by this process; with several replicas each
 //! dispatches at up to the throttle (the README says to divide it by the replica count).
 use super::rules::{self, CapCount, Decision, Facts};
-use crate::domain::campaign::{Campaign, Reason, State};
+use crate::domain::campaign::{Campaign, Reason};
 use crate::domain::{self, CustomerId, coupon, journey, sending, template};
 use crate::senders::OutboundMessage;
 use crate::service::{CampaignService, journeys};
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use uuid::Uuid;
 
-/// Running campaigns looked at per run.
+/// Running campaigns read per page.
 const CAMPAIGNS_PER_RUN: u64 = 100;
 /// Recipients decided per transaction (one commit for all of them).
 const DECISIONS_PER_TRANSACTION: usize = 100;
@@ -113,41 +113,50 @@ impl Dispatcher {
         Ok(decided)
     }
 
-    /// One run: returns the deliveries decided.
+    /// One run over every running campaign, a page at a time: returns the deliveries
+    /// decided.
     pub async fn run(&self) -> Result<u64, Error> {
         let svc = &self.svc;
-        let running =
-            store::campaigns::in_state(svc.db(), State::Running, None, CAMPAIGNS_PER_RUN).await?;
-        {
-            // Campaigns that stopped running give their buckets up.
-            let live: std::collections::HashSet<Uuid> = running.iter().map(|c| c.id.0).collect();
-            let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            b.retain(|id, _| live.contains(id));
-        }
-        let batch = u64::from(svc.settings().sending.dispatch_batch);
+        let mut live = std::collections::HashSet::new();
         let mut decided = 0;
-        for c in running {
-            let budget = self.take(&c, batch);
-            if budget == 0 {
-                continue;
+        let mut pages = store::campaigns::RunningPages::new(CAMPAIGNS_PER_RUN);
+        while let Some(page) = pages.next(svc.db()).await? {
+            for c in &page {
+                live.insert(c.id.0);
+                decided += self.dispatch(c).await?;
             }
-            let due = store::deliveries::due(svc.db(), c.id, domain::now(), budget).await?;
-            self.give_back(&c, budget - due.len() as u64);
-            if due.is_empty() {
-                continue;
+        }
+        // Campaigns that stopped running give their buckets up.
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.retain(|id, _| live.contains(id));
+        Ok(decided)
+    }
+
+    /// The due deliveries of running campaign `c` its throttle allows now.
+    async fn dispatch(&self, c: &Campaign) -> Result<u64, Error> {
+        let svc = &self.svc;
+        let batch = u64::from(svc.settings().sending.dispatch_batch);
+        let budget = self.take(c, batch);
+        if budget == 0 {
+            return Ok(0);
+        }
+        let due = store::deliveries::due(svc.db(), c.id, domain::now(), budget).await?;
+        self.give_back(c, budget - due.len() as u64);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let keys = svc.keys().await?;
+        let templates = match compiled(c) {
+            Ok(t) => t,
+            Err(why) => {
+                // Checked at create time: only a template this build no longer accepts.
+                tracing::error!(campaign = %c.id, error = why, "campaign templates do not compile");
+                return Ok(0);
             }
-            let keys = svc.keys().await?;
-            let templates = match compiled(&c) {
-                Ok(t) => t,
-                Err(why) => {
-                    // Checked at create time: only a template this build no longer accepts.
-                    tracing::error!(campaign = %c.id, error = why, "campaign templates do not compile");
-                    continue;
-                }
-            };
-            for chunk in due.chunks(DECISIONS_PER_TRANSACTION) {
-                decided += self.decide_chunk(&c, chunk, &keys, &templates).await?;
-            }
+        };
+        let mut decided = 0;
+        for chunk in due.chunks(DECISIONS_PER_TRANSACTION) {
+            decided += self.decide_chunk(c, chunk, &keys, &templates).await?;
         }
         Ok(decided)
     }
