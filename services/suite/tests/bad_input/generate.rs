@@ -15,6 +15,7 @@ pub use crate::names::Pool;
 use crate::names::shape;
 
 pub const TIMESTAMP: &str = "google.protobuf.Timestamp";
+pub const DURATION: &str = "google.protobuf.Duration";
 pub const STRUCT: &str = "google.protobuf.Struct";
 pub const FIELD_MASK: &str = "google.protobuf.FieldMask";
 const DATE: &str = "crm.common.v1.Date";
@@ -57,6 +58,8 @@ const OVERRIDES: &[(&str, Override)] = &[
         "crm.campaigns.v1.TraitCondition.field",
         Override::Str("attributes.favourite_colour"),
     ),
+    // An experiment needs two variants; the generic campaign has one.
+    ("crm.campaigns.v1.Campaign.experiment", Override::Unset),
     // The first member of the schedule's oneof, a bool, stands for it only when true.
     (
         "crm.campaigns.v1.Schedule.immediately",
@@ -160,6 +163,11 @@ impl<'a> Generator<'a> {
         let mut msg = DynamicMessage::new(desc.clone());
         match desc.full_name() {
             TIMESTAMP => return timestamp(chrono::Utc::now().timestamp() - 60),
+            // A minute: within every documented duration bound.
+            DURATION => {
+                msg.set_field_by_name("seconds", Value::I64(60));
+                return msg;
+            }
             DATE => {
                 for (f, v) in [("year", 1990), ("month", 5), ("day", 17)] {
                     msg.set_field_by_name(f, Value::I32(v));
