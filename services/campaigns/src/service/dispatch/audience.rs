@@ -35,7 +35,12 @@ impl CampaignService {
         for c in
             store::campaigns::in_state(self.db(), State::Running, None, CAMPAIGNS_PER_RUN).await?
         {
-            if !c.audience_done {
+            if c.fields.trigger().is_some() {
+                // H3 stand-in for H1's: a journey has no audience page and never completes.
+                if !c.audience_done {
+                    store::campaigns::set_audience_progress(self.db(), c.id, None, true).await?;
+                }
+            } else if !c.audience_done {
                 written += self.write_audience_page(&c).await?;
             } else if !store::deliveries::has_open(self.db(), c.id).await? {
                 let txn = self.db().begin().await?;
