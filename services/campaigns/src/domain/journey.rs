@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(id("", "greeting"), Some("greeting"), "no tier yet");
         // An assigned tiered variant (a one-off campaign picks among all) is not for others.
         assert_eq!(id("bronze", "gift"), Some("greeting"));
-        let both = [variant("gift", &["gold", "platinum"]), variant("g2", &["platinum"])];
+        let both = [
+            variant("gift", &["gold", "platinum"]),
+            variant("g2", &["platinum"]),
+        ];
         assert_eq!(
             variant_for(&both, "gift", "platinum").map(|v| &*v.id),
             Some("gift"),
@@ -265,14 +268,22 @@ mod tests {
             Some("a"),
             "a row without a variant of this campaign takes the first"
         );
-        let two_greetings = [variant("gift", &["gold"]), variant("hi", &[]), variant("hey", &[])];
+        let two_greetings = [
+            variant("gift", &["gold"]),
+            variant("hi", &[]),
+            variant("hey", &[]),
+        ];
         assert_eq!(
             variant_for(&two_greetings, "hey", "silver").map(|v| &*v.id),
             Some("hey"),
             "the weighted pick among the untiered"
         );
         assert_eq!(entry_weights(&two_greetings), [0, 1, 1]);
-        assert_eq!(entry_weights(&tiered), [1, 1], "all tiered: the weights as they are");
+        assert_eq!(
+            entry_weights(&tiered),
+            [1, 1],
+            "all tiered: the weights as they are"
+        );
     }
 
     #[test]
@@ -322,8 +333,11 @@ mod tests {
             anniversaries(at(now), before)
                 .iter()
                 .map(|a| {
-                    let mds: Vec<String> =
-                        a.month_days.iter().map(|(m, d)| format!("{m}/{d}")).collect();
+                    let mds: Vec<String> = a
+                        .month_days
+                        .iter()
+                        .map(|(m, d)| format!("{m}/{d}"))
+                        .collect();
                     format!("{} {}", a.date, mds.join(","))
                 })
                 .collect()
@@ -377,7 +391,11 @@ mod tests {
         assert_eq!(entry_due(ny, now), Some(ny), "ahead: at its time");
         let yesterday = date_due(Pacific::Kiritimati, date("2026-12-23"), 0, nine());
         assert_eq!(entry_due(yesterday, now), None, "25 hours late: skipped");
-        assert_eq!(entry_due(now - MAX_LATE, now), Some(now), "a day late exactly");
+        assert_eq!(
+            entry_due(now - MAX_LATE, now),
+            Some(now),
+            "a day late exactly"
+        );
     }
 
     #[test]
@@ -397,7 +415,10 @@ mod tests {
         let now = at("2026-12-10T00:00:00Z");
         assert!(!is_stale(now - Duration::days(7), 0, now));
         assert!(is_stale(now - Duration::days(8), 0, now));
-        assert!(!is_stale(now - Duration::days(8), 86_400 * 2, now), "a long delay");
+        assert!(
+            !is_stale(now - Duration::days(8), 86_400 * 2, now),
+            "a long delay"
+        );
         let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_796_000_000, 0);
         let entered = entered_at(uuid::Uuid::new_v7(ts)).expect("v7");
         assert_eq!(entered.timestamp(), 1_796_000_000);

@@ -400,7 +400,7 @@ fn variants(
         let coupon_pool = if pv.coupon_pool.is_empty() {
             None
         } else {
-            v.check(&f("coupon_pool"), CouponPoolId::parse_name(&pv.coupon_pool))
+            v.check(f("coupon_pool"), CouponPoolId::parse_name(&pv.coupon_pool))
         };
         if id_ok && weight_ok {
             out.push(Variant {

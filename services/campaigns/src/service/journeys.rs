@@ -113,7 +113,14 @@ pub async fn on_customer_created(
     created: DateTime<Utc>,
 ) -> Result<(), Error> {
     let _ = svc;
-    enter_on_event(txn, TriggerKind::Welcome, customer, journey::WELCOME, created).await
+    enter_on_event(
+        txn,
+        TriggerKind::Welcome,
+        customer,
+        journey::WELCOME,
+        created,
+    )
+    .await
 }
 
 /// A purchase or booking: enters the running journeys of that trigger.
@@ -183,8 +190,7 @@ impl CampaignService {
     pub async fn run_journeys(&self) -> Result<u64, Error> {
         let mut entered = 0;
         for kind in [TriggerKind::Date, TriggerKind::WinBack] {
-            for c in store::campaigns::running_journeys(self.db(), kind, JOURNEYS_PER_KIND).await?
-            {
+            for c in store::campaigns::running_journeys(self.db(), kind, JOURNEYS_PER_KIND).await? {
                 match self.enter_by_job(&c).await {
                     Ok(n) => entered += n,
                     Err(e) => {
@@ -211,8 +217,14 @@ impl CampaignService {
             pages: PAGES_PER_JOURNEY,
         };
         let n = match t.kind {
-            TriggerKind::Date => self.enter_dates(c, t, &rule, &keys, now, &mut budget).await?,
-            TriggerKind::WinBack => self.enter_lapsed(c, t, &rule, &keys, now, &mut budget).await?,
+            TriggerKind::Date => {
+                self.enter_dates(c, t, &rule, &keys, now, &mut budget)
+                    .await?
+            }
+            TriggerKind::WinBack => {
+                self.enter_lapsed(c, t, &rule, &keys, now, &mut budget)
+                    .await?
+            }
             _ => 0,
         };
         if n > 0 {

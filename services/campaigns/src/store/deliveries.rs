@@ -473,12 +473,8 @@ pub async fn record_receipt(
     if let Some(to) = to {
         q = q.col_expr(Column::State, Expr::value(to.code()));
     }
-    let first = |col: Column| {
-        Expr::cust_with_exprs(
-            "COALESCE($1, $2)",
-            [Expr::col(col).into(), Expr::value(at).into()],
-        )
-    };
+    let first =
+        |col: Column| Expr::cust_with_exprs("COALESCE($1, $2)", [Expr::col(col), Expr::value(at)]);
     if matches!(receipt, DeliveryState::Opened | DeliveryState::Clicked) {
         q = q.col_expr(Column::OpenTime, first(Column::OpenTime));
     }

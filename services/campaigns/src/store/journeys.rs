@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use crm_platform::pii::Keys;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 /// A page of a journey's candidates: the members matching `rule` in id order after `after`.
@@ -41,7 +43,10 @@ fn entries(campaign: CampaignId) -> SelectStatement {
 /// (month, day) columns equal to one of `month_days`.
 fn on_days(month: impl ColumnTrait, day: impl ColumnTrait, month_days: &[(u32, u32)]) -> Condition {
     month_days.iter().fold(Condition::any(), |any, (m, d)| {
-        let (m, d) = (i16::try_from(*m).unwrap_or(0), i16::try_from(*d).unwrap_or(0));
+        let (m, d) = (
+            i16::try_from(*m).unwrap_or(0),
+            i16::try_from(*d).unwrap_or(0),
+        );
         any.add(Condition::all().add(month.eq(m)).add(day.eq(d)))
     })
 }

@@ -5,7 +5,7 @@ pub mod campaigns;
 pub mod conversions;
 pub mod coupons;
 pub mod deliveries;
-pub mod journeys;
 pub mod entities;
+pub mod journeys;
 pub mod members;
 pub mod segments;

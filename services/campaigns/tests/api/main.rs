@@ -4,6 +4,7 @@
 mod bad_input;
 mod campaigns;
 mod harness;
+mod journeys;
 mod read_model;
 mod read_model_refresh;
 mod segments;

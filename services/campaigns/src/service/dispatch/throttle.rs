@@ -214,12 +214,19 @@ impl CampaignService {
         // one not in the read model yet does, counted from its entry, before consent counts.
         let in_journey = c.fields.trigger().is_some();
         let member = member.filter(|m| {
-            !in_journey || profile.is_some() || m.state != crate::domain::member::MemberState::Active
+            !in_journey
+                || profile.is_some()
+                || m.state != crate::domain::member::MemberState::Active
         });
         let since = in_journey
             .then(|| journey::entered_at(row.id))
             .flatten()
-            .unwrap_or_else(|| c.fields.spec.schedule.latest_due(c.start_time.unwrap_or(now)));
+            .unwrap_or_else(|| {
+                c.fields
+                    .spec
+                    .schedule
+                    .latest_due(c.start_time.unwrap_or(now))
+            });
         let s = &self.settings().sending;
         let f = &c.fields;
         // Every cap of the channel is counted; the first one reached is the reason.
