@@ -6,5 +6,6 @@ pub mod conversions;
 pub mod coupons;
 pub mod deliveries;
 pub mod entities;
+pub mod journeys;
 pub mod members;
 pub mod segments;

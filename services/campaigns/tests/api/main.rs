@@ -5,6 +5,7 @@ mod bad_input;
 mod campaigns;
 mod experiments;
 mod harness;
+mod journeys;
 mod read_model;
 mod read_model_refresh;
 mod segments;

@@ -219,6 +219,23 @@ impl CampaignService {
             Some(_) => store::members::profile(txn, keys, customer).await?,
             None => None,
         };
+        // A journey's entrant can come before its profile (a welcome): it waits for it, as
+        // one not in the read model yet does, counted from its entry, before consent counts.
+        let in_journey = c.fields.trigger().is_some();
+        let member = member.filter(|m| {
+            !in_journey
+                || profile.is_some()
+                || m.state != crate::domain::member::MemberState::Active
+        });
+        let since = in_journey
+            .then(|| journey::entered_at(row.id))
+            .flatten()
+            .unwrap_or_else(|| {
+                c.fields
+                    .spec
+                    .schedule
+                    .latest_due(c.start_time.unwrap_or(now))
+            });
         let s = &self.settings().sending;
         let f = &c.fields;
         // Every cap of the channel is counted; the first one reached is the reason.
@@ -254,8 +271,7 @@ impl CampaignService {
             transactional: f.transactional,
             cap,
             quiet_until,
-            waited: (now - f.spec.schedule.latest_due(c.start_time.unwrap_or(now)))
-                .max(chrono::Duration::zero()),
+            waited: (now - since).max(chrono::Duration::zero()),
             profile_wait: chrono::Duration::seconds(
                 i64::try_from(s.profile_wait_secs).unwrap_or(i64::MAX),
             ),
