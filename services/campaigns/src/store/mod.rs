@@ -7,4 +7,5 @@ pub mod coupons;
 pub mod deliveries;
 pub mod entities;
 pub mod members;
+pub mod report;
 pub mod segments;
