@@ -282,11 +282,7 @@ pub fn build(c: &Campaign, facts: Facts, now: DateTime<Utc>) -> Report {
         .map(|v| Arm::named(&v.id))
         .collect();
     let mut holdout = (c.fields.spec.holdout_percent > 0).then(|| Arm::named(""));
-    fn arm<'a>(
-        variants: &'a mut Vec<Arm>,
-        holdout: &'a mut Option<Arm>,
-        id: &str,
-    ) -> &'a mut Arm {
+    fn arm<'a>(variants: &'a mut Vec<Arm>, holdout: &'a mut Option<Arm>, id: &str) -> &'a mut Arm {
         if id.is_empty() {
             return holdout.get_or_insert_with(|| Arm::named(""));
         }
@@ -374,7 +370,8 @@ fn timeline(variants: &[Arm], days: Vec<DayTotal>) -> Vec<Daily> {
     for d in days {
         let Some(date) = date_of(d.day) else { continue };
         let t = d.total;
-        let same = matches!(out.last(), Some((day, last)) if *day == d.day && last.variant == t.variant);
+        let same =
+            matches!(out.last(), Some((day, last)) if *day == d.day && last.variant == t.variant);
         if !same {
             out.push((
                 d.day,

@@ -38,6 +38,7 @@ pub struct Activity {
 struct Candidate {
     id: Uuid,
     campaign: Uuid,
+    /// Its arm: the variant, "" for the holdout.
     variant: String,
     start: DateTime<Utc>,
 }
@@ -50,6 +51,16 @@ fn codes(keep: impl Fn(DeliveryState) -> bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// id, campaign, variant, state, send time, due time.
+type CandidateRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
+
 /// The customer's started deliveries whose window opened in the 90 days up to `occur`
 /// (index `deliveries_caps`, which leads with customer_id), in an arm.
 async fn candidates(
@@ -61,38 +72,43 @@ async fn candidates(
     let since = occur - Duration::days(MAX_WINDOW_DAYS);
     let at_send = codes(starts_at_send);
     let at_due = codes(|s| is_started(s) && !starts_at_send(s));
-    let rows: Vec<(Uuid, Uuid, String, String, Option<DateTime<Utc>>, DateTime<Utc>)> =
-        delivery::Entity::find()
-            .select_only()
-            .columns([D::Id, D::CampaignId, D::Variant, D::State, D::SendTime, D::DueTime])
-            .filter(D::CustomerId.eq(customer))
-            .filter(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(D::State.is_in(at_send))
-                            .add(D::SendTime.between(since, occur)),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(D::State.is_in(at_due))
-                            .add(D::DueTime.between(since, occur)),
-                    ),
-            )
-            .order_by_desc(D::DueTime)
-            .limit(MAX_CANDIDATES)
-            .into_tuple()
-            .all(conn)
-            .await?;
+    let rows: Vec<CandidateRow> = delivery::Entity::find()
+        .select_only()
+        .columns([
+            D::Id,
+            D::CampaignId,
+            D::Variant,
+            D::State,
+            D::SendTime,
+            D::DueTime,
+        ])
+        .filter(D::CustomerId.eq(customer))
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(D::State.is_in(at_send))
+                        .add(D::SendTime.between(since, occur)),
+                )
+                .add(
+                    Condition::all()
+                        .add(D::State.is_in(at_due))
+                        .add(D::DueTime.between(since, occur)),
+                ),
+        )
+        .order_by_desc(D::DueTime)
+        .limit(MAX_CANDIDATES)
+        .into_tuple()
+        .all(conn)
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, campaign, variant, state, send, due)| {
             let state = DeliveryState::from_code(&state)?;
-            arm_of(&variant, state)?;
             Some(Candidate {
                 id,
                 campaign,
-                variant,
+                variant: arm_of(&variant, state)?.to_owned(),
                 start: attribution_start(state, send, due)?,
             })
         })
@@ -154,9 +170,9 @@ pub async fn record(conn: &impl ConnectionTrait, a: &Activity) -> Result<u64, Er
     let rows: Vec<conversion::ActiveModel> = found
         .into_iter()
         .filter(|c| {
-            goals
-                .get(&c.campaign)
-                .is_some_and(|g| g.kind == a.kind && in_window(c.start, g.window_days, a.occur_time))
+            goals.get(&c.campaign).is_some_and(|g| {
+                g.kind == a.kind && in_window(c.start, g.window_days, a.occur_time)
+            })
         })
         .map(|c| conversion::ActiveModel {
             delivery_id: Set(c.id),
@@ -171,7 +187,10 @@ pub async fn record(conn: &impl ConnectionTrait, a: &Activity) -> Result<u64, Er
         })
         .collect();
     let written = conversion::Entity::insert_many(rows)
-        .on_conflict_do_nothing_on([conversion::Column::DeliveryId, conversion::Column::ActivityId])
+        .on_conflict_do_nothing_on([
+            conversion::Column::DeliveryId,
+            conversion::Column::ActivityId,
+        ])
         .exec_without_returning(conn)
         .await?;
     Ok(match written {

@@ -131,9 +131,11 @@ pub async fn conversion_days(
         return Ok(Vec::new());
     };
     let first = last.saturating_sub(i32::try_from(days).unwrap_or(i32::MAX)) + 1;
-    let q = conversion::Entity::find()
-        .select_only()
-        .columns([C::OccurDay, C::Variant, C::CurrencyCode]);
+    let q = conversion::Entity::find().select_only().columns([
+        C::OccurDay,
+        C::Variant,
+        C::CurrencyCode,
+    ]);
     let rows: Vec<(i32, String, String, i64, i64, i64)> = sums(q)
         .filter(C::CampaignId.eq(campaign.0))
         .filter(C::OccurDay.gte(first))
@@ -166,10 +168,7 @@ mod tests {
         assert_eq!(revenue(c, "EUR", 3, 15).ok(), Some(3 * (1 << 32) + 15));
         // i64::MAX = (2^31 - 1) * 2^32 + (2^32 - 1).
         let max_high = (1i64 << 31) - 1;
-        assert_eq!(
-            revenue(c, "EUR", max_high, SPLIT - 1).ok(),
-            Some(i64::MAX)
-        );
+        assert_eq!(revenue(c, "EUR", max_high, SPLIT - 1).ok(), Some(i64::MAX));
         assert!(revenue(c, "EUR", max_high, SPLIT).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod campaigns;
 mod harness;
 mod read_model;
 mod read_model_refresh;
+mod reports;
 mod segments;
 mod segments_compiler;
 mod segments_fixture;

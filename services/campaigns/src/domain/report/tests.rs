@@ -24,7 +24,11 @@ fn wilson_intervals_match_the_hand_computed_ones() {
     pair(wilson(0, 10, Z95), (0.0, 0.277_532_799_9));
     pair(wilson(10, 10, Z95), (0.722_467_200_1, 1.0));
     pair(wilson(15, 148, Z95), (0.062_386_399_5, 0.160_487_241_7));
-    assert_eq!(wilson(0, 0, Z95), (0.0, 1.0), "nothing known: the whole range");
+    assert_eq!(
+        wilson(0, 0, Z95),
+        (0.0, 1.0),
+        "nothing known: the whole range"
+    );
 }
 
 #[test]
@@ -77,8 +81,14 @@ fn windows_open_at_the_send_or_the_due_time_and_hold_window_days() {
     }
     assert!(in_window(send, 7, send), "the send itself");
     assert!(in_window(send, 7, t("2026-03-08T09:59:59Z")));
-    assert!(!in_window(send, 7, t("2026-03-08T10:00:00Z")), "7 days later");
-    assert!(!in_window(send, 7, t("2026-03-01T09:59:59Z")), "before the send");
+    assert!(
+        !in_window(send, 7, t("2026-03-08T10:00:00Z")),
+        "7 days later"
+    );
+    assert!(
+        !in_window(send, 7, t("2026-03-01T09:59:59Z")),
+        "before the send"
+    );
 }
 
 #[test]
@@ -200,7 +210,14 @@ fn a_report_puts_every_row_in_its_arm_and_compares_each_variant_with_the_holdout
         panic!("two variants: {:?}", r.variants)
     };
     assert_eq!(
-        (a.recipients, a.pending, a.sent, a.delivered, a.opened, a.clicked),
+        (
+            a.recipients,
+            a.pending,
+            a.sent,
+            a.delivered,
+            a.opened,
+            a.clicked
+        ),
         (100, 0, 90, 40, 40, 10)
     );
     assert_eq!(
@@ -213,10 +230,19 @@ fn a_report_puts_every_row_in_its_arm_and_compares_each_variant_with_the_holdout
         a.revenue,
         vec![("CNY".into(), 120_000), ("EUR".into(), 4_500)]
     );
-    assert_eq!((b.recipients, b.pending, b.sent, b.delivered), (100, 5, 90, 90));
-    assert!(b.revenue.is_empty(), "a purchase without a currency adds none");
+    assert_eq!(
+        (b.recipients, b.pending, b.sent, b.delivered),
+        (100, 5, 90, 90)
+    );
+    assert!(
+        b.revenue.is_empty(),
+        "a purchase without a currency adds none"
+    );
     let h = r.holdout.as_ref().expect("a holdout");
-    assert_eq!((h.recipients, h.sent, h.converted, h.conversions), (100, 0, 5, 6));
+    assert_eq!(
+        (h.recipients, h.sent, h.converted, h.conversions),
+        (100, 0, 5, 6)
+    );
     assert_eq!(r.lifts.len(), 2);
     assert_eq!(r.lifts[0].variant, "a");
     assert_eq!(r.lifts[0].lift, lift(15, 100, 5, 100, Z95));
@@ -266,7 +292,11 @@ fn without_a_holdout_or_its_recipients_there_is_no_lift() {
         tallies: vec![tally("a", D::Sent, Reason::None, 6)],
         ..Facts::default()
     };
-    let r = build(&campaign(GoalKind::Purchase, 0), facts(), DateTime::UNIX_EPOCH);
+    let r = build(
+        &campaign(GoalKind::Purchase, 0),
+        facts(),
+        DateTime::UNIX_EPOCH,
+    );
     assert!(r.holdout.is_none() && r.lifts.is_empty());
     // A holdout not due yet: the arm is there, empty, and nothing to compare with.
     let r = build(
