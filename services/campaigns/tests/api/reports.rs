@@ -339,6 +339,19 @@ async fn purchases_on_the_customers_stream_convert_the_deliveries_whose_window_h
             }]
         );
 
+        // An erased customer's purchases go with them; the delivery stays a recipient.
+        let erased = Payload::CustomerErased(ev::CustomerErased {
+            customer: sam.clone(),
+            merged_customers: vec![],
+            erase_time: ts(Utc::now()),
+        });
+        customers.send(&sam, erased).await;
+        let r = app
+            .report_until(&sale, "Sam's erasure", |r| r.variants[0].converted == 1)
+            .await;
+        assert_eq!(counts(&r.variants[0]), (2, 0, 1, 1, 2));
+        assert_eq!(revenue(&r.variants[0]), vec![("CNY".into(), 15_000)]);
+
         // The booking converted the booking campaign (its holdout: Ann is held out there),
         // and no purchase did.
         let r = app
