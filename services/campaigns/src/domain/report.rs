@@ -177,7 +177,7 @@ pub struct Arm {
     pub variant: String,
     /// Started deliveries (sent, skipped, failed or held out): the rates' denominator.
     pub recipients: u64,
-    /// Pending or queued.
+    /// Pending, queued (or awaiting the winner, once it is an arm's).
     pub pending: u64,
     pub sent: u64,
     pub skipped: Vec<(Reason, u64)>,
@@ -204,9 +204,10 @@ impl Arm {
         use DeliveryState as D;
         let n = t.count;
         let grow = |v: &mut u64| *v = v.saturating_add(n);
+        // Not started: pending, queued or awaiting the winner.
         if is_started(t.state) {
             grow(&mut self.recipients);
-        } else if matches!(t.state, D::Pending | D::Queued | D::AwaitingWinner) {
+        } else {
             grow(&mut self.pending);
         }
         if t.state.was_sent() {

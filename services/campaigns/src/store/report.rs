@@ -11,11 +11,14 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-/// Groups of one query at most (variants x currencies, or x days): far above any real
-/// campaign, a bound all the same.
+/// Groups of a conversions query at most (variants x currencies, or x days): far above any
+/// real campaign, a bound all the same.
 const MAX_GROUPS: u64 = 20_000;
 
-/// Deliveries of `campaign` per (variant, state, reason), with their opens and clicks.
+/// Deliveries of `campaign` per (variant, state, reason), with their opens and clicks. The
+/// groups are bounded by construction (at most 27 arms x 12 states x 13 reasons), and a
+/// LIMIT would hurt: PostgreSQL's generic plan for a bound `LIMIT $n` walks the whole index
+/// in order (0.8 s at a million rows) instead of a parallel hash aggregate (0.15 s).
 pub async fn delivery_tallies(
     conn: &impl ConnectionTrait,
     campaign: CampaignId,
@@ -31,7 +34,6 @@ pub async fn delivery_tallies(
         .group_by(D::Variant)
         .group_by(D::State)
         .group_by(D::Reason)
-        .limit(MAX_GROUPS)
         .into_tuple()
         .all(conn)
         .await?;
