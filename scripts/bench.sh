@@ -13,6 +13,9 @@
 #   CRM_BENCH_ONLY="segment preview" BENCH_BACKENDS=postgres scripts/bench.sh   # campaigns'
 #     PreviewSegment over a 1,000,000-customer read model beside the same rule in hand-written SQL
 #     (CRM_BENCH_CAMPAIGNS_MEMBERS=100000 for a smaller one; PostgreSQL only)
+#   CRM_BENCH_ONLY="campaign report" BENCH_BACKENDS=postgres scripts/bench.sh   # GetCampaignReport
+#     over 1,000,000 deliveries and 100,000 conversions beside the same aggregates in hand-written
+#     SQL (CRM_BENCH_REPORT_DELIVERIES=100000 for a smaller one; PostgreSQL only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,6 +2,7 @@
 //! given `--pgbench`, pgbench TPC-B on the same PostgreSQL), so the noisy machine affects
 //! both alike. Server and load generator share one process; each scenario gets the same
 //! connections, concurrency and duration. One module per service.
+mod campaign_report;
 mod campaign_sends;
 mod campaigns;
 mod customers;
@@ -331,6 +332,7 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
     let events = events::Bench::prepare(args, async || database_url(args).await).await?;
     let campaigns = campaigns::Bench::prepare(args, || database_url(args)).await?;
     let campaign_sends = campaign_sends::Bench::prepare(args, || database_url(args)).await?;
+    let campaign_report = campaign_report::Bench::prepare(args, || database_url(args)).await?;
     if let Some(url) = &args.pgbench {
         let init = tokio::process::Command::new(&args.pgbench_bin)
             .args(["-q", "-i", "-s", "10", url])
@@ -370,6 +372,9 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
         }
         if let Some(b) = &campaign_sends {
             stats.push(b.round().await?);
+        }
+        if let Some(b) = &campaign_report {
+            stats.extend(b.round(args).await);
         }
         rounds.push(stats);
     }

@@ -8,4 +8,5 @@ pub mod deliveries;
 pub mod entities;
 pub mod journeys;
 pub mod members;
+pub mod report;
 pub mod segments;

@@ -8,6 +8,7 @@ mod harness;
 mod journeys;
 mod read_model;
 mod read_model_refresh;
+mod reports;
 mod segments;
 mod segments_compiler;
 mod segments_fixture;

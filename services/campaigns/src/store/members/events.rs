@@ -4,7 +4,7 @@
 use crate::domain::CustomerId;
 use crate::domain::member::{MemberState, OrderFact, TicketFact};
 use crate::store::entities::{
-    delivery, member, member_attribute, member_consent, member_date, member_order,
+    conversion, delivery, member, member_attribute, member_consent, member_date, member_order,
     member_order_item, member_tag, member_ticket, segment_member,
 };
 use chrono::{DateTime, Utc};
@@ -251,7 +251,7 @@ pub async fn customers_merged(
 }
 
 /// CustomerErased: every row of `whose` (the erased customer and those merged into it) is
-/// deleted, the queued messages to them dropped and their segment memberships removed.
+/// deleted (their attributed conversions too), the queued messages to them dropped and their segment memberships removed.
 /// Returns the records removed or scrubbed (0 when campaigns held nothing).
 pub async fn erase(conn: &impl ConnectionTrait, whose: &[CustomerId]) -> Result<u64, Error> {
     let ids: Vec<Uuid> = whose.iter().map(|c| c.0).collect();
@@ -272,6 +272,8 @@ pub async fn erase(conn: &impl ConnectionTrait, whose: &[CustomerId]) -> Result<
     delete!(member_consent, member_consent::Column::CustomerId);
     delete!(member_order_item, member_order_item::Column::CustomerId);
     delete!(member_order, member_order::Column::CustomerId);
+    // Attributed purchases are purchase history too (the report counts the delivery on).
+    delete!(conversion, conversion::Column::CustomerId);
     delete!(member_ticket, member_ticket::Column::CustomerId);
     delete!(segment_member, segment_member::Column::CustomerId);
     delete!(member, member::Column::Id);
