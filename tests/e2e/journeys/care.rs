@@ -389,8 +389,12 @@ pub(crate) async fn a_test_then_winner_campaign_reports_conversions_after_its_se
         customers.push(s.create_member(&run, &format!("Guest{i}"), None).await);
     }
     for c in &customers {
-        s.await_member(c, "a profile", |m| !m.consented_channels.is_empty())
-            .await;
+        // The audience is chosen once, at the start: every profile (its tags, by the
+        // read model's refresh) and consent must be there first.
+        s.await_member(c, "its profile and consent", |m| {
+            m.tags.iter().any(|t| *t == run) && !m.consented_channels.is_empty()
+        })
+        .await;
     }
     let segment = s.create_segment("this run", ours(&run)).await;
     let test = Duration::from_secs(40);
