@@ -5,7 +5,8 @@ use super::{CouponPoolId, CustomerId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Bounds of coupon pools (`[campaigns.coupons]`).
+/// Bounds of coupon pools (`[campaigns.coupons]`). The API documents the per-call ones, so a
+/// deployment may lower them, not raise them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CouponLimits {
@@ -25,19 +26,19 @@ impl CouponLimits {
             p,
             &format!("{at}.max_display_name_chars"),
             self.max_display_name_chars as u64,
-            10_000,
+            200,
         );
         bounded(
             p,
             &format!("{at}.max_codes_per_call"),
             self.max_codes_per_call as u64,
-            100_000,
+            5_000,
         );
         bounded(
             p,
             &format!("{at}.max_generate_per_call"),
             self.max_generate_per_call.into(),
-            1_000_000,
+            100_000,
         );
         bounded(
             p,
@@ -168,7 +169,15 @@ mod tests {
         for ok in ["SAVE", "spring-10_off", &"x".repeat(64)] {
             assert!(is_code(ok), "{ok}");
         }
-        for bad in ["", "abc", &"x".repeat(65), "SAVE 10", "Ü-CODE", "SAVE\0", "10%OFF"] {
+        for bad in [
+            "",
+            "abc",
+            &"x".repeat(65),
+            "SAVE 10",
+            "Ü-CODE",
+            "SAVE\0",
+            "10%OFF",
+        ] {
             assert!(!is_code(bad), "{bad}");
         }
         for ok in ["", "XMAS-", "Y2026", &"A".repeat(16)] {

@@ -106,9 +106,8 @@ pub async fn add_coupon_codes(
     let key = request_key!(req, "AddCouponCodes", &mut v);
     let id = pool_id("pool", &req.pool, &mut v);
     let max = svc.settings().coupons.max_codes_per_call;
-    let codes = if req.codes.is_empty() {
+    if req.codes.is_empty() {
         v.add("codes", "is required");
-        None
     } else if validate::max_items("codes", req.codes.len(), max, &mut v) {
         for (i, c) in req.codes.iter().enumerate() {
             if !coupon::is_code(c) {
@@ -118,11 +117,9 @@ pub async fn add_coupon_codes(
                 );
             }
         }
-        Some(())
-    } else {
-        None
-    };
-    let (key, id) = parsed(v, key.zip(id).zip(codes).map(|(k, _)| k))?;
+    }
+    // Any bad code was reported: `parsed` refuses the request then.
+    let (key, id) = parsed(v, key.zip(id))?;
     let added = svc
         .add_coupon_codes(&key, id, req.codes)
         .await

@@ -5,11 +5,11 @@ use super::{CampaignService, Mutation};
 use crate::domain::coupon::{self, Claim, CouponPool, PoolView};
 use crate::domain::{self, CouponPoolId, CustomerId};
 use crate::store;
+use crm_platform::Error;
 use crm_platform::error::ErrorCode;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::page_token::PageTokens;
 use crm_platform::paging::Page;
-use crm_platform::Error;
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -87,10 +87,13 @@ impl CampaignService {
         };
         let pool = CouponPool::new(display_name, domain::now());
         store::coupons::insert_pool(&txn, &pool).await?;
-        let m = Mutation::new(pool.id.name(), PoolView {
-            pool,
-            counts: Default::default(),
-        });
+        let m = Mutation::new(
+            pool.id.name(),
+            PoolView {
+                pool,
+                counts: Default::default(),
+            },
+        );
         self.core().writes.commit(txn, key, m).await
     }
 
@@ -144,7 +147,10 @@ impl CampaignService {
             .ok_or_else(|| pool_not_found(id))?;
         let sent = codes.len() as u64;
         let mut seen = HashSet::with_capacity(codes.len());
-        let distinct: Vec<String> = codes.into_iter().filter(|c| seen.insert(c.clone())).collect();
+        let distinct: Vec<String> = codes
+            .into_iter()
+            .filter(|c| seen.insert(c.clone()))
+            .collect();
         let added = store::coupons::insert_codes(&txn, id, &distinct).await?;
         let after = view(&txn, pool).await?;
         let max = self.settings().coupons.max_codes_per_pool;
@@ -152,11 +158,14 @@ impl CampaignService {
             return Err(pool_full(id, max));
         }
         tracing::info!(coupon_pool = %id, added, "coupon codes added");
-        let m = Mutation::new(id.name(), Added {
-            added,
-            duplicates: sent - added,
-            pool: after,
-        });
+        let m = Mutation::new(
+            id.name(),
+            Added {
+                added,
+                duplicates: sent.saturating_sub(added),
+                pool: after,
+            },
+        );
         self.core().writes.commit(txn, key, m).await
     }
 
@@ -202,10 +211,13 @@ impl CampaignService {
         }
         let after = view(&txn, before.pool).await?;
         tracing::info!(coupon_pool = %id, generated, "coupon codes generated");
-        let m = Mutation::new(id.name(), Generated {
-            generated,
-            pool: after,
-        });
+        let m = Mutation::new(
+            id.name(),
+            Generated {
+                generated,
+                pool: after,
+            },
+        );
         self.core().writes.commit(txn, key, m).await
     }
 
@@ -230,12 +242,15 @@ impl CampaignService {
             store::coupons::claim_at(&txn, id, &claim_key, owner, domain::now())
                 .await?
                 .ok_or_else(|| pool_exhausted(id))?;
-        let m = Mutation::new(owner.name(), Claim {
-            pool: id,
-            code,
-            customer: owner,
-            claim_time,
-        });
+        let m = Mutation::new(
+            owner.name(),
+            Claim {
+                pool: id,
+                code,
+                customer: owner,
+                claim_time,
+            },
+        );
         self.core().writes.commit(txn, key, m).await
     }
 }

@@ -232,7 +232,10 @@ async fn held(
 
 /// One free code of `pool`; on PostgreSQL locked for this transaction, passing over the
 /// codes concurrent claims hold (SQLite has one writer at a time).
-async fn free_code(conn: &impl ConnectionTrait, pool: CouponPoolId) -> Result<Option<String>, Error> {
+async fn free_code(
+    conn: &impl ConnectionTrait,
+    pool: CouponPoolId,
+) -> Result<Option<String>, Error> {
     let mut q = code::Entity::find()
         .select_only()
         .column(code::Column::Code)

@@ -3,6 +3,7 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
 mod campaigns;
+mod coupons;
 mod harness;
 mod read_model;
 mod read_model_refresh;
