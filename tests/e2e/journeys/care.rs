@@ -392,7 +392,7 @@ pub(crate) async fn a_test_then_winner_campaign_reports_conversions_after_its_se
         // The audience is chosen once, at the start: every profile (its tags, by the
         // read model's refresh) and consent must be there first.
         s.await_member(c, "its profile and consent", |m| {
-            m.tags.iter().any(|t| *t == run) && !m.consented_channels.is_empty()
+            m.tags.contains(&run) && !m.consented_channels.is_empty()
         })
         .await;
     }

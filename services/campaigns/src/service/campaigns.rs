@@ -190,5 +190,16 @@ async fn segments_exist(
             v.add(field, format!("{id} does not exist"));
         }
     }
+    // A missing coupon pool would skip every recipient of its variant.
+    for (i, variant) in f.spec.variants.iter().enumerate() {
+        if let Some(pool) = variant.coupon_pool
+            && store::coupons::find_pool(conn, pool).await?.is_none()
+        {
+            v.add(
+                format!("{at}.variants[{i}].coupon_pool"),
+                format!("{pool} does not exist"),
+            );
+        }
+    }
     v.into_result()
 }

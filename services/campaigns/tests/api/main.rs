@@ -3,6 +3,7 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod bad_input;
 mod campaigns;
+mod coupons;
 mod experiments;
 mod harness;
 mod journeys;

@@ -60,6 +60,16 @@ const OVERRIDES: &[(&str, Override)] = &[
     ),
     // An experiment needs two variants; the generic campaign has one.
     ("crm.campaigns.v1.Campaign.experiment", Override::Unset),
+    // Generated coupon codes: the default length (the generic 3 is below 8), no prefix (a
+    // prefix is upper case).
+    (
+        "crm.campaigns.v1.GenerateCouponCodesRequest.length",
+        Override::Unset,
+    ),
+    (
+        "crm.campaigns.v1.GenerateCouponCodesRequest.prefix",
+        Override::Unset,
+    ),
     // The first member of the schedule's oneof, a bool, stands for it only when true.
     (
         "crm.campaigns.v1.Schedule.immediately",

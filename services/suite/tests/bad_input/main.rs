@@ -95,6 +95,11 @@ const PREPARE: &[(&str, &[&str])] = &[
             "crm.campaigns.v1.CampaignService.PauseCampaign",
         ],
     ),
+    // A new pool is empty: a claim needs codes in it.
+    (
+        "crm.campaigns.v1.CampaignService.ClaimCoupon",
+        &["crm.campaigns.v1.CampaignService.GenerateCouponCodes"],
+    ),
 ];
 
 pub fn pool() -> &'static DescriptorPool {

@@ -16,9 +16,10 @@ fn looks_like_name(s: &str) -> bool {
     parts.len() >= 2
         && parts.len().is_multiple_of(2)
         && parts.iter().step_by(2).all(|p| {
-            !p.is_empty()
+            // Collections are lower case or lower camel case (`couponPools`).
+            p.starts_with(|c: char| c.is_ascii_lowercase())
                 && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+                    .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
         })
         && parts.iter().skip(1).step_by(2).all(|p| !p.is_empty())
 }

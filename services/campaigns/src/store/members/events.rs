@@ -240,6 +240,8 @@ pub async fn customers_merged(
             .exec(conn)
             .await?
             .rows_affected;
+        let losers: Vec<CustomerId> = losers.iter().copied().map(CustomerId).collect();
+        moved += crate::store::coupons::move_claims(conn, &losers, survivor).await?;
     }
     for &l in &losers {
         recompute_orders(conn, CustomerId(l), now).await?;
@@ -291,6 +293,7 @@ pub async fn erase(conn: &impl ConnectionTrait, whose: &[CustomerId]) -> Result<
         .exec(conn)
         .await?
         .rows_affected;
+    n += crate::store::coupons::forget_customers(conn, whose).await?;
     Ok(n)
 }
 
