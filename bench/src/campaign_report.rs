@@ -5,7 +5,7 @@
 //! same database in the same round. The rows are bulk-loaded with `generate_series` (sending
 //! a million messages would take the send path's hour), then read through the real server.
 //! One call at a time: the goal is a latency (under 2 s), not a rate.
-use crate::{Args, Stats, channels, drive_with, platform_settings};
+use crate::{Args, Stats, drive_with};
 use crm_proto::campaigns as pb;
 use crm_proto::campaigns::campaign_service_client::CampaignServiceClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -225,25 +225,7 @@ impl Bench {
             eprintln!("campaigns: campaign report scenarios skipped (PostgreSQL only)");
             return Ok(None);
         }
-        let mut s = crm_campaigns::Settings::load(None)?;
-        platform_settings(&mut s.platform, &db_url, &args.redis_url, true);
-        // Measured alone: every job of the service idles.
-        let c = &mut s.campaigns;
-        c.read_model.refresh_interval_ms = 3_600_000;
-        c.read_model.membership_interval_ms = 3_600_000;
-        c.read_model.full_evaluation_secs = 7 * 86_400;
-        c.sending.start_interval_ms = 3_600_000;
-        c.sending.dispatch_interval_ms = 3_600_000;
-        c.experiments.winner_interval_ms = 3_600_000;
-        c.journeys.interval_ms = 3_600_000;
-        let app = crm_campaigns::application(s).await?;
-        let port = app.port();
-        tokio::spawn(app.run_until(std::future::pending()));
-        let clients: Vec<_> = channels(port, args.connections)
-            .await?
-            .into_iter()
-            .map(CampaignServiceClient::new)
-            .collect();
+        let clients = crate::campaigns::idle_service(args, &db_url).await?;
         let name = campaign(&mut clients[0].clone()).await?;
         let id = uuid::Uuid::parse_str(name.trim_start_matches("campaigns/"))?;
         let db = sea_orm::Database::connect(db_url.as_str()).await?;

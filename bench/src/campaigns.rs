@@ -8,6 +8,33 @@
 //! days AND NOT an open complaint AND e-mail consent granted. The hand-written SQL answers
 //! what the RPC answers: the count and the first page of 20 in id order.
 use crate::{Args, Stats, channels, drive_with, platform_settings};
+
+/// The campaigns service on `db_url` with every background job idle (refresh, membership,
+/// start, dispatch, winner, journeys), so a scenario measures its calls alone; and
+/// `args.connections` clients of it.
+pub async fn idle_service(
+    args: &Args,
+    db_url: &str,
+) -> anyhow::Result<Vec<CampaignServiceClient<Channel>>> {
+    let mut s = crm_campaigns::Settings::load(None)?;
+    platform_settings(&mut s.platform, db_url, &args.redis_url, true);
+    let c = &mut s.campaigns;
+    c.read_model.refresh_interval_ms = 3_600_000;
+    c.read_model.membership_interval_ms = 3_600_000;
+    c.read_model.full_evaluation_secs = 7 * 86_400;
+    c.sending.start_interval_ms = 3_600_000;
+    c.sending.dispatch_interval_ms = 3_600_000;
+    c.experiments.winner_interval_ms = 3_600_000;
+    c.journeys.interval_ms = 3_600_000;
+    let app = crm_campaigns::application(s).await?;
+    let port = app.port();
+    tokio::spawn(app.run_until(std::future::pending()));
+    Ok(channels(port, args.connections)
+        .await?
+        .into_iter()
+        .map(CampaignServiceClient::new)
+        .collect())
+}
 use crm_proto::campaigns as pb;
 use crm_proto::campaigns::campaign_service_client::CampaignServiceClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -215,23 +242,7 @@ impl Bench {
             eprintln!("campaigns: segment preview scenarios skipped (PostgreSQL only)");
             return Ok(None);
         }
-        let mut s = crm_campaigns::Settings::load(None)?;
-        platform_settings(&mut s.platform, &db_url, &args.redis_url, true);
-        // Measured alone: the read model's refresh, membership and sending jobs idle.
-        let c = &mut s.campaigns;
-        c.read_model.refresh_interval_ms = 3_600_000;
-        c.read_model.membership_interval_ms = 3_600_000;
-        c.read_model.full_evaluation_secs = 7 * 86_400;
-        c.sending.start_interval_ms = 3_600_000;
-        c.sending.dispatch_interval_ms = 60_000;
-        let app = crm_campaigns::application(s).await?;
-        let port = app.port();
-        tokio::spawn(app.run_until(std::future::pending()));
-        let clients: Vec<_> = channels(port, args.connections)
-            .await?
-            .into_iter()
-            .map(CampaignServiceClient::new)
-            .collect();
+        let clients = idle_service(args, &db_url).await?;
         let db = sea_orm::Database::connect(db_url.as_str()).await?;
         seed(&db, size).await?;
         // Both sides must answer the same before either is timed.

@@ -16,26 +16,10 @@ use tonic::Code;
 /// winner job every `winner_interval_ms` (3,600,000: it never runs in a test, which calls
 /// `choose_winners` itself).
 async fn experiment_app(b: Backend, winner_interval_ms: u64) -> (TestApp, PathBuf) {
-    let file = std::env::temp_dir()
-        .join("crm-tests")
-        .join(format!("sent-{}.jsonl", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
-    let path = file.display().to_string();
-    let app = spawn_app_with(b, move |s| {
-        let c = &mut s.campaigns;
-        c.sender.kind = "file".into();
-        c.sender.file_path = path;
-        c.sending.quiet_hours_start.clear();
-        c.sending.quiet_hours_end.clear();
-        c.sending.start_interval_ms = 50;
-        c.sending.dispatch_interval_ms = 50;
-        for f in &mut c.sending.frequency_caps {
-            f.max = 10;
-        }
-        c.experiments.winner_interval_ms = winner_interval_ms;
+    crate::sending::sending_app_with(b, ("", ""), 10, move |s| {
+        s.campaigns.experiments.winner_interval_ms = winner_interval_ms;
     })
-    .await;
-    (app, file)
+    .await
 }
 
 async fn members(app: &TestApp, n: usize) -> Vec<String> {

@@ -22,26 +22,10 @@ use std::path::{Path, PathBuf};
 /// The app with the file sender, no quiet hours, caps out of the way, fast sending jobs and
 /// the journey job every `job_ms` (a test driving the job itself makes that long).
 async fn journey_app(b: Backend, job_ms: u64) -> (TestApp, PathBuf) {
-    let file = std::env::temp_dir()
-        .join("crm-tests")
-        .join(format!("journey-{}.jsonl", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
-    let path = file.display().to_string();
-    let app = spawn_app_with(b, move |s| {
-        let c = &mut s.campaigns;
-        c.sender.kind = "file".into();
-        c.sender.file_path = path;
-        c.sending.quiet_hours_start.clear();
-        c.sending.quiet_hours_end.clear();
-        c.sending.start_interval_ms = 50;
-        c.sending.dispatch_interval_ms = 50;
-        for f in &mut c.sending.frequency_caps {
-            f.max = 100;
-        }
-        c.journeys.interval_ms = job_ms;
+    crate::sending::sending_app_with(b, ("", ""), 100, move |s| {
+        s.campaigns.journeys.interval_ms = job_ms;
     })
-    .await;
-    (app, file)
+    .await
 }
 
 /// The journey job never runs by itself in these tests: they run it.

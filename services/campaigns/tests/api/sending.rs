@@ -14,6 +14,16 @@ use tonic::Code;
 /// The app with the file sender writing to a file of its own, fast jobs, and `quiet` hours
 /// (empty: none).
 pub async fn sending_app(b: Backend, quiet: (&str, &str), cap: u32) -> (TestApp, PathBuf) {
+    sending_app_with(b, quiet, cap, |_| {}).await
+}
+
+/// [`sending_app`] with its settings changed by `configure` last (a job's pace).
+pub async fn sending_app_with(
+    b: Backend,
+    quiet: (&str, &str),
+    cap: u32,
+    configure: impl FnOnce(&mut crm_campaigns::Settings),
+) -> (TestApp, PathBuf) {
     let file = std::env::temp_dir()
         .join("crm-tests")
         .join(format!("sent-{}.jsonl", uuid::Uuid::new_v4().simple()));
@@ -31,6 +41,7 @@ pub async fn sending_app(b: Backend, quiet: (&str, &str), cap: u32) -> (TestApp,
         for f in &mut c.sending.frequency_caps {
             f.max = cap;
         }
+        configure(s);
     })
     .await;
     (app, file)
