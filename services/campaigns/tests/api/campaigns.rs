@@ -18,14 +18,7 @@ async fn a_campaign_is_created_edited_as_a_draft_and_moved_through_its_lifecycle
         assert_eq!(created.state, pb::campaign::State::Draft as i32);
         assert_eq!(created.throttle_per_second, 100, "default throttle");
         assert_eq!(created.stats.as_ref().map(|s| s.recipients), Some(0));
-        let got = app
-            .client
-            .get_campaign(pb::GetCampaignRequest {
-                name: created.name.clone(),
-            })
-            .await
-            .expect("get")
-            .into_inner();
+        let got = app.campaign(&created.name).await;
         assert_eq!(got, created);
 
         // A draft takes masked updates guarded by its etag.

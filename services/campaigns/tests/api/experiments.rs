@@ -223,14 +223,7 @@ async fn test_then_winner_sends_the_variant_with_the_best_click_rate_to_the_rest
         }
         let test_b: Vec<&pb::Delivery> = ds.iter().filter(|d| d.variant == "b").collect();
         assert!(!rest.is_empty() && !test_b.is_empty(), "{ds:?}");
-        let running = app
-            .client
-            .get_campaign(pb::GetCampaignRequest {
-                name: campaign.clone(),
-            })
-            .await
-            .expect("get")
-            .into_inner();
+        let running = app.campaign(&campaign).await;
         assert_eq!(
             running.state,
             pb::campaign::State::Running as i32,
@@ -494,14 +487,7 @@ async fn bad_experiments_are_refused_field_by_field_and_nothing_is_written() {
             .into_inner();
         assert_eq!(ok.experiment.map(|e| e.test_percent), Some(50));
         for draft in [&journey, &single] {
-            let stored = app
-                .client
-                .get_campaign(pb::GetCampaignRequest {
-                    name: draft.name.clone(),
-                })
-                .await
-                .expect("get")
-                .into_inner();
+            let stored = app.campaign(&draft.name).await;
             assert_eq!(
                 (stored.experiment, &stored.etag),
                 (None, &draft.etag),

@@ -82,6 +82,14 @@ pub fn email_campaign(segment: &str) -> pb::Campaign {
 }
 
 impl TestApp {
+    pub async fn campaign(&mut self, name: &str) -> pb::Campaign {
+        self.client
+            .get_campaign(pb::GetCampaignRequest { name: name.into() })
+            .await
+            .expect("get campaign")
+            .into_inner()
+    }
+
     pub async fn create_campaign(&mut self, c: pb::Campaign) -> pb::Campaign {
         self.client
             .create_campaign(pb::CreateCampaignRequest {

@@ -331,14 +331,7 @@ async fn quiet_hours_defer_marketing_to_their_end_in_the_recipients_zone() {
         );
         let why = app.explain(&campaign, &utc).await;
         assert!(why.summary.starts_with("waiting until"), "{}", why.summary);
-        let running = app
-            .client
-            .get_campaign(pb::GetCampaignRequest {
-                name: campaign.clone(),
-            })
-            .await
-            .expect("get")
-            .into_inner();
+        let running = app.campaign(&campaign).await;
         assert_eq!(
             running.state,
             pb::campaign::State::Running as i32,
