@@ -397,7 +397,8 @@ pub(crate) async fn a_test_then_winner_campaign_reports_conversions_after_its_se
         .await;
     }
     let segment = s.create_segment("this run", ours(&run)).await;
-    let test = Duration::from_secs(40);
+    // Long enough for the purchases to reach the report on a loaded 2-core CI machine.
+    let test = Duration::from_secs(60);
     let campaign = s
         .launch(mpb::Campaign {
             display_name: "Spring offer A/B".into(),
