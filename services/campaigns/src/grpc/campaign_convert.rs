@@ -281,22 +281,6 @@ pub fn campaign_fields(
     } else {
         0
     };
-    if experiment.is_some() && matches!(schedule, Some(Schedule::Trigger(_))) {
-        v2.add(
-            field("experiment"),
-            "is not for a journey (a trigger schedule): its audience never ends",
-        );
-    }
-    if let Some(e) = &experiment
-        && variants.len() < 2
-        && checks("variants")
-    {
-        let _ = e;
-        v2.add(
-            field("variants"),
-            "an experiment needs at least two variants",
-        );
-    }
     let ok = v2.is_empty();
     v.extend_prefixed("", v2);
     let fields = CampaignFields {

@@ -28,6 +28,7 @@ impl CampaignService {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,
         };
+        experiment_fits(&fields, "campaign")?;
         segments_exist(&txn, &fields, "campaign").await?;
         let campaign = Campaign::new(fields, domain::now());
         store::campaigns::insert(&txn, &campaign).await?;
@@ -162,7 +163,8 @@ async fn current(
     Ok(c)
 }
 
-/// An experiment must fit the merged campaign (a patch may name only some of the fields).
+/// An experiment must fit the campaign: its schedule and variants (checked on the whole
+/// campaign, so an update naming only some of the fields is checked on the merged one).
 fn experiment_fits(f: &CampaignFields, at: &str) -> Result<(), Error> {
     let mut v = Violations::new();
     for (field, why) in domain::experiment::problems(&f.spec) {
