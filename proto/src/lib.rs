@@ -47,6 +47,11 @@ pub mod crm {
             tonic::include_proto!("crm.template.v1");
         }
     }
+    pub mod recommendations {
+        pub mod v1 {
+            tonic::include_proto!("crm.recommendations.v1");
+        }
+    }
     pub mod campaigns {
         pub mod v1 {
             tonic::include_proto!("crm.campaigns.v1");
@@ -60,5 +65,6 @@ pub use crm::common::v1 as common;
 pub use crm::customers::v1 as customers;
 pub use crm::events::v1 as events;
 pub use crm::loyalty::v1 as loyalty;
+pub use crm::recommendations::v1 as recommendations;
 pub use crm::template::v1 as template;
 pub use crm::tickets::v1 as tickets;

@@ -14,6 +14,7 @@ fn services(suite: &mut Suite) {
     suite.add::<crm_loyalty::Loyalty>();
     suite.add::<crm_tickets::Tickets>();
     suite.add::<crm_campaigns::Campaigns>();
+    suite.add::<crm_recommendations::Recommendations>();
 }
 
 #[tokio::main]
@@ -39,7 +40,13 @@ mod tests {
         let suite = load_file("").expect("defaults load");
         assert_eq!(
             suite.names(),
-            ["customers", "loyalty", "tickets", "campaigns"]
+            [
+                "customers",
+                "loyalty",
+                "tickets",
+                "campaigns",
+                "recommendations"
+            ]
         );
     }
 

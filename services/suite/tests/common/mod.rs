@@ -41,6 +41,11 @@ pub const SPAWNERS: &[(&str, &[Rule], Spawner)] = &[
         crm_campaigns::Campaigns::POLICY,
         |s, own| Box::pin(campaigns(s, own)),
     ),
+    (
+        crm_recommendations::GRPC_SERVICE,
+        crm_recommendations::Recommendations::POLICY,
+        |s, own| Box::pin(recommendations(s, own)),
+    ),
     // The skeleton new services are copied from: not in the suite binary, but in its proto.
     (
         crm_template::GRPC_SERVICE,
@@ -111,6 +116,26 @@ async fn campaigns(storage: Storage, own: String) -> anyhow::Result<Component> {
         auth::send_as(&mut s.platform, CAMPAIGNS_SUBJECT, CAMPAIGNS_CALLS);
     });
     Ok(crm_campaigns::component(&s).await?.0)
+}
+
+/// The identity recommendations calls customers with (as the chart grants it): profiles for
+/// cold start, no personal data in clear.
+pub const RECOMMENDATIONS_SUBJECT: &str = "crm-recommendations";
+pub const RECOMMENDATIONS_CALLS: &[&str] = &["customers.read"];
+
+async fn recommendations(storage: Storage, own: String) -> anyhow::Result<Component> {
+    let s = settings::<crm_recommendations::Recommendations>(&storage, |s| {
+        // Background jobs off: they would write while a test compares row counts.
+        s.recommendations.rebuild.interval_secs = 0;
+        s.recommendations.profiles.refresh_interval_ms = 0;
+        s.recommendations.clients.customers_url = own;
+        auth::send_as(
+            &mut s.platform,
+            RECOMMENDATIONS_SUBJECT,
+            RECOMMENDATIONS_CALLS,
+        );
+    });
+    Ok(crm_recommendations::component(&s).await?.0)
 }
 
 /// A running suite: its address and each service's storage and authorization table.

@@ -1,0 +1,173 @@
+//! The model: what a rebuild computes from interactions and serving reads. The algorithms
+//! work on dense indices (`u32` items and users) so that the service's rebuild and the `eval`
+//! subcommand run the very same code; the stored form names items by [`ItemId`].
+//!
+//! - [`similarity`]: item-item similarity from co-occurrence (cosine, jaccard, lift) with
+//!   time decay and a minimum support, top-K neighbours per item.
+//! - [`rules`]: association rules over baskets (support, confidence, lift).
+//! - [`popularity`]: time-decayed popularity.
+//! - [`scoring`]: a customer's history against the neighbours: candidate scores with the
+//!   item each comes from.
+pub mod popularity;
+pub mod rules;
+pub mod scoring;
+pub mod similarity;
+
+use super::ItemId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One interaction as the algorithms read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub user: u32,
+    pub item: u32,
+    /// The interaction's weight (kind default or the caller's).
+    pub weight: f32,
+    /// Age at build time, in days (>= 0), for the time decay.
+    pub age_days: f32,
+}
+
+/// How co-occurrence becomes similarity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Similarity {
+    #[default]
+    Cosine,
+    Jaccard,
+    Lift,
+}
+
+impl Similarity {
+    pub const ALL: [Self; 3] = [Self::Cosine, Self::Jaccard, Self::Lift];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cosine => "cosine",
+            Self::Jaccard => "jaccard",
+            Self::Lift => "lift",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// The knobs of a build (`[recommendations.model]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildParams {
+    pub similarity: Similarity,
+    /// An interaction's weight halves every this many days; 0: no decay.
+    pub half_life_days: f64,
+    /// Pairs seen together by fewer customers (baskets, for rules) are dropped.
+    pub min_support: u32,
+    /// Neighbours (and rules) kept per item.
+    pub top_k: usize,
+    /// Items kept per popularity list (global, per category, per cohort).
+    pub popular_top_n: usize,
+}
+
+impl BuildParams {
+    pub fn validate(&self, section: &str, p: &mut Vec<String>) {
+        if !(0.0..=36_500.0).contains(&self.half_life_days) {
+            p.push(format!("{section}.half_life_days: must be 0..=36500"));
+        }
+        if !(1..=1_000_000).contains(&self.min_support) {
+            p.push(format!("{section}.min_support: must be 1..=1000000"));
+        }
+        if !(1..=1000).contains(&self.top_k) {
+            p.push(format!("{section}.top_k: must be 1..=1000"));
+        }
+        if !(1..=10_000).contains(&self.popular_top_n) {
+            p.push(format!("{section}.popular_top_n: must be 1..=10000"));
+        }
+    }
+
+    /// The decay factor of an interaction `age_days` old.
+    pub fn decay(&self, age_days: f32) -> f32 {
+        if self.half_life_days <= 0.0 {
+            1.0
+        } else {
+            (-(f64::from(age_days.max(0.0))) * std::f64::consts::LN_2 / self.half_life_days).exp()
+                as f32
+        }
+    }
+}
+
+/// A neighbour on the dense indices: the item, its similarity and the customers (or
+/// baskets) behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub item: u32,
+    pub score: f32,
+    pub support: u32,
+}
+
+/// A neighbour as stored (JSON in `item_models.neighbours`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    pub item: ItemId,
+    pub score: f32,
+    pub support: u32,
+}
+
+/// An association rule "antecedent -> item" as stored (JSON in `item_models.rules`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub item: ItemId,
+    pub support: f64,
+    pub confidence: f64,
+    pub lift: f64,
+    pub count: u32,
+}
+
+/// What a model version holds for one item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemModel {
+    /// Most similar first.
+    pub neighbours: Vec<Neighbour>,
+    /// Strongest (by lift, then confidence) first.
+    pub rules: Vec<Rule>,
+}
+
+/// An entry of a popularity list (JSON in `popular_lists.items`), most popular first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Popular {
+    pub item: ItemId,
+    pub score: f64,
+}
+
+/// The scope of a popularity list: everything, a category path, a cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    All,
+    Category(String),
+    Cohort(String),
+}
+
+impl Scope {
+    /// The stored key: "", "category:{path}", "cohort:{kind}:{value}".
+    pub fn key(&self) -> String {
+        match self {
+            Self::All => String::new(),
+            Self::Category(c) => format!("category:{c}"),
+            Self::Cohort(c) => format!("cohort:{c}"),
+        }
+    }
+}
+
+/// A published model version (the `model_versions` row).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub version: i64,
+    pub similarity: Similarity,
+    pub build_time: DateTime<Utc>,
+    pub build_duration_ms: i64,
+    pub interaction_count: i64,
+    pub customer_count: i64,
+    pub item_count: i64,
+    /// The newest interaction (record time) the build read.
+    pub last_interaction_time: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,1 @@
+//! See `service` (module docs).
