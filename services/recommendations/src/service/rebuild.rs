@@ -154,28 +154,52 @@ pub async fn build(
     db: &DatabaseConnection,
     settings: &RecommendationsSettings,
 ) -> Result<Published, Error> {
+    Ok(build_measured(db, settings).await?.0)
+}
+
+/// How long each phase of a build took (the rebuild benchmark reports them).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Reading interactions, catalogue and profiles.
+    pub read: Duration,
+    /// Neighbours, rules, content fallback, popularity lists.
+    pub compute: Duration,
+    /// Writing the version's rows, publishing, pruning.
+    pub write: Duration,
+    /// Item rows and popularity lists written.
+    pub item_rows: usize,
+    pub lists: usize,
+}
+
+/// [`build`], with the time of each phase.
+pub async fn build_measured(
+    db: &DatabaseConnection,
+    settings: &RecommendationsSettings,
+) -> Result<(Published, Phases), Error> {
     let _turn = BUILDS.lock().await;
     let started = Instant::now();
+    let mut phases = Phases::default();
     let now = crate::domain::now();
     let input = load::load(db, &settings.rebuild, now).await?;
     let last_record_time = input.last_record_time;
-    let read_ms = started.elapsed().as_millis();
+    phases.read = started.elapsed();
     let params = settings.model.clone();
     let built = tokio::task::spawn_blocking(move || compute::compute(input, &params))
         .await
         .map_err(Error::internal)?;
-    let computed_ms = started.elapsed().as_millis();
+    phases.compute = started.elapsed() - phases.read;
     let version = store::model::next_version(db).await?;
     if !store::model::claim(db, version, &popular_entries(&built, 0)).await? {
-        return Ok(Published::Lost(version));
+        return Ok((Published::Lost(version), phases));
     }
-    write_rows(db, version, &built).await?;
+    phases.item_rows = write_rows(db, version, &built).await?;
+    phases.lists = built.popular.len();
     if store::model::current(db)
         .await?
         .is_some_and(|c| c.version >= version)
     {
         // A later build published while this one wrote: its rows are pruned as orphans.
-        return Ok(Published::Lost(version));
+        return Ok((Published::Lost(version), phases));
     }
     let info = ModelInfo {
         version,
@@ -187,22 +211,24 @@ pub async fn build(
         item_count: built.item_count as i64,
         last_interaction_time: last_record_time,
     };
+    drop(built);
     if !store::model::publish(db, &info).await? {
-        return Ok(Published::Lost(version));
+        return Ok((Published::Lost(version), phases));
     }
     let pruned = store::model::prune(db, settings.rebuild.keep_versions).await?;
+    phases.write = started.elapsed() - phases.read - phases.compute;
     tracing::info!(
         version,
         interactions = info.interaction_count,
         customers = info.customer_count,
         items = info.item_count,
-        read_ms = read_ms as u64,
-        compute_ms = (computed_ms - read_ms) as u64,
-        duration_ms = info.build_duration_ms,
+        read_ms = phases.read.as_millis() as u64,
+        compute_ms = phases.compute.as_millis() as u64,
+        write_ms = phases.write.as_millis() as u64,
         pruned,
         "model published"
     );
-    Ok(Published::Version(info))
+    Ok((Published::Version(info), phases))
 }
 
 /// The entries of popularity list `n` of `built` as stored.
@@ -218,8 +244,10 @@ fn popular_entries(built: &Built, n: usize) -> Vec<Popular> {
 }
 
 /// Writes the item rows and the popularity lists (but the global one, the claim) of
-/// `version`, a batch per statement, converting each batch only when it is written.
-async fn write_rows(db: &DatabaseConnection, version: i64, built: &Built) -> Result<(), Error> {
+/// `version`, a batch per statement, converting each batch only when it is written; the
+/// number of item rows.
+async fn write_rows(db: &DatabaseConnection, version: i64, built: &Built) -> Result<usize, Error> {
+    let mut written = 0;
     let mut batch: Vec<(crate::domain::ItemId, ItemModel)> = Vec::with_capacity(ITEM_ROWS);
     for (i, id) in built.items.iter().enumerate() {
         let nb = built.neighbours.get(i).map_or(&[][..], Vec::as_slice);
@@ -253,10 +281,12 @@ async fn write_rows(db: &DatabaseConnection, version: i64, built: &Built) -> Res
         ));
         if batch.len() == ITEM_ROWS {
             store::model::insert_item_models(db, version, &batch).await?;
+            written += batch.len();
             batch.clear();
         }
     }
     store::model::insert_item_models(db, version, &batch).await?;
+    written += batch.len();
     let mut lists: Vec<(Scope, Vec<Popular>)> = Vec::with_capacity(LIST_ROWS);
     for n in 1..built.popular.len() {
         lists.push((built.popular[n].0.clone(), popular_entries(built, n)));
@@ -265,7 +295,8 @@ async fn write_rows(db: &DatabaseConnection, version: i64, built: &Built) -> Res
             lists.clear();
         }
     }
-    store::model::insert_popular(db, version, &lists).await
+    store::model::insert_popular(db, version, &lists).await?;
+    Ok(written)
 }
 
 /// The `rebuild` subcommand: connects, migrates when `database.migrate_on_start` says so,
