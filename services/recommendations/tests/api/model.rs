@@ -453,3 +453,23 @@ async fn bad_requests_are_refused_naming_the_field() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_job_rebuilds_on_its_schedule() {
+    each_backend(|backend| async move {
+        let mut app = app_with(backend, |s| s.recommendations.rebuild.interval_secs = 1).await;
+        dataset(&app).await;
+        let mut version = 0;
+        for _ in 0..100 {
+            version = get_model(&mut app).await.version;
+            if version > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(version >= 1, "the job published a version");
+        let m = get_model(&mut app).await;
+        assert_eq!((m.interaction_count, m.item_count), (7, 3));
+    })
+    .await;
+}
