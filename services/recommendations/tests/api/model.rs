@@ -5,7 +5,7 @@ use crate::harness::{TestApp, assert_status, each_backend, rid, spawn_app_with, 
 use crm_platform::testing::Backend;
 use crm_proto::recommendations as pb;
 use crm_recommendations::domain::ItemId;
-use crm_recommendations::domain::model::{ModelInfo, Neighbour, Scope};
+use crm_recommendations::domain::model::{BuildParams, ModelInfo, Neighbour, Scope};
 use crm_recommendations::store::entities::{interaction, item, item_model, popular_list, profile};
 use crm_recommendations::store::model;
 use sea_orm::ActiveValue::Set;
@@ -26,14 +26,34 @@ async fn app_with(
     more: impl FnOnce(&mut crm_recommendations::Settings),
 ) -> TestApp {
     spawn_app_with(backend, |s| {
-        let r = &mut s.recommendations;
-        r.rebuild.interval_secs = 0;
-        r.model.half_life_days = 0.0;
-        r.model.min_support = 2;
-        r.model.similarity = crm_recommendations::domain::model::Similarity::Cosine;
+        s.recommendations.rebuild.interval_secs = 0;
+        s.recommendations.model = plain_cosine();
         more(s);
     })
     .await
+}
+
+/// The model knobs of the hand computations below: the plain cosine, no time decay,
+/// `min_support` 2. Read through the config loader over the shipped defaults, so knobs added
+/// to the defaults (shrinkage, alpha, normalisation) are set to their neutral values when
+/// they exist.
+fn plain_cosine() -> BuildParams {
+    use crm_recommendations::settings::{DEFAULTS, RecommendationsSettings};
+    let mut overlay = String::from(
+        "[recommendations.model]\nsimilarity = \"cosine\"\nhalf_life_days = 0.0\nmin_support = 2\n",
+    );
+    for (key, neutral) in [
+        ("shrinkage", "0.0"),
+        ("alpha", "0.5"),
+        ("normalize", "false"),
+    ] {
+        if DEFAULTS.contains(&format!("\n{key} =")) {
+            overlay.push_str(&format!("{key} = {neutral}\n"));
+        }
+    }
+    let mut l = crm_platform::config::Loader::new(&[DEFAULTS, &overlay], None).expect("config");
+    let r: Option<RecommendationsSettings> = l.section("recommendations");
+    l.finish(r).expect("valid settings").model
 }
 
 /// Records an interaction row as RecordInteractions / the events consumer would.

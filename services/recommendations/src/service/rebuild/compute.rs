@@ -141,14 +141,17 @@ mod tests {
     use crate::domain::model::Similarity;
     use crate::service::rebuild::content::Description;
 
+    /// The shipped knobs, with no decay and lists of two.
     fn params() -> BuildParams {
-        BuildParams {
-            similarity: Similarity::Cosine,
-            half_life_days: 0.0,
-            min_support: 1,
-            top_k: 10,
-            popular_top_n: 2,
-        }
+        let mut p = crate::Settings::load(None)
+            .expect("defaults")
+            .recommendations
+            .model;
+        p.similarity = Similarity::Cosine;
+        p.half_life_days = 0.0;
+        p.min_support = 1;
+        p.popular_top_n = 2;
+        p
     }
 
     fn ev(user: u32, item: u32, weight: f32) -> Event {
