@@ -9,6 +9,7 @@ mod customers;
 mod customers_scale;
 mod events;
 mod loyalty;
+mod recommendations_rebuild;
 mod tickets;
 
 use clap::Parser;
@@ -476,9 +477,17 @@ fn report(args: &Args, rounds: &[Vec<Stats>]) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if let Some(url) = recommendations_rebuild::child_url() {
+        return recommendations_rebuild::child(&url).await;
+    }
     let args = Args::parse();
+    // Builds in processes of their own, before the rounds load this one.
+    let rebuild = recommendations_rebuild::run(&args, || database_url(&args)).await?;
     let rounds = run_rounds(&args).await?;
     println!("{}", report(&args, &rounds));
+    if let Some(section) = rebuild {
+        println!("{section}");
+    }
     anyhow::ensure!(
         rounds.iter().flatten().all(|s| s.errors == 0),
         "some requests failed"

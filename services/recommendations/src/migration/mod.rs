@@ -1,5 +1,6 @@
 //! Schema migrations, one per file, in release order, never edited once released.
 mod m20261204_000001_create_recommendations;
+mod m20261204_000040_interactions_record_time;
 
 use sea_orm_migration::prelude::{Alias, Index, IndexCreateStatement, IntoIden};
 
@@ -23,4 +24,5 @@ crm_platform::migrator!(Migrator: [
     // Platform: the inbox of the events recommendations consumes (customers, loyalty).
     crm_platform::events::CreateEventInbox,
     m20261204_000001_create_recommendations::Migration,
+    m20261204_000040_interactions_record_time::Migration,
 ]);

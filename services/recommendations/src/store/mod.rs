@@ -7,10 +7,12 @@
 //! - [`profiles`]: cold-start profiles (catalogue work).
 //! - [`model`]: published model versions, item neighbours and rules, popularity lists
 //!   (written by the rebuild, read by serving).
+//! - [`rebuild`]: what a build reads, in pages (interactions, catalogue, profiles).
 //! - [`served`]: served recommendations and their feedback (serving work).
 pub mod entities;
 pub mod interactions;
 pub mod items;
 pub mod model;
 pub mod profiles;
+pub mod rebuild;
 pub mod served;
