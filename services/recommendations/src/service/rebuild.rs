@@ -6,3 +6,10 @@ use crm_platform::jobs::Jobs;
 pub fn start(svc: &RecommendationService, jobs: &mut Jobs) {
     let _ = (svc, jobs);
 }
+
+/// One model build against the configured database, then exit (`crm-recommendations
+/// rebuild`). Placeholder until the rebuild work lands (it replaces this function).
+pub async fn run_once(settings: crate::Settings) -> anyhow::Result<()> {
+    let _ = settings;
+    anyhow::bail!("the rebuild is not built yet")
+}
