@@ -70,6 +70,10 @@ pub struct Args {
     /// random protocol's training part (the test part is never looked at).
     #[arg(long)]
     pub tune: bool,
+    /// Score on that validation split instead of the test part (for exploring knobs by hand
+    /// without looking at the test).
+    #[arg(long)]
+    pub validate: bool,
 }
 
 /// A row of the table.
@@ -172,9 +176,28 @@ fn index(names: &[String]) -> std::collections::HashMap<&str, usize> {
 
 /// The split of `protocol`.
 pub fn split_of(data: &Dataset, protocol: Protocol, args: &Args) -> Split {
-    match protocol {
+    let outer = match protocol {
         Protocol::Random => split::random(&data.rows, data.users.len(), args.test_ratio, args.seed),
         Protocol::Loo => split::leave_one_out(&data.rows, data.users.len()),
+    };
+    if args.validate && !args.tune {
+        validation(data, &outer, protocol, args)
+    } else {
+        outer
+    }
+}
+
+/// The validation split of a protocol's training part: the same protocol again on it (the
+/// random one with the next seed).
+pub fn validation(data: &Dataset, outer: &Split, protocol: Protocol, args: &Args) -> Split {
+    match protocol {
+        Protocol::Random => split::random(
+            &outer.train,
+            data.users.len(),
+            args.test_ratio,
+            args.seed.wrapping_add(1),
+        ),
+        Protocol::Loo => split::leave_one_out(&outer.train, data.users.len()),
     }
 }
 

@@ -69,6 +69,13 @@ pub struct BuildParams {
     /// Cosine only: the seed's norm counts `alpha`, the candidate's `1 - alpha` (0.5: the
     /// plain cosine; higher discounts popular seeds, lower popular candidates).
     pub alpha: f64,
+    /// A customer's co-occurrences count `1 / items^customer_penalty` (items: those they
+    /// interacted with): a customer who saw everything says little about any one pair.
+    /// 0: every customer counts the same.
+    pub customer_penalty: f64,
+    /// A candidate's similarity is divided by `customers^popularity_penalty` (its customer
+    /// count): the items everyone has are not everyone's neighbour. 0: none.
+    pub popularity_penalty: f64,
     /// Each item's neighbour scores are divided by its best one (1.0 first).
     pub normalize: bool,
     /// Neighbours (and rules) kept per item.
@@ -86,6 +93,8 @@ impl Default for BuildParams {
             min_support: 2,
             shrinkage: 0.0,
             alpha: 0.5,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.0,
             normalize: false,
             top_k: 50,
             popular_top_n: 200,
@@ -106,6 +115,12 @@ impl BuildParams {
         }
         if !(0.0..=1.0).contains(&self.alpha) {
             p.push(format!("{section}.alpha: must be 0..=1"));
+        }
+        if !(0.0..=2.0).contains(&self.customer_penalty) {
+            p.push(format!("{section}.customer_penalty: must be 0..=2"));
+        }
+        if !(0.0..=2.0).contains(&self.popularity_penalty) {
+            p.push(format!("{section}.popularity_penalty: must be 0..=2"));
         }
         if !(1..=1000).contains(&self.top_k) {
             p.push(format!("{section}.top_k: must be 1..=1000"));

@@ -120,6 +120,7 @@ fn row(
     }
     let alpha = p.alpha as f32;
     let shrinkage = p.shrinkage as f32;
+    let beta = p.popularity_penalty as f32;
     let mut out = Vec::new();
     for j in acc.touched.drain(..) {
         let ju = j as usize;
@@ -139,8 +140,12 @@ fn row(
             Similarity::Jaccard => dot / (s.squares[i] + s.squares[ju] - dot),
             Similarity::Lift => dot * users / (s.sum[i] * s.sum[ju]),
         };
-        // A similarity resting on few customers is discounted towards zero.
-        let score = raw * n as f32 / (n as f32 + shrinkage);
+        // A similarity resting on few customers is discounted towards zero, and so is one to
+        // an item everybody has.
+        let mut score = raw * n as f32 / (n as f32 + shrinkage);
+        if beta > 0.0 {
+            score /= (s.count[ju] as f32).powf(beta);
+        }
         if score.is_finite() && score > 0.0 {
             out.push(Scored {
                 item: j,
@@ -174,6 +179,8 @@ mod tests {
             min_support: 1,
             shrinkage: 0.0,
             alpha: 0.5,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.0,
             normalize: false,
             top_k: 10,
             popular_top_n: 10,

@@ -27,7 +27,8 @@ pub struct ByUser {
 
 impl ByUser {
     /// Events out of `0..n_items`, of no positive finite weight, are left out; a customer's
-    /// repeated interactions with an item add up.
+    /// repeated interactions with an item add up; `p.customer_penalty` scales each customer's
+    /// row.
     pub fn build(events: &[Event], n_items: usize, p: &BuildParams) -> Self {
         let mut cells: Vec<(u32, u32, f32)> = events
             .iter()
@@ -56,6 +57,17 @@ impl ByUser {
             item_count[i as usize] += 1;
         }
         users.start.push(cells.len());
+        if p.customer_penalty > 0.0 {
+            // Entries scaled by items^(-penalty / 2): products of two count items^-penalty.
+            let half = -(p.customer_penalty as f32) / 2.0;
+            for u in 0..users.start.len() - 1 {
+                let (a, b) = (users.start[u], users.start[u + 1]);
+                let scale = ((b - a) as f32).powf(half);
+                for e in &mut users.entries[a..b] {
+                    e.1 *= scale;
+                }
+            }
+        }
         // Transpose by counting sort: items' rows list customers in order.
         let mut items = Rows {
             start: Vec::with_capacity(n_items + 1),
@@ -142,6 +154,8 @@ mod tests {
             min_support: 1,
             shrinkage: 0.0,
             alpha: 0.5,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.0,
             normalize: false,
             top_k: 10,
             popular_top_n: 10,
