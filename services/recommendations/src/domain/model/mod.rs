@@ -12,6 +12,7 @@ pub mod popularity;
 pub mod rules;
 pub mod scoring;
 pub mod similarity;
+pub mod sparse;
 
 use super::ItemId;
 use chrono::{DateTime, Utc};
@@ -63,10 +64,42 @@ pub struct BuildParams {
     pub half_life_days: f64,
     /// Pairs seen together by fewer customers (baskets, for rules) are dropped.
     pub min_support: u32,
+    /// A similarity resting on `n` customers is multiplied by `n / (n + shrinkage)`; 0: none.
+    pub shrinkage: f64,
+    /// Cosine only: the seed's norm counts `alpha`, the candidate's `1 - alpha` (0.5: the
+    /// plain cosine; higher discounts popular seeds, lower popular candidates).
+    pub alpha: f64,
+    /// A customer's co-occurrences count `1 / items^customer_penalty` (items: those they
+    /// interacted with): a customer who saw everything says little about any one pair.
+    /// 0: every customer counts the same.
+    pub customer_penalty: f64,
+    /// A candidate's similarity is divided by `customers^popularity_penalty` (its customer
+    /// count): the items everyone has are not everyone's neighbour. 0: none.
+    pub popularity_penalty: f64,
+    /// Each item's neighbour scores are divided by its best one (1.0 first).
+    pub normalize: bool,
     /// Neighbours (and rules) kept per item.
     pub top_k: usize,
     /// Items kept per popularity list (global, per category, per cohort).
     pub popular_top_n: usize,
+}
+
+impl Default for BuildParams {
+    /// The shipped defaults, those of `config/recommendations.toml` (a test holds them equal).
+    fn default() -> Self {
+        Self {
+            similarity: Similarity::Cosine,
+            half_life_days: 180.0,
+            min_support: 2,
+            shrinkage: 0.0,
+            alpha: 0.5,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.0,
+            normalize: false,
+            top_k: 50,
+            popular_top_n: 200,
+        }
+    }
 }
 
 impl BuildParams {
@@ -76,6 +109,18 @@ impl BuildParams {
         }
         if !(1..=1_000_000).contains(&self.min_support) {
             p.push(format!("{section}.min_support: must be 1..=1000000"));
+        }
+        if !(0.0..=10_000.0).contains(&self.shrinkage) {
+            p.push(format!("{section}.shrinkage: must be 0..=10000"));
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            p.push(format!("{section}.alpha: must be 0..=1"));
+        }
+        if !(0.0..=2.0).contains(&self.customer_penalty) {
+            p.push(format!("{section}.customer_penalty: must be 0..=2"));
+        }
+        if !(0.0..=2.0).contains(&self.popularity_penalty) {
+            p.push(format!("{section}.popularity_penalty: must be 0..=2"));
         }
         if !(1..=1000).contains(&self.top_k) {
             p.push(format!("{section}.top_k: must be 1..=1000"));
@@ -170,4 +215,46 @@ pub struct ModelInfo {
     pub item_count: i64,
     /// The newest interaction (record time) the build read.
     pub last_interaction_time: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_the_shipped_configuration() {
+        let s = crate::Settings::load(None).expect("defaults load");
+        assert_eq!(s.recommendations.model, BuildParams::default());
+        let mut problems = Vec::new();
+        BuildParams::default().validate("m", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn bad_knobs_are_named() {
+        let p = BuildParams {
+            shrinkage: f64::NAN,
+            alpha: 1.5,
+            half_life_days: -1.0,
+            ..BuildParams::default()
+        };
+        let mut problems = Vec::new();
+        p.validate("m", &mut problems);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn decay_halves_every_half_life() {
+        let p = BuildParams {
+            half_life_days: 10.0,
+            ..BuildParams::default()
+        };
+        assert!((p.decay(10.0) - 0.5).abs() < 1e-6);
+        assert!((p.decay(0.0) - 1.0).abs() < 1e-6);
+        let none = BuildParams {
+            half_life_days: 0.0,
+            ..BuildParams::default()
+        };
+        assert_eq!(none.decay(1000.0), 1.0);
+    }
 }
