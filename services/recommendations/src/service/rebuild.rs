@@ -329,10 +329,3 @@ pub async fn run_once(settings: crate::Settings) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-/// One model build against the configured database, then exit (`crm-recommendations
-/// rebuild`). Placeholder until the rebuild work lands (it replaces this function).
-pub async fn run_once(settings: crate::Settings) -> anyhow::Result<()> {
-    let _ = settings;
-    anyhow::bail!("the rebuild is not built yet")
-}
