@@ -245,7 +245,8 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         t,
         "Data: {} ({} interactions, {} users, {} items). Full ranking: every item a user did \
          not train on is a candidate. Weights: {:?}; history: {} most recent items; knobs: \
-         half_life_days {}, min_support {}, shrinkage {}, alpha {}, normalize {}, top_k {}.\n",
+         half_life_days {}, min_support {}, shrinkage {}, alpha {}, customer_penalty {}, \
+         popularity_penalty {}, normalize {}, top_k {} (the same for every similarity).\n",
         args.data
             .file_name()
             .and_then(|n| n.to_str())
@@ -259,6 +260,8 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         p.min_support,
         p.shrinkage,
         p.alpha,
+        p.customer_penalty,
+        p.popularity_penalty,
         p.normalize,
         p.top_k,
     );
