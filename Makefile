@@ -40,6 +40,15 @@ tools: ## install the pinned tools (buf, grpcurl, ghz, helm, kubeconform, hadoli
 bench: ## benchmarks with same-run baselines; writes bench/out/*.md (see BENCHMARKS.md)
 	scripts/bench.sh
 
+.PHONY: eval
+eval: ## recommendations offline evaluation on MovieLens-100K with the implicit peers; writes bench/out/eval.md
+	scripts/install-tools.sh venv
+	scripts/fetch-movielens.sh >/dev/null
+	$(CARGO) build --release --quiet -p crm-recommendations
+	"$${CARGO_TARGET_DIR:-target}/release/crm-recommendations" eval --data .tools/data/ml-100k.inter \
+	  --peers scripts/eval_peers.py --python .tools/venv/bin/python \
+	  --work-dir "$${CARGO_TARGET_DIR:-target}/eval" --out bench/out/eval.md
+
 .PHONY: migrate
 migrate: ## run database migrations of every service (suite config)
 	$(CARGO) run --quiet --bin crm-suite -- migrate $(if $(CONFIG),--config $(CONFIG),)

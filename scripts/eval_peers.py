@@ -14,10 +14,13 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 # One BLAS thread per process: implicit warns otherwise, and ALS is faster so on 2 cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# implicit converts the sliced rows it is given itself; its note about it is noise here.
+warnings.filterwarnings("ignore", message="Method expects CSR input")
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402

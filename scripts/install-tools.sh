@@ -7,7 +7,8 @@
 #
 # Go tools are built from their modules with `go install module@version` into ./.tools/bin
 # (CGO_ENABLED=0, -trimpath, stripped); Rust tools with `cargo install --locked` from crates.io
-# into the same ./.tools/bin; Python tools go into the venv ./.tools/venv.
+# into the same ./.tools/bin; Python tools go into the venv ./.tools/venv (with `implicit`, the
+# peer library of the recommendations eval, `make eval`).
 # Idempotent: a tool whose binary already reports the pinned module version is skipped, so a
 # second run costs a few milliseconds. Bump a version here and the next run rebuilds that tool.
 set -euo pipefail

@@ -245,7 +245,8 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         t,
         "Data: {} ({} interactions, {} users, {} items). Full ranking: every item a user did \
          not train on is a candidate. Weights: {:?}; history: {} most recent items; knobs: \
-         half_life_days {}, min_support {}, shrinkage {}, alpha {}, normalize {}, top_k {}.\n",
+         half_life_days {}, min_support {}, shrinkage {}, alpha {}, customer_penalty {}, \
+         popularity_penalty {}, normalize {}, top_k {} (the same for every similarity).\n",
         args.data
             .file_name()
             .and_then(|n| n.to_str())
@@ -259,6 +260,8 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         p.min_support,
         p.shrinkage,
         p.alpha,
+        p.customer_penalty,
+        p.popularity_penalty,
         p.normalize,
         p.top_k,
     );
@@ -285,4 +288,109 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    /// The checked-in sample: MovieLens-100K's users 1..=120 on items 1..=300.
+    const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ml-sample.inter");
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["eval", "--data", SAMPLE];
+        argv.extend_from_slice(extra);
+        Args::parse_from(argv)
+    }
+
+    fn setup() -> Setup {
+        let s = crate::Settings::load(None).expect("defaults");
+        Setup {
+            weights: s.recommendations.weights,
+            mode: WeightMode::One,
+            history: s.recommendations.serving.history as usize,
+            k: 10,
+        }
+    }
+
+    #[test]
+    fn the_sample_evaluates_sanely_under_both_protocols() {
+        let data = Dataset::load(SAMPLE.as_ref()).expect("the sample loads");
+        assert_eq!(data.rows.len(), 6184);
+        let a = args(&[]);
+        let p = BuildParams::default();
+        for protocol in [Protocol::Random, Protocol::Loo] {
+            let split = split_of(&data, protocol, &a);
+            let rows = ours(&data, &split, protocol, &setup(), &p);
+            assert_eq!(rows.len(), 4);
+            for r in &rows {
+                let m = &r.metrics;
+                for v in [m.hr, m.ndcg, m.precision, m.recall, m.coverage] {
+                    assert!((0.0..=1.0).contains(&v), "{r:?}");
+                }
+                assert!(m.users >= 110, "{r:?}");
+            }
+            let (pop, cosine) = (&rows[0].metrics, &rows[1].metrics);
+            assert!(pop.ndcg > 0.05, "popularity finds something: {pop:?}");
+            assert!(cosine.ndcg > pop.ndcg, "{cosine:?} vs {pop:?}");
+            assert!(cosine.coverage > pop.coverage);
+            // The same seed, the same numbers.
+            let again = ours(
+                &data,
+                &split_of(&data, protocol, &a),
+                protocol,
+                &setup(),
+                &p,
+            );
+            assert_eq!(again[1].metrics, rows[1].metrics);
+        }
+        // Leave-one-out holds exactly one item per user with two or more interactions.
+        let loo = split_of(&data, Protocol::Loo, &a);
+        assert!(loo.test.iter().all(|t| t.len() <= 1));
+        // The validation split is carved from the training part only.
+        let outer = split_of(&data, Protocol::Random, &a);
+        let inner = validation(&data, &outer, Protocol::Random, &a);
+        assert!(inner.train.len() < outer.train.len());
+    }
+
+    #[test]
+    fn a_lists_file_scores_like_the_lists_it_holds() {
+        let data = Dataset::load(SAMPLE.as_ref()).expect("the sample loads");
+        let a = args(&[]);
+        let split = split_of(&data, Protocol::Random, &a);
+        let s = setup();
+        let p = BuildParams::default();
+        let recs = models::recommend(
+            &Model::Neighbours(p.clone()),
+            &split,
+            data.users.len(),
+            data.items.len(),
+            &s,
+            &p,
+        );
+        let mut file = String::from("# ours via a file\t0.5\n");
+        for (u, list) in recs.iter().enumerate() {
+            if !list.is_empty() {
+                let names: Vec<&str> = list
+                    .iter()
+                    .map(|&i| data.items[i as usize].as_str())
+                    .collect();
+                file.push_str(&format!("{}\t{}\n", data.users[u], names.join(",")));
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("crm-eval-{}", std::process::id()));
+        peers::write_split(&dir, &data, &split).expect("writes the split");
+        std::fs::write(dir.join("peer-ours.tsv"), file).expect("writes");
+        let read = peers::read_all(&dir, &data).expect("reads");
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].label, "ours via a file");
+        assert_eq!(
+            metrics::evaluate(&read[0].recs, &split.test, data.items.len(), 10),
+            metrics::evaluate(&recs, &split.test, data.items.len(), 10)
+        );
+        let train = std::fs::read_to_string(dir.join("train.tsv")).expect("train");
+        assert_eq!(train.lines().count(), split.train.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -162,7 +162,7 @@ mod tests {
     fn defaults_are_valid() {
         let s = Settings::load(None).expect("defaults load");
         assert_eq!(s.recommendations.paging(), Paging::new(50, 1000));
-        assert_eq!(s.recommendations.model.top_k, 50);
+        assert_eq!(s.recommendations.model.top_k, 100);
     }
 
     #[test]

@@ -89,14 +89,14 @@ impl Default for BuildParams {
     fn default() -> Self {
         Self {
             similarity: Similarity::Cosine,
-            half_life_days: 180.0,
+            half_life_days: 0.0,
             min_support: 2,
             shrinkage: 0.0,
-            alpha: 0.5,
-            customer_penalty: 0.0,
-            popularity_penalty: 0.0,
-            normalize: false,
-            top_k: 50,
+            alpha: 0.8,
+            customer_penalty: 1.0,
+            popularity_penalty: 0.4,
+            normalize: true,
+            top_k: 100,
             popular_top_n: 200,
         }
     }
@@ -249,6 +249,7 @@ mod tests {
             half_life_days: 10.0,
             ..BuildParams::default()
         };
+        assert!((p.decay(20.0) - 0.25).abs() < 1e-6);
         assert!((p.decay(10.0) - 0.5).abs() < 1e-6);
         assert!((p.decay(0.0) - 1.0).abs() < 1e-6);
         let none = BuildParams {
