@@ -46,6 +46,8 @@ fn plain_cosine() -> BuildParams {
         ("shrinkage", "0.0"),
         ("alpha", "0.5"),
         ("normalize", "false"),
+        ("customer_penalty", "0.0"),
+        ("popularity_penalty", "0.0"),
     ] {
         if DEFAULTS.contains(&format!("\n{key} =")) {
             overlay.push_str(&format!("{key} = {neutral}\n"));
