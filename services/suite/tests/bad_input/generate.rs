@@ -70,6 +70,11 @@ const OVERRIDES: &[(&str, Override)] = &[
         "crm.campaigns.v1.GenerateCouponCodesRequest.prefix",
         Override::Unset,
     ),
+    // The model is a singleton named "model" (no collection to take a name from).
+    (
+        "crm.recommendations.v1.GetModelRequest.name",
+        Override::Str("model"),
+    ),
     // The first member of the schedule's oneof, a bool, stands for it only when true.
     (
         "crm.campaigns.v1.Schedule.immediately",
