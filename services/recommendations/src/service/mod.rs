@@ -1,14 +1,14 @@
 //! The use cases. No tonic or proto types here: the gRPC adapter parses requests into domain
 //! values, calls these methods and converts the results back.
 //!
-//! - [`catalogue`]: items (create, get, list, update, delete, import).
-//! - [`interactions`]: RecordInteractions.
-//! - [`events`]: the consumers of customers' and loyalty's streams (interactions, merges,
+//! - [`catalogue`], items (create, get, list, update, delete, import).
+//! - [`interactions`], RecordInteractions.
+//! - [`events`], the consumers of customers' and loyalty's streams (interactions, merges,
 //!   erasures, profile changes, tiers).
-//! - [`profiles`]: the profile refresh job (customers' GetCustomer for cold start).
-//! - [`rebuild`]: the model build and publish, its job and the `rebuild` subcommand.
-//! - [`serving`]: RecommendForCustomer, SimilarItems, BoughtTogether, PopularItems, the hot
-//!   list cache; [`feedback`]: RecordFeedback and the purge of served answers.
+//! - [`profiles`], the profile refresh job (customers' GetCustomer for cold start).
+//! - [`rebuild`], the model build and publish, its job and the `rebuild` subcommand.
+//! - [`serving`], RecommendForCustomer, SimilarItems, BoughtTogether, PopularItems, the hot
+//!   list cache; [`feedback`], RecordFeedback and the purge of served answers.
 pub mod catalogue;
 pub mod events;
 pub mod feedback;
