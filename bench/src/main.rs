@@ -9,6 +9,7 @@ mod customers;
 mod customers_scale;
 mod events;
 mod loyalty;
+mod recommendations;
 mod recommendations_rebuild;
 mod tickets;
 
@@ -334,6 +335,7 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
     let campaigns = campaigns::Bench::prepare(args, || database_url(args)).await?;
     let campaign_sends = campaign_sends::Bench::prepare(args, || database_url(args)).await?;
     let campaign_report = campaign_report::Bench::prepare(args, || database_url(args)).await?;
+    let recommendations = recommendations::Bench::prepare(args, || database_url(args)).await?;
     if let Some(url) = &args.pgbench {
         let init = tokio::process::Command::new(&args.pgbench_bin)
             .args(["-q", "-i", "-s", "10", url])
@@ -375,6 +377,9 @@ async fn run_rounds(args: &Args) -> anyhow::Result<Vec<Vec<Stats>>> {
             stats.push(b.round().await?);
         }
         if let Some(b) = &campaign_report {
+            stats.extend(b.round(args).await);
+        }
+        if let Some(b) = &recommendations {
             stats.extend(b.round(args).await);
         }
         rounds.push(stats);

@@ -70,7 +70,7 @@ async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 }
 
 /// Seeds `n` interactions (and the catalogue and profiles) into the migrated `db`.
-async fn seed(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
+pub async fn seed(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut rng = Rng(42);
     let customers: Vec<Uuid> = (0..(n / 20).max(1)).map(|_| Uuid::now_v7()).collect();
