@@ -160,7 +160,9 @@ pub fn weight(w: f64) -> Result<Option<f64>, String> {
     } else if w.is_finite() && w > 0.0 && w <= MAX_WEIGHT {
         Ok(Some(w))
     } else {
-        Err(format!("must be 0 (the default) or 0 < weight <= {MAX_WEIGHT}"))
+        Err(format!(
+            "must be 0 (the default) or 0 < weight <= {MAX_WEIGHT}"
+        ))
     }
 }
 
@@ -213,7 +215,13 @@ mod tests {
         assert_eq!(weight(0.0), Ok(None));
         assert_eq!(weight(2.5), Ok(Some(2.5)));
         assert_eq!(weight(100.0), Ok(Some(100.0)));
-        for bad in [-1.0, 100.5, f64::NAN, f64::INFINITY, f64::MIN_POSITIVE * -1.0] {
+        for bad in [
+            -1.0,
+            100.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MIN_POSITIVE * -1.0,
+        ] {
             assert!(weight(bad).is_err(), "{bad}");
         }
         let w = weights();

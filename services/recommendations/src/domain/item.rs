@@ -141,7 +141,9 @@ pub fn category_problem(path: &str) -> Option<String> {
     }
     let segments: Vec<&str> = path.split('/').collect();
     if segments.len() > MAX_CATEGORY_SEGMENTS {
-        return Some(format!("must have at most {MAX_CATEGORY_SEGMENTS} segments"));
+        return Some(format!(
+            "must have at most {MAX_CATEGORY_SEGMENTS} segments"
+        ));
     }
     let ok = segments.iter().all(|s| {
         !s.is_empty()
@@ -160,9 +162,9 @@ pub fn category_problem(path: &str) -> Option<String> {
 pub fn tag_problem(tag: &str) -> Option<String> {
     let ok = !tag.is_empty()
         && tag.len() <= MAX_TAG_CHARS
-        && tag.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b)
-        });
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b));
     (!ok).then(|| {
         format!("must be 1 to {MAX_TAG_CHARS} characters of lower-case letters, digits and _-:.")
     })

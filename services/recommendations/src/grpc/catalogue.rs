@@ -107,7 +107,11 @@ pub async fn update_item(
     let id = convert::item_name("item.name", &item.name, &mut v);
     let etag = convert::sent_etag("item.etag", &item.etag, &mut v);
     // Only masked fields are read (none while the mask itself is refused).
-    let patch = item_fields(item, &|f| mask.as_ref().is_some_and(|m| m.contains(f)), &mut v);
+    let patch = item_fields(
+        item,
+        &|f| mask.as_ref().is_some_and(|m| m.contains(f)),
+        &mut v,
+    );
     let ((key, id), mask) = parsed(v, key.zip(id).zip(mask))?;
     let item = svc
         .update_item(&key, id, patch, &mask, &etag)
@@ -126,9 +130,7 @@ pub async fn delete_item(
     let id = convert::item_name("name", &req.name, &mut v);
     let etag = convert::sent_etag("etag", &req.etag, &mut v);
     let (key, id) = parsed(v, key.zip(id))?;
-    svc.delete_item(&key, id, &etag)
-        .await
-        .into_status(DOMAIN)?;
+    svc.delete_item(&key, id, &etag).await.into_status(DOMAIN)?;
     Ok(Response::new(()))
 }
 
@@ -184,9 +186,8 @@ pub async fn import_items(
             let _ = done.send(Err(status)).await;
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|m| (m, rx))
-    });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
     Ok(Response::new(Box::pin(stream)))
 }
 
@@ -288,7 +289,10 @@ impl Importer {
             if row == 0 {
                 v.add("import_id", "is required on the first message");
             } else if self.import_id.is_none() {
-                v.add("import_id", "the stream's first message set no valid import_id");
+                v.add(
+                    "import_id",
+                    "the stream's first message set no valid import_id",
+                );
             }
         } else {
             match v.check("import_id", RequestId::parse(&msg.import_id)) {

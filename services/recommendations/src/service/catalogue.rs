@@ -89,9 +89,9 @@ impl RecommendationService {
         let after: Option<String> = core.tokens.decode(page_token, &query)?;
         let limit = core.paging.limit(page_size);
         let mut items = store::list(self.db(), category, after.as_deref(), limit + 1).await?;
-        let next_page_token =
-            core.tokens
-                .next_page(&mut items, limit, &query, |i: &Item| i.id.0.clone());
+        let next_page_token = core
+            .tokens
+            .next_page(&mut items, limit, &query, |i: &Item| i.id.0.clone());
         Ok(Page {
             items,
             next_page_token,
