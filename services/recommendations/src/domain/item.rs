@@ -323,8 +323,122 @@ mod tests {
         for bad in ["", "a/b", "a b", "é", &"x".repeat(129)] {
             assert!(ItemId::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(ItemId::parse_name("items/x").unwrap().name(), "items/x");
+        assert_eq!(
+            ItemId::parse_name("items/x").expect("valid").name(),
+            "items/x"
+        );
         assert!(ItemId::parse_name("notes/x").is_err());
+    }
+
+    fn fields(v: &Violations) -> Vec<String> {
+        v.iter().map(|x| x.field.clone()).collect()
+    }
+
+    #[test]
+    fn categories_tags_and_keys_have_their_alphabets_and_bounds() {
+        for ok in [
+            "",
+            "travel",
+            "travel/hotels/paris",
+            "a_b-1/c",
+            &"x".repeat(64),
+        ] {
+            assert_eq!(category_problem(ok), None, "{ok:?}");
+        }
+        let nine = ["a"; 9].join("/");
+        for bad in [
+            "/",
+            "a/",
+            "a//b",
+            "Travel",
+            "a b",
+            "é",
+            &"x".repeat(65),
+            &nine,
+        ] {
+            assert!(category_problem(bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(tag_problem("destination:kyoto"), None);
+        for bad in ["", "Spa", "a b", "a\0", &"t".repeat(65)] {
+            assert!(tag_problem(bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(key_problem("star_rating"), None);
+        for bad in ["", "1st", "_x", "Price", "a-b", &"k".repeat(65)] {
+            assert!(key_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn check_reports_each_bad_field_and_only_the_named_ones() {
+        let at = |s| DateTime::from_timestamp(s, 0);
+        let bad = ItemFields {
+            category: "A".into(),
+            tags: vec!["ok".into(), "NO".into()],
+            attributes: [("Bad".to_owned(), "v".to_owned())].into(),
+            numeric_attributes: [("price".to_owned(), f64::INFINITY)].into(),
+            bookable_from: at(200),
+            bookable_until: at(100),
+            ..ItemFields::default()
+        };
+        let mut v = Violations::new();
+        bad.check(&|_| true, &mut v);
+        assert_eq!(
+            fields(&v),
+            [
+                "category",
+                "tags[1]",
+                "attributes",
+                "numeric_attributes",
+                "bookable_until"
+            ]
+        );
+        let mut v = Violations::new();
+        bad.check(&|f| f == "bookable_from", &mut v);
+        assert_eq!(fields(&v), ["bookable_until"], "the window has two ends");
+        let mut v = Violations::new();
+        bad.check(&|f| f == "title", &mut v);
+        assert!(v.is_empty());
+        let many = ItemFields {
+            tags: vec!["t".into(); MAX_TAGS + 1],
+            numeric_attributes: (0..=MAX_ATTRIBUTES)
+                .map(|i| (format!("k{i}"), 1.0))
+                .collect(),
+            ..ItemFields::default()
+        };
+        let mut v = Violations::new();
+        many.check(&|_| true, &mut v);
+        assert_eq!(fields(&v), ["tags", "numeric_attributes"]);
+        let huge = ItemFields {
+            numeric_attributes: [("p".to_owned(), -1.5e15)].into(),
+            ..ItemFields::default()
+        };
+        let mut v = Violations::new();
+        huge.check(&|_| true, &mut v);
+        assert_eq!(fields(&v), ["numeric_attributes"]);
+    }
+
+    #[test]
+    fn apply_copies_only_the_named_fields_and_revisions_move_on() {
+        let mut f = ItemFields {
+            title: "Old".into(),
+            tags: vec!["a".into()],
+            ..ItemFields::default()
+        };
+        let patch = ItemFields {
+            title: "New".into(),
+            availability: Availability::OutOfStock,
+            ..ItemFields::default()
+        };
+        f.apply(patch, ["title", "availability"]);
+        assert_eq!(f.title, "New");
+        assert_eq!(f.availability, Availability::OutOfStock);
+        assert_eq!(f.tags, ["a"], "kept");
+        let t0 = DateTime::from_timestamp(1_000, 0).expect("time");
+        let item = Item::new(ItemId("x".into()), f.clone(), t0);
+        let next = item.revised(ItemFields::default(), t0 + chrono::TimeDelta::seconds(1));
+        assert_eq!((item.revision, next.revision), (1, 2));
+        assert_eq!(next.create_time, t0);
+        assert_ne!(item.etag(), next.etag());
     }
 
     #[test]
