@@ -13,3 +13,13 @@ pub fn item_not_found(id: &ItemId) -> Error {
 pub fn recommendation_not_found(id: RecommendationId) -> Error {
     Error::not_found(id.name()).with_metadata("recommendation", id.name())
 }
+
+/// CreateItem of an id the catalogue holds.
+pub fn item_exists(id: &ItemId) -> Error {
+    Error::new(
+        crm_platform::ErrorCode::AlreadyExists,
+        "ITEM_EXISTS",
+        format!("{} exists already", id.name()),
+    )
+    .with_metadata("item", id.name())
+}

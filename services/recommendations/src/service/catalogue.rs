@@ -1,1 +1,261 @@
-//! See `service` (module docs).
+//! The catalogue: create, get, list, update, delete and the bulk import of items.
+//!
+//! Every mutation runs under its request's idempotency key (a retry replays the first
+//! answer); updates and deletes compare the revision in the same statement, so a concurrent
+//! writer is ABORTED instead of lost. The import writes a batch per transaction and every row
+//! in a savepoint of its own, keyed by the stream's import_id and the row's position, so a
+//! re-sent stream replays the rows already written.
+use super::RecommendationService;
+use crate::domain::{self, Item, ItemFields, ItemId};
+use crate::error;
+use crate::store::items as store;
+use crm_platform::field_mask::UpdateMask;
+use crm_platform::idempotency::{self, Begun, Completion, IdempotencyKey};
+use crm_platform::mutation::Mutation;
+use crm_platform::page_token::PageTokens;
+use crm_platform::paging::Page;
+use crm_platform::{Error, ErrorCode, Violations, etag};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The method name import rows are keyed under.
+pub const IMPORT_METHOD: &str = "ImportItems";
+/// Rows one import transaction writes (and the most rows read ahead of the client).
+pub const IMPORT_BATCH_SIZE: usize = 500;
+/// How long an import stream may stay silent before it is ended.
+pub const IMPORT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Cross-field rules of a whole item (after an update merged it), reported under `item.`.
+fn check(fields: &ItemFields) -> Result<(), Error> {
+    let mut v = Violations::new();
+    fields.check(&|_| true, &mut v);
+    let mut out = Violations::new();
+    out.extend_prefixed("item", v);
+    out.into_result()
+}
+
+/// One import row as parsed by the adapter (rows it refused never get here): its key and
+/// its item, created or replaced whole.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub key: IdempotencyKey,
+    pub id: ItemId,
+    pub fields: ItemFields,
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ImportOutcome {
+    Written { item: ItemId, created: bool },
+    Failed(Vec<String>),
+}
+
+impl RecommendationService {
+    pub async fn create_item(
+        &self,
+        key: &IdempotencyKey,
+        id: ItemId,
+        fields: ItemFields,
+    ) -> Result<Item, Error> {
+        check(&fields)?;
+        let txn = match self.core().writes.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let item = Item::new(id, fields, domain::now());
+        if !store::insert_new(&txn, &item).await? {
+            return Err(error::item_exists(&item.id));
+        }
+        let m = Mutation::new(item.id.name(), item);
+        self.core().writes.commit(txn, key, m).await
+    }
+
+    pub async fn get_item(&self, id: &ItemId) -> Result<Item, Error> {
+        store::find(self.db(), id)
+            .await?
+            .ok_or_else(|| error::item_not_found(id))
+    }
+
+    /// A page of items in id order, in `category` or below ("" all).
+    pub async fn list_items(
+        &self,
+        category: &str,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Page<Item>, Error> {
+        let core = self.core();
+        let query = PageTokens::fingerprint(&["ListItems", category]);
+        let after: Option<String> = core.tokens.decode(page_token, &query)?;
+        let limit = core.paging.limit(page_size);
+        let mut items = store::list(self.db(), category, after.as_deref(), limit + 1).await?;
+        let next_page_token = core
+            .tokens
+            .next_page(&mut items, limit, &query, |i: &Item| i.id.0.clone());
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Changes the fields `mask` names to those of `patch`; `sent_etag` (empty: none) must
+    /// be the current one.
+    pub async fn update_item(
+        &self,
+        key: &IdempotencyKey,
+        id: ItemId,
+        patch: ItemFields,
+        mask: &UpdateMask,
+        sent_etag: &str,
+    ) -> Result<Item, Error> {
+        let txn = match self.core().writes.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let current = store::find(&txn, &id)
+            .await?
+            .ok_or_else(|| error::item_not_found(&id))?;
+        etag::check(sent_etag, current.revision)?;
+        let mut fields = current.fields.clone();
+        fields.apply(patch, mask.paths());
+        check(&fields)?;
+        let item = current.revised(fields, domain::now());
+        if !store::update(&txn, &item).await? {
+            return Err(Error::etag_mismatch());
+        }
+        let m = Mutation::new(item.id.name(), item);
+        self.core().writes.commit(txn, key, m).await
+    }
+
+    /// Deletes an item (its interactions stay); `sent_etag` (empty: none) must be current.
+    pub async fn delete_item(
+        &self,
+        key: &IdempotencyKey,
+        id: ItemId,
+        sent_etag: &str,
+    ) -> Result<(), Error> {
+        let txn = match self.core().writes.begin(key).await? {
+            Begun::Replay(previous) => return Ok(previous),
+            Begun::Fresh(txn) => txn,
+        };
+        let current = store::find(&txn, &id)
+            .await?
+            .ok_or_else(|| error::item_not_found(&id))?;
+        etag::check(sent_etag, current.revision)?;
+        if !store::delete(&txn, &id, current.revision).await? {
+            return Err(Error::etag_mismatch());
+        }
+        self.core()
+            .writes
+            .commit(txn, key, Mutation::new(id.name(), ()))
+            .await
+    }
+
+    /// Writes `rows` in one transaction and returns one outcome per row, in order. An error
+    /// here (the database failed) means nothing of this batch was written.
+    pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
+        let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
+        let txn = self.db().begin().await?;
+        let claims = idempotency::claim_many::<ImportOutcome>(&txn, &keys).await?;
+        let now = domain::now();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut done = Vec::new();
+        let mut released = Vec::new();
+        for (row, claim) in rows.into_iter().zip(claims) {
+            let outcome = match claim {
+                Ok(Some(first)) => first,
+                Err(e) => ImportOutcome::Failed(row_errors(e)),
+                Ok(None) => {
+                    let outcome = upsert_in_savepoint(&txn, row.id, row.fields, now).await?;
+                    match &outcome {
+                        ImportOutcome::Written { item, .. } => {
+                            done.push(Completion::new(&row.key, &item.name(), &outcome)?);
+                        }
+                        // Not remembered: a re-send of a failed row tries it again.
+                        ImportOutcome::Failed(_) => released.push(row.key.request_id.to_string()),
+                    }
+                    outcome
+                }
+            };
+            out.push(outcome);
+        }
+        idempotency::complete_many(&txn, &done).await?;
+        for chunk in released.chunks(500) {
+            idempotency::Entity::delete_many()
+                .filter(idempotency::Column::RequestId.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+}
+
+/// Creates or replaces one item inside a savepoint of `txn`: a refused row rolls back only
+/// itself; a database failure fails the batch.
+async fn upsert_in_savepoint(
+    txn: &DatabaseTransaction,
+    id: ItemId,
+    fields: ItemFields,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ImportOutcome, Error> {
+    let sp = txn.begin().await?;
+    match upsert(&sp, id, fields, now).await {
+        Ok(outcome) => {
+            sp.commit().await?;
+            Ok(outcome)
+        }
+        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => {
+            sp.rollback().await?;
+            Err(e)
+        }
+        Err(e) => {
+            sp.rollback().await?;
+            Ok(ImportOutcome::Failed(row_errors(e)))
+        }
+    }
+}
+
+async fn upsert(
+    txn: &DatabaseTransaction,
+    id: ItemId,
+    fields: ItemFields,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ImportOutcome, Error> {
+    check(&fields)?;
+    match store::find(txn, &id).await? {
+        Some(current) => {
+            let item = current.revised(fields, now);
+            if !store::update(txn, &item).await? {
+                return Err(Error::etag_mismatch());
+            }
+            Ok(ImportOutcome::Written {
+                item: id,
+                created: false,
+            })
+        }
+        None => {
+            let item = Item::new(id, fields, now);
+            if !store::insert_new(txn, &item).await? {
+                // Created by a concurrent writer since the read: this row loses.
+                return Err(error::item_exists(&item.id));
+            }
+            Ok(ImportOutcome::Written {
+                item: item.id,
+                created: true,
+            })
+        }
+    }
+}
+
+/// A row's failure as "field: problem" lines.
+fn row_errors(e: Error) -> Vec<String> {
+    if e.violations.is_empty() {
+        vec![e.message]
+    } else {
+        e.violations
+            .iter()
+            .map(|x| format!("{}: {}", x.field, x.description))
+            .collect()
+    }
+}

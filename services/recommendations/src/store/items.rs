@@ -152,3 +152,12 @@ pub async fn list(
         .map(Item::try_from)
         .collect()
 }
+
+/// Inserts `i` unless its id is taken (by a concurrent writer too); false when taken.
+pub async fn insert_new(conn: &impl ConnectionTrait, i: &Item) -> Result<bool, Error> {
+    let res = Entity::insert(active(i)?)
+        .on_conflict_do_nothing_on([Column::Id])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+}

@@ -75,6 +75,23 @@ const OVERRIDES: &[(&str, Override)] = &[
         "crm.recommendations.v1.GetModelRequest.name",
         Override::Str("model"),
     ),
+    // The caller chooses an item's id: the quoted example would be taken after one create.
+    (
+        "crm.recommendations.v1.CreateItemRequest.item_id",
+        Override::Unique("sku"),
+    ),
+    // An item's category comment quotes the separator "/" before its example.
+    (
+        "crm.recommendations.v1.Item.category",
+        Override::Str("travel/hotels/paris"),
+    ),
+    // "For INTERACTION_KIND_REVIEW: the rating": the generic interaction is a view.
+    ("crm.recommendations.v1.Interaction.rating", Override::Unset),
+    // The import's idempotency key is a UUID (its name says id, not request_id).
+    (
+        "crm.recommendations.v1.ImportItemsRequest.import_id",
+        Override::Str("0190a6f0-7a2c-7cc1-9d1e-4b8f2a6c0d11"),
+    ),
     // The first member of the schedule's oneof, a bool, stands for it only when true.
     (
         "crm.campaigns.v1.Schedule.immediately",
@@ -101,6 +118,8 @@ enum Override {
     Int(i64),
     Bool(bool),
     Str(&'static str),
+    /// `{prefix}-{n}`, a new value each time (an id the caller chooses).
+    Unique(&'static str),
     /// The newest non-empty value of a field of this name in an OK response.
     Remembered,
 }
@@ -116,6 +135,7 @@ fn override_for(field: &FieldDescriptor, pool: &Pool, service: &str) -> Option<O
             .map(Value::String),
         (Override::Bool(b), _) => Some(Value::Bool(b)),
         (Override::Str(v), _) => Some(Value::String(v.into())),
+        (Override::Unique(prefix), _) => Some(Value::String(format!("{prefix}-{}", unique()))),
         (Override::Int(n), Kind::Enum(_)) => Some(Value::EnumNumber(n as i32)),
         (Override::Int(n), Kind::Int32 | Kind::Sint32 | Kind::Sfixed32) => {
             Some(Value::I32(n as i32))
