@@ -61,7 +61,7 @@ mod tests {
         };
         assert_eq!(p.cohorts(), ["city:kyoto", "language:ja"]);
         assert!(Profile::default().cohorts().is_empty());
-        assert_eq!(parse_cohort("tier:Gold").unwrap(), "tier:gold");
+        assert_eq!(parse_cohort("tier:Gold"), Ok("tier:gold".to_owned()));
         assert!(parse_cohort("planet:mars").is_err());
         assert!(parse_cohort("city:").is_err());
     }
