@@ -107,6 +107,9 @@ pub(crate) async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: 
         "Fang's points are Wei's"
     );
 
+    // Recommendations dropped their profiles (and whatever interactions they had).
+    s.await_erasure_reported(&wei, "recommendations", ARRIVAL)
+        .await;
     // Every expected service reported: the erasure is complete, and says what each did.
     let status = s.erasure_status(&status.customer).await;
     assert_eq!(
@@ -121,7 +124,12 @@ pub(crate) async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: 
         .collect();
     assert_eq!(
         reported,
-        [("loyalty", true), ("tickets", true), ("campaigns", true)],
+        [
+            ("loyalty", true),
+            ("tickets", true),
+            ("campaigns", true),
+            ("recommendations", true)
+        ],
         "{status:?}"
     );
 }

@@ -163,9 +163,7 @@ async fn erase(
     let served = store::served_customers::delete_of(txn, whose).await?;
     let ids: Vec<uuid::Uuid> = whose.iter().map(|c| c.0).collect();
     let profiles = store::profiles::delete_of(txn, &ids).await?;
-    let scrubbed = interactions
-        .saturating_add(served)
-        .saturating_add(profiles);
+    let scrubbed = interactions.saturating_add(served).saturating_add(profiles);
     let done = convert::erasure_completed(customer, &event.id.to_string(), scrubbed, now());
     svc.events().append(txn, customer, vec![done]).await?;
     tracing::info!(

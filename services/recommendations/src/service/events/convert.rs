@@ -92,8 +92,7 @@ fn updated(u: &ev::CustomerUpdated) -> Result<Fact, Fact> {
     let id = customer("customer", &u.customer)?;
     // No list: a producer that does not say what changed may have changed anything.
     let touches_profile = u.changed_fields.is_empty()
-        || u
-            .changed_fields
+        || u.changed_fields
             .iter()
             .any(|f| PROFILE_FIELDS.contains(&f.as_str()));
     Ok(if touches_profile {
@@ -172,7 +171,11 @@ fn activity(event: &Envelope, a: &ev::ActivityRecorded, weights: &Weights) -> Re
     };
     // (item, quantity) in the event's order; what names no valid item is left out.
     let mut items: Vec<(ItemId, i32)> = Vec::new();
-    let order_items = a.order.as_ref().map(|o| o.items.as_slice()).unwrap_or_default();
+    let order_items = a
+        .order
+        .as_ref()
+        .map(|o| o.items.as_slice())
+        .unwrap_or_default();
     if kind.is_order() && !order_items.is_empty() {
         for i in order_items.iter().take(MAX_ITEMS_PER_EVENT) {
             if let Some(id) = item(&i.item_id) {
@@ -186,8 +189,16 @@ fn activity(event: &Envelope, a: &ev::ActivityRecorded, weights: &Weights) -> Re
         return Err(skip("an activity that names no valid item"));
     }
     let basket = if kind.is_order() {
-        let order_id = a.order.as_ref().map(|o| o.order_id.as_str()).unwrap_or_default();
-        let basket = if order_id.is_empty() { a.activity.as_str() } else { order_id };
+        let order_id = a
+            .order
+            .as_ref()
+            .map(|o| o.order_id.as_str())
+            .unwrap_or_default();
+        let basket = if order_id.is_empty() {
+            a.activity.as_str()
+        } else {
+            order_id
+        };
         if basket.chars().count() > MAX_BASKET_LEN {
             String::new()
         } else {
