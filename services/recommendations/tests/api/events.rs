@@ -281,7 +281,7 @@ fn summary(i: &[Interaction]) -> Vec<(String, InteractionKind, f64, i32, i32, St
             )
         })
         .collect();
-    s.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    s.sort_by(|a, b| (&a.0, a.1.code(), &a.5).cmp(&(&b.0, b.1.code(), &b.5)));
     s
 }
 
