@@ -114,7 +114,7 @@ Usage: $cfg := include "crm.service" (dict "root" $ "name" "customers") | fromJs
 {{- /* Customers waits for an erasure report from each service that scrubs erased customers:
 the enabled ones of those (a disabled one would leave every erasure PENDING). */ -}}
 {{- $reporters := list -}}
-{{- range $name := list "loyalty" "tickets" "campaigns" -}}
+{{- range $name := list "loyalty" "tickets" "campaigns" "recommendations" -}}
 {{- if (get $root.Values.services $name).enabled -}}
 {{- $reporters = append $reporters $name -}}
 {{- end -}}

@@ -242,3 +242,133 @@ pub fn erasure_completed(
         scrubbed_records: i64::try_from(scrubbed).unwrap_or(i64::MAX),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weights() -> Weights {
+        crate::Settings::load(None)
+            .expect("defaults")
+            .recommendations
+            .weights
+    }
+
+    fn envelope(payload: &Payload) -> Envelope {
+        crm_platform::events::typed("customers", "customers/x", payload.clone())
+    }
+
+    fn apply(payload: Payload) -> Fact {
+        fact(&envelope(&payload), payload, &weights())
+    }
+
+    fn purchase(c: CustomerId, order_id: &str, items: &[&str]) -> Payload {
+        Payload::ActivityRecorded(ev::ActivityRecorded {
+            activity: format!("{}/activities/a1", c.name()),
+            customer: c.name(),
+            kind: ActivityKind::Purchase as i32,
+            order: Some(ev::Order {
+                order_id: order_id.into(),
+                amount: None,
+                items: items
+                    .iter()
+                    .map(|i| crm_proto::customers::PurchaseItem {
+                        item_id: (*i).into(),
+                        quantity: 0,
+                        unit_price: None,
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn an_order_records_each_valid_item_in_its_basket() {
+        let c = CustomerId::generate();
+        let Fact::Interactions(got) = apply(purchase(c, "", &["a", "bad id!", "b"])) else {
+            panic!("interactions")
+        };
+        let got: Vec<_> = got
+            .iter()
+            .map(|i| (i.item.0.as_str(), i.quantity, i.weight, i.basket.as_str()))
+            .collect();
+        let basket = format!("{}/activities/a1", c.name());
+        assert_eq!(
+            got,
+            [
+                ("a", 1, 4.0, basket.as_str()),
+                ("b", 1, 4.0, basket.as_str())
+            ],
+            "no order id: the activity is the basket; quantity at least 1"
+        );
+        assert!(matches!(apply(purchase(c, "o", &[])), Fact::Skip(_)));
+    }
+
+    #[test]
+    fn reviews_weigh_by_rating_and_need_one() {
+        let c = CustomerId::generate();
+        let review = |rating| {
+            Payload::ActivityRecorded(ev::ActivityRecorded {
+                customer: c.name(),
+                kind: ActivityKind::Review as i32,
+                item_id: "a".into(),
+                rating,
+                ..Default::default()
+            })
+        };
+        let Fact::Interactions(got) = apply(review(4)) else {
+            panic!("interactions")
+        };
+        assert_eq!((got[0].rating, got[0].weight), (4, 2.0));
+        assert!(matches!(apply(review(0)), Fact::Skip(_)));
+        assert!(matches!(apply(review(6)), Fact::Skip(_)));
+    }
+
+    #[test]
+    fn profile_merge_and_tier_facts() {
+        let (a, b) = (CustomerId::generate(), CustomerId::generate());
+        let updated = |fields: &[&str]| {
+            Payload::CustomerUpdated(ev::CustomerUpdated {
+                customer: a.name(),
+                changed_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                ..Default::default()
+            })
+        };
+        assert_eq!(apply(updated(&["tags"])), Fact::ProfileChanged(a));
+        assert_eq!(apply(updated(&[])), Fact::ProfileChanged(a));
+        assert!(matches!(apply(updated(&["phones"])), Fact::Skip(_)));
+        let merged = Payload::CustomerMerged(ev::CustomerMerged {
+            survivor: a.name(),
+            losers: vec![b.name(), b.name(), a.name()],
+            ..Default::default()
+        });
+        assert_eq!(
+            apply(merged),
+            Fact::Merged {
+                survivor: a,
+                losers: vec![b]
+            }
+        );
+        let tier = |to: &str| {
+            Payload::TierChanged(ev::TierChanged {
+                customer: a.name(),
+                to_tier: to.into(),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            apply(tier(" Gold ")),
+            Fact::Tier {
+                customer: a,
+                tier: "gold".into()
+            }
+        );
+        assert!(matches!(apply(tier("")), Fact::Skip(_)));
+        let nobody = Payload::CustomerCreated(ev::CustomerCreated {
+            customer: "people/1".into(),
+            ..Default::default()
+        });
+        assert!(matches!(apply(nobody), Fact::Skip(_)));
+    }
+}
