@@ -76,11 +76,10 @@ pub(crate) async fn purchases_in_customers_feed_the_model(mut s: Suite) {
     let ann = s.create_customer("Ann").await;
     let bo = s.create_customer("Bo").await;
     let cai = s.create_customer("Cai").await;
-    let retried = rid();
-    s.record_with(&ann, purchase_of("r-a1", &["tea", "cups"]), retried.clone())
-        .await;
-    s.record_with(&ann, purchase_of("r-a1", &["tea", "cups"]), retried)
-        .await;
+    // Sent twice with one request id (a client's retry): one activity, one event.
+    let (retried, anns) = (rid(), purchase_of("r-a1", &["tea", "cups"]));
+    s.record_with(&ann, anns.clone(), retried.clone()).await;
+    s.record_with(&ann, anns, retried).await;
     s.record(&bo, purchase_of("r-b1", &["tea", "cups", "kettle"]))
         .await;
     s.record(&cai, purchase_of("r-c1", &["tea", "kettle"]))

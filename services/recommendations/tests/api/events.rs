@@ -252,11 +252,11 @@ impl App {
         while after_first < 5 {
             assert!(Instant::now() < deadline, "no ErasureCompleted");
             for e in self.answers.read().await {
-                if let Some(Payload::ErasureCompleted(d)) = e.payload {
-                    if d.customer == customer.name() {
-                        assert_eq!(e.subject, customer.name());
-                        got.push(d);
-                    }
+                if let Some(Payload::ErasureCompleted(d)) = e.payload
+                    && d.customer == customer.name()
+                {
+                    assert_eq!(e.subject, customer.name());
+                    got.push(d);
                 }
             }
             if !got.is_empty() {
