@@ -292,9 +292,10 @@ journey() {
   CRM_E2E_CLUSTER_LOYALTY_URL="$(forward loyalty)"
   CRM_E2E_CLUSTER_TICKETS_URL="$(forward tickets)"
   CRM_E2E_CLUSTER_CAMPAIGNS_URL="$(forward campaigns)"
+  CRM_E2E_CLUSTER_RECOMMENDATIONS_URL="$(forward recommendations)"
   CRM_E2E_TOKEN="$(token crm-e2e)"
   export CRM_E2E_CLUSTER_CUSTOMERS_URL CRM_E2E_CLUSTER_LOYALTY_URL CRM_E2E_CLUSTER_TICKETS_URL \
-    CRM_E2E_CLUSTER_CAMPAIGNS_URL CRM_E2E_TOKEN
+    CRM_E2E_CLUSTER_CAMPAIGNS_URL CRM_E2E_CLUSTER_RECOMMENDATIONS_URL CRM_E2E_TOKEN
   local listed passed
   listed="$(cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored --list 2>/dev/null | grep -c ': test$')"
   cargo test --quiet -p crm-e2e --test e2e cluster -- --ignored 2>&1 | tee "$OUT/journeys.log"

@@ -7,3 +7,4 @@ pub(crate) mod erase;
 pub(crate) mod goodwill;
 pub(crate) mod merge;
 pub(crate) mod points;
+pub(crate) mod recommend;

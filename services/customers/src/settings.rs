@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(s.customers.limits.max_amount_major, 1_000_000_000);
         assert_eq!(
             s.customers.erasure.reporting_services,
-            ["loyalty", "tickets", "campaigns"]
+            ["loyalty", "tickets", "campaigns", "recommendations"]
         );
     }
 

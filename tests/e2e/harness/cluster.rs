@@ -1,6 +1,6 @@
 //! `Topology::Cluster`: services deployed by someone else (`make cluster-test`: the chart on
 //! the local Kubernetes, each Service reached through `kubectl port-forward`), found by the
-//! URLs in `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS}_URL`. Nothing to start or own: their
+//! URLs in `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS,CAMPAIGNS,RECOMMENDATIONS}_URL`. Nothing to start or own: their
 //! storage, settings and replicas are the deployment's; the token the journeys send is
 //! `CRM_E2E_TOKEN`'s.
 use super::{Service, Suite};
@@ -43,7 +43,7 @@ fn url(service: Service) -> String {
         _ => panic!(
             "{var} is not set: the cluster tests call the services of a running cluster \
              (`make cluster-test` port-forwards them and sets CRM_E2E_CLUSTER_CUSTOMERS_URL, \
-             _LOYALTY_URL, _TICKETS_URL and _CAMPAIGNS_URL, e.g. http://127.0.0.1:PORT)"
+             _LOYALTY_URL, _TICKETS_URL, _CAMPAIGNS_URL and _RECOMMENDATIONS_URL, e.g. http://127.0.0.1:PORT)"
         ),
     }
 }

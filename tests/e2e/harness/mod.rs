@@ -13,6 +13,7 @@ use crm_platform::client::{Credentials, TracedChannel, with_metadata};
 use crm_proto::campaigns::campaign_service_client::CampaignServiceClient;
 use crm_proto::customers::customer_service_client::CustomerServiceClient;
 use crm_proto::loyalty::loyalty_service_client::LoyaltyServiceClient;
+use crm_proto::recommendations::recommendation_service_client::RecommendationServiceClient;
 use crm_proto::tickets::ticket_service_client::TicketServiceClient;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,13 +28,14 @@ pub enum Topology {
     /// One process per service (or several replicas of one, see [`Setup::replicas`]), as in
     /// Kubernetes, each service on its own PostgreSQL database; all share one event bus on
     /// Redis (the suite's own stream prefix) and the test Redis for their caches (own key
-    /// prefixes); tickets reaches customers and loyalty through their `CRM_CLIENTS__*_URL`.
+    /// prefixes); tickets reaches customers and loyalty through their `CRM_CLIENTS__*_URL`,
+    /// campaigns and recommendations customers through their own clients' urls.
     Separate,
     /// `crm-suite`: every service in one process on one port, SQLite files, the in-process
     /// cache and event bus (`make run`).
     Embedded,
     /// Services someone else runs, e.g. the chart on the local Kubernetes reached through
-    /// `kubectl port-forward`: their URLs from `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS,CAMPAIGNS}_URL`,
+    /// `kubectl port-forward`: their URLs from `CRM_E2E_CLUSTER_{CUSTOMERS,LOYALTY,TICKETS,CAMPAIGNS,RECOMMENDATIONS}_URL`,
     /// their settings from the deployment (a [`Setup`] adds none), no processes to kill.
     Cluster,
 }
@@ -45,10 +47,11 @@ pub enum Service {
     Loyalty,
     Tickets,
     Campaigns,
+    Recommendations,
 }
 
 /// How many services the suite has.
-pub const SERVICES: usize = 4;
+pub const SERVICES: usize = 5;
 
 impl Service {
     pub const ALL: [Service; SERVICES] = [
@@ -56,6 +59,7 @@ impl Service {
         Service::Loyalty,
         Service::Tickets,
         Service::Campaigns,
+        Service::Recommendations,
     ];
 
     fn label(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Service {
             Service::Loyalty => "loyalty",
             Service::Tickets => "tickets",
             Service::Campaigns => "campaigns",
+            Service::Recommendations => "recommendations",
         }
     }
 
@@ -74,6 +79,7 @@ impl Service {
             Service::Loyalty => env!("CARGO_BIN_EXE_crm-e2e-loyalty"),
             Service::Tickets => env!("CARGO_BIN_EXE_crm-e2e-tickets"),
             Service::Campaigns => env!("CARGO_BIN_EXE_crm-e2e-campaigns"),
+            Service::Recommendations => env!("CARGO_BIN_EXE_crm-e2e-recommendations"),
         }
     }
 }
@@ -85,6 +91,7 @@ pub struct Suite {
     pub loyalty: LoyaltyServiceClient<TracedChannel>,
     pub tickets: TicketServiceClient<TracedChannel>,
     pub campaigns: CampaignServiceClient<TracedChannel>,
+    pub recommendations: RecommendationServiceClient<TracedChannel>,
     /// Where each service is, indexed like [`Service::ALL`].
     urls: [String; SERVICES],
     /// Each process with the services it serves, replicas of one service in start order.
@@ -166,7 +173,7 @@ impl Suite {
         events_redis: Option<PrivateRedis>,
         files: Option<ScratchDir>,
     ) -> Suite {
-        let [customers, loyalty, tickets, campaigns] = urls.clone();
+        let [customers, loyalty, tickets, campaigns, recommendations] = urls.clone();
         let credentials = if token.is_empty() {
             Credentials::default()
         } else {
@@ -178,6 +185,7 @@ impl Suite {
             loyalty: LoyaltyServiceClient::new(channel(loyalty)),
             tickets: TicketServiceClient::new(channel(tickets)),
             campaigns: CampaignServiceClient::new(channel(campaigns)),
+            recommendations: RecommendationServiceClient::new(channel(recommendations)),
             urls,
             processes,
             events_redis,

@@ -36,6 +36,8 @@ fn common_env(auth_config: &Path) -> Env {
         ("CRM_CAMPAIGNS__SENDING__QUIET_HOURS_START", ""),
         ("CRM_CAMPAIGNS__SENDING__QUIET_HOURS_END", ""),
         ("CRM_CAMPAIGNS__JOURNEYS__INTERVAL_MS", "500"),
+        // Recommendations fetches stale profiles every 200 ms, not 2 s.
+        ("CRM_RECOMMENDATIONS__PROFILES__REFRESH_INTERVAL_MS", "200"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -252,11 +254,27 @@ impl Setup {
         ];
         let campaigns_env = service_env(campaigns_storage, &campaigns_clients);
         processes.push(start(Service::Campaigns, campaigns_env.clone()).await);
+        let recommendations_clients = vec![
+            (
+                "CRM_RECOMMENDATIONS__CLIENTS__CUSTOMERS_URL".to_owned(),
+                processes[0].1.url(),
+            ),
+            (
+                "CRM_AUTH__CLIENT__TOKEN".to_owned(),
+                recommendations_token(),
+            ),
+        ];
+        let recommendations_env = service_env(
+            Storage::fresh(Backend::Postgres).await,
+            &recommendations_clients,
+        );
+        processes.push(start(Service::Recommendations, recommendations_env.clone()).await);
         for (service, env) in [
             (Service::Customers, customers_env),
             (Service::Loyalty, loyalty_env),
             (Service::Tickets, tickets_env),
             (Service::Campaigns, campaigns_env),
+            (Service::Recommendations, recommendations_env),
         ] {
             for n in 2..=self.replicas[service as usize] {
                 let label = format!("{}-{n}", service.label());
@@ -310,6 +328,12 @@ fn campaigns_token() -> String {
     auth::token(auth::CAMPAIGNS_SUBJECT, auth::CAMPAIGNS_CALLS)
 }
 
+/// Recommendations' own token for its calls (the profile refresh's GetCustomer): language,
+/// city and tags are not masked, so no `customers.pii.read`.
+fn recommendations_token() -> String {
+    crm_platform::testing::auth::token("crm-recommendations", &["customers.read"])
+}
+
 /// The tests' own token: every scope of the suite's services.
 fn harness_token() -> String {
     use crm_platform::app::Service as _;
@@ -318,6 +342,7 @@ fn harness_token() -> String {
         crm_loyalty::Loyalty::POLICY,
         crm_tickets::Tickets::POLICY,
         crm_campaigns::Campaigns::POLICY,
+        crm_recommendations::Recommendations::POLICY,
     ]
     .concat();
     crm_platform::testing::auth::token_for(&rules)

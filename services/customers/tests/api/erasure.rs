@@ -179,7 +179,8 @@ async fn an_erasure_completes_when_every_reporting_service_reported() {
             [
                 ("loyalty", PENDING, None, 0),
                 ("tickets", PENDING, None, 0),
-                ("campaigns", PENDING, None, 0)
+                ("campaigns", PENDING, None, 0),
+                ("recommendations", PENDING, None, 0)
             ]
         );
         // The customer merged into it was erased with it: its status is the survivor's.
@@ -216,6 +217,13 @@ async fn an_erasure_completes_when_every_reporting_service_reported() {
         reporter
             .report("campaigns", done("campaigns", &pending, 5))
             .await;
+        let waiting = app
+            .erasure_status_until(&c.name, |s| service(s, "campaigns").state == COMPLETED)
+            .await;
+        assert_eq!(waiting.state, PENDING, "recommendations has not reported");
+        reporter
+            .report("recommendations", done("recommendations", &pending, 3))
+            .await;
         let complete = app
             .erasure_status_until(&c.name, |s| s.state == COMPLETED)
             .await;
@@ -234,7 +242,7 @@ async fn an_erasure_completes_when_every_reporting_service_reported() {
         assert_eq!(service(&after, "loyalty"), l, "the first report stays");
         assert_eq!(
             app.completion_rows().await,
-            4,
+            5,
             "one row per customer and service"
         );
 
@@ -303,7 +311,7 @@ async fn reports_that_answer_no_erasure_here_are_ignored_and_broken_ones_dead_le
             .await;
         // A service nobody expects, on its own stream: nobody reads it.
         reporter
-            .report("recommendations", done("recommendations", &pending, 7))
+            .report("insights", done("insights", &pending, 7))
             .await;
         // Then the real one, applied after all of the above (one stream, in order).
         reporter
@@ -321,8 +329,8 @@ async fn reports_that_answer_no_erasure_here_are_ignored_and_broken_ones_dead_le
         let names: Vec<_> = s.services.iter().map(|p| p.service.as_str()).collect();
         assert_eq!(
             names,
-            ["loyalty", "tickets", "campaigns"],
-            "recommendations is not a reporting service"
+            ["loyalty", "tickets", "campaigns", "recommendations"],
+            "insights is not a reporting service"
         );
         assert_eq!(app.completion_rows().await, 1);
 

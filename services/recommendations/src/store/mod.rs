@@ -9,6 +9,7 @@
 //!   (written by the rebuild, read by serving).
 //! - [`rebuild`], what a build reads, in pages (interactions, catalogue, profiles).
 //! - [`served`], served recommendations and their feedback (serving work).
+//! - [`served_customers`], the served answers of merged and erased customers (events work).
 pub mod entities;
 pub mod interactions;
 pub mod items;
@@ -16,3 +17,4 @@ pub mod model;
 pub mod profiles;
 pub mod rebuild;
 pub mod served;
+pub mod served_customers;

@@ -2,6 +2,7 @@
 //! through the generated client. Every test runs on SQLite + the in-process cache and, when
 //! available (always in CI), on PostgreSQL + Redis.
 mod catalogue;
+mod events;
 mod harness;
 mod interactions;
 mod model;
