@@ -119,8 +119,20 @@ impl Validate for RecommendationsSettings {
             v.buy_again_min_orders.into(),
             2..=1000,
         );
-        bounded(p, vs, "max_candidates", v.max_candidates.into(), 10..=10_000);
-        bounded(p, vs, "purge_interval_secs", v.purge_interval_secs, 0..=86_400);
+        bounded(
+            p,
+            vs,
+            "max_candidates",
+            v.max_candidates.into(),
+            10..=10_000,
+        );
+        bounded(
+            p,
+            vs,
+            "purge_interval_secs",
+            v.purge_interval_secs,
+            0..=86_400,
+        );
         bounded(
             p,
             vs,

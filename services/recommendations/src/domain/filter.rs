@@ -36,9 +36,9 @@ pub fn check_category(path: &str) -> Result<(), String> {
 /// A tag: 1 to 64 characters of `[a-z0-9_-:.]`.
 pub fn check_tag(tag: &str) -> Result<(), String> {
     let ok = (1..=64).contains(&tag.len())
-        && tag.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b)
-        });
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -92,9 +92,10 @@ impl AttributeCondition {
                 .attributes
                 .get(key)
                 .is_some_and(|v| values.iter().any(|x| x == v)),
-            Self::Range { key, min, max } => f.numeric_attributes.get(key).is_some_and(|&n| {
-                min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m)
-            }),
+            Self::Range { key, min, max } => f
+                .numeric_attributes
+                .get(key)
+                .is_some_and(|&n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m)),
         }
     }
 }
@@ -197,7 +198,9 @@ mod tests {
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             ..ItemFields::default()
         };
-        fields.attributes.insert("destination".into(), "kyoto".into());
+        fields
+            .attributes
+            .insert("destination".into(), "kyoto".into());
         fields.numeric_attributes.insert("stars".into(), 4.0);
         Item {
             id: ItemId(id.into()),
@@ -302,6 +305,9 @@ mod tests {
         assert_eq!(boost_factor(&boosts, None), 1.0);
         let capped = cap_per_category(vec!["a1", "a2", "b1", "a3", "b2"], 1, |s| s[..1].into());
         assert_eq!(capped, ["a1", "b1"]);
-        assert_eq!(cap_per_category(vec![1, 2, 3], 0, |_| String::new()), [1, 2, 3]);
+        assert_eq!(
+            cap_per_category(vec![1, 2, 3], 0, |_| String::new()),
+            [1, 2, 3]
+        );
     }
 }

@@ -36,7 +36,11 @@ pub fn seeds(
 /// orders (by basket, else by time) and due again: the time since the last order is at least
 /// the median gap between orders. Each with how overdue it is (elapsed / median gap, at most
 /// 2). Most overdue first.
-pub fn buy_again(history: &[Interaction], min_orders: usize, now: DateTime<Utc>) -> Vec<(ItemId, f64)> {
+pub fn buy_again(
+    history: &[Interaction],
+    min_orders: usize,
+    now: DateTime<Utc>,
+) -> Vec<(ItemId, f64)> {
     let mut orders: HashMap<&ItemId, HashMap<String, DateTime<Utc>>> = HashMap::new();
     for i in history.iter().filter(|i| i.kind.is_order()) {
         let key = if i.basket.is_empty() {
@@ -44,7 +48,11 @@ pub fn buy_again(history: &[Interaction], min_orders: usize, now: DateTime<Utc>)
         } else {
             i.basket.clone()
         };
-        let e = orders.entry(&i.item).or_default().entry(key).or_insert(i.occur_time);
+        let e = orders
+            .entry(&i.item)
+            .or_default()
+            .entry(key)
+            .or_insert(i.occur_time);
         *e = (*e).min(i.occur_time);
     }
     let mut out = Vec::new();
@@ -54,7 +62,10 @@ pub fn buy_again(history: &[Interaction], min_orders: usize, now: DateTime<Utc>)
         }
         let mut times: Vec<DateTime<Utc>> = by_order.into_values().collect();
         times.sort();
-        let mut gaps: Vec<i64> = times.windows(2).map(|w| (w[1] - w[0]).num_seconds()).collect();
+        let mut gaps: Vec<i64> = times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).num_seconds())
+            .collect();
         gaps.sort_unstable();
         let median = gaps[gaps.len() / 2].max(1) as f64;
         let elapsed = (now - times[times.len() - 1]).num_seconds().max(0) as f64;
@@ -87,7 +98,15 @@ pub fn personal(
     let empty: Vec<(ItemId, f32)> = Vec::new();
     let lists: HashMap<&ItemId, Vec<(ItemId, f32)>> = models
         .iter()
-        .map(|(k, m)| (k, m.neighbours.iter().map(|(n, s, _)| (n.clone(), *s)).collect()))
+        .map(|(k, m)| {
+            (
+                k,
+                m.neighbours
+                    .iter()
+                    .map(|(n, s, _)| (n.clone(), *s))
+                    .collect(),
+            )
+        })
         .collect();
     let mut found: Vec<(ItemId, f32, ItemId)> = score_history(seeds, |k: &ItemId| {
         lists.get(k).map_or(empty.as_slice(), Vec::as_slice)
@@ -113,7 +132,10 @@ pub fn personal(
                 }
             }
         }
-        found.extend(acc.into_iter().map(|(n, (s, h, _))| (n.clone(), s, h.clone())));
+        found.extend(
+            acc.into_iter()
+                .map(|(n, (s, h, _))| (n.clone(), s, h.clone())),
+        );
     }
     let mut out: Vec<Recommended> = found
         .into_iter()
@@ -187,7 +209,10 @@ pub fn fill_popular(
     let mut seen: HashSet<ItemId> = list.iter().map(|r| r.item.clone()).collect();
     let mut added = 0;
     for (reason, items) in lists {
-        let top = items.first().map_or(1.0, |(_, s)| *s).max(f64::MIN_POSITIVE);
+        let top = items
+            .first()
+            .map_or(1.0, |(_, s)| *s)
+            .max(f64::MIN_POSITIVE);
         let mut lowest = floor;
         for (item, s) in items {
             if added >= limit {
@@ -322,7 +347,11 @@ mod tests {
     #[test]
     fn seeds_sum_and_decay() {
         let now = Utc::now();
-        let h = [bought("a", "1", 0, now), bought("a", "2", 10, now), bought("b", "", 10, now)];
+        let h = [
+            bought("a", "1", 0, now),
+            bought("a", "2", 10, now),
+            bought("b", "", 10, now),
+        ];
         let s = seeds(&h, now, |age| if age > 5.0 { 0.5 } else { 1.0 });
         assert_eq!(s, vec![(id("a"), 6.0), (id("b"), 2.0)]);
     }
@@ -348,7 +377,10 @@ mod tests {
         let r = personal(&seeds, &models, false);
         let items: Vec<&str> = r.iter().map(|r| r.item.as_str()).collect();
         assert_eq!(items, ["x", "y", "n"]);
-        assert_eq!(r[0].reasons, [Reason::BoughtWith(id("a")), Reason::SimilarTo(id("a"))]);
+        assert_eq!(
+            r[0].reasons,
+            [Reason::BoughtWith(id("a")), Reason::SimilarTo(id("a"))]
+        );
         assert_eq!(r[1].reasons, [Reason::SimilarTo(id("b"))]);
         assert_eq!(r[2].reasons, [Reason::SameCategoryAndTags(id("a"))]);
         let with = personal(&seeds, &models, true);
@@ -365,11 +397,18 @@ mod tests {
             rule: None,
         }];
         blend_buy_again(&mut list, &[(id("milk"), 2.0)]);
-        assert_eq!(list[0].item, id("milk"), "twice overdue ties the best, wins by id");
+        assert_eq!(
+            list[0].item,
+            id("milk"),
+            "twice overdue ties the best, wins by id"
+        );
         fill_popular(
             &mut list,
             &[
-                (Reason::PopularInCohort("city:kyoto".into()), vec![(id("k"), 5.0), (id("x"), 4.0)]),
+                (
+                    Reason::PopularInCohort("city:kyoto".into()),
+                    vec![(id("k"), 5.0), (id("x"), 4.0)],
+                ),
                 (Reason::Popular, vec![(id("g"), 9.0), (id("h"), 1.0)]),
             ],
             2,
@@ -381,8 +420,14 @@ mod tests {
 
         let ranked: Vec<u32> = (0..30).collect();
         assert_eq!(explore(ranked.clone(), 0.0, 7), ranked);
-        assert_eq!(explore(ranked.clone(), 0.5, 7), explore(ranked.clone(), 0.5, 7));
-        assert_ne!(explore(ranked.clone(), 0.5, 7), explore(ranked.clone(), 0.5, 8));
+        assert_eq!(
+            explore(ranked.clone(), 0.5, 7),
+            explore(ranked.clone(), 0.5, 7)
+        );
+        assert_ne!(
+            explore(ranked.clone(), 0.5, 7),
+            explore(ranked.clone(), 0.5, 8)
+        );
         let small = explore(ranked.clone(), 0.2, 3);
         for (pos, x) in small.iter().enumerate() {
             assert!((*x as i64 - pos as i64).abs() <= 2, "{small:?}");

@@ -3,11 +3,11 @@
 use super::serving_convert as c;
 use super::{Reply, parsed};
 use crate::domain::RecommendationId;
+use crate::domain::profile::parse_cohort;
 use crate::domain::serving::{
     Feedback, FeedbackKind, ForCustomer, MAX_CART, MAX_FEEDBACK_ITEMS, PopularQuery, SimilarTo,
     Together,
 };
-use crate::domain::profile::parse_cohort;
 use crate::error::DOMAIN;
 use crate::service::RecommendationService;
 use crm_platform::Violations;

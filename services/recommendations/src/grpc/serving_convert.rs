@@ -70,7 +70,13 @@ pub fn item(field: &str, s: &str, v: &mut Violations) -> Option<ItemId> {
 }
 
 /// A list of `items/{item}`, `min..=max` entries; repeats are dropped (first kept).
-pub fn items(field: &str, names: &[String], min: usize, max: usize, v: &mut Violations) -> Vec<ItemId> {
+pub fn items(
+    field: &str,
+    names: &[String],
+    min: usize,
+    max: usize,
+    v: &mut Violations,
+) -> Vec<ItemId> {
     if names.len() < min {
         v.add(field, format!("must have {min} to {max} entries"));
     }
@@ -142,7 +148,11 @@ fn attribute_key(field: &str, s: &str, v: &mut Violations) -> String {
     s
 }
 
-fn condition(field: &str, c: &pb::AttributeCondition, v: &mut Violations) -> Option<AttributeCondition> {
+fn condition(
+    field: &str,
+    c: &pb::AttributeCondition,
+    v: &mut Violations,
+) -> Option<AttributeCondition> {
     let key = attribute_key(&format!("{field}.key"), &c.key, v);
     let min = bounded_number(&format!("{field}.min"), c.min, v);
     let max = bounded_number(&format!("{field}.max"), c.max, v);
@@ -150,13 +160,22 @@ fn condition(field: &str, c: &pb::AttributeCondition, v: &mut Violations) -> Opt
     let mut values = Vec::new();
     if max_items(&values_field, c.equals_any.len(), MAX_VALUES, v) {
         for (i, x) in c.equals_any.iter().enumerate() {
-            values.push(text(&format!("{values_field}[{i}]"), x, MAX_VALUE_CHARS, true, v));
+            values.push(text(
+                &format!("{values_field}[{i}]"),
+                x,
+                MAX_VALUE_CHARS,
+                true,
+                v,
+            ));
         }
     }
     let range = c.has_min || c.has_max;
     match (c.equals_any.is_empty(), range) {
         (false, true) => {
-            v.add(field, "set either equals_any or a range (has_min, has_max), not both");
+            v.add(
+                field,
+                "set either equals_any or a range (has_min, has_max), not both",
+            );
             None
         }
         (true, false) => {
@@ -189,7 +208,8 @@ pub fn item_filter(field: &str, f: Option<&pb::ItemFilter>, v: &mut Violations) 
     let categories = format!("{field}.categories");
     if max_items(&categories, f.categories.len(), MAX_CATEGORIES, v) {
         for (i, c) in f.categories.iter().enumerate() {
-            out.categories.push(category(&format!("{categories}[{i}]"), c, v));
+            out.categories
+                .push(category(&format!("{categories}[{i}]"), c, v));
         }
     }
     let tags = format!("{field}.tags");
@@ -214,7 +234,11 @@ pub fn item_filter(field: &str, f: Option<&pb::ItemFilter>, v: &mut Violations) 
             }
         }
     }
-    out.bookable_time = bookable_time(&format!("{field}.bookable_time"), f.bookable_time.as_ref(), v);
+    out.bookable_time = bookable_time(
+        &format!("{field}.bookable_time"),
+        f.bookable_time.as_ref(),
+        v,
+    );
     out
 }
 
@@ -249,14 +273,26 @@ pub fn boosts(field: &str, list: &[pb::Boost], v: &mut Violations) -> Vec<Boost>
             (true, true) => None,
             (false, false) => Some((
                 attribute_key(&format!("{f}.attribute_key"), &b.attribute_key, v),
-                text(&format!("{f}.attribute_value"), &b.attribute_value, MAX_VALUE_CHARS, true, v),
+                text(
+                    &format!("{f}.attribute_value"),
+                    &b.attribute_value,
+                    MAX_VALUE_CHARS,
+                    true,
+                    v,
+                ),
             )),
             (true, false) => {
-                v.add(format!("{f}.attribute_key"), "is required with attribute_value");
+                v.add(
+                    format!("{f}.attribute_key"),
+                    "is required with attribute_value",
+                );
                 None
             }
             (false, true) => {
-                v.add(format!("{f}.attribute_value"), "is required with attribute_key");
+                v.add(
+                    format!("{f}.attribute_value"),
+                    "is required with attribute_key",
+                );
                 None
             }
         };

@@ -30,7 +30,11 @@ impl RecommendationService {
             if !served.items.contains(item) {
                 v.add(
                     format!("items[{i}]"),
-                    format!("{} is not an item of {}", item.name(), f.recommendation.name()),
+                    format!(
+                        "{} is not an item of {}",
+                        item.name(),
+                        f.recommendation.name()
+                    ),
                 );
             }
         }
@@ -39,8 +43,8 @@ impl RecommendationService {
             v.add("occur_time", "must not be before the recommendation");
         }
         v.into_result()?;
-        let recorded = store::served::record_feedback(&txn, f.recommendation, &f.items, f.kind, at)
-            .await?;
+        let recorded =
+            store::served::record_feedback(&txn, f.recommendation, &f.items, f.kind, at).await?;
         let counts = FeedbackCounts {
             recorded,
             ..store::served::counts(&txn, f.recommendation).await?

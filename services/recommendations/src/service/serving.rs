@@ -183,7 +183,6 @@ impl RecommendationService {
         scenario: &str,
         model_version: i64,
         items: Vec<Recommended>,
-        cold_start: bool,
     ) -> Result<Answer, Error> {
         let served = Served {
             id,
@@ -199,7 +198,7 @@ impl RecommendationService {
             id,
             items,
             model_version,
-            cold_start,
+            cold_start: false,
         })
     }
 
@@ -287,16 +286,20 @@ impl RecommendationService {
             r.max_results,
         );
         let version = info.map_or(0, |i| i.version);
-        self.serve(
-            id,
-            Method::ForCustomer,
-            Some(r.customer),
-            &r.scenario,
-            version,
-            list,
+        let answer = self
+            .serve(
+                id,
+                Method::ForCustomer,
+                Some(r.customer),
+                &r.scenario,
+                version,
+                list,
+            )
+            .await?;
+        Ok(Answer {
             cold_start,
-        )
-        .await
+            ..answer
+        })
     }
 
     /// SimilarItems: the item's neighbours (co-occurrence, then the content fallback the
@@ -345,7 +348,7 @@ impl RecommendationService {
         let (list, items) = self.admitted(list, &r.filter, &skip).await?;
         let list = rank::finish(list, 0.0, 0, r.max_per_category, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(id, Method::Similar, r.customer, &r.scenario, version, list, false)
+        self.serve(id, Method::Similar, r.customer, &r.scenario, version, list)
             .await
     }
 
@@ -395,9 +398,9 @@ impl RecommendationService {
                     {
                         continue;
                     }
-                    let stronger = best.get(&rule.item).is_none_or(|(_, b)| {
-                        (rule.lift, rule.confidence) > (b.lift, b.confidence)
-                    });
+                    let stronger = best
+                        .get(&rule.item)
+                        .is_none_or(|(_, b)| (rule.lift, rule.confidence) > (b.lift, b.confidence));
                     if stronger {
                         best.insert(rule.item.clone(), (antecedent.clone(), rule.clone()));
                     }
@@ -426,8 +429,15 @@ impl RecommendationService {
         let (list, items) = self.admitted(list, &r.filter, &skip).await?;
         let list = rank::finish(list, 0.0, 0, 0, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(id, Method::BoughtTogether, r.customer, &r.scenario, version, list, false)
-            .await
+        self.serve(
+            id,
+            Method::BoughtTogether,
+            r.customer,
+            &r.scenario,
+            version,
+            list,
+        )
+        .await
     }
 
     /// PopularItems: the build's list of the cohort, else of the category, else global
@@ -437,7 +447,10 @@ impl RecommendationService {
         let id = RecommendationId::generate();
         let info = store::model::current(self.db()).await?;
         let (scope, reason) = if !r.cohort.is_empty() {
-            (Scope::Cohort(r.cohort.clone()), Reason::PopularInCohort(r.cohort.clone()))
+            (
+                Scope::Cohort(r.cohort.clone()),
+                Reason::PopularInCohort(r.cohort.clone()),
+            )
         } else if !r.category.is_empty() {
             (
                 Scope::Category(r.category.clone()),
@@ -458,7 +471,9 @@ impl RecommendationService {
                     })
                     .collect()
             }
-            None if r.cohort.is_empty() => self.catalogue(&r.category, &Reason::InCatalogue).await?,
+            None if r.cohort.is_empty() => {
+                self.catalogue(&r.category, &Reason::InCatalogue).await?
+            }
             None => Vec::new(),
         };
         let skip = self.consumed(r.customer).await?;
@@ -472,7 +487,7 @@ impl RecommendationService {
         }
         let list = rank::finish(list, 0.0, 0, 0, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(id, Method::Popular, r.customer, &r.scenario, version, list, false)
+        self.serve(id, Method::Popular, r.customer, &r.scenario, version, list)
             .await
     }
 }

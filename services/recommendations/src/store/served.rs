@@ -42,7 +42,11 @@ pub async fn find(
     };
     let items: Vec<String> = serde_json::from_str(&r.items).map_err(Error::internal)?;
     let method = Method::parse(&r.method).ok_or_else(|| {
-        Error::internal(anyhow::anyhow!("recommendation {} has method {}", r.id, r.method))
+        Error::internal(anyhow::anyhow!(
+            "recommendation {} has method {}",
+            r.id,
+            r.method
+        ))
     })?;
     Ok(Some(Served {
         id,

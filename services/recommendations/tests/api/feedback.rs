@@ -28,15 +28,14 @@ async fn feedback_counts_each_item_and_kind_once_and_replays_by_request_id() {
             .expect("recommend")
             .into_inner();
         assert_eq!(names(&r.items), ["x", "y"]);
-        let send = |items: &[&str], kind: pb::FeedbackKind, request_id: &str| {
-            pb::RecordFeedbackRequest {
+        let send =
+            |items: &[&str], kind: pb::FeedbackKind, request_id: &str| pb::RecordFeedbackRequest {
                 recommendation_id: r.recommendation_id.clone(),
                 items: items.iter().map(|i| format!("items/{i}")).collect(),
                 kind: kind as i32,
                 occur_time: None,
                 request_id: request_id.to_owned(),
-            }
-        };
+            };
         let first_id = rid();
         let shown = app
             .client
@@ -54,7 +53,14 @@ async fn feedback_counts_each_item_and_kind_once_and_replays_by_request_id() {
             .await
             .expect("clicked")
             .into_inner();
-        assert_eq!((clicked.recorded_count, clicked.shown_count, clicked.clicked_count), (1, 2, 1));
+        assert_eq!(
+            (
+                clicked.recorded_count,
+                clicked.shown_count,
+                clicked.clicked_count
+            ),
+            (1, 2, 1)
+        );
         // The same outcome again under a new id records nothing new.
         let again = app
             .client
@@ -85,7 +91,11 @@ async fn feedback_counts_each_item_and_kind_once_and_replays_by_request_id() {
             .expect("converted")
             .into_inner();
         assert_eq!(
-            (converted.shown_count, converted.clicked_count, converted.converted_count),
+            (
+                converted.shown_count,
+                converted.clicked_count,
+                converted.converted_count
+            ),
             (2, 1, 1)
         );
 
@@ -118,7 +128,11 @@ async fn feedback_counts_each_item_and_kind_once_and_replays_by_request_id() {
         // An unknown answer.
         let mut unknown = send(&["x"], pb::FeedbackKind::Shown, &rid());
         unknown.recommendation_id = format!("recommendations/{}", Uuid::now_v7());
-        let err = app.client.record_feedback(unknown).await.expect_err("unknown");
+        let err = app
+            .client
+            .record_feedback(unknown)
+            .await
+            .expect_err("unknown");
         assert_status(&err, Code::NotFound, "NOT_FOUND");
 
         // Bad input: every field named.
@@ -138,7 +152,13 @@ async fn feedback_counts_each_item_and_kind_once_and_replays_by_request_id() {
             .expect_err("bad");
         assert_eq!(
             violations(&err),
-            ["items", "kind", "occur_time", "recommendation_id", "request_id"]
+            [
+                "items",
+                "kind",
+                "occur_time",
+                "recommendation_id",
+                "request_id"
+            ]
         );
     })
     .await;

@@ -7,10 +7,10 @@ use crate::harness::{TestApp, assert_status, each_backend, rid, spawn_app_with, 
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_platform::testing::Backend;
 use crm_proto::recommendations as pb;
+use crm_recommendations::domain::profile::Profile;
 use crm_recommendations::domain::{
     Availability, CustomerId, Interaction, InteractionKind, Item, ItemFields, ItemId,
 };
-use crm_recommendations::domain::profile::Profile;
 use crm_recommendations::store::entities::recommendation;
 use crm_recommendations::store::{interactions, items, profiles};
 use sea_orm::ActiveValue::Set;
@@ -38,8 +38,12 @@ pub async fn item(app: &TestApp, id: &str, category: &str, tags: &[&str], in_sto
         },
         ..ItemFields::default()
     };
-    fields.attributes.insert("shelf".into(), format!("shelf-{id}"));
-    fields.numeric_attributes.insert("price".into(), f64::from(id.as_bytes()[0]));
+    fields
+        .attributes
+        .insert("shelf".into(), format!("shelf-{id}"));
+    fields
+        .numeric_attributes
+        .insert("price".into(), f64::from(id.as_bytes()[0]));
     let i = Item {
         id: ItemId(id.into()),
         fields,
@@ -77,7 +81,15 @@ pub async fn interact_at(
 
 pub async fn buy(app: &TestApp, customer: Uuid, items: &[&str], basket: &str) {
     for i in items {
-        interact_at(app, customer, i, InteractionKind::Purchase, basket, Utc::now()).await;
+        interact_at(
+            app,
+            customer,
+            i,
+            InteractionKind::Purchase,
+            basket,
+            Utc::now(),
+        )
+        .await;
     }
 }
 
@@ -206,7 +218,10 @@ async fn personal_recommendations_follow_the_neighbours_filters_boosts_and_diver
             ..Default::default()
         });
         let all = names(&recommend(&mut app, req).await.items);
-        assert!(all.contains(&"a".to_owned()) && all.contains(&"z".to_owned()), "{all:?}");
+        assert!(
+            all.contains(&"a".to_owned()) && all.contains(&"z".to_owned()),
+            "{all:?}"
+        );
 
         // Filters: categories, exclusions, attributes.
         let mut req = for_customer(t);
@@ -216,7 +231,10 @@ async fn personal_recommendations_follow_the_neighbours_filters_boosts_and_diver
             ..Default::default()
         });
         // n: no interactions, like a by category and tag (the build's content fallback).
-        assert_eq!(sorted(names(&recommend(&mut app, req).await.items)), ["c", "d", "n"]);
+        assert_eq!(
+            sorted(names(&recommend(&mut app, req).await.items)),
+            ["c", "d", "n"]
+        );
         let mut req = for_customer(t);
         req.filter = Some(pb::ItemFilter {
             attribute_conditions: vec![pb::AttributeCondition {
@@ -301,7 +319,10 @@ async fn buy_again_and_interactions_since_the_build_count() {
             .find(|i| i.item == "items/milk")
             .expect("milk is due again");
         assert_eq!(milk.reasons[0].kind, pb::ReasonKind::BuyAgain as i32);
-        assert!(!names(&r.items).contains(&"a".to_owned()), "bought once: consumed");
+        assert!(
+            !names(&r.items).contains(&"a".to_owned()),
+            "bought once: consumed"
+        );
 
         // After the build the customer views d: its neighbour e is now "similar to d", d is
         // consumed.
@@ -340,7 +361,9 @@ async fn cold_start_is_cohort_popularity_then_global_then_the_catalogue() {
                 city: "kyoto".into(),
                 ..Profile::default()
             };
-            profiles::put(app.service.db(), k, &p, false, Utc::now()).await.expect("profile");
+            profiles::put(app.service.db(), k, &p, false, Utc::now())
+                .await
+                .expect("profile");
             buy(&app, k, &["e"], &format!("k{k}")).await;
         }
         rebuild(&mut app).await;
@@ -350,20 +373,33 @@ async fn cold_start_is_cohort_popularity_then_global_then_the_catalogue() {
             language: "ja".into(),
             ..Profile::default()
         };
-        profiles::put(app.service.db(), newcomer, &p, false, Utc::now()).await.expect("profile");
+        profiles::put(app.service.db(), newcomer, &p, false, Utc::now())
+            .await
+            .expect("profile");
         let r = recommend(&mut app, for_customer(newcomer)).await;
         assert!(r.cold_start);
         assert_eq!(r.items[0].item, "items/e");
-        assert_eq!(r.items[0].reasons[0].kind, pb::ReasonKind::PopularInCohort as i32);
+        assert_eq!(
+            r.items[0].reasons[0].kind,
+            pb::ReasonKind::PopularInCohort as i32
+        );
         assert_eq!(r.items[0].reasons[0].scope, "city:kyoto");
-        let a = r.items.iter().find(|i| i.item == "items/a").expect("a, global");
+        let a = r
+            .items
+            .iter()
+            .find(|i| i.item == "items/a")
+            .expect("a, global");
         assert_eq!(a.reasons[0].kind, pb::ReasonKind::Popular as i32);
 
         // Unknown customer: global popularity, a first (bought by five).
         let r = recommend(&mut app, for_customer(Uuid::now_v7())).await;
         assert!(r.cold_start);
         assert_eq!(r.items[0].item, "items/a");
-        assert!(r.items.iter().all(|i| i.reasons[0].kind == pb::ReasonKind::Popular as i32));
+        assert!(
+            r.items
+                .iter()
+                .all(|i| i.reasons[0].kind == pb::ReasonKind::Popular as i32)
+        );
     })
     .await;
 }
@@ -382,21 +418,43 @@ async fn similar_items_include_new_items_by_category_and_tags() {
             }),
             ..Default::default()
         };
-        let r = app.client.similar_items(similar("a")).await.expect("similar").into_inner();
+        let r = app
+            .client
+            .similar_items(similar("a"))
+            .await
+            .expect("similar")
+            .into_inner();
         assert_eq!(r.model_version, version);
         let got = names(&r.items);
         assert_eq!(sorted(got[..3].to_vec()), ["b", "c", "z"], "{got:?}");
         assert!(!got.contains(&"a".to_owned()));
         assert_eq!(r.items[0].reasons[0].kind, pb::ReasonKind::SimilarTo as i32);
         // n has no interactions: it shares category and tag with a.
-        let n = r.items.iter().find(|i| i.item == "items/n").expect("n by content");
-        assert_eq!(n.reasons[0].kind, pb::ReasonKind::SameCategoryAndTags as i32);
-        let r = app.client.similar_items(similar("n")).await.expect("similar").into_inner();
+        let n = r
+            .items
+            .iter()
+            .find(|i| i.item == "items/n")
+            .expect("n by content");
+        assert_eq!(
+            n.reasons[0].kind,
+            pb::ReasonKind::SameCategoryAndTags as i32
+        );
+        let r = app
+            .client
+            .similar_items(similar("n"))
+            .await
+            .expect("similar")
+            .into_inner();
         assert_eq!(names(&r.items)[0], "a");
 
         // Created after the build: the catalogue's items of its category.
         item(&app, "m", "books/crime", &[], true).await;
-        let r = app.client.similar_items(similar("m")).await.expect("similar").into_inner();
+        let r = app
+            .client
+            .similar_items(similar("m"))
+            .await
+            .expect("similar")
+            .into_inner();
         assert_eq!(sorted(names(&r.items)), ["c", "d"]);
         assert!(
             r.items
@@ -410,11 +468,22 @@ async fn similar_items_include_new_items_by_category_and_tags() {
         let mut req = similar("a");
         req.customer = customer(c);
         req.max_per_category = 1;
-        let got = names(&app.client.similar_items(req).await.expect("similar").into_inner().items);
+        let got = names(
+            &app.client
+                .similar_items(req)
+                .await
+                .expect("similar")
+                .into_inner()
+                .items,
+        );
         assert!(!got.contains(&"b".to_owned()), "{got:?}");
         assert_eq!(got.len(), 2, "one of books/sf, one of books/crime: {got:?}");
 
-        let err = app.client.similar_items(similar("nope")).await.expect_err("unknown");
+        let err = app
+            .client
+            .similar_items(similar("nope"))
+            .await
+            .expect_err("unknown");
         assert_status(&err, Code::NotFound, "NOT_FOUND");
     })
     .await;
@@ -448,7 +517,10 @@ async fn bought_together_for_a_cart_carries_the_rules() {
         assert!((rule.confidence - 1.0).abs() < 1e-9);
         assert!((rule.lift - 1.4).abs() < 1e-9);
         assert_eq!(rule.basket_count, 2);
-        assert_eq!(r.items[0].reasons[0].kind, pb::ReasonKind::BoughtWith as i32);
+        assert_eq!(
+            r.items[0].reasons[0].kind,
+            pb::ReasonKind::BoughtWith as i32
+        );
         assert!(r.items[0].reasons[0].text.starts_with("bought with items/"));
 
         // d -> e: lift 7/2 = 3.5 with confidence 1; a min_lift above it leaves nothing.
@@ -458,10 +530,20 @@ async fn bought_together_for_a_cart_carries_the_rules() {
             min_confidence,
             ..Default::default()
         };
-        let r = app.client.bought_together(ask(0.0, 0.0)).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .bought_together(ask(0.0, 0.0))
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&r.items), ["e"]);
         assert!((r.items[0].rule.as_ref().expect("rule").lift - 3.5).abs() < 1e-9);
-        let r = app.client.bought_together(ask(3.6, 0.0)).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .bought_together(ask(3.6, 0.0))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(r.items.is_empty());
         // a -> c: confidence 2/5, below 0.5.
         let r = app
@@ -489,7 +571,9 @@ async fn popular_items_globally_per_category_and_per_cohort() {
             tier: "gold".into(),
             ..Profile::default()
         };
-        profiles::put(app.service.db(), k, &p, false, Utc::now()).await.expect("profile");
+        profiles::put(app.service.db(), k, &p, false, Utc::now())
+            .await
+            .expect("profile");
         buy(&app, k, &["c"], "g1").await;
         rebuild(&mut app).await;
         let ask = |category: &str, cohort: &str| pb::PopularItemsRequest {
@@ -498,17 +582,40 @@ async fn popular_items_globally_per_category_and_per_cohort() {
             max_results: 2,
             ..Default::default()
         };
-        let r = app.client.popular_items(ask("", "")).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .popular_items(ask("", ""))
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&r.items)[0], "a");
         assert_eq!(r.items.len(), 2);
-        let r = app.client.popular_items(ask("books/crime", "")).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .popular_items(ask("books/crime", ""))
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&r.items), ["c", "d"]);
-        assert_eq!(r.items[0].reasons[0].kind, pb::ReasonKind::PopularInCategory as i32);
+        assert_eq!(
+            r.items[0].reasons[0].kind,
+            pb::ReasonKind::PopularInCategory as i32
+        );
         assert_eq!(r.items[0].reasons[0].text, "popular in books/crime");
-        let r = app.client.popular_items(ask("", "tier:Gold")).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .popular_items(ask("", "tier:Gold"))
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&r.items), ["c"]);
         assert_eq!(r.items[0].reasons[0].scope, "tier:gold");
-        let r = app.client.popular_items(ask("", "city:nowhere")).await.expect("ok").into_inner();
+        let r = app
+            .client
+            .popular_items(ask("", "city:nowhere"))
+            .await
+            .expect("ok")
+            .into_inner();
         assert!(r.items.is_empty());
     })
     .await;
@@ -524,10 +631,20 @@ async fn a_new_build_changes_the_cached_answer() {
             item: "items/d".into(),
             ..Default::default()
         };
-        let first = app.client.similar_items(ask()).await.expect("ok").into_inner();
+        let first = app
+            .client
+            .similar_items(ask())
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&first.items), ["e"]);
         // Read twice: the second comes from the cache.
-        let cached = app.client.similar_items(ask()).await.expect("ok").into_inner();
+        let cached = app
+            .client
+            .similar_items(ask())
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(names(&cached.items), ["e"]);
         assert!(app.service.core().cache.stats().local_hits > 0);
         // Two customers buy d with c; a new version names c as d's neighbour.
@@ -536,9 +653,18 @@ async fn a_new_build_changes_the_cached_answer() {
         }
         let v2 = rebuild(&mut app).await;
         assert!(v2 > v1);
-        let after = app.client.similar_items(ask()).await.expect("ok").into_inner();
+        let after = app
+            .client
+            .similar_items(ask())
+            .await
+            .expect("ok")
+            .into_inner();
         assert_eq!(after.model_version, v2);
-        assert!(names(&after.items).contains(&"c".to_owned()), "{:?}", after.items);
+        assert!(
+            names(&after.items).contains(&"c".to_owned()),
+            "{:?}",
+            after.items
+        );
     })
     .await;
 }
@@ -551,7 +677,10 @@ async fn serving_survives_redis_going_down() {
         return;
     }
     let Some(url) = redis_url() else { return };
-    let target = url.trim_start_matches("redis://").trim_end_matches('/').to_owned();
+    let target = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
     let proxy = TcpProxy::start(target).await;
     let storage = Storage {
         redis_url: Some(format!("redis://127.0.0.1:{}", proxy.port)),
@@ -575,7 +704,10 @@ async fn serving_survives_redis_going_down() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(cache.remote_connected(), "redis connected through the proxy");
+    assert!(
+        cache.remote_connected(),
+        "redis connected through the proxy"
+    );
     let warm = names(&recommend(&mut app, for_customer(t)).await.items);
     proxy.cut();
     let started = std::time::Instant::now();
@@ -604,8 +736,7 @@ async fn served_answers_past_their_retention_are_purged() {
         let old = recommend(&mut app, for_customer(Uuid::now_v7())).await;
         let new = recommend(&mut app, for_customer(Uuid::now_v7())).await;
         let id = |r: &pb::RecommendForCustomerResponse| {
-            Uuid::parse_str(r.recommendation_id.trim_start_matches("recommendations/"))
-                .expect("id")
+            Uuid::parse_str(r.recommendation_id.trim_start_matches("recommendations/")).expect("id")
         };
         let days = i64::from(app.service.settings().serving.recommendation_retention_days);
         recommendation::ActiveModel {
@@ -618,8 +749,20 @@ async fn served_answers_past_their_retention_are_purged() {
         .expect("age it");
         assert_eq!(app.service.purge_served().await.expect("purge"), 1);
         let db = app.service.db();
-        assert!(recommendation::Entity::find_by_id(id(&old)).one(db).await.expect("read").is_none());
-        assert!(recommendation::Entity::find_by_id(id(&new)).one(db).await.expect("read").is_some());
+        assert!(
+            recommendation::Entity::find_by_id(id(&old))
+                .one(db)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            recommendation::Entity::find_by_id(id(&new))
+                .one(db)
+                .await
+                .expect("read")
+                .is_some()
+        );
     })
     .await;
 }
@@ -698,7 +841,10 @@ async fn bad_requests_name_every_field_and_serve_nothing() {
             })
             .await
             .expect_err("bad");
-        assert_eq!(sorted(violations(&err)), ["items", "min_confidence", "min_lift"]);
+        assert_eq!(
+            sorted(violations(&err)),
+            ["items", "min_confidence", "min_lift"]
+        );
         let err = app
             .client
             .popular_items(pb::PopularItemsRequest {
@@ -717,7 +863,11 @@ async fn bad_requests_name_every_field_and_serve_nothing() {
             .expect_err("bad");
         assert_eq!(violations(&err), ["item"]);
         assert_eq!(
-            recommendation::Entity::find().all(app.service.db()).await.expect("read").len(),
+            recommendation::Entity::find()
+                .all(app.service.db())
+                .await
+                .expect("read")
+                .len(),
             0,
             "nothing served, nothing stored"
         );
