@@ -38,9 +38,10 @@ pub struct RebuildSettings {
 #[serde(deny_unknown_fields)]
 pub struct ServingSettings {
     pub history: u32,
-    pub cache_ttl_secs: u64,
     pub buy_again_min_orders: u32,
+    pub max_candidates: u32,
     pub recommendation_retention_days: u32,
+    pub purge_interval_secs: u64,
 }
 
 /// `[recommendations.profiles]`: the profile refresh job.
@@ -111,13 +112,26 @@ impl Validate for RecommendationsSettings {
         let v = &self.serving;
         let vs = "recommendations.serving";
         bounded(p, vs, "history", v.history.into(), 1..=1000);
-        bounded(p, vs, "cache_ttl_secs", v.cache_ttl_secs, 1..=86_400);
         bounded(
             p,
             vs,
             "buy_again_min_orders",
             v.buy_again_min_orders.into(),
             2..=1000,
+        );
+        bounded(
+            p,
+            vs,
+            "max_candidates",
+            v.max_candidates.into(),
+            10..=10_000,
+        );
+        bounded(
+            p,
+            vs,
+            "purge_interval_secs",
+            v.purge_interval_secs,
+            0..=86_400,
         );
         bounded(
             p,

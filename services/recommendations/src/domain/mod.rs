@@ -8,12 +8,15 @@
 //! - [`profile`]: what cold start knows of a customer (cohorts).
 //! - [`model`]: the algorithms (item-item similarity, association rules, popularity, the
 //!   scoring of a history), the same code the service serves with and `eval` measures.
-//! - [`serving`]: the shape of an answer (reasons, recommended items).
+//! - [`rank`]: the ranking of an answer (seeds, buy again, blending, boosts, diversity,
+//!   exploration).
+//! - [`serving`]: the shape of the serving calls and their answers (reasons, items).
 pub mod filter;
 pub mod interaction;
 pub mod item;
 pub mod model;
 pub mod profile;
+pub mod rank;
 pub mod serving;
 
 pub use interaction::{Interaction, InteractionKind, Weights};

@@ -2,12 +2,13 @@
 //! calls [`RecommendationService`], converts results back. No business rules live here.
 //! One module per area: [`catalogue`] (items, import, interactions), [`serving`] (the
 //! recommendation calls and feedback), [`model`] (GetModel, RebuildModel); conversions in
-//! `convert`.
+//! `convert` and `serving_convert`.
 mod catalogue;
 mod convert;
 mod model;
 pub mod policy;
 mod serving;
+mod serving_convert;
 
 use crate::error::DOMAIN;
 use crate::service::RecommendationService;

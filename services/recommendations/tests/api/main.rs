@@ -3,6 +3,8 @@
 //! available (always in CI), on PostgreSQL + Redis.
 mod catalogue;
 mod events;
+mod feedback;
 mod harness;
 mod interactions;
 mod model;
+mod serving;

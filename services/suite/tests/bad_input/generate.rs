@@ -92,6 +92,47 @@ const OVERRIDES: &[(&str, Override)] = &[
         "crm.recommendations.v1.ImportItemsRequest.import_id",
         Override::Str("0190a6f0-7a2c-7cc1-9d1e-4b8f2a6c0d11"),
     ),
+    // Recommendations: attribute keys are [a-z][a-z0-9_]* (the generic "bi-N" is not);
+    // exploration and confidence are shares 0..1 (the generic 3.0 is above).
+    (
+        "crm.recommendations.v1.AttributeCondition.key",
+        Override::Str("star_rating"),
+    ),
+    (
+        "crm.recommendations.v1.Boost.attribute_key",
+        Override::Str("destination"),
+    ),
+    (
+        "crm.recommendations.v1.RecommendForCustomerRequest.exploration",
+        Override::Unset,
+    ),
+    (
+        "crm.recommendations.v1.BoughtTogetherRequest.min_confidence",
+        Override::Unset,
+    ),
+    // Feedback names a served answer and one of its items: the newest answer, of
+    // PopularItems (the method before it) over the whole catalogue, which holds the newest
+    // item; when it happened defaults to now (a minute ago is before that answer).
+    (
+        "crm.recommendations.v1.RecordFeedbackRequest.recommendation_id",
+        Override::Remembered,
+    ),
+    (
+        "crm.recommendations.v1.RecordFeedbackRequest.occur_time",
+        Override::Unset,
+    ),
+    (
+        "crm.recommendations.v1.PopularItemsRequest.filter",
+        Override::Unset,
+    ),
+    (
+        "crm.recommendations.v1.PopularItemsRequest.category",
+        Override::Unset,
+    ),
+    (
+        "crm.recommendations.v1.PopularItemsRequest.cohort",
+        Override::Unset,
+    ),
     // The first member of the schedule's oneof, a bool, stands for it only when true.
     (
         "crm.campaigns.v1.Schedule.immediately",
