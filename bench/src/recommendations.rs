@@ -200,4 +200,3 @@ where
         versus: None,
     }
 }
-

@@ -105,9 +105,7 @@ pub(crate) async fn purchases_in_customers_feed_the_model(mut s: Suite) {
     serving_from_the_events(&mut s, &ann).await;
 }
 
-/// The serving RPCs on the model built from the events above. They are written by another
-/// part of the work; until they answer (UNIMPLEMENTED), this says so loudly and checks
-/// nothing. TODO(lead): once serving is merged, drop the UNIMPLEMENTED early return.
+/// The serving RPCs on the model built from the events above.
 async fn serving_from_the_events(s: &mut Suite, ann: &str) {
     let similar = s
         .recommendations
@@ -116,18 +114,9 @@ async fn serving_from_the_events(s: &mut Suite, ann: &str) {
             max_results: 10,
             ..Default::default()
         })
-        .await;
-    let similar = match similar {
-        Err(e) if e.code() == tonic::Code::Unimplemented => {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n=== recommendations serving is UNIMPLEMENTED on this build: serving assertions skipped ===\n"
-            );
-            return;
-        }
-        other => other.expect("similar items").into_inner(),
-    };
+        .await
+        .expect("similar items")
+        .into_inner();
     let items: Vec<&str> = similar.items.iter().map(|i| i.item.as_str()).collect();
     assert!(items.contains(&"items/tea"), "{similar:?}");
     assert!(!items.contains(&"items/cups"), "never the item itself");

@@ -1,6 +1,7 @@
 //! Schema migrations, one per file, in release order, never edited once released.
 mod m20261204_000001_create_recommendations;
 mod m20261204_000040_interactions_record_time;
+mod m20261204_000050_deleted_items;
 
 use sea_orm_migration::prelude::{Alias, Index, IndexCreateStatement, IntoIden};
 
@@ -25,4 +26,5 @@ crm_platform::migrator!(Migrator: [
     crm_platform::events::CreateEventInbox,
     m20261204_000001_create_recommendations::Migration,
     m20261204_000040_interactions_record_time::Migration,
+    m20261204_000050_deleted_items::Migration,
 ]);

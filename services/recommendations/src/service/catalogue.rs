@@ -142,7 +142,7 @@ impl RecommendationService {
             .await?
             .ok_or_else(|| error::item_not_found(&id))?;
         etag::check(sent_etag, current.revision)?;
-        if !store::delete(&txn, &id, current.revision).await? {
+        if !store::delete(&txn, &id, current.revision, domain::now()).await? {
             return Err(Error::etag_mismatch());
         }
         self.core()

@@ -151,7 +151,14 @@ impl RecommendationService {
         list.truncate(self.settings().serving.max_candidates as usize);
         let ids: Vec<ItemId> = list.iter().map(|r| r.item.clone()).collect();
         let items = store::items::items_by_ids(self.db(), &ids).await?;
-        list.retain(|r| filter.admits(&r.item, items.get(&r.item)));
+        // Only ids the catalogue does not hold can be deleted ones (a model older than the
+        // delete still lists them); uncatalogued ids that were never deleted are served.
+        let absent: Vec<ItemId> = ids
+            .into_iter()
+            .filter(|id| !items.contains_key(id))
+            .collect();
+        let deleted = store::items::deleted_among(self.db(), &absent).await?;
+        list.retain(|r| !deleted.contains(&r.item) && filter.admits(&r.item, items.get(&r.item)));
         Ok((list, items))
     }
 

@@ -32,6 +32,24 @@ pub mod item {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Tombstones of deleted items (serving never returns them; see the migration).
+pub mod deleted_item {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deleted_items")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub delete_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod interaction {
     use super::*;
 

@@ -1,12 +1,14 @@
 //! The `items` table: rows <-> domain items, the catalogue's queries, and the batch read
 //! serving uses for the catalogue rows of its candidates.
+use super::entities::deleted_item;
 use super::entities::item::{ActiveModel, Column, Entity, Model};
 use crate::domain::{Availability, Item, ItemFields, ItemId};
+use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::LikeExpr;
+use sea_orm::sea_query::{LikeExpr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Ids read per query by [`items_by_ids`] (keeps the IN list well below every backend's
 /// bind-parameter limit).
@@ -94,7 +96,7 @@ pub async fn insert(conn: &impl ConnectionTrait, i: &Item) -> Result<(), Error> 
     Entity::insert(active(i)?)
         .exec_without_returning(conn)
         .await?;
-    Ok(())
+    undelete(conn, &i.id).await
 }
 
 /// Writes `i` if its stored revision is still `i.revision - 1` (compare-and-set); false when
@@ -109,18 +111,33 @@ pub async fn update(conn: &impl ConnectionTrait, i: &Item) -> Result<bool, Error
     Ok(res.rows_affected == 1)
 }
 
-/// Deletes `id` at `revision`; false when it changed or is gone.
+/// Deletes `id` at `revision`, leaving a tombstone; false when it changed or is gone.
 pub async fn delete(
     conn: &impl ConnectionTrait,
     id: &ItemId,
     revision: i64,
+    now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     let res = Entity::delete_many()
         .filter(Column::Id.eq(id.0.clone()))
         .filter(Column::Revision.eq(revision))
         .exec(conn)
         .await?;
-    Ok(res.rows_affected == 1)
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    deleted_item::Entity::insert(deleted_item::ActiveModel {
+        id: Set(id.0.clone()),
+        delete_time: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(deleted_item::Column::Id)
+            .update_column(deleted_item::Column::DeleteTime)
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(true)
 }
 
 /// Up to `limit` items after `after` in id order, in `category` or below ("" all).
@@ -159,5 +176,37 @@ pub async fn insert_new(conn: &impl ConnectionTrait, i: &Item) -> Result<bool, E
         .on_conflict_do_nothing_on([Column::Id])
         .exec_without_returning(conn)
         .await?;
-    Ok(matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+    let inserted = matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0);
+    if inserted {
+        undelete(conn, &i.id).await?;
+    }
+    Ok(inserted)
+}
+
+/// A deleted item catalogued again is served again.
+async fn undelete(conn: &impl ConnectionTrait, id: &ItemId) -> Result<(), Error> {
+    deleted_item::Entity::delete_by_id(id.0.clone())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Which of `ids` were deleted from the catalogue (and not catalogued again): serving drops
+/// them from lists a model built before the delete still holds.
+pub async fn deleted_among(
+    conn: &impl ConnectionTrait,
+    ids: &[ItemId],
+) -> Result<HashSet<ItemId>, Error> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows: Vec<String> = deleted_item::Entity::find()
+            .select_only()
+            .column(deleted_item::Column::Id)
+            .filter(deleted_item::Column::Id.is_in(chunk.iter().map(|i| i.0.clone())))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        out.extend(rows.into_iter().map(ItemId));
+    }
+    Ok(out)
 }

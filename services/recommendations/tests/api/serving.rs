@@ -479,6 +479,53 @@ async fn similar_items_include_new_items_by_category_and_tags() {
         assert!(!got.contains(&"b".to_owned()), "{got:?}");
         assert_eq!(got.len(), 2, "one of books/sf, one of books/crime: {got:?}");
 
+        // A deleted item is never served again, though the model still lists it; an item
+        // named by interactions only (never catalogued) still is, and one catalogued again is.
+        app.client
+            .delete_item(pb::DeleteItemRequest {
+                name: "items/b".into(),
+                request_id: rid(),
+                ..Default::default()
+            })
+            .await
+            .expect("delete b");
+        buy(&app, Uuid::now_v7(), &["a", "ghost"], "g1").await;
+        buy(&app, Uuid::now_v7(), &["a", "ghost"], "g2").await;
+        let got = names(
+            &app.client
+                .similar_items(similar("a"))
+                .await
+                .expect("similar")
+                .into_inner()
+                .items,
+        );
+        assert!(!got.contains(&"b".to_owned()), "deleted: {got:?}");
+        assert!(got.contains(&"c".to_owned()), "{got:?}");
+        rebuild(&mut app).await;
+        let got = names(
+            &app.client
+                .similar_items(similar("a"))
+                .await
+                .expect("similar")
+                .into_inner()
+                .items,
+        );
+        assert!(!got.contains(&"b".to_owned()), "deleted: {got:?}");
+        assert!(
+            got.contains(&"ghost".to_owned()),
+            "never catalogued: {got:?}"
+        );
+        item(&app, "b", "books/sf", &[], true).await;
+        let got = names(
+            &app.client
+                .similar_items(similar("a"))
+                .await
+                .expect("similar")
+                .into_inner()
+                .items,
+        );
+        assert!(got.contains(&"b".to_owned()), "catalogued again: {got:?}");
+
         let err = app
             .client
             .similar_items(similar("nope"))
