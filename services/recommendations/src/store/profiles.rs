@@ -2,7 +2,7 @@
 //! write it (customers' created/updated/merged/erased, loyalty's tier changes); the refresh
 //! job fills stale rows from customers; serving reads one row per call.
 use super::entities::profile::{ActiveModel, Column, Entity, Model};
-use crate::domain::Profile;
+use crate::domain::profile::Profile;
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
 use sea_orm::ActiveValue::Set;
