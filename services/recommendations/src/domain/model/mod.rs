@@ -99,17 +99,17 @@ impl Default for BuildParams {
     /// The shipped defaults, those of `config/recommendations.toml` (a test holds them equal).
     fn default() -> Self {
         Self {
-            similarity: Similarity::Cosine,
+            similarity: Similarity::Ease,
             half_life_days: 0.0,
             min_support: 2,
             shrinkage: 0.0,
             alpha: 0.8,
-            customer_penalty: 1.0,
-            popularity_penalty: 0.4,
-            normalize: true,
-            top_k: 100,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.2,
+            normalize: false,
+            top_k: 200,
             popular_top_n: 200,
-            ease_lambda: 200.0,
+            ease_lambda: 500.0,
             ease_max_items: 3000,
         }
     }
