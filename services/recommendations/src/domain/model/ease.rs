@@ -44,7 +44,10 @@ pub fn neighbours(m: &ByUser, n_items: usize, p: &BuildParams) -> Vec<Vec<Scored
         );
         for &(a, wa) in &row {
             customers[a] += 1;
-            let (g, c) = (&mut gram[a * n..(a + 1) * n], &mut count[a * n..(a + 1) * n]);
+            let (g, c) = (
+                &mut gram[a * n..(a + 1) * n],
+                &mut count[a * n..(a + 1) * n],
+            );
             for &(b, wb) in &row {
                 g[b] += wa * wb;
                 c[b] += 1;
@@ -231,7 +234,11 @@ mod tests {
                     .zip(b)
                     .all(|(x, y)| x.0 == y.0 && x.2 == y.2 && (x.1 - y.1).abs() < 1e-6)
         };
-        assert!(close(&got(0), &[(1, 4.0 / 7.0, 2), (2, 3.0 / 8.0, 1)]), "{:?}", got(0));
+        assert!(
+            close(&got(0), &[(1, 4.0 / 7.0, 2), (2, 3.0 / 8.0, 1)]),
+            "{:?}",
+            got(0)
+        );
         assert!(close(&got(1), &[(0, 4.0 / 6.0, 2)]), "{:?}", got(1));
         assert!(close(&got(2), &[(0, 3.0 / 6.0, 1)]), "{:?}", got(2));
         assert!(nb[3].is_empty());
