@@ -246,7 +246,8 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         "Data: {} ({} interactions, {} users, {} items). Full ranking: every item a user did \
          not train on is a candidate. Weights: {:?}; history: {} most recent items; knobs: \
          half_life_days {}, min_support {}, shrinkage {}, alpha {}, customer_penalty {}, \
-         popularity_penalty {}, normalize {}, top_k {} (the same for every similarity).\n",
+         popularity_penalty {}, normalize {}, top_k {}, ease_lambda {} (the same for every \
+         similarity).\n",
         args.data
             .file_name()
             .and_then(|n| n.to_str())
@@ -264,6 +265,7 @@ fn table(rows: &[Row], args: &Args, s: &Setup, p: &BuildParams, data: &Dataset) 
         p.popularity_penalty,
         p.normalize,
         p.top_k,
+        p.ease_lambda,
     );
     let _ = writeln!(
         t,
@@ -323,7 +325,7 @@ mod tests {
         for protocol in [Protocol::Random, Protocol::Loo] {
             let split = split_of(&data, protocol, &a);
             let rows = ours(&data, &split, protocol, &setup(), &p);
-            assert_eq!(rows.len(), 4);
+            assert_eq!(rows.len(), 5);
             for r in &rows {
                 let m = &r.metrics;
                 for v in [m.hr, m.ndcg, m.precision, m.recall, m.coverage] {

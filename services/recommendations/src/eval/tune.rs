@@ -44,6 +44,13 @@ fn knobs(sim: Similarity) -> Vec<Knob> {
             p.min_support = v as u32
         }),
     ];
+    if sim == Similarity::Ease {
+        k.push((
+            "ease_lambda",
+            vec![10.0, 30.0, 50.0, 100.0, 200.0, 300.0, 500.0, 1000.0],
+            |p, v| p.ease_lambda = v,
+        ));
+    }
     if sim == Similarity::Cosine {
         k.push(("alpha", vec![0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], |p, v| {
             p.alpha = v
@@ -99,7 +106,7 @@ pub fn search(data: &Dataset, outer: &Split, args: &Args, s: &Setup, base: &Buil
         }
         let _ = writeln!(
             out,
-            "validation {}: ndcg {:.4} hr {:.4} coverage {:.3} ({runs} runs) | top_k {} shrinkage {} alpha {} customer_penalty {} popularity_penalty {} normalize {} half_life_days {} min_support {}",
+            "validation {}: ndcg {:.4} hr {:.4} coverage {:.3} ({runs} runs) | top_k {} shrinkage {} alpha {} customer_penalty {} popularity_penalty {} normalize {} half_life_days {} min_support {} ease_lambda {}",
             sim.as_str(),
             best_m.ndcg,
             best_m.hr,
@@ -111,7 +118,8 @@ pub fn search(data: &Dataset, outer: &Split, args: &Args, s: &Setup, base: &Buil
             best.popularity_penalty,
             best.normalize,
             best.half_life_days,
-            best.min_support
+            best.min_support,
+            best.ease_lambda
         );
     }
     out

@@ -4,10 +4,13 @@
 //!
 //! - [`similarity`]: item-item similarity from co-occurrence (cosine, jaccard, lift) with
 //!   time decay and a minimum support, top-K neighbours per item.
+//! - [`ease`]: EASE, item-item weights by closed-form ridge regression (dense, bounded by
+//!   the catalogue size; the sparse cosine above the bound), stored as the same top-K lists.
 //! - [`rules`]: association rules over baskets (support, confidence, lift).
 //! - [`popularity`]: time-decayed popularity.
 //! - [`scoring`]: a customer's history against the neighbours: candidate scores with the
 //!   item each comes from.
+pub mod ease;
 pub mod popularity;
 pub mod rules;
 pub mod scoring;
@@ -37,16 +40,19 @@ pub enum Similarity {
     Cosine,
     Jaccard,
     Lift,
+    /// EASE regression weights ([`ease`]); the cosine above `ease_max_items`.
+    Ease,
 }
 
 impl Similarity {
-    pub const ALL: [Self; 3] = [Self::Cosine, Self::Jaccard, Self::Lift];
+    pub const ALL: [Self; 4] = [Self::Cosine, Self::Jaccard, Self::Lift, Self::Ease];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cosine => "cosine",
             Self::Jaccard => "jaccard",
             Self::Lift => "lift",
+            Self::Ease => "ease",
         }
     }
 
@@ -82,22 +88,29 @@ pub struct BuildParams {
     pub top_k: usize,
     /// Items kept per popularity list (global, per category, per cohort).
     pub popular_top_n: usize,
+    /// EASE only: the ridge penalty λ (larger: closer to plain co-occurrence).
+    pub ease_lambda: f64,
+    /// EASE only: its dense inverse is built while at most this many items have
+    /// interactions (memory items² x 8 bytes, time items³); above it, the cosine.
+    pub ease_max_items: usize,
 }
 
 impl Default for BuildParams {
     /// The shipped defaults, those of `config/recommendations.toml` (a test holds them equal).
     fn default() -> Self {
         Self {
-            similarity: Similarity::Cosine,
+            similarity: Similarity::Ease,
             half_life_days: 0.0,
             min_support: 2,
             shrinkage: 0.0,
             alpha: 0.8,
-            customer_penalty: 1.0,
-            popularity_penalty: 0.4,
-            normalize: true,
-            top_k: 100,
+            customer_penalty: 0.0,
+            popularity_penalty: 0.2,
+            normalize: false,
+            top_k: 200,
             popular_top_n: 200,
+            ease_lambda: 500.0,
+            ease_max_items: 3000,
         }
     }
 }
@@ -127,6 +140,12 @@ impl BuildParams {
         }
         if !(1..=10_000).contains(&self.popular_top_n) {
             p.push(format!("{section}.popular_top_n: must be 1..=10000"));
+        }
+        if !(0.001..=1e9).contains(&self.ease_lambda) {
+            p.push(format!("{section}.ease_lambda: must be 0.001..=1e9"));
+        }
+        if !(1..=20_000).contains(&self.ease_max_items) {
+            p.push(format!("{section}.ease_max_items: must be 1..=20000"));
         }
     }
 

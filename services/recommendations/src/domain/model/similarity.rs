@@ -9,8 +9,22 @@ use super::{BuildParams, Event, Scored, Similarity};
 
 /// The top `p.top_k` neighbours of every item `0..n_items` (most similar first), from the
 /// customers' interactions: items are similar when the same customers interacted with both.
+/// EASE ([`super::ease`]) while the items with interactions are at most `p.ease_max_items`,
+/// else the cosine with the same knobs.
 pub fn neighbours(events: &[Event], n_items: usize, p: &BuildParams) -> Vec<Vec<Scored>> {
     let m = ByUser::build(events, n_items, p);
+    let mut p = std::borrow::Cow::Borrowed(p);
+    if p.similarity == Similarity::Ease {
+        let mut has = vec![false; n_items];
+        for &(i, _) in m.entries() {
+            has[i as usize] = true;
+        }
+        if has.iter().filter(|h| **h).count() <= p.ease_max_items {
+            return super::ease::neighbours(&m, n_items, &p);
+        }
+        p.to_mut().similarity = Similarity::Cosine;
+    }
+    let p = &*p;
     let stats = ItemStats::of(&m, n_items);
     let users = m.users() as f32;
     let rows = |range: std::ops::Range<usize>| {
@@ -133,7 +147,8 @@ fn row(
         let raw = match p.similarity {
             // Asymmetric cosine: alpha 0.5 is the plain cosine; above it, popular seeds
             // are discounted more than popular candidates.
-            Similarity::Cosine => {
+            // (EASE over its catalogue bound falls back to it.)
+            Similarity::Cosine | Similarity::Ease => {
                 dot / (s.squares[i].powf(alpha) * s.squares[ju].powf(1.0 - alpha))
             }
             // Tanimoto: jaccard of the weighted vectors (the plain one for weights of 1).
@@ -184,6 +199,8 @@ mod tests {
             normalize: false,
             top_k: 10,
             popular_top_n: 10,
+            ease_lambda: 1.0,
+            ease_max_items: 10,
         }
     }
 

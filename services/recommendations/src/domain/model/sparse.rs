@@ -159,6 +159,8 @@ mod tests {
             normalize: false,
             top_k: 10,
             popular_top_n: 10,
+            ease_lambda: 1.0,
+            ease_max_items: 10,
         };
         let ev = |user, item, weight| Event {
             user,
