@@ -176,7 +176,11 @@ mod tests {
     fn defaults_are_valid() {
         let s = Settings::load(None).expect("defaults load");
         assert_eq!(s.recommendations.paging(), Paging::new(50, 1000));
-        assert_eq!(s.recommendations.model.top_k, 100);
+        assert_eq!(s.recommendations.model.top_k, 200);
+        assert_eq!(
+            s.recommendations.model.similarity,
+            crate::domain::model::Similarity::Ease
+        );
     }
 
     #[test]

@@ -203,7 +203,7 @@ pub async fn build_measured(
     }
     let info = ModelInfo {
         version,
-        similarity: settings.model.similarity,
+        similarity: built.similarity,
         build_time: crate::domain::now(),
         build_duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
         interaction_count: built.interaction_count as i64,

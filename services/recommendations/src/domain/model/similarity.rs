@@ -19,7 +19,8 @@ pub fn neighbours(events: &[Event], n_items: usize, p: &BuildParams) -> Vec<Vec<
         for &(i, _) in m.entries() {
             has[i as usize] = true;
         }
-        if has.iter().filter(|h| **h).count() <= p.ease_max_items {
+        let interacted = has.iter().filter(|h| **h).count();
+        if served_similarity(&p, interacted) == Similarity::Ease {
             return super::ease::neighbours(&m, n_items, &p);
         }
         p.to_mut().similarity = Similarity::Cosine;
@@ -34,6 +35,15 @@ pub fn neighbours(events: &[Event], n_items: usize, p: &BuildParams) -> Vec<Vec<
             .collect::<Vec<_>>()
     };
     parallel_rows(n_items, m.pair_work(), rows)
+}
+
+/// The similarity a build of `interacted` items with interactions computes: EASE's dense
+/// inverse is bounded by `ease_max_items`; above it, the sparse cosine with the same knobs.
+pub fn served_similarity(p: &BuildParams, interacted: usize) -> Similarity {
+    match p.similarity {
+        Similarity::Ease if interacted > p.ease_max_items => Similarity::Cosine,
+        s => s,
+    }
 }
 
 /// Runs `rows` over `0..n` in contiguous chunks, on as many threads as pay (small inputs

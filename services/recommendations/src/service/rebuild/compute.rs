@@ -4,8 +4,9 @@
 use super::content;
 use super::load::Input;
 use crate::domain::ItemId;
+use crate::domain::model::Similarity;
 use crate::domain::model::rules::{RuleStat, rules};
-use crate::domain::model::similarity::neighbours;
+use crate::domain::model::similarity::{neighbours, served_similarity};
 use crate::domain::model::{BuildParams, Event, Scope, Scored, popularity::popularity};
 use std::collections::HashMap;
 
@@ -21,6 +22,8 @@ pub struct Built {
     pub interaction_count: usize,
     pub customer_count: usize,
     pub item_count: usize,
+    /// The similarity computed (EASE falls back to cosine above its item bound).
+    pub similarity: Similarity,
 }
 
 /// Computes the model of `input`.
@@ -35,6 +38,7 @@ pub fn compute(input: Input, p: &BuildParams) -> Built {
     popular.extend(by_category(&input, &pop, p));
     popular.extend(by_cohort(&input, p));
     Built {
+        similarity: served_similarity(p, input.interacted),
         interaction_count: input.events.len(),
         customer_count: input.customers,
         item_count: input.interacted,
