@@ -5,7 +5,7 @@ use crate::domain::CustomerId;
 use crate::domain::member::{MemberState, OrderFact, TicketFact};
 use crate::store::entities::{
     conversion, delivery, member, member_attribute, member_consent, member_date, member_order,
-    member_order_item, member_tag, member_ticket, segment_member,
+    member_order_item, member_tag, member_ticket,
 };
 use chrono::{DateTime, Utc};
 use crm_platform::Error;
@@ -277,8 +277,10 @@ pub async fn erase(conn: &impl ConnectionTrait, whose: &[CustomerId]) -> Result<
     // Attributed purchases are purchase history too (the report counts the delivery on).
     delete!(conversion, conversion::Column::CustomerId);
     delete!(member_ticket, member_ticket::Column::CustomerId);
-    delete!(segment_member, segment_member::Column::CustomerId);
     delete!(member, member::Column::Id);
+    // Memberships go with their counts (the tracked count must not include them); after the
+    // member rows, so a membership job that entered one of them before is seen here.
+    n += crate::store::segments::forget(conn, &ids).await?;
     n += delivery::Entity::update_many()
         .col_expr(
             delivery::Column::Message,

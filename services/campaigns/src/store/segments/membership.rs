@@ -138,6 +138,32 @@ pub async fn exit(
     Ok(left)
 }
 
+/// Removes every membership of `customers` (an erasure) and lowers each segment's count by
+/// the rows removed, so a count never includes an erased customer until the next full
+/// evaluation. Returns the rows removed.
+pub async fn forget(conn: &impl ConnectionTrait, customers: &[Uuid]) -> Result<u64, Error> {
+    use segment_member::Column as SM;
+    let mut per_segment: std::collections::BTreeMap<Uuid, i64> = Default::default();
+    for chunk in customers.chunks(500) {
+        let q = Query::delete()
+            .from_table(segment_member::Entity)
+            .and_where(SM::CustomerId.is_in(chunk.iter().copied()))
+            .returning_col(SM::SegmentId)
+            .to_owned();
+        for r in conn.query_all(&q).await? {
+            *per_segment
+                .entry(r.try_get::<Uuid>("", "segment_id")?)
+                .or_default() += 1;
+        }
+    }
+    let mut removed = 0;
+    for (segment, n) in per_segment {
+        add_to_count(conn, SegmentId(segment), -n).await?;
+        removed += n as u64;
+    }
+    Ok(removed)
+}
+
 /// Adds `delta` to the tracked member count.
 pub async fn add_to_count(
     conn: &impl ConnectionTrait,
