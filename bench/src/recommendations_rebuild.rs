@@ -57,7 +57,7 @@ impl Rng {
     }
 }
 
-/// The service's settings on `url` (the build's defaults: cosine, top 50, ...).
+/// The service's settings on `url` (the shipped model defaults: EASE up to its item bound).
 fn settings(url: &str) -> anyhow::Result<crm_recommendations::Settings> {
     let mut s = crm_recommendations::Settings::load(None)?;
     s.platform.database.url = Secret::new(url);

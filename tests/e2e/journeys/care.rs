@@ -152,7 +152,19 @@ impl Suite {
         what: &str,
         done: impl Fn(&[mpb::Delivery]) -> bool,
     ) -> Vec<mpb::Delivery> {
-        let deadline = Deadline::after(ARRIVAL * 2, "campaign deliveries");
+        self.await_deliveries_within(campaign, what, ARRIVAL * 2, done)
+            .await
+    }
+
+    /// [`Self::await_deliveries`] waiting at most `within`.
+    async fn await_deliveries_within(
+        &mut self,
+        campaign: &str,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[mpb::Delivery]) -> bool,
+    ) -> Vec<mpb::Delivery> {
+        let deadline = Deadline::after(within, "campaign deliveries");
         loop {
             let got = self.deliveries(campaign).await;
             if done(&got) {
@@ -504,10 +516,15 @@ pub(crate) async fn a_test_then_winner_campaign_reports_conversions_after_its_se
     // After the test the variant with the higher conversion rate wins (a on a tie: the
     // campaign's first), and the rest of the audience gets it.
     let winner = if b_buyers.is_empty() { "a" } else { "b" };
+    // The rest is due when the test ends: the wait counts from then, not from now.
+    let until_test_end = test.saturating_sub(started.elapsed());
     let done = s
-        .await_deliveries(&campaign, "the winner sent to the rest", |d| {
-            d.iter().all(decided)
-        })
+        .await_deliveries_within(
+            &campaign,
+            "the winner sent to the rest",
+            until_test_end + ARRIVAL * 2,
+            |d| d.iter().all(decided),
+        )
         .await;
     let rest: Vec<&mpb::Delivery> = done
         .iter()
