@@ -197,14 +197,7 @@ pub async fn settle(
     seen: StaleProfile,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    Entity::update_many()
-        .col_expr(Column::Stale, Expr::value(false))
-        .col_expr(Column::UpdateTime, Expr::value(now))
-        .filter(Column::CustomerId.eq(seen.customer))
-        .filter(Column::UpdateTime.eq(seen.seen))
-        .exec(conn)
-        .await?;
-    Ok(())
+    touch_unchanged(conn, seen, now, Some(false)).await
 }
 
 /// A profile whose refresh failed goes to the back of the queue (still stale), so a failing
@@ -214,9 +207,21 @@ pub async fn postpone(
     seen: StaleProfile,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    Entity::update_many()
-        .col_expr(Column::UpdateTime, Expr::value(now))
-        .filter(Column::CustomerId.eq(seen.customer))
+    touch_unchanged(conn, seen, now, None).await
+}
+
+/// Sets the update time (and `stale`, when given) of a profile no event changed since `seen`.
+async fn touch_unchanged(
+    conn: &impl ConnectionTrait,
+    seen: StaleProfile,
+    now: DateTime<Utc>,
+    stale: Option<bool>,
+) -> Result<(), Error> {
+    let mut q = Entity::update_many().col_expr(Column::UpdateTime, Expr::value(now));
+    if let Some(stale) = stale {
+        q = q.col_expr(Column::Stale, Expr::value(stale));
+    }
+    q.filter(Column::CustomerId.eq(seen.customer))
         .filter(Column::UpdateTime.eq(seen.seen))
         .exec(conn)
         .await?;
