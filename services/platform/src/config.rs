@@ -63,6 +63,8 @@ pub struct DatabaseSettings {
     pub min_connections: u32,
     pub connect_timeout_ms: u64,
     pub acquire_timeout_ms: u64,
+    /// A pooled connection idle this long is closed (down to min_connections).
+    pub idle_timeout_ms: u64,
     /// PostgreSQL `statement_timeout`; on SQLite the busy timeout.
     pub statement_timeout_ms: u64,
     /// Bound on one readiness check (a read of the migrations table).
@@ -184,6 +186,7 @@ impl Validate for DatabaseSettings {
         for (name, v) in [
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("acquire_timeout_ms", self.acquire_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
             ("statement_timeout_ms", self.statement_timeout_ms),
             ("ready_timeout_ms", self.ready_timeout_ms),
         ] {

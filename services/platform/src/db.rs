@@ -64,6 +64,7 @@ async fn pool(
         .min_connections(settings.min_connections.min(max))
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .idle_timeout(Duration::from_millis(settings.idle_timeout_ms))
         .connect_lazy(true)
         .sqlx_logging(false);
     if sqlite {
@@ -282,6 +283,7 @@ mod tests {
             min_connections: 1,
             connect_timeout_ms: 1000,
             acquire_timeout_ms: 1000,
+            idle_timeout_ms: 60_000,
             statement_timeout_ms: 10_000,
             ready_timeout_ms: 1000,
         }
