@@ -117,6 +117,8 @@ pub(crate) async fn an_erasure_scrubs_every_service_and_is_reported_done(mut s: 
         s.await_erasure_reported(&wei, "recommendations", ARRIVAL)
             .await;
     }
+    // Campaigns reports on its own time too (nothing above waited for it).
+    s.await_erasure_reported(&wei, "campaigns", ARRIVAL).await;
     // Every expected service reported: the erasure is complete, and says what each did.
     let status = s.erasure_status(&status.customer).await;
     assert_eq!(
