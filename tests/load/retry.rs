@@ -44,6 +44,7 @@ impl Retry {
                     tokio::time::sleep(self.backoff(retries)).await;
                 }
                 Err(status) => {
+                    report_final(&status);
                     return Called {
                         result: Err(status),
                         retried_on,
@@ -67,14 +68,34 @@ impl Retry {
     }
 }
 
+/// Final failures whose text goes to stderr (the first ones: enough to tell what they were).
+const REPORTED_FAILURES: usize = 20;
+
+/// Prints a call's final failure, code and message, for the first [`REPORTED_FAILURES`].
+fn report_final(status: &Status) {
+    static REPORTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if REPORTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < REPORTED_FAILURES {
+        eprintln!(
+            "loadgen: call failed: {} {:?} (source: {:?})",
+            failure_key(status),
+            status.message(),
+            std::error::Error::source(status)
+        );
+    }
+}
+
 /// UNAVAILABLE (a server draining or not ready, a database away, no connection to be made),
 /// or the connection broken under the call: tonic's client gives an error of its transport
-/// (one it could not map to a status, with that error as the source), or an HTTP/2 reset.
-/// A timeout is not retried: it is counted, as a failure the caller saw.
+/// (one it could not map to a status, with that error as the source), an HTTP/2 reset, or
+/// CANCELLED that is not its own timeout (this client never cancels a call, so the stream was
+/// cancelled under it; seen during rollouts, its origin not yet pinned down: the retries say
+/// how often, under `retries_by_code`). A timeout is not retried: it is counted, as a failure
+/// the caller saw.
 pub fn retryable(status: &Status) -> bool {
     status.code() == Code::Unavailable
         || (status.code() == Code::Unknown && std::error::Error::source(status).is_some())
         || status.message().starts_with("h2 protocol error")
+        || (status.code() == Code::Cancelled && failure_key(status) != "TIMEOUT")
 }
 
 /// The name a failure is counted under: the gRPC code (`UNAVAILABLE`, `NOT_FOUND`, ...),
@@ -126,6 +147,7 @@ mod tests {
         // An answer of the server, and the client's own timeout, are final.
         assert!(!retryable(&Status::unknown("the server said so")));
         assert!(!retryable(&Status::cancelled("Timeout expired")));
+        assert!(retryable(&Status::cancelled("stream cancelled")));
         assert!(!retryable(&Status::not_found("x")));
     }
 
