@@ -23,6 +23,8 @@ pub mod gate;
 pub mod grpc;
 pub mod idempotency;
 pub mod ids;
+pub mod import;
+pub mod import_stream;
 pub mod jobs;
 pub mod mutation;
 pub mod page_token;

@@ -9,10 +9,11 @@ use crate::domain::{self, Customer, CustomerId, Profile};
 use crate::events::{self, CustomerEvents};
 use crate::store::customers as store;
 use chrono::{DateTime, Utc};
-use crm_platform::idempotency::{self, Completion, IdempotencyKey};
+use crm_platform::Error;
+use crm_platform::idempotency::IdempotencyKey;
+use crm_platform::import::{self as bulk, Applied, Imported};
 use crm_platform::pii::Keys;
-use crm_platform::{Error, ErrorCode};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 
 /// The method name row keys are stored under.
@@ -64,88 +65,47 @@ impl CustomersService {
     /// Writes `rows` in one transaction and returns one outcome per row, in order. An error
     /// here (the database failed) means nothing of this batch was written.
     pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
-        let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
         let pii = self.keys().await?;
-        let txn = self.core.db.begin().await?;
-        let claims = idempotency::claim_many::<StoredRow>(&txn, &keys).await?;
         let now = domain::now();
-        let mut out = Vec::with_capacity(rows.len());
-        let mut done = Vec::new();
-        let mut released = Vec::new();
+        let rows = rows.into_iter().map(|r| (r.key, r.profile)).collect();
+        let events = self.events.clone();
+        let outcomes = bulk::write_batch(&self.core.db, rows, move |txn, profile| {
+            let (pii, events) = (pii.clone(), events.clone());
+            Box::pin(async move {
+                let profile = match profile {
+                    Ok(profile) => profile,
+                    Err(errors) => return Ok(Applied::Refused(errors)),
+                };
+                let (action, customer) = upsert(txn, &pii, &events, profile, now).await?;
+                Ok(Applied::Written {
+                    resource: customer.id.name(),
+                    stored: StoredRow {
+                        action,
+                        customer: customer.id,
+                    },
+                })
+            })
+        })
+        .await?;
         let mut touched = Vec::new();
-        for (row, claim) in rows.into_iter().zip(claims) {
-            let outcome = match claim {
-                Ok(Some(first)) => ImportOutcome::Written {
-                    action: first.action,
-                    customer: first.customer,
-                    replayed: true,
-                },
-                Err(e) => ImportOutcome::Failed(row_errors(e)),
-                Ok(None) => {
-                    let outcome = match row.profile {
-                        Ok(profile) => {
-                            upsert_in_savepoint(&txn, &pii, &self.events, profile, now).await?
-                        }
-                        Err(errors) => ImportOutcome::Failed(errors),
-                    };
-                    match &outcome {
-                        ImportOutcome::Written {
-                            action, customer, ..
-                        } => {
-                            let stored = StoredRow {
-                                action: *action,
-                                customer: *customer,
-                            };
-                            done.push(Completion::new(&row.key, &customer.name(), &stored)?);
-                            touched.push(*customer);
-                        }
-                        // Not remembered: a re-send of a failed row tries it again.
-                        ImportOutcome::Failed(_) => released.push(row.key.request_id.to_string()),
+        let out = outcomes
+            .into_iter()
+            .map(|o| match o {
+                Imported::Written { stored, replayed } => {
+                    if !replayed {
+                        touched.push(stored.customer);
                     }
-                    outcome
+                    ImportOutcome::Written {
+                        action: stored.action,
+                        customer: stored.customer,
+                        replayed,
+                    }
                 }
-            };
-            out.push(outcome);
-        }
-        idempotency::complete_many(&txn, &done).await?;
-        for chunk in released.chunks(500) {
-            idempotency::Entity::delete_many()
-                .filter(idempotency::Column::RequestId.is_in(chunk.to_vec()))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
+                Imported::Failed(errors) => ImportOutcome::Failed(errors),
+            })
+            .collect();
         self.invalidate(&touched).await;
         Ok(out)
-    }
-}
-
-/// Upserts one row inside a savepoint of `txn`: a failure rolls back only this row.
-async fn upsert_in_savepoint(
-    txn: &DatabaseTransaction,
-    pii: &Keys,
-    publisher: &CustomerEvents,
-    profile: Profile,
-    now: DateTime<Utc>,
-) -> Result<ImportOutcome, Error> {
-    let sp = txn.begin().await?;
-    match upsert(&sp, pii, publisher, profile, now).await {
-        Ok((action, c)) => {
-            sp.commit().await?;
-            Ok(ImportOutcome::Written {
-                action,
-                customer: c.id,
-                replayed: false,
-            })
-        }
-        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => {
-            sp.rollback().await?;
-            Err(e)
-        }
-        Err(e) => {
-            sp.rollback().await?;
-            Ok(ImportOutcome::Failed(row_errors(e)))
-        }
     }
 }
 
@@ -193,17 +153,5 @@ async fn upsert(
             publisher.append(txn, c.id, events::created(&c)).await?;
             Ok((ImportAction::Created, c))
         }
-    }
-}
-
-/// A row's failure as "field: problem" lines.
-fn row_errors(e: Error) -> Vec<String> {
-    if e.violations.is_empty() {
-        vec![e.message]
-    } else {
-        e.violations
-            .iter()
-            .map(|x| format!("{}: {}", x.field, x.description))
-            .collect()
     }
 }

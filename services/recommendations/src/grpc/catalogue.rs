@@ -10,12 +10,11 @@ use crate::service::catalogue::{
 use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::grpc::{IntoStatus, idempotency_key, page_size, to_status};
-use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::ids::RequestId;
+use crm_platform::import_stream::{self, ImportRows, RowResult, row_request_id};
 use crm_platform::request_key;
 use crm_proto::recommendations as pb;
-use futures::FutureExt as _;
-use tokio::sync::mpsc;
+use std::time::Duration;
 use tonic::{Request, Response, Status, Streaming};
 
 /// The fields of `item`, problems prefixed `item.`: only those of fields `read` names (an
@@ -169,215 +168,119 @@ pub async fn record_interactions(
     }))
 }
 
-/// Responses buffered towards the client before the importer waits (backpressure: the next
-/// batch is read only once the client takes this one).
-const CHANNEL_DEPTH: usize = 2;
-
 pub async fn import_items(
     svc: &RecommendationService,
     request: Request<Streaming<pb::ImportItemsRequest>>,
 ) -> Reply<ImportItemsStream> {
-    let inbound = request.into_inner();
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let importer = Importer::new(svc.clone(), inbound);
-    tokio::spawn(async move {
-        let done = tx.clone();
-        if let Err(status) = importer.run(tx).await {
-            let _ = done.send(Err(status)).await;
-        }
-    });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
-    Ok(Response::new(Box::pin(stream)))
+    let rows = ItemRows {
+        svc: svc.clone(),
+        totals: pb::ImportItemsResponse::default(),
+    };
+    Ok(Response::new(import_stream::serve(
+        rows,
+        request.into_inner(),
+    )))
 }
 
-/// One import stream: reads a batch, commits it, sends its results, then reads on.
-struct Importer {
+/// ImportItems as [`ImportRows`]: every row is keyed by the stream's import_id (required on
+/// the first message) and its position, over the row's payload without its import_id (a
+/// retry that changed the row is refused as a reused key). A refused row claims no key: a
+/// re-send of it (fixed or not) is tried again.
+struct ItemRows {
     svc: RecommendationService,
-    inbound: Streaming<pb::ImportItemsRequest>,
-    /// The stream's import_id (from its first message).
-    import_id: Option<RequestId>,
-    next_row: u32,
     totals: pb::ImportItemsResponse,
 }
 
-/// A row as read: keyed and ready for the service, or refused before it.
-enum Parsed {
-    Keyed(Box<ImportRow>),
-    Refused(Vec<String>),
-}
+impl ImportRows for ItemRows {
+    type Message = pb::ImportItemsRequest;
+    type Row = ImportRow;
+    type Outcome = ImportOutcome;
+    type Response = pb::ImportItemsResponse;
 
-impl Importer {
-    fn new(svc: RecommendationService, inbound: Streaming<pb::ImportItemsRequest>) -> Self {
-        Self {
-            svc,
-            inbound,
-            import_id: None,
-            next_row: 0,
-            totals: pb::ImportItemsResponse::default(),
-        }
+    fn batch_size(&self) -> usize {
+        IMPORT_BATCH_SIZE
     }
 
-    async fn run(
-        mut self,
-        tx: mpsc::Sender<Result<pb::ImportItemsResponse, Status>>,
-    ) -> Result<(), Status> {
-        while let Some(batch) = self.read_batch().await? {
-            let first_row = self.next_row - batch.len() as u32;
-            let results = self.write(batch, first_row).await?;
-            for r in &results {
-                let t = &mut self.totals;
-                match (r.item.is_empty(), r.created) {
-                    (true, _) => t.failed_count = t.failed_count.saturating_add(1),
-                    (false, true) => t.created_count = t.created_count.saturating_add(1),
-                    (false, false) => t.updated_count = t.updated_count.saturating_add(1),
-                }
-            }
-            let msg = pb::ImportItemsResponse {
-                results,
-                ..self.totals.clone()
-            };
-            // Waits while the client is not reading: the next batch is read only after this.
-            tx.send(Ok(msg))
-                .await
-                .map_err(|_| Status::cancelled("the client closed the stream"))?;
-        }
-        Ok(())
+    fn idle_timeout(&self) -> Duration {
+        IMPORT_IDLE_TIMEOUT
     }
 
-    /// The next message, waiting at most the idle timeout.
-    async fn next_message(&mut self) -> Result<Option<pb::ImportItemsRequest>, Status> {
-        tokio::time::timeout(IMPORT_IDLE_TIMEOUT, self.inbound.message())
-            .await
-            .map_err(|_| {
-                Status::deadline_exceeded(format!(
-                    "no import row for {} s; the stream was ended",
-                    IMPORT_IDLE_TIMEOUT.as_secs()
-                ))
-            })?
+    fn import_id(msg: &Self::Message) -> &str {
+        &msg.import_id
     }
 
-    /// Up to a batch of rows: the first waits, the rest are those already received.
-    async fn read_batch(&mut self) -> Result<Option<Vec<Parsed>>, Status> {
-        let Some(mut msg) = self.next_message().await? else {
-            return Ok(None);
-        };
-        let mut batch = Vec::new();
-        loop {
-            let parsed = self.parse(&msg);
-            self.next_row = self
-                .next_row
-                .checked_add(1)
-                .ok_or_else(|| Status::out_of_range("too many rows in one import"))?;
-            batch.push(parsed);
-            if batch.len() >= IMPORT_BATCH_SIZE {
-                break;
-            }
-            match self.inbound.message().now_or_never() {
-                Some(Ok(Some(m))) => msg = m,
-                Some(Ok(None)) | None => break,
-                Some(Err(status)) => return Err(status),
-            }
-        }
-        Ok(Some(batch))
-    }
-
-    fn parse(&mut self, msg: &pb::ImportItemsRequest) -> Parsed {
-        let row = self.next_row;
-        let mut v = Violations::new();
-        if msg.import_id.is_empty() {
+    fn parse(
+        &self,
+        msg: &Self::Message,
+        row: u32,
+        import: Option<RequestId>,
+        v: &mut Violations,
+    ) -> Option<ImportRow> {
+        if msg.import_id.is_empty() && import.is_none() {
             if row == 0 {
                 v.add("import_id", "is required on the first message");
-            } else if self.import_id.is_none() {
+            } else {
                 v.add(
                     "import_id",
                     "the stream's first message set no valid import_id",
                 );
             }
-        } else {
-            match v.check("import_id", RequestId::parse(&msg.import_id)) {
-                Some(id) if row == 0 => self.import_id = Some(id),
-                Some(id) if Some(id) != self.import_id => v.add(
-                    "import_id",
-                    "must be the import_id of the stream's first message",
-                ),
-                _ => {}
-            }
         }
-        let id = convert::item_id("item_id", &msg.item_id, &mut v);
+        let id = convert::item_id("item_id", &msg.item_id, v);
         let fields = match &msg.item {
-            Some(i) => Some(item_fields(i, &|_| true, &mut v)),
+            Some(i) => Some(item_fields(i, &|_| true, v)),
             None => {
                 v.add("item", "is required");
                 None
             }
         };
-        let errors: Vec<String> = v
-            .iter()
-            .map(|x| format!("{}: {}", x.field, x.description))
-            .collect();
-        // A refused row claims no key: a re-send of it (fixed or not) is tried again.
-        let key = self.import_id.and_then(|import| row_key(msg, import, row));
-        match (key, id, fields) {
-            (Some(key), Some(id), Some(fields)) if errors.is_empty() => {
-                Parsed::Keyed(Box::new(ImportRow { key, id, fields }))
-            }
-            _ => Parsed::Refused(errors),
+        if !v.is_empty() {
+            return None;
         }
+        let request_id = row_request_id(import?, IMPORT_METHOD, row).to_string();
+        let key = idempotency_key(
+            msg,
+            &request_id,
+            IMPORT_METHOD,
+            |r| r.import_id.clear(),
+            &mut Violations::new(),
+        )?;
+        Some(ImportRow {
+            key,
+            id: id?,
+            fields: fields?,
+        })
     }
 
-    async fn write(
-        &self,
-        batch: Vec<Parsed>,
-        first_row: u32,
-    ) -> Result<Vec<pb::ImportItemResult>, Status> {
-        let mut keyed = Vec::new();
-        let mut slots = Vec::with_capacity(batch.len());
-        for p in batch {
-            match p {
-                Parsed::Keyed(r) => {
-                    keyed.push(*r);
-                    slots.push(None);
-                }
-                Parsed::Refused(errors) => slots.push(Some(ImportOutcome::Failed(errors))),
-            }
-        }
-        let mut written = if keyed.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            self.svc
-                .import_batch(keyed)
-                .await
-                .map_err(|e| to_status(e, DOMAIN))?
-                .into_iter()
-        };
-        Ok(slots
+    fn key(row: &ImportRow) -> RequestId {
+        row.key.request_id
+    }
+
+    async fn write(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Status> {
+        self.svc
+            .import_batch(rows)
+            .await
+            .map_err(|e| to_status(e, DOMAIN))
+    }
+
+    fn respond(&mut self, rows: Vec<RowResult<ImportOutcome>>) -> pb::ImportItemsResponse {
+        let results: Vec<_> = rows
             .into_iter()
-            .enumerate()
-            .map(|(i, slot)| {
-                let outcome = slot
-                    .or_else(|| written.next())
-                    .unwrap_or_else(|| ImportOutcome::Failed(vec!["not processed".into()]));
-                row_result(first_row + i as u32, outcome)
-            })
-            .collect())
+            .map(|(row, outcome)| row_result(row, outcome.unwrap_or_else(ImportOutcome::Failed)))
+            .collect();
+        let t = &mut self.totals;
+        for r in &results {
+            match (r.item.is_empty(), r.created) {
+                (true, _) => t.failed_count = t.failed_count.saturating_add(1),
+                (false, true) => t.created_count = t.created_count.saturating_add(1),
+                (false, false) => t.updated_count = t.updated_count.saturating_add(1),
+            }
+        }
+        pb::ImportItemsResponse {
+            results,
+            ..t.clone()
+        }
     }
-}
-
-/// A row's key: derived from the stream's import_id and the row's position (a hash, so
-/// rows of different imports never meet), over the row's payload without its import_id (a
-/// retry that changed the row is refused as a reused key).
-fn row_key(msg: &pb::ImportItemsRequest, import: RequestId, row: u32) -> Option<IdempotencyKey> {
-    let seed = IdempotencyKey::new(import, IMPORT_METHOD, format!("{import}/{row}").as_bytes());
-    let hex = seed.fingerprint.get(..32).unwrap_or_default();
-    let id = uuid::Uuid::from_u128(u128::from_str_radix(hex, 16).unwrap_or_default());
-    idempotency_key(
-        msg,
-        &id.to_string(),
-        IMPORT_METHOD,
-        |r| r.import_id.clear(),
-        &mut Violations::new(),
-    )
 }
 
 fn row_result(row: u32, outcome: ImportOutcome) -> pb::ImportItemResult {

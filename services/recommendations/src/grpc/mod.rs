@@ -14,7 +14,6 @@ use crate::error::DOMAIN;
 use crate::service::RecommendationService;
 use crm_platform::Violations;
 use crm_proto::recommendations as pb;
-use std::pin::Pin;
 use tonic::{Request, Response, Status, Streaming};
 
 pub use pb::recommendation_service_server::RecommendationServiceServer;
@@ -32,8 +31,7 @@ impl RecommendationsGrpc {
 type Reply<T> = Result<Response<T>, Status>;
 
 /// The stream ImportItems answers with.
-pub type ImportItemsStream =
-    Pin<Box<dyn futures::Stream<Item = Result<pb::ImportItemsResponse, Status>> + Send>>;
+pub type ImportItemsStream = crm_platform::import_stream::ReplyStream<pb::ImportItemsResponse>;
 
 /// The parsed value, or INVALID_ARGUMENT with every violation collected.
 fn parsed<T>(v: Violations, value: Option<T>) -> Result<T, Status> {

@@ -10,12 +10,13 @@ use crate::domain::{self, Item, ItemFields, ItemId};
 use crate::error;
 use crate::store::items as store;
 use crm_platform::field_mask::UpdateMask;
-use crm_platform::idempotency::{self, Begun, Completion, IdempotencyKey};
+use crm_platform::idempotency::{Begun, IdempotencyKey};
+use crm_platform::import::{self as bulk, Applied, Imported};
 use crm_platform::mutation::Mutation;
 use crm_platform::page_token::PageTokens;
 use crm_platform::paging::Page;
-use crm_platform::{Error, ErrorCode, Violations, etag};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
+use crm_platform::{Error, Violations, etag};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -154,68 +155,36 @@ impl RecommendationService {
     /// Writes `rows` in one transaction and returns one outcome per row, in order. An error
     /// here (the database failed) means nothing of this batch was written.
     pub async fn import_batch(&self, rows: Vec<ImportRow>) -> Result<Vec<ImportOutcome>, Error> {
-        let keys: Vec<IdempotencyKey> = rows.iter().map(|r| r.key.clone()).collect();
-        let txn = self.db().begin().await?;
-        let claims = idempotency::claim_many::<ImportOutcome>(&txn, &keys).await?;
         let now = domain::now();
-        let mut out = Vec::with_capacity(rows.len());
-        let mut done = Vec::new();
-        let mut released = Vec::new();
-        for (row, claim) in rows.into_iter().zip(claims) {
-            let outcome = match claim {
-                Ok(Some(first)) => first,
-                Err(e) => ImportOutcome::Failed(row_errors(e)),
-                Ok(None) => {
-                    let outcome = upsert_in_savepoint(&txn, row.id, row.fields, now).await?;
-                    match &outcome {
-                        ImportOutcome::Written { item, .. } => {
-                            done.push(Completion::new(&row.key, &item.name(), &outcome)?);
-                        }
-                        // Not remembered: a re-send of a failed row tries it again.
-                        ImportOutcome::Failed(_) => released.push(row.key.request_id.to_string()),
-                    }
-                    outcome
-                }
-            };
-            out.push(outcome);
-        }
-        idempotency::complete_many(&txn, &done).await?;
-        for chunk in released.chunks(500) {
-            idempotency::Entity::delete_many()
-                .filter(idempotency::Column::RequestId.is_in(chunk.to_vec()))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
-        Ok(out)
+        let rows = rows
+            .into_iter()
+            .map(|r| (r.key, (r.id, r.fields)))
+            .collect();
+        // The stored result is the outcome itself (what earlier versions stored, too).
+        let outcomes = bulk::write_batch(self.db(), rows, move |txn, (id, fields)| {
+            Box::pin(async move {
+                let outcome = upsert(txn, id, fields, now).await?;
+                Ok(match &outcome {
+                    ImportOutcome::Written { item, .. } => Applied::Written {
+                        resource: item.name(),
+                        stored: outcome,
+                    },
+                    ImportOutcome::Failed(errors) => Applied::Refused(errors.clone()),
+                })
+            })
+        })
+        .await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| match o {
+                Imported::Written { stored, .. } => stored,
+                Imported::Failed(errors) => ImportOutcome::Failed(errors),
+            })
+            .collect())
     }
 }
 
-/// Creates or replaces one item inside a savepoint of `txn`: a refused row rolls back only
-/// itself; a database failure fails the batch.
-async fn upsert_in_savepoint(
-    txn: &DatabaseTransaction,
-    id: ItemId,
-    fields: ItemFields,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<ImportOutcome, Error> {
-    let sp = txn.begin().await?;
-    match upsert(&sp, id, fields, now).await {
-        Ok(outcome) => {
-            sp.commit().await?;
-            Ok(outcome)
-        }
-        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => {
-            sp.rollback().await?;
-            Err(e)
-        }
-        Err(e) => {
-            sp.rollback().await?;
-            Ok(ImportOutcome::Failed(row_errors(e)))
-        }
-    }
-}
-
+/// Creates or replaces one item (in its row's savepoint: a refusal rolls back only itself).
 async fn upsert(
     txn: &DatabaseTransaction,
     id: ItemId,
@@ -245,17 +214,5 @@ async fn upsert(
                 created: true,
             })
         }
-    }
-}
-
-/// A row's failure as "field: problem" lines.
-fn row_errors(e: Error) -> Vec<String> {
-    if e.violations.is_empty() {
-        vec![e.message]
-    } else {
-        e.violations
-            .iter()
-            .map(|x| format!("{}: {}", x.field, x.description))
-            .collect()
     }
 }
