@@ -93,6 +93,7 @@ pub struct EventsSettings {
     pub stream_max_len: u64,
     pub redis_timeout_ms: u64,
     pub relay_interval_ms: u64,
+    pub relay_idle_max_ms: u64,
     pub relay_batch: u64,
     pub outbox_retention_hours: u64,
     pub consumer_batch: u64,
@@ -245,6 +246,7 @@ impl Validate for EventsSettings {
             ("stream_max_len", self.stream_max_len, 1_000, 100_000_000),
             ("redis_timeout_ms", self.redis_timeout_ms, 10, 60_000),
             ("relay_interval_ms", self.relay_interval_ms, 1, 60_000),
+            ("relay_idle_max_ms", self.relay_idle_max_ms, 1, 60_000),
             ("relay_batch", self.relay_batch, 1, 10_000),
             (
                 "outbox_retention_hours",
@@ -262,6 +264,9 @@ impl Validate for EventsSettings {
             if !(min..=max).contains(&v) {
                 p.push(format!("events.{name}: must be between {min} and {max}"));
             }
+        }
+        if self.relay_idle_max_ms < self.relay_interval_ms {
+            p.push("events.relay_idle_max_ms: must be at least relay_interval_ms".into());
         }
         if self.claim_idle_ms <= self.handler_timeout_ms {
             p.push(

@@ -4,7 +4,9 @@ use crate::gate::{DATABASE_UNAVAILABLE, SCHEMA_NOT_READY};
 use crate::jobs::Jobs;
 use crate::server::{NotReady, Readiness};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait as _,
+};
 use sea_orm_migration::MigratorTrait;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -142,8 +144,15 @@ pub async fn migrate_on_start<M: MigratorTrait>(
 /// Ready when the database answers within the readiness timeout and every migration of `M`
 /// is recorded as applied. A plain read of the migrations table: no DDL (sea-orm's
 /// `get_pending_migrations` runs `CREATE TABLE IF NOT EXISTS` as the serving role).
+///
+/// Waiting for a pooled connection is not the database being away: every connection may be
+/// busy with a long write (SQLite's only one, under a bulk import), and a service that then
+/// refused all calls would let one caller's work fail everybody else's. So when every
+/// connection is in use the check waits up to the pool's acquire timeout for one; otherwise
+/// (an idle connection that does not answer: a partition) the readiness timeout applies.
 pub struct SchemaReadiness<M> {
     db: DatabaseConnection,
+    acquire: Duration,
     timeout: Duration,
     _m: PhantomData<fn() -> M>,
 }
@@ -152,15 +161,29 @@ impl<M> SchemaReadiness<M> {
     pub fn new(db: DatabaseConnection, settings: &DatabaseSettings) -> Self {
         Self {
             db,
+            acquire: Duration::from_millis(settings.acquire_timeout_ms),
             timeout: Duration::from_millis(settings.ready_timeout_ms),
             _m: PhantomData,
         }
     }
 }
 
+/// Whether every connection of the pool is in use (a caller waits for one to come back),
+/// rather than one idle or not opened yet.
+fn pool_exhausted(db: &DatabaseConnection) -> bool {
+    fn full<D: sea_orm::sqlx::Database>(p: &sea_orm::sqlx::Pool<D>) -> bool {
+        p.num_idle() == 0 && p.size() >= p.options().get_max_connections()
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => full(db.get_postgres_connection_pool()),
+        DbBackend::Sqlite => full(db.get_sqlite_connection_pool()),
+        _ => false,
+    }
+}
+
 /// The migrations of `M` not recorded in its table (a read error when there is no table).
 pub async fn pending_migrations<M: MigratorTrait>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
 ) -> Result<Vec<String>, sea_orm::DbErr> {
     use sea_orm_migration::sea_query::{Alias, Query};
     let select = Query::select()
@@ -208,7 +231,27 @@ impl<M: MigratorTrait + 'static> Readiness for SchemaReadiness<M> {
                 reason: DATABASE_UNAVAILABLE,
                 detail,
             };
-            match tokio::time::timeout(self.timeout, pending_migrations::<M>(&self.db)).await {
+            // A connection of its own for the read. With one idle (or room to open one), it
+            // must answer within the readiness timeout; with every one in use, the check
+            // waits its turn as the pool's callers do (the slack lets the pool's own timeout
+            // answer first).
+            let wait = if pool_exhausted(&self.db) {
+                self.acquire + self.timeout
+            } else {
+                self.timeout
+            };
+            let txn = match tokio::time::timeout(wait, self.db.begin()).await {
+                Ok(Ok(txn)) => txn,
+                Ok(Err(e)) => return Err(unavailable(e.to_string())),
+                Err(_) => {
+                    return Err(unavailable(format!(
+                        "no connection within {} ms",
+                        wait.as_millis()
+                    )));
+                }
+            };
+            // Dropping the transaction rolls back its read-only work.
+            match tokio::time::timeout(self.timeout, pending_migrations::<M>(&txn)).await {
                 Err(_) => Err(unavailable(format!(
                     "no answer within {} ms",
                     self.timeout.as_millis()
@@ -476,6 +519,29 @@ mod tests {
             pending_migrations::<SlowMigrator>(&db).await.expect("read"),
             Vec::<String>::new()
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_busy_longer_than_the_readiness_timeout_is_not_an_outage() {
+        let url = crate::testing::fresh_database_url(crate::testing::Backend::Sqlite).await;
+        let mut s = settings(&url);
+        s.ready_timeout_ms = 100;
+        let db = connect(&s, "svc").await.expect("pool");
+        migrate::<TestMigrator>(&db).await.expect("migrate");
+        let ready = SchemaReadiness::<TestMigrator>::new(db.clone(), &s);
+        // SQLite's only pooled connection, held by a long write (a bulk import's batch).
+        let txn = db.begin().await.expect("begin");
+        let writer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            txn.commit().await.expect("commit");
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(ready.check().await, Ok(()), "a busy pool is no outage");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "it waited its turn"
+        );
+        writer.await.expect("writer");
     }
 
     #[tokio::test]

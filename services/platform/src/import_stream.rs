@@ -49,6 +49,33 @@ pub fn client_gone<E>(_: E) -> Status {
 /// A row's number and outcome (`Err`: refused with these problems).
 pub type RowResult<O> = (u32, Result<O, Vec<String>>);
 
+/// What a row came to, for the stream's running totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tally {
+    Created,
+    Updated,
+    Failed,
+}
+
+/// The rows of one import stream so far: created, updated and failed (refused included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportTotals {
+    pub created: i32,
+    pub updated: i32,
+    pub failed: i32,
+}
+
+impl ImportTotals {
+    fn count(&mut self, tally: Tally) {
+        let n = match tally {
+            Tally::Created => &mut self.created,
+            Tally::Updated => &mut self.updated,
+            Tally::Failed => &mut self.failed,
+        };
+        *n = n.saturating_add(1);
+    }
+}
+
 /// What one service's import stream reads, writes and answers.
 pub trait ImportRows: Send + Sync + 'static {
     /// A message of the inbound stream (one row).
@@ -85,9 +112,11 @@ pub trait ImportRows: Send + Sync + 'static {
         &self,
         rows: Vec<Self::Row>,
     ) -> impl Future<Output = Result<Vec<Self::Outcome>, Status>> + Send;
+    /// What a written row counts as in the totals (a refused row counts as failed).
+    fn tally(outcome: &Self::Outcome) -> Tally;
     /// The answer to one batch: each row's number and outcome (`Err`: refused with these
-    /// problems), in order.
-    fn respond(&mut self, rows: Vec<RowResult<Self::Outcome>>) -> Self::Response;
+    /// problems), in order, and the stream's totals with this batch counted.
+    fn respond(&self, rows: Vec<RowResult<Self::Outcome>>, totals: ImportTotals) -> Self::Response;
 }
 
 /// Serves one import stream.
@@ -102,6 +131,7 @@ where
             import_id: None,
             next_row: 0,
             held: None,
+            totals: ImportTotals::default(),
         }
         .run(tx)
     })
@@ -131,6 +161,7 @@ struct Importer<I: ImportRows> {
     next_row: u32,
     /// A message read but left for the next batch (its key repeats one in the batch).
     held: Option<I::Message>,
+    totals: ImportTotals,
 }
 
 impl<I: ImportRows> Importer<I> {
@@ -138,7 +169,11 @@ impl<I: ImportRows> Importer<I> {
         while let Some(batch) = self.read_batch().await? {
             let first_row = self.next_row - batch.len() as u32;
             let results = write(&self.rows, batch, first_row).await?;
-            let msg = self.rows.respond(results);
+            for (_, outcome) in &results {
+                self.totals
+                    .count(outcome.as_ref().map_or(Tally::Failed, I::tally));
+            }
+            let msg = self.rows.respond(results, self.totals);
             // Waits while the client is not reading: the next batch is read only after this.
             tx.send(Ok(msg)).await.map_err(client_gone)?;
         }

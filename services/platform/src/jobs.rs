@@ -10,6 +10,10 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+mod pace;
+use pace::Pace;
+pub use pace::{Poll, Polled, Wake};
+
 /// First retry delay after a failed or panicked run; it doubles up to the job's period, or
 /// to [`RETRY_CAP_FLOOR`] for a job with a shorter period.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -89,12 +93,31 @@ impl Jobs {
     {
         self.schedule(
             period,
-            Some(period),
+            Pace::Every(period),
             Backoff::of_period(period),
             name,
             state,
             job,
         )
+    }
+
+    /// Runs `job(state)` as a poller: again after `poll.every` while it finds work, waiting
+    /// twice as long after each run that found none (up to `poll.idle_max`), and at most
+    /// `poll.every` after `poll.wake` is signalled. Failures back off as in [`Jobs::every`].
+    pub fn polling<S, F, Fut>(
+        &mut self,
+        poll: Poll,
+        name: &'static str,
+        state: S,
+        job: F,
+    ) -> Arc<JobStats>
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Polled, Error>> + Send,
+    {
+        let retry = Backoff::of_period(poll.every);
+        self.schedule(poll.every, Pace::polling(poll), retry, name, state, job)
     }
 
     /// Runs `job(state)` after `first_run` and, until it succeeds, again after 1 s, 2 s, 4 s
@@ -112,15 +135,15 @@ impl Jobs {
         F: Fn(S) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), Error>> + Send,
     {
-        self.schedule(first_run, None, Backoff::ONE_SHOT, name, state, job)
+        self.schedule(first_run, Pace::Once, Backoff::ONE_SHOT, name, state, job)
     }
 
-    /// The loop of a job: runs at `first_run`, then every `period` (`None`: stops after the
-    /// first success), failures retried with `retry`.
-    fn schedule<S, F, Fut>(
+    /// The loop of a job: runs at `first_run`, then at the `pace`, failures retried with
+    /// `retry`.
+    fn schedule<S, F, Fut, R>(
         &mut self,
         first_run: Duration,
-        period: Option<Duration>,
+        mut pace: Pace,
         retry: Backoff,
         name: &'static str,
         state: S,
@@ -129,10 +152,11 @@ impl Jobs {
     where
         S: Clone + Send + 'static,
         F: Fn(S) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), Error>> + Send,
+        Fut: Future<Output = Result<R, Error>> + Send,
+        R: Into<Polled>,
     {
         let stats = Arc::new(JobStats::default());
-        if period.is_some_and(|p| p.is_zero()) {
+        if pace.never() {
             return stats;
         }
         let counters = stats.clone();
@@ -140,15 +164,16 @@ impl Jobs {
             async move {
                 let mut wait = first_run;
                 let mut delay = retry.first;
+                let mut failed = false;
                 loop {
-                    tokio::time::sleep(wait).await;
+                    pace.sleep(wait, failed).await;
                     counters.runs.fetch_add(1, Ordering::Relaxed);
-                    let failed = match Caught::new(job(state.clone())).await {
-                        Ok(Ok(())) => false,
+                    let polled = match Caught::new(job(state.clone())).await {
+                        Ok(Ok(done)) => Some(done.into()),
                         Ok(Err(e)) => {
                             let failures = counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
                             tracing::warn!(job = name, error = %e, failures, retry_ms = delay.as_millis() as u64, "background job failed");
-                            true
+                            None
                         }
                         Err(report) => {
                             let panics = counters.panics.fetch_add(1, Ordering::Relaxed) + 1;
@@ -161,17 +186,19 @@ impl Jobs {
                                 retry_ms = delay.as_millis() as u64,
                                 "background job panicked"
                             );
-                            true
+                            None
                         }
                     };
-                    if failed {
+                    failed = polled.is_none();
+                    let Some(polled) = polled else {
                         wait = delay;
                         delay = (delay * 2).min(retry.cap);
-                    } else if let Some(period) = period {
-                        wait = period;
-                        delay = retry.first;
-                    } else {
-                        return;
+                        continue;
+                    };
+                    delay = retry.first;
+                    match pace.next(polled) {
+                        Some(next) => wait = next,
+                        None => return,
                     }
                 }
             }
@@ -250,7 +277,7 @@ mod tests {
         };
         let stats = jobs.schedule(
             Duration::ZERO,
-            Some(Duration::from_secs(3600)),
+            Pace::Every(Duration::from_secs(3600)),
             retry,
             "flaky",
             calls.clone(),
@@ -307,7 +334,7 @@ mod tests {
         };
         let stats = jobs.schedule(
             Duration::ZERO,
-            None,
+            Pace::Once,
             retry,
             "backfill",
             calls.clone(),

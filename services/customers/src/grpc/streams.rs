@@ -13,7 +13,8 @@ use crm_platform::idempotency::IdempotencyKey;
 use crm_platform::ids::RequestId;
 use crm_platform::import::violation_lines;
 use crm_platform::import_stream::{
-    self, ImportRows, RowResult, client_gone as gone, row_request_id, spawn_stream,
+    self, ImportRows, ImportTotals, RowResult, Tally, client_gone as gone, row_request_id,
+    spawn_stream,
 };
 use crm_platform::validate::to_timestamp;
 use crm_proto::customers as pb;
@@ -70,13 +71,7 @@ pub fn import(
     svc: CustomersService,
     inbound: Streaming<pb::ImportCustomersRequest>,
 ) -> ReplyStream<pb::ImportCustomersResponse> {
-    import_stream::serve(
-        CustomerRows {
-            svc,
-            totals: pb::ImportCustomersResponse::default(),
-        },
-        inbound,
-    )
+    import_stream::serve(CustomerRows { svc }, inbound)
 }
 
 /// ImportCustomers as [`ImportRows`]: a row is keyed by its request_id, else by the stream's
@@ -84,7 +79,6 @@ pub fn import(
 /// re-send after a success replays that success).
 struct CustomerRows {
     svc: CustomersService,
-    totals: pb::ImportCustomersResponse,
 }
 
 impl ImportRows for CustomerRows {
@@ -160,22 +154,33 @@ impl ImportRows for CustomerRows {
             .map_err(|e| to_status(e, DOMAIN))
     }
 
-    fn respond(&mut self, rows: Vec<RowResult<ImportOutcome>>) -> pb::ImportCustomersResponse {
-        let results: Vec<_> = rows
-            .into_iter()
-            .map(|(row, outcome)| row_result(row, outcome.unwrap_or_else(ImportOutcome::Failed)))
-            .collect();
-        let t = &mut self.totals;
-        for r in &results {
-            match pb::ImportAction::try_from(r.action) {
-                Ok(pb::ImportAction::Created) => t.created_count += 1,
-                Ok(pb::ImportAction::Updated) => t.updated_count += 1,
-                _ => t.failed_count += 1,
-            }
+    fn tally(outcome: &ImportOutcome) -> Tally {
+        match outcome {
+            ImportOutcome::Written {
+                action: ImportAction::Created,
+                ..
+            } => Tally::Created,
+            ImportOutcome::Written {
+                action: ImportAction::Updated,
+                ..
+            } => Tally::Updated,
+            ImportOutcome::Failed(_) => Tally::Failed,
         }
+    }
+
+    fn respond(
+        &self,
+        rows: Vec<RowResult<ImportOutcome>>,
+        totals: ImportTotals,
+    ) -> pb::ImportCustomersResponse {
         pb::ImportCustomersResponse {
-            results,
-            ..t.clone()
+            results: rows
+                .into_iter()
+                .map(|(row, o)| row_result(row, o.unwrap_or_else(ImportOutcome::Failed)))
+                .collect(),
+            created_count: totals.created,
+            updated_count: totals.updated,
+            failed_count: totals.failed,
         }
     }
 }

@@ -84,7 +84,7 @@ pub use relay::{Relay, RelayStats};
 pub use typed::{payload_of, typed};
 
 use crate::config::EventsSettings;
-use crate::jobs::Jobs;
+use crate::jobs::{Jobs, Poll, Polled};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,16 +186,26 @@ impl Events {
         )
     }
 
-    /// Starts in `jobs` the relay (every `relay_interval_ms`), the purge of sent rows and the
-    /// lag report; returns the relay (its stats and [`Relay::lag`]).
+    /// Starts in `jobs` the relay, the purge of sent rows and the lag report; returns the relay
+    /// (its stats and [`Relay::lag`]). The relay runs every `relay_interval_ms` while it finds
+    /// rows, slows down to `relay_idle_max_ms` while it finds none (an idle suite does not
+    /// poll its database twenty times a second a pod), and is woken by this process's own
+    /// appends; rows other replicas append wait at most `relay_idle_max_ms`.
     pub fn start_relay(&self, jobs: &mut Jobs) -> Relay {
         let relay = self.relay();
-        jobs.every(
-            Duration::from_millis(self.settings.relay_interval_ms),
-            "event relay",
-            relay.clone(),
-            |r| async move { r.run().await.map(drop) },
-        );
+        let poll = Poll {
+            every: Duration::from_millis(self.settings.relay_interval_ms),
+            idle_max: Duration::from_millis(self.settings.relay_idle_max_ms),
+            wake: Some(outbox::appended().clone()),
+        };
+        jobs.polling(poll, "event relay", relay.clone(), |r| async move {
+            let published = r.run().await?;
+            Ok(if published > 0 {
+                Polled::Work
+            } else {
+                Polled::Idle
+            })
+        });
         let retention = crate::idempotency::retention(self.settings.outbox_retention_hours);
         jobs.every(
             relay::PURGE_EVERY,

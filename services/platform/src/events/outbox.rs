@@ -2,12 +2,14 @@
 //! exists exactly when the change it reports was committed; the relay reads it from here.
 use super::envelope::Envelope;
 use crate::Error;
+use crate::jobs::Wake;
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, Condition, DatabaseConnection, DbBackend, QueryOrder, QuerySelect,
 };
+use std::sync::LazyLock;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -60,6 +62,13 @@ pub async fn append(txn: &impl ConnectionTrait, event: &Envelope) -> Result<(), 
     append_all(txn, std::slice::from_ref(event)).await
 }
 
+/// Signalled by every append in this process: its relays look for the rows soon, even while
+/// they poll slowly for lack of work (see [`crate::jobs::Jobs::polling`]).
+pub fn appended() -> &'static Wake {
+    static APPENDED: LazyLock<Wake> = LazyLock::new(Wake::default);
+    &APPENDED
+}
+
 /// Writes several events in `txn`, in order, with one statement per 500.
 pub async fn append_all(txn: &impl ConnectionTrait, events: &[Envelope]) -> Result<(), Error> {
     let now = Utc::now();
@@ -81,6 +90,9 @@ pub async fn append_all(txn: &impl ConnectionTrait, events: &[Envelope]) -> Resu
         Entity::insert_many(rows)
             .exec_without_returning(txn)
             .await?;
+    }
+    if !events.is_empty() {
+        appended().signal();
     }
     Ok(())
 }

@@ -8,7 +8,8 @@
 //! - SQLite (one replica): one relay; rows are read, published, then marked outside a
 //!   transaction (the single pooled connection is not held while the bus is called).
 //! - Bus (or database) unavailable: the rows stay unsent, the outage is logged once, and
-//!   the next run publishes them (the relay runs every `relay_interval_ms`).
+//!   the next run publishes them (the relay polls every `relay_interval_ms` to
+//!   `relay_idle_max_ms`; see [`Events::start_relay`](super::Events::start_relay)).
 use super::bus::EventBus;
 use super::outbox::{self, OutboxLag};
 use crate::Error;

@@ -11,7 +11,9 @@ use crm_platform::Violations;
 use crm_platform::field_mask::UpdateMask;
 use crm_platform::grpc::{IntoStatus, idempotency_key, page_size, to_status};
 use crm_platform::ids::RequestId;
-use crm_platform::import_stream::{self, ImportRows, RowResult, row_request_id};
+use crm_platform::import_stream::{
+    self, ImportRows, ImportTotals, RowResult, Tally, row_request_id,
+};
 use crm_platform::request_key;
 use crm_proto::recommendations as pb;
 use std::time::Duration;
@@ -172,10 +174,7 @@ pub async fn import_items(
     svc: &RecommendationService,
     request: Request<Streaming<pb::ImportItemsRequest>>,
 ) -> Reply<ImportItemsStream> {
-    let rows = ItemRows {
-        svc: svc.clone(),
-        totals: pb::ImportItemsResponse::default(),
-    };
+    let rows = ItemRows { svc: svc.clone() };
     Ok(Response::new(import_stream::serve(
         rows,
         request.into_inner(),
@@ -188,7 +187,6 @@ pub async fn import_items(
 /// re-send of it (fixed or not) is tried again.
 struct ItemRows {
     svc: RecommendationService,
-    totals: pb::ImportItemsResponse,
 }
 
 impl ImportRows for ItemRows {
@@ -263,22 +261,27 @@ impl ImportRows for ItemRows {
             .map_err(|e| to_status(e, DOMAIN))
     }
 
-    fn respond(&mut self, rows: Vec<RowResult<ImportOutcome>>) -> pb::ImportItemsResponse {
-        let results: Vec<_> = rows
-            .into_iter()
-            .map(|(row, outcome)| row_result(row, outcome.unwrap_or_else(ImportOutcome::Failed)))
-            .collect();
-        let t = &mut self.totals;
-        for r in &results {
-            match (r.item.is_empty(), r.created) {
-                (true, _) => t.failed_count = t.failed_count.saturating_add(1),
-                (false, true) => t.created_count = t.created_count.saturating_add(1),
-                (false, false) => t.updated_count = t.updated_count.saturating_add(1),
-            }
+    fn tally(outcome: &ImportOutcome) -> Tally {
+        match outcome {
+            ImportOutcome::Written { created: true, .. } => Tally::Created,
+            ImportOutcome::Written { created: false, .. } => Tally::Updated,
+            ImportOutcome::Failed(_) => Tally::Failed,
         }
+    }
+
+    fn respond(
+        &self,
+        rows: Vec<RowResult<ImportOutcome>>,
+        totals: ImportTotals,
+    ) -> pb::ImportItemsResponse {
         pb::ImportItemsResponse {
-            results,
-            ..t.clone()
+            results: rows
+                .into_iter()
+                .map(|(row, o)| row_result(row, o.unwrap_or_else(ImportOutcome::Failed)))
+                .collect(),
+            created_count: totals.created,
+            updated_count: totals.updated,
+            failed_count: totals.failed,
         }
     }
 }

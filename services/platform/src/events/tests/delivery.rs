@@ -49,6 +49,33 @@ async fn a_rolled_back_write_publishes_nothing_and_a_committed_one_is_delivered_
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_relay_is_woken_by_an_append_of_its_process() {
+    each_backend(|backend| async move {
+        let mut s = settings(&redis_for(backend));
+        // Unwoken, an idle relay of 10 ms doubling up to a minute waits 10, 20, ... 1,280 ms:
+        // its run after 1.5 s of idling would be at 2.55 s.
+        s.relay_idle_max_ms = 60_000;
+        let events = events(backend, &s).await;
+        let mut jobs = Jobs::new();
+        let relay = events.start_relay(&mut jobs);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let appended = Instant::now();
+        commit(&events.db, &[event(&events, "things/1", 1)]).await;
+        eventually(Duration::from_secs(10), "the event published", || {
+            relay.stats().published.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        jobs.stop().await;
+        let waited = appended.elapsed();
+        assert!(
+            waited < Duration::from_millis(500),
+            "published {waited:?} after the append, not at the relay's next idle poll"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_redelivered_event_is_only_acknowledged() {
     each_backend(|backend| async move {

@@ -233,8 +233,9 @@ fn event_settings_are_bounded() {
     s.relay_batch = 1_000_000;
     s.claim_idle_ms = s.handler_timeout_ms;
     s.redis_url = crate::config::Secret::new("rediss://x");
+    s.relay_idle_max_ms = s.relay_interval_ms - 1;
     crate::config::Validate::validate(&s, &mut p);
-    assert_eq!(p.len(), 4, "{p:?}");
+    assert_eq!(p.len(), 5, "{p:?}");
 }
 
 #[tokio::test]
