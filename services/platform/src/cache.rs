@@ -44,6 +44,35 @@ const TOMBSTONE: &[u8] = b"\0";
 /// How long Redis is skipped after an error.
 const BREAKER_OPEN: Duration = Duration::from_secs(1);
 
+/// In-process entries live between half of and the whole local TTL, drawn per entry: entries
+/// filled together (a hot set warmed by the first calls) do not all expire at one instant,
+/// which would send every caller to the database at once.
+struct JitteredTtl {
+    ttl: Duration,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl JitteredTtl {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            hasher: Default::default(),
+        }
+    }
+}
+
+impl moka::Expiry<String, Arc<dyn Any + Send + Sync>> for JitteredTtl {
+    fn expire_after_create(
+        &self,
+        key: &String,
+        _: &Arc<dyn Any + Send + Sync>,
+        created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let draw = self.hasher.hash_one((key, created_at)) as f64 / u64::MAX as f64;
+        Some(self.ttl.mul_f64(0.5 + draw / 2.0))
+    }
+}
+
 /// Counters, for logs, tests and benchmarks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
@@ -144,7 +173,7 @@ impl Cache {
             .min(Duration::from_secs(settings.ttl_secs));
         let local = moka::future::Cache::builder()
             .max_capacity(settings.local_capacity)
-            .time_to_live(local_ttl)
+            .expire_after(JitteredTtl::new(local_ttl))
             .build();
         let remote = if settings.enabled && !settings.redis_url.is_empty() {
             Some((
@@ -668,6 +697,27 @@ mod tests {
     struct Thing(u32);
     impl Cacheable for Thing {
         const KIND: &'static str = "thing";
+    }
+
+    #[test]
+    fn local_entries_expire_spread_over_the_second_half_of_the_ttl() {
+        let ttl = Duration::from_millis(1000);
+        let jitter = JitteredTtl::new(ttl);
+        let value: Arc<dyn Any + Send + Sync> = Arc::new(1u8);
+        let at = std::time::Instant::now();
+        let lives: Vec<Duration> = (0..200)
+            .map(|i| {
+                moka::Expiry::expire_after_create(&jitter, &format!("k{i}"), &value, at)
+                    .expect("expires")
+            })
+            .collect();
+        assert!(
+            lives.iter().all(|l| *l >= ttl / 2 && *l <= ttl),
+            "{lives:?}"
+        );
+        let (min, max) = (lives.iter().min(), lives.iter().max());
+        let spread = max.zip(min).map(|(max, min)| *max - *min);
+        assert!(spread > Some(ttl / 4), "spread: {min:?}..{max:?}");
     }
 
     fn settings(redis_url: &str) -> CacheSettings {

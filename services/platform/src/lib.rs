@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod batch_writer;
 pub mod cache;
 pub mod cache_generation;
 pub mod catch_panic;

@@ -48,6 +48,7 @@ impl Service for Recommendations {
             backbone.clone(),
             r.clone(),
             clients::Clients::new(&r.clients, &settings.platform)?,
+            &mut parts.jobs,
         );
         service::events::start(&svc, &backbone, &mut parts.jobs);
         service::profiles::start(&svc, &mut parts.jobs);

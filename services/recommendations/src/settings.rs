@@ -42,6 +42,8 @@ pub struct ServingSettings {
     pub max_candidates: u32,
     pub recommendation_retention_days: u32,
     pub purge_interval_secs: u64,
+    pub served_queue: u32,
+    pub served_flush_ms: u64,
 }
 
 /// `[recommendations.profiles]`: the profile refresh job.
@@ -126,6 +128,14 @@ impl Validate for RecommendationsSettings {
             v.max_candidates.into(),
             10..=10_000,
         );
+        bounded(
+            p,
+            vs,
+            "served_queue",
+            v.served_queue.into(),
+            100..=1_000_000,
+        );
+        bounded(p, vs, "served_flush_ms", v.served_flush_ms, 10..=10_000);
         bounded(
             p,
             vs,

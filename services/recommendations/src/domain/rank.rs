@@ -8,6 +8,11 @@ use super::serving::{Reason, Recommended};
 use super::{Interaction, Item, ItemId};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The catalogue rows of an answer's candidates, as serving holds them (shared with the
+/// cache, not copied).
+pub type Catalogue = HashMap<ItemId, Arc<Item>>;
 
 /// The seeds of a history (newest first, bounded by the caller): each item with the sum of
 /// its interactions' weights, each weight times `decay(age in days)`, so that recent
@@ -237,12 +242,12 @@ pub fn fill_popular(
 }
 
 /// Multiplies the scores by the boosts each item matches, then sorts again.
-pub fn apply_boosts(list: &mut [Recommended], boosts: &[Boost], items: &HashMap<ItemId, Item>) {
+pub fn apply_boosts(list: &mut [Recommended], boosts: &[Boost], items: &Catalogue) {
     if boosts.is_empty() {
         return;
     }
     for r in list.iter_mut() {
-        r.score *= boost_factor(boosts, items.get(&r.item));
+        r.score *= boost_factor(boosts, items.get(&r.item).map(|i| &**i));
     }
     sort(list);
 }
@@ -258,6 +263,13 @@ fn next(state: &mut u64) -> u64 {
 
 /// Places an item may move up at exploration 1.
 const EXPLORE_PLACES: f64 = 10.0;
+
+/// How many admitted candidates an answer of `max_results` at `exploration` can draw from
+/// (without boosts or diversity): an item further down can never move into it.
+pub fn candidates_for(max_results: usize, exploration: f64) -> usize {
+    let places = (exploration.max(0.0) * EXPLORE_PLACES).ceil() as usize;
+    max_results.saturating_add(places)
+}
 
 /// Shuffles a ranked list a little: each item's position is moved up by a random share of
 /// `exploration * 10` places (seeded by `seed`), then the list is sorted by the new
@@ -286,7 +298,7 @@ pub fn finish(
     exploration: f64,
     seed: u64,
     max_per_category: usize,
-    items: &HashMap<ItemId, Item>,
+    items: &Catalogue,
     max_results: usize,
 ) -> Vec<Recommended> {
     let list = explore(list, exploration, seed);
@@ -432,5 +444,24 @@ mod tests {
         for (pos, x) in small.iter().enumerate() {
             assert!((*x as i64 - pos as i64).abs() <= 2, "{small:?}");
         }
+    }
+
+    #[test]
+    fn the_first_candidates_decide_an_explored_answer() {
+        let list: Vec<u32> = (0..200).collect();
+        for exploration in [0.0, 0.2, 0.5, 1.0] {
+            for seed in 0..50 {
+                let n = candidates_for(10, exploration);
+                let full = explore(list.clone(), exploration, seed);
+                let head = explore(list[..n].to_vec(), exploration, seed);
+                assert_eq!(
+                    full[..10],
+                    head[..10],
+                    "exploration {exploration}, seed {seed}"
+                );
+            }
+        }
+        assert_eq!(candidates_for(10, 0.0), 10);
+        assert_eq!(candidates_for(10, 0.25), 13);
     }
 }

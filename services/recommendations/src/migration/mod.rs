@@ -2,6 +2,7 @@
 mod m20261204_000001_create_recommendations;
 mod m20261204_000040_interactions_record_time;
 mod m20261204_000050_deleted_items;
+mod m20261204_000060_erased_customers;
 
 use sea_orm_migration::prelude::{Alias, Index, IndexCreateStatement, IntoIden};
 
@@ -27,4 +28,5 @@ crm_platform::migrator!(Migrator: [
     m20261204_000001_create_recommendations::Migration,
     m20261204_000040_interactions_record_time::Migration,
     m20261204_000050_deleted_items::Migration,
+    m20261204_000060_erased_customers::Migration,
 ]);

@@ -5,7 +5,7 @@
 //! writer is ABORTED instead of lost. The import writes a batch per transaction and every row
 //! in a savepoint of its own, keyed by the stream's import_id and the row's position, so a
 //! re-sent stream replays the rows already written.
-use super::RecommendationService;
+use super::{Cached, RecommendationService};
 use crate::domain::{self, Item, ItemFields, ItemId};
 use crate::error;
 use crate::store::items as store;
@@ -68,8 +68,7 @@ impl RecommendationService {
         if !store::insert_new(&txn, &item).await? {
             return Err(error::item_exists(&item.id));
         }
-        let m = Mutation::new(item.id.name(), item);
-        self.core().writes.commit(txn, key, m).await
+        self.core().writes.commit(txn, key, touching(item)).await
     }
 
     pub async fn get_item(&self, id: &ItemId) -> Result<Item, Error> {
@@ -124,8 +123,7 @@ impl RecommendationService {
         if !store::update(&txn, &item).await? {
             return Err(Error::etag_mismatch());
         }
-        let m = Mutation::new(item.id.name(), item);
-        self.core().writes.commit(txn, key, m).await
+        self.core().writes.commit(txn, key, touching(item)).await
     }
 
     /// Deletes an item (its interactions stay); `sent_etag` (empty: none) must be current.
@@ -146,10 +144,12 @@ impl RecommendationService {
         if !store::delete(&txn, &id, current.revision, domain::now()).await? {
             return Err(Error::etag_mismatch());
         }
-        self.core()
-            .writes
-            .commit(txn, key, Mutation::new(id.name(), ()))
-            .await
+        let m = Mutation {
+            value: (),
+            resource: id.name(),
+            touched: vec![Cached::Item(id)],
+        };
+        self.core().writes.commit(txn, key, m).await
     }
 
     /// Writes `rows` in one transaction and returns one outcome per row, in order. An error
@@ -174,13 +174,31 @@ impl RecommendationService {
             })
         })
         .await?;
-        Ok(outcomes
+        let outcomes: Vec<ImportOutcome> = outcomes
             .into_iter()
             .map(|o| match o {
                 Imported::Written { stored, .. } => stored,
                 Imported::Failed(errors) => ImportOutcome::Failed(errors),
             })
-            .collect())
+            .collect();
+        let touched: Vec<Cached> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                ImportOutcome::Written { item, .. } => Some(Cached::Item(item.clone())),
+                ImportOutcome::Failed(_) => None,
+            })
+            .collect();
+        self.core().writes.invalidate(&touched).await;
+        Ok(outcomes)
+    }
+}
+
+/// A write of `item` answered with it, dropping its cached row.
+fn touching(item: Item) -> Mutation<Item, Cached> {
+    Mutation {
+        resource: item.id.name(),
+        touched: vec![Cached::Item(item.id.clone())],
+        value: item,
     }
 }
 

@@ -161,6 +161,7 @@ async fn erase(
 ) -> Result<(), Error> {
     let interactions = store::interactions::delete_of(txn, whose).await?;
     let served = store::served_customers::delete_of(txn, whose).await?;
+    store::served_customers::mark_erased(txn, whose, now()).await?;
     let ids: Vec<uuid::Uuid> = whose.iter().map(|c| c.0).collect();
     let profiles = store::profiles::delete_of(txn, &ids).await?;
     let scrubbed = interactions.saturating_add(served).saturating_add(profiles);

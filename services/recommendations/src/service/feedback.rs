@@ -18,6 +18,7 @@ impl RecommendationService {
         key: &IdempotencyKey,
         f: &Feedback,
     ) -> Result<FeedbackCounts, Error> {
+        self.settle_served(f.recommendation).await?;
         let txn = match self.core().writes.begin::<FeedbackCounts>(key).await? {
             Begun::Replay(previous) => return Ok(previous),
             Begun::Fresh(txn) => txn,

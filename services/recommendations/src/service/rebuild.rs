@@ -11,7 +11,7 @@ mod compute;
 mod content;
 mod load;
 
-use super::RecommendationService;
+use super::{Cached, RecommendationService};
 use crate::domain::model::{ItemModel, ModelInfo, Neighbour, Popular, Rule, Scope};
 use crate::settings::RecommendationsSettings;
 use crate::store;
@@ -19,7 +19,7 @@ use compute::Built;
 use crm_platform::Error;
 use crm_platform::idempotency::{Begun, IdempotencyKey};
 use crm_platform::jobs::Jobs;
-use crm_platform::mutation::Mutation;
+use crm_platform::mutation::{Mutation, Touched};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -64,7 +64,10 @@ impl RecommendationService {
         let mut tries = 0;
         loop {
             match build(self.db(), self.settings()).await? {
-                Published::Version(info) => return Ok(info),
+                Published::Version(info) => {
+                    self.core().writes.invalidate(&[Cached::Model]).await;
+                    return Ok(info);
+                }
                 Published::Lost(version) if tries < CLAIM_TRIES => {
                     tries += 1;
                     tracing::info!(
@@ -132,7 +135,7 @@ impl RecommendationService {
             }
         }
         match build(self.db(), self.settings()).await? {
-            Published::Version(_) => {}
+            Published::Version(_) => self.core().writes.invalidate(&[Cached::Model]).await,
             Published::Lost(version) => {
                 tracing::info!(
                     version,
@@ -317,6 +320,14 @@ pub async fn run_once(settings: crate::Settings) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("model build failed: {e}"),
         }
     };
+    // Serving replicas cache the current version: drop it (through Redis when configured,
+    // else it ages out of their in-process tier within `cache.local_ttl_ms`).
+    let cache = crm_platform::cache::Cache::with_generation(
+        &settings.platform.cache,
+        crate::SERVICE,
+        db.clone(),
+    )?;
+    Cached::Model.invalidate(&cache).await;
     db.close().await.ok();
     println!(
         "model version {} published: {} interactions, {} customers, {} items, {} similarity, {} ms",

@@ -9,16 +9,20 @@
 //!
 //! Hot lists (an item's neighbours and rules, a popularity list) are cached through the
 //! platform's two-tier cache under keys holding the model version: a rebuild publishes a new
-//! version, so no invalidation is needed, and old keys expire. Redis down: the cache reads
-//! the database.
+//! version, so no invalidation is needed, and old keys expire. The current version and the
+//! catalogue rows (and the ids it does not hold, deleted or never catalogued) are cached too:
+//! a publish and every catalogue write drop them ([`super::Cached`]). So a SimilarItems or
+//! BoughtTogether for an anonymous caller reads nothing from the database once its item is
+//! hot. Redis down: the cache reads the database.
 //!
-//! Every answer is stored (`recommendations`) with its items for RecordFeedback; the purge
-//! job deletes answers past `serving.recommendation_retention_days`.
+//! Every answer is stored (`recommendations`) with its items for RecordFeedback, written
+//! behind by the served log ([`super::served`]); the purge job deletes answers past
+//! `serving.recommendation_retention_days`.
 use super::RecommendationService;
 use crate::domain::filter::ItemFilter;
 use crate::domain::item::in_category;
-use crate::domain::model::{ItemModel, Popular, Scope};
-use crate::domain::rank::{self, SeedModel};
+use crate::domain::model::{ItemModel, ModelInfo, Popular, Scope};
+use crate::domain::rank::{self, Catalogue, SeedModel};
 use crate::domain::serving::{
     Answer, ForCustomer, Method, PopularQuery, Reason, Recommended, Served, SimilarTo, Together,
 };
@@ -45,6 +49,39 @@ impl Cacheable for PopularList {
     const KIND: &'static str = "popular_list";
 }
 
+impl Cacheable for Item {
+    const KIND: &'static str = "catalogue_item";
+}
+
+/// An id the catalogue does not hold, as cached: deleted, or never catalogued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncatalogued {
+    pub deleted: bool,
+}
+
+impl Cacheable for Uncatalogued {
+    const KIND: &'static str = "uncatalogued_item";
+}
+
+/// The current model version, as cached (`None`: no build published yet).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurrentModel(pub Option<ModelInfo>);
+
+impl CurrentModel {
+    /// Its one cache key.
+    pub const KEY: &'static str = "current";
+}
+
+impl Cacheable for CurrentModel {
+    const KIND: &'static str = "current_model";
+}
+
+/// What the catalogue says of one id.
+enum Lookup {
+    Item(Arc<Item>),
+    Absent(Uncatalogued),
+}
+
 /// Starts serving's jobs: the purge of served answers past their retention.
 pub fn start(svc: &RecommendationService, jobs: &mut Jobs) {
     let every = Duration::from_secs(svc.settings().serving.purge_interval_secs);
@@ -64,8 +101,8 @@ fn seed_of(id: RecommendationId) -> u64 {
 }
 
 impl RecommendationService {
-    /// Deletes served answers (and their feedback) older than the retention, in batches;
-    /// returns how many answers.
+    /// Deletes served answers (and their feedback) older than the retention, in batches,
+    /// then the erasure tombstones as old; returns how many answers.
     pub async fn purge_served(&self) -> Result<u64, Error> {
         let days = i64::from(self.settings().serving.recommendation_retention_days);
         let cutoff = crate::domain::now() - chrono::TimeDelta::days(days);
@@ -74,6 +111,7 @@ impl RecommendationService {
             let n = store::served::purge_batch(self.db(), cutoff).await?;
             total += n;
             if !store::served::more_after(n) {
+                store::served_customers::purge_erased(self.db(), cutoff).await?;
                 return Ok(total);
             }
         }
@@ -140,26 +178,111 @@ impl RecommendationService {
     }
 
     /// The first `max_candidates` of `list` whose catalogue rows pass `filter` (and are not in
-    /// `skip`), with those rows.
+    /// `skip`), with those rows. With `wanted`, rows are read in order, a few more than
+    /// wanted at a time, until that many passed: an answer that only takes the first ones
+    /// (no boosts or diversity to reorder them) reads tens of rows, not the whole list.
     async fn admitted(
         &self,
-        mut list: Vec<Recommended>,
+        list: impl IntoIterator<Item = Recommended>,
         filter: &ItemFilter,
         skip: &HashSet<ItemId>,
-    ) -> Result<(Vec<Recommended>, HashMap<ItemId, Item>), Error> {
-        list.retain(|r| !skip.contains(&r.item) && !filter.exclude.contains(&r.item));
-        list.truncate(self.settings().serving.max_candidates as usize);
-        let ids: Vec<ItemId> = list.iter().map(|r| r.item.clone()).collect();
-        let items = store::items::items_by_ids(self.db(), &ids).await?;
-        // Only ids the catalogue does not hold can be deleted ones (a model older than the
-        // delete still lists them); uncatalogued ids that were never deleted are served.
-        let absent: Vec<ItemId> = ids
+        wanted: Option<usize>,
+    ) -> Result<(Vec<Recommended>, Catalogue), Error> {
+        let max = self.settings().serving.max_candidates as usize;
+        let step = wanted.map_or(max, |w| (w + w / 2).max(8)).max(1);
+        let mut rest = list
             .into_iter()
-            .filter(|id| !items.contains_key(id))
-            .collect();
+            .filter(|r| !skip.contains(&r.item) && !filter.exclude.contains(&r.item))
+            .take(max);
+        let mut items = Catalogue::new();
+        let mut admitted = Vec::with_capacity(wanted.unwrap_or(0));
+        loop {
+            let chunk: Vec<Recommended> = rest.by_ref().take(step).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let ids: Vec<ItemId> = chunk.iter().map(|r| r.item.clone()).collect();
+            // Deleted ids are dropped (a model older than the delete still lists them);
+            // uncatalogued ids that were never deleted are served.
+            let mut deleted = HashSet::new();
+            for (id, found) in self.catalogue_rows(&ids).await? {
+                match found {
+                    Lookup::Item(item) => {
+                        items.insert(id, item);
+                    }
+                    Lookup::Absent(a) if a.deleted => {
+                        deleted.insert(id);
+                    }
+                    Lookup::Absent(_) => {}
+                }
+            }
+            admitted.extend(chunk.into_iter().filter(|r| {
+                !deleted.contains(&r.item)
+                    && filter.admits(&r.item, items.get(&r.item).map(|i| &**i))
+            }));
+            if wanted.is_some_and(|w| admitted.len() >= w) {
+                break;
+            }
+        }
+        Ok((admitted, items))
+    }
+
+    /// What the catalogue holds for `ids`, through the cache (misses read in one go).
+    async fn catalogue_rows(&self, ids: &[ItemId]) -> Result<Vec<(ItemId, Lookup)>, Error> {
+        let cache = &self.core().cache;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            if let Some(item) = cache.get::<Item>(id.as_str()).await {
+                out.push((id.clone(), Lookup::Item(item)));
+            } else if let Some(a) = cache.get::<Uncatalogued>(id.as_str()).await {
+                out.push((id.clone(), Lookup::Absent(*a)));
+            } else {
+                let tickets = (
+                    cache.ticket::<Item>(id.as_str()),
+                    cache.ticket::<Uncatalogued>(id.as_str()),
+                );
+                missing.push((id.clone(), tickets));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<ItemId> = missing.iter().map(|(i, _)| i.clone()).collect();
+        let mut rows = store::items::items_by_ids(self.db(), &ids).await?;
+        let absent: Vec<ItemId> = ids.into_iter().filter(|i| !rows.contains_key(i)).collect();
         let deleted = store::items::deleted_among(self.db(), &absent).await?;
-        list.retain(|r| !deleted.contains(&r.item) && filter.admits(&r.item, items.get(&r.item)));
-        Ok((list, items))
+        for (id, (item_ticket, absent_ticket)) in missing {
+            match rows.remove(&id) {
+                Some(item) => {
+                    let item = Arc::new(item);
+                    cache.fill(item_ticket, id.as_str(), item.clone()).await;
+                    out.push((id, Lookup::Item(item)));
+                }
+                None => {
+                    let a = Uncatalogued {
+                        deleted: deleted.contains(&id),
+                    };
+                    cache.fill(absent_ticket, id.as_str(), Arc::new(a)).await;
+                    out.push((id, Lookup::Absent(a)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The current model version, through the cache.
+    async fn current_model(&self) -> Result<Option<ModelInfo>, Error> {
+        let current = self
+            .core()
+            .cache
+            .get_or_load(CurrentModel::KEY, || async {
+                store::model::current(self.db())
+                    .await
+                    .map(|i| Some(CurrentModel(i)))
+            })
+            .await?;
+        Ok(current.and_then(|c| c.0.clone()))
     }
 
     /// Up to `max_candidates` catalogue items (in `category` or below), for when there is no
@@ -200,7 +323,7 @@ impl RecommendationService {
             model_version,
             create_time: crate::domain::now(),
         };
-        store::served::insert(self.db(), &served).await?;
+        self.served_log().record(served).await;
         Ok(Answer {
             id,
             items,
@@ -218,7 +341,7 @@ impl RecommendationService {
         let id = RecommendationId::generate();
         let s = &self.settings().serving;
         let now = crate::domain::now();
-        let info = store::model::current(self.db()).await?;
+        let info = self.current_model().await?;
         let history =
             store::interactions::history(self.db(), r.customer, u64::from(s.history)).await?;
         let model = &self.settings().model;
@@ -282,7 +405,10 @@ impl RecommendationService {
                 rank::fill_popular(&mut list, &lists, room, &skip);
             }
         }
-        let (mut list, items) = self.admitted(list, &r.filter, &skip).await?;
+        // Boosts and diversity reorder the whole list; else only the first are taken.
+        let wanted = (r.boosts.is_empty() && r.max_per_category == 0)
+            .then(|| rank::candidates_for(r.max_results, r.exploration));
+        let (mut list, items) = self.admitted(list, &r.filter, &skip, wanted).await?;
         rank::apply_boosts(&mut list, &r.boosts, &items);
         let list = rank::finish(
             list,
@@ -315,44 +441,58 @@ impl RecommendationService {
     /// NOT_FOUND when neither the catalogue nor the model knows the item.
     pub async fn similar_items(&self, r: &SimilarTo) -> Result<Answer, Error> {
         let id = RecommendationId::generate();
-        let info = store::model::current(self.db()).await?;
-        let row = store::items::find(self.db(), &r.item).await?;
-        let mut list = Vec::new();
-        let mut known = row.is_some();
-        if let Some(info) = &info {
-            let models = self
+        let info = self.current_model().await?;
+        let row = match self
+            .catalogue_rows(std::slice::from_ref(&r.item))
+            .await?
+            .pop()
+        {
+            Some((_, Lookup::Item(item))) => Some(item),
+            _ => None,
+        };
+        let model = match &info {
+            Some(info) => self
                 .item_models(info.version, std::slice::from_ref(&r.item))
-                .await?;
-            if let Some(m) = models.get(&r.item) {
-                known |= !m.neighbours.is_empty() || !m.rules.is_empty();
-                list = m
-                    .neighbours
-                    .iter()
-                    .map(|n| Recommended {
-                        item: n.item.clone(),
-                        score: f64::from(n.score),
-                        reasons: vec![if n.support == 0 {
-                            Reason::SameCategoryAndTags(r.item.clone())
-                        } else {
-                            Reason::SimilarTo(r.item.clone())
-                        }],
-                        rule: None,
-                    })
-                    .collect();
-            }
-        }
+                .await?
+                .remove(&r.item),
+            None => None,
+        };
+        let neighbours = model.as_ref().map_or(&[][..], |m| &m.neighbours[..]);
+        let known = row.is_some()
+            || model
+                .as_ref()
+                .is_some_and(|m| !m.neighbours.is_empty() || !m.rules.is_empty());
         if !known {
             return Err(item_not_found(&r.item));
         }
-        if list.is_empty()
+        let mut fallback = Vec::new();
+        if neighbours.is_empty()
             && let Some(item) = &row
             && !item.fields.category.is_empty()
         {
-            list = self.by_category_and_tags(item).await?;
+            fallback = self.by_category_and_tags(item).await?;
         }
+        // Made as they are read: an answer of ten takes a few tens of a long list. (Boxed:
+        // the closure's type would not be Send across the awaits that read it.)
+        let candidates: Box<dyn Iterator<Item = Recommended> + Send + '_> = Box::new(
+            neighbours
+                .iter()
+                .map(|n| Recommended {
+                    item: n.item.clone(),
+                    score: f64::from(n.score),
+                    reasons: vec![if n.support == 0 {
+                        Reason::SameCategoryAndTags(r.item.clone())
+                    } else {
+                        Reason::SimilarTo(r.item.clone())
+                    }],
+                    rule: None,
+                })
+                .chain(fallback),
+        );
         let mut skip = self.consumed(r.customer).await?;
         skip.insert(r.item.clone());
-        let (list, items) = self.admitted(list, &r.filter, &skip).await?;
+        let wanted = (r.max_per_category == 0).then_some(r.max_results);
+        let (list, items) = self.admitted(candidates, &r.filter, &skip, wanted).await?;
         let list = rank::finish(list, 0.0, 0, r.max_per_category, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
         self.serve(id, Method::Similar, r.customer, &r.scenario, version, list)
@@ -388,7 +528,7 @@ impl RecommendationService {
     /// `min_confidence`, the strongest rule per item (by lift, then confidence).
     pub async fn bought_together(&self, r: &Together) -> Result<Answer, Error> {
         let id = RecommendationId::generate();
-        let info = store::model::current(self.db()).await?;
+        let info = self.current_model().await?;
         let mut list = Vec::new();
         if let Some(info) = &info {
             let models = self.item_models(info.version, &r.cart).await?;
@@ -433,7 +573,8 @@ impl RecommendationService {
         }
         let mut skip = self.consumed(r.customer).await?;
         skip.extend(r.cart.iter().cloned());
-        let (list, items) = self.admitted(list, &r.filter, &skip).await?;
+        let wanted = Some(r.max_results);
+        let (list, items) = self.admitted(list, &r.filter, &skip, wanted).await?;
         let list = rank::finish(list, 0.0, 0, 0, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
         self.serve(
@@ -452,7 +593,7 @@ impl RecommendationService {
     /// when there is no model yet.
     pub async fn popular_items(&self, r: &PopularQuery) -> Result<Answer, Error> {
         let id = RecommendationId::generate();
-        let info = store::model::current(self.db()).await?;
+        let info = self.current_model().await?;
         let (scope, reason) = if !r.cohort.is_empty() {
             (
                 Scope::Cohort(r.cohort.clone()),
@@ -484,7 +625,9 @@ impl RecommendationService {
             None => Vec::new(),
         };
         let skip = self.consumed(r.customer).await?;
-        let (mut list, items) = self.admitted(list, &r.filter, &skip).await?;
+        // The category is checked after: the whole list is read when there is one.
+        let wanted = r.category.is_empty().then_some(r.max_results);
+        let (mut list, items) = self.admitted(list, &r.filter, &skip, wanted).await?;
         if !r.category.is_empty() {
             list.retain(|x| {
                 items

@@ -50,6 +50,25 @@ pub mod deleted_item {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Tombstones of erased customers (the served log drops their late answers; see the
+/// migration).
+pub mod erased_customer {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "erased_customers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: Uuid,
+        pub erase_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod interaction {
     use super::*;
 

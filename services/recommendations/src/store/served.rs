@@ -16,18 +16,27 @@ use uuid::Uuid;
 /// Answers deleted per statement by [`purge_before`].
 const PURGE_BATCH: u64 = 500;
 
-pub async fn insert(conn: &impl ConnectionTrait, s: &Served) -> Result<(), Error> {
-    let items: Vec<&str> = s.items.iter().map(ItemId::as_str).collect();
-    let row = recommendation::ActiveModel {
-        id: Set(s.id.0),
-        customer_id: Set(s.customer.map(|c| c.0)),
-        method: Set(s.method.as_str().to_owned()),
-        scenario: Set(s.scenario.clone()),
-        items: Set(serde_json::to_string(&items).map_err(Error::internal)?),
-        model_version: Set(s.model_version),
-        create_time: Set(s.create_time),
-    };
-    recommendation::Entity::insert(row)
+/// Inserts answers (one statement; the served log's batches).
+pub async fn insert_all(conn: &impl ConnectionTrait, answers: &[Served]) -> Result<(), Error> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(answers.len());
+    for s in answers {
+        let items: Vec<&str> = s.items.iter().map(ItemId::as_str).collect();
+        rows.push(recommendation::ActiveModel {
+            id: Set(s.id.0),
+            customer_id: Set(s.customer.map(|c| c.0)),
+            method: Set(s.method.as_str().to_owned()),
+            scenario: Set(s.scenario.clone()),
+            items: Set(serde_json::to_string(&items).map_err(Error::internal)?),
+            model_version: Set(s.model_version),
+            create_time: Set(s.create_time),
+        });
+    }
+    // A batch written again after a failure whose commit did land inserts nothing twice.
+    recommendation::Entity::insert_many(rows)
+        .on_conflict_do_nothing()
         .exec_without_returning(conn)
         .await?;
     Ok(())

@@ -10,7 +10,7 @@ use crm_platform::testing::events::{PATIENCE, Producer, Tap, eventually};
 use crm_proto::customers::{ActivityKind, PurchaseItem};
 use crm_proto::events::{self as ev, event::Payload};
 use crm_proto::recommendations as pb;
-use crm_recommendations::domain::{CustomerId, Interaction, InteractionKind};
+use crm_recommendations::domain::{CustomerId, Interaction, InteractionKind, RecommendationId};
 use crm_recommendations::store;
 use std::time::Instant;
 
@@ -515,6 +515,43 @@ async fn an_erasure_deletes_everything_and_answers_once() {
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].erasure_event_id, again.to_string());
         assert_eq!(answers[0].scrubbed_records, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_still_queued_when_its_customer_is_erased_is_not_kept() {
+    each_backend(|backend| async move {
+        let mut app = spawn(backend, |s| {
+            s.recommendations.serving.served_flush_ms = 10_000;
+        })
+        .await;
+        let (c, other) = (new_customer(), new_customer());
+        app.send(c, view(c, "sku-1"), 1).await;
+        app.settled().await;
+        let mut ids = Vec::new();
+        for who in [c, other] {
+            let r = app
+                .app
+                .client
+                .recommend_for_customer(pb::RecommendForCustomerRequest {
+                    customer: who.name(),
+                    max_results: 5,
+                    ..Default::default()
+                })
+                .await
+                .expect("recommend")
+                .into_inner();
+            ids.push(RecommendationId::parse_name(&r.recommendation_id).expect("id"));
+        }
+        let db = app.app.service.db().clone();
+        let stored = async |id| store::served::find(&db, id).await.expect("find").is_some();
+        assert!(!stored(ids[0]).await, "still queued");
+        app.send(c, erased(c, &[]), 1).await;
+        app.erasure_answers(c).await;
+        assert!(app.app.service.served_log().flush().await, "written");
+        assert!(!stored(ids[0]).await, "dropped when written");
+        assert!(stored(ids[1]).await, "others kept");
     })
     .await;
 }
