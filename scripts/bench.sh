@@ -13,6 +13,10 @@
 #   CRM_BENCH_ONLY="segment preview" BENCH_BACKENDS=postgres scripts/bench.sh   # campaigns'
 #     PreviewSegment over a 1,000,000-customer read model beside the same rule in hand-written SQL
 #     (CRM_BENCH_CAMPAIGNS_MEMBERS=100000 for a smaller one; PostgreSQL only)
+#   CRM_BENCH_ONLY="recommendations rebuild" CRM_BENCH_REBUILD_INTERACTIONS=10000,100000 scripts/bench.sh
+#     (one model build per round over synthetic interactions of each size, and over MovieLens-100K
+#     from scripts/fetch-movielens.sh or CRM_BENCH_REBUILD_MOVIELENS)
+#   CRM_BENCH_ONLY="top 10" scripts/bench.sh   # SimilarItems / RecommendForCustomer serving
 #   CRM_BENCH_ONLY="campaign report" BENCH_BACKENDS=postgres scripts/bench.sh   # GetCampaignReport
 #     over 1,000,000 deliveries and 100,000 conversions beside the same aggregates in hand-written
 #     SQL (CRM_BENCH_REPORT_DELIVERIES=100000 for a smaller one; PostgreSQL only)
@@ -21,6 +25,8 @@ cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" != --inner ]]; then
   cargo build --release --quiet -p crm-bench
+  # The rebuild scenario's MovieLens-100K row (cached after the first fetch).
+  scripts/fetch-movielens.sh >/dev/null || echo "bench: MovieLens-100K not fetched; the rebuild's row of it is skipped" >&2
   # Always servers of its own: an exported test server may be shared, or run with fsync off.
   unset CRM_TEST_POSTGRES_URL CRM_TEST_REDIS_URL
   CRM_PG_DURABLE=1 exec scripts/test-servers.sh "$0" --inner

@@ -27,6 +27,7 @@ const HOT: usize = 200;
 type Client = RecommendationServiceClient<Channel>;
 
 pub struct Bench {
+    service: crm_recommendations::service::RecommendationService,
     clients: Vec<Client>,
     items: Arc<Vec<String>>,
     customers: Arc<Vec<String>>,
@@ -55,6 +56,7 @@ impl Bench {
         let app = crm_recommendations::application(s).await?;
         let port = app.port();
         let db = app.service().db().clone();
+        let service = app.service().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         seed(&db, interactions()).await?;
         let clients: Vec<Client> = channels(port, args.connections)
@@ -89,6 +91,7 @@ impl Bench {
             .await?;
         let customers = ids.iter().map(|id| format!("customers/{id}")).collect();
         Ok(Some(Self {
+            service,
             clients,
             items: Arc::new(items),
             customers: Arc::new(customers),
@@ -125,6 +128,13 @@ impl Bench {
         };
         stats.extend(pair(SIMILAR, SIMILAR_HALF, args, &self.clients, similar).await);
         stats.extend(pair(RECOMMEND, RECOMMEND_HALF, args, &self.clients, recommend).await);
+        let log = self.service.served_log();
+        log.flush().await;
+        let answers: u64 = stats.iter().map(|s| s.requests as u64).sum();
+        eprintln!(
+            "recommendations serving: about {answers} answers this round; served without their record since start: {}",
+            log.dropped()
+        );
         stats
     }
 }

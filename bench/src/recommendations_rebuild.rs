@@ -26,6 +26,34 @@ pub const SCENARIO: &str = "recommendations rebuild";
 /// The environment variable that makes this binary the child that builds once.
 const CHILD: &str = "CRM_BENCH_REBUILD_CHILD";
 
+/// MovieLens-100K as `scripts/fetch-movielens.sh` leaves it (`CRM_BENCH_REBUILD_MOVIELENS`
+/// elsewhere): its row of the table is built from it when the file is there.
+fn movielens() -> std::path::PathBuf {
+    std::env::var("CRM_BENCH_REBUILD_MOVIELENS")
+        .unwrap_or_else(|_| ".tools/data/ml-100k.inter".into())
+        .into()
+}
+
+/// What one row of the table is built from.
+enum Data {
+    Synthetic(usize),
+    MovieLens(std::path::PathBuf),
+}
+
+fn data_sets() -> Vec<Data> {
+    let mut sets: Vec<Data> = sizes().into_iter().map(Data::Synthetic).collect();
+    let ml = movielens();
+    if ml.is_file() {
+        sets.push(Data::MovieLens(ml));
+    } else {
+        eprintln!(
+            "{SCENARIO}: SKIPPED the MovieLens-100K row: no {} (run scripts/fetch-movielens.sh)",
+            ml.display()
+        );
+    }
+    sets
+}
+
 fn sizes() -> Vec<usize> {
     std::env::var("CRM_BENCH_REBUILD_INTERACTIONS")
         .unwrap_or_else(|_| "10000,100000,1000000".into())
@@ -118,20 +146,13 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
     let mut rows = Vec::with_capacity(1000);
     for i in 0..items + items / 20 {
         let tags = [rng.below(50), rng.below(50)].map(|t| format!("t{t}"));
-        rows.push(item::ActiveModel {
-            id: Set(format!("sku-{i}")),
-            title: Set(format!("Item {i}")),
-            category: Set(format!("c{}/s{}", i % 20, i % 7)),
-            tags: Set(serde_json::to_string(&tags)?),
-            attributes: Set("{}".into()),
-            numeric_attributes: Set("{}".into()),
-            availability: Set(1),
-            bookable_from: Set(None),
-            bookable_until: Set(None),
-            revision: Set(1),
-            create_time: Set(now),
-            update_time: Set(now),
-        });
+        rows.push(item_row(
+            format!("sku-{i}"),
+            format!("Item {i}"),
+            format!("c{}/s{}", i % 20, i % 7),
+            serde_json::to_string(&tags)?,
+            now,
+        ));
         if rows.len() == 1000 {
             item::Entity::insert_many(std::mem::take(&mut rows))
                 .exec_without_returning(&txn)
@@ -171,6 +192,74 @@ pub async fn seed(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
         customers.len(),
         started.elapsed()
     );
+    Ok(())
+}
+
+/// Seeds MovieLens-100K's ratings as interactions into the migrated `db`, read as the
+/// evaluation reads them: each rating one interaction of weight 1 (a view), at its time
+/// shifted so that the newest is now (the build's time decay sees the data set's own spread),
+/// and every rated item in the catalogue.
+async fn seed_movielens(db: &DatabaseConnection, path: &std::path::Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data = crm_recommendations::eval::data::Dataset::load(path)?;
+    let newest = data.rows.iter().map(|r| r.time).max().unwrap_or(0);
+    let now = Utc::now();
+    let users: Vec<Uuid> = (0..data.users.len())
+        .map(|u| Uuid::from_u128(u as u128 + 1))
+        .collect();
+    let interactions = data.rows.iter().map(|r| {
+        let id = Uuid::now_v7();
+        interaction::ActiveModel {
+            id: Set(id),
+            source_key: Set(format!("api:{id}")),
+            customer_id: Set(users[r.user as usize]),
+            item_id: Set(format!("ml-{}", data.items[r.item as usize])),
+            kind: Set(1),
+            weight: Set(1.0),
+            rating: Set(0),
+            quantity: Set(1),
+            basket_id: Set(String::new()),
+            occur_time: Set(now - Days::seconds(newest - r.time)),
+            record_time: Set(now),
+        }
+    });
+    let items = data.items.iter().map(|name| {
+        let (id, title) = (format!("ml-{name}"), format!("Movie {name}"));
+        item_row(id, title, "movies".into(), "[]".into(), now)
+    });
+    let txn = db.begin().await?;
+    insert_chunked(&txn, interactions).await?;
+    insert_chunked(&txn, items).await?;
+    txn.commit().await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    eprintln!(
+        "{SCENARIO}: seeded MovieLens-100K ({} ratings, {} users, {} items) in {:?}",
+        data.rows.len(),
+        data.users.len(),
+        data.items.len(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Inserts `rows` 1,000 a statement.
+async fn insert_chunked<A>(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: impl Iterator<Item = A>,
+) -> anyhow::Result<()>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(1000).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -348,24 +437,37 @@ pub async fn run(
     args: &Args,
     fresh_db: impl AsyncFn() -> anyhow::Result<String>,
 ) -> anyhow::Result<Option<String>> {
-    if !args.wants(SCENARIO) || sizes().is_empty() {
+    if !args.wants(SCENARIO) {
+        return Ok(None);
+    }
+    let sets = data_sets();
+    if sets.is_empty() {
         return Ok(None);
     }
     let mut s = String::from(
         "### Recommendations: rebuild cost (one build per round, in a process of its own; medians)\n\n\
-         | interactions | customers | items | read ms | compute ms | write ms | total ms | item rows + lists written | peak RSS MiB (growth over the idle process) |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | data | interactions | customers | items | read ms | compute ms | write ms | total ms | item rows + lists written | peak RSS MiB (growth over the idle process) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for n in sizes() {
+    for set in sets {
         let url = fresh_db().await?;
         let db = connect(&url).await?;
         crm_platform::db::migrate::<crm_recommendations::migration::Migrator>(&db).await?;
-        seed(&db, n).await?;
+        let name = match &set {
+            Data::Synthetic(n) => {
+                seed(&db, *n).await?;
+                format!("synthetic {n}")
+            }
+            Data::MovieLens(path) => {
+                seed_movielens(&db, path).await?;
+                "MovieLens-100K".to_owned()
+            }
+        };
         db.close().await.ok();
         let mut runs = Vec::new();
         for round in 0..args.rounds.max(1) {
             let m = measure(&url).await?;
-            eprintln!("{SCENARIO} @ {n}, round {}: {}", round + 1, m.line());
+            eprintln!("{SCENARIO} @ {name}, round {}: {}", round + 1, m.line());
             runs.push(m);
         }
         let med = |f: fn(&Measured) -> u64| median(runs.iter().map(f).collect());
@@ -376,7 +478,7 @@ pub async fn run(
             .max()
             .unwrap_or(0);
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} + {} | {:.0} ({:.0}) |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} + {} | {:.0} ({:.0}) |\n",
             med(|m| m.interactions),
             med(|m| m.customers),
             med(|m| m.items),
@@ -391,4 +493,28 @@ pub async fn run(
         ));
     }
     Ok(Some(s))
+}
+
+/// An in-stock catalogue row with no attributes.
+fn item_row(
+    id: String,
+    title: String,
+    category: String,
+    tags_json: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> item::ActiveModel {
+    item::ActiveModel {
+        id: Set(id),
+        title: Set(title),
+        category: Set(category),
+        tags: Set(tags_json),
+        attributes: Set("{}".into()),
+        numeric_attributes: Set("{}".into()),
+        availability: Set(1),
+        bookable_from: Set(None),
+        bookable_until: Set(None),
+        revision: Set(1),
+        create_time: Set(now),
+        update_time: Set(now),
+    }
 }
