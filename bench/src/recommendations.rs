@@ -14,12 +14,16 @@ use sea_orm::{EntityTrait, QuerySelect};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 const SIMILAR: &str = "SimilarItems top 10 (hot item)";
 const RECOMMEND: &str = "RecommendForCustomer top 10";
 const SIMILAR_HALF: &str = "SimilarItems top 10 at half the max rate (open loop)";
 const RECOMMEND_HALF: &str = "RecommendForCustomer top 10 at half the max rate (open loop)";
-pub const SCENARIOS: [&str; 4] = [SIMILAR, RECOMMEND, SIMILAR_HALF, RECOMMEND_HALF];
+/// The open-loop latency of the machine itself at that rate: the context of the p99 goal.
+const BARE_HALF: &str = "bare tonic at SimilarItems top 10's half rate (open loop)";
+pub const SCENARIOS: [&str; 5] = [SIMILAR, RECOMMEND, SIMILAR_HALF, RECOMMEND_HALF, BARE_HALF];
 
 /// Hot items and customers the calls pick from.
 const HOT: usize = 200;
@@ -29,6 +33,7 @@ type Client = RecommendationServiceClient<Channel>;
 pub struct Bench {
     service: crm_recommendations::service::RecommendationService,
     clients: Vec<Client>,
+    health: Vec<HealthClient<Channel>>,
     items: Arc<Vec<String>>,
     customers: Arc<Vec<String>>,
 }
@@ -90,9 +95,15 @@ impl Bench {
             .all(&db)
             .await?;
         let customers = ids.iter().map(|id| format!("customers/{id}")).collect();
+        let health = channels(crate::spawn_baseline().await?, args.connections)
+            .await?
+            .into_iter()
+            .map(HealthClient::new)
+            .collect();
         Ok(Some(Self {
             service,
             clients,
+            health,
             items: Arc::new(items),
             customers: Arc::new(customers),
         }))
@@ -127,6 +138,15 @@ impl Bench {
             }
         };
         stats.extend(pair(SIMILAR, SIMILAR_HALF, args, &self.clients, similar).await);
+        if args.wants(BARE_HALF)
+            && let Some(closed) = stats.iter().find(|s| s.name == SIMILAR)
+        {
+            let check = |mut c: HealthClient<Channel>, _| async move {
+                c.check(HealthCheckRequest::default()).await.is_ok()
+            };
+            let rate = (closed.rps() / 2.0).max(1.0);
+            stats.push(open_loop(BARE_HALF, args, rate, &self.health, check).await);
+        }
         stats.extend(pair(RECOMMEND, RECOMMEND_HALF, args, &self.clients, recommend).await);
         let log = self.service.served_log();
         log.flush().await;
@@ -162,9 +182,10 @@ where
 
 /// Starts a call every `1 / rate` seconds for `args.seconds` (after a second of warm-up),
 /// whatever the answers' pace; a call's latency counts from its scheduled start.
-async fn open_loop<F, Fut>(name: &str, args: &Args, rate: f64, clients: &[Client], call: F) -> Stats
+async fn open_loop<C, F, Fut>(name: &str, args: &Args, rate: f64, clients: &[C], call: F) -> Stats
 where
-    F: Fn(Client, u64) -> Fut + Send + Sync + Clone + 'static,
+    C: Clone + Send + 'static,
+    F: Fn(C, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let period = Duration::from_secs_f64(1.0 / rate);
