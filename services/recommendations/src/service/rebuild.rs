@@ -63,11 +63,8 @@ impl RecommendationService {
     pub async fn rebuild_now(&self) -> Result<ModelInfo, Error> {
         let mut tries = 0;
         loop {
-            match build(self.db(), self.settings()).await? {
-                Published::Version(info) => {
-                    self.core().writes.invalidate(&[Cached::Model]).await;
-                    return Ok(info);
-                }
+            match self.build().await? {
+                Published::Version(info) => return Ok(info),
                 Published::Lost(version) if tries < CLAIM_TRIES => {
                     tries += 1;
                     tracing::info!(
@@ -119,6 +116,15 @@ impl RecommendationService {
         })
     }
 
+    /// One build, published as the next version; a publish drops the cached current version.
+    async fn build(&self) -> Result<Published, Error> {
+        let published = build(self.db(), self.settings()).await?;
+        if matches!(published, Published::Version(_)) {
+            self.core().writes.invalidate(&[Cached::Model]).await;
+        }
+        Ok(published)
+    }
+
     /// One run of the job: a build, unless a version was published less than half a period
     /// ago (by another replica, or by RebuildModel).
     async fn scheduled_rebuild(&self, every: Duration) -> Result<(), Error> {
@@ -134,8 +140,8 @@ impl RecommendationService {
                 return Ok(());
             }
         }
-        match build(self.db(), self.settings()).await? {
-            Published::Version(_) => self.core().writes.invalidate(&[Cached::Model]).await,
+        match self.build().await? {
+            Published::Version(_) => {}
             Published::Lost(version) => {
                 tracing::info!(
                     version,

@@ -31,7 +31,10 @@ const PEER_MARGIN: Duration = Duration::from_secs(1);
 
 /// The queue of served answers.
 #[derive(Clone)]
-pub struct ServedLog(BatchWriter<Served>, Arc<Dropped>);
+pub struct ServedLog {
+    writer: BatchWriter<Served>,
+    dropped: Arc<Dropped>,
+}
 
 /// Answers served without their record, and when that was last logged.
 #[derive(Default)]
@@ -57,19 +60,23 @@ impl ServedLog {
             let db = db.clone();
             Box::pin(async move { write(&db, &answers).await })
         });
-        Self(
-            BatchWriter::start(jobs, "served answers", settings, write),
-            Arc::default(),
-        )
+        Self {
+            writer: BatchWriter::start(jobs, "served answers", settings, write),
+            dropped: Arc::default(),
+        }
     }
 
     /// Queues an answer's record; when it cannot be queued the answer goes out without it.
     pub async fn record(&self, served: Served) {
-        let Err(why) = self.0.queue_all(vec![served]).await else {
+        let Err(why) = self.writer.queue_all(vec![served]).await else {
             return;
         };
-        let total = self.1.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut logged = self.1.logged_at.lock().unwrap_or_else(|e| e.into_inner());
+        let total = self.dropped.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut logged = self
+            .dropped
+            .logged_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if logged.is_none_or(|at| at.elapsed() >= DROP_LOG_EVERY) {
             *logged = Some(Instant::now());
             let why = match why {
@@ -86,12 +93,12 @@ impl ServedLog {
 
     /// Answers served without their record since start.
     pub fn dropped(&self) -> u64 {
-        self.1.count.load(Ordering::Relaxed)
+        self.dropped.count.load(Ordering::Relaxed)
     }
 
     /// Writes what is queued now (false: not within a few seconds).
     pub async fn flush(&self) -> bool {
-        self.0.flush().await
+        self.writer.flush().await
     }
 }
 
@@ -126,7 +133,7 @@ impl RecommendationService {
         }
         let log = self.served_log();
         log.flush().await;
-        let window = log.0.flush_every() + PEER_MARGIN;
+        let window = log.writer.flush_every() + PEER_MARGIN;
         if let Some(age) = age_of(id)
             && age < window
             && store::served::find(self.db(), id).await?.is_none()

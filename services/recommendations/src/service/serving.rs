@@ -313,7 +313,7 @@ impl RecommendationService {
         scenario: &str,
         model_version: i64,
         items: Vec<Recommended>,
-    ) -> Result<Answer, Error> {
+    ) -> Answer {
         let served = Served {
             id,
             customer,
@@ -324,12 +324,12 @@ impl RecommendationService {
             create_time: crate::domain::now(),
         };
         self.served_log().record(served).await;
-        Ok(Answer {
+        Answer {
             id,
             items,
             model_version,
             cold_start: false,
-        })
+        }
     }
 
     /// RecommendForCustomer: the neighbours of the customer's recent items scored by the
@@ -428,7 +428,7 @@ impl RecommendationService {
                 version,
                 list,
             )
-            .await?;
+            .await;
         Ok(Answer {
             cold_start,
             ..answer
@@ -442,14 +442,6 @@ impl RecommendationService {
     pub async fn similar_items(&self, r: &SimilarTo) -> Result<Answer, Error> {
         let id = RecommendationId::generate();
         let info = self.current_model().await?;
-        let row = match self
-            .catalogue_rows(std::slice::from_ref(&r.item))
-            .await?
-            .pop()
-        {
-            Some((_, Lookup::Item(item))) => Some(item),
-            _ => None,
-        };
         let model = match &info {
             Some(info) => self
                 .item_models(info.version, std::slice::from_ref(&r.item))
@@ -458,6 +450,19 @@ impl RecommendationService {
             None => None,
         };
         let neighbours = model.as_ref().map_or(&[][..], |m| &m.neighbours[..]);
+        // The catalogue row matters only without neighbours: it says whether the item
+        // exists, and its category and tags are the fallback.
+        let row = match neighbours.is_empty() {
+            true => match self
+                .catalogue_rows(std::slice::from_ref(&r.item))
+                .await?
+                .pop()
+            {
+                Some((_, Lookup::Item(item))) => Some(item),
+                _ => None,
+            },
+            false => None,
+        };
         let known = row.is_some()
             || model
                 .as_ref()
@@ -495,8 +500,9 @@ impl RecommendationService {
         let (list, items) = self.admitted(candidates, &r.filter, &skip, wanted).await?;
         let list = rank::finish(list, 0.0, 0, r.max_per_category, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(id, Method::Similar, r.customer, &r.scenario, version, list)
-            .await
+        Ok(self
+            .serve(id, Method::Similar, r.customer, &r.scenario, version, list)
+            .await)
     }
 
     /// Catalogue items of `item`'s category path, most shared tags first ((shared + 1) /
@@ -577,15 +583,16 @@ impl RecommendationService {
         let (list, items) = self.admitted(list, &r.filter, &skip, wanted).await?;
         let list = rank::finish(list, 0.0, 0, 0, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(
-            id,
-            Method::BoughtTogether,
-            r.customer,
-            &r.scenario,
-            version,
-            list,
-        )
-        .await
+        Ok(self
+            .serve(
+                id,
+                Method::BoughtTogether,
+                r.customer,
+                &r.scenario,
+                version,
+                list,
+            )
+            .await)
     }
 
     /// PopularItems: the build's list of the cohort, else of the category, else global
@@ -637,8 +644,9 @@ impl RecommendationService {
         }
         let list = rank::finish(list, 0.0, 0, 0, &items, r.max_results);
         let version = info.map_or(0, |i| i.version);
-        self.serve(id, Method::Popular, r.customer, &r.scenario, version, list)
-            .await
+        Ok(self
+            .serve(id, Method::Popular, r.customer, &r.scenario, version, list)
+            .await)
     }
 }
 
